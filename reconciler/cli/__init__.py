@@ -1,0 +1,71 @@
+"""The command line: thin click commands over the library.
+
+Each command parses its flags, calls one library function with keyword arguments, renders
+the result and returns an exit code. This package is the only place that imports click, and
+`main` is the only place that turns exceptions into exit codes (see `reconciler.errors`).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from reconciler import __version__
+from reconciler.errors import EXIT_BUG, EXIT_ERROR, EXIT_USAGE, ReconcilerError
+from reconciler.redact import redact
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reconciler")
+def cli() -> None:
+    """GitOps for Amazon Ads account access.
+
+    Describe manager accounts, their linked accounts and who may use each Amazon Marketing
+    Cloud account in YAML; reconciler plans and applies the difference. Every command that
+    talks to Amazon takes --sandbox to run against the built-in emulator instead.
+    """
+
+
+def _register() -> None:
+    # Imported here so that each command module can import `cli` without a cycle.
+    from reconciler.cli import manifest, sandbox, state
+
+    for module in (manifest, sandbox, state):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point for the console script and `python -m reconciler`. Never returns."""
+    try:
+        code = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
+    except click.exceptions.Exit as stop:
+        code = stop.exit_code
+    except click.UsageError as exc:
+        exc.show()
+        code = EXIT_USAGE
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        code = EXIT_ERROR
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except ReconcilerError as exc:
+        click.echo(f"Error: {redact(str(exc))}", err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        code = 130
+    except Exception:  # a bug: say so, with the traceback, scrubbed of secrets
+        click.echo(redact(traceback.format_exc()), err=True)
+        click.echo(
+            "This is a bug in reconciler. Please report it with the output above.",
+            err=True,
+        )
+        code = EXIT_BUG
+    sys.exit(code if isinstance(code, int) else 0)

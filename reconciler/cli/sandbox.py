@@ -1,0 +1,7 @@
+"""Commands: filled in by the issue that builds them."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

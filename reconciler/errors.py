@@ -1,0 +1,140 @@
+"""Every error `reconciler` raises on purpose, and the exit code the CLI gives it.
+
+The tree::
+
+    ReconcilerError                 exit 1 unless noted
+    ├── UsageError                  exit 64: the command line itself is wrong
+    ├── ConfigError                 credentials or endpoints missing or unsafe
+    ├── ManifestError               one or more `FILE:LINE:COL: message` diagnostics
+    ├── ApiError                    the Amazon Ads API said no, or could not be reached
+    │   ├── AuthError               Login with Amazon refused the credentials
+    │   ├── ThrottledError          still 429 after the retry budget was spent
+    │   ├── TransportError          connection failures after the retry budget was spent
+    │   └── OutcomeUnknownError     a write was sent and its result was lost
+    ├── PlanError                   the plan cannot be made safely
+    │   └── GuardError              a safety guard refused; names the flag that lifts it
+    └── StalePlanError              live state moved since a saved plan was made
+
+Only `reconciler.api` sees httpx exceptions and only `reconciler.manifest` sees yaml and
+jsonschema ones; each translates them into this tree at its boundary. The CLI maps this tree
+to exit codes in one place (`reconciler.cli`); any other exception is a bug and exits with
+`EXIT_BUG`.
+
+Messages must never contain a secret: `reconciler.redact` scrubs every message that can carry
+text from a server or an environment variable before it gets here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_PARTIAL = 3
+EXIT_USAGE = 64
+# EX_SOFTWARE from sysexits.h: no handled outcome uses it, so a bug is never mistaken for one.
+EXIT_BUG = 70
+
+
+class ReconcilerError(Exception):
+    """Root of every deliberate error. `exit_code` is what the CLI exits with."""
+
+    exit_code: int = EXIT_ERROR
+
+
+class UsageError(ReconcilerError):
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(ReconcilerError):
+    """Credentials or endpoints are missing, malformed or unsafe (http to a remote host)."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Diagnostic:
+    """One problem in a manifest, located for a person and for a machine."""
+
+    file: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.message}"
+
+
+class ManifestError(ReconcilerError):
+    """The manifests are invalid. Carries every diagnostic found, sorted."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(sorted(diagnostics))
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class ApiError(ReconcilerError):
+    """A request to the Amazon Ads API failed.
+
+    `operation` is the spec's operationId, `status` the HTTP status (None when no response
+    arrived), `code` and `detail` the error body's fields when the server sent any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        status: int | None = None,
+        code: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.operation = operation
+        self.status = status
+        self.code = code
+        self.detail = detail
+        super().__init__(message)
+
+
+class AuthError(ApiError):
+    """Login with Amazon refused the client id, client secret or refresh token."""
+
+
+class ThrottledError(ApiError):
+    """The API kept answering 429 after every retry the policy allows."""
+
+
+class TransportError(ApiError):
+    """The API could not be reached (connection refused, reset, timed out) after retries."""
+
+
+class OutcomeUnknownError(ApiError):
+    """A write was sent but its response was lost (dropped connection, or 5xx after sending).
+
+    The change may or may not have happened. The caller must re-read before retrying; the
+    client never re-sends such a write by itself.
+    """
+
+
+class PlanError(ReconcilerError):
+    """The plan cannot be computed safely, e.g. two live manager accounts share a name."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class GuardError(PlanError):
+    """A safety guard refused the plan. Each problem names the flag that lifts it."""
+
+
+class StalePlanError(ReconcilerError):
+    """A saved plan no longer matches live state. `changes` lists what moved, one per line."""
+
+    def __init__(self, changes: Sequence[str]) -> None:
+        self.changes = tuple(changes)
+        lines = "\n".join(f"  {c}" for c in self.changes)
+        super().__init__(
+            "the saved plan is stale: live state changed since it was made:\n"
+            f"{lines}\nRun `reconciler plan` again and review the new plan."
+        )

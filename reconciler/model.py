@@ -1,0 +1,286 @@
+"""The values that flow through the pipeline: what the manifests want (`Desired`) and what the
+Amazon Ads API has (`Live`).
+
+Everything here is immutable: frozen dataclasses holding tuples. A stage returns new values
+and never changes its input. Collections are kept in a canonical order (see each `sorted_*`
+helper) so that equal worlds compare equal and plans come out in a stable order.
+
+Identity rules (issue #3):
+- manager account: `id` when pinned, else `name` (exact, case-sensitive);
+- linked account: (`id_type`, `id`);
+- AMC account: `id`;
+- AMC user: `user_id` when pinned, else the email compared case-insensitively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Region(StrEnum):
+    """Amazon Ads API regions; each has its own host (reference §1.1)."""
+
+    NA = "NA"
+    EU = "EU"
+    FE = "FE"
+
+
+# Marketplace id -> region. Used to place live linked accounts, whose region the API only
+# reveals through `marketplaceId` and the host that returned them (reference §1.1).
+MARKETPLACE_REGION: dict[str, Region] = {
+    # NA: US, CA, MX, BR
+    "ATVPDKIKX0DER": Region.NA,
+    "A2EUQ1WTGCTBG2": Region.NA,
+    "A1AM78C64UM0Y8": Region.NA,
+    "A2Q3Y263D00KWC": Region.NA,
+    # EU: UK, FR, IT, ES, DE, NL, AE, PL, TR, EG, SA, SE, BE, IN, ZA
+    "A1F83G8C2ARO7P": Region.EU,
+    "A13V1IB3VIYZZH": Region.EU,
+    "APJ6JRA9NG5V4": Region.EU,
+    "A1RKKUPIHCS9HS": Region.EU,
+    "A1PA6795UKMFR9": Region.EU,
+    "A1805IZSGTT6HS": Region.EU,
+    "A2VIGQ35RCS4UG": Region.EU,
+    "A1C3SOZRARQ6R3": Region.EU,
+    "A33AVAJ2PDY3EV": Region.EU,
+    "ARBP9OOSHTCHU": Region.EU,
+    "A17E79C6D8DWNP": Region.EU,
+    "A2NODRKZP88ZB9": Region.EU,
+    "AMEN7PMS3EDWL": Region.EU,
+    "A21TJRUUN4KGV": Region.EU,
+    "AE08WJ6YKNBMC": Region.EU,
+    # FE: JP, AU, SG
+    "A1VC38T7YXB528": Region.FE,
+    "A39IBJ37TRP1C6": Region.FE,
+    "A19VAU5U5O7RUS": Region.FE,
+}
+
+
+class IdType(StrEnum):
+    """How a linked account is named in associate/disassociate (`AccountToUpdate.type`)."""
+
+    ACCOUNT_ID = "ACCOUNT_ID"
+    DSP_ADVERTISER_ID = "DSP_ADVERTISER_ID"
+
+
+class LinkRole(StrEnum):
+    """`AccountRelationshipRole` (reference §2.4). Only one role per call is supported."""
+
+    ENTITY_OWNER = "ENTITY_OWNER"
+    ENTITY_USER = "ENTITY_USER"
+    ENTITY_VIEWER = "ENTITY_VIEWER"
+    SELLER_USER = "SELLER_USER"
+
+
+class ManagerAccountType(StrEnum):
+    """`managerAccountType`, title-case exactly as the API wants it (reference §2.3)."""
+
+    ADVERTISER = "Advertiser"
+    AGENCY = "Agency"
+
+
+class AmcRole(StrEnum):
+    """Access to an AMC account. Invitations spell these lower-case (AMC guide); the user
+    permission API spells them ADMIN/VIEWER (reference §5). `from_api` normalises both."""
+
+    ADMIN = "admin"
+    VIEWER = "viewer"
+
+    @classmethod
+    def from_api(cls, value: str) -> AmcRole | None:
+        """Map any casing of admin/viewer to a role; None for roles we do not manage
+        (EDITOR, custom permission sets)."""
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Source:
+    """Where a desired object was written: shown in plan reasons and error messages."""
+
+    file: str
+    line: int
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+# --------------------------------------------------------------------------------------------
+# Desired: what the manifests ask for, normalised (defaults filled, groups expanded).
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredLink:
+    id: str
+    id_type: IdType = IdType.ACCOUNT_ID
+    region: Region = Region.NA
+    role: LinkRole | None = None  # None: let Amazon pick its default for the account type
+    source: Source | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.id_type.value, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredManagerAccount:
+    name: str
+    id: str | None = None
+    type: ManagerAccountType | None = None
+    prune: bool = True
+    links: tuple[DesiredLink, ...] = ()
+    source: Source | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> str:
+        """Identity: the pinned id, else the name."""
+        return self.id if self.id is not None else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredUser:
+    """One person's access to one AMC account. Exactly one of `email`/`user_id` is the
+    identity: `user_id` when pinned (the email is then optional and only a label)."""
+
+    role: AmcRole
+    email: str | None = None
+    user_id: str | None = None
+    name: str = ""
+    group: str | None = None  # the group this entry came from, for reasons only
+    source: Source | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> str:
+        if self.user_id is not None:
+            return self.user_id
+        assert self.email is not None
+        return self.email.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredAmcAccount:
+    id: str
+    name: str | None = None
+    prune: bool = True
+    notify: bool = True
+    min_admins: int = 1
+    users: tuple[DesiredUser, ...] = ()
+    source: Source | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Desired:
+    manager_accounts: tuple[DesiredManagerAccount, ...] = ()
+    amc_accounts: tuple[DesiredAmcAccount, ...] = ()
+    files: tuple[str, ...] = ()  # the manifest files this was loaded from, in load order
+
+
+# --------------------------------------------------------------------------------------------
+# Live: what the API returned, for the scopes the manifests manage.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LiveLink:
+    """A linked account as `GET /managerAccounts` shows it on one regional host.
+
+    The API does not return the relationship role, so a role in the manifest is applied on
+    associate but cannot be verified afterwards."""
+
+    account_id: str
+    account_type: str  # SELLER | VENDOR | DSP_ADVERTISING_ACCOUNT | MARKETING_CLOUD
+    region: Region
+    account_name: str = ""
+    marketplace_id: str = ""
+    dsp_advertiser_id: str | None = None
+    profile_id: str | None = None
+
+    def matches(self, link: DesiredLink) -> bool:
+        if link.id_type is IdType.DSP_ADVERTISER_ID:
+            return self.dsp_advertiser_id == link.id
+        return self.account_id == link.id
+
+
+@dataclass(frozen=True, slots=True)
+class LiveManagerAccount:
+    id: str
+    name: str
+    links: tuple[LiveLink, ...] = ()  # merged over the regions read, sorted
+    regions_read: frozenset[Region] = frozenset()
+    # Regions whose list came back with exactly 50 links: possibly truncated by Amazon.
+    truncated_regions: frozenset[Region] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class LiveUser:
+    """An active user of an AMC account (`POST /users/list` + `POST /userRoles/list`).
+    `email` is as the API returns it: masked, e.g. `a***@example.com`."""
+
+    user_id: str
+    email: str
+    role: AmcRole | None  # None: a role we do not manage (EDITOR, custom permission set)
+    raw_roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LiveInvitation:
+    """A pending (or expired, not yet accepted) invitation. Emails here are not masked.
+    Times are UTC epoch seconds, normalised by the reader whatever unit the API used."""
+
+    invitation_id: str
+    email: str
+    name: str
+    role: AmcRole | None
+    state: str  # opaque; compared case-insensitively (reference §4.7)
+    created_at: float | None = None
+    expires_at: float | None = None
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+@dataclass(frozen=True, slots=True)
+class LiveAmcAccount:
+    id: str
+    name: str = ""
+    reachable: bool = True  # listed by `GET /amc/accounts`
+    users: tuple[LiveUser, ...] = ()
+    invitations: tuple[LiveInvitation, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Incomplete:
+    """A scope whose live read may be missing something. The planner plans no removal in it.
+
+    `scope` is `manager:<id or name>` or `amc:<account id>`; `reason` is for people."""
+
+    scope: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    manager_accounts: tuple[LiveManagerAccount, ...] = ()
+    amc_accounts: tuple[LiveAmcAccount, ...] = ()
+    incomplete: tuple[Incomplete, ...] = ()
+    regions_read: frozenset[Region] = frozenset()
+    read_at: float = 0.0  # UTC epoch seconds when the read started
+
+    def incomplete_reason(self, scope: str) -> str | None:
+        for item in self.incomplete:
+            if item.scope == scope:
+                return item.reason
+        return None
+
+
+def manager_scope(account_id_or_name: str) -> str:
+    return f"manager:{account_id_or_name}"
+
+
+def amc_scope(account_id: str) -> str:
+    return f"amc:{account_id}"
