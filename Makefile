@@ -12,8 +12,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The demo runs against the built-in sandbox, persisted in .demo/sandbox.json, reset each time.
+DEMO_STATE := .demo/sandbox.json
+DEMO := RECONCILER_SANDBOX_STATE=$(DEMO_STATE) $(BIN)/reconciler
 demo: $(STAMP)
-	$(BIN)/python examples/demo.py
+	@mkdir -p .demo
+	$(DEMO) sandbox reset
+	$(DEMO) validate examples/manifests
+	$(DEMO) plan --sandbox examples/manifests
+	$(DEMO) apply --sandbox --auto-approve examples/manifests
+	$(DEMO) plan --sandbox --detailed-exitcode examples/manifests
 
 lint: $(STAMP)
 	$(BIN)/ruff check reconciler tests benchmarks examples
