@@ -13,7 +13,8 @@ The tree::
     │   └── OutcomeUnknownError     a write was sent and its result was lost
     ├── PlanError                   the plan cannot be made safely
     │   └── GuardError              a safety guard refused; names the flag that lifts it
-    └── StalePlanError              live state moved since a saved plan was made
+    ├── StalePlanError              live state moved since a saved plan was made
+    └── PlanFileError               a saved plan file is unreadable, foreign or of another version
 
 Only `reconciler.api` sees httpx exceptions and only `reconciler.manifest` sees yaml and
 jsonschema ones; each translates them into this tree at its boundary. The CLI maps this tree
@@ -138,3 +139,7 @@ class StalePlanError(ReconcilerError):
             "the saved plan is stale: live state changed since it was made:\n"
             f"{lines}\nRun `reconciler plan` again and review the new plan."
         )
+
+
+class PlanFileError(ReconcilerError):
+    """A saved plan file cannot be used: not JSON, not a plan, or another format version."""
