@@ -1,7 +1,104 @@
-"""Commands: filled in by the issue that builds them."""
+"""Commands over manifests alone (offline): `validate` and `schema`."""
 
 from __future__ import annotations
 
+import json
+import os
+
 import click
 
-COMMANDS: list[click.Command] = []
+from reconciler.errors import EXIT_ERROR, EXIT_OK, Diagnostic, ManifestError
+from reconciler.manifest import load_manifests
+from reconciler.manifest.schema import load_schema
+from reconciler.model import Desired
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def summary(desired: Desired) -> str:
+    """The one-line summary `validate` prints for valid manifests."""
+    links = sum(len(m.links) for m in desired.manager_accounts)
+    users = sum(len(a.users) for a in desired.amc_accounts)
+    return (
+        f"{_plural(len(desired.files), 'file')} valid: "
+        f"{_plural(len(desired.manager_accounts), 'manager account')}, "
+        f"{_plural(links, 'linked account')}, "
+        f"{_plural(len(desired.amc_accounts), 'AMC account')}, "
+        f"{_plural(users, 'user')}"
+    )
+
+
+def _annotation(diagnostic: Diagnostic) -> str:
+    # GitHub workflow commands: `%`, CR and LF must be escaped in the message and properties.
+    def escape(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    file = escape(diagnostic.file).replace(":", "%3A").replace(",", "%2C")
+    return (
+        f"::error file={file},line={diagnostic.line},col={diagnostic.col}::"
+        f"{escape(diagnostic.message)}"
+    )
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for machines.",
+)
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[str, ...], output_format: str) -> None:
+    """Check manifests offline: every .yaml/.yml under PATH... Exit 0 when valid, 1 with
+    every problem as FILE:LINE:COL: message otherwise."""
+    try:
+        desired = load_manifests(paths)
+    except ManifestError as exc:
+        diagnostics = exc.diagnostics
+        if output_format == "json":
+            document = {
+                "valid": False,
+                "diagnostics": [
+                    {"file": d.file, "line": d.line, "col": d.col, "message": d.message}
+                    for d in diagnostics
+                ],
+            }
+            click.echo(json.dumps(document, indent=2))
+        else:
+            for diagnostic in diagnostics:
+                click.echo(str(diagnostic), err=True)
+            click.echo(f"{_plural(len(diagnostics), 'problem')} found.", err=True)
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            for diagnostic in diagnostics:
+                click.echo(_annotation(diagnostic))
+        ctx.exit(EXIT_ERROR)
+    if output_format == "json":
+        document = {
+            "valid": True,
+            "files": list(desired.files),
+            "summary": {
+                "managerAccounts": len(desired.manager_accounts),
+                "linkedAccounts": sum(len(m.links) for m in desired.manager_accounts),
+                "amcAccounts": len(desired.amc_accounts),
+                "users": sum(len(a.users) for a in desired.amc_accounts),
+            },
+            "diagnostics": [],
+        }
+        click.echo(json.dumps(document, indent=2))
+    else:
+        click.echo(summary(desired))
+    ctx.exit(EXIT_OK)
+
+
+@click.command()
+def schema() -> None:
+    """Print the manifest JSON Schema (2020-12), for editors and other tools."""
+    click.echo(json.dumps(load_schema(), indent=2))
+
+
+COMMANDS: list[click.Command] = [validate, schema]

@@ -1,0 +1,321 @@
+"""From schema-valid documents to one normalised `Desired`, enforcing the rules a schema cannot
+express (issue #3, "Semantics to enforce"):
+
+- identities are unique across all files: a manager account by `id`, else `name`; a linked
+  account by (`idType`, `id`) within its manager account; an AMC account by `id`; an AMC user
+  by `userId`, else the email compared case-insensitively. A duplicate names both places;
+- one person, one role per AMC account, whether listed directly or through groups;
+- at most 50 linked accounts per manager account and region: `GET /managerAccounts` returns at
+  most 50 (reference §2.2, S-MA2 `linkedAccounts.maxItems: 50`), so more could never be
+  verified;
+- an AMC account that prunes must list at least `minAdmins` admins, else the plan could only
+  refuse.
+
+Defaults are filled here, groups expanded, and every tuple sorted canonically so that the
+order of files and entries never changes the result.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.errors import Diagnostic
+from reconciler.manifest.yamlload import Path, YamlDoc
+from reconciler.model import (
+    AmcRole,
+    Desired,
+    DesiredAmcAccount,
+    DesiredLink,
+    DesiredManagerAccount,
+    DesiredUser,
+    IdType,
+    LinkRole,
+    ManagerAccountType,
+    Region,
+    Source,
+)
+
+# Reference §2.2: "A maximum of 50 linked accounts are returned for each manager account".
+MAX_LINKS_PER_REGION = 50
+
+
+@dataclass(frozen=True, slots=True)
+class _Member:
+    email: str
+    name: str
+    source: Source
+
+
+def _src(doc: YamlDoc, path: Path) -> Source:
+    line, col = doc.loc(path)
+    return Source(doc.file, line, col)
+
+
+def _at(source: Source) -> str:
+    return f"{source.file}:{source.line}:{source.col}"
+
+
+def _diag(source: Source, message: str) -> Diagnostic:
+    return Diagnostic(source.file, source.line, source.col, message)
+
+
+def _default_name(email: str) -> str:
+    return email.split("@", 1)[0]
+
+
+def build_desired(docs: Sequence[YamlDoc]) -> Desired | list[Diagnostic]:
+    """The normalised `Desired` for schema-valid `docs`, or every semantic problem found."""
+    out: list[Diagnostic] = []
+    groups = _groups(docs, out)
+    managers = _managers(docs, out)
+    amcs = _amc_accounts(docs, groups, out)
+    if out:
+        return out
+    return Desired(
+        manager_accounts=tuple(sorted(managers, key=lambda m: (m.key, m.name))),
+        amc_accounts=tuple(sorted(amcs, key=lambda a: a.id)),
+        files=tuple(doc.file for doc in docs),
+    )
+
+
+def _groups(docs: Sequence[YamlDoc], out: list[Diagnostic]) -> dict[str, list[_Member]]:
+    groups: dict[str, list[_Member]] = {}
+    where: dict[str, Source] = {}
+    for doc in docs:
+        for name, members in (doc.data.get("groups") or {}).items():
+            path: Path = ("groups", name)
+            source = Source(doc.file, *doc.key_loc(path))
+            if name in where:
+                out.append(_diag(source, f"duplicate group `{name}` (also at {_at(where[name])})"))
+                continue
+            where[name] = source
+            seen: dict[str, Source] = {}
+            expanded: list[_Member] = []
+            for index, member in enumerate(members):
+                msource = _src(doc, (*path, index))
+                email: str = member["email"]
+                first = seen.get(email.lower())
+                if first is not None:
+                    out.append(
+                        _diag(
+                            msource,
+                            f"`{email}` is listed twice in group `{name}` (also at {_at(first)})",
+                        )
+                    )
+                    continue
+                seen[email.lower()] = msource
+                expanded.append(_Member(email, member.get("name") or _default_name(email), msource))
+            groups[name] = expanded
+    return groups
+
+
+def _managers(docs: Sequence[YamlDoc], out: list[Diagnostic]) -> list[DesiredManagerAccount]:
+    result: list[DesiredManagerAccount] = []
+    by_key: dict[str, Source] = {}
+    by_name: dict[str, tuple[Source, bool]] = {}  # name -> (where, pinned by id)
+    for doc in docs:
+        for index, entry in enumerate(doc.data.get("managerAccounts") or ()):
+            path: Path = ("managerAccounts", index)
+            source = _src(doc, path)
+            account = _manager(doc, path, entry, source, out)
+            what = f"id `{account.id}`" if account.id else f"name `{account.name}`"
+            if account.key in by_key:
+                out.append(
+                    _diag(
+                        source,
+                        f"duplicate manager account with {what} "
+                        f"(also at {_at(by_key[account.key])})",
+                    )
+                )
+                continue
+            by_key[account.key] = source
+            pinned = account.id is not None
+            earlier = by_name.get(account.name)
+            if earlier is not None and not (pinned and earlier[1]):
+                out.append(
+                    _diag(
+                        source,
+                        f"manager account name `{account.name}` is also used at "
+                        f"{_at(earlier[0])}: an account without `id` is found by name, so "
+                        "names must be unique unless every account sharing it has an `id`",
+                    )
+                )
+                continue
+            by_name.setdefault(account.name, (source, pinned))
+            result.append(account)
+    return result
+
+
+def _manager(
+    doc: YamlDoc, path: Path, entry: dict[str, Any], source: Source, out: list[Diagnostic]
+) -> DesiredManagerAccount:
+    links: list[DesiredLink] = []
+    seen: dict[tuple[str, str], Source] = {}
+    per_region: dict[Region, int] = {}
+    for index, item in enumerate(entry.get("linkedAccounts") or ()):
+        lsource = _src(doc, (*path, "linkedAccounts", index))
+        role = item.get("role")
+        link = DesiredLink(
+            id=item["id"],
+            id_type=IdType(item.get("idType", IdType.ACCOUNT_ID.value)),
+            region=Region(item.get("region", Region.NA.value)),
+            role=LinkRole(role) if role is not None else None,
+            source=lsource,
+        )
+        first = seen.get(link.key)
+        if first is not None:
+            out.append(
+                _diag(
+                    lsource,
+                    f"linked account {link.id_type.value} `{link.id}` is listed twice in "
+                    f"manager account `{entry['name']}` (also at {_at(first)})",
+                )
+            )
+            continue
+        seen[link.key] = lsource
+        links.append(link)
+        per_region[link.region] = per_region.get(link.region, 0) + 1
+    for region, count in sorted(per_region.items()):
+        if count > MAX_LINKS_PER_REGION:
+            out.append(
+                _diag(
+                    source,
+                    f"manager account `{entry['name']}` lists {count} linked accounts in region "
+                    f"{region.value}: Amazon's API shows at most {MAX_LINKS_PER_REGION} per "
+                    "manager account, so the rest could never be verified; split it into "
+                    "several manager accounts",
+                )
+            )
+    kind = entry.get("type")
+    return DesiredManagerAccount(
+        name=entry["name"],
+        id=entry.get("id"),
+        type=ManagerAccountType(kind) if kind is not None else None,
+        prune=entry.get("prune", True),
+        links=tuple(sorted(links, key=lambda k: (k.region.value, k.id_type.value, k.id))),
+        source=source,
+    )
+
+
+def _amc_accounts(
+    docs: Sequence[YamlDoc], groups: dict[str, list[_Member]], out: list[Diagnostic]
+) -> list[DesiredAmcAccount]:
+    result: list[DesiredAmcAccount] = []
+    seen: dict[str, Source] = {}
+    for doc in docs:
+        for index, entry in enumerate(doc.data.get("amcAccounts") or ()):
+            path: Path = ("amcAccounts", index)
+            source = _src(doc, path)
+            account_id: str = entry["id"]
+            if account_id in seen:
+                out.append(
+                    _diag(
+                        source,
+                        f"duplicate AMC account `{account_id}` (also at {_at(seen[account_id])})",
+                    )
+                )
+                continue
+            seen[account_id] = source
+            users = _users(doc, path, entry, groups, out)
+            min_admins: int = entry.get("minAdmins", 1)
+            prune: bool = entry.get("prune", True)
+            admins = sum(1 for u in users if u.role is AmcRole.ADMIN)
+            if prune and admins < min_admins:
+                out.append(
+                    _diag(
+                        source,
+                        f"AMC account `{account_id}` lists {admins} admin(s) but minAdmins is "
+                        f"{min_admins}: add an admin, or lower `minAdmins`",
+                    )
+                )
+            result.append(
+                DesiredAmcAccount(
+                    id=account_id,
+                    name=entry.get("name"),
+                    prune=prune,
+                    notify=entry.get("notify", True),
+                    min_admins=min_admins,
+                    users=tuple(sorted(users, key=lambda u: u.key)),
+                    source=source,
+                )
+            )
+    return result
+
+
+def _users(
+    doc: YamlDoc,
+    path: Path,
+    entry: dict[str, Any],
+    groups: dict[str, list[_Member]],
+    out: list[Diagnostic],
+) -> list[DesiredUser]:
+    users: list[DesiredUser] = []
+    # identity -> (user, where, how it was granted), for duplicate and double-role checks
+    granted: dict[str, tuple[DesiredUser, Source, str]] = {}
+
+    def grant(user: DesiredUser, where: Source, how: str) -> None:
+        keys = {user.key}
+        if user.email is not None:
+            keys.add(user.email.lower())
+        for key in keys:
+            if key in granted:
+                other, other_where, other_how = granted[key]
+                who = user.email or user.user_id
+                if other.role is user.role:
+                    problem = f"`{who}` is listed twice on AMC account `{entry['id']}`"
+                else:
+                    problem = (
+                        f"`{who}` is granted two roles on AMC account `{entry['id']}`: "
+                        f"{user.role.value} {how} and {other.role.value} {other_how}"
+                    )
+                out.append(_diag(where, f"{problem} (also at {_at(other_where)}); keep one"))
+                return
+        for key in keys:
+            granted[key] = (user, where, how)
+        users.append(user)
+
+    for index, item in enumerate(entry.get("users") or ()):
+        upath = (*path, "users", index)
+        source = _src(doc, upath)
+        role = AmcRole(item["role"])
+        given = [k for k in ("email", "group", "userId") if k in item]
+        if "group" in item:
+            if len(given) > 1 or "name" in item:
+                extra = [k for k in ("email", "userId", "name") if k in item]
+                out.append(
+                    _diag(
+                        source,
+                        "a group entry takes only `group` and `role`; remove "
+                        + ", ".join(f"`{k}`" for k in extra),
+                    )
+                )
+                continue
+            name = item["group"]
+            if name not in groups:
+                message = f"unknown group `{name}`"
+                close = difflib.get_close_matches(name, sorted(groups), 1)
+                message += (
+                    f"; did you mean `{close[0]}`?" if close else "; define it under `groups`"
+                )
+                out.append(_diag(source, message))
+                continue
+            for member in groups[name]:
+                user = DesiredUser(
+                    role=role, email=member.email, name=member.name, group=name, source=source
+                )
+                grant(user, source, f"through group `{name}`")
+            continue
+        if not given:
+            out.append(
+                _diag(source, "a user entry needs `email`, `userId` or `group` to say who it is")
+            )
+            continue
+        email = item.get("email")
+        user_id = item.get("userId")
+        name = item.get("name") or (_default_name(email) if email else "")
+        user = DesiredUser(role=role, email=email, user_id=user_id, name=name, source=source)
+        grant(user, source, "directly")
+    return users
