@@ -1,0 +1,157 @@
+"""Where the client connects and with which credentials: `ApiConfig`.
+
+Rules enforced here, once, so nothing downstream has to think about them:
+- plain `http://` only for loopback hosts (127.0.0.0/8, ::1, `localhost`); anything else must
+  be `https://` (certificate verification is never turned off, see `client.py`);
+- every secret is registered with `reconciler.redact` the moment it is read;
+- missing credentials give one error that lists every variable to set, or `--sandbox`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from reconciler.errors import ConfigError
+from reconciler.model import Region
+from reconciler.redact import register
+
+# Reference §1.1 (regional API hosts) and §1.3 (LWA token endpoint, NA; tokens are global).
+DEFAULT_API_URLS: Mapping[Region, str] = {
+    Region.NA: "https://advertising-api.amazon.com",
+    Region.EU: "https://advertising-api-eu.amazon.com",
+    Region.FE: "https://advertising-api-fe.amazon.com",
+}
+DEFAULT_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
+
+ENV_CLIENT_ID = "AMAZON_ADS_CLIENT_ID"
+ENV_CLIENT_SECRET = "AMAZON_ADS_CLIENT_SECRET"
+ENV_REFRESH_TOKEN = "AMAZON_ADS_REFRESH_TOKEN"
+ENV_TOKEN_URL = "AMAZON_ADS_TOKEN_URL"
+ENV_API_URL = {region: f"AMAZON_ADS_API_URL_{region.value}" for region in Region}
+
+# AMC administration, invitations and user permissions "work globally" on any host
+# (reference §1.1, AMC); we send them to the NA host. [INF] Change here if that proves wrong.
+GLOBAL_REGION = Region.NA
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, *, what: str) -> str:
+    """`url` without a trailing slash, or ConfigError saying why it is unsafe or malformed."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{what}: {url!r} is not an http(s) URL, e.g. https://host[:port]")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"{what}: {url!r} uses plain http to a remote host, which would send credentials "
+            "unencrypted. Use https://, or http:// only for a loopback host (127.0.0.1, ::1, "
+            "localhost) such as `reconciler sandbox serve`."
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(f"{what}: {url!r} must not carry a query, fragment or user info")
+    return url.strip().rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    """Credentials and endpoints. Secrets are excluded from `repr`."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    token_url: str = DEFAULT_TOKEN_URL
+    api_url_na: str = DEFAULT_API_URLS[Region.NA]
+    api_url_eu: str = DEFAULT_API_URLS[Region.EU]
+    api_url_fe: str = DEFAULT_API_URLS[Region.FE]
+    timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        register(self.client_secret)
+        register(self.refresh_token)
+        object.__setattr__(self, "token_url", check_url(self.token_url, what=ENV_TOKEN_URL))
+        for region in Region:
+            name = f"api_url_{region.value.lower()}"
+            object.__setattr__(self, name, check_url(getattr(self, name), what=ENV_API_URL[region]))
+
+    def api_url(self, region: Region) -> str:
+        url: str = getattr(self, f"api_url_{region.value.lower()}")
+        return url
+
+    @property
+    def api_urls(self) -> dict[Region, str]:
+        return {region: self.api_url(region) for region in Region}
+
+    @property
+    def hosts(self) -> frozenset[str]:
+        """Every origin (scheme://host:port) credentials may be sent to."""
+        return frozenset(_origin(url) for url in (*self.api_urls.values(), self.token_url))
+
+    def api_origins(self) -> frozenset[str]:
+        return frozenset(_origin(url) for url in self.api_urls.values())
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ApiConfig:
+        """Read the configuration from environment variables (see the README, "Configuration").
+
+        Raises ConfigError listing every missing credential variable at once."""
+        values = {
+            key: env.get(key, "").strip()
+            for key in (ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REFRESH_TOKEN)
+        }
+        # Register before anything can fail and print them.
+        register(values[ENV_CLIENT_SECRET])
+        register(values[ENV_REFRESH_TOKEN])
+        missing = [key for key, value in values.items() if not value]
+        if missing:
+            raise ConfigError(
+                "Amazon Ads API credentials are missing. Set "
+                + ", ".join(missing)
+                + " (a Login with Amazon client id, client secret and refresh token), "
+                "or pass --sandbox to run against the built-in sandbox instead."
+            )
+
+        def url(region: Region) -> str:
+            return env.get(ENV_API_URL[region], "").strip() or DEFAULT_API_URLS[region]
+
+        return cls(
+            client_id=values[ENV_CLIENT_ID],
+            client_secret=values[ENV_CLIENT_SECRET],
+            refresh_token=values[ENV_REFRESH_TOKEN],
+            token_url=env.get(ENV_TOKEN_URL, "").strip() or DEFAULT_TOKEN_URL,
+            api_url_na=url(Region.NA),
+            api_url_eu=url(Region.EU),
+            api_url_fe=url(Region.FE),
+        )
+
+    @classmethod
+    def sandbox(cls) -> ApiConfig:
+        """The sandbox's well-known credentials with the real Amazon URLs: the in-process
+        `SandboxTransport` answers for those hosts, so nothing leaves the process."""
+        from reconciler import sandbox
+
+        return cls(
+            client_id=sandbox.SANDBOX_CLIENT_ID,
+            client_secret=sandbox.SANDBOX_CLIENT_SECRET,
+            refresh_token=sandbox.SANDBOX_REFRESH_TOKEN,
+        )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def origin_of(url: str) -> str:
+    return _origin(url)
