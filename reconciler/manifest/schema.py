@@ -311,7 +311,8 @@ def _check_key(
     key_check(doc, key, (), found)  # path () words the message as "the manifest ..."
     line, col = doc.key_loc(child)
     out.extend(
-        Diagnostic(doc.file, line, col, d.message.replace("the manifest", "name", 1)) for d in found
+        Diagnostic(doc.file, line, col, d.message.replace("the manifest", "group", 1))
+        for d in found
     )
 
 
