@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["tests.sandbox_fixtures"]
 
 
 def _is_loopback(address: Any) -> bool:

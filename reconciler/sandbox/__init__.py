@@ -1,0 +1,35 @@
+"""The built-in Amazon Ads API sandbox: an emulator of the API subset reconciler uses.
+
+- `state.World`: the emulated accounts, links, users, invitations and clock;
+- `app.Sandbox`: answers requests (routing, auth, media types, faults);
+- `ops_manager`, `ops_amc`: the operations, one function per operationId;
+- `transport.SandboxTransport`: the in-process way in; `server`: the loopback one;
+- `persist.open_state`: the locked JSON state file behind `--sandbox`;
+- `constants`: hosts, credentials, and every decision made where the reference says [UNK].
+"""
+
+from __future__ import annotations
+
+from reconciler.sandbox.constants import (
+    API_HOSTS,
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_REFRESH_TOKEN,
+    TOKEN_URL,
+)
+from reconciler.sandbox.faults import Faults
+from reconciler.sandbox.persist import open_state
+from reconciler.sandbox.state import World
+from reconciler.sandbox.transport import SandboxTransport
+
+__all__ = [
+    "API_HOSTS",
+    "SANDBOX_CLIENT_ID",
+    "SANDBOX_CLIENT_SECRET",
+    "SANDBOX_REFRESH_TOKEN",
+    "TOKEN_URL",
+    "Faults",
+    "SandboxTransport",
+    "World",
+    "open_state",
+]

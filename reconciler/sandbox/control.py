@@ -1,0 +1,63 @@
+"""Sandbox-only operations over HTTP, under `/_sandbox/` (never an Amazon path).
+
+`POST /_sandbox/<op>` with a JSON object of keyword arguments; `GET /_sandbox/state` returns
+the snapshot. Only the loopback server exposes these to other processes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.sandbox import constants as c
+from reconciler.sandbox.app import Request, Response
+from reconciler.sandbox.state import World
+
+
+def _ok(data: Any) -> Response:
+    return Response(200, json.dumps(data).encode(), c.MT_JSON)
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(status, json.dumps({"error": message}).encode(), c.MT_JSON)
+
+
+def handle_control(world: World, request: Request) -> Response:
+    op = request.path.removeprefix("/_sandbox/")
+    if request.method == "GET" and op == "state":
+        return _ok(world.snapshot())
+    if request.method == "GET" and op == "stats":
+        return _ok(world.stats.as_dict())
+    if request.method != "POST":
+        return _error(405, "use POST for sandbox operations, GET for state and stats")
+    try:
+        args = json.loads(request.body or b"{}")
+        if not isinstance(args, dict):
+            raise TypeError("the body must be a JSON object")
+        with world.lock:
+            result = apply_control(world, op, args)
+    except KeyError as exc:
+        return _error(404, str(exc.args[0]) if exc.args else str(exc))
+    except (TypeError, ValueError) as exc:
+        return _error(400, str(exc))
+    return _ok({"result": result})
+
+
+def apply_control(world: World, op: str, args: dict[str, Any]) -> Any:
+    """Run one sandbox operation by name; the CLI and the HTTP route share it."""
+    if op == "accept":
+        return world.accept_invitation(args["amc_account_id"], args["invitation_id"])
+    if op == "expire":
+        return world.expire_invitation(args["amc_account_id"], args["invitation_id"])
+    if op == "link":
+        return world.link(args["manager_account_id"], args["account_id"])
+    if op == "unlink":
+        return world.unlink(args["manager_account_id"], args["account_id"])
+    if op == "add-user":
+        return world.add_user(
+            args["amc_account_id"], args["email"], args["role"], args.get("user_id")
+        )
+    if op == "remove-user":
+        return world.remove_user(args["amc_account_id"], args["user_id"])
+    if op == "advance-clock":
+        return world.advance_clock(float(args["seconds"]))
+    raise KeyError(f"no sandbox operation {op!r}")

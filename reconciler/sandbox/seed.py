@@ -1,0 +1,208 @@
+"""Build a `World` from a seed: a YAML mapping whose format `examples/sandbox-seed.yaml`
+documents. Every problem in a seed is reported at once, each with its place in the file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.errors import ConfigError
+from reconciler.model import MARKETPLACE_REGION
+from reconciler.sandbox import constants as c
+from reconciler.sandbox.state import (
+    Advertiser,
+    AmcAccount,
+    AmcUser,
+    Invitation,
+    Link,
+    Manager,
+    World,
+)
+
+ACCOUNT_TYPES = ("SELLER", "VENDOR", "DSP_ADVERTISING_ACCOUNT", "MARKETING_CLOUD")
+MANAGER_TYPES = ("Advertiser", "Agency")
+DAY = 24 * 3600
+
+
+def default_seed() -> dict[str, Any]:
+    text = resources.files("reconciler.sandbox").joinpath("default_seed.yaml").read_text("utf-8")
+    data = yaml.safe_load(text)
+    assert isinstance(data, dict)
+    return data
+
+
+def load_seed_file(world: World, path: Path) -> World:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the seed file: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a seed is a YAML mapping; see examples/sandbox-seed.yaml")
+    apply_seed(world, data, source=str(path))
+    return world
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.items.append(f"{where}: {message}")
+
+
+def _str(data: Mapping[str, Any], key: str, where: str, p: _Problems, *, default: Any = ...) -> str:
+    value = data.get(key, default)
+    if value is ...:
+        p.add(where, f"`{key}` is required")
+        return ""
+    if value is None:
+        return ""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        p.add(where, f"`{key}` must be a string, not {type(value).__name__}")
+        return ""
+    return str(value)
+
+
+def _list(data: Mapping[str, Any], key: str, where: str, p: _Problems) -> list[Any]:
+    value = data.get(key) or []
+    if not isinstance(value, list):
+        p.add(where, f"`{key}` must be a list")
+        return []
+    return value
+
+
+def _mapping(item: Any, where: str, p: _Problems) -> Mapping[str, Any] | None:
+    if not isinstance(item, dict):
+        p.add(where, "must be a mapping")
+        return None
+    return item
+
+
+def apply_seed(world: World, data: Mapping[str, Any], *, source: str) -> None:
+    """Fill an empty `world` from seed `data`; raise ConfigError listing every problem."""
+    p = _Problems()
+    world.seed_name = _str(data, "name", source, p, default="sandbox") or "sandbox"
+    clock = data.get("clock") or {}
+    if isinstance(clock, dict) and clock.get("frozen_at") is not None:
+        world.frozen_at = float(clock["frozen_at"])
+    for op, size in (data.get("page_sizes") or {}).items():
+        if op not in c.PAGE_SIZE_CAPS or not isinstance(size, int) or size < 1:
+            p.add(f"{source}: page_sizes.{op}", f"use one of {sorted(c.PAGE_SIZE_CAPS)} -> int>=1")
+        else:
+            world.page_sizes[op] = min(size, c.PAGE_SIZE_CAPS[op])
+    for i, raw in enumerate(_list(data, "clients", source, p)):
+        where = f"{source}: clients[{i}]"
+        if (item := _mapping(raw, where, p)) is not None:
+            world.clients[_str(item, "client_id", where, p)] = (
+                _str(item, "client_secret", where, p),
+                _str(item, "refresh_token", where, p),
+            )
+    for i, raw in enumerate(_list(data, "accounts", source, p)):
+        where = f"{source}: accounts[{i}]"
+        if (item := _mapping(raw, where, p)) is not None:
+            _seed_account(world, item, where, p)
+    for i, raw in enumerate(_list(data, "manager_accounts", source, p)):
+        where = f"{source}: manager_accounts[{i}]"
+        if (item := _mapping(raw, where, p)) is not None:
+            _seed_manager(world, item, where, p)
+    for i, raw in enumerate(_list(data, "amc_accounts", source, p)):
+        where = f"{source}: amc_accounts[{i}]"
+        if (item := _mapping(raw, where, p)) is not None:
+            _seed_amc(world, item, where, p)
+    if p.items:
+        raise ConfigError("invalid sandbox seed:\n" + "\n".join(f"  {x}" for x in p.items))
+
+
+def _seed_account(world: World, item: Mapping[str, Any], where: str, p: _Problems) -> None:
+    account_id = _str(item, "id", where, p)
+    account_type = _str(item, "type", where, p, default="SELLER")
+    marketplace = _str(item, "marketplace", where, p, default="ATVPDKIKX0DER")
+    if account_type not in ACCOUNT_TYPES:
+        p.add(where, f"type {account_type!r} is not one of {', '.join(ACCOUNT_TYPES)}")
+    if marketplace not in MARKETPLACE_REGION:
+        p.add(where, f"marketplace {marketplace!r} is not a known marketplace id")
+    if account_id in world.advertisers:
+        p.add(where, f"account {account_id!r} is listed twice")
+    dsp = _str(item, "dsp_advertiser_id", where, p, default=None) or None
+    if (dsp is not None) != (account_type == "DSP_ADVERTISING_ACCOUNT"):
+        p.add(where, "dsp_advertiser_id is required for, and only for, DSP_ADVERTISING_ACCOUNT")
+    # S-MA `Account.profileId`: only SELLER, VENDOR and MARKETING_CLOUD have one.
+    profile = _str(item, "profile_id", where, p, default=None) or None
+    world.advertisers[account_id] = Advertiser(
+        account_id=account_id,
+        name=_str(item, "name", where, p, default=account_id),
+        account_type=account_type,
+        marketplace_id=marketplace,
+        dsp_advertiser_id=dsp,
+        profile_id=profile,
+    )
+
+
+def _seed_manager(world: World, item: Mapping[str, Any], where: str, p: _Problems) -> None:
+    manager_id = _str(item, "id", where, p)
+    manager_type = _str(item, "type", where, p, default="Agency")
+    if manager_type not in MANAGER_TYPES:
+        p.add(where, f"type {manager_type!r} must be Advertiser or Agency (title-case)")
+    links: list[Link] = []
+    for j, raw in enumerate(_list(item, "links", where, p)):
+        account_id = str(raw.get("id") if isinstance(raw, dict) else raw)
+        if account_id not in world.advertisers:
+            p.add(f"{where}.links[{j}]", f"{account_id!r} is not in `accounts`")
+        role = raw.get("role") if isinstance(raw, dict) else None
+        links.append(Link(account_id, role))
+    world.managers[manager_id] = Manager(
+        manager_id, _str(item, "name", where, p), manager_type, tuple(links)
+    )
+
+
+def _seed_amc(world: World, item: Mapping[str, Any], where: str, p: _Problems) -> None:
+    account_id = _str(item, "id", where, p)
+    marketplace = _str(item, "marketplace", where, p, default="ATVPDKIKX0DER")
+    users: list[AmcUser] = []
+    for j, raw in enumerate(_list(item, "users", where, p)):
+        w = f"{where}.users[{j}]"
+        if (u := _mapping(raw, w, p)) is None:
+            continue
+        role = _str(u, "role", w, p, default="VIEWER").upper()
+        if role not in ("ADMIN", "VIEWER", "EDITOR"):
+            p.add(w, f"role {role!r} must be admin, viewer or editor")
+        uid = (
+            _str(u, "user_id", w, p, default=None) or f"amzn1.account.SANDBOX{world.next_id():06d}"
+        )
+        users.append(AmcUser(uid, _str(u, "email", w, p), role))
+    invitations: list[Invitation] = []
+    now = world.now()
+    for j, raw in enumerate(_list(item, "invitations", where, p)):
+        w = f"{where}.invitations[{j}]"
+        if (i := _mapping(raw, w, p)) is None:
+            continue
+        created = now - float(i.get("age_days", 0)) * DAY
+        inv_id = _str(i, "id", w, p, default=None) or f"sandbox-invitation-{world.next_id():06d}"
+        role = _str(i, "role", w, p, default="viewer")
+        if role not in c.AMC_INVITATION_ROLES:
+            p.add(w, f"role {role!r} must be one of {', '.join(c.AMC_INVITATION_ROLES)}")
+        email = _str(i, "email", w, p)
+        invitations.append(
+            Invitation(
+                invitation_id=inv_id,
+                email=email,
+                name=_str(i, "name", w, p, default=email.split("@")[0]),
+                role=role,
+                state=c.STATE_PENDING,
+                created_at=created,
+                expires_at=created + c.INVITATION_LIFETIME_S,
+            )
+        )
+    world.amc[account_id] = AmcAccount(
+        account_id,
+        _str(item, "name", where, p, default=account_id),
+        marketplace,
+        tuple(users),
+        tuple(invitations),
+    )
