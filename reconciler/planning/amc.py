@@ -1,0 +1,338 @@
+"""Plan the users and invitations of AMC accounts (issue #5, reference §4 and §5).
+
+- A pending invitation counts as the person being there. With the wrong role it is revoked
+  and re-issued (both phase 1: invitations grant nothing until accepted, and revoking first
+  means the API never holds two pending invitations for one person). Expired, or expiring
+  within `resend_within_days`, it is resent.
+- An active user with the wrong role gets `set-role`: to admin is a grant (phase 1), to
+  viewer a demotion (phase 2).
+- With `prune`, users and invitations nobody listed are revoked (phase 2).
+- Decision: live users whose role we do not manage (EDITOR, custom permission sets: role
+  None) are reported and never touched, listed or not. Such a role was set deliberately in
+  the console and cannot be written back by a manifest; touching it could lose access that
+  the manifest has no way to express.
+- Unresolved masked users (see `reconciler.identity`) are never revoked, changed or invited.
+"""
+
+from __future__ import annotations
+
+from reconciler.identity import Ambiguity, Resolution, invitation_is_pending, resolve_users
+from reconciler.model import (
+    AmcRole,
+    Desired,
+    DesiredAmcAccount,
+    DesiredUser,
+    Live,
+    LiveAmcAccount,
+    LiveInvitation,
+    LiveUser,
+    amc_scope,
+)
+from reconciler.plan import PHASE_GRANT, PHASE_REMOVE, Action, ActionKind, Notice, Waiting
+from reconciler.planning.draft import AdminCount, Draft, when, where
+
+DAY = 86_400.0
+
+
+def plan_amc(desired: Desired, live: Live, *, now: float, resend_within_days: float) -> Draft:
+    draft = Draft()
+    by_id = {account.id: account for account in live.amc_accounts}
+    seen: set[str] = set()
+    for account in desired.amc_accounts:
+        src = where(account.source)
+        if account.id in seen:
+            draft.problems.append(
+                f"{src}: AMC account {account.id} is described twice in the manifests: "
+                "keep one entry"
+            )
+            continue
+        seen.add(account.id)
+        found = by_id.get(account.id)
+        if found is None or not found.reachable:
+            draft.problems.append(
+                f"{src}: AMC account {account.id} is not among the AMC accounts these "
+                "credentials can reach (GET /amc/accounts): check the id, and that the "
+                "credentials' user holds AMC_ADMIN on it"
+            )
+            continue
+        keys = [user.key for user in account.users]
+        dupes = sorted({key for key in keys if keys.count(key) > 1})
+        if dupes:
+            draft.problems.append(
+                f"{src}: AMC account {account.id} lists {', '.join(dupes)} more than once: "
+                "keep one entry per person"
+            )
+            continue
+        _plan_account(account, found, draft, now=now, resend_within=resend_within_days * DAY)
+    return draft
+
+
+def _user_name(user: DesiredUser) -> str:
+    assert user.email is not None
+    return user.name or user.email.split("@", 1)[0]
+
+
+def _invite(account: DesiredAmcAccount, user: DesiredUser, reason: str) -> Action:
+    assert user.email is not None
+    return Action(
+        kind=ActionKind.INVITE,
+        scope=amc_scope(account.id),
+        target=user.email.lower(),
+        # One `userInvitationRequests` item of CreateUserInvitations (reference §4.2); AMC
+        # roles are lower-case in invitations.
+        payload={
+            "user": {"emailAddress": user.email, "userName": _user_name(user)},
+            "permissionSet": {"type": "ROLE", "role": {"name": user.role.value}},
+        },
+        reason=reason,
+        phase=PHASE_GRANT,
+        amc_account_id=account.id,
+        notify=account.notify,
+        label=user.email,
+        detail=user.role.value,
+    )
+
+
+def _invitation_action(
+    account: DesiredAmcAccount,
+    invitation: LiveInvitation,
+    *,
+    kind: ActionKind,
+    phase: int,
+    reason: str,
+    detail: str = "",
+) -> Action:
+    # One `updates` item of UpdateUserInvitations (reference §4.3): REVOKED or RESENT.
+    state = "RESENT" if kind is ActionKind.RESEND_INVITATION else "REVOKED"
+    return Action(
+        kind=kind,
+        scope=amc_scope(account.id),
+        target=invitation.invitation_id,
+        payload={"invitationId": invitation.invitation_id, "state": state},
+        reason=reason,
+        phase=phase,
+        amc_account_id=account.id,
+        notify=account.notify and kind is ActionKind.RESEND_INVITATION,
+        label=invitation.email,
+        detail=detail,
+    )
+
+
+def _plan_account(
+    account: DesiredAmcAccount,
+    live: LiveAmcAccount,
+    draft: Draft,
+    *,
+    now: float,
+    resend_within: float,
+) -> None:
+    scope = amc_scope(account.id)
+    src = where(account.source)
+    resolution = resolve_users(account, live)
+    draft.members[scope] = len(live.users) + sum(map(invitation_is_pending, live.invitations))
+    draft.admins[scope] = AdminCount(
+        min_admins=account.min_admins,
+        admins=frozenset(u.user_id for u in live.users if u.role is AmcRole.ADMIN),
+        source=src,
+    )
+    for match in resolution.matches:
+        user_src = where(match.desired.source, src)
+        if match.user is not None:
+            _plan_user(account, match.desired, match.user, user_src, draft)
+        elif match.invitation is not None:
+            _plan_invitation(
+                account,
+                match.desired,
+                match.invitation,
+                user_src,
+                draft,
+                now=now,
+                resend_within=resend_within,
+            )
+    for user in resolution.missing:
+        user_src = where(user.source, src)
+        draft.actions.append(
+            _invite(account, user, f"listed in {user_src} but neither a user nor invited")
+        )
+    for user in resolution.pinned_absent:
+        draft.warnings.append(
+            Notice(
+                scope,
+                f"{where(user.source, src)}: userId {user.user_id} is not a user of "
+                f"{account.id} and has no `email` to invite: add `email:` or remove the entry",
+            )
+        )
+    for group in resolution.unresolved:
+        _report_unresolved(account, group, scope, src, draft)
+    _plan_unlisted(account, resolution, scope, src, draft)
+
+
+def _plan_user(
+    account: DesiredAmcAccount, want: DesiredUser, user: LiveUser, src: str, draft: Draft
+) -> None:
+    scope = amc_scope(account.id)
+    label = want.email or user.email
+    if user.role is None:
+        draft.warnings.append(
+            Notice(
+                scope,
+                f"{label} ({user.user_id}) has role {'/'.join(user.raw_roles) or 'unknown'}, "
+                f"which reconciler does not manage; {src} wants {want.role.value}: change it "
+                "in the console, then plan again",
+            )
+        )
+        return
+    if user.role is want.role:
+        return
+    promote = want.role is AmcRole.ADMIN
+    draft.actions.append(
+        Action(
+            kind=ActionKind.SET_ROLE,
+            scope=scope,
+            target=user.user_id,
+            # One `userPermissions` item of UpdateUserPermissions (reference §5): upper-case.
+            payload={
+                "userId": user.user_id,
+                "permissionSet": {"type": "ROLE", "role": want.role.value.upper()},
+            },
+            reason=f"{src} wants {want.role.value}, live role is {user.role.value}",
+            phase=PHASE_GRANT if promote else PHASE_REMOVE,
+            amc_account_id=account.id,
+            label=label,
+            detail=f"{user.role.value} -> {want.role.value}",
+        )
+    )
+
+
+def _plan_invitation(
+    account: DesiredAmcAccount,
+    want: DesiredUser,
+    invitation: LiveInvitation,
+    src: str,
+    draft: Draft,
+    *,
+    now: float,
+    resend_within: float,
+) -> None:
+    scope = amc_scope(account.id)
+    if invitation.role is not want.role:
+        old = invitation.role.value if invitation.role else "another role"
+        draft.actions.append(
+            _invitation_action(
+                account,
+                invitation,
+                kind=ActionKind.REVOKE_INVITATION,
+                phase=PHASE_GRANT,
+                reason=f"pending invitation is for {old}, {src} wants {want.role.value}: "
+                "revoked and re-issued",
+                detail=f"re-issue as {want.role.value}",
+            )
+        )
+        draft.actions.append(
+            _invite(account, want, f"re-issued with role {want.role.value} ({src})")
+        )
+        return
+    expires = invitation.expires_at
+    if expires is not None and expires - now <= resend_within:
+        reason = (
+            f"invitation expired {when(expires)}"
+            if invitation.expired(now)
+            else f"invitation expires {when(expires)}, within the --resend-within window"
+        )
+        draft.actions.append(
+            _invitation_action(
+                account,
+                invitation,
+                kind=ActionKind.RESEND_INVITATION,
+                phase=PHASE_GRANT,
+                reason=reason,
+                detail=want.role.value,
+            )
+        )
+        return
+    draft.waiting.append(
+        Waiting(
+            scope=scope,
+            amc_account_id=account.id,
+            invitation_id=invitation.invitation_id,
+            email=invitation.email,
+            role=want.role.value,
+            expires_at=expires,
+        )
+    )
+
+
+def _needs_change(account: DesiredAmcAccount, group: Ambiguity) -> bool:
+    """Whether every way of pairing the group up would revoke or re-role someone. A group
+    where all roles agree and the counts fit (e.g. two viewers `a***` for alice and anna,
+    both viewers) is left alone whichever way round it is."""
+    roles = {user.role for user in group.desired} | {user.role for user in group.candidates}
+    if len(roles) != 1 or None in roles:
+        return True
+    return account.prune and len(group.candidates) > len(group.desired)
+
+
+def _report_unresolved(
+    account: DesiredAmcAccount, group: Ambiguity, scope: str, src: str, draft: Draft
+) -> None:
+    cands = ", ".join(
+        f"{u.user_id} ({u.email}, {u.role.value if u.role else '/'.join(u.raw_roles) or '?'})"
+        for u in group.candidates
+    )
+    for user in group.desired:
+        draft.warnings.append(
+            Notice(
+                scope,
+                f"{where(user.source, src)}: {user.email} cannot be told apart from other "
+                f"masked users; candidates: {cands}. Pin the right one with `userId:`. "
+                "Until then it is not invited, changed or revoked",
+            )
+        )
+    if _needs_change(account, group):
+        people = ", ".join(str(user.email) for user in group.desired)
+        draft.unresolved.setdefault(scope, []).append(
+            f"{people} vs live {', '.join(u.user_id for u in group.candidates)}"
+        )
+
+
+def _plan_unlisted(
+    account: DesiredAmcAccount, resolution: Resolution, scope: str, src: str, draft: Draft
+) -> None:
+    for user in resolution.unlisted_users:
+        if user.role is None:
+            draft.notes.append(
+                Notice(
+                    scope,
+                    f"{user.email} ({user.user_id}) has role "
+                    f"{'/'.join(user.raw_roles) or 'unknown'}, which reconciler does not "
+                    "manage: left alone",
+                )
+            )
+        elif account.prune:
+            draft.actions.append(
+                Action(
+                    kind=ActionKind.REVOKE_USER,
+                    scope=scope,
+                    target=user.user_id,
+                    # One `users` item of DeleteUserPermissions (reference §5).
+                    payload={"userId": user.user_id},
+                    reason=f"active user not listed in {src} (prune: true)",
+                    phase=PHASE_REMOVE,
+                    amc_account_id=account.id,
+                    label=user.email,
+                    detail=user.role.value,
+                )
+            )
+    if not account.prune:
+        return
+    for invitation in resolution.unlisted_invitations:
+        draft.actions.append(
+            _invitation_action(
+                account,
+                invitation,
+                kind=ActionKind.REVOKE_INVITATION,
+                phase=PHASE_REMOVE,
+                reason=f"invited but not listed in {src} (prune: true)",
+                detail=invitation.role.value if invitation.role else "",
+            )
+        )

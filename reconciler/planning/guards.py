@@ -1,0 +1,162 @@
+"""Safety guards (issue #5 "Guards"; peribolos `--maximum-removal-delta`).
+
+Every violation is collected and raised at once as one `GuardError`, each line naming the
+flag that lifts it. Lifting never makes the plan unsafe:
+
+- incomplete read (`--allow-incomplete`): the removals in that scope are dropped from the
+  plan and reported; nothing is ever removed on a read that may be missing something.
+- unresolved masked users (`--allow-unresolved`): they are already left untouched; the flag
+  only accepts a plan that leaves them so.
+- `--max-removals` (default 10): removals over the whole plan.
+- `--max-removal-fraction` (default 0.25) of a scope's live members (links of a manager
+  account; users plus pending invitations of an AMC account). Decision: a single removal is
+  always allowed by this guard, so tiny scopes are not frozen: the limit is
+  `max(1, floor(fraction * members))`.
+- minAdmins, counting active users only (invitations grant nothing until accepted):
+  * a plan that leaves fewer active admins than `minAdmins` *and fewer than live has now* is
+    refused, unless `--allow-fewer-admins`;
+  * a plan that leaves no active admin where there was one is refused, whatever the flags:
+    nobody could manage the account's users until an invitation is accepted;
+  * live already below the minimum and the plan not reducing it: a warning, not a failure
+    (e.g. a new admin is invited and has not accepted yet).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from reconciler.model import Live
+from reconciler.plan import Action, ActionKind, Notice, Policy
+from reconciler.planning.draft import Draft
+
+
+def _incomplete_reason(live: Live, scope: str, actions: list[Action]) -> str | None:
+    reason = live.incomplete_reason(scope)
+    if reason is not None:
+        return reason
+    # A manager account created by this plan may be marked by name, a live one by id; a
+    # region list of exactly 50 links may be truncated (reference §2.2) even if the reader
+    # forgot to say so.
+    for action in actions:
+        if action.manager_account_name is not None:
+            by_name = live.incomplete_reason(f"manager:{action.manager_account_name}")
+            if by_name is not None:
+                return by_name
+        if action.manager_account_id is not None:
+            for account in live.manager_accounts:
+                if account.id == action.manager_account_id and account.truncated_regions:
+                    regions = ", ".join(sorted(r.value for r in account.truncated_regions))
+                    return (
+                        f"the linked-account list came back with exactly 50 entries in "
+                        f"{regions} and may be truncated"
+                    )
+    return None
+
+
+def apply_guards(draft: Draft, live: Live, policy: Policy) -> list[str]:
+    """Drop what a lifting flag skips (reported in `draft.warnings`); return violations."""
+    violations: list[str] = []
+    by_scope: dict[str, list[Action]] = {}
+    for action in draft.actions:
+        by_scope.setdefault(action.scope, []).append(action)
+
+    skipped: set[int] = set()
+    for scope in sorted(by_scope):
+        removals = [a for a in by_scope[scope] if a.is_removal]
+        if not removals:
+            continue
+        reason = _incomplete_reason(live, scope, by_scope[scope])
+        if reason is None:
+            continue
+        if policy.allow_incomplete:
+            skipped.update(id(a) for a in removals)
+            draft.warnings.append(
+                Notice(
+                    scope,
+                    f"{len(removals)} removal(s) skipped: the live read may be incomplete "
+                    f"({reason}); they will be planned once a complete read shows them",
+                )
+            )
+        else:
+            violations.append(
+                f"{scope}: {len(removals)} removal(s) wanted, but the live read may be "
+                f"incomplete ({reason}). Nothing is removed on such a read: fix the read, or "
+                "pass --allow-incomplete to plan without these removals"
+            )
+    draft.actions = [a for a in draft.actions if id(a) not in skipped]
+
+    for scope in sorted(draft.unresolved):
+        groups = "; ".join(draft.unresolved[scope])
+        if policy.allow_unresolved:
+            draft.warnings.append(
+                Notice(scope, f"unresolved masked users left untouched ({groups})")
+            )
+        else:
+            violations.append(
+                f"{scope}: masked users cannot be told apart ({groups}), and settling them "
+                "needs a removal or role change: pin `userId:` on the manifest entries, or "
+                "pass --allow-unresolved to plan while leaving them untouched"
+            )
+
+    removals_by_scope = Counter(a.scope for a in draft.actions if a.is_removal)
+    total = sum(removals_by_scope.values())
+    if total > policy.max_removals:
+        violations.append(
+            f"the plan removes {total} links, users or invitations, more than the limit of "
+            f"{policy.max_removals}: review the plan, then pass --max-removals {total}"
+        )
+    for scope in sorted(removals_by_scope):
+        count = removals_by_scope[scope]
+        members = draft.members.get(scope, 0)
+        allowed = max(1, math.floor(policy.max_removal_fraction * members + 1e-9))
+        if count > allowed:
+            share = count / members if members else 1.0
+            violations.append(
+                f"{scope}: the plan removes {count} of {members} live members ({share:.0%}), "
+                f"more than --max-removal-fraction {policy.max_removal_fraction:g}: review "
+                f"the plan, then pass --max-removal-fraction {math.ceil(share * 100) / 100:g}"
+            )
+    violations.extend(_admin_guard(draft, policy))
+    return violations
+
+
+def _admin_guard(draft: Draft, policy: Policy) -> list[str]:
+    violations: list[str] = []
+    for scope in sorted(draft.admins):
+        facts = draft.admins[scope]
+        after = set(facts.admins)
+        for action in draft.actions:
+            if action.scope != scope:
+                continue
+            if action.kind is ActionKind.REVOKE_USER:
+                after.discard(action.target)
+            elif action.kind is ActionKind.SET_ROLE:
+                if action.payload["permissionSet"]["role"] == "ADMIN":
+                    after.add(action.target)
+                else:
+                    after.discard(action.target)
+        before_n, after_n = len(facts.admins), len(after)
+        if after_n >= facts.min_admins or after_n >= before_n:
+            if after_n < facts.min_admins:
+                draft.warnings.append(
+                    Notice(
+                        scope,
+                        f"{after_n} active admin(s), fewer than minAdmins {facts.min_admins} "
+                        f"({facts.source}); invited admins count once they accept",
+                    )
+                )
+            continue
+        if after_n == 0:
+            violations.append(
+                f"{scope}: the plan leaves no active admin (now {before_n}); nobody could "
+                "manage its users until an invitation is accepted. No flag lifts this: keep "
+                "or promote an admin in this apply and remove the others in a later one"
+            )
+        elif not policy.allow_fewer_admins:
+            violations.append(
+                f"{scope}: the plan leaves {after_n} active admin(s) (now {before_n}), fewer "
+                f"than minAdmins {facts.min_admins} ({facts.source}): list more admins, lower "
+                "minAdmins, or pass --allow-fewer-admins"
+            )
+    return violations

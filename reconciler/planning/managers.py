@@ -1,0 +1,224 @@
+"""Plan manager accounts and their linked accounts (issue #5, reference §2).
+
+- A manager account is found by its `id` pin, else by its exact name. Missing and unpinned:
+  created (it needs a `type`), and its links associated in the same apply with
+  `manager_account_id=None`. A pin that is not live, or a name shared by two live accounts,
+  is a `PlanError`.
+- Links: associate what is listed and missing; with `prune`, disassociate what is linked but
+  not listed. `GET /managerAccounts` does not return link roles (§2.2), so a role written on
+  a link that already exists cannot be checked: it is noted, never acted on.
+- Manager accounts cannot be deleted through the API (§2.3): one no longer in the manifests
+  is only noted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from reconciler.model import (
+    Desired,
+    DesiredLink,
+    DesiredManagerAccount,
+    IdType,
+    Live,
+    LiveLink,
+    LiveManagerAccount,
+    manager_scope,
+)
+from reconciler.plan import PHASE_CREATE, PHASE_GRANT, PHASE_REMOVE, Action, ActionKind, Notice
+from reconciler.planning.draft import Draft, where
+
+
+def _find_live(
+    account: DesiredManagerAccount,
+    by_id: dict[str, LiveManagerAccount],
+    by_name: dict[str, list[LiveManagerAccount]],
+    draft: Draft,
+) -> LiveManagerAccount | None:
+    if account.id is not None:
+        found = by_id.get(account.id)
+        if found is None:
+            draft.problems.append(
+                f"{where(account.source)}: manager account id {account.id} ({account.name!r}) "
+                "does not exist live for these credentials: correct the `id`, or remove it to "
+                "find or create the account by name"
+            )
+        return found
+    named = by_name.get(account.name, [])
+    if len(named) > 1:
+        ids = ", ".join(sorted(m.id for m in named))
+        draft.problems.append(
+            f"{where(account.source)}: {len(named)} live manager accounts are named "
+            f"{account.name!r} ({ids}): pin the one you mean with `id:`"
+        )
+        return None
+    return named[0] if named else None
+
+
+def _link_payload(link: DesiredLink) -> dict[str, object]:
+    # `AccountToUpdate` (reference §2.4). No `roles` lets Amazon pick its default role.
+    payload: dict[str, object] = {"id": link.id, "type": link.id_type.value}
+    if link.role is not None:
+        payload["roles"] = [link.role.value]
+    return payload
+
+
+def _unlink_payload(link: LiveLink) -> dict[str, object]:
+    # [UNK] reference §2.5: whether `roles` is needed on disassociate. We send none, since
+    # the live role is unknown. A DSP advertiser is named the way it is associated: by its
+    # DSP advertiser id.
+    if link.account_type == "DSP_ADVERTISING_ACCOUNT" and link.dsp_advertiser_id:
+        return {"id": link.dsp_advertiser_id, "type": IdType.DSP_ADVERTISER_ID.value}
+    return {"id": link.account_id, "type": IdType.ACCOUNT_ID.value}
+
+
+def _link_label(link: DesiredLink) -> str:
+    kind = "DSP advertiser " if link.id_type is IdType.DSP_ADVERTISER_ID else ""
+    return f"{kind}{link.id} ({link.region.value})"
+
+
+def plan_managers(desired: Desired, live: Live) -> Draft:
+    draft = Draft()
+    by_id = {m.id: m for m in live.manager_accounts}
+    by_name: dict[str, list[LiveManagerAccount]] = defaultdict(list)
+    for m in live.manager_accounts:
+        by_name[m.name].append(m)
+    managed: set[str] = set()
+
+    for account in desired.manager_accounts:
+        found = _find_live(account, by_id, by_name, draft)
+        if found is None and (account.id is not None or len(by_name.get(account.name, [])) > 1):
+            continue  # a problem was recorded
+        if found is not None:
+            if found.id in managed:
+                draft.problems.append(
+                    f"{where(account.source)}: manager account {found.id} ({found.name!r}) "
+                    "is described twice in the manifests: keep one entry"
+                )
+                continue
+            managed.add(found.id)
+            _plan_existing(account, found, draft)
+        else:
+            _plan_new(account, draft)
+
+    for m in sorted(live.manager_accounts, key=lambda m: (m.name, m.id)):
+        if m.id not in managed:
+            draft.notes.append(
+                Notice(
+                    manager_scope(m.id),
+                    f"live manager account {m.name!r} ({m.id}) is not in the manifests; "
+                    "manager accounts cannot be deleted through the API, so it is left alone",
+                )
+            )
+    return draft
+
+
+def _plan_new(account: DesiredManagerAccount, draft: Draft) -> None:
+    src = where(account.source)
+    if account.type is None:
+        draft.problems.append(
+            f"{src}: manager account {account.name!r} does not exist live and has no `type`, "
+            "so it cannot be created: add `type: Advertiser` or `type: Agency`, or pin the "
+            "`id` of an existing account"
+        )
+        return
+    scope = manager_scope(account.name)
+    draft.actions.append(
+        Action(
+            kind=ActionKind.CREATE_MANAGER_ACCOUNT,
+            target=account.name,
+            # `CreateManagerAccountRequest` (reference §2.3).
+            payload={"managerAccountName": account.name, "managerAccountType": account.type.value},
+            reason=f"listed in {src} but no live manager account has this name",
+            phase=PHASE_CREATE,
+            label=account.name,
+            detail=account.type.value,
+            scope=scope,
+            manager_account_name=account.name,
+        )
+    )
+    draft.members[scope] = 0
+    for link in account.links:
+        draft.actions.append(
+            Action(
+                kind=ActionKind.ASSOCIATE,
+                target=link.id,
+                payload=_link_payload(link),
+                reason=f"listed in {where(link.source, src)}; the manager account is created "
+                "by this plan",
+                phase=PHASE_GRANT,
+                region=link.region,
+                label=_link_label(link),
+                detail=link.role.value if link.role else "",
+                scope=scope,
+                manager_account_name=account.name,
+            )
+        )
+
+
+def _plan_existing(account: DesiredManagerAccount, found: LiveManagerAccount, draft: Draft) -> None:
+    src = where(account.source)
+    scope = manager_scope(found.id)
+    draft.members[scope] = len(found.links)
+    if account.name != found.name:
+        draft.notes.append(
+            Notice(
+                scope,
+                f"{src} names manager account {found.id} {account.name!r}, live it is "
+                f"{found.name!r}; the API cannot rename manager accounts",
+            )
+        )
+    matched: set[int] = set()
+    unverifiable = 0
+    for link in account.links:
+        hit = next((i for i, live_link in enumerate(found.links) if live_link.matches(link)), None)
+        if hit is not None:
+            matched.add(hit)
+            unverifiable += link.role is not None
+            continue
+        draft.actions.append(
+            Action(
+                kind=ActionKind.ASSOCIATE,
+                target=link.id,
+                payload=_link_payload(link),
+                reason=f"listed in {where(link.source, src)} but not linked",
+                phase=PHASE_GRANT,
+                region=link.region,
+                label=_link_label(link),
+                detail=link.role.value if link.role else "",
+                scope=scope,
+                manager_account_id=found.id,
+                manager_account_name=found.name,
+            )
+        )
+    if unverifiable:
+        draft.notes.append(
+            Notice(
+                scope,
+                f"{unverifiable} linked account(s) of {found.name!r} have a `role` in {src} "
+                "that cannot be checked: the API does not return link roles (reference "
+                "§2.2), so a role change on an existing link is not detected; to change one, "
+                "disassociate and associate it again",
+            )
+        )
+    if not account.prune:
+        return
+    for i, live_link in enumerate(found.links):
+        if i in matched:
+            continue
+        payload = _unlink_payload(live_link)
+        draft.actions.append(
+            Action(
+                kind=ActionKind.DISASSOCIATE,
+                target=str(payload["id"]),
+                payload=payload,
+                reason=f"linked live but not listed in {src} (prune: true)",
+                phase=PHASE_REMOVE,
+                region=live_link.region,
+                label=f"{live_link.account_id} ({live_link.region.value})"
+                + (f" {live_link.account_name}" if live_link.account_name else ""),
+                scope=scope,
+                manager_account_id=found.id,
+                manager_account_name=found.name,
+            )
+        )
