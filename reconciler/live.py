@@ -1,0 +1,540 @@
+"""Read live state from the Amazon Ads API: exactly what the manifests manage (`read_live`),
+or everything the caller can see (`read_all`, for `import`).
+
+What is read (issue #4, "Reading live state"):
+- `GET /managerAccounts` on the NA host (manager accounts are global, so NA shows that they
+  exist) plus every region a managed manager account's links name; all three regions when
+  any managed manager account has `prune` on, because links in other regions are invisible
+  otherwise (reference §1.1). The region of a live link is the host that returned it.
+- `GET /amc/accounts` (all pages) to confirm each managed AMC account is reachable, then per
+  reachable account its pending invitations, its users and each user's roles.
+
+Completeness: a scope is marked `Incomplete` when its read failed, when a managed AMC account
+is not listed by `/amc/accounts`, or when a region's linked-account list had exactly 50
+entries (Amazon silently truncates at 50, reference §2.2). A failed scope never loses the
+others; only authentication and configuration errors abort the whole read.
+
+Requests run concurrently on a thread pool of `reader.max_concurrency` workers; the client's
+shared limiter keeps the pace the API allows.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from reconciler.api import AdsReader
+from reconciler.errors import ApiError, AuthError
+from reconciler.model import (
+    AmcRole,
+    Desired,
+    Incomplete,
+    Live,
+    LiveAmcAccount,
+    LiveInvitation,
+    LiveLink,
+    LiveManagerAccount,
+    LiveUser,
+    Region,
+    amc_scope,
+    manager_scope,
+)
+from reconciler.progress import Progress
+from reconciler.redact import redact
+
+# Reference §2.2: "A maximum of 50 linked accounts are returned for each manager account".
+LINKED_ACCOUNTS_CAP = 50
+# [UNK] reference §7.2: units of createdAt/expiration. A number above this is taken to be
+# epoch milliseconds (1e11 s is the year 5138; 1e11 ms is 1973), anything else epoch seconds.
+MILLIS_THRESHOLD = 1e11
+# The host used to learn that a manager account exists when no link names a region.
+HOME_REGION = Region.NA
+
+Task = Callable[[], Sequence["Task"]]
+
+
+# --------------------------------------------------------------------------------------------
+# API JSON -> model values
+# --------------------------------------------------------------------------------------------
+
+
+def epoch_seconds(value: Any) -> float | None:
+    """Normalise an API time to UTC epoch seconds: numbers > 1e11 are milliseconds; numeric
+    strings and ISO-8601 strings are accepted too; anything else is None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                return None
+    else:
+        return None
+    return number / 1000.0 if number > MILLIS_THRESHOLD else number
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _optional(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def live_link(raw: dict[str, Any], region: Region) -> LiveLink:
+    """An S-MA `Account` from the host of `region` (reference §2.2)."""
+    return LiveLink(
+        account_id=_text(raw.get("accountId")),
+        account_type=_text(raw.get("accountType")),
+        region=region,
+        account_name=_text(raw.get("accountName")),
+        marketplace_id=_text(raw.get("marketplaceId")),
+        dsp_advertiser_id=_optional(raw.get("dspAdvertiserId")),  # the guide shows "" for none
+        profile_id=_optional(raw.get("profileId")),
+    )
+
+
+def live_invitation(raw: dict[str, Any]) -> LiveInvitation:
+    """An S-INV `UserInvitation` (reference §4.2). Emails here are not masked."""
+    user = _dict(raw.get("user"))
+    role_name = _text(_dict(_dict(raw.get("permissionSet")).get("role")).get("name"))
+    return LiveInvitation(
+        invitation_id=_text(raw.get("invitationId")),
+        email=_text(user.get("emailAddress")),
+        name=_text(user.get("userName")),
+        role=AmcRole.from_api(role_name) if role_name else None,
+        state=_text(raw.get("state")),
+        created_at=epoch_seconds(raw.get("createdAt")),
+        expires_at=epoch_seconds(raw.get("expiration")),
+    )
+
+
+def live_user(raw: dict[str, Any], roles: Iterable[dict[str, Any]]) -> LiveUser:
+    """An S-UPM `User` with its `RoleForCountries` (reference §5). The role is ADMIN or VIEWER
+    when that is all the user holds (ADMIN wins over VIEWER); any other role (EDITOR, a custom
+    permission set) makes it None: not a role we manage."""
+    raw_roles: list[str] = []
+    managed: set[AmcRole] = set()
+    unmanaged = False
+    for entry in roles:
+        name = entry.get("role")
+        kind = _text(entry.get("type") or "ROLE").upper()
+        label = _text(name) if name else kind
+        raw_roles.append(label)
+        role = AmcRole.from_api(name) if isinstance(name, str) and kind == "ROLE" else None
+        if role is None:
+            unmanaged = True
+        else:
+            managed.add(role)
+    chosen: AmcRole | None = None
+    if AmcRole.ADMIN in managed:
+        chosen = AmcRole.ADMIN
+    elif managed == {AmcRole.VIEWER} and not unmanaged:
+        chosen = AmcRole.VIEWER
+    return LiveUser(
+        user_id=_text(raw.get("userId")),
+        email=_text(raw.get("emailAddress")),
+        role=chosen,
+        raw_roles=tuple(sorted(raw_roles)),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The read: tasks on a pool, results gathered under a lock, frozen at the end
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Manager:
+    id: str
+    name: str
+    links: list[LiveLink] = field(default_factory=list)
+    truncated: set[Region] = field(default_factory=set)
+
+
+@dataclass
+class _Amc:
+    id: str
+    name: str = ""
+    reachable: bool = True
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    roles: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    invitations: list[dict[str, Any]] = field(default_factory=list)
+    pending: int = 0  # tasks still running for this account
+
+
+class _Read:
+    """One read in progress. Mutable by design, private, and guarded by `lock`."""
+
+    def __init__(self, reader: AdsReader, progress: Progress | None) -> None:
+        self.reader = reader
+        self.progress = progress
+        self.lock = threading.Lock()
+        self.regions_ok: set[Region] = set()
+        self.managers: dict[str, _Manager] = {}
+        self.amc: dict[str, _Amc] = {}
+        self.problems: dict[str, list[str]] = {}
+
+    def incomplete(self, scope: str, reason: str) -> None:
+        with self.lock:
+            reasons = self.problems.setdefault(scope, [])
+            if reason not in reasons:
+                reasons.append(reason)
+
+    def guarded(self, scopes: Callable[[], Iterable[str]], what: str, fn: Task) -> Task:
+        """`fn` with API failures recorded as Incomplete on `scopes()` instead of raised.
+        Authentication failures still abort everything."""
+
+        def run() -> Sequence[Task]:
+            try:
+                return fn()
+            except AuthError:
+                raise
+            except ApiError as exc:
+                reason = redact(f"{what} failed: {exc}")
+                for scope in scopes():
+                    self.incomplete(scope, reason)
+                return ()
+
+        return run
+
+    def run(self, tasks: Iterable[Task]) -> None:
+        with ThreadPoolExecutor(
+            max_workers=self.reader.max_concurrency, thread_name_prefix="reconciler-read"
+        ) as pool:
+            pending: set[Future[Sequence[Task]]] = {pool.submit(t) for t in tasks}
+            try:
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        for follow in future.result():
+                            pending.add(pool.submit(follow))
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+
+    # -- manager accounts ----------------------------------------------------------------
+
+    def read_region(self, region: Region, keep: Callable[[dict[str, Any]], bool]) -> Task:
+        def task() -> Sequence[Task]:
+            accounts = self.reader.list_manager_accounts(region)
+            with self.lock:
+                self.regions_ok.add(region)
+                for raw in accounts:
+                    if not keep(raw):
+                        continue
+                    account_id = _text(raw.get("managerAccountId"))
+                    entry = self.managers.setdefault(
+                        account_id, _Manager(account_id, _text(raw.get("managerAccountName")))
+                    )
+                    links = [x for x in raw.get("linkedAccounts") or [] if isinstance(x, dict)]
+                    entry.links.extend(live_link(x, region) for x in links)
+                    if len(links) >= LINKED_ACCOUNTS_CAP:
+                        entry.truncated.add(region)
+            if self.progress is not None:
+                self.progress.done()
+            return ()
+
+        return task
+
+    # -- AMC accounts --------------------------------------------------------------------
+
+    def _account_task_done(self, account: _Amc) -> None:
+        with self.lock:
+            account.pending -= 1
+            finished = account.pending == 0
+        if finished and self.progress is not None:
+            self.progress.done()
+
+    def _per_account(self, account: _Amc, what: str, fn: Task) -> Task:
+        with self.lock:
+            account.pending += 1
+        guarded = self.guarded(lambda: [amc_scope(account.id)], what, fn)
+
+        def task() -> Sequence[Task]:
+            try:
+                return guarded()
+            finally:
+                self._account_task_done(account)
+
+        return task
+
+    def read_amc_account(self, account: _Amc) -> list[Task]:
+        """The tasks that read one AMC account: invitations, and users then their roles."""
+        amc_id = account.id
+
+        def invitations() -> Sequence[Task]:
+            found = list(self.reader.iter_invitations(amc_id))
+            with self.lock:
+                account.invitations.extend(found)
+            return ()
+
+        def users() -> Sequence[Task]:
+            found = list(self.reader.iter_users(amc_id))
+            with self.lock:
+                for raw in found:
+                    account.users[_text(raw.get("userId"))] = raw
+            return [
+                self._per_account(
+                    account,
+                    f"POST /userRoles/list for user {user_id} of AMC account {amc_id}",
+                    _roles_task(self, account, user_id),
+                )
+                for user_id in sorted({_text(raw.get("userId")) for raw in found})
+            ]
+
+        return [
+            self._per_account(
+                account, f"POST /user-invitations/list for AMC account {amc_id}", invitations
+            ),
+            self._per_account(account, f"POST /users/list for AMC account {amc_id}", users),
+        ]
+
+    # -- result --------------------------------------------------------------------------
+
+    def result(self, read_at: float) -> Live:
+        managers = tuple(
+            sorted(
+                (
+                    LiveManagerAccount(
+                        id=m.id,
+                        name=m.name,
+                        links=tuple(
+                            sorted(set(m.links), key=lambda x: (x.region.value, x.account_id))
+                        ),
+                        regions_read=frozenset(self.regions_ok),
+                        truncated_regions=frozenset(m.truncated),
+                    )
+                    for m in self.managers.values()
+                ),
+                key=lambda m: (m.name, m.id),
+            )
+        )
+        amc = tuple(
+            LiveAmcAccount(
+                id=a.id,
+                name=a.name,
+                reachable=a.reachable,
+                users=tuple(
+                    sorted(
+                        (live_user(raw, a.roles.get(uid, ())) for uid, raw in a.users.items()),
+                        key=lambda u: u.user_id,
+                    )
+                ),
+                invitations=tuple(
+                    sorted(
+                        (live_invitation(raw) for raw in a.invitations),
+                        key=lambda i: (i.email.lower(), i.invitation_id),
+                    )
+                ),
+            )
+            for a in sorted(self.amc.values(), key=lambda a: a.id)
+        )
+        incomplete = tuple(
+            sorted(
+                Incomplete(scope, "; ".join(reasons)) for scope, reasons in self.problems.items()
+            )
+        )
+        return Live(
+            manager_accounts=managers,
+            amc_accounts=amc,
+            incomplete=incomplete,
+            regions_read=frozenset(self.regions_ok),
+            read_at=read_at,
+        )
+
+
+def _roles_task(read: _Read, account: _Amc, user_id: str) -> Task:
+    def task() -> Sequence[Task]:
+        roles = read.reader.list_user_roles(account.id, user_id)
+        with read.lock:
+            account.roles[user_id] = roles
+        return ()
+
+    return task
+
+
+def _truncation_reason(regions: Iterable[Region]) -> str:
+    names = ", ".join(sorted(r.value for r in regions))
+    return (
+        f"GET /managerAccounts returned exactly {LINKED_ACCOUNTS_CAP} linked accounts on the "
+        f"{names} host; Amazon returns at most {LINKED_ACCOUNTS_CAP}, so more may be linked"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry points
+# --------------------------------------------------------------------------------------------
+
+
+def manager_regions(desired: Desired) -> tuple[Region, ...]:
+    """The regions whose `GET /managerAccounts` the manifests need (module docstring)."""
+    if not desired.manager_accounts:
+        return ()
+    if any(m.prune for m in desired.manager_accounts):
+        return tuple(Region)
+    wanted = {HOME_REGION} | {link.region for m in desired.manager_accounts for link in m.links}
+    return tuple(r for r in Region if r in wanted)
+
+
+def read_live(
+    desired: Desired,
+    reader: AdsReader,
+    *,
+    now: float | None = None,
+    progress: Progress | None = None,
+) -> Live:
+    """Read exactly what `desired` manages. Manager accounts the manifests name that do not
+    exist live are simply absent (the planner creates them)."""
+    read_at = time.time() if now is None else now
+    read = _Read(reader, progress)
+    ids = {m.id for m in desired.manager_accounts if m.id is not None}
+    names = {m.name for m in desired.manager_accounts if m.id is None}
+
+    def managed(raw: dict[str, Any]) -> bool:
+        return (
+            _text(raw.get("managerAccountId")) in ids
+            or _text(raw.get("managerAccountName")) in names
+        )
+
+    def manager_scopes_on_failure() -> list[str]:
+        # Live ones by id (the planner's scope for existing accounts); the others by the key
+        # the manifest uses, so that a failed read also blocks creating a duplicate.
+        with read.lock:
+            found_ids = set(read.managers)
+            found_names = {m.name for m in read.managers.values()}
+        scopes = [manager_scope(i) for i in sorted(found_ids)]
+        scopes += [
+            manager_scope(m.key)
+            for m in desired.manager_accounts
+            if m.key not in found_ids and m.key not in found_names
+        ]
+        return scopes
+
+    tasks: list[Task] = []
+    regions = manager_regions(desired)
+    if progress is not None:
+        progress.add_total(len(regions) + len(desired.amc_accounts))
+    for region in regions:
+        tasks.append(
+            read.guarded(
+                manager_scopes_on_failure,
+                f"GET /managerAccounts on the {region.value} host",
+                read.read_region(region, managed),
+            )
+        )
+
+    wanted_amc = {a.id: a for a in desired.amc_accounts}
+    if wanted_amc:
+        tasks.append(_amc_listing(read, wanted_amc_ids=set(wanted_amc)))
+
+    read.run(tasks)
+    for account in read.managers.values():
+        if account.truncated:
+            read.incomplete(manager_scope(account.id), _truncation_reason(account.truncated))
+    return read.result(read_at)
+
+
+def _amc_listing(read: _Read, *, wanted_amc_ids: set[str] | None) -> Task:
+    """List AMC accounts, then read the wanted ones (all listed ones when None)."""
+    failure: list[str] = []
+
+    def listing() -> Sequence[Task]:
+        try:
+            listed = {_text(a.get("accountId")): a for a in read.reader.iter_amc_accounts()}
+        except AuthError:
+            raise
+        except ApiError as exc:
+            if wanted_amc_ids is None:
+                read.incomplete(amc_scope("*"), redact(f"GET /amc/accounts failed: {exc}"))
+                return ()
+            failure.append(redact(f"GET /amc/accounts failed: {exc}"))
+            listed = {}
+        targets = sorted(listed) if wanted_amc_ids is None else sorted(wanted_amc_ids)
+        follow: list[Task] = []
+        for amc_id in targets:
+            raw = listed.get(amc_id)
+            account = _Amc(amc_id, _text(raw.get("accountName")) if raw else "")
+            with read.lock:
+                read.amc[amc_id] = account
+            if failure:
+                # Reachability unknown: read it anyway, but nothing read here is complete.
+                read.incomplete(amc_scope(amc_id), failure[0])
+            elif raw is None:
+                account.reachable = False
+                read.incomplete(
+                    amc_scope(amc_id),
+                    f"AMC account {amc_id} is not listed by GET /amc/accounts: the user behind "
+                    "the refresh token cannot see it (is it the right id? does the user hold "
+                    "AMC_ADMIN?)",
+                )
+                if read.progress is not None:
+                    read.progress.done()
+                continue
+            follow.extend(read.read_amc_account(account))
+        return follow
+
+    return listing
+
+
+def read_all(
+    reader: AdsReader,
+    *,
+    now: float | None = None,
+    progress: Progress | None = None,
+) -> Live:
+    """Everything the caller can see: manager accounts on all three hosts and every AMC
+    account `/amc/accounts` lists. Used by `import`. Failed regions are recorded under
+    `manager:*` (no manager account can be named for them) and per account found elsewhere."""
+    read_at = time.time() if now is None else now
+    read = _Read(reader, progress)
+
+    def scopes_for_region_failure() -> list[str]:
+        with read.lock:
+            return [manager_scope("*"), *(manager_scope(i) for i in sorted(read.managers))]
+
+    tasks: list[Task] = [
+        read.guarded(
+            scopes_for_region_failure,
+            f"GET /managerAccounts on the {region.value} host",
+            read.read_region(region, lambda raw: True),
+        )
+        for region in Region
+    ]
+    tasks.append(_amc_listing_all(read, progress))
+    if progress is not None:
+        progress.add_total(len(tasks) - 1)
+    read.run(tasks)
+    for account in read.managers.values():
+        if account.truncated:
+            read.incomplete(manager_scope(account.id), _truncation_reason(account.truncated))
+    return read.result(read_at)
+
+
+def _amc_listing_all(read: _Read, progress: Progress | None) -> Task:
+    inner = _amc_listing(read, wanted_amc_ids=None)
+
+    def task() -> Sequence[Task]:
+        follow = inner()
+        if progress is not None:
+            with read.lock:
+                count = len(read.amc)
+            progress.add_total(count)
+        return follow
+
+    return task
