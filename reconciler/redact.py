@@ -8,8 +8,10 @@ never saw, e.g. in a server's error text.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
 
@@ -19,7 +21,9 @@ _secrets: set[str] = set()
 _PATTERNS = (
     re.compile(r"Atz[a-z]\|[^\s\"',;&]+"),
     re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"),
-    re.compile(r"(?i)((?:client_secret|refresh_token|access_token)[\"']?\s*[=:]\s*[\"']?)[^\s\"',;&]+"),
+    re.compile(
+        r"(?i)((?:client_secret|refresh_token|access_token)[\"']?\s*[=:]\s*[\"']?)[^\s\"',;&]+"
+    ),
 )
 
 
@@ -27,8 +31,11 @@ def register(secret: str | None) -> None:
     """Remember a secret value so that `redact` removes it. Short values are ignored: masking
     every 'a' in the output would hide nothing and ruin everything."""
     if secret and len(secret) >= 6:
+        # Also the spellings a secret takes in a form body, a URL or a JSON string, so that
+        # e.g. `Atzr|x` is caught as `Atzr%7Cx` in a logged token request.
+        variants = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
         with _lock:
-            _secrets.add(secret)
+            _secrets.update(variants)
 
 
 def redact(text: str) -> str:

@@ -45,6 +45,14 @@ def enable(stream: IO[str] | None = None) -> logging.Handler:
     return handler
 
 
+def disable(handler: logging.Handler) -> None:
+    """Undo `enable`: remove the handler (the stream may be closed after a command ends)."""
+    root = logging.getLogger("reconciler")
+    root.removeHandler(handler)
+    if not root.handlers:
+        root.setLevel(logging.NOTSET)
+
+
 def _headers(headers: httpx.Headers) -> str:
     shown = {
         key: (MASK if key.lower() in _SENSITIVE_HEADERS else value)

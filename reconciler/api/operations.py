@@ -140,6 +140,8 @@ MAX_PERMISSION_UPDATES_PER_CALL = 50
 # Page sizes: the maximum each list operation allows (§4.4, §5).
 PAGE_INVITATIONS = 50
 PAGE_USERS = 100
-PAGE_ROLES = 100
+# QueryUserRoles allows maxResults up to 100, but a page never holds more than 5 roles
+# (`roles` maxItems 5), and the sandbox rejects more than 5: ask for 5.
+PAGE_ROLES = 5
 
 ALL_REGIONS = tuple(Region)

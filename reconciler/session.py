@@ -1,0 +1,60 @@
+"""The one place that builds an API client from the command line's choices.
+
+`--sandbox` talks to the persisted sandbox world in-process (no sockets, no credentials);
+otherwise the configuration comes from the environment (`ApiConfig.from_env`), including
+`AMAZON_ADS_API_URL_*` to point at `reconciler sandbox serve` or another emulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+
+import httpx
+
+from reconciler.api import AdsClient, ApiConfig, ClientEvent, RetryPolicy, debuglog
+from reconciler.api.client import DEFAULT_RETRY
+from reconciler.progress import Progress
+
+
+@contextmanager
+def open_client(
+    *,
+    sandbox: bool,
+    sandbox_state: str | None,
+    env: Mapping[str, str],
+    debug: bool,
+    progress: Progress | None = None,
+    retry: RetryPolicy = DEFAULT_RETRY,
+    max_concurrency: int = 8,
+    transport: httpx.BaseTransport | None = None,
+) -> Iterator[AdsClient]:
+    """Yield a ready client; close it (and save the sandbox world) on exit.
+
+    `sandbox=True`: `reconciler.sandbox.open_state(sandbox_state)` + `SandboxTransport` +
+    `ApiConfig.sandbox()`; the world is saved only when the block ends without an error.
+    `debug=True`: every request and response is logged to stderr, secrets redacted.
+    `transport` replaces the network for a non-sandbox client (tests, emulators)."""
+    on_event: Callable[[ClientEvent], None] | None = progress.on_event if progress else None
+    with ExitStack() as stack:
+        if debug:
+            handler = debuglog.enable()
+            stack.callback(debuglog.disable, handler)
+        if sandbox:
+            from reconciler.sandbox import SandboxTransport, open_state
+
+            world = stack.enter_context(open_state(sandbox_state))
+            config = ApiConfig.sandbox()
+            transport = SandboxTransport(world)
+        else:
+            config = ApiConfig.from_env(env)
+        client = stack.enter_context(
+            AdsClient(
+                config,
+                transport=transport,
+                retry=retry,
+                max_concurrency=max_concurrency,
+                on_event=on_event,
+            )
+        )
+        yield client
