@@ -168,10 +168,16 @@ def _plan_existing(account: DesiredManagerAccount, found: LiveManagerAccount, dr
                 f"{found.name!r}; the API cannot rename manager accounts",
             )
         )
+    # (id type, id) -> position in found.links: the test of `LiveLink.matches`, indexed.
+    index: dict[tuple[str, str], int] = {}
+    for i, live_link in reversed(list(enumerate(found.links))):
+        index[(IdType.ACCOUNT_ID.value, live_link.account_id)] = i
+        if live_link.dsp_advertiser_id:
+            index[(IdType.DSP_ADVERTISER_ID.value, live_link.dsp_advertiser_id)] = i
     matched: set[int] = set()
     unverifiable = 0
     for link in account.links:
-        hit = next((i for i, live_link in enumerate(found.links) if live_link.matches(link)), None)
+        hit = index.get(link.key)
         if hit is not None:
             matched.add(hit)
             unverifiable += link.role is not None
