@@ -45,9 +45,11 @@ def handle_control(world: World, request: Request) -> Response:
 def apply_control(world: World, op: str, args: dict[str, Any]) -> Any:
     """Run one sandbox operation by name; the CLI and the HTTP route share it."""
     if op == "accept":
-        return world.accept_invitation(args["amc_account_id"], args["invitation_id"])
+        account = args["amc_account_id"]
+        return world.accept_invitation(account, _invitation(world, account, args))
     if op == "expire":
-        return world.expire_invitation(args["amc_account_id"], args["invitation_id"])
+        account = args["amc_account_id"]
+        return world.expire_invitation(account, _invitation(world, account, args))
     if op == "link":
         return world.link(args["manager_account_id"], args["account_id"])
     if op == "unlink":
@@ -60,4 +62,27 @@ def apply_control(world: World, op: str, args: dict[str, Any]) -> Any:
         return world.remove_user(args["amc_account_id"], args["user_id"])
     if op == "advance-clock":
         return world.advance_clock(float(args["seconds"]))
+    if op == "reset":
+        fresh = World.from_seed(args["seed"]) if args.get("seed") else World.default()
+        world.replace_with(fresh)
+        return None
     raise KeyError(f"no sandbox operation {op!r}")
+
+
+def _invitation(world: World, amc_account_id: str, args: dict[str, Any]) -> str:
+    """`invitation_id` may also be the invitee's email: the newest open invitation for it."""
+    key = str(args["invitation_id"])
+    if "@" not in key:
+        return key
+    account = world.amc.get(amc_account_id)
+    if account is None:
+        raise KeyError(f"no AMC account {amc_account_id!r} in the sandbox")
+    matches = [
+        i
+        for i in account.invitations
+        if i.email.lower() == key.lower()
+        and world.invitation_state(i) in (c.STATE_PENDING, c.STATE_EXPIRED)
+    ]
+    if not matches:
+        raise KeyError(f"no open invitation for {key} on {amc_account_id}")
+    return max(matches, key=lambda i: i.created_at).invitation_id

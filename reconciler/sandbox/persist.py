@@ -24,12 +24,8 @@ def state_path(path: str | Path | None = None) -> Path:
 
 
 @contextmanager
-def open_state(path: str | Path | None = None, *, timeout_s: float = 30.0) -> Iterator[World]:
-    """Yield the persisted world, creating it from `World.default()` when absent.
-
-    Holds an exclusive `flock` on `<state>.lock` for the whole block, so two processes never
-    lose each other's writes, and saves atomically when the block exits without an error
-    (an exception leaves the file as it was)."""
+def lock_state(path: str | Path | None = None, *, timeout_s: float = 30.0) -> Iterator[Path]:
+    """Hold the exclusive `flock` on `<state>.lock`; yield the state file's path."""
     target = state_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     lock_path = target.with_name(target.name + ".lock")
@@ -43,13 +39,24 @@ def open_state(path: str | Path | None = None, *, timeout_s: float = 30.0) -> It
                 if time.monotonic() >= deadline:
                     raise ConfigError(
                         f"{target}: the sandbox state is locked by another process (a running "
-                        "`reconciler sandbox serve --state`?). Wait for it, stop it, or "
-                        "point RECONCILER_SANDBOX_STATE at another file."
+                        "`reconciler sandbox serve --state`? Then pass --url to address it). "
+                        "Wait for it, stop it, or point RECONCILER_SANDBOX_STATE elsewhere."
                     ) from None
                 time.sleep(0.05)
         try:
-            world = World.load(target) if target.exists() else World.default()
-            yield world
-            world.save(target)
+            yield target
         finally:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+@contextmanager
+def open_state(path: str | Path | None = None, *, timeout_s: float = 30.0) -> Iterator[World]:
+    """Yield the persisted world, creating it from `World.default()` when absent.
+
+    Holds an exclusive `flock` on `<state>.lock` for the whole block, so two processes never
+    lose each other's writes, and saves atomically when the block exits without an error
+    (an exception leaves the file as it was)."""
+    with lock_state(path, timeout_s=timeout_s) as target:
+        world = World.load(target) if target.exists() else World.default()
+        yield world
+        world.save(target)

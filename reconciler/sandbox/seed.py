@@ -36,6 +36,12 @@ def default_seed() -> dict[str, Any]:
 
 
 def load_seed_file(world: World, path: Path) -> World:
+    apply_seed(world, read_seed(path), source=str(path))
+    return world
+
+
+def read_seed(path: Path) -> dict[str, Any]:
+    """The seed file's data, or ConfigError naming the file and the problem."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -44,8 +50,7 @@ def load_seed_file(world: World, path: Path) -> World:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a seed is a YAML mapping; see examples/sandbox-seed.yaml")
-    apply_seed(world, data, source=str(path))
-    return world
+    return data
 
 
 class _Problems:

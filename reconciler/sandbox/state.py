@@ -207,6 +207,22 @@ class World:
                 "amc_accounts": [asdict(a) for a in self.amc.values()],
             }
 
+    def replace_with(self, other: World) -> None:
+        """Take over `other`'s persistent state (a reset of a running server)."""
+        with self.lock:
+            for name in (
+                "advertisers",
+                "managers",
+                "amc",
+                "clients",
+                "page_sizes",
+                "counter",
+                "seed_name",
+                "frozen_at",
+                "clock_offset",
+            ):
+                setattr(self, name, getattr(other, name))
+
     # -- clock and ids -----------------------------------------------------------------
     def now(self) -> float:
         base = self.frozen_at if self.frozen_at is not None else time.time()
