@@ -55,6 +55,8 @@ _FLOAT = re.compile(
     r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
     r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
 )
+# Line breaks as YAML 1.1 counts them (and libyaml's marks with them), unlike str.splitlines.
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 
 class NumberText(str):
@@ -116,7 +118,7 @@ def _decode(raw: bytes) -> str:
             line, col, f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x}): save it as UTF-8"
         ) from None
     text = text.removeprefix("\ufeff")
-    for number, line_text in enumerate(text.splitlines(), start=1):
+    for number, line_text in enumerate(_LINE_BREAK.split(text), start=1):
         indent = len(line_text) - len(line_text.lstrip(" \t"))
         tab = line_text.find("\t", 0, indent)
         if tab >= 0 and line_text.strip():
