@@ -194,7 +194,7 @@ class World:
     def snapshot(self) -> dict[str, Any]:
         """The full persistent state as JSON-able data (no tokens, no stats)."""
         with self.lock:
-            return {
+            data = {
                 "version": STATE_VERSION,
                 "seed_name": self.seed_name,
                 "counter": self.counter,
@@ -206,6 +206,9 @@ class World:
                 "manager_accounts": [asdict(m) for m in self.managers.values()],
                 "amc_accounts": [asdict(a) for a in self.amc.values()],
             }
+        # Through JSON and back: tuples become lists, so a snapshot equals a loaded file.
+        result: dict[str, Any] = json.loads(json.dumps(data))
+        return result
 
     def replace_with(self, other: World) -> None:
         """Take over `other`'s persistent state (a reset of a running server)."""
