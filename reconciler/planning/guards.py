@@ -4,7 +4,9 @@ Every violation is collected and raised at once as one `GuardError`, each line n
 flag that lifts it. Lifting never makes the plan unsafe:
 
 - incomplete read (`--allow-incomplete`): the removals in that scope are dropped from the
-  plan and reported; nothing is ever removed on a read that may be missing something.
+  plan and reported; nothing is ever removed on a read that may be missing something. A
+  manager account is not created on such a read either (the read may have missed it, and a
+  duplicate can never be deleted); with the flag the create and its links are skipped.
 - unresolved masked users (`--allow-unresolved`): they are already left untouched; the flag
   only accepts a plan that leaves them so.
 - `--max-removals` (default 10): removals over the whole plan.
@@ -32,9 +34,11 @@ from reconciler.planning.draft import Draft
 
 
 def _incomplete_reason(live: Live, scope: str, actions: list[Action]) -> str | None:
-    reason = live.incomplete_reason(scope)
-    if reason is not None:
-        return reason
+    kind = scope.partition(":")[0]
+    for key in (scope, f"{kind}:*"):  # `manager:*`: a whole region read failed (live.py)
+        reason = live.incomplete_reason(key)
+        if reason is not None:
+            return reason
     # A manager account created by this plan may be marked by name, a live one by id; a
     # region list of exactly 50 links may be truncated (reference §2.2) even if the reader
     # forgot to say so.
@@ -54,6 +58,15 @@ def _incomplete_reason(live: Live, scope: str, actions: list[Action]) -> str | N
     return None
 
 
+def _blocked(actions: list[Action]) -> list[Action]:
+    """What an incomplete read forbids in a scope: every removal, and creating a manager
+    account (the read may have missed the live one, and a duplicate can never be deleted,
+    reference §2.3), with the links that would go to it."""
+    if any(a.kind is ActionKind.CREATE_MANAGER_ACCOUNT for a in actions):
+        return list(actions)
+    return [a for a in actions if a.is_removal]
+
+
 def apply_guards(draft: Draft, live: Live, policy: Policy) -> list[str]:
     """Drop what a lifting flag skips (reported in `draft.warnings`); return violations."""
     violations: list[str] = []
@@ -63,26 +76,28 @@ def apply_guards(draft: Draft, live: Live, policy: Policy) -> list[str]:
 
     skipped: set[int] = set()
     for scope in sorted(by_scope):
-        removals = [a for a in by_scope[scope] if a.is_removal]
-        if not removals:
+        blocked = _blocked(by_scope[scope])
+        if not blocked:
             continue
         reason = _incomplete_reason(live, scope, by_scope[scope])
         if reason is None:
             continue
+        creates = blocked[0].kind is ActionKind.CREATE_MANAGER_ACCOUNT
+        what = "creating this manager account" if creates else f"{len(blocked)} removal(s)"
         if policy.allow_incomplete:
-            skipped.update(id(a) for a in removals)
+            skipped.update(id(a) for a in blocked)
             draft.warnings.append(
                 Notice(
                     scope,
-                    f"{len(removals)} removal(s) skipped: the live read may be incomplete "
-                    f"({reason}); they will be planned once a complete read shows them",
+                    f"{what} skipped: the live read may be incomplete ({reason}); planned "
+                    "again once a complete read shows what is there",
                 )
             )
         else:
             violations.append(
-                f"{scope}: {len(removals)} removal(s) wanted, but the live read may be "
-                f"incomplete ({reason}). Nothing is removed on such a read: fix the read, or "
-                "pass --allow-incomplete to plan without these removals"
+                f"{scope}: {what} wanted, but the live read may be incomplete ({reason}). "
+                "Nothing is removed or created on such a read: fix the read, or pass "
+                "--allow-incomplete to plan without it"
             )
     draft.actions = [a for a in draft.actions if id(a) not in skipped]
 

@@ -1,0 +1,612 @@
+"""The planning rules of issue #5, one behaviour per test, on values built with factories."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from reconciler.errors import GuardError, PlanError
+from reconciler.model import AmcRole, LinkRole, ManagerAccountType, Region
+from reconciler.plan import Action, ActionKind, Plan, Policy
+from reconciler.planner import make_plan
+from tests.factories import (
+    ACME_AMC,
+    ACME_ID,
+    NOW,
+    amc,
+    demo_desired,
+    demo_live,
+    demo_world,
+    desired,
+    invitation,
+    link,
+    live,
+    live_amc,
+    live_link,
+    live_manager,
+    live_user,
+    manager,
+    user,
+)
+
+POLICY = Policy(now=NOW)
+AMC = "ENTITY9AMC"
+
+
+def rows(plan: Plan) -> list[tuple[int, str, str, str]]:
+    return [(a.phase, a.scope, a.kind.value, a.target) for a in plan.actions]
+
+
+def only(plan: Plan, kind: ActionKind) -> list[Action]:
+    return [a for a in plan.actions if a.kind is kind]
+
+
+# ---- the demo world -------------------------------------------------------------------------
+
+
+def test_demo_world_plan() -> None:
+    plan = make_plan(*demo_world(), POLICY)
+    assert rows(plan) == [
+        (0, "manager:Globex Brands", "create-manager-account", "Globex Brands"),
+        (1, f"amc:{ACME_AMC}", "invite", "carol@example.com"),
+        (1, f"amc:{ACME_AMC}", "set-role", "amzn1.account.ERIN0001"),
+        (1, "manager:Globex Brands", "associate", "5830000000001"),
+        (1, "manager:Globex Brands", "associate", "ENTITY1ACME0006"),
+        (1, f"manager:{ACME_ID}", "associate", "ENTITY1ACME0005"),
+        (1, f"manager:{ACME_ID}", "associate", "ENTITY2EURO0001"),
+        (2, f"amc:{ACME_AMC}", "revoke-user", "amzn1.account.DAVE0001"),
+        (2, f"manager:{ACME_ID}", "disassociate", "ENTITY1ACME0007"),
+    ]
+    assert [(w.email, w.role) for w in plan.waiting] == [("bob@example.com", "viewer")]
+    assert plan.warnings == () and plan.notes == ()
+    assert plan.scopes_touched == (f"amc:{ACME_AMC}", "manager:Globex Brands", f"manager:{ACME_ID}")
+
+
+def test_demo_payloads_are_the_api_items() -> None:
+    plan = make_plan(*demo_world(), POLICY)
+    payloads = {(a.kind.value, a.target): dict(a.payload) for a in plan.actions}
+    assert payloads[("create-manager-account", "Globex Brands")] == {
+        "managerAccountName": "Globex Brands",
+        "managerAccountType": "Advertiser",
+    }
+    assert payloads[("associate", "5830000000001")] == {
+        "id": "5830000000001",
+        "type": "DSP_ADVERTISER_ID",
+    }
+    assert payloads[("invite", "carol@example.com")] == {
+        "user": {"emailAddress": "carol@example.com", "userName": "carol"},
+        "permissionSet": {"type": "ROLE", "role": {"name": "viewer"}},
+    }
+    assert payloads[("set-role", "amzn1.account.ERIN0001")] == {
+        "userId": "amzn1.account.ERIN0001",
+        "permissionSet": {"type": "ROLE", "role": "ADMIN"},
+    }
+    assert payloads[("revoke-user", "amzn1.account.DAVE0001")] == {
+        "userId": "amzn1.account.DAVE0001"
+    }
+    assert payloads[("disassociate", "ENTITY1ACME0007")] == {
+        "id": "ENTITY1ACME0007",
+        "type": "ACCOUNT_ID",
+    }
+
+
+def test_demo_reasons_cite_the_manifest() -> None:
+    plan = make_plan(*demo_world(), POLICY)
+    reasons = {(a.kind.value, a.target): a.reason for a in plan.actions}
+    assert (
+        reasons[("associate", "ENTITY1ACME0005")]
+        == "listed in examples/manifests/acme.yaml:10 but not linked"
+    )
+    assert reasons[("disassociate", "ENTITY1ACME0007")] == (
+        "linked live but not listed in examples/manifests/acme.yaml:3 (prune: true)"
+    )
+    assert reasons[("revoke-user", "amzn1.account.DAVE0001")] == (
+        "active user not listed in examples/manifests/acme.yaml:21 (prune: true)"
+    )
+
+
+def test_created_manager_links_carry_the_name_and_no_id() -> None:
+    plan = make_plan(*demo_world(), POLICY)
+    globex = [a for a in plan.actions if a.scope == "manager:Globex Brands"]
+    assert {(a.manager_account_id, a.manager_account_name) for a in globex} == {
+        (None, "Globex Brands")
+    }
+    acme = only(plan, ActionKind.DISASSOCIATE)[0]
+    assert (acme.manager_account_id, acme.region) == (ACME_ID, Region.NA)
+
+
+def test_same_inputs_same_plan() -> None:
+    first = make_plan(*demo_world(), POLICY)
+    shuffled_live = dataclasses.replace(
+        demo_live(), manager_accounts=tuple(reversed(demo_live().manager_accounts))
+    )
+    d = demo_desired()
+    shuffled = dataclasses.replace(d, manager_accounts=tuple(reversed(d.manager_accounts)))
+    assert make_plan(shuffled, shuffled_live, POLICY).actions == first.actions
+    assert make_plan(*demo_world(), POLICY) == first
+
+
+# ---- manager accounts -----------------------------------------------------------------------
+
+
+def test_manager_found_by_name_and_links_without_prune() -> None:
+    plan = make_plan(
+        desired(
+            [
+                manager(
+                    "Acme",
+                    link("E1"),
+                    link("E2", Region.FE, role=LinkRole.ENTITY_VIEWER),
+                    prune=False,
+                )
+            ]
+        ),
+        live([live_manager("amzn1.ads1.ma1.X", "Acme", live_link("E1"), live_link("E9"))]),
+        POLICY,
+    )
+    assert rows(plan) == [(1, "manager:amzn1.ads1.ma1.X", "associate", "E2")]
+    assert dict(plan.actions[0].payload) == {
+        "id": "E2",
+        "type": "ACCOUNT_ID",
+        "roles": ["ENTITY_VIEWER"],
+    }
+    assert plan.actions[0].region is Region.FE
+
+
+def test_role_on_an_existing_link_is_noted_not_acted_on() -> None:
+    plan = make_plan(
+        desired([manager("Acme", link("E1", role=LinkRole.ENTITY_VIEWER), line=3)]),
+        live([live_manager("amzn1.ads1.ma1.X", "Acme", live_link("E1"))]),
+        POLICY,
+    )
+    assert plan.is_empty
+    (note,) = plan.notes
+    assert "cannot be checked: the API does not return link roles" in note.message
+
+
+def test_dsp_link_matches_by_advertiser_id_and_is_disassociated_by_it() -> None:
+    dsp = live_link(
+        "ENTITY1DSP00001", account_type="DSP_ADVERTISING_ACCOUNT", dsp_advertiser_id="583"
+    )
+    kept = make_plan(
+        desired([manager("M", link("583", dsp=True))]),
+        live([live_manager("ma1", "M", dsp)]),
+        POLICY,
+    )
+    assert kept.is_empty
+    gone = make_plan(desired([manager("M")]), live([live_manager("ma1", "M", dsp)]), POLICY)
+    assert [dict(a.payload) for a in gone.actions] == [{"id": "583", "type": "DSP_ADVERTISER_ID"}]
+
+
+def test_unmanaged_live_manager_account_is_only_noted() -> None:
+    plan = make_plan(
+        desired(), live([live_manager("amzn1.ads1.ma1.OLD", "Old Agency", live_link("E1"))]), POLICY
+    )
+    assert plan.is_empty
+    assert [n.message for n in plan.notes] == [
+        "live manager account 'Old Agency' (amzn1.ads1.ma1.OLD) is not in the manifests; manager "
+        "accounts cannot be deleted through the API, so it is left alone"
+    ]
+
+
+def test_plan_errors_are_reported_together() -> None:
+    d = desired(
+        [
+            manager("New One", link("E1"), line=3),
+            manager("Pinned", id="amzn1.ads1.ma1.NOPE", line=9),
+            manager("Twice", line=15),
+        ]
+    )
+    lv = live(
+        [live_manager("amzn1.ads1.ma1.T1", "Twice"), live_manager("amzn1.ads1.ma1.T2", "Twice")]
+    )
+    with pytest.raises(PlanError) as caught:
+        make_plan(d, lv, POLICY)
+    assert not isinstance(caught.value, GuardError)
+    assert list(caught.value.problems) == [
+        "examples/manifests/acme.yaml:3: manager account 'New One' does not exist live and has "
+        "no `type`, so it cannot be created: add `type: Advertiser` or `type: Agency`, or pin "
+        "the `id` of an existing account",
+        "examples/manifests/acme.yaml:9: manager account id amzn1.ads1.ma1.NOPE ('Pinned') does "
+        "not exist live for these credentials: correct the `id`, or remove it to find or create "
+        "the account by name",
+        "examples/manifests/acme.yaml:15: 2 live manager accounts are named 'Twice' "
+        "(amzn1.ads1.ma1.T1, amzn1.ads1.ma1.T2): pin the one you mean with `id:`",
+    ]
+
+
+def test_pin_settles_two_accounts_with_one_name() -> None:
+    lv = live(
+        [
+            live_manager("amzn1.ads1.ma1.T1", "Twice"),
+            live_manager("amzn1.ads1.ma1.T2", "Twice", live_link("E1")),
+        ]
+    )
+    plan = make_plan(desired([manager("Twice", link("E1"), id="amzn1.ads1.ma1.T2")]), lv, POLICY)
+    assert plan.is_empty
+    assert [n.scope for n in plan.notes] == ["manager:amzn1.ads1.ma1.T1"]
+
+
+def test_unreachable_amc_account_is_a_plan_error() -> None:
+    with pytest.raises(PlanError, match="ENTITY9AMC is not among the AMC accounts"):
+        make_plan(
+            desired(amcs=[amc(AMC, user("a@x.com", AmcRole.ADMIN))]),
+            live(amcs=[live_amc(AMC, reachable=False)]),
+            POLICY,
+        )
+
+
+# ---- AMC users ------------------------------------------------------------------------------
+
+
+def admin_live(*users_: object, invitations: tuple[object, ...] = ()) -> object:
+    return live(
+        amcs=[
+            live_amc(
+                AMC,
+                [live_user("amzn1.account.BOSS", "boss@corp.com", AmcRole.ADMIN), *users_],  # type: ignore[list-item]
+                list(invitations),  # type: ignore[arg-type]
+            )
+        ]
+    )
+
+
+BOSS = user("boss@corp.com", AmcRole.ADMIN, line=5)
+
+
+def amc_plan(*users_: object, prune: bool = True, policy: Policy = POLICY, **kw: object) -> Plan:
+    return make_plan(
+        desired(amcs=[amc(AMC, BOSS, *users_, prune=prune, line=2)]),  # type: ignore[arg-type]
+        admin_live(**kw),  # type: ignore[arg-type]
+        policy,
+    )
+
+
+def test_wrong_role_invitation_is_revoked_then_reissued_in_phase_one() -> None:
+    plan = make_plan(
+        desired(amcs=[amc(AMC, BOSS, user("bob@example.com", AmcRole.ADMIN, line=7), line=2)]),
+        admin_live(invitations=(invitation("inv-bob", "bob@example.com", AmcRole.VIEWER),)),  # type: ignore[arg-type]
+        POLICY,
+    )
+    assert rows(plan) == [
+        (1, f"amc:{AMC}", "revoke-invitation", "inv-bob"),
+        (1, f"amc:{AMC}", "invite", "bob@example.com"),
+    ]
+    assert dict(plan.actions[0].payload) == {"invitationId": "inv-bob", "state": "REVOKED"}
+    assert plan.actions[1].payload["permissionSet"] == {"type": "ROLE", "role": {"name": "admin"}}
+
+
+@pytest.mark.parametrize(
+    ("days_left", "resent"),
+    [(-1.0, True), (0.0, True), (2.9, True), (3.0, True), (3.1, False), (12.0, False)],
+)
+def test_expired_or_expiring_invitation_is_resent(days_left: float, resent: bool) -> None:
+    inv = invitation("inv-bob", "bob@example.com", expires_in_days=days_left)
+    plan = make_plan(
+        desired(amcs=[amc(AMC, BOSS, user("bob@example.com"))]),
+        admin_live(invitations=(inv,)),  # type: ignore[arg-type]
+        POLICY,
+    )
+    if resent:
+        (action,) = plan.actions
+        assert (action.kind, dict(action.payload)) == (
+            ActionKind.RESEND_INVITATION,
+            {"invitationId": "inv-bob", "state": "RESENT"},
+        )
+        assert action.notify is True
+        assert ("expired" in action.reason) is (days_left <= 0)
+    else:
+        assert plan.is_empty and [w.invitation_id for w in plan.waiting] == ["inv-bob"]
+
+
+def test_resend_window_follows_policy() -> None:
+    inv = invitation("inv-bob", "bob@example.com", expires_in_days=5)
+    d = desired(amcs=[amc(AMC, BOSS, user("bob@example.com"))])
+    assert make_plan(d, admin_live(invitations=(inv,)), POLICY).is_empty  # type: ignore[arg-type]
+    wide = dataclasses.replace(POLICY, resend_within_days=6)
+    assert only(make_plan(d, admin_live(invitations=(inv,)), wide), ActionKind.RESEND_INVITATION)  # type: ignore[arg-type]
+
+
+def test_promotion_is_a_grant_and_demotion_a_removal_phase() -> None:
+    plan = make_plan(
+        desired(
+            amcs=[
+                amc(
+                    AMC,
+                    user("boss@corp.com", AmcRole.VIEWER),
+                    user("erin@example.com", AmcRole.ADMIN),
+                )
+            ]
+        ),
+        admin_live(live_user("amzn1.account.ERIN", "erin@example.com")),  # type: ignore[arg-type]
+        POLICY,
+    )
+    assert [
+        (a.phase, a.target, a.payload["permissionSet"]["role"], a.detail) for a in plan.actions
+    ] == [
+        (1, "amzn1.account.ERIN", "ADMIN", "viewer -> admin"),
+        (2, "amzn1.account.BOSS", "VIEWER", "admin -> viewer"),
+    ]
+
+
+def test_prune_revokes_unlisted_users_and_invitations() -> None:
+    plan = make_plan(
+        desired(amcs=[amc(AMC, BOSS)]),
+        admin_live(
+            live_user("amzn1.account.ZED", "zed@example.com"),  # type: ignore[arg-type]
+            invitations=(invitation("inv-x", "x@example.com"),),
+        ),
+        dataclasses.replace(POLICY, max_removal_fraction=1.0),
+    )
+    assert rows(plan) == [
+        (2, f"amc:{AMC}", "revoke-invitation", "inv-x"),
+        (2, f"amc:{AMC}", "revoke-user", "amzn1.account.ZED"),
+    ]
+
+
+def test_without_prune_unlisted_are_kept() -> None:
+    plan = make_plan(
+        desired(amcs=[amc(AMC, BOSS, prune=False)]),
+        admin_live(
+            live_user("amzn1.account.ZED", "zed@example.com"),
+            invitations=(invitation("inv-x", "x@example.com"),),
+        ),  # type: ignore[arg-type]
+        POLICY,
+    )
+    assert plan.is_empty
+
+
+def test_unmanaged_roles_are_reported_never_touched() -> None:
+    plan = make_plan(
+        desired(amcs=[amc(AMC, BOSS, user("erin@example.com", AmcRole.ADMIN, line=8))]),
+        admin_live(
+            live_user("amzn1.account.ERIN", "erin@example.com", "EDITOR"),  # type: ignore[arg-type]
+            live_user("amzn1.account.ED", "ed@other.com", "EDITOR"),  # type: ignore[arg-type]
+        ),
+        POLICY,
+    )
+    assert plan.is_empty
+    assert [w.message for w in plan.warnings] == [
+        "erin@example.com (amzn1.account.ERIN) has role EDITOR, which reconciler does not manage; "
+        "examples/manifests/acme.yaml:8 wants admin: change it in the console, then plan again"
+    ]
+    assert [n.message for n in plan.notes] == [
+        "e***@other.com (amzn1.account.ED) has role EDITOR, which reconciler does not manage: "
+        "left alone"
+    ]
+
+
+def test_pinned_user_absent_without_email_is_a_warning() -> None:
+    plan = make_plan(
+        desired(amcs=[amc(AMC, BOSS, user(None, user_id="amzn1.account.GONE", line=9))]),
+        admin_live(),
+        POLICY,
+    )  # type: ignore[arg-type]
+    assert plan.is_empty
+    assert "userId amzn1.account.GONE is not a user" in plan.warnings[0].message
+
+
+def test_duplicate_people_in_one_amc_account_is_a_plan_error() -> None:
+    with pytest.raises(PlanError, match=r"lists bob@example\.com more than once"):
+        make_plan(
+            desired(amcs=[amc(AMC, BOSS, user("bob@example.com"), user("Bob@example.com"))]),
+            admin_live(),
+            POLICY,
+        )  # type: ignore[arg-type]
+
+
+# ---- unresolved masked users ----------------------------------------------------------------
+
+
+def test_unresolved_needing_a_change_is_guarded_and_lifted_without_touching_anyone() -> None:
+    d = desired(amcs=[amc(AMC, BOSS, user("alice@example.com", AmcRole.ADMIN, line=6), line=2)])
+    lv = admin_live(
+        live_user("amzn1.account.A1", "alice@example.com"),  # type: ignore[arg-type]
+        live_user("amzn1.account.A2", "anna@example.com"),  # type: ignore[arg-type]
+    )
+    with pytest.raises(GuardError) as caught:
+        make_plan(d, lv, POLICY)  # type: ignore[arg-type]
+    assert list(caught.value.problems) == [
+        f"amc:{AMC}: masked users cannot be told apart (alice@example.com vs live "
+        "amzn1.account.A1, amzn1.account.A2), and settling them needs a removal or role change: "
+        "pin `userId:` on the manifest entries, or pass --allow-unresolved to plan while leaving them untouched"
+    ]
+    plan = make_plan(d, lv, dataclasses.replace(POLICY, allow_unresolved=True))  # type: ignore[arg-type]
+    assert plan.is_empty  # neither revoked, nor promoted, nor alice invited
+    assert plan.warnings[0].message == (
+        "examples/manifests/acme.yaml:6: alice@example.com cannot be told apart from other masked "
+        "users; candidates: amzn1.account.A1 (a***@example.com, viewer), amzn1.account.A2 "
+        "(a***@example.com, viewer). Pin the right one with `userId:`. Until then it is not "
+        "invited, changed or revoked"
+    )
+
+
+def test_unresolved_group_that_needs_nothing_is_only_a_warning() -> None:
+    plan = make_plan(
+        desired(amcs=[amc(AMC, BOSS, user("alice@example.com"), user("anna@example.com"))]),
+        admin_live(
+            live_user("amzn1.account.A1", "alice@example.com"),
+            live_user("amzn1.account.A2", "anna@example.com"),
+        ),  # type: ignore[arg-type]
+        POLICY,
+    )
+    assert plan.is_empty and len(plan.warnings) == 2
+
+
+def test_unresolved_missing_person_is_not_invited() -> None:
+    plan = make_plan(
+        desired(amcs=[amc(AMC, BOSS, user("alice@example.com"), user("anna@example.com"))]),
+        admin_live(live_user("amzn1.account.A1", "alice@example.com")),  # type: ignore[arg-type]
+        POLICY,
+    )
+    assert plan.is_empty and len(plan.warnings) == 2
+
+
+def test_pinning_resolves_it() -> None:
+    plan = make_plan(
+        desired(
+            amcs=[
+                amc(AMC, BOSS, user("alice@example.com", AmcRole.ADMIN, user_id="amzn1.account.A1"))
+            ]
+        ),
+        admin_live(
+            live_user("amzn1.account.A1", "alice@example.com"),
+            live_user("amzn1.account.A2", "anna@example.com"),
+        ),  # type: ignore[arg-type]
+        dataclasses.replace(POLICY, max_removal_fraction=1.0),
+    )
+    assert [(a.kind.value, a.target) for a in plan.actions] == [
+        ("set-role", "amzn1.account.A1"),
+        ("revoke-user", "amzn1.account.A2"),
+    ]
+
+
+# ---- guards ---------------------------------------------------------------------------------
+
+
+def many_links(n: int) -> list[str]:
+    return [f"E{i:03d}" for i in range(n)]
+
+
+def test_max_removals_counts_the_whole_plan() -> None:
+    lv = live(
+        [live_manager(f"ma{m}", f"M{m}", *(live_link(x) for x in many_links(24))) for m in range(2)]
+    )
+    keep = many_links(24)[6:]
+    d = desired([manager(f"M{m}", *(link(x) for x in keep)) for m in range(2)])
+    with pytest.raises(GuardError) as caught:
+        make_plan(d, lv, POLICY)
+    assert list(caught.value.problems) == [
+        "the plan removes 12 links, users or invitations, more than the limit of 10: review the "
+        "plan, then pass --max-removals 12"
+    ]
+    assert len(make_plan(d, lv, dataclasses.replace(POLICY, max_removals=12)).actions) == 12
+
+
+def test_removal_fraction_per_scope_and_single_removal_always_allowed() -> None:
+    lv = live([live_manager("ma1", "M", *(live_link(x) for x in many_links(4)))])
+    one = make_plan(desired([manager("M", *(link(x) for x in many_links(3)))]), lv, POLICY)
+    assert len(one.actions) == 1  # 1 of 4 = 25%, and a single removal always passes anyway
+    single = make_plan(
+        desired([manager("M")]), live([live_manager("ma1", "M", live_link("E0"))]), POLICY
+    )
+    assert len(single.actions) == 1  # 100% of a one-link account: allowed
+    with pytest.raises(GuardError) as caught:
+        make_plan(desired([manager("M", *(link(x) for x in many_links(2)))]), lv, POLICY)
+    assert list(caught.value.problems) == [
+        "manager:ma1: the plan removes 2 of 4 live members (50%), more than --max-removal-fraction "
+        "0.25: review the plan, then pass --max-removal-fraction 0.5"
+    ]
+
+
+def test_incomplete_scope_refuses_removals_and_the_flag_skips_them() -> None:
+    lv = live(
+        [live_manager("ma1", "M", live_link("E1"), live_link("E2"))],
+        incomplete={"manager:ma1": "GET /managerAccounts on the EU host failed"},
+    )
+    d = desired([manager("M", link("E1"), link("E3"))])
+    with pytest.raises(GuardError) as caught:
+        make_plan(d, lv, POLICY)
+    assert list(caught.value.problems) == [
+        "manager:ma1: 1 removal(s) wanted, but the live read may be incomplete (GET "
+        "/managerAccounts on the EU host failed). Nothing is removed or created on such a read: "
+        "fix the read, or pass --allow-incomplete to plan without it"
+    ]
+    plan = make_plan(d, lv, dataclasses.replace(POLICY, allow_incomplete=True))
+    assert rows(plan) == [(1, "manager:ma1", "associate", "E3")]  # grants go on, removals do not
+    assert "1 removal(s) skipped" in plan.warnings[0].message
+
+
+def test_truncated_region_counts_as_incomplete() -> None:
+    lv = live(
+        [
+            live_manager(
+                "ma1", "M", live_link("E1"), live_link("E2"), truncated=frozenset({Region.NA})
+            )
+        ]
+    )
+    with pytest.raises(GuardError, match="exactly 50 entries in NA"):
+        make_plan(desired([manager("M", link("E1"))]), lv, POLICY)
+
+
+def test_no_create_on_an_incomplete_read() -> None:
+    d = desired([manager("New", link("E1"), type=ManagerAccountType.AGENCY)])
+    lv = live(incomplete={"manager:*": "GET /managerAccounts on the NA host failed"})
+    with pytest.raises(GuardError, match="creating this manager account wanted"):
+        make_plan(d, lv, POLICY)
+    plan = make_plan(d, lv, dataclasses.replace(POLICY, allow_incomplete=True))
+    assert plan.is_empty and "creating this manager account skipped" in plan.warnings[0].message
+
+
+def test_min_admins_guard() -> None:
+    two = [
+        live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN),
+        live_user("amzn1.account.B", "b@x.com", AmcRole.ADMIN),
+    ]
+    d = desired(
+        amcs=[amc(AMC, user("a@x.com", AmcRole.ADMIN), user("b@x.com"), min_admins=2, line=2)]
+    )
+    with pytest.raises(GuardError) as caught:
+        make_plan(d, live(amcs=[live_amc(AMC, two)]), POLICY)
+    assert list(caught.value.problems) == [
+        f"amc:{AMC}: the plan leaves 1 active admin(s) (now 2), fewer than minAdmins 2 "
+        "(examples/manifests/acme.yaml:2): list more admins, lower minAdmins, or pass "
+        "--allow-fewer-admins"
+    ]
+    plan = make_plan(
+        d, live(amcs=[live_amc(AMC, two)]), dataclasses.replace(POLICY, allow_fewer_admins=True)
+    )
+    assert [a.detail for a in plan.actions] == ["admin -> viewer"]
+
+
+def test_no_flag_allows_zero_admins() -> None:
+    lv = live(amcs=[live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN)])])
+    d = desired(amcs=[amc(AMC, user("a@x.com"), user("new@x.com", AmcRole.ADMIN))])
+    everything = Policy(
+        now=NOW,
+        allow_fewer_admins=True,
+        allow_incomplete=True,
+        allow_unresolved=True,
+        max_removals=99,
+    )
+    with pytest.raises(GuardError, match="leaves no active admin"):
+        make_plan(d, lv, everything)
+
+
+def test_already_below_min_admins_is_a_warning() -> None:
+    lv = live(amcs=[live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN)])])
+    d = desired(
+        amcs=[
+            amc(AMC, user("a@x.com", AmcRole.ADMIN), user("n@y.com", AmcRole.ADMIN), min_admins=2)
+        ]
+    )
+    plan = make_plan(d, lv, POLICY)
+    assert [a.kind for a in plan.actions] == [ActionKind.INVITE]
+    assert "fewer than minAdmins 2" in plan.warnings[0].message
+
+
+def test_every_violation_is_reported_at_once() -> None:
+    lv = live(
+        [live_manager("ma1", "M", *(live_link(x) for x in many_links(12)))],
+        [
+            live_amc(
+                AMC,
+                [
+                    live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN),
+                    live_user("amzn1.account.B", "b@x.com", AmcRole.ADMIN),
+                ],
+            )
+        ],
+        incomplete={f"amc:{AMC}": "users read failed"},
+    )
+    d = desired([manager("M")], [amc(AMC, user("a@x.com", AmcRole.ADMIN), min_admins=2)])
+    with pytest.raises(GuardError) as caught:
+        make_plan(d, lv, POLICY)
+    flags = ["--allow-incomplete", "--max-removal-fraction", "--max-removals", "--allow-fewer-"]
+    assert [next(f for f in flags if f in p) for p in caught.value.problems] == [
+        "--allow-incomplete",
+        "--max-removals",
+        "--max-removal-fraction",
+        "--allow-fewer-",
+    ]
