@@ -52,9 +52,12 @@ def test_pin_then_invitation_then_masked_email() -> None:
     )
     r = resolve_users(desired, live)
     how = {
-        m.desired.email: (m.how, m.user.user_id if m.user else m.invitation.invitation_id)
+        m.desired.email: (
+            m.how,
+            m.user.user_id if m.user else str(getattr(m.invitation, "invitation_id", None)),
+        )
         for m in r.matches
-    }  # type: ignore[union-attr]
+    }
     assert how == {
         "alice@example.com": ("userId", "amzn1.account.ALICE"),
         "bob@example.com": ("invitation", "inv-bob"),

@@ -7,7 +7,15 @@ import dataclasses
 import pytest
 
 from reconciler.errors import GuardError, PlanError
-from reconciler.model import AmcRole, LinkRole, ManagerAccountType, Region
+from reconciler.model import (
+    AmcRole,
+    LinkRole,
+    Live,
+    LiveInvitation,
+    LiveUser,
+    ManagerAccountType,
+    Region,
+)
 from reconciler.plan import Action, ActionKind, Plan, Policy
 from reconciler.planner import make_plan
 from tests.factories import (
@@ -240,33 +248,18 @@ def test_unreachable_amc_account_is_a_plan_error() -> None:
 # ---- AMC users ------------------------------------------------------------------------------
 
 
-def admin_live(*users_: object, invitations: tuple[object, ...] = ()) -> object:
-    return live(
-        amcs=[
-            live_amc(
-                AMC,
-                [live_user("amzn1.account.BOSS", "boss@corp.com", AmcRole.ADMIN), *users_],  # type: ignore[list-item]
-                list(invitations),  # type: ignore[arg-type]
-            )
-        ]
-    )
+def admin_live(*users_: LiveUser, invitations: tuple[LiveInvitation, ...] = ()) -> Live:
+    boss = live_user("amzn1.account.BOSS", "boss@corp.com", AmcRole.ADMIN)
+    return live(amcs=[live_amc(AMC, [boss, *users_], invitations)])
 
 
 BOSS = user("boss@corp.com", AmcRole.ADMIN, line=5)
 
 
-def amc_plan(*users_: object, prune: bool = True, policy: Policy = POLICY, **kw: object) -> Plan:
-    return make_plan(
-        desired(amcs=[amc(AMC, BOSS, *users_, prune=prune, line=2)]),  # type: ignore[arg-type]
-        admin_live(**kw),  # type: ignore[arg-type]
-        policy,
-    )
-
-
 def test_wrong_role_invitation_is_revoked_then_reissued_in_phase_one() -> None:
     plan = make_plan(
         desired(amcs=[amc(AMC, BOSS, user("bob@example.com", AmcRole.ADMIN, line=7), line=2)]),
-        admin_live(invitations=(invitation("inv-bob", "bob@example.com", AmcRole.VIEWER),)),  # type: ignore[arg-type]
+        admin_live(invitations=(invitation("inv-bob", "bob@example.com", AmcRole.VIEWER),)),
         POLICY,
     )
     assert rows(plan) == [
@@ -285,7 +278,7 @@ def test_expired_or_expiring_invitation_is_resent(days_left: float, resent: bool
     inv = invitation("inv-bob", "bob@example.com", expires_in_days=days_left)
     plan = make_plan(
         desired(amcs=[amc(AMC, BOSS, user("bob@example.com"))]),
-        admin_live(invitations=(inv,)),  # type: ignore[arg-type]
+        admin_live(invitations=(inv,)),
         POLICY,
     )
     if resent:
@@ -303,9 +296,9 @@ def test_expired_or_expiring_invitation_is_resent(days_left: float, resent: bool
 def test_resend_window_follows_policy() -> None:
     inv = invitation("inv-bob", "bob@example.com", expires_in_days=5)
     d = desired(amcs=[amc(AMC, BOSS, user("bob@example.com"))])
-    assert make_plan(d, admin_live(invitations=(inv,)), POLICY).is_empty  # type: ignore[arg-type]
+    assert make_plan(d, admin_live(invitations=(inv,)), POLICY).is_empty
     wide = dataclasses.replace(POLICY, resend_within_days=6)
-    assert only(make_plan(d, admin_live(invitations=(inv,)), wide), ActionKind.RESEND_INVITATION)  # type: ignore[arg-type]
+    assert only(make_plan(d, admin_live(invitations=(inv,)), wide), ActionKind.RESEND_INVITATION)
 
 
 def test_promotion_is_a_grant_and_demotion_a_removal_phase() -> None:
@@ -319,7 +312,7 @@ def test_promotion_is_a_grant_and_demotion_a_removal_phase() -> None:
                 )
             ]
         ),
-        admin_live(live_user("amzn1.account.ERIN", "erin@example.com")),  # type: ignore[arg-type]
+        admin_live(live_user("amzn1.account.ERIN", "erin@example.com")),
         POLICY,
     )
     assert [
@@ -334,7 +327,7 @@ def test_prune_revokes_unlisted_users_and_invitations() -> None:
     plan = make_plan(
         desired(amcs=[amc(AMC, BOSS)]),
         admin_live(
-            live_user("amzn1.account.ZED", "zed@example.com"),  # type: ignore[arg-type]
+            live_user("amzn1.account.ZED", "zed@example.com"),
             invitations=(invitation("inv-x", "x@example.com"),),
         ),
         dataclasses.replace(POLICY, max_removal_fraction=1.0),
@@ -351,7 +344,7 @@ def test_without_prune_unlisted_are_kept() -> None:
         admin_live(
             live_user("amzn1.account.ZED", "zed@example.com"),
             invitations=(invitation("inv-x", "x@example.com"),),
-        ),  # type: ignore[arg-type]
+        ),
         POLICY,
     )
     assert plan.is_empty
@@ -361,8 +354,8 @@ def test_unmanaged_roles_are_reported_never_touched() -> None:
     plan = make_plan(
         desired(amcs=[amc(AMC, BOSS, user("erin@example.com", AmcRole.ADMIN, line=8))]),
         admin_live(
-            live_user("amzn1.account.ERIN", "erin@example.com", "EDITOR"),  # type: ignore[arg-type]
-            live_user("amzn1.account.ED", "ed@other.com", "EDITOR"),  # type: ignore[arg-type]
+            live_user("amzn1.account.ERIN", "erin@example.com", "EDITOR"),
+            live_user("amzn1.account.ED", "ed@other.com", "EDITOR"),
         ),
         POLICY,
     )
@@ -382,7 +375,7 @@ def test_pinned_user_absent_without_email_is_a_warning() -> None:
         desired(amcs=[amc(AMC, BOSS, user(None, user_id="amzn1.account.GONE", line=9))]),
         admin_live(),
         POLICY,
-    )  # type: ignore[arg-type]
+    )
     assert plan.is_empty
     assert "userId amzn1.account.GONE is not a user" in plan.warnings[0].message
 
@@ -393,7 +386,7 @@ def test_duplicate_people_in_one_amc_account_is_a_plan_error() -> None:
             desired(amcs=[amc(AMC, BOSS, user("bob@example.com"), user("Bob@example.com"))]),
             admin_live(),
             POLICY,
-        )  # type: ignore[arg-type]
+        )
 
 
 # ---- unresolved masked users ----------------------------------------------------------------
@@ -402,17 +395,18 @@ def test_duplicate_people_in_one_amc_account_is_a_plan_error() -> None:
 def test_unresolved_needing_a_change_is_guarded_and_lifted_without_touching_anyone() -> None:
     d = desired(amcs=[amc(AMC, BOSS, user("alice@example.com", AmcRole.ADMIN, line=6), line=2)])
     lv = admin_live(
-        live_user("amzn1.account.A1", "alice@example.com"),  # type: ignore[arg-type]
-        live_user("amzn1.account.A2", "anna@example.com"),  # type: ignore[arg-type]
+        live_user("amzn1.account.A1", "alice@example.com"),
+        live_user("amzn1.account.A2", "anna@example.com"),
     )
     with pytest.raises(GuardError) as caught:
-        make_plan(d, lv, POLICY)  # type: ignore[arg-type]
+        make_plan(d, lv, POLICY)
     assert list(caught.value.problems) == [
         f"amc:{AMC}: masked users cannot be told apart (alice@example.com vs live "
         "amzn1.account.A1, amzn1.account.A2), and settling them needs a removal or role change: "
-        "pin `userId:` on the manifest entries, or pass --allow-unresolved to plan while leaving them untouched"
+        "pin `userId:` on the manifest entries, or pass --allow-unresolved to plan while "
+        "leaving them untouched"
     ]
-    plan = make_plan(d, lv, dataclasses.replace(POLICY, allow_unresolved=True))  # type: ignore[arg-type]
+    plan = make_plan(d, lv, dataclasses.replace(POLICY, allow_unresolved=True))
     assert plan.is_empty  # neither revoked, nor promoted, nor alice invited
     assert plan.warnings[0].message == (
         "examples/manifests/acme.yaml:6: alice@example.com cannot be told apart from other masked "
@@ -428,7 +422,7 @@ def test_unresolved_group_that_needs_nothing_is_only_a_warning() -> None:
         admin_live(
             live_user("amzn1.account.A1", "alice@example.com"),
             live_user("amzn1.account.A2", "anna@example.com"),
-        ),  # type: ignore[arg-type]
+        ),
         POLICY,
     )
     assert plan.is_empty and len(plan.warnings) == 2
@@ -437,7 +431,7 @@ def test_unresolved_group_that_needs_nothing_is_only_a_warning() -> None:
 def test_unresolved_missing_person_is_not_invited() -> None:
     plan = make_plan(
         desired(amcs=[amc(AMC, BOSS, user("alice@example.com"), user("anna@example.com"))]),
-        admin_live(live_user("amzn1.account.A1", "alice@example.com")),  # type: ignore[arg-type]
+        admin_live(live_user("amzn1.account.A1", "alice@example.com")),
         POLICY,
     )
     assert plan.is_empty and len(plan.warnings) == 2
@@ -453,7 +447,7 @@ def test_pinning_resolves_it() -> None:
         admin_live(
             live_user("amzn1.account.A1", "alice@example.com"),
             live_user("amzn1.account.A2", "anna@example.com"),
-        ),  # type: ignore[arg-type]
+        ),
         dataclasses.replace(POLICY, max_removal_fraction=1.0),
     )
     assert [(a.kind.value, a.target) for a in plan.actions] == [
