@@ -1,0 +1,241 @@
+"""read_live / read_all against the in-process sandbox: what is read, how it is converted,
+and when a scope is marked incomplete."""
+
+import io
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.errors import AuthError
+from reconciler.live import epoch_seconds, live_user, manager_regions, read_all, read_live
+from reconciler.model import (
+    AmcRole,
+    Desired,
+    DesiredAmcAccount,
+    DesiredManagerAccount,
+    Incomplete,
+    Region,
+    amc_scope,
+    manager_scope,
+)
+from reconciler.progress import Progress
+from reconciler.sandbox import SandboxTransport, World
+from tests.api.helpers import ACME, AMC, Intercept, sandbox_client
+from tests.factories import amc, desired, link, manager
+
+DAY = 86_400.0
+
+
+def _desired(*items: DesiredManagerAccount | DesiredAmcAccount) -> Desired:
+    return desired(
+        [i for i in items if isinstance(i, DesiredManagerAccount)],
+        [i for i in items if isinstance(i, DesiredAmcAccount)],
+    )
+
+
+def test_reads_only_the_regions_the_manifests_touch(sandbox_world: World) -> None:
+    want = _desired(manager("Acme Agency", link("ENTITY1ACME0001"), prune=False))
+    assert manager_regions(want) == (Region.NA,)
+    with sandbox_client(sandbox_world) as client:
+        live = read_live(want, client.reader())
+    assert sandbox_world.stats.requests["getManagerAccountsForUser"] == 1
+    (acme,) = live.manager_accounts
+    assert acme.id == ACME
+    assert [x.account_id for x in acme.links][:2] == ["ENTITY1ACME0001", "ENTITY1ACME0002"]
+    assert all(x.region is Region.NA for x in acme.links)
+    assert live.amc_accounts == ()
+    assert live.incomplete == ()
+
+
+def test_prune_reads_all_three_regions_and_links_take_the_hosts_region(
+    sandbox_world: World,
+) -> None:
+    sandbox_world.link(ACME, "ENTITY2EURO0001")
+    sandbox_world.link(ACME, "ENTITY3ASIA0001")
+    want = _desired(manager("Acme", id=ACME))
+    assert manager_regions(want) == (Region.NA, Region.EU, Region.FE)
+    with sandbox_client(sandbox_world) as client:
+        live = read_live(want, client.reader())
+    (acme,) = live.manager_accounts
+    regions = {x.account_id: x.region for x in acme.links}
+    assert regions["ENTITY2EURO0001"] is Region.EU
+    assert regions["ENTITY3ASIA0001"] is Region.FE
+    assert acme.regions_read == frozenset(Region)
+
+
+def test_unmanaged_and_missing_manager_accounts_are_absent(sandbox_world: World) -> None:
+    want = _desired(manager("Not There Yet", prune=False))
+    with sandbox_client(sandbox_world) as client:
+        live = read_live(want, client.reader())
+    assert live.manager_accounts == ()
+    assert live.incomplete == ()
+
+
+def test_users_roles_and_invitations_are_converted(sandbox_world: World) -> None:
+    with sandbox_client(sandbox_world) as client:
+        live = read_live(_desired(amc(AMC)), client.reader(), now=123.0)
+    assert live.read_at == 123.0
+    (account,) = live.amc_accounts
+    assert (account.name, account.reachable) == ("Acme AMC", True)
+    roles = {u.user_id: (u.email, u.role) for u in account.users}
+    assert roles["amzn1.account.ALICE0001"] == ("a***@example.com", AmcRole.ADMIN)
+    assert roles["amzn1.account.DAVE0001"] == ("d***@example.com", AmcRole.VIEWER)
+    (bob,) = account.invitations
+    assert (bob.email, bob.name, bob.role, bob.state) == (
+        "bob@example.com",
+        "Bob",
+        AmcRole.VIEWER,
+        "PENDING",
+    )
+    # The sandbox sends epoch milliseconds; the model holds seconds (seed: age_days 2).
+    assert bob.created_at is not None and bob.expires_at is not None
+    now = sandbox_world.now()
+    assert now - 2 * DAY - 5 < bob.created_at < now - 2 * DAY + 5
+    assert bob.expires_at - bob.created_at == pytest.approx(14 * DAY)
+
+
+def test_a_managed_amc_account_not_listed_is_unreachable_and_incomplete(
+    sandbox_world: World,
+) -> None:
+    with sandbox_client(sandbox_world) as client:
+        live = read_live(_desired(amc(AMC), amc("ENTITY0GONE")), client.reader())
+    gone = next(a for a in live.amc_accounts if a.id == "ENTITY0GONE")
+    assert not gone.reachable
+    reason = live.incomplete_reason(amc_scope("ENTITY0GONE"))
+    assert reason is not None and "not listed by GET /amc/accounts" in reason
+    assert live.incomplete_reason(amc_scope(AMC)) is None
+    assert sandbox_world.stats.requests["ListUsers"] == 1  # only the reachable one was read
+
+
+def _seed_with_links(count: int) -> dict[str, Any]:
+    accounts = [
+        {"id": f"ENTITYLINK{i:04d}", "type": "SELLER", "marketplace": "ATVPDKIKX0DER"}
+        for i in range(count)
+    ]
+    return {
+        "accounts": accounts,
+        "manager_accounts": [
+            {"id": "amzn1.ads1.ma1.big", "name": "Big", "links": [a["id"] for a in accounts]}
+        ],
+    }
+
+
+@pytest.mark.parametrize(("links", "truncated"), [(49, False), (50, True), (60, True)])
+def test_fifty_links_on_a_host_mark_the_manager_account_incomplete(
+    links: int, truncated: bool
+) -> None:
+    world = World.from_seed(_seed_with_links(links))
+    with sandbox_client(world) as client:
+        live = read_live(_desired(manager("Big", prune=False)), client.reader())
+    (big,) = live.manager_accounts
+    assert len(big.links) == min(links, 50)
+    if truncated:
+        assert big.truncated_regions == frozenset({Region.NA})
+        assert live.incomplete == (
+            Incomplete(
+                manager_scope("amzn1.ads1.ma1.big"),
+                "GET /managerAccounts returned exactly 50 linked accounts on the NA host; "
+                "Amazon returns at most 50, so more may be linked",
+            ),
+        )
+    else:
+        assert live.incomplete == ()
+
+
+def _fail(host: str | None = None, account: str | None = None) -> Any:
+    def rule(request: httpx.Request) -> httpx.Response | None:
+        if host is not None and request.url.host == host:
+            return httpx.Response(500, json={"code": "INTERNAL_SERVICE_ERROR", "message": "boom"})
+        if account is not None and request.headers.get("Amazon-Ads-AccountId") == account:
+            return httpx.Response(500, json={"message": "boom"})
+        return None
+
+    return rule
+
+
+def test_a_failed_region_marks_its_scopes_incomplete_and_keeps_the_rest(
+    sandbox_world: World,
+) -> None:
+    sandbox_world.link(ACME, "ENTITY3ASIA0001")
+    transport = Intercept(
+        SandboxTransport(sandbox_world), _fail(host="advertising-api-eu.amazon.com")
+    )
+    want = _desired(manager("Acme", id=ACME), manager("Brand New"), amc(AMC))
+    with sandbox_client(sandbox_world, transport=transport) as client:
+        live = read_live(want, client.reader())
+    (acme,) = live.manager_accounts
+    assert {x.region for x in acme.links} == {Region.NA, Region.FE}
+    assert live.regions_read == frozenset({Region.NA, Region.FE})
+    scopes = {i.scope for i in live.incomplete}
+    assert scopes == {manager_scope(ACME), manager_scope("Brand New")}
+    reason = live.incomplete_reason(manager_scope(ACME))
+    assert reason is not None
+    assert reason.startswith("GET /managerAccounts on the EU host failed: ")
+    assert "HTTP 500" in reason
+    assert len(live.amc_accounts[0].users) == 4  # the AMC scope did not suffer
+
+
+def test_a_failed_amc_account_does_not_lose_the_others() -> None:
+    seed = {
+        "amc_accounts": [
+            {"id": "ENTITYOK", "users": [{"email": "a@example.com", "role": "ADMIN"}]},
+            {"id": "ENTITYBAD", "users": [{"email": "b@example.com", "role": "ADMIN"}]},
+        ]
+    }
+    world = World.from_seed(seed)
+    transport = Intercept(SandboxTransport(world), _fail(account="ENTITYBAD"))
+    with sandbox_client(world, transport=transport) as client:
+        live = read_live(_desired(amc("ENTITYOK"), amc("ENTITYBAD")), client.reader())
+    assert [i.scope for i in live.incomplete] == [amc_scope("ENTITYBAD")]
+    ok = next(a for a in live.amc_accounts if a.id == "ENTITYOK")
+    assert [u.role for u in ok.users] == [AmcRole.ADMIN]
+
+
+def test_an_auth_failure_aborts_the_whole_read(sandbox_world: World) -> None:
+    def deny(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path == "/users/list":
+            return httpx.Response(401, json={"code": "UNAUTHORIZED", "message": "no"})
+        return None
+
+    transport = Intercept(SandboxTransport(sandbox_world), deny)
+    with sandbox_client(sandbox_world, transport=transport) as client, pytest.raises(AuthError):
+        read_live(_desired(amc(AMC)), client.reader())
+
+
+def test_read_all_sees_everything_and_reports_progress(sandbox_world: World) -> None:
+    stream = io.StringIO()
+    progress = Progress(stream)
+    with sandbox_client(sandbox_world, on_event=progress.on_event) as client:
+        live = read_all(client.reader(), progress=progress)
+        requests = client.stats.requests
+    progress.finish()
+    assert [m.id for m in live.manager_accounts] == [ACME]
+    assert [a.id for a in live.amc_accounts] == [AMC]
+    assert live.regions_read == frozenset(Region)
+    assert stream.getvalue().splitlines()[-1] == (
+        f"reading live state: 4/4 accounts, {requests} requests, 0 throttled (0.0s waiting)"
+    )
+
+
+def test_epoch_seconds_normalises_units() -> None:
+    assert epoch_seconds(1_750_000_000) == 1_750_000_000.0
+    assert epoch_seconds(1_750_000_000_123) == 1_750_000_000.123
+    assert epoch_seconds("1750000000") == 1_750_000_000.0
+    assert epoch_seconds("2025-06-15T15:06:40Z") == 1_750_000_000.0
+    assert epoch_seconds(None) is None
+    assert epoch_seconds("tomorrow") is None
+
+
+def test_live_user_roles() -> None:
+    def roles(*names: str) -> list[dict[str, str]]:
+        return [{"role": n, "type": "ROLE"} for n in names]
+
+    raw = {"userId": "u", "emailAddress": "u***@x.com"}
+    assert live_user(raw, roles("ADMIN")).role is AmcRole.ADMIN
+    assert live_user(raw, roles("VIEWER", "ADMIN")).role is AmcRole.ADMIN
+    assert live_user(raw, roles("VIEWER")).role is AmcRole.VIEWER
+    assert live_user(raw, roles("EDITOR")).role is None
+    assert live_user(raw, roles("VIEWER", "EDITOR")).raw_roles == ("EDITOR", "VIEWER")
+    assert live_user(raw, [{"type": "CUSTOM_PERMISSION_SET"}]).role is None
+    assert live_user(raw, []).role is None
