@@ -57,6 +57,8 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
         )
         response = self.server.owner.sandbox.handle(request)
+        if self.command != "GET":  # saved before answering: a client never outruns the file
+            self.server.owner.persist()
         if response.drop:  # a dropped connection: close without a byte of response
             self.close_connection = True
             return
@@ -68,8 +70,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         self.wfile.write(response.body)
-        if self.command != "GET":
-            self.server.owner.persist()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
@@ -128,7 +128,7 @@ class SandboxServer:
         for i, origin in enumerate(self.ORIGINS):
             listener = _Listener((self.host, self.port + i if self.port else 0), origin, self)
             self._listeners.append(listener)
-            thread = threading.Thread(target=listener.serve_forever, daemon=True)
+            thread = threading.Thread(target=listener.serve_forever, args=(0.05,), daemon=True)
             thread.start()
             self._threads.append(thread)
         urls = [f"http://{self.host}:{lst.server_address[1]}" for lst in self._listeners]
