@@ -1,0 +1,203 @@
+"""Golden tests for the three renderers. Regenerate after a deliberate change with
+`UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_render.py` and review the diff."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from reconciler.model import AmcRole, LinkRole, Region
+from reconciler.plan import Plan, Policy
+from reconciler.planner import make_plan
+from reconciler.planning.codec import plan_schema
+from reconciler.render import render_json, render_markdown, render_text
+from reconciler.render.markdown import mask_addresses
+from tests.factories import (
+    NOW,
+    amc,
+    demo_world,
+    desired,
+    invitation,
+    link,
+    live,
+    live_amc,
+    live_link,
+    live_manager,
+    live_user,
+    manager,
+    user,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"differs from tests/golden/{name}"
+
+
+def demo_plan() -> Plan:
+    return make_plan(*demo_world(), Policy(now=NOW))
+
+
+def empty_plan() -> Plan:
+    """A world already in sync, with an invitation still waiting."""
+    d = desired(
+        [manager("Acme", link("E1"), id="amzn1.ads1.ma1.A")],
+        [amc("ENTITY9AMC", user("boss@corp.com", AmcRole.ADMIN), user("new@corp.com"))],
+    )
+    lv = live(
+        [live_manager("amzn1.ads1.ma1.A", "Acme", live_link("E1"))],
+        [
+            live_amc(
+                "ENTITY9AMC",
+                [live_user("amzn1.account.BOSS", "boss@corp.com", AmcRole.ADMIN)],
+                [invitation("inv-new", "new@corp.com")],
+            )
+        ],
+    )
+    return make_plan(d, lv, Policy(now=NOW))
+
+
+def busy_plan() -> Plan:
+    """Every kind of action, a skipped removal, unresolved users, warnings and notes."""
+    d = desired(
+        [
+            manager(
+                "Acme",
+                link("E1", role=LinkRole.ENTITY_VIEWER, line=4),
+                link("E2", Region.EU, role=LinkRole.ENTITY_OWNER, line=5),
+                id="amzn1.ads1.ma1.A",
+                line=3,
+            ),
+        ],
+        [
+            amc(
+                "ENTITY9AMC",
+                user("boss@corp.com", AmcRole.ADMIN, line=12),
+                user("bob@example.com", AmcRole.ADMIN, line=13),
+                user("carl@example.com", line=14),
+                user("alice@example.com", line=15),
+                user("anna@example.com", AmcRole.ADMIN, line=16),
+                user("erin@example.com", AmcRole.ADMIN, line=17),
+                line=10,
+            ),
+            amc("ENTITY8AMC", user("zed@corp.com", AmcRole.ADMIN, line=22), line=20),
+        ],
+    )
+    lv = live(
+        [
+            live_manager("amzn1.ads1.ma1.A", "Acme", live_link("E1"), live_link("E3", name="Old")),
+            live_manager("amzn1.ads1.ma1.OLD", "Retired Agency"),
+        ],
+        [
+            live_amc(
+                "ENTITY9AMC",
+                [
+                    live_user("amzn1.account.BOSS", "boss@corp.com", AmcRole.ADMIN),
+                    live_user("amzn1.account.A1", "alice@example.com"),
+                    live_user("amzn1.account.A2", "anna@example.com"),
+                    live_user("amzn1.account.ERIN", "erin@example.com"),
+                    live_user("amzn1.account.ED", "ed@other.com", "EDITOR"),
+                ],
+                [
+                    invitation("inv-bob", "bob@example.com", AmcRole.VIEWER),
+                    invitation("inv-carl", "carl@example.com", expires_in_days=-2),
+                ],
+                name="Busy AMC",
+            ),
+            live_amc(
+                "ENTITY8AMC",
+                [
+                    live_user("amzn1.account.ZED", "zed@corp.com", AmcRole.ADMIN),
+                    live_user("amzn1.account.YAN", "yan@corp.com"),
+                ],
+                [invitation("inv-x", "x@corp.com")],
+            ),
+        ],
+        incomplete={"manager:amzn1.ads1.ma1.A": "GET /managerAccounts on the EU host failed"},
+    )
+    return make_plan(
+        d,
+        lv,
+        Policy(now=NOW, allow_incomplete=True, allow_unresolved=True, max_removal_fraction=1.0),
+    )
+
+
+PLANS = {"demo": demo_plan, "empty": empty_plan, "busy": busy_plan}
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+def test_text(name: str) -> None:
+    check_golden(f"{name}.txt", render_text(PLANS[name](), color=False))
+
+
+def test_text_colour_only_when_asked() -> None:
+    coloured = render_text(demo_plan(), color=True)
+    check_golden("demo.color.txt", coloured)
+    assert "\x1b[32m+ associate ENTITY1ACME0005 (NA)\x1b[0m" in coloured
+    assert "\x1b[31m- revoke user" in coloured and "\x1b[33m~ set role" in coloured
+    assert "\x1b[" not in render_text(demo_plan(), color=False)
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == render_text(demo_plan(), color=False)
+
+
+def test_text_summary_lines() -> None:
+    assert render_text(demo_plan(), color=False).endswith(
+        "Plan: 1 to create, 4 to associate, 1 to invite, 1 to change role, 1 to disassociate, "
+        "1 to revoke.\n"
+    )
+    empty = render_text(empty_plan(), color=False)
+    assert empty.endswith("No changes. Live state matches the manifests.\n")
+    assert "= waiting for new@corp.com to accept the invitation as viewer" in empty
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+def test_markdown(name: str) -> None:
+    check_golden(f"{name}.md", render_markdown(PLANS[name](), mask_emails=False))
+
+
+def test_markdown_masked_has_no_address() -> None:
+    masked = render_markdown(busy_plan(), mask_emails=True)
+    check_golden("busy.masked.md", masked)
+    for address in ("bob@example.com", "carl@example.com", "boss@corp.com", "x@corp.com"):
+        assert address not in masked
+    assert "b***@example.com" in masked and "x***@corp.com" in masked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("alice@example.com", "a***@example.com"),
+        ("(Bob.Smith+ads@corp.co.uk)", "(B***@corp.co.uk)"),
+        ("a***@example.com", "a***@example.com"),  # already masked by the API
+        ("x@y.com and z.q@w.org", "x***@y.com and z***@w.org"),
+        ("no address @ here", "no address @ here"),
+    ],
+)
+def test_mask_addresses(text: str, masked: str) -> None:
+    assert mask_addresses(text) == masked
+
+
+def test_markdown_escapes_table_cells() -> None:
+    d = desired([manager("A|B <script>", link("E1"), id="ma1")])
+    plan = make_plan(d, live([live_manager("ma1", "A|B <script>")]), Policy(now=NOW))
+    md = render_markdown(plan, mask_emails=False)
+    assert "<script>" not in md and "A\\|B &lt;script>" in md
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+def test_json(name: str) -> None:
+    text = render_json(PLANS[name]())
+    check_golden(f"{name}.json", text)
+    data = json.loads(text)
+    jsonschema.validate(data, plan_schema())
+    assert data["formatVersion"] == 1
+    assert all(action["reason"] for action in data["actions"])
