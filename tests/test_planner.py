@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from reconciler.errors import GuardError, PlanError
 from reconciler.model import (
     AmcRole,
+    Desired,
     LinkRole,
     Live,
     LiveInvitation,
@@ -21,6 +24,7 @@ from reconciler.planner import make_plan
 from tests.factories import (
     ACME_AMC,
     ACME_ID,
+    DAY,
     NOW,
     amc,
     demo_desired,
@@ -604,3 +608,119 @@ def test_every_violation_is_reported_at_once() -> None:
         "--max-removal-fraction",
         "--allow-fewer-",
     ]
+
+
+# ---- property: plan, simulate the apply, plan again: nothing left ---------------------------
+
+PEOPLE = (
+    "alice@example.com",
+    "anna@example.com",
+    "bob@example.com",
+    "bert@other.com",
+    "carol@example.com",
+    "dave@other.com",
+)
+LINKS = ("E1", "E2", "E3", "E4")
+ROLES = st.sampled_from([AmcRole.ADMIN, AmcRole.VIEWER])
+
+
+def _uid(email: str) -> str:
+    return "amzn1.account." + email.split("@")[0].upper()
+
+
+@st.composite
+def worlds(draw: st.DrawFn) -> tuple[Desired, Live]:
+    live_people = draw(st.lists(st.sampled_from(PEOPLE), unique=True))
+    live_users = [
+        live_user(_uid(p), p, draw(st.sampled_from(["ADMIN", "VIEWER", "EDITOR"])))
+        for p in live_people
+    ]
+    invited = draw(st.lists(st.sampled_from(PEOPLE), unique=True, max_size=3))
+    invitations = [
+        invitation(f"inv-{i}", p, draw(ROLES), expires_in_days=draw(st.integers(-3, 14)))
+        for i, p in enumerate(invited)
+    ]
+    wanted = draw(st.lists(st.sampled_from(PEOPLE), unique=True))
+    users = [
+        user(p, draw(ROLES), user_id=_uid(p) if p in live_people and draw(st.booleans()) else None)
+        for p in wanted
+    ]
+    d_links = draw(st.lists(st.sampled_from(LINKS), unique=True))
+    l_links = draw(st.lists(st.sampled_from(LINKS), unique=True))
+    exists = draw(st.booleans())
+    prune = draw(st.booleans())
+    d = desired(
+        [manager("M", *(link(x) for x in d_links), type=ManagerAccountType.AGENCY, prune=prune)],
+        [amc(AMC, *users, prune=draw(st.booleans()), min_admins=draw(st.integers(0, 2)))],
+    )
+    incomplete = {f"amc:{AMC}": "read failed"} if draw(st.booleans()) else {}
+    lv = live(
+        [live_manager("ma1", "M", *(live_link(x) for x in l_links))] if exists else [],
+        [live_amc(AMC, live_users, invitations)],
+        incomplete,
+    )
+    return d, lv
+
+
+def simulate(lv: Live, plan: Plan) -> Live:
+    """What the sandbox would hold after applying `plan`: a tiny pure model of the API."""
+    managers = {m.id: m for m in lv.manager_accounts}
+    (account,) = lv.amc_accounts
+    users = {u.user_id: u for u in account.users}
+    invitations = {i.invitation_id: i for i in account.invitations}
+    for n, a in enumerate(plan.actions):
+        p = a.payload
+        if a.kind is ActionKind.CREATE_MANAGER_ACCOUNT:
+            managers["new-" + a.target] = live_manager("new-" + a.target, a.target)
+        elif a.kind in (ActionKind.ASSOCIATE, ActionKind.DISASSOCIATE):
+            mid = a.manager_account_id or "new-" + str(a.manager_account_name)
+            m = managers[mid]
+            links = [x for x in m.links if x.account_id != p["id"]]
+            if a.kind is ActionKind.ASSOCIATE:
+                links.append(live_link(p["id"], a.region or Region.NA))
+            managers[mid] = dataclasses.replace(m, links=tuple(links))
+        elif a.kind is ActionKind.INVITE:
+            role = AmcRole(p["permissionSet"]["role"]["name"])
+            email = p["user"]["emailAddress"]
+            invitations[f"new-{n}"] = invitation(f"new-{n}", email, role, expires_in_days=14)
+        elif a.kind is ActionKind.REVOKE_INVITATION:
+            del invitations[p["invitationId"]]
+        elif a.kind is ActionKind.RESEND_INVITATION:
+            old = invitations[p["invitationId"]]
+            invitations[old.invitation_id] = dataclasses.replace(old, expires_at=NOW + 14 * DAY)
+        elif a.kind is ActionKind.SET_ROLE:
+            role = AmcRole.from_api(p["permissionSet"]["role"])
+            users[p["userId"]] = dataclasses.replace(users[p["userId"]], role=role)
+        elif a.kind is ActionKind.REVOKE_USER:
+            del users[p["userId"]]
+    amc_after = live_amc(AMC, list(users.values()), list(invitations.values()))
+    return dataclasses.replace(
+        lv, manager_accounts=tuple(managers.values()), amc_accounts=(amc_after,)
+    )
+
+
+LIFTED = Policy(
+    now=NOW,
+    max_removals=100,
+    max_removal_fraction=1.0,
+    allow_incomplete=True,
+    allow_unresolved=True,
+    allow_fewer_admins=True,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(worlds())
+def test_plan_apply_plan_converges(world: tuple[Desired, Live]) -> None:
+    d, lv = world
+    try:
+        first = make_plan(d, lv, LIFTED)
+    except GuardError as exc:
+        # Only the unliftable guard may refuse: leaving an AMC account with no admin.
+        assert all("leaves no active admin" in p for p in exc.problems)
+        assume(False)
+        return
+    after = simulate(lv, first)
+    second = make_plan(d, after, LIFTED)
+    assert second.actions == (), [(a.kind.value, a.target) for a in second.actions]
+    assert make_plan(d, after, LIFTED) == second  # and planning is deterministic
