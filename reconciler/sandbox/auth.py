@@ -35,6 +35,7 @@ def handle_token(world: World, request: Request) -> Response:
             400, "unsupported_grant_type", "the sandbox supports grant_type=refresh_token only"
         )
     with world.lock:
+        world.stats.requests["lwa:token"] += 1
         client = world.clients.get(form.get("client_id", ""))
         if client is None or client[0] != form.get("client_secret"):
             return _oauth_error(401, "invalid_client", "Client authentication failed")

@@ -358,3 +358,22 @@ def test_last_admin_cannot_be_removed(
     )
     assert response.json()["errors"][0]["code"] == "USER_CANNOT_BE_REMOVED"
     assert sandbox_world.amc[AMC].user("amzn1.account.ALICE0001") is not None
+
+
+def test_concurrent_writes_are_not_lost(
+    sandbox_world: World, sandbox_transport: SandboxTransport, sandbox_headers: dict[str, str]
+) -> None:
+    import threading
+
+    def worker(i: int) -> None:
+        with httpx.Client(transport=sandbox_transport) as http:
+            assert invite(http, sandbox_headers, f"user{i}@example.com").status_code == 200
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    emails = {i.email for i in sandbox_world.amc[AMC].invitations}
+    assert {f"user{i}@example.com" for i in range(16)} <= emails
+    assert len({i.invitation_id for i in sandbox_world.amc[AMC].invitations}) == 17
