@@ -218,3 +218,11 @@ def test_actions_sort_by_phase_scope_kind_target() -> None:
         ("amc:B", "invite", "x"),
         ("amc:A", "revoke-user", "u"),
     ]
+
+
+def test_schema_checks_each_payload_shape() -> None:
+    data = plan_to_json(demo_plan())
+    invite = next(a for a in data["actions"] if a["kind"] == "invite")
+    invite["payload"]["permissionSet"]["role"]["name"] = "owner"
+    with pytest.raises(PlanFileError, match="'owner' is not one of"):
+        plan_from_json(data, source="plan.json")
