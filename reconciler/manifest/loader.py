@@ -64,7 +64,7 @@ def load_manifests(paths: Sequence[StrPath]) -> Desired:
         # Semantic checks on the valid files still run, so one bad file does not hide others'
         # duplicates; but a file that failed cannot take part, so skip when nothing is left.
         if docs:
-            result = build_desired(docs)
+            result = build_desired(docs, partial=True)
             if isinstance(result, list):
                 problems.extend(result)
         raise ManifestError(problems)

@@ -66,12 +66,16 @@ def _default_name(email: str) -> str:
     return email.split("@", 1)[0]
 
 
-def build_desired(docs: Sequence[YamlDoc]) -> Desired | list[Diagnostic]:
-    """The normalised `Desired` for schema-valid `docs`, or every semantic problem found."""
+def build_desired(docs: Sequence[YamlDoc], *, partial: bool = False) -> Desired | list[Diagnostic]:
+    """The normalised `Desired` for schema-valid `docs`, or every semantic problem found.
+
+    `partial`: other files failed to load, so a group they define may look unknown and an
+    admin they grant may look missing; those two checks are skipped to avoid false alarms.
+    """
     out: list[Diagnostic] = []
     groups = _groups(docs, out)
     managers = _managers(docs, out)
-    amcs = _amc_accounts(docs, groups, out)
+    amcs = _amc_accounts(docs, groups, out, partial=partial)
     if out:
         return out
     return Desired(
@@ -201,7 +205,11 @@ def _manager(
 
 
 def _amc_accounts(
-    docs: Sequence[YamlDoc], groups: dict[str, list[_Member]], out: list[Diagnostic]
+    docs: Sequence[YamlDoc],
+    groups: dict[str, list[_Member]],
+    out: list[Diagnostic],
+    *,
+    partial: bool,
 ) -> list[DesiredAmcAccount]:
     result: list[DesiredAmcAccount] = []
     seen: dict[str, Source] = {}
@@ -219,11 +227,11 @@ def _amc_accounts(
                 )
                 continue
             seen[account_id] = source
-            users = _users(doc, path, entry, groups, out)
+            users = _users(doc, path, entry, groups, out, partial=partial)
             min_admins: int = entry.get("minAdmins", 1)
             prune: bool = entry.get("prune", True)
             admins = sum(1 for u in users if u.role is AmcRole.ADMIN)
-            if prune and admins < min_admins:
+            if prune and admins < min_admins and not partial:
                 out.append(
                     _diag(
                         source,
@@ -251,6 +259,8 @@ def _users(
     entry: dict[str, Any],
     groups: dict[str, list[_Member]],
     out: list[Diagnostic],
+    *,
+    partial: bool,
 ) -> list[DesiredUser]:
     users: list[DesiredUser] = []
     # identity -> (user, where, how it was granted), for duplicate and double-role checks
@@ -295,6 +305,8 @@ def _users(
                 continue
             name = item["group"]
             if name not in groups:
+                if partial:
+                    continue
                 message = f"unknown group `{name}`"
                 close = difflib.get_close_matches(name, sorted(groups), 1)
                 message += (

@@ -93,3 +93,15 @@ def test_problems_from_every_file_are_reported_together(tmp_path: Path) -> None:
 def test_examples_are_valid() -> None:
     desired = load_manifests([EXAMPLES])
     assert len(desired.files) == 3
+
+
+def test_a_broken_groups_file_does_not_make_its_groups_look_unknown(tmp_path: Path) -> None:
+    _write(tmp_path / "groups.yaml", "version: 1\ngroups:\n  analysts:\n    - {email: nope}\n")
+    _write(
+        tmp_path / "amc.yaml",
+        "version: 1\namcAccounts:\n  - id: E\n    users: [{group: analysts, role: admin}]\n",
+    )
+    assert _messages([tmp_path]) == [
+        f"{tmp_path}/groups.yaml:4:15: `email` `nope` is not an email address "
+        "(expected name@domain.tld)"
+    ]
