@@ -166,20 +166,20 @@ class Sandbox:
 
     def handle(self, request: Request) -> Response:
         host = request.origin.split("://", 1)[-1]
-        if request.path.startswith("/_sandbox/"):
-            from reconciler.sandbox.control import handle_control
-
-            return handle_control(self.world, request)
-        if host in c.TOKEN_HOSTS:
-            from reconciler.sandbox.auth import handle_token
-
-            return handle_token(self.world, request)
         region = self._regions.get(request.origin)
-        if region is None:
+        if region is None and host not in c.TOKEN_HOSTS:
             raise UnknownHost(
                 f"the sandbox does not emulate {request.origin!r}; it answers "
                 f"{', '.join(API_HOSTS_BY_REGION.values())} and https://{'|'.join(c.TOKEN_HOSTS)}"
             )
+        if request.path.startswith("/_sandbox/"):
+            from reconciler.sandbox.control import handle_control
+
+            return handle_control(self.world, request)
+        if region is None:
+            from reconciler.sandbox.auth import handle_token
+
+            return handle_token(self.world, request)
         candidates = [(r, p) for r in self.routes if (p := r.match(request.path)) is not None]
         if not candidates:
             body = {"code": "NOT_FOUND", "details": f"no resource at {request.path}"}
