@@ -2,7 +2,7 @@
 
 - `state.World`: the emulated accounts, links, users, invitations and clock;
 - `app.Sandbox`: answers requests (routing, auth, media types, faults);
-- `ops_manager`, `ops_amc`: the operations, one function per operationId;
+- `ops_manager`, `ops_amc`, `ops_users`: the operations, one function per operationId;
 - `transport.SandboxTransport`: the in-process way in; `server`: the loopback one;
 - `persist.open_state`: the locked JSON state file behind `--sandbox`;
 - `constants`: hosts, credentials, and every decision made where the reference says [UNK].

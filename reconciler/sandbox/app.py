@@ -135,8 +135,9 @@ class Route:
 def _routes() -> tuple[Route, ...]:
     from reconciler.sandbox.ops_amc import ROUTES as AMC
     from reconciler.sandbox.ops_manager import ROUTES as MANAGER
+    from reconciler.sandbox.ops_users import ROUTES as USERS
 
-    return (*MANAGER, *AMC)
+    return (*MANAGER, *AMC, *USERS)
 
 
 def _media_type(value: str | None) -> str | None:
