@@ -128,8 +128,9 @@ def timed_read(config: ApiConfig, max_concurrency: int) -> dict[str, float]:
 def report(label: str, figures: dict[str, float], minimum: int, rate: float) -> None:
     bound = minimum / rate
     print(f"{label}:")
-    print(f"  requests made      {figures['requests']:.0f} (minimum {minimum}; "
-          f"{figures['requests'] - figures['throttled'] - minimum:+.0f} beyond minimum + 429 retries)")  # fmt: skip
+    extra = figures["requests"] - figures["throttled"] - minimum
+    print(f"  requests made      {figures['requests']:.0f} (minimum {minimum}; {extra:+.0f} beyond")
+    print("                     the minimum once 429 retries are excepted)")
     print(f"  429s received      {figures['throttled']:.0f}")
     print(f"  wall time          {figures['wall']:.2f} s")
     print(f"  lower bound        {bound:.2f} s (minimum requests / {rate:g} rps)")
