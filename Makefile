@@ -31,7 +31,7 @@ types: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test: lint types unit
 
