@@ -32,9 +32,10 @@ USERS = 50
 REGIONS = (Region.NA, Region.EU, Region.FE)
 
 
-def world(*, ambiguous: bool = False) -> tuple[Desired, Live]:
+def world(*, ambiguous: bool = False, scale: int = 1) -> tuple[Desired, Live]:
+    """`scale` multiplies the manager and AMC account counts (issue #6: 4x)."""
     d_managers, l_managers = [], []
-    for m in range(MANAGERS):
+    for m in range(MANAGERS * scale):
         ids = [f"ENTITY{m:04d}L{i:03d}" for i in range(LINKS + 2)]
         d_managers.append(
             f.manager(
@@ -52,7 +53,7 @@ def world(*, ambiguous: bool = False) -> tuple[Desired, Live]:
             )
         )
     d_amcs, l_amcs = [], []
-    for a in range(AMC_ACCOUNTS):
+    for a in range(AMC_ACCOUNTS * scale):
         emails = [
             f"user{u:02d}.{a}@example.com" if ambiguous else f"{chr(97 + u % 26)}{u}@t{a}-{u}.com"
             for u in range(USERS + 1)

@@ -37,9 +37,10 @@ AMC_PAGE = 100  # GET /amc/accounts returns at most 100 per page (reference §3.
 MARKETPLACES = ("ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1VC38T7YXB528")  # US, UK, JP
 
 
-def seed() -> dict[str, Any]:
+def seed(scale: int = 1) -> dict[str, Any]:
+    """The world; `scale` multiplies the manager and AMC account counts (issue #6: 4x)."""
     accounts, managers = [], []
-    for m in range(MANAGERS):
+    for m in range(MANAGERS * scale):
         links = []
         for n in range(LINKS):
             account_id = f"ENTITYM{m:03d}L{n:02d}"
@@ -68,7 +69,7 @@ def seed() -> dict[str, Any]:
                 for i in range(INVITATIONS)
             ],
         }
-        for a in range(AMC_ACCOUNTS)
+        for a in range(AMC_ACCOUNTS * scale)
     ]
     return {
         "name": "read-scale",
@@ -78,13 +79,14 @@ def seed() -> dict[str, Any]:
     }
 
 
-def minimum_requests() -> int:
+def minimum_requests(scale: int = 1) -> int:
     per_amc = (
         math.ceil(INVITATIONS / PAGE_INVITATIONS)
         + math.ceil(USERS / PAGE_USERS)
         + USERS * math.ceil(1 / PAGE_ROLES)
     )
-    return 3 + math.ceil(AMC_ACCOUNTS / AMC_PAGE) + AMC_ACCOUNTS * per_amc
+    amcs = AMC_ACCOUNTS * scale
+    return 3 + math.ceil(amcs / AMC_PAGE) + amcs * per_amc
 
 
 def serve(
