@@ -1,0 +1,339 @@
+"""Execute a `Plan` (never the manifests) with an `AdsClient` (issue #5 "Apply semantics").
+
+- Phases in order: creates, then grants, then removals (`Action.phase`), so nobody is locked
+  out halfway. Within a phase the scopes are independent and run concurrently (bounded by
+  the client's concurrency; the client's limiter keeps the pace), each scope's calls in plan
+  order.
+- The id a create returns is substituted into the associate actions of that manager account.
+- Each call's per-item answer is mapped back to its action; the rest goes on.
+- A call whose answer was lost (`OutcomeUnknownError`) is never re-sent blind: the scope is
+  re-read first and only what did not happen is sent again, at most `max_attempts` times in
+  all. So no duplicate invitation, no duplicate manager account, no double work.
+- `stop` (set by Ctrl-C / SIGTERM through `stop_on_signals`) ends the apply after the calls
+  in flight; what was not sent is reported as skipped. Nothing is lost on a kill either:
+  the next plan shows what is left.
+- Afterwards the touched scopes are re-read: each action's effect is checked, and with the
+  manifests a fresh plan says whether live state converged.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import replace
+from types import FrameType
+
+from reconciler.api import AdsClient
+from reconciler.apply import check
+from reconciler.apply.batches import Batch, Item, Outcome, make_batches, send
+from reconciler.apply.journal import Journal
+from reconciler.apply.report import ActionResult, ApplyReport, Status
+from reconciler.errors import ApiError, AuthError, ConfigError, OutcomeUnknownError, PlanError
+from reconciler.live import read_live
+from reconciler.model import Desired
+from reconciler.plan import Action, ActionKind, Plan
+from reconciler.planner import make_plan
+from reconciler.redact import redact
+
+# Sends of one action, counting the first: two re-sends after a lost answer, each after a
+# re-read showed it had not happened. Easy to change; the re-read makes any number safe.
+MAX_ATTEMPTS = 3
+
+
+def apply_plan(
+    plan: Plan,
+    client: AdsClient,
+    *,
+    desired: Desired | None = None,
+    journal: Journal | None = None,
+    stop: threading.Event | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
+    verify: bool = True,
+    clock: Callable[[], float] = time.time,
+    on_result: Callable[[ActionResult], None] | None = None,
+) -> ApplyReport:
+    """Apply `plan.actions` exactly, then re-read and verify (module docstring).
+
+    `desired`: the manifests the plan came from; with them the verification re-plans and
+    reports what is left. Never raises for a refused or failed action (see the report);
+    raises only for a bug."""
+    run = _Run(plan, client, journal, stop or threading.Event(), max_attempts, on_result)
+    for phase in sorted({action.phase for action in plan.actions}):
+        run.phase([(i, a) for i, a in enumerate(plan.actions) if a.phase == phase])
+    results = tuple(run.results[i] for i in range(len(plan.actions)))
+    report = ApplyReport(results=results, interrupted=run.interrupted, write_calls=run.calls)
+    if not verify or run.interrupted or not plan.actions:
+        return replace(
+            report, verified=not run.interrupted and not plan.actions, converged=not plan.actions
+        )
+    return _verify(report, plan, client, desired, run.created, clock)
+
+
+class _Run:
+    """One apply in progress. Mutable, private, guarded by `lock`."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        client: AdsClient,
+        journal: Journal | None,
+        stop: threading.Event,
+        max_attempts: int,
+        on_result: Callable[[ActionResult], None] | None,
+    ) -> None:
+        self.plan = plan
+        self.client = client
+        self.journal = journal
+        self.stop = stop
+        self.max_attempts = max(1, max_attempts)
+        self.on_result = on_result
+        self.lock = threading.Lock()
+        self.results: dict[int, ActionResult] = {}
+        self.created: dict[str, str] = {}  # manager account name -> id created in this apply
+        self.not_created: set[str] = set()
+        self.abort: str | None = None  # why nothing more may be sent (credentials refused)
+        self.calls = 0
+
+    @property
+    def interrupted(self) -> bool:
+        return self.stop.is_set()
+
+    def record(
+        self,
+        item: Item,
+        status: Status,
+        reason: str = "",
+        *,
+        attempts: int = 0,
+        created_id: str | None = None,
+    ) -> None:
+        result = ActionResult(item[1], status, redact(reason), attempts, created_id)
+        with self.lock:
+            self.results[item[0]] = result
+            if result.action.kind is ActionKind.CREATE_MANAGER_ACCOUNT:
+                if result.created_id is not None:
+                    self.created[result.action.target] = result.created_id
+                elif not result.done:
+                    self.not_created.add(result.action.target)
+        if self.journal is not None:
+            self.journal.record(result)
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def phase(self, items: list[Item]) -> None:
+        by_scope: dict[str, list[Item]] = {}
+        for item in items:
+            by_scope.setdefault(item[1].scope, []).append(item)
+        workers = max(1, min(len(by_scope), self.client.max_concurrency))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
+            for _ in pool.map(self.scope, by_scope.values()):
+                pass
+
+    def scope(self, items: list[Item]) -> None:
+        for batch in make_batches(items):
+            self.batch(batch)
+
+    def _why_not(self, batch: Batch) -> str | None:
+        if self.stop.is_set():
+            return "interrupted before it was sent"
+        if self.abort is not None:
+            return self.abort
+        first = batch.items[0][1]
+        name = first.manager_account_name
+        needs_id = first.kind is not ActionKind.CREATE_MANAGER_ACCOUNT
+        if needs_id and first.scope.startswith("manager:"):
+            if check.manager_id_of(first, self.created) is not None:
+                return None
+            if name in self.not_created:
+                return f"manager account {name!r} was not created"
+            return f"manager account {name!r} has no id"
+        return None
+
+    def batch(self, batch: Batch) -> None:
+        pending = list(batch.items)
+        attempt = 0
+        while pending:
+            why_not = self._why_not(batch)
+            if why_not is not None:
+                for item in pending:
+                    self.record(item, Status.SKIPPED, why_not, attempts=attempt)
+                return
+            attempt += 1
+            sent = Batch(batch.kind, tuple(pending))
+            with self.lock:
+                self.calls += 1
+            try:
+                outcomes = send(
+                    self.client, sent, manager_id=check.manager_id_of(pending[0][1], self.created)
+                )
+            except OutcomeUnknownError as exc:
+                lost = f"HTTP {exc.status}" if exc.status else "no response"
+                pending = self._settle(pending, attempt, f"the answer was lost ({lost})")
+                continue
+            except (AuthError, ConfigError) as exc:
+                self.abort = f"not sent: an earlier call failed with {exc}"
+                for item in pending:
+                    self.record(item, Status.FAILED, str(exc), attempts=attempt)
+                return
+            except ApiError as exc:
+                for item in pending:
+                    self.record(item, Status.FAILED, str(exc), attempts=attempt)
+                return
+            unknown: list[Item] = []
+            for item in pending:
+                outcome = outcomes[item[0]]
+                if outcome.outcome is Outcome.OK:
+                    self.record(item, Status.OK, attempts=attempt, created_id=outcome.created_id)
+                elif outcome.outcome is Outcome.FAILED:
+                    self.record(item, Status.FAILED, outcome.reason, attempts=attempt)
+                else:
+                    unknown.append(item)
+            # Unknown items are settled by a re-read, never re-sent: the call did answer.
+            pending = (
+                self._settle(unknown, self.max_attempts, "the answer named no result")
+                if unknown
+                else []
+            )
+
+    def _settle(self, pending: list[Item], attempt: int, why: str) -> list[Item]:
+        """Re-read the scope after an unknown outcome: record what happened, return what did
+        not and may be sent again."""
+        try:
+            fresh = check.read_scopes(
+                self.plan.live, [a for _, a in pending], self.client.reader(), created=self.created
+            )
+        except ApiError as exc:
+            for item in pending:
+                self.record(
+                    item, Status.FAILED, f"{why}; the re-read failed too: {exc}", attempts=attempt
+                )
+            return []
+        retry: list[Item] = []
+        for item in pending:
+            action = item[1]
+            reason = check.incomplete(action, fresh, self.created)
+            if reason is not None:
+                self.record(
+                    item,
+                    Status.FAILED,
+                    f"{why}; the re-read could not tell whether it happened ({reason}): run "
+                    "`reconciler plan` to see",
+                    attempts=attempt,
+                )
+                continue
+            if action.kind is ActionKind.CREATE_MANAGER_ACCOUNT:
+                ids = check.created_ids(action, fresh, self.plan.live)
+                if len(ids) == 1:
+                    self.record(
+                        item,
+                        Status.VERIFIED,
+                        f"{why}; the re-read shows it created",
+                        attempts=attempt,
+                        created_id=ids[0],
+                    )
+                    continue
+                if len(ids) > 1:
+                    self.record(
+                        item,
+                        Status.FAILED,
+                        f"{why}; the re-read shows {len(ids)} new manager accounts named "
+                        f"{action.target!r} ({', '.join(ids)}): pin the right one with `id:`",
+                        attempts=attempt,
+                    )
+                    continue
+            elif check.visible(action, fresh, self.plan.live, self.created):
+                self.record(
+                    item, Status.VERIFIED, f"{why}; the re-read shows it done", attempts=attempt
+                )
+                continue
+            if attempt >= self.max_attempts:
+                self.record(
+                    item,
+                    Status.FAILED,
+                    f"{why}; still not done after {attempt} attempt(s)",
+                    attempts=attempt,
+                )
+            else:
+                retry.append(item)
+        return retry
+
+
+def _verify(
+    report: ApplyReport,
+    plan: Plan,
+    client: AdsClient,
+    desired: Desired | None,
+    created: dict[str, str],
+    clock: Callable[[], float],
+) -> ApplyReport:
+    problems: list[str] = []
+    reader = client.reader()
+    try:
+        if desired is not None:
+            fresh = read_live(desired, reader, now=clock())
+        else:
+            fresh = check.read_scopes(plan.live, plan.actions, reader, created=created)
+    except ApiError as exc:
+        return replace(report, problems=(redact(f"the re-read after the apply failed: {exc}"),))
+    results = []
+    for result in report.results:
+        action = result.action
+        if result.status is Status.OK:
+            reason = check.incomplete(action, fresh, created)
+            if reason is None and (check.visible(action, fresh, plan.live, created)):
+                result = replace(result, status=Status.VERIFIED)
+            elif reason is not None:
+                problems.append(
+                    f"{action.scope}: cannot verify {action.kind.value} {action.target}: {reason}"
+                )
+        results.append(result)
+    converged: bool
+    remaining_actions: tuple[Action, ...] = ()
+    if desired is not None:
+        try:
+            again = make_plan(desired, fresh, replace(plan.policy, now=clock()))
+            remaining_actions = again.actions
+            converged = not again.actions
+        except PlanError as exc:
+            problems.append(f"planning again after the apply failed: {exc}")
+            converged = False
+    else:
+        converged = all(r.status is Status.VERIFIED for r in results)
+    return replace(
+        report,
+        results=tuple(results),
+        verified=True,
+        converged=converged and not problems,
+        remaining=remaining_actions,
+        problems=tuple(problems),
+    )
+
+
+@contextmanager
+def stop_on_signals(
+    stop: threading.Event, *, on_stop: Callable[[], None] | None = None
+) -> Iterator[threading.Event]:
+    """While inside, the first SIGINT or SIGTERM sets `stop` (the apply ends after the calls in
+    flight); a second one interrupts at once. Outside the main thread this does nothing:
+    Python delivers signals to the main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        if on_stop is not None:
+            on_stop()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -1,0 +1,72 @@
+"""`--journal FILE`: one JSON line per action outcome, appended, flushed and fsynced as it
+happens, so an audit trail survives a crash or a kill at any point (issue #5)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+from reconciler.apply.report import ActionResult
+from reconciler.errors import ConfigError
+from reconciler.redact import redact
+
+
+class Journal:
+    """An append-only JSON-lines file. Thread-safe; each line is on disk before `record`
+    returns. Lines hold no secret: errors pass through `redact` like every other output."""
+
+    def __init__(self, path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time):
+        self.path = Path(path)
+        self._clock = clock
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise ConfigError(
+                f"{self.path}: cannot open the journal for appending ({exc.strerror}): "
+                "choose another --journal path"
+            ) from exc
+
+    def record(self, result: ActionResult, *, event: str = "result") -> None:
+        action = result.action
+        line = {
+            "time": datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="milliseconds"),
+            "event": event,
+            "action": action.kind.value,
+            "scope": action.scope,
+            "target": action.target,
+            "label": action.label,
+            "result": result.status.value,
+            "error": redact(result.reason) if result.reason else None,
+            "attempts": result.attempts,
+        }
+        if result.created_id is not None:
+            line["createdId"] = result.created_id
+        text = json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
+        with self._lock:
+            self._handle.write(text)
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        with self._lock:
+            self._handle.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
