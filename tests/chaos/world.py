@@ -15,7 +15,7 @@ accepted invitations stay in `AmcAccount.invitations` with their state).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,22 @@ class WorldSpec:
             {_region(n) for n in range(self.new_links)}
         )
         return self.managers * per_manager + self.new_managers * 2 + self.amc_accounts * 4
+
+    def minimum_reads(self) -> int:
+        """Fewest read requests for the managed scopes: `GET /managerAccounts` on the three
+        hosts (prune needs every region), `GET /amc/accounts` pages of 100, and per AMC
+        account the invitation pages (50), user pages (100) and one role query per user."""
+        per_amc = -(-self.invitations // 50) + -(-self.users // 100) + self.users
+        return 3 + -(-self.amc_accounts // 100) + self.amc_accounts * per_amc
+
+    def scaled(self, factor: int) -> WorldSpec:
+        """`factor` times as many manager and AMC accounts, each the same size."""
+        return replace(
+            self,
+            managers=self.managers * factor,
+            new_managers=self.new_managers * factor,
+            amc_accounts=self.amc_accounts * factor,
+        )
 
 
 def _region(n: int) -> str:

@@ -1,0 +1,294 @@
+"""Run every benchmark at two sizes and print one table (issue #6).
+
+    .venv/bin/python benchmarks/run_all.py [--scales 1,4] [--only NAME ...] [--rate 200]
+                                           [--latency-ms 20]
+
+Benchmarks (each at the issue's size, 1x, and 4x):
+- `load+validate`: `reconciler validate DIR` on benchmarks/load_validate.py's manifests
+  (500 manager accounts x 40 links, 500 AMC accounts x 100 users at 1x).
+- `read (full)`: `read_all` in a worker process against `reconciler sandbox serve` seeded with
+  benchmarks/read_scale.py's world (200 x 40 links, 100 AMC x 50 users + 10 invitations).
+- `make_plan (CPU)`: the pure planner on benchmarks/plan_scale.py's world, in a worker.
+- `plan (CLI)` and `apply (CLI)`: `reconciler plan` / `reconciler apply --auto-approve` as
+  whole processes against `sandbox serve` seeded with tests/chaos/world.py's world at the
+  read benchmark's size, whose plan holds every kind of action (skipped, and said so, while
+  the command does not exist yet).
+
+The served sandbox adds `--latency-ms` to every response and admits `--rate` requests per
+second per client (token bucket, 429 + Retry-After beyond). Lower bounds: minimum read
+requests / rate for reads and plan; (minimum reads + minimum batched write calls) / rate for
+apply, which must read before it writes (the write-only bound is in the JSON, `note`).
+Peak memory is the measured process's own `ru_maxrss` (os.wait4), not the server's.
+Results are printed and written to benchmarks/results/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# Runnable as a script from anywhere: the sibling benchmark modules and the repository root
+# (for tests.chaos, which holds the subprocess harness shared with the chaos suite).
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
+
+import load_validate  # noqa: E402
+import plan_scale  # noqa: E402
+import read_scale  # noqa: E402
+import yaml  # noqa: E402
+from common import REPO, Row, growth, save, table  # noqa: E402
+
+from tests.chaos import harness  # noqa: E402
+from tests.chaos.world import WorldSpec, write  # noqa: E402
+
+KIB = 1024.0
+# The plan/apply world: read_scale's sizes, with changes in every manager and AMC account.
+CHANGE_WORLD = WorldSpec(
+    managers=200,
+    links=40,
+    new_links=2,
+    new_managers=5,
+    amc_accounts=100,
+    users=50,
+    invitations=10,
+    new_invitations=2,
+    name="bench",
+)
+GUARDS_OFF = ("--max-removals", "1000000", "--max-removal-fraction", "1")
+
+
+def _mib(kib: int) -> float:
+    return kib / KIB
+
+
+def _requests(stats: dict[str, Any]) -> int:
+    """API requests the sandbox answered (the LWA token endpoint is not rate limited)."""
+    return sum(n for op, n in stats["requests"].items() if op != "lwa:token")
+
+
+# ---- load+validate --------------------------------------------------------------------------
+def bench_load(scale: int, opts: argparse.Namespace) -> Row:
+    with tempfile.TemporaryDirectory() as tmp:
+        size = load_validate.generate(Path(tmp), scale)
+        done = harness.run(["validate", tmp])
+    if done.returncode != 0:
+        raise RuntimeError(done.describe())
+    m, a = load_validate.MANAGERS * scale, load_validate.AMC_ACCOUNTS * scale
+    return Row(
+        "load+validate",
+        scale,
+        f"{m} managers x {load_validate.LINKS} links, {a} AMC x {load_validate.USERS} users, "
+        f"{size / 1e6:.1f} MB",
+        done.wall_s,
+        peak_mib=_mib(done.maxrss_kib),
+        how="CLI",
+        note="whole process incl. interpreter start",
+    )
+
+
+# ---- full read ------------------------------------------------------------------------------
+def worker_read() -> None:
+    from reconciler.live import read_all
+    from reconciler.session import open_client
+
+    with open_client(sandbox=False, sandbox_state=None, env=os.environ, debug=False) as client:
+        started = time.perf_counter()
+        live = read_all(client.reader())
+        wall = time.perf_counter() - started
+        stats = client.stats
+    result = {
+        "wall": wall,
+        "requests": stats.requests,
+        "throttled": stats.throttled,
+        "amc_accounts": len(live.amc_accounts),
+        "incomplete": len(live.incomplete),
+    }
+    print(json.dumps(result))
+
+
+def bench_read(scale: int, opts: argparse.Namespace) -> Row:
+    minimum = read_scale.minimum_requests(scale)
+    with tempfile.TemporaryDirectory() as tmp:
+        seed_file = Path(tmp) / "seed.yaml"
+        seed_file.write_text(yaml.safe_dump(read_scale.seed(scale)), encoding="utf-8")
+        with harness.serve(*_load_flags(opts, seed_file)) as served:
+            done = harness.run_command(
+                [sys.executable, __file__, "--worker", "read"], env=served.env, label=["read"]
+            )
+            answered = _requests(served.stats())
+    if done.returncode != 0:
+        raise RuntimeError(done.describe())
+    result = json.loads(done.stdout)
+    if result["incomplete"]:
+        raise RuntimeError(f"the read was incomplete: {result}")
+    return Row(
+        "read (full)",
+        scale,
+        f"{read_scale.MANAGERS * scale} managers x {read_scale.LINKS} links, "
+        f"{result['amc_accounts']} AMC x {read_scale.USERS} users + {read_scale.INVITATIONS} inv.",
+        result["wall"],
+        requests=answered,
+        min_requests=minimum,
+        bound_s=minimum / opts.rate,
+        peak_mib=_mib(done.maxrss_kib),
+        how="worker",
+        note=f"{result['throttled']} x 429; wall = read_all only",
+    )
+
+
+def _load_flags(opts: argparse.Namespace, seed_file: Path) -> list[str]:
+    return [
+        "--seed",
+        str(seed_file),
+        "--latency-ms",
+        str(opts.latency_ms),
+        "--rate-limit",
+        str(opts.rate),
+    ]
+
+
+# ---- make_plan ------------------------------------------------------------------------------
+def worker_make_plan(scale: int) -> None:
+    desired, live = plan_scale.world(scale=scale)
+    cpu, outcome = plan_scale.measure(desired, live, repeat=3)
+    print(json.dumps({"cpu": cpu, "outcome": outcome}))
+
+
+def bench_make_plan(scale: int, opts: argparse.Namespace) -> Row:
+    done = harness.run_command(
+        [sys.executable, __file__, "--worker", "make-plan", "--scales", str(scale)],
+        label=["make-plan"],
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.describe())
+    result = json.loads(done.stdout)
+    return Row(
+        "make_plan (CPU)",
+        scale,
+        f"{plan_scale.MANAGERS * scale} managers x {plan_scale.LINKS} links, "
+        f"{plan_scale.AMC_ACCOUNTS * scale} AMC x {plan_scale.USERS} users",
+        result["cpu"],
+        peak_mib=_mib(done.maxrss_kib),
+        how="worker",
+        note=f"CPU s, best of 3; {result['outcome']}; peak incl. building the world",
+    )
+
+
+# ---- plan and apply, whole process ----------------------------------------------------------
+def _has_command(name: str) -> bool:
+    return harness.run([name, "--help"], timeout_s=60).returncode == 0
+
+
+def _change_world_row(
+    name: str, scale: int, opts: argparse.Namespace, args: Callable[[Path], list[str]]
+) -> Row:
+    spec = CHANGE_WORLD.scaled(scale)
+    with tempfile.TemporaryDirectory() as tmp:
+        seed_file, manifests = write(Path(tmp), spec)
+        with harness.serve(*_load_flags(opts, seed_file)) as served:
+            done = harness.run(args(manifests), env=served.env, timeout_s=1800)
+            stats = served.stats()
+    if done.returncode not in (0, 2):  # 2: `plan --detailed-exitcode` style "changes"
+        raise RuntimeError(done.describe())
+    reads = spec.minimum_reads()
+    writes = spec.minimum_writes() if name.startswith("apply") else 0
+    size = (
+        f"{spec.managers} managers x {spec.links} links (+{spec.new_managers} new), "
+        f"{spec.amc_accounts} AMC x {spec.users} users + {spec.invitations} inv."
+    )
+    note = f"{stats['throttled']} x 429"
+    if writes:
+        note += f"; {stats['writes']} writes; write-only bound {writes / opts.rate:.2f} s"
+    return Row(
+        name,
+        scale,
+        size,
+        done.wall_s,
+        requests=_requests(stats),
+        min_requests=reads + writes,
+        bound_s=(reads + writes) / opts.rate,
+        peak_mib=_mib(done.maxrss_kib),
+        how="CLI",
+        note=note,
+    )
+
+
+def bench_plan(scale: int, opts: argparse.Namespace) -> Row:
+    return _change_world_row(
+        "plan (CLI)",
+        scale,
+        opts,
+        lambda m: [
+            "plan",
+            "--no-progress",
+            "--out",
+            str(m.parent / "plan.json"),
+            *GUARDS_OFF,
+            str(m),
+        ],
+    )
+
+
+def bench_apply(scale: int, opts: argparse.Namespace) -> Row:
+    return _change_world_row(
+        "apply (CLI)",
+        scale,
+        opts,
+        lambda m: ["apply", "--auto-approve", "--no-progress", *GUARDS_OFF, str(m)],
+    )
+
+
+BENCHMARKS: dict[str, tuple[Callable[[int, argparse.Namespace], Row], str | None]] = {
+    "load": (bench_load, None),
+    "read": (bench_read, None),
+    "make-plan": (bench_make_plan, None),
+    "plan": (bench_plan, "plan"),
+    "apply": (bench_apply, "apply"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scales", default="1,4", help="comma-separated sizes (default 1,4)")
+    parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS))
+    parser.add_argument("--rate", type=float, default=200.0, help="sandbox rate limit, rps")
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--worker", choices=("read", "make-plan"), help=argparse.SUPPRESS)
+    opts = parser.parse_args(argv)
+    scales = [int(s) for s in opts.scales.split(",")]
+    if opts.worker == "read":
+        worker_read()
+        return 0
+    if opts.worker == "make-plan":
+        worker_make_plan(scales[0])
+        return 0
+    rows: list[Row] = []
+    skipped: list[str] = []
+    for name in opts.only or list(BENCHMARKS):
+        bench, command = BENCHMARKS[name]
+        if command is not None and not _has_command(command):
+            skipped.append(f"{name}: `reconciler {command}` does not exist yet")
+            continue
+        for scale in scales:
+            print(f"... {name} x{scale}", file=sys.stderr, flush=True)
+            rows.append(bench(scale, opts))
+    print(table(rows))
+    print()
+    for line in growth(rows):
+        print(line)
+    for line in skipped:
+        print(f"skipped {line}")
+    settings = {"rate_rps": opts.rate, "latency_ms": opts.latency_ms, "cpus": os.cpu_count()}
+    path = save(rows, {**settings, "skipped": skipped})
+    print(f"results: {path.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
