@@ -1,0 +1,213 @@
+"""Live state -> manifests (`reconciler import --out DIR`): the last arrow of the pipeline,
+run backwards, so that adopting reconciler starts from what is there.
+
+Layout (decision): one file per account, so that a team owns its files in git review:
+`managers/<name>.yaml` per manager account, `amc/<account id>.yaml` per AMC account, and
+`manifest.schema.json` beside them, which the `# yaml-language-server: $schema=` header of
+each file points at (works offline, in any editor that speaks the YAML language server).
+
+What is written, so that `import` then `plan` shows no changes:
+- manager accounts pinned by `id` with their exact live name and every live link (by
+  ACCOUNT_ID; region when not NA). No `type`: the API does not return it and a pinned
+  account never needs it.
+- AMC users pinned by `userId` with a comment: `POST /users/list` masks addresses
+  (`a***@example.com`, reference §5), so an email cannot name them. Users holding a role
+  reconciler does not manage (EDITOR, custom sets) are left out with a comment: the planner
+  leaves such users alone, listed or not.
+- pending invitations as users with their (unmasked) email and role; an expired one too,
+  with a comment that `plan` will resend it (it is wanted, or it would not be there).
+- a scope whose read was incomplete (a failed read, 50 links that may be truncated) gets
+  `prune: false` and a comment: a manifest written from a partial read must never make a
+  later plan remove what the read missed.
+
+Values are written as JSON strings, which are valid YAML scalars whatever they contain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from importlib.resources import files
+from pathlib import Path
+
+from reconciler.errors import ReconcilerError
+from reconciler.model import (
+    Live,
+    LiveAmcAccount,
+    LiveManagerAccount,
+    Region,
+    amc_scope,
+    manager_scope,
+)
+from reconciler.planning.draft import when
+
+SCHEMA_FILE = "manifest.schema.json"
+HEADER = "# yaml-language-server: $schema=../" + SCHEMA_FILE
+
+
+def _q(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "account"
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "account"
+
+
+def _incomplete(live: Live, *scopes: str) -> str | None:
+    for scope in scopes:
+        reason = live.incomplete_reason(scope)
+        if reason is not None:
+            return reason
+    return None
+
+
+def _manager_file(live: Live, account: LiveManagerAccount, read_at: str) -> str:
+    reason = _incomplete(live, manager_scope(account.id), manager_scope("*"))
+    lines = [
+        HEADER,
+        f"# Imported by `reconciler import` from live state read {read_at}.",
+        "version: 1",
+        "managerAccounts:",
+        f"  - name: {_q(account.name)}",
+        f"    id: {_q(account.id)}  # pinned: the id is the identity; names are not unique",
+    ]
+    if reason is not None:
+        lines.append(f"    # The read was incomplete ({reason}):")
+        lines.append("    # prune is off so that nothing it missed is ever disassociated.")
+        lines.append("    prune: false")
+    else:
+        lines.append("    prune: true")
+    if account.links:
+        lines.append("    linkedAccounts:")
+    for link in account.links:
+        entry = f"id: {_q(link.account_id)}"
+        if link.region is not Region.NA:
+            entry += f", region: {link.region.value}"
+        about = ", ".join(x for x in (link.account_name, link.account_type) if x)
+        lines.append(f"      - {{{entry}}}" + (f"  # {about}" if about else ""))
+    return "\n".join(lines) + "\n"
+
+
+def _amc_file(live: Live, account: LiveAmcAccount, read_at: str) -> str:
+    reason = _incomplete(live, amc_scope(account.id), amc_scope("*"))
+    admins = sum(1 for u in account.users if u.role is not None and u.role.value == "admin")
+    entries: list[str] = []
+    prune = reason is None
+    for user in sorted(account.users, key=lambda u: (u.email.lower(), u.user_id)):
+        if user.role is None:
+            roles = "/".join(user.raw_roles) or "an unknown role"
+            entries.append(
+                f"      # {user.email} ({user.user_id}) holds {roles}, which reconciler does "
+                "not manage: not listed, and left alone by every plan"
+            )
+            continue
+        if "*" in user.email:
+            entries.append(
+                f"      # {user.email}: POST /users/list masks addresses, so this user is "
+                "pinned by userId"
+            )
+            entries.append(f"      - {{userId: {_q(user.user_id)}, role: {user.role.value}}}")
+        else:
+            entries.append(
+                f"      - {{userId: {_q(user.user_id)}, email: {_q(user.email)}, "
+                f"role: {user.role.value}}}"
+            )
+    for inv in sorted(account.invitations, key=lambda i: (i.email.lower(), i.invitation_id)):
+        if inv.role is None:
+            prune = False
+            entries.append(
+                f"      # {inv.email} has a pending invitation ({inv.invitation_id}) for a role "
+                "reconciler does not manage: not listed; prune is off so it is not revoked"
+            )
+            continue
+        entry = f"email: {_q(inv.email)}"
+        if inv.name.strip():
+            entry += f", name: {_q(inv.name)}"
+        comment = f"invited ({inv.invitation_id}), pending"
+        if inv.expires_at is not None:
+            comment += f", expires {when(inv.expires_at)}"
+            if inv.expires_at <= live.read_at:
+                comment = f"invitation {inv.invitation_id} expired {when(inv.expires_at)}: "
+                comment += "`reconciler plan` will resend it; delete this entry if unwanted"
+        entries.append(f"      - {{{entry}, role: {inv.role.value}}}  # {comment}")
+    lines = [
+        HEADER,
+        f"# Imported by `reconciler import` from live state read {read_at}.",
+        "version: 1",
+        "amcAccounts:",
+        f"  - id: {_q(account.id)}",
+    ]
+    if account.name.strip():
+        lines.append(f"    name: {_q(account.name)}")
+    if reason is not None:
+        lines.append(f"    # The read was incomplete ({reason}):")
+        lines.append("    # prune is off so that nothing it missed is ever revoked.")
+    lines.append(f"    prune: {'true' if prune else 'false'}")
+    lines.append("    notify: true")
+    # minAdmins cannot exceed what is live, or the very first plan would warn about it.
+    lines.append(f"    minAdmins: {min(1, admins)}")
+    if entries:
+        lines.append("    users:")
+        lines.extend(entries)
+    return "\n".join(lines) + "\n"
+
+
+def render_import(live: Live) -> dict[str, str]:
+    """The manifest files describing `live`: relative path -> text. Pure."""
+    read_at = when(live.read_at) if live.read_at else "at an unknown time"
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for account in sorted(live.manager_accounts, key=lambda m: (m.name, m.id)):
+        stem = _slug(account.name)
+        if stem in used:
+            stem = f"{stem}-{_safe_name(account.id.rsplit('.', 1)[-1])}"
+        used.add(stem)
+        out[f"managers/{stem}.yaml"] = _manager_file(live, account, read_at)
+    for amc in sorted(live.amc_accounts, key=lambda a: a.id):
+        if amc.reachable:
+            out[f"amc/{_safe_name(amc.id)}.yaml"] = _amc_file(live, amc, read_at)
+    if out:
+        schema = (files("reconciler") / "schemas" / "manifest.schema.json").read_text("utf-8")
+        out[SCHEMA_FILE] = schema
+    return out
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same folder and `os.replace`,
+    fsynced: a crash leaves the old file or the new one, never a torn one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def import_live(live: Live, out_dir: Path, *, force: bool = False) -> tuple[Path, ...]:
+    """Write the manifests describing `live` under `out_dir`; the paths written, sorted.
+
+    Refuses (exit 1) when any of those files exists, unless `force`: an import never
+    silently replaces manifests someone wrote."""
+    rendered: Mapping[str, str] = render_import(live)
+    targets = {out_dir / rel: text for rel, text in rendered.items()}
+    existing = sorted(str(p) for p in targets if p.exists())
+    if existing and not force:
+        listed = "\n".join(f"  {p}" for p in existing)
+        raise ReconcilerError(
+            f"refusing to overwrite {len(existing)} existing file(s):\n{listed}\n"
+            "Choose an empty --out directory, or pass --force to replace them."
+        )
+    for path, text in sorted(targets.items()):
+        write_atomic(path, text)
+    return tuple(sorted(targets))
