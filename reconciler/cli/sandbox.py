@@ -17,6 +17,7 @@ import click
 import httpx
 
 from reconciler.errors import ConfigError, UsageError
+from reconciler.redact import MASK
 from reconciler.sandbox import SANDBOX_CLIENT_ID, Faults, World, open_state
 from reconciler.sandbox.control import apply_control
 from reconciler.sandbox.persist import lock_state, state_path
@@ -186,6 +187,9 @@ def show(state: Path | None, url: str | None) -> None:
     else:
         target = state_path(state)
         data = (World.load(target) if target.exists() else World.default()).snapshot()
+    # The state holds each emulated client's secret and refresh token; printed, they would
+    # end up in CI logs (issue #6 security pass). Show the client ids only.
+    data["clients"] = {client_id: [MASK, MASK] for client_id in data.get("clients", {})}
     click.echo(json.dumps(data, indent=2, sort_keys=True))
 
 

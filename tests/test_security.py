@@ -1,0 +1,192 @@
+"""The whole-process security pass (issue #6): every command run as `python -m reconciler`,
+with `--debug` wherever a command takes it, against the sandbox in-process (a state file) and
+served on loopback (`reconciler sandbox serve`, credentials from the environment).
+
+Secrets searched for, in every line of stdout and stderr and in every file the commands wrote
+(except the sandbox's own state file, which legitimately stores its clients' credentials):
+the client secrets and refresh tokens of our own seeded clients, the sandbox's public ones,
+and every access token the sandbox issued (recomputed from its id counter: tokens are
+`Atza|sandbox-` + sha256(f"{seed name}:{n}")[:16], `reconciler/sandbox/state.py`).
+
+Also: http:// to a remote host is refused before anything is sent; a redirect never carries
+the Authorization header to another port; YAML cannot build objects or read files; a symlink
+leading out of the given folders is reported. The loader's own fuzzing and the client-level
+redirect/http checks live in tests/manifest/ and tests/api/; these go through the CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.errors import EXIT_ERROR
+from reconciler.sandbox import SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN
+from reconciler.sandbox import constants as c
+from tests.chaos import harness
+from tests.chaos.world import WorldSpec, write
+
+# Our own distinctive credentials: one client for the served sandbox (the process gets them
+# from the environment), one that only sits in the in-process state file.
+SERVED_CLIENT_ID = "amzn1.application-oa2-client.securitypass"
+SERVED_SECRET = "cs-SERVED-9d3f1a77e2b04c55"
+SERVED_REFRESH = "Atzr|rt-SERVED-41b7c2e9d80a"
+STORED_CLIENT_ID = "amzn1.application-oa2-client.storedonly"
+STORED_SECRET = "cs-STORED-0c8e5b1f9a2d7e66"
+STORED_REFRESH = "Atzr|rt-STORED-7a2f90c1e3b5"
+TOKEN_SHAPE = re.compile(r"Atz[ar]\|[A-Za-z0-9-]{4,}")
+
+SPEC = WorldSpec(managers=2, links=4, new_links=2, new_managers=1, amc_accounts=2, users=4)
+
+
+def _seed_with_clients(seed_file: Path) -> None:
+    seed = yaml.safe_load(seed_file.read_text(encoding="utf-8"))
+    seed["clients"] = [
+        {
+            "client_id": SERVED_CLIENT_ID,
+            "client_secret": SERVED_SECRET,
+            "refresh_token": SERVED_REFRESH,
+        },
+        {
+            "client_id": STORED_CLIENT_ID,
+            "client_secret": STORED_SECRET,
+            "refresh_token": STORED_REFRESH,
+        },
+    ]
+    seed_file.write_text(yaml.safe_dump(seed, sort_keys=False), encoding="utf-8")
+
+
+def issued_tokens(state: dict[str, Any]) -> list[str]:
+    """Every access token the sandbox can have minted so far (ids 1..counter)."""
+    name = state["seed_name"]
+    return [
+        c.ACCESS_TOKEN_PREFIX + hashlib.sha256(f"{name}:{n}".encode()).hexdigest()[:16]
+        for n in range(1, int(state["counter"]) + 1)
+    ]
+
+
+@dataclass
+class Scan:
+    """Everything the commands printed and wrote, and the secrets to look for in it."""
+
+    secrets: list[str] = field(
+        default_factory=lambda: [
+            SERVED_SECRET,
+            SERVED_REFRESH,
+            STORED_SECRET,
+            STORED_REFRESH,
+            SANDBOX_CLIENT_SECRET,
+            SANDBOX_REFRESH_TOKEN,
+        ]
+    )
+    texts: dict[str, str] = field(default_factory=dict)  # where -> text
+    runs: int = 0
+
+    def add_run(self, done: harness.Finished) -> None:
+        self.runs += 1
+        label = " ".join(done.args)
+        self.texts[f"stdout of `{label}` #{self.runs}"] = done.stdout
+        self.texts[f"stderr of `{label}` #{self.runs}"] = done.stderr
+
+    def add_files(self, folder: Path, *, skip: set[Path]) -> None:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path not in skip and not path.name.endswith(".lock"):
+                self.texts[f"file {path.relative_to(folder)}"] = path.read_text(
+                    encoding="utf-8", errors="replace"
+                )
+
+    def leaks(self, tokens: list[str]) -> list[str]:
+        """(where, what) for every secret, issued token or token-shaped string found. The
+        token's hex part alone counts too: a half-redacted token is still a token."""
+        found = []
+        needles = [*self.secrets, *tokens, *(t.removeprefix(c.ACCESS_TOKEN_PREFIX) for t in tokens)]
+        for where, text in self.texts.items():
+            found += [f"{where}: {needle!r}" for needle in needles if needle in text]
+            found += [f"{where}: token-shaped {m!r}" for m in TOKEN_SHAPE.findall(text)]
+        return found
+
+
+# ---- YAML and paths, through the CLI --------------------------------------------------------
+
+
+def test_yaml_cannot_build_objects_or_read_files(tmp_path: Path) -> None:
+    canary = tmp_path / "canary"
+    private = tmp_path / "private.txt"
+    private.write_text("PRIVATE-CONTENT-5e1d\n", encoding="utf-8")
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    head = "version: 1\nmanagerAccounts:\n"
+    attacks = {
+        "apply.yaml": f'{head}  - name: !!python/object/apply:os.system ["touch {canary}"]\n',
+        "new.yaml": f"{head}  - name: !!python/object/new:pathlib.Path [{canary}]\n",
+        "name.yaml": f"{head}  - name: !!python/name:os.system\n",
+        "include.yaml": f"{head}  - name: !include {private}\n",
+        "module.yaml": "version: 1\ngroups: !!python/module:os\n",
+    }
+    for name, text in attacks.items():
+        (manifests / name).write_text(text, encoding="utf-8")
+    done = harness.run(["validate", str(manifests)])
+    assert done.returncode == EXIT_ERROR, done.describe()
+    assert not canary.exists()
+    assert "PRIVATE-CONTENT" not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    for name in attacks:  # one located error per file: FILE:LINE:COL, naming the tag
+        assert re.search(rf"{name}:\d+:\d+: YAML tags are not allowed", done.stderr), (
+            done.describe()
+        )
+
+
+def test_symlink_out_of_the_given_folders_is_reported(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "evil.yaml").write_text(
+        "version: 1\nmanagerAccounts:\n  - {name: Evil, type: Agency}\n", encoding="utf-8"
+    )
+    manifests = tmp_path / "manifests"
+    (manifests / "sub").mkdir(parents=True)
+    (manifests / "ok.yaml").write_text("version: 1\n", encoding="utf-8")
+    (manifests / "evil.yaml").symlink_to(outside / "evil.yaml")
+    (manifests / "sub" / "up").symlink_to(outside, target_is_directory=True)
+    done = harness.run(["validate", "--format", "json", str(manifests)])
+    assert done.returncode == EXIT_ERROR, done.describe()
+    report = json.loads(done.stdout)
+    messages = [d["file"] + ": " + d["message"] for d in report["diagnostics"]]
+    assert any("evil.yaml" in m and "outside" in m for m in messages), messages
+    assert any("up" in m and "outside" in m for m in messages), messages
+    assert "Evil" not in done.stdout
+
+
+# ---- sandbox commands on a state file -------------------------------------------------------
+
+
+def test_sandbox_commands_print_no_credentials(tmp_path: Path) -> None:
+    seed_file, _ = write(tmp_path, SPEC)
+    _seed_with_clients(seed_file)
+    state = tmp_path / "state.json"
+    amc, manager = "ENTITYCAMC00000", "amzn1.ads1.ma1.chaos000000"
+    scan = Scan()
+    commands = [
+        ["sandbox", "reset", "--seed", str(seed_file)],
+        ["sandbox", "show"],
+        ["sandbox", "accept", amc, "invitee1@amc0.example.com"],
+        ["sandbox", "expire", amc, "invitee2@amc0.example.com"],
+        ["sandbox", "link", manager, "ENTITYC0000X000"],
+        ["sandbox", "unlink", manager, "ENTITYC0000X000"],
+        ["sandbox", "add-user", amc, "someone@example.com", "--role", "admin"],
+        ["sandbox", "remove-user", amc, "amzn1.account.C0000U0003"],
+        ["sandbox", "advance-clock", "1h"],
+        ["sandbox", "show"],
+    ]
+    for command in commands:
+        done = harness.run([*command, "--state", str(state)])
+        assert done.returncode == 0, done.describe()
+        scan.add_run(done)
+    scan.add_files(tmp_path, skip={state, seed_file})
+    stored = json.loads(state.read_text(encoding="utf-8"))
+    assert STORED_SECRET in state.read_text(encoding="utf-8")  # the search would find it
+    assert scan.leaks(issued_tokens(stored)) == []
