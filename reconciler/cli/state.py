@@ -1,7 +1,339 @@
-"""Commands: filled in by the issue that builds them."""
+"""Commands over live state: `plan`, `apply`, `drift`, `import` (issue #5).
+
+Exit codes (reconciler.errors): 0 ok / no changes, 1 error or refused, 2 changes present
+(`plan --detailed-exitcode`, `drift`), 3 apply finished but something failed or did not
+converge, 64 usage error; 130 when an apply was interrupted.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
 import click
 
-COMMANDS: list[click.Command] = []
+from reconciler.apply import Journal, apply_plan, check_not_stale, stop_on_signals
+from reconciler.apply.render import render_report, result_line
+from reconciler.cli.options import ApiOptions, api_options
+from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, PlanFileError, UsageError
+from reconciler.importer import import_live, write_atomic
+from reconciler.live import read_all, read_live
+from reconciler.manifest import load_manifests
+from reconciler.model import Desired
+from reconciler.plan import Plan, Policy, plan_from_json
+from reconciler.planner import make_plan
+from reconciler.render import render_json, render_markdown, render_text
+from reconciler.render.markdown import mask_addresses
+
+R = TypeVar("R")
+_DEFAULTS = Policy()
+
+_GUARDS = (
+    click.option(
+        "--max-removals",
+        type=click.IntRange(min=0),
+        default=_DEFAULTS.max_removals,
+        show_default=True,
+        help="Refuse a plan that removes more links, users and invitations than this.",
+    ),
+    click.option(
+        "--max-removal-fraction",
+        type=click.FloatRange(0.0, 1.0),
+        default=_DEFAULTS.max_removal_fraction,
+        show_default=True,
+        help="Refuse a plan that removes more than this share of one account's members.",
+    ),
+    click.option(
+        "--resend-within",
+        "resend_within_days",
+        metavar="DAYS",
+        type=click.FloatRange(min=0.0),
+        default=_DEFAULTS.resend_within_days,
+        show_default=True,
+        help="Resend pending invitations that expire within this many days.",
+    ),
+    click.option(
+        "--allow-incomplete",
+        is_flag=True,
+        help="Plan even where the live read may be incomplete, without the removals and "
+        "creates it would block.",
+    ),
+    click.option(
+        "--allow-unresolved",
+        is_flag=True,
+        help="Plan even when masked users cannot be told apart, leaving them untouched.",
+    ),
+    click.option(
+        "--allow-fewer-admins",
+        is_flag=True,
+        help="Allow fewer active admins than minAdmins (never none).",
+    ),
+)
+
+
+def guard_options(command: Callable[..., R]) -> Callable[..., R]:
+    """Add the guard flags; the command receives them as one `policy` argument."""
+
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any,
+        max_removals: int,
+        max_removal_fraction: float,
+        resend_within_days: float,
+        allow_incomplete: bool,
+        allow_unresolved: bool,
+        allow_fewer_admins: bool,
+        **kwargs: Any,
+    ) -> R:
+        policy = Policy(
+            max_removals=max_removals,
+            max_removal_fraction=max_removal_fraction,
+            resend_within_days=resend_within_days,
+            now=time.time(),
+            allow_incomplete=allow_incomplete,
+            allow_unresolved=allow_unresolved,
+            allow_fewer_admins=allow_fewer_admins,
+        )
+        return command(*args, policy=policy, **kwargs)
+
+    decorated: Callable[..., R] = wrapper
+    for option in reversed(_GUARDS):
+        decorated = option(decorated)
+    return decorated
+
+
+_PATHS = click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+_FORMAT = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for people, markdown for pull requests, json for machines (the plan file).",
+)
+_MASK = click.option(
+    "--mask-emails",
+    is_flag=True,
+    help="Mask email addresses (a***@example.com) in text and markdown, for public logs.",
+)
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _render(plan: Plan, output_format: str, *, mask: bool) -> str:
+    if output_format == "json":
+        return render_json(plan)
+    if output_format == "markdown":
+        return render_markdown(plan, mask_emails=mask)
+    text = render_text(plan, color=_color())
+    return mask_addresses(text) if mask else text
+
+
+def _step_summary(plan: Plan, *, mask: bool) -> None:
+    """GitHub Actions: append the markdown to the job summary page as well."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    try:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(render_markdown(plan, mask_emails=mask) + "\n")
+    except OSError as exc:
+        click.echo(f"warning: cannot write GITHUB_STEP_SUMMARY {target}: {exc}", err=True)
+
+
+def _plan(paths: tuple[str, ...], api: ApiOptions, policy: Policy) -> tuple[Desired, Plan]:
+    if not paths:
+        raise UsageError("name the manifests: a PATH (file or directory) is required")
+    desired = load_manifests(paths)
+    with api.open_client() as client:
+        live = read_live(desired, client.reader(), now=policy.now, progress=api.progress)
+    return desired, make_plan(desired, live, policy)
+
+
+@click.command()
+@_PATHS
+@click.option(
+    "--out",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also save the plan file (JSON), for `reconciler apply --plan FILE`.",
+)
+@_FORMAT
+@_MASK
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when the plan has changes (0 when none).",
+)
+@guard_options
+@api_options
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    out: Path | None,
+    output_format: str,
+    mask_emails: bool,
+    detailed_exitcode: bool,
+    policy: Policy,
+    api: ApiOptions,
+) -> None:
+    """Show what apply would change to make live state match the manifests under PATH..."""
+    _, the_plan = _plan(paths, api, policy)
+    if out is not None:
+        write_atomic(out, render_json(the_plan))
+    click.echo(_render(the_plan, output_format, mask=mask_emails), nl=False)
+    _step_summary(the_plan, mask=mask_emails)
+    changed = detailed_exitcode and not the_plan.is_empty
+    ctx.exit(EXIT_CHANGES if changed else EXIT_OK)
+
+
+@click.command()
+@_FORMAT
+@_MASK
+@_PATHS
+@guard_options
+@api_options
+@click.pass_context
+def drift(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    output_format: str,
+    mask_emails: bool,
+    policy: Policy,
+    api: ApiOptions,
+) -> None:
+    """Read-only check: exit 0 when live state matches the manifests, 2 when it drifted.
+    Invitations waiting to be accepted are not drift."""
+    _, the_plan = _plan(paths, api, policy)
+    click.echo(_render(the_plan, output_format, mask=mask_emails), nl=False)
+    _step_summary(the_plan, mask=mask_emails)
+    ctx.exit(EXIT_OK if the_plan.is_empty else EXIT_CHANGES)
+
+
+def _read_plan_file(path: Path) -> Plan:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot read the plan file ({exc.strerror})") from exc
+    except ValueError as exc:
+        raise PlanFileError(f"{path} is not JSON ({exc}): is it a plan file?") from exc
+    return plan_from_json(data, source=str(path))
+
+
+def _approved(auto_approve: bool) -> bool:
+    if auto_approve:
+        return True
+    if not sys.stdin.isatty():
+        click.echo(
+            "Error: refusing to apply without confirmation, and there is no terminal to ask "
+            "on. Review the plan above, then run again with --auto-approve (or save a plan "
+            "with `reconciler plan --out FILE` and apply it with `reconciler apply --plan "
+            "FILE`).",
+            err=True,
+        )
+        return False
+    return click.confirm("Apply these changes?", default=False)
+
+
+@click.command()
+@_PATHS
+@click.option(
+    "--plan",
+    "plan_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Apply a saved plan exactly (refused if live state moved since). PATH..., when "
+    "given, is used only to check convergence afterwards.",
+)
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option(
+    "--journal",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append one JSON line per action (time, action, target, result) to FILE.",
+)
+@guard_options
+@api_options
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    plan_file: Path | None,
+    auto_approve: bool,
+    journal: Path | None,
+    policy: Policy,
+    api: ApiOptions,
+) -> None:
+    """Make live state match the manifests under PATH... (or a saved --plan FILE).
+
+    Without --plan it plans first, shows the plan and asks on a terminal; --auto-approve
+    skips the question. A saved plan was reviewed already and is applied without asking,
+    after checking that live state has not moved since it was made."""
+    desired: Desired | None = None
+    if plan_file is not None:
+        the_plan = _read_plan_file(plan_file)
+        desired = load_manifests(paths) if paths else None
+    else:
+        desired, the_plan = _plan(paths, api, policy)
+    click.echo(render_text(the_plan, color=_color()), nl=False)
+    if the_plan.is_empty:
+        ctx.exit(EXIT_OK)
+    if plan_file is None and not _approved(auto_approve):
+        ctx.exit(EXIT_ERROR)
+    stop = threading.Event()
+
+    def on_stop() -> None:
+        click.echo("Stopping after the calls in flight (Ctrl-C again to abort)...", err=True)
+
+    def on_result(result: Any) -> None:
+        click.echo(result_line(result))
+
+    with api.open_client() as client:
+        if plan_file is not None:
+            check_not_stale(the_plan, client.reader())
+        click.echo(f"Applying {len(the_plan.actions)} action(s)...")
+        with stop_on_signals(stop, on_stop=on_stop):
+            log = Journal(journal) if journal is not None else None
+            try:
+                report = apply_plan(
+                    the_plan, client, desired=desired, journal=log, stop=stop, on_result=on_result
+                )
+            finally:
+                if log is not None:
+                    log.close()
+    click.echo(render_report(report), nl=False)
+    ctx.exit(report.exit_code)
+
+
+@click.command("import")
+@click.option(
+    "--out",
+    "out_dir",
+    metavar="DIR",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the manifests under this directory.",
+)
+@click.option("--force", is_flag=True, help="Replace files that already exist.")
+@api_options
+def import_(out_dir: Path, force: bool, api: ApiOptions) -> None:
+    """Write manifests that describe everything live: `import` then `plan` shows no changes."""
+    with api.open_client() as client:
+        live = read_all(client.reader(), progress=api.progress)
+    written = import_live(live, out_dir, force=force)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"Next: reconciler plan {out_dir} (it should show no changes).")
+
+
+COMMANDS: list[click.Command] = [plan, apply, drift, import_]
