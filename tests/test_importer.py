@@ -1,0 +1,125 @@
+"""`reconciler.importer`: live state -> manifests that plan to nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reconciler.api import AdsClient, ApiConfig
+from reconciler.errors import ReconcilerError
+from reconciler.importer import HEADER, import_live, render_import
+from reconciler.live import read_all, read_live
+from reconciler.manifest import load_manifests
+from reconciler.plan import ActionKind, Plan, Policy
+from reconciler.planner import make_plan
+from reconciler.sandbox import SandboxTransport, World
+from tests.factories import ACME_AMC, ACME_ID, invitation, live, live_amc, live_manager, live_user
+
+
+@pytest.fixture
+def client(sandbox_world: World) -> Iterator[AdsClient]:
+    with AdsClient(ApiConfig.sandbox(), transport=SandboxTransport(sandbox_world)) as c:
+        yield c
+
+
+def import_then_plan(world: World, client: AdsClient, out: Path) -> Plan:
+    import_live(read_all(client.reader(), now=world.now()), out)
+    want = load_manifests([out])
+    return make_plan(want, read_live(want, client.reader()), Policy(now=world.now()))
+
+
+def test_demo_world_imports_to_manifests_that_plan_to_nothing(
+    sandbox_world: World, client: AdsClient, tmp_path: Path
+) -> None:
+    plan = import_then_plan(sandbox_world, client, tmp_path)
+    assert plan.is_empty and not plan.warnings
+    assert [w.email for w in plan.waiting] == ["bob@example.com"]
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.*"))
+    assert files == [
+        "amc/ENTITY1AA1AA11AAA1.yaml",
+        "managers/acme-agency.yaml",
+        "manifest.schema.json",
+    ]
+    for path in tmp_path.rglob("*.yaml"):
+        assert path.read_text().startswith(HEADER + "\n")
+        # The header's relative path leads to the schema written beside the manifests.
+        assert (path.parent / HEADER.split("=", 1)[1]).resolve().is_file()
+
+
+def test_masked_users_are_pinned_by_user_id_with_a_comment_saying_why(
+    client: AdsClient, tmp_path: Path
+) -> None:
+    import_live(read_all(client.reader()), tmp_path)
+    text = (tmp_path / "amc" / f"{ACME_AMC}.yaml").read_text()
+    assert (
+        "# a***@example.com: POST /users/list masks addresses, so this user is pinned by userId\n"
+        '      - {userId: "amzn1.account.ALICE0001", role: admin}\n'
+    ) in text
+    data = yaml.safe_load(text)
+    users = data["amcAccounts"][0]["users"]
+    assert {"email": "bob@example.com", "name": "Bob", "role": "viewer"} in users
+    assert all("email" not in u for u in users if "userId" in u)
+
+
+def test_refuses_to_overwrite_unless_forced(client: AdsClient, tmp_path: Path) -> None:
+    mine = tmp_path / "managers" / "acme-agency.yaml"
+    mine.parent.mkdir()
+    mine.write_text("# my own work\n")
+    live_state = read_all(client.reader())
+    with pytest.raises(ReconcilerError, match="--force") as caught:
+        import_live(live_state, tmp_path)
+    assert str(mine) in str(caught.value)
+    assert mine.read_text() == "# my own work\n"
+    assert not (tmp_path / "amc").exists()  # nothing written at all
+    written = import_live(live_state, tmp_path, force=True)
+    assert mine in written and "Acme Agency" in mine.read_text()
+
+
+def test_unmanaged_roles_expired_invitations_and_more_regions(
+    sandbox_world: World, client: AdsClient, tmp_path: Path
+) -> None:
+    sandbox_world.add_user(ACME_AMC, "ed@example.com", "editor", user_id="amzn1.account.ED01")
+    sandbox_world.expire_invitation(ACME_AMC, "sandbox-invitation-bob")
+    sandbox_world.link(ACME_ID, "ENTITY2EURO0001")
+    sandbox_world.link(ACME_ID, "ENTITY1DSP00001")
+    plan = import_then_plan(sandbox_world, client, tmp_path)
+    # An expired invitation is imported (somebody is wanted) and the plan resends it.
+    assert [(a.kind, a.label) for a in plan.actions] == [
+        (ActionKind.RESEND_INVITATION, "bob@example.com")
+    ]
+    amc_text = (tmp_path / "amc" / f"{ACME_AMC}.yaml").read_text()
+    assert "e***@example.com (amzn1.account.ED01) holds EDITOR, which reconciler" in amc_text
+    assert "ED01" not in str(yaml.safe_load(amc_text))  # a comment, not an entry
+    assert "`reconciler plan` will resend it" in amc_text
+    manager_text = (tmp_path / "managers" / "acme-agency.yaml").read_text()
+    assert '{id: "ENTITY2EURO0001", region: EU}' in manager_text
+
+
+def test_an_incomplete_read_is_imported_with_prune_off() -> None:
+    state = live(
+        [live_manager(ACME_ID, "Acme Agency")],
+        [live_amc(ACME_AMC, [live_user("amzn1.account.A", "a@example.com", "admin")])],
+        incomplete={f"manager:{ACME_ID}": "50 links, may be truncated", "amc:*": "list failed"},
+    )
+    files = render_import(state)
+    manager = yaml.safe_load(files["managers/acme-agency.yaml"])["managerAccounts"][0]
+    amc = yaml.safe_load(files[f"amc/{ACME_AMC}.yaml"])["amcAccounts"][0]
+    assert manager["prune"] is False and amc["prune"] is False
+    assert "50 links, may be truncated" in files["managers/acme-agency.yaml"]
+
+
+def test_same_named_manager_accounts_get_separate_files() -> None:
+    state = live(
+        [live_manager("amzn1.ads1.ma1.one", "Twin"), live_manager("amzn1.ads1.ma1.two", "Twin")],
+        [live_amc("ENTITYAMC", [], [invitation("i-1", "x@example.com")])],
+    )
+    files = render_import(state)
+    assert sorted(files) == [
+        "amc/ENTITYAMC.yaml",
+        "managers/twin-two.yaml",
+        "managers/twin.yaml",
+        "manifest.schema.json",
+    ]
