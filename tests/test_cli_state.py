@@ -1,0 +1,328 @@
+"""`reconciler plan | apply | drift | import` through `reconciler.cli.main`, against the
+sandbox persisted in a temporary state file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reconciler.cli import main
+from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from reconciler.plan import plan_from_json
+from reconciler.sandbox import (
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_REFRESH_TOKEN,
+    World,
+)
+from tests.factories import ACME_AMC, ACME_ID
+
+EXAMPLES = str(Path(__file__).resolve().parents[1] / "examples" / "manifests")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as stop:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return int(stop.value.code or 0), out, err
+
+
+@pytest.fixture
+def state(sandbox_state_file: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    assert run(capsys, "sandbox", "reset")[0] == EXIT_OK
+    return sandbox_state_file
+
+
+def world(state: Path) -> World:
+    return World.load(state)
+
+
+def gina_role(state: Path) -> str | None:
+    user = world(state).amc[ACME_AMC].user("amzn1.account.GINA0001")
+    return user.role if user is not None else None
+
+
+def write(path: Path, text: str) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return str(path)
+
+
+# ---- the demo -------------------------------------------------------------------------------
+
+
+def test_make_demo_sequence(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "validate", EXAMPLES)
+    assert code == EXIT_OK and "3 files valid" in out
+    code, out, _ = run(capsys, "plan", "--sandbox", EXAMPLES)
+    assert code == EXIT_OK
+    assert out.rstrip().endswith(
+        "Plan: 1 to create, 4 to associate, 1 to invite, 1 to change role, "
+        "1 to disassociate, 1 to revoke."
+    )
+    assert run(capsys, "plan", "--sandbox", "--detailed-exitcode", EXAMPLES)[0] == EXIT_CHANGES
+    code, out, _ = run(capsys, "apply", "--sandbox", "--auto-approve", EXAMPLES)
+    assert code == EXIT_OK, out
+    assert "Apply finished: 9 done (9 verified), 0 failed, 0 skipped; 8 write call(s)." in out
+    assert "Converged" in out
+    code, out, _ = run(capsys, "plan", "--sandbox", "--detailed-exitcode", EXAMPLES)
+    assert code == EXIT_OK
+    assert "No changes." in out and "waiting for carol@example.com" in out
+    after = world(state)
+    assert {x.account_id for x in after.managers[ACME_ID].links} >= {"ENTITY2EURO0001"}
+    assert after.amc[ACME_AMC].user("amzn1.account.DAVE0001") is None
+
+
+def test_apply_without_a_terminal_refuses_and_names_auto_approve(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "apply", "--sandbox", EXAMPLES)
+    assert code == EXIT_ERROR
+    assert "Plan: 1 to create" in out  # the plan is shown first
+    assert "--auto-approve" in err and "no terminal" in err
+    assert world(state).stats.writes == 0 and world(state).managers.keys() == {ACME_ID}
+
+
+def test_drift_exits_2_until_applied_and_pending_invitations_are_not_drift(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "drift", "--sandbox", EXAMPLES)
+    assert code == EXIT_CHANGES and "to associate" in out
+    assert run(capsys, "apply", "--sandbox", "--auto-approve", EXAMPLES)[0] == EXIT_OK
+    code, out, _ = run(capsys, "drift", "--sandbox", EXAMPLES)
+    assert code == EXIT_OK and "waiting for bob@example.com" in out
+    assert run(capsys, "drift", "--sandbox", "/nonexistent/manifests")[0] == EXIT_ERROR
+
+
+# ---- plan files -----------------------------------------------------------------------------
+
+
+def test_plan_file_is_the_json_output_and_holds_no_secret(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_file = tmp_path / "plans" / "plan.json"
+    code, stdout, _ = run(
+        capsys, "plan", "--sandbox", "--format", "json", "--out", str(out_file), EXAMPLES
+    )
+    assert code == EXIT_OK
+    saved = out_file.read_text()
+    assert json.loads(saved)["formatVersion"] == 1
+    assert json.loads(stdout)["actions"] == json.loads(saved)["actions"]
+    assert len(plan_from_json(json.loads(saved)).actions) == 9
+    for secret in (SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN, "Atza|", "Atzr|", "access_token"):
+        assert secret not in saved
+    assert [p.name for p in out_file.parent.iterdir()] == ["plan.json"]  # no temp file left
+
+
+def test_apply_saved_plan_applies_exactly_it(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run(capsys, "plan", "--sandbox", "--out", str(plan_file), EXAMPLES)[0] == EXIT_OK
+    journal = tmp_path / "journal.jsonl"
+    code, out, _ = run(
+        capsys, "apply", "--sandbox", "--plan", str(plan_file), "--journal", str(journal)
+    )
+    assert code == EXIT_OK, out
+    assert "9 done (9 verified)" in out and "Converged" in out
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert [line["result"] for line in lines] == ["ok"] * 9
+    assert run(capsys, "plan", "--sandbox", "--detailed-exitcode", EXAMPLES)[0] == EXIT_OK
+
+
+def test_a_stale_saved_plan_is_refused_listing_what_moved(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run(capsys, "plan", "--sandbox", "--out", str(plan_file), EXAMPLES)[0] == EXIT_OK
+    # Someone uses the console between plan and apply.
+    assert (
+        run(
+            capsys,
+            "sandbox",
+            "add-user",
+            ACME_AMC,
+            "gina@example.com",
+            "--role",
+            "admin",
+            "--user-id",
+            "amzn1.account.GINA0001",
+        )[0]
+        == EXIT_OK
+    )
+    assert run(capsys, "sandbox", "unlink", ACME_ID, "ENTITY1ACME0007")[0] == EXIT_OK
+    before = world(state).snapshot()
+    code, _, err = run(capsys, "apply", "--sandbox", "--plan", str(plan_file))
+    assert code == EXIT_ERROR
+    assert "the saved plan is stale" in err
+    assert "user amzn1.account.GINA0001 (g***@example.com, admin) added" in err
+    assert "link ENTITY1ACME0007 (NA) removed" in err
+    assert world(state).snapshot() == before
+
+
+def test_a_bad_plan_file_is_an_error_not_a_traceback(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "plan.json"
+    bad.write_text("{not json")
+    code, _, err = run(capsys, "apply", "--sandbox", "--plan", str(bad))
+    assert code == EXIT_ERROR and "is not JSON" in err and "Traceback" not in err
+
+
+# ---- guards ---------------------------------------------------------------------------------
+
+AMC_HEAD = f"version: 1\namcAccounts:\n  - id: {ACME_AMC}\n"
+
+
+def test_max_removals_guard(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "plan", "--sandbox", "--max-removals", "1", EXAMPLES)
+    assert code == EXIT_ERROR and "pass --max-removals 2" in err
+    assert (
+        run(capsys, "apply", "--sandbox", "--auto-approve", "--max-removals", "1", EXAMPLES)[0]
+        == EXIT_ERROR
+    )
+    assert world(state).stats.writes == 0
+    assert run(capsys, "drift", "--sandbox", "--max-removals", "1", EXAMPLES)[0] == EXIT_ERROR
+
+
+def test_max_removal_fraction_guard(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    only_alice = write(
+        tmp_path / "m" / "amc.yaml",
+        AMC_HEAD + "    users:\n      - {email: alice@example.com, role: admin}\n",
+    )
+    code, _, err = run(capsys, "plan", "--sandbox", only_alice)
+    assert code == EXIT_ERROR and "--max-removal-fraction" in err
+    assert "removes 4 of 5 live members" in err
+    ok = run(capsys, "plan", "--sandbox", "--max-removal-fraction", "0.8", only_alice)
+    assert ok[0] == EXIT_OK
+
+
+def test_fewer_admins_guard(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(
+        capsys,
+        "sandbox",
+        "add-user",
+        ACME_AMC,
+        "gina@example.com",
+        "--role",
+        "admin",
+        "--user-id",
+        "amzn1.account.GINA0001",
+    )
+    manifest = write(
+        tmp_path / "m" / "amc.yaml",
+        AMC_HEAD
+        + "    minAdmins: 2\n    prune: false\n    users:\n"
+        + "      - {email: alice@example.com, role: admin}\n"
+        + "      - {userId: amzn1.account.GINA0001, role: viewer}\n",
+    )
+    code, _, err = run(capsys, "apply", "--sandbox", "--auto-approve", manifest)
+    assert code == EXIT_ERROR and "--allow-fewer-admins" in err
+    assert gina_role(state) == "ADMIN"
+    code, out, _ = run(
+        capsys, "apply", "--sandbox", "--auto-approve", "--allow-fewer-admins", manifest
+    )
+    assert code == EXIT_OK, out
+    assert gina_role(state) == "VIEWER"
+
+
+def test_unresolved_masked_users_guard(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # anna and alice both show as a***@example.com; the manifest wants them in other roles.
+    run(capsys, "sandbox", "add-user", ACME_AMC, "anna@example.com", "--role", "viewer")
+    manifest = write(
+        tmp_path / "m" / "amc.yaml",
+        AMC_HEAD
+        + "    prune: false\n    users:\n"
+        + "      - {email: alice@example.com, role: viewer}\n"
+        + "      - {email: anna@example.com, role: admin}\n",
+    )
+    code, _, err = run(capsys, "plan", "--sandbox", manifest)
+    assert code == EXIT_ERROR and "--allow-unresolved" in err and "userId" in err
+    code, out, _ = run(capsys, "plan", "--sandbox", "--allow-unresolved", manifest)
+    assert code == EXIT_OK and "cannot be told apart" in out
+
+
+def test_incomplete_read_guard(
+    sandbox_state_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 51 links in one region: GET /managerAccounts shows 50 (reference §2.2), so the read may
+    # be truncated and no link may be removed on it.
+    accounts = [
+        {
+            "id": f"ENTITYBIG{i:04}",
+            "name": f"B{i}",
+            "type": "SELLER",
+            "marketplace": "ATVPDKIKX0DER",
+        }
+        for i in range(51)
+    ]
+    seed = {
+        "accounts": accounts,
+        "manager_accounts": [
+            {
+                "id": "amzn1.ads1.ma1.big",
+                "name": "Big",
+                "type": "Agency",
+                "links": [a["id"] for a in accounts],
+            }
+        ],
+    }
+    seed_file = write(tmp_path / "seed.yaml", yaml.safe_dump(seed))
+    assert run(capsys, "sandbox", "reset", "--seed", seed_file)[0] == EXIT_OK
+    links = "".join(f"      - id: ENTITYBIG{i:04}\n" for i in range(48))
+    manifest = write(
+        tmp_path / "m" / "big.yaml",
+        "version: 1\nmanagerAccounts:\n  - name: Big\n    id: amzn1.ads1.ma1.big\n"
+        "    linkedAccounts:\n" + links,
+    )
+    code, _, err = run(capsys, "plan", "--sandbox", manifest)
+    assert code == EXIT_ERROR and "--allow-incomplete" in err
+    code, out, _ = run(capsys, "plan", "--sandbox", "--allow-incomplete", manifest)
+    assert code == EXIT_OK and "skipped" in out
+
+
+# ---- outputs --------------------------------------------------------------------------------
+
+
+def test_markdown_goes_to_the_github_step_summary_masked_on_request(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    code, out, _ = run(
+        capsys, "plan", "--sandbox", "--format", "markdown", "--mask-emails", EXAMPLES
+    )
+    assert code == EXIT_OK
+    text = summary.read_text()
+    assert text.startswith("## reconciler plan") and out in text
+    assert "carol@example.com" not in text and "c***@example.com" in text
+    code, out, _ = run(capsys, "plan", "--sandbox", "--mask-emails", EXAMPLES)
+    assert "carol@example.com" not in out and "invite c***@example.com as viewer" in out
+
+
+def test_import_then_plan_shows_no_changes_and_import_refuses_to_overwrite(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "imported"
+    code, out, _ = run(capsys, "import", "--sandbox", "--out", str(out_dir))
+    assert code == EXIT_OK and "wrote" in out
+    assert run(capsys, "validate", str(out_dir))[0] == EXIT_OK
+    assert run(capsys, "plan", "--sandbox", "--detailed-exitcode", str(out_dir))[0] == EXIT_OK
+    code, _, err = run(capsys, "import", "--sandbox", "--out", str(out_dir))
+    assert code == EXIT_ERROR and "--force" in err
+    assert run(capsys, "import", "--sandbox", "--out", str(out_dir), "--force")[0] == EXIT_OK
+
+
+def test_usage_errors_exit_64(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "plan", "--sandbox")[0] == EXIT_USAGE
+    assert run(capsys, "apply", "--sandbox", "--auto-approve")[0] == EXIT_USAGE
+    assert run(capsys, "plan", "--format", "yaml", EXAMPLES)[0] == EXIT_USAGE
+    assert run(capsys, "import", "--sandbox")[0] == EXIT_USAGE
