@@ -4,12 +4,14 @@ sandbox persisted in a temporary state file."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 
-from reconciler.cli import main
+from reconciler.cli import cli, main
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from reconciler.plan import plan_from_json
 from reconciler.sandbox import (
@@ -326,3 +328,31 @@ def test_usage_errors_exit_64(state: Path, capsys: pytest.CaptureFixture[str]) -
     assert run(capsys, "apply", "--sandbox", "--auto-approve")[0] == EXIT_USAGE
     assert run(capsys, "plan", "--format", "yaml", EXAMPLES)[0] == EXIT_USAGE
     assert run(capsys, "import", "--sandbox")[0] == EXIT_USAGE
+
+
+# ---- CI examples ----------------------------------------------------------------------------
+
+CI = Path(__file__).resolve().parents[1] / "examples" / "ci"
+
+
+def _reconciler_flags(text: str) -> set[tuple[str, str]]:
+    """(command, --flag) for every `reconciler COMMAND ... --flag` in a CI file."""
+    found: set[tuple[str, str]] = set()
+    for match in re.finditer(r"reconciler (plan|apply|drift|validate|import)\b([^\n]*)", text):
+        for flag in re.findall(r"(--[a-z-]+)", match.group(2)):
+            found.add((match.group(1), flag))
+    return found
+
+
+@pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])
+def test_ci_examples_parse_and_use_real_flags(name: str) -> None:
+    text = (CI / name).read_text()
+    data = yaml.safe_load(text)
+    jobs = data.get("jobs", data)
+    assert {"plan", "apply", "drift"} <= set(jobs)
+    used = _reconciler_flags(text)
+    assert ("apply", "--plan") in used and ("plan", "--out") in used
+    for command, flag in used:
+        params = cli.commands[command].params
+        known = {opt for p in params if isinstance(p, click.Option) for opt in p.opts}
+        assert flag in known, f"{name}: reconciler {command} has no {flag}"
