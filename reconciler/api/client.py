@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -67,6 +68,7 @@ class _Core:
         retry: RetryPolicy,
         max_concurrency: int,
         on_event: Callable[[ClientEvent], None] | None,
+        sleep: Callable[[float], None],
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -96,7 +98,7 @@ class _Core:
             },
             **common,
         )
-        self.retrier = Retrier(retry, stats=self.stats, emit=self.emit)
+        self.retrier = Retrier(retry, stats=self.stats, emit=self.emit, sleep=sleep)
         self._slots = threading.BoundedSemaphore(max_concurrency)
 
     def emit(self, event: ClientEvent) -> None:
@@ -308,7 +310,10 @@ class AdsClient(AdsReader):
         retry: RetryPolicy = DEFAULT_RETRY,
         max_concurrency: int = 8,
         on_event: Callable[[ClientEvent], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """`sleep` is how the client waits (backoff, Retry-After, the limiter); tests pass
+        one that records the waits instead of sleeping."""
         super().__init__(
             _Core(
                 config,
@@ -316,6 +321,7 @@ class AdsClient(AdsReader):
                 retry=retry,
                 max_concurrency=max_concurrency,
                 on_event=on_event,
+                sleep=sleep,
             )
         )
 
