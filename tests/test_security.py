@@ -190,3 +190,97 @@ def test_sandbox_commands_print_no_credentials(tmp_path: Path) -> None:
     stored = json.loads(state.read_text(encoding="utf-8"))
     assert STORED_SECRET in state.read_text(encoding="utf-8")  # the search would find it
     assert scan.leaks(issued_tokens(stored)) == []
+
+
+# ---- every command, in-process sandbox and served sandbox ------------------------------------
+
+API_COMMANDS = ("plan", "drift", "apply", "import")
+
+
+def _manifest_runs(manifests: Path, out: Path, api: list[str], where: list[str]) -> list[list[str]]:
+    """Every API command with --debug and every output option, in an order where each has
+    something to do: plans first, then apply from the saved plan, an out-of-band change (on
+    the sandbox at `where`), a full apply that undoes it, then drift and import."""
+    guards = ["--max-removals", "1000", "--max-removal-fraction", "1"]
+    runs = [
+        ["plan", *api, "--debug", *guards, "--out", str(out / f"plan-{fmt}.json"),
+         "--format", fmt, str(manifests)]
+        for fmt in ("text", "json", "markdown")
+    ]  # fmt: skip
+    runs += [
+        ["plan", *api, "--debug", *guards, "--mask-emails", "--format", "markdown", str(manifests)],
+        ["drift", *api, "--debug", *guards, str(manifests)],
+        ["apply", *api, "--debug", "--plan", str(out / "plan-json.json"),
+         "--journal", str(out / "journal-plan.jsonl"), str(manifests)],
+        ["sandbox", "link", "amzn1.ads1.ma1.chaos000000", "ENTITYC0000L000", *where],
+        ["apply", *api, "--debug", "--auto-approve", *guards,
+         "--journal", str(out / "journal.jsonl"), str(manifests)],
+        ["drift", *api, "--debug", "--format", "json", str(manifests)],
+        ["import", *api, "--debug", "--out", str(out / "imported")],
+        ["plan", *api, "--debug", "--format", "json", str(out / "imported")],
+    ]  # fmt: skip
+    return runs
+
+
+def _run_all(runs: list[list[str]], env: dict[str, str], scan: Scan) -> None:
+    for args in runs:
+        done = harness.run(args, env=env, timeout_s=120)
+        scan.add_run(done)
+        assert "Traceback" not in done.stderr, done.describe()
+        assert done.returncode in (0, 2), done.describe()
+        if (
+            "--debug" in args and args[0] != "import"
+        ):  # the debug log is on, so the search has something to search
+            assert "Authorization" in done.stderr or "GET" in done.stderr, done.describe()
+
+
+def test_every_command_in_process_sandbox(tmp_path: Path) -> None:
+    seed_file, manifests = write(tmp_path, SPEC)
+    _seed_with_clients(seed_file)
+    state = tmp_path / "state.json"
+    out = tmp_path / "out"
+    out.mkdir()
+    summary = out / "step-summary.md"
+    scan = Scan()
+    setup = harness.run(["sandbox", "reset", "--seed", str(seed_file), "--state", str(state)])
+    assert setup.returncode == 0, setup.describe()
+    env = {"GITHUB_STEP_SUMMARY": str(summary)}
+    runs = _manifest_runs(manifests, out, ["--sandbox-state", str(state)], ["--state", str(state)])
+    _run_all([["validate", str(manifests)], ["schema"], *runs], env, scan)
+    scan.add_files(tmp_path, skip={state, seed_file})
+    assert {"plan-json.json", "journal.jsonl", "step-summary.md"} <= {p.name for p in out.iterdir()}
+    assert any((out / "imported").rglob("*.yaml"))
+    tokens = issued_tokens(json.loads(state.read_text(encoding="utf-8")))
+    assert tokens  # the commands did log in
+    assert scan.leaks(tokens) == []
+
+
+def test_every_command_served_sandbox_env_credentials(tmp_path: Path) -> None:
+    seed_file, manifests = write(tmp_path, SPEC)
+    _seed_with_clients(seed_file)
+    out = tmp_path / "out"
+    out.mkdir()
+    scan = Scan()
+    with harness.serve(
+        "--seed",
+        str(seed_file),
+        client_id=SERVED_CLIENT_ID,
+        client_secret=SERVED_SECRET,
+        refresh_token=SERVED_REFRESH,
+    ) as served:
+        runs = _manifest_runs(manifests, out, [], ["--url", served.na_url])
+        _run_all(runs, dict(served.env), scan)
+        amc = "ENTITYCAMC00000"
+        for args in (
+            ["sandbox", "show"],
+            ["sandbox", "accept", amc, "new1@amc0.example.com"],
+            ["sandbox", "advance-clock", "1h"],
+        ):
+            done = harness.run([*args, "--url", served.na_url])
+            assert done.returncode == 0, done.describe()
+            scan.add_run(done)
+        state = served.state()
+    scan.add_files(tmp_path, skip={seed_file})
+    tokens = issued_tokens(state)
+    assert tokens
+    assert scan.leaks(tokens) == []
