@@ -19,7 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -284,3 +288,111 @@ def test_every_command_served_sandbox_env_credentials(tmp_path: Path) -> None:
     tokens = issued_tokens(state)
     assert tokens
     assert scan.leaks(tokens) == []
+
+
+# ---- where credentials may go ----------------------------------------------------------------
+
+
+class _Recorder(ThreadingHTTPServer):
+    """A loopback HTTP server that records each request (method, path, headers) and answers
+    with `redirect_to` + path as a 307, or a 404 when it has nowhere to send the client."""
+
+    daemon_threads = True
+
+    def __init__(self, redirect_to: str | None = None) -> None:
+        self.redirect_to = redirect_to
+        self.seen: list[tuple[str, str, dict[str, str]]] = []
+        super().__init__(("127.0.0.1", 0), _RecordingHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _RecordingHandler(BaseHTTPRequestHandler):
+    server: _Recorder
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self.server.seen.append(
+            (self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+        )
+        if self.server.redirect_to is not None:
+            self.send_response(307)
+            self.send_header("Location", self.server.redirect_to + self.path)
+        else:
+            self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_PUT = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def recorder(redirect_to: str | None = None) -> Iterator[_Recorder]:
+    server = _Recorder(redirect_to)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_a_redirect_never_carries_credentials_to_another_port(tmp_path: Path) -> None:
+    """The NA host answers 307 to another loopback port (another origin: credentials must not
+    follow). Tokens come from the served sandbox, so the client does hold a bearer token."""
+    seed_file, manifests = write(tmp_path, SPEC)
+    with harness.serve("--seed", str(seed_file)) as served, recorder() as elsewhere:
+        with recorder(redirect_to=elsewhere.url) as na:
+            env = {**served.env, "AMAZON_ADS_API_URL_NA": na.url}
+            for args in (
+                ["plan", "--debug", str(manifests)],
+                ["drift", str(manifests)],
+                ["apply", "--auto-approve", str(manifests)],
+            ):
+                done = harness.run(args, env=env, timeout_s=120)
+                assert done.returncode == EXIT_ERROR, done.describe()
+                assert "Traceback" not in done.stderr, done.describe()
+                assert "refusing to follow a redirect" in done.stderr, done.describe()
+            # `import` reads what it can and notes the refused region in the manifests it
+            # writes (prune off there). It exits 0 without a word on stderr: reported.
+            imported = tmp_path / "imported"
+            done = harness.run(["import", "--out", str(imported)], env=env, timeout_s=120)
+            assert "Traceback" not in done.stderr, done.describe()
+            notes = "".join(p.read_text() for p in imported.rglob("*.yaml"))
+            assert "refusing to follow a redirect" in notes + done.stderr, done.describe()
+            assert na.seen, "the redirecting host was never asked"
+            assert any("authorization" in headers for _, _, headers in na.seen)
+        assert elsewhere.seen == [], elsewhere.seen  # not even a request without credentials
+
+
+def test_http_to_a_remote_host_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    _, manifests = write(tmp_path, SPEC)
+    with recorder() as token_endpoint:
+        for variable in ("AMAZON_ADS_API_URL_EU", "AMAZON_ADS_TOKEN_URL"):
+            env = {
+                "AMAZON_ADS_CLIENT_ID": SERVED_CLIENT_ID,
+                "AMAZON_ADS_CLIENT_SECRET": SERVED_SECRET,
+                "AMAZON_ADS_REFRESH_TOKEN": SERVED_REFRESH,
+                "AMAZON_ADS_TOKEN_URL": token_endpoint.url + "/auth/o2/token",
+                variable: "http://advertising-api-eu.example.com",
+            }
+            for args in (
+                ["plan", "--debug", str(manifests)],
+                ["import", "--out", str(tmp_path / "i")],
+            ):
+                done = harness.run(args, env=env, timeout_s=60)
+                assert done.returncode == EXIT_ERROR, done.describe()
+                assert "plain http to a remote host" in done.stderr, done.describe()
+                assert variable in done.stderr
+                assert SERVED_SECRET not in done.stdout + done.stderr
+        assert token_endpoint.seen == []  # refused before even fetching a token
