@@ -9,9 +9,11 @@ What is retried:
   the request left (connect errors, a token that could not be fetched). A 5xx or a connection
   lost after sending is ambiguous: `OutcomeUnknownError`, never re-sent.
 
-The limiter is shared by every thread of a client. It starts unlimited; on a 429 it sets its
-rate just under the rate the server actually admitted over the last moments (so it settles at
-the server's limit rather than far below it), then raises the rate slowly while no 429 comes.
+The limiter is shared by every thread of a client. It starts unlimited; on a 429 that looks
+like a rate limit it sets its rate just under the rate the server actually admitted over the
+last moments (so it settles at the server's limit rather than far below it), then raises the
+rate slowly while no 429 comes. Random 429s ("storms") do not drag the rate down: the
+throttled request waits its Retry-After and the others go on.
 """
 
 from __future__ import annotations
@@ -47,10 +49,11 @@ class RetryPolicy:
     # Adaptive rate limiting (shared by all threads of one client).
     adaptive: bool = True
     initial_rate: float | None = None  # requests/second; None: unlimited until the first 429
-    min_rate: float = 2.0
+    min_rate: float = 5.0
     backoff_factor: float = 0.95  # new rate = factor x the rate the server admitted
     measure_window_s: float = 0.5
     cut_interval_s: float = 0.5  # 429s closer together than this are one episode
+    cut_share: float = 0.3  # a share of 429s this high means "far above the limit"
     increase_after_s: float = 1.0  # quiet time before the rate rises again
     increase_per_s: float = 0.02  # +2% per second while quiet
 
@@ -94,6 +97,7 @@ class AdaptiveLimiter:
         self._next = 0.0
         self._started: float | None = None
         self._admitted: deque[float] = deque()
+        self._throttled: deque[float] = deque()
         self._last_cut = -math.inf
         self._last_throttle = -math.inf
         self._last_raise = 0.0
@@ -123,8 +127,9 @@ class AdaptiveLimiter:
             now = self._clock()
             self._admitted.append(now)
             horizon = now - 4 * self._policy.measure_window_s
-            while self._admitted and self._admitted[0] < horizon:
-                self._admitted.popleft()
+            for times in (self._admitted, self._throttled):
+                while times and times[0] < horizon:
+                    times.popleft()
             if (
                 self._rate is not None
                 and now - self._last_throttle >= self._policy.increase_after_s
@@ -134,17 +139,36 @@ class AdaptiveLimiter:
                 self._last_raise = now
 
     def throttled(self) -> None:
-        """A 429 arrived: cut the rate to just under what the server admitted."""
+        """A 429 arrived. Cut the rate to just under what the server admitted, but only when
+        the 429 looks like a rate limit: the first 429 after a quiet spell (the server's limit
+        was just crossed), or a high share of 429s recently (we are far above it). Scattered
+        429s that come whatever the pace (a "storm") are left to Retry-After: cutting on each
+        of them would drive the rate to the floor without helping."""
         with self._lock:
             now = self._clock()
+            # A quiet spell counts only if enough requests went through in it: at a slow pace
+            # a second without 429 says nothing.
+            quiet = (
+                now - self._last_throttle >= self._policy.increase_after_s
+                and sum(1 for t in self._admitted if t >= self._last_throttle) >= 20
+            )
             self._last_throttle = now
+            self._throttled.append(now)
             if not self._policy.adaptive or now - self._last_cut < self._policy.cut_interval_s:
                 return
             started = self._started if self._started is not None else now
             window = min(self._policy.measure_window_s, now - started)
             if window <= 0.01:
                 window = self._policy.measure_window_s
-            admitted = sum(1 for t in self._admitted if t >= now - window) / window
+            admitted_n = sum(1 for t in self._admitted if t >= now - window)
+            # The share of 429s over the whole kept history (4 windows): enough samples that a
+            # storm's random share rarely looks like a limit crossed far.
+            samples = len(self._admitted) + len(self._throttled)
+            share = len(self._throttled) / max(1, samples)
+            heavy = samples >= 40 and share >= self._policy.cut_share
+            if not (quiet or heavy or self._rate is None):
+                return
+            admitted = admitted_n / window
             if admitted <= 0:
                 admitted = (self._rate or 2 * self._policy.min_rate) / 2
             base = admitted if self._rate is None else min(self._rate, admitted)

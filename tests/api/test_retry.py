@@ -196,3 +196,23 @@ def test_default_policy_is_immutable() -> None:
     policy = RetryPolicy()
     with pytest.raises(AttributeError):
         policy.max_attempts = 1  # type: ignore[misc]
+
+
+def test_random_429s_do_not_drag_the_rate_to_the_floor() -> None:
+    """A storm: 20% of requests get 429 whatever the pace, and no rate limit at all."""
+    sim = _Sim(server_rps=1e9, latency_s=0.01)  # the client alone does 100 rps
+    rng = random.Random(4)
+    limiter = AdaptiveLimiter(RetryPolicy(), clock=sim.clock, sleep=sim.sleep)
+    admitted = 0
+    while sim.t < 60.0:
+        limiter.acquire()
+        sim.request()
+        if rng.random() < 0.2:
+            limiter.throttled()
+        else:
+            admitted += 1
+            limiter.admitted()
+    # The first 429 sets a rate (none was known); the scattered ones after it do not cut
+    # further, so the pace stays near half the demand instead of sinking to the floor.
+    assert limiter.rate is not None and limiter.rate > 40.0
+    assert admitted / sim.t > 30.0
