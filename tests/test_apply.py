@@ -371,3 +371,23 @@ def test_a_change_outside_the_touched_scopes_does_not_make_a_plan_stale() -> Non
         check_not_stale(plan, client.reader())
         report = apply_plan(plan, client)
     assert report.converged and world.amc[ACME_AMC].user("amzn1.account.ERIN0001") is not None
+
+
+def test_a_refusal_whose_effect_is_already_in_place_is_done_not_failed() -> None:
+    world = World.default()
+    want = demo_desired()
+    with client_for(world) as client:
+        plan = plan_for(want, client, world)
+        # Between plan and apply, someone else does two of its actions.
+        [invite] = [a for a in plan.actions if a.kind is ActionKind.INVITE]
+        client.create_invitations(ACME_AMC, [invite.payload], notify=False)
+        world.remove_user(ACME_AMC, "amzn1.account.DAVE0001")
+        report = apply_plan(plan, client, desired=want)
+    by_kind = {r.action.kind: r for r in report.results}
+    assert by_kind[ActionKind.INVITE].status is Status.VERIFIED
+    assert "DUPLICATE_INVITATION" in by_kind[ActionKind.INVITE].reason
+    assert by_kind[ActionKind.REVOKE_USER].status is Status.VERIFIED
+    assert "NOT_FOUND" in by_kind[ActionKind.REVOKE_USER].reason
+    assert report.exit_code == EXIT_OK and report.converged
+    carol = [i for i in world.amc[ACME_AMC].invitations if i.email == "carol@example.com"]
+    assert len(carol) == 1

@@ -184,20 +184,44 @@ class _Run:
                     self.record(item, Status.FAILED, str(exc), attempts=attempt)
                 return
             unknown: list[Item] = []
+            refused: dict[int, str] = {}
             for item in pending:
                 outcome = outcomes[item[0]]
                 if outcome.outcome is Outcome.OK:
                     self.record(item, Status.OK, attempts=attempt, created_id=outcome.created_id)
                 elif outcome.outcome is Outcome.FAILED:
-                    self.record(item, Status.FAILED, outcome.reason, attempts=attempt)
+                    refused[item[0]] = outcome.reason
                 else:
                     unknown.append(item)
             # Unknown items are settled by a re-read, never re-sent: the call did answer.
-            pending = (
+            if unknown:
                 self._settle(unknown, self.max_attempts, "the answer named no result")
-                if unknown
-                else []
+            if refused:
+                self._recheck([i for i in pending if i[0] in refused], refused, attempt)
+            pending = []
+
+    def _recheck(self, items: list[Item], refused: dict[int, str], attempt: int) -> None:
+        """A refused item whose effect is in place anyway (another apply, or a person, did it
+        meanwhile: DUPLICATE_INVITATION, NOT_FOUND on a revoke, ...) is done, not failed: the
+        re-read decides."""
+        try:
+            fresh = check.read_scopes(
+                self.plan.live, [a for _, a in items], self.client.reader(), created=self.created
             )
+        except ApiError:
+            fresh = None
+        for item in items:
+            reason = refused[item[0]]
+            action = item[1]
+            if (
+                fresh is not None
+                and check.incomplete(action, fresh, self.created) is None
+                and check.visible(action, fresh, self.plan.live, self.created)
+            ):
+                why = f"refused ({reason}), but the re-read shows it done"
+                self.record(item, Status.VERIFIED, why, attempts=attempt)
+            else:
+                self.record(item, Status.FAILED, reason, attempts=attempt)
 
     def _settle(self, pending: list[Item], attempt: int, why: str) -> list[Item]:
         """Re-read the scope after an unknown outcome: record what happened, return what did
