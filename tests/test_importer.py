@@ -83,6 +83,7 @@ def test_unmanaged_roles_expired_invitations_and_more_regions(
 ) -> None:
     sandbox_world.add_user(ACME_AMC, "ed@example.com", "editor", user_id="amzn1.account.ED01")
     sandbox_world.expire_invitation(ACME_AMC, "sandbox-invitation-bob")
+    sandbox_world.advance_clock(60)  # clear of the API's millisecond rounding of times
     sandbox_world.link(ACME_ID, "ENTITY2EURO0001")
     sandbox_world.link(ACME_ID, "ENTITY1DSP00001")
     plan = import_then_plan(sandbox_world, client, tmp_path)
