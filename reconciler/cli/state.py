@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from reconciler.apply import Journal, apply_plan, check_not_stale, stop_on_signals
+from reconciler.apply import ActionResult, Journal, apply_plan, check_not_stale, stop_on_signals
 from reconciler.apply.render import render_report, result_line
 from reconciler.cli.options import ApiOptions, api_options
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, PlanFileError, UsageError
@@ -295,7 +295,7 @@ def apply(
     def on_stop() -> None:
         click.echo("Stopping after the calls in flight (Ctrl-C again to abort)...", err=True)
 
-    def on_result(result: Any) -> None:
+    def on_result(result: ActionResult) -> None:
         click.echo(result_line(result))
 
     with api.open_client() as client:
