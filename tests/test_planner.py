@@ -572,6 +572,13 @@ def test_no_flag_allows_zero_admins() -> None:
         make_plan(d, lv, everything)
 
 
+def test_min_admins_zero_still_refuses_to_remove_the_last_admin() -> None:
+    lv = live(amcs=[live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN)])])
+    d = desired(amcs=[amc(AMC, user("a@x.com"), min_admins=0)])
+    with pytest.raises(GuardError, match="leaves no active admin"):
+        make_plan(d, lv, dataclasses.replace(POLICY, allow_fewer_admins=True))
+
+
 def test_already_below_min_admins_is_a_warning() -> None:
     lv = live(amcs=[live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN)])])
     d = desired(

@@ -152,6 +152,14 @@ def _admin_guard(draft: Draft, policy: Policy) -> list[str]:
                 else:
                     after.discard(action.target)
         before_n, after_n = len(facts.admins), len(after)
+        if after_n == 0 < before_n:
+            # Checked before minAdmins: `minAdmins: 0` must not be a way to lock everyone out.
+            violations.append(
+                f"{scope}: the plan leaves no active admin (now {before_n}); nobody could "
+                "manage its users until an invitation is accepted. No flag lifts this: keep "
+                "or promote an admin in this apply and remove the others in a later one"
+            )
+            continue
         if after_n >= facts.min_admins or after_n >= before_n:
             if after_n < facts.min_admins:
                 draft.warnings.append(
@@ -162,13 +170,7 @@ def _admin_guard(draft: Draft, policy: Policy) -> list[str]:
                     )
                 )
             continue
-        if after_n == 0:
-            violations.append(
-                f"{scope}: the plan leaves no active admin (now {before_n}); nobody could "
-                "manage its users until an invitation is accepted. No flag lifts this: keep "
-                "or promote an admin in this apply and remove the others in a later one"
-            )
-        elif not policy.allow_fewer_admins:
+        if not policy.allow_fewer_admins:
             violations.append(
                 f"{scope}: the plan leaves {after_n} active admin(s) (now {before_n}), fewer "
                 f"than minAdmins {facts.min_admins} ({facts.source}): list more admins, lower "
