@@ -217,7 +217,7 @@ def _wait(process: subprocess.Popen[str], timeout_s: float) -> tuple[int, Any]:
             return code, rusage
         if time.monotonic() > deadline:
             process.kill()
-            raise TimeoutError(f"{process.args} ran longer than {timeout_s} s")
+            raise TimeoutError(f"{process.args!r} ran longer than {timeout_s} s")
         time.sleep(0.01)
 
 

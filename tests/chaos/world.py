@@ -14,6 +14,7 @@ accepted invitations stay in `AmcAccount.invitations` with their state).
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,7 +28,6 @@ SEED_INVITATION_PREFIX = "seed-inv-"
 MARKETPLACES = {"NA": "ATVPDKIKX0DER", "EU": "A1F83G8C2ARO7P", "FE": "A1VC38T7YXB528"}
 REGIONS = ("NA", "EU", "FE")
 DAY = 86_400.0
-FROZEN_AT = 1_767_225_600.0  # 2026-01-01: the sandbox clock stands still at this instant
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +142,9 @@ def build(spec: WorldSpec) -> tuple[dict[str, Any], dict[str, str]]:
         ]
         manifest_amcs.append({"id": _amc_id(a), "name": f"AMC {a}", "users": wanted})
     seed = {
+        # Real time, no frozen clock: `plan` takes its `now` from the machine's clock, and the
+        # resend window is measured against the sandbox's invitation expiry times.
         "name": spec.name,
-        "clock": {"frozen_at": FROZEN_AT},
         "accounts": accounts,
         "manager_accounts": managers,
         "amc_accounts": amcs,
@@ -183,6 +184,11 @@ def write(folder: Path, spec: WorldSpec) -> tuple[Path, Path]:
 # ---- checking -------------------------------------------------------------------------------
 
 
+def sandbox_now(state: dict[str, Any]) -> float:
+    base = state["frozen_at"] if state["frozen_at"] is not None else time.time()
+    return float(base) + float(state["clock_offset"])
+
+
 def _open(inv: dict[str, Any], now: float) -> bool:
     return bool(inv["state"] == "PENDING" and inv["expires_at"] > now)
 
@@ -190,7 +196,7 @@ def _open(inv: dict[str, Any], now: float) -> bool:
 def mismatches(desired: Desired, state: dict[str, Any]) -> list[str]:
     """Every difference between the manifests and the sandbox's world, one line each."""
     problems: list[str] = []
-    now = float(state["frozen_at"] or 0.0) + float(state["clock_offset"])
+    now = sandbox_now(state)
     by_dsp = {a["dsp_advertiser_id"]: a["account_id"] for a in state["advertisers"]}
     live = state["manager_accounts"]
     for want in desired.manager_accounts:
@@ -266,7 +272,7 @@ def duplicate_invitations(state: dict[str, Any]) -> list[str]:
 
 def resent_in_time(state: dict[str, Any], *, within_days: float = 3.0) -> list[str]:
     """Open invitations that expire within `within_days` (a resend that was lost)."""
-    now = float(state["frozen_at"] or 0.0) + float(state["clock_offset"])
+    now = sandbox_now(state)
     return [
         f"{a['account_id']}: {i['email']} expires in {(i['expires_at'] - now) / DAY:.1f} days"
         for a in state["amc_accounts"]
