@@ -9,15 +9,15 @@ Benchmarks (each at the issue's size, 1x, and 4x):
 - `read (full)`: `read_all` in a worker process against `reconciler sandbox serve` seeded with
   benchmarks/read_scale.py's world (200 x 40 links, 100 AMC x 50 users + 10 invitations).
 - `make_plan (CPU)`: the pure planner on benchmarks/plan_scale.py's world, in a worker.
-- `plan (CLI)` and `apply (CLI)`: `reconciler plan` / `reconciler apply --auto-approve` as
-  whole processes against `sandbox serve` seeded with tests/chaos/world.py's world at the
-  read benchmark's size, whose plan holds every kind of action (skipped, and said so, while
-  the command does not exist yet).
+- `plan (CLI)` and `apply (CLI)`: `reconciler plan --out` / `reconciler apply --auto-approve`
+  as whole processes against `sandbox serve` seeded with tests/chaos/world.py's world at the
+  read benchmark's size, whose plan holds every kind of action (about 1,900 actions at 1x).
 
 The served sandbox adds `--latency-ms` to every response and admits `--rate` requests per
 second per client (token bucket, 429 + Retry-After beyond). Lower bounds: minimum read
-requests / rate for reads and plan; (minimum reads + minimum batched write calls) / rate for
-apply, which must read before it writes (the write-only bound is in the JSON, `note`).
+requests / rate for reads and plan; for apply (2 x minimum reads + minimum batched write
+calls) / rate, since it reads to plan and re-reads to verify (the write-only bound the issue
+names is in the note).
 Peak memory is the measured process's own `ru_maxrss` (os.wait4), not the server's.
 Results are printed and written to benchmarks/results/ (git-ignored).
 """
@@ -38,6 +38,7 @@ from typing import Any
 # (for tests.chaos, which holds the subprocess harness shared with the chaos suite).
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
+import apply_scale  # noqa: E402
 import load_validate  # noqa: E402
 import plan_scale  # noqa: E402
 import read_scale  # noqa: E402
@@ -185,62 +186,92 @@ def _has_command(name: str) -> bool:
     return harness.run([name, "--help"], timeout_s=60).returncode == 0
 
 
-def _change_world_row(
-    name: str, scale: int, opts: argparse.Namespace, args: Callable[[Path], list[str]]
-) -> Row:
-    spec = CHANGE_WORLD.scaled(scale)
-    with tempfile.TemporaryDirectory() as tmp:
-        seed_file, manifests = write(Path(tmp), spec)
-        with harness.serve(*_load_flags(opts, seed_file)) as served:
-            done = harness.run(args(manifests), env=served.env, timeout_s=1800)
-            stats = served.stats()
-    if done.returncode not in (0, 2):  # 2: `plan --detailed-exitcode` style "changes"
-        raise RuntimeError(done.describe())
-    reads = spec.minimum_reads()
-    writes = spec.minimum_writes() if name.startswith("apply") else 0
-    size = (
+def _change_world_size(spec: WorldSpec) -> str:
+    return (
         f"{spec.managers} managers x {spec.links} links (+{spec.new_managers} new), "
         f"{spec.amc_accounts} AMC x {spec.users} users + {spec.invitations} inv."
-    )
-    note = f"{stats['throttled']} x 429"
-    if writes:
-        note += f"; {stats['writes']} writes; write-only bound {writes / opts.rate:.2f} s"
-    return Row(
-        name,
-        scale,
-        size,
-        done.wall_s,
-        requests=_requests(stats),
-        min_requests=reads + writes,
-        bound_s=(reads + writes) / opts.rate,
-        peak_mib=_mib(done.maxrss_kib),
-        how="CLI",
-        note=note,
     )
 
 
 def bench_plan(scale: int, opts: argparse.Namespace) -> Row:
-    return _change_world_row(
+    """`reconciler plan --out` (whole process): reads the managed scopes, plans, renders."""
+    spec = CHANGE_WORLD.scaled(scale)
+    with tempfile.TemporaryDirectory() as tmp:
+        seed_file, manifests = write(Path(tmp), spec)
+        with harness.serve(*_load_flags(opts, seed_file)) as served:
+            out = Path(tmp) / "plan.json"
+            done = harness.run(
+                ["plan", "--no-progress", "--out", str(out), *GUARDS_OFF, str(manifests)],
+                env=served.env,
+                timeout_s=1800,
+            )
+            stats = served.stats()
+        if done.returncode != 0:
+            raise RuntimeError(done.describe())
+        actions = len(json.loads(out.read_text(encoding="utf-8"))["actions"])
+    reads = spec.minimum_reads()
+    return Row(
         "plan (CLI)",
         scale,
-        opts,
-        lambda m: [
-            "plan",
-            "--no-progress",
-            "--out",
-            str(m.parent / "plan.json"),
-            *GUARDS_OFF,
-            str(m),
-        ],
+        _change_world_size(spec),
+        done.wall_s,
+        requests=_requests(stats),
+        min_requests=reads,
+        bound_s=reads / opts.rate,
+        peak_mib=_mib(done.maxrss_kib),
+        how="CLI",
+        note=f"{actions} actions; {stats['throttled']} x 429",
     )
 
 
 def bench_apply(scale: int, opts: argparse.Namespace) -> Row:
-    return _change_world_row(
+    """`reconciler apply --auto-approve` (whole process): read, plan, write, re-read to verify.
+    The minimum: two reads of the managed scopes (plan, verification) plus the fewest batched
+    write calls for the plan (apply_scale.minimum_calls: per account, kind, region, role and
+    notify flag, ceil(items / API limit))."""
+    from reconciler.plan import plan_from_json
+
+    spec = CHANGE_WORLD.scaled(scale)
+    with tempfile.TemporaryDirectory() as tmp:
+        seed_file, manifests = write(Path(tmp), spec)
+        with harness.serve(*_load_flags(opts, seed_file)) as served:
+            out = Path(tmp) / "plan.json"  # not timed: only to count the minimum write calls
+            planned = harness.run(
+                ["plan", "--no-progress", "--out", str(out), *GUARDS_OFF, str(manifests)],
+                env=served.env,
+                timeout_s=1800,
+            )
+            if planned.returncode != 0:
+                raise RuntimeError(planned.describe())
+            time.sleep(1.5)  # let the server's token bucket refill
+            before = served.stats()
+            done = harness.run(
+                ["apply", "--auto-approve", "--no-progress", *GUARDS_OFF, str(manifests)],
+                env=served.env,
+                timeout_s=1800,
+            )
+            after = served.stats()
+        if done.returncode != 0:
+            raise RuntimeError(done.describe())
+        plan = plan_from_json(json.loads(out.read_text(encoding="utf-8")))
+    writes = apply_scale.minimum_calls(plan)
+    reads = 2 * spec.minimum_reads()
+    requests = _requests(after) - _requests(before)
+    return Row(
         "apply (CLI)",
         scale,
-        opts,
-        lambda m: ["apply", "--auto-approve", "--no-progress", *GUARDS_OFF, str(m)],
+        _change_world_size(spec),
+        done.wall_s,
+        requests=requests,
+        min_requests=reads + writes,
+        bound_s=(reads + writes) / opts.rate,
+        peak_mib=_mib(done.maxrss_kib),
+        how="CLI",
+        note=(
+            f"{len(plan.actions)} actions; {after['writes'] - before['writes']} write calls "
+            f"(minimum {writes}, write-only bound {writes / opts.rate:.2f} s); "
+            f"{after['throttled'] - before['throttled']} x 429"
+        ),
     )
 
 

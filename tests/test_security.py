@@ -134,15 +134,17 @@ def test_yaml_cannot_build_objects_or_read_files(tmp_path: Path) -> None:
     }
     for name, text in attacks.items():
         (manifests / name).write_text(text, encoding="utf-8")
-    done = harness.run(["validate", str(manifests)])
-    assert done.returncode == EXIT_ERROR, done.describe()
-    assert not canary.exists()
-    assert "PRIVATE-CONTENT" not in done.stdout + done.stderr
-    assert "Traceback" not in done.stderr
-    for name in attacks:  # one located error per file: FILE:LINE:COL, naming the tag
-        assert re.search(rf"{name}:\d+:\d+: YAML tags are not allowed", done.stderr), (
-            done.describe()
-        )
+    state = ["--sandbox-state", str(tmp_path / "state.json")]
+    for command in (["validate"], ["plan", *state], ["apply", "--auto-approve", *state]):
+        done = harness.run([*command, str(manifests)])
+        assert done.returncode == EXIT_ERROR, done.describe()
+        assert not canary.exists()
+        assert "PRIVATE-CONTENT" not in done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+        for name in attacks:  # one located error per file: FILE:LINE:COL, naming the tag
+            assert re.search(rf"{name}:\d+:\d+: YAML tags are not allowed", done.stderr), (
+                done.describe()
+            )
 
 
 def test_symlink_out_of_the_given_folders_is_reported(tmp_path: Path) -> None:
@@ -162,6 +164,12 @@ def test_symlink_out_of_the_given_folders_is_reported(tmp_path: Path) -> None:
     messages = [d["file"] + ": " + d["message"] for d in report["diagnostics"]]
     assert any("evil.yaml" in m and "outside" in m for m in messages), messages
     assert any("up" in m and "outside" in m for m in messages), messages
+    assert "Evil" not in done.stdout
+    # `plan` loads manifests the same way: it stops before reading anything live.
+    state = tmp_path / "state.json"
+    done = harness.run(["plan", "--sandbox-state", str(state), str(manifests)])
+    assert done.returncode == EXIT_ERROR, done.describe()
+    assert "evil.yaml" in done.stderr and "outside" in done.stderr, done.describe()
     assert "Evil" not in done.stdout
 
 

@@ -42,18 +42,6 @@ class WorldSpec:
     new_invitations: int = 3  # per AMC account: invite
     name: str = "chaos"
 
-    def minimum_writes(self) -> int:
-        """Fewest write calls that do the whole plan, batched as the API allows (at most 20
-        accounts per associate call, 50 invitations per call, 200 user deletes per call):
-        per manager, one associate and one disassociate per region touched; per new manager
-        one create and one associate; per AMC account one CreateUserInvitations, one
-        UpdateUserInvitations (revoke and resend ride in one `updates` list), one
-        UpdateUserPermissions and one DeleteUserPermissions."""
-        per_manager = len({_region(n) for n in range(2)}) + len(
-            {_region(n) for n in range(self.new_links)}
-        )
-        return self.managers * per_manager + self.new_managers * 2 + self.amc_accounts * 4
-
     def minimum_reads(self) -> int:
         """Fewest read requests for the managed scopes: `GET /managerAccounts` on the three
         hosts (prune needs every region), `GET /amc/accounts` pages of 100, and per AMC
