@@ -74,8 +74,10 @@ def validate(ctx: click.Context, paths: tuple[str, ...], output_format: str) -> 
                 click.echo(str(diagnostic), err=True)
             click.echo(f"{_plural(len(diagnostics), 'problem')} found.", err=True)
         if os.environ.get("GITHUB_ACTIONS") == "true":
+            # The runner reads workflow commands from stdout and stderr alike; with --format
+            # json they go to stderr so that stdout stays one JSON document.
             for diagnostic in diagnostics:
-                click.echo(_annotation(diagnostic))
+                click.echo(_annotation(diagnostic), err=output_format == "json")
         ctx.exit(EXIT_ERROR)
     if output_format == "json":
         document = {

@@ -65,6 +65,20 @@ def test_validate_github_annotations(
     ]
 
 
+def test_validate_json_under_github_actions_keeps_stdout_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.chdir(tmp_path)
+    _bad(tmp_path)
+    assert _run(["validate", "--format", "json", "bad.yaml"]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["valid"] is False
+    assert err.splitlines()[1] == (
+        "::error file=bad.yaml,line=3,col=5::unknown key `nmae`; did you mean `name`?"
+    )
+
+
 def test_validate_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
