@@ -361,7 +361,18 @@ class _Read:
 
 def _roles_task(read: _Read, account: _Amc, user_id: str) -> Task:
     def task() -> Sequence[Task]:
-        roles = read.reader.list_user_roles(account.id, user_id)
+        try:
+            roles = read.reader.list_user_roles(account.id, user_id)
+        except ApiError as exc:
+            # QueryUserRoles answers 404 for a user that is not (or no longer) on the account
+            # (S-UPM: 404 `{code, message}`). ListUsers listed this one a moment ago, so it
+            # was removed in between (another apply, a person): it is gone, which is a
+            # complete answer, not a failed read. Decision ([UNK] §5), easy to change here.
+            if exc.status != 404:
+                raise
+            with read.lock:
+                account.users.pop(user_id, None)
+            return ()
         with read.lock:
             account.roles[user_id] = roles
         return ()

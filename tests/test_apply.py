@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 from reconciler.api import AdsClient, ApiConfig
@@ -391,3 +392,46 @@ def test_a_refusal_whose_effect_is_already_in_place_is_done_not_failed() -> None
     assert report.exit_code == EXIT_OK and report.converged
     carol = [i for i in world.amc[ACME_AMC].invitations if i.email == "carol@example.com"]
     assert len(carol) == 1
+
+
+class _RevokesDuringTheRead(SandboxTransport):
+    """The sandbox, plus another apply that revokes `user_id` between a read's ListUsers and
+    its QueryUserRoles for that user, once `armed`: the race two applies at once hit."""
+
+    def __init__(self, world: World, user_id: str) -> None:
+        super().__init__(world)
+        self.user_id = user_id
+        self.armed = threading.Event()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if (
+            request.url.path == "/userRoles/list"
+            and self.armed.is_set()
+            and json.loads(request.read()).get("userId") == self.user_id
+        ):
+            self.armed.clear()
+            self.world.remove_user(ACME_AMC, self.user_id)
+        return super().handle_request(request)
+
+
+def test_a_refusal_re_read_while_another_apply_removes_a_user_is_verified() -> None:
+    """Issue #6 chaos finding: the re-read of a refused invite listed a user the other apply
+    then revoked; QueryUserRoles answered 404 and the whole AMC account read as incomplete,
+    so the invite was reported failed. A user gone between the two calls is just gone."""
+    world = World.default()
+    want = demo_desired()
+    dave = "amzn1.account.DAVE0001"
+    transport = _RevokesDuringTheRead(world, dave)
+    with AdsClient(ApiConfig.sandbox(), transport=transport, sleep=lambda s: None) as client:
+        plan = plan_for(want, client, world)
+        [invite] = [a for a in plan.actions if a.kind is ActionKind.INVITE]
+        client.create_invitations(ACME_AMC, [invite.payload], notify=False)  # the other apply
+        transport.armed.set()
+        report = apply_plan(plan, client, desired=want)
+    assert not transport.armed.is_set(), "the race did not happen"
+    by_kind = {r.action.kind: r for r in report.results}
+    assert by_kind[ActionKind.INVITE].status is Status.VERIFIED
+    assert "DUPLICATE_INVITATION" in by_kind[ActionKind.INVITE].reason
+    assert by_kind[ActionKind.REVOKE_USER].status is Status.VERIFIED
+    assert report.exit_code == EXIT_OK and report.converged
+    assert world.amc[ACME_AMC].user(dave) is None

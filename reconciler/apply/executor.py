@@ -34,7 +34,7 @@ from reconciler.apply.journal import Journal
 from reconciler.apply.report import ActionResult, ApplyReport, Status
 from reconciler.errors import ApiError, AuthError, ConfigError, OutcomeUnknownError, PlanError
 from reconciler.live import read_live
-from reconciler.model import Desired
+from reconciler.model import Desired, Live
 from reconciler.plan import Action, ActionKind, Plan
 from reconciler.planner import make_plan
 from reconciler.redact import redact
@@ -204,20 +204,27 @@ class _Run:
         """A refused item whose effect is in place anyway (another apply, or a person, did it
         meanwhile: DUPLICATE_INVITATION, NOT_FOUND on a revoke, ...) is done, not failed: the
         re-read decides."""
+        fresh: Live | None = None
+        unread = ""
         try:
             fresh = check.read_scopes(
                 self.plan.live, [a for _, a in items], self.client.reader(), created=self.created
             )
-        except ApiError:
-            fresh = None
+        except ApiError as exc:
+            unread = f"; the re-read failed: {exc}"
         for item in items:
             reason = refused[item[0]]
             action = item[1]
-            if (
-                fresh is not None
-                and check.incomplete(action, fresh, self.created) is None
-                and check.visible(action, fresh, self.plan.live, self.created)
-            ):
+            if fresh is None:
+                self.record(item, Status.FAILED, reason + unread, attempts=attempt)
+                continue
+            # Say why the re-read could not settle it: a bare refusal would hide that the
+            # effect may well be in place (run `reconciler plan` to see).
+            cannot_tell = check.incomplete(action, fresh, self.created)
+            if cannot_tell is not None:
+                why = f"{reason}; the re-read could not tell whether it is in place ({cannot_tell})"
+                self.record(item, Status.FAILED, why, attempts=attempt)
+            elif check.visible(action, fresh, self.plan.live, self.created):
                 why = f"refused ({reason}), but the re-read shows it done"
                 self.record(item, Status.VERIFIED, why, attempts=attempt)
             else:

@@ -245,14 +245,6 @@ def test_two_applies_at_once_converge(tmp_path: Path, capsys: pytest.CaptureFixt
     assert duplicates == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="in about one round in three, an invite that CreateUserInvitations refuses with "
-    "DUPLICATE_INVITATION because the other apply has just sent the same invitation (same "
-    "email and role) is still reported `failed` (exit 3), although the re-read added in "
-    "dbd135c should verify it (reconciler/apply/executor.py `_recheck`, check.visible); "
-    "8 rounds make the failure near-certain while it lasts",
-)
 def test_two_applies_at_once_report_no_false_failure(tmp_path: Path) -> None:
     codes, left, _, false_failures = _two_at_once(tmp_path, NO_CREATES, rounds=8)
     assert left == []
