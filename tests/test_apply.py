@@ -26,7 +26,7 @@ from reconciler.apply import (
 from reconciler.apply.batches import make_batches
 from reconciler.errors import EXIT_OK, EXIT_PARTIAL, StalePlanError
 from reconciler.live import read_live
-from reconciler.model import Desired, Region
+from reconciler.model import Desired, ManagerAccountType, Region
 from reconciler.plan import Action, ActionKind, Plan, Policy
 from reconciler.planner import make_plan
 from reconciler.sandbox import Faults, SandboxTransport, World
@@ -394,23 +394,20 @@ def test_a_refusal_whose_effect_is_already_in_place_is_done_not_failed() -> None
     assert len(carol) == 1
 
 
-class _RevokesDuringTheRead(SandboxTransport):
-    """The sandbox, plus another apply that revokes `user_id` between a read's ListUsers and
-    its QueryUserRoles for that user, once `armed`: the race two applies at once hit."""
+class _Interposed(SandboxTransport):
+    """The sandbox, with `hook` seeing each request first once `armed`: it may change the
+    world (another apply at work) or answer in the sandbox's place (a `Response`)."""
 
-    def __init__(self, world: World, user_id: str) -> None:
+    def __init__(self, world: World, hook: Callable[[httpx.Request], httpx.Response | None]):
         super().__init__(world)
-        self.user_id = user_id
+        self.hook = hook
         self.armed = threading.Event()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if (
-            request.url.path == "/userRoles/list"
-            and self.armed.is_set()
-            and json.loads(request.read()).get("userId") == self.user_id
-        ):
-            self.armed.clear()
-            self.world.remove_user(ACME_AMC, self.user_id)
+        if self.armed.is_set():
+            answer = self.hook(request)
+            if answer is not None:
+                return answer
         return super().handle_request(request)
 
 
@@ -421,17 +418,75 @@ def test_a_refusal_re_read_while_another_apply_removes_a_user_is_verified() -> N
     world = World.default()
     want = demo_desired()
     dave = "amzn1.account.DAVE0001"
-    transport = _RevokesDuringTheRead(world, dave)
+    raced = threading.Event()
+
+    def revoke_dave_first(request: httpx.Request) -> None:
+        asks_dave = json.loads(request.read() or b"{}").get("userId") == dave
+        if request.url.path == "/userRoles/list" and asks_dave and not raced.is_set():
+            raced.set()
+            world.remove_user(ACME_AMC, dave)  # the other apply, a phase ahead
+        return None
+
+    transport = _Interposed(world, revoke_dave_first)
     with AdsClient(ApiConfig.sandbox(), transport=transport, sleep=lambda s: None) as client:
         plan = plan_for(want, client, world)
         [invite] = [a for a in plan.actions if a.kind is ActionKind.INVITE]
         client.create_invitations(ACME_AMC, [invite.payload], notify=False)  # the other apply
         transport.armed.set()
         report = apply_plan(plan, client, desired=want)
-    assert not transport.armed.is_set(), "the race did not happen"
+    assert raced.is_set(), "the race did not happen"
     by_kind = {r.action.kind: r for r in report.results}
     assert by_kind[ActionKind.INVITE].status is Status.VERIFIED
     assert "DUPLICATE_INVITATION" in by_kind[ActionKind.INVITE].reason
     assert by_kind[ActionKind.REVOKE_USER].status is Status.VERIFIED
     assert report.exit_code == EXIT_OK and report.converged
     assert world.amc[ACME_AMC].user(dave) is None
+
+
+def test_a_manager_account_created_since_the_plan_is_used_not_created_again() -> None:
+    """Issue #6: two applies that both plan to create "Globex Brands". The other one created
+    it after this plan was made; Amazon would take a second create with the same name, and a
+    manager account cannot be deleted, so the re-read right before the create adopts it."""
+    world = World.default()
+    want = demo_desired()
+    with client_for(world) as client:
+        plan = plan_for(want, client, world)
+        [create] = [a for a in plan.actions if a.kind is ActionKind.CREATE_MANAGER_ACCOUNT]
+        theirs = client.create_manager_account(
+            "Globex Brands", ManagerAccountType(create.payload["managerAccountType"])
+        )["managerAccountId"]
+        report = apply_plan(plan, client, desired=want)
+    assert globex(world) == [theirs]
+    [adopted] = [r for r in report.results if r.action.kind is ActionKind.CREATE_MANAGER_ACCOUNT]
+    assert adopted.status is Status.VERIFIED and adopted.created_id == theirs
+    assert "was created since the plan" in adopted.reason
+    assert {x.account_id for x in world.managers[theirs].links} == {
+        "ENTITY1ACME0006",
+        "ENTITY1DSP00001",
+    }
+    assert report.exit_code == EXIT_OK and report.converged
+    assert report.write_calls == 7  # the demo's 8 calls less the create
+
+
+def test_a_create_whose_last_look_fails_is_not_sent() -> None:
+    """No create without the re-read: a duplicate would be permanent, a create left for the
+    next apply is not."""
+    world = World.default()
+    want = demo_desired()
+
+    def manager_reads_fail(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "GET" and request.url.path == "/managerAccounts":
+            return httpx.Response(500, json={"code": "INTERNAL_ERROR"}, request=request)
+        return None
+
+    transport = _Interposed(world, manager_reads_fail)
+    with AdsClient(ApiConfig.sandbox(), transport=transport, sleep=lambda s: None) as client:
+        plan = plan_for(want, client, world)
+        transport.armed.set()  # the plan's read went through; every later one fails
+        report = apply_plan(plan, client, desired=want)
+    [create] = [r for r in report.results if r.action.kind is ActionKind.CREATE_MANAGER_ACCOUNT]
+    assert create.status is Status.FAILED
+    assert create.reason.startswith("not sent: the re-read before creating it failed")
+    assert globex(world) == []
+    associates = [r for r in report.results if r.action.manager_account_name == "Globex Brands"]
+    assert {r.status for r in associates if r is not create} == {Status.SKIPPED}

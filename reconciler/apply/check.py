@@ -149,6 +149,16 @@ def created_ids(action: Action, fresh: Live, saved: Live) -> list[str]:
     )
 
 
+def read_home(action: Action, reader: AdsReader) -> Live:
+    """Re-read the home region for the manager account a create action names, right before
+    the create is sent: one `GET /managerAccounts` (manager accounts are global, so the home
+    host shows that one exists, reference §2.2). Amazon does not refuse a second account with
+    the same name and none can be deleted ([UNK] reference §2.3), so an apply that started
+    together with another (on another machine) looks again at the last moment."""
+    probe = DesiredManagerAccount(name=action.target, prune=False)
+    return read_live(Desired(manager_accounts=(probe,)), reader)
+
+
 def incomplete(action: Action, fresh: Live, created: Mapping[str, str]) -> str | None:
     """Why `fresh` cannot tell whether `action` took effect, or None when it can."""
     scopes = [action.scope]

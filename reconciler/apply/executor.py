@@ -5,6 +5,8 @@
   the client's concurrency; the client's limiter keeps the pace), each scope's calls in plan
   order.
 - The id a create returns is substituted into the associate actions of that manager account.
+  Right before a create is sent the home region is read again: a manager account of that
+  name made since the plan (another apply) is used instead of creating a second one.
 - Each call's per-item answer is mapped back to its action; the rest goes on.
 - A call whose answer was lost (`OutcomeUnknownError`) is never re-sent blind: the scope is
   re-read first and only what did not happen is sent again, at most `max_attempts` times in
@@ -162,6 +164,10 @@ class _Run:
                 for item in pending:
                     self.record(item, Status.SKIPPED, why_not, attempts=attempt)
                 return
+            if attempt == 0 and batch.kind is ActionKind.CREATE_MANAGER_ACCOUNT:
+                pending = self._adopt(pending)
+                if not pending:
+                    return
             attempt += 1
             sent = Batch(batch.kind, tuple(pending))
             with self.lock:
@@ -199,6 +205,48 @@ class _Run:
             if refused:
                 self._recheck([i for i in pending if i[0] in refused], refused, attempt)
             pending = []
+
+    def _adopt(self, items: list[Item]) -> list[Item]:
+        """Before the first create of a manager account: if one with that name appeared since
+        the plan (another apply made it), take it instead of creating a second one (record it
+        verified with its id; the associates then go into it). Return what to send."""
+        send: list[Item] = []
+        for item in items:
+            action = item[1]
+            try:
+                fresh = check.read_home(action, self.client.reader())
+                unread = check.incomplete(action, fresh, self.created)
+            except ApiError as exc:
+                unread = str(exc)
+            if unread is not None:
+                # Sending blind could make a duplicate that can never be deleted; a create
+                # not sent is only postponed to the next apply.
+                self.record(
+                    item,
+                    Status.FAILED,
+                    f"not sent: the re-read before creating it failed ({unread}); run the "
+                    "apply again",
+                )
+                continue
+            ids = check.created_ids(action, fresh, self.plan.live)
+            if len(ids) == 1:
+                self.record(
+                    item,
+                    Status.VERIFIED,
+                    f"not created: {action.target!r} ({ids[0]}) was created since the plan "
+                    "(another apply?); using it",
+                    created_id=ids[0],
+                )
+            elif ids:
+                self.record(
+                    item,
+                    Status.FAILED,
+                    f"not created: {len(ids)} manager accounts named {action.target!r} were "
+                    f"created since the plan ({', '.join(ids)}): pin the right one with `id:`",
+                )
+            else:
+                send.append(item)
+        return send
 
     def _recheck(self, items: list[Item], refused: dict[int, str], attempt: int) -> None:
         """A refused item whose effect is in place anyway (another apply, or a person, did it
