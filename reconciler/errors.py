@@ -14,7 +14,8 @@ The tree::
     ├── PlanError                   the plan cannot be made safely
     │   └── GuardError              a safety guard refused; names the flag that lifts it
     ├── StalePlanError              live state moved since a saved plan was made
-    └── PlanFileError               a saved plan file is unreadable, foreign or of another version
+    ├── PlanFileError               a saved plan file is unreadable, foreign or of another version
+    └── LockError                   another apply holds the apply lock (`reconciler.lock`)
 
 Only `reconciler.api` sees httpx exceptions and only `reconciler.manifest` sees yaml and
 jsonschema ones; each translates them into this tree at its boundary. The CLI maps this tree
@@ -143,3 +144,8 @@ class StalePlanError(ReconcilerError):
 
 class PlanFileError(ReconcilerError):
     """A saved plan file cannot be used: not JSON, not a plan, or another format version."""
+
+
+class LockError(ReconcilerError):
+    """Another apply against the same API account holds the apply lock past --lock-timeout,
+    or the lock file cannot be opened. The message names the flags that change it."""

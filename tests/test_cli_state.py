@@ -4,7 +4,10 @@ sandbox persisted in a temporary state file."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -13,8 +16,10 @@ import yaml
 
 from reconciler.cli import cli, main
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from reconciler.lock import hold, lock_path
 from reconciler.plan import plan_from_json
 from reconciler.sandbox import (
+    SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SANDBOX_REFRESH_TOKEN,
     World,
@@ -328,6 +333,80 @@ def test_usage_errors_exit_64(state: Path, capsys: pytest.CaptureFixture[str]) -
     assert run(capsys, "apply", "--sandbox", "--auto-approve")[0] == EXIT_USAGE
     assert run(capsys, "plan", "--format", "yaml", EXAMPLES)[0] == EXIT_USAGE
     assert run(capsys, "import", "--sandbox")[0] == EXIT_USAGE
+
+
+# ---- the apply lock --------------------------------------------------------------------------
+
+
+def sandbox_lock(state: Path) -> Path:
+    """The apply lock `apply --sandbox` takes for this state file (keyed like a host)."""
+    return lock_path(SANDBOX_CLIENT_ID, [f"sandbox:{state.resolve()}"], env=os.environ)
+
+
+def has_dave(state: Path) -> bool:
+    """The demo apply revokes Dave: still there means nothing was applied yet."""
+    return world(state).amc[ACME_AMC].user("amzn1.account.DAVE0001") is not None
+
+
+@pytest.fixture
+def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "run"
+    path.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(path))
+    return path
+
+
+def test_apply_with_lock_timeout_0_fails_at_once_while_another_apply_runs(
+    state: Path, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lock = sandbox_lock(state)
+    assert lock.parent == runtime_dir
+    with hold(lock, timeout_s=0):
+        code, out, err = run(
+            capsys, "apply", "--sandbox", "--auto-approve", "--lock-timeout", "0", EXAMPLES
+        )
+        assert code == EXIT_ERROR and out == ""
+        assert err == (
+            "Error: another apply is running against the same Amazon Ads "
+            f"account (lock {lock} is held now). Wait for it to finish, or wait longer with "
+            "--lock-timeout (e.g. --lock-timeout 15m). --no-lock skips the lock: use it only "
+            "when no other apply can run at the same time.\n"
+        )
+        assert has_dave(state)  # it read nothing and changed nothing
+        # --no-lock does not ask (another machine's apply would not see this lock anyway).
+        code, out, _ = run(capsys, "apply", "--sandbox", "--auto-approve", "--no-lock", EXAMPLES)
+        assert code == EXIT_OK and "Converged" in out
+    assert run(capsys, "apply", "--sandbox", "--lock-timeout", "0", EXAMPLES)[0] == EXIT_OK
+
+
+def test_a_bad_lock_timeout_is_a_usage_error(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "apply", "--sandbox", "--lock-timeout", "soon", EXAMPLES)
+    assert code == EXIT_USAGE and "--lock-timeout 'soon'" in err
+
+
+def test_a_second_apply_waits_for_the_first_then_plans_what_it_left(
+    state: Path, runtime_dir: Path
+) -> None:
+    """A real second process: it says it waits, touches nothing while the lock is held, and
+    afterwards plans from the state the first apply left (here: the demo's changes)."""
+    command = [sys.executable, "-m", "reconciler", "apply", "--sandbox", "--auto-approve"]
+    with hold(sandbox_lock(state), timeout_s=0):
+        second = subprocess.Popen(
+            [*command, "--no-progress", EXAMPLES],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ),
+        )
+        assert second.stderr is not None
+        first_line = second.stderr.readline()  # blocks until it waits (or fails)
+        assert first_line.startswith("waiting for another apply to finish (lock "), first_line
+        assert second.poll() is None and has_dave(state)
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == EXIT_OK, out + err
+    assert "Converged" in out and not has_dave(state)
 
 
 # ---- CI examples ----------------------------------------------------------------------------

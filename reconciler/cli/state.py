@@ -3,6 +3,9 @@
 Exit codes (reconciler.errors): 0 ok / no changes, 1 error or refused, 2 changes present
 (`plan --detailed-exitcode`, `drift`), 3 apply finished but something failed or did not
 converge, 64 usage error; 130 when an apply was interrupted.
+
+`apply` holds the apply lock (`reconciler.lock`; `--lock/--no-lock`, `--lock-timeout`) from
+before it reads live state (or checks a saved plan) until it has verified.
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from reconciler import lock as apply_lock
+from reconciler.api import ApiConfig
 from reconciler.apply import ActionResult, Journal, apply_plan, check_not_stale, stop_on_signals
 from reconciler.apply.render import render_report, result_line
 from reconciler.cli.options import ApiOptions, api_options
@@ -150,13 +156,21 @@ def _step_summary(plan: Plan, *, mask: bool) -> None:
         click.echo(f"warning: cannot write GITHUB_STEP_SUMMARY {target}: {exc}", err=True)
 
 
-def _plan(paths: tuple[str, ...], api: ApiOptions, policy: Policy) -> tuple[Desired, Plan]:
+def _load(paths: tuple[str, ...]) -> Desired:
     if not paths:
         raise UsageError("name the manifests: a PATH (file or directory) is required")
-    desired = load_manifests(paths)
+    return load_manifests(paths)
+
+
+def _plan_live(desired: Desired, api: ApiOptions, policy: Policy) -> Plan:
     with api.open_client() as client:
         live = read_live(desired, client.reader(), now=policy.now, progress=api.progress)
-    return desired, make_plan(desired, live, policy)
+    return make_plan(desired, live, policy)
+
+
+def _plan(paths: tuple[str, ...], api: ApiOptions, policy: Policy) -> tuple[Desired, Plan]:
+    desired = _load(paths)
+    return desired, _plan_live(desired, api, policy)
 
 
 @click.command()
@@ -245,6 +259,40 @@ def _approved(auto_approve: bool) -> bool:
     return click.confirm("Apply these changes?", default=False)
 
 
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    """`--lock-timeout`: 30s, 5m, 1h, plain seconds; 0 = do not wait."""
+    try:
+        return apply_lock.parse_duration(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def _lock_file(api: ApiOptions) -> Path:
+    """The apply lock for the API account these options reach (`reconciler.lock`): the
+    client id and API hosts; for `--sandbox`, the sandbox state file (its "host")."""
+    if api.sandbox:
+        from reconciler.sandbox import SANDBOX_CLIENT_ID
+        from reconciler.sandbox.persist import state_path
+
+        where = f"sandbox:{state_path(api.sandbox_state).resolve()}"
+        return apply_lock.lock_path(SANDBOX_CLIENT_ID, [where], env=os.environ)
+    config = ApiConfig.from_env(os.environ)
+    return apply_lock.lock_path(config.client_id, config.api_origins(), env=os.environ)
+
+
+@contextmanager
+def _locked(api: ApiOptions, *, enabled: bool, timeout_s: float) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+
+    def on_wait(path: Path) -> None:
+        click.echo(f"waiting for another apply to finish (lock {path})...", err=True)
+
+    with apply_lock.hold(_lock_file(api), timeout_s=timeout_s, on_wait=on_wait):
+        yield
+
+
 @click.command()
 @_PATHS
 @click.option(
@@ -262,6 +310,23 @@ def _approved(auto_approve: bool) -> bool:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Append one JSON line per action (time, action, target, result) to FILE.",
 )
+@click.option(
+    "--lock/--no-lock",
+    "use_lock",
+    default=True,
+    show_default=True,
+    help="Hold the apply lock (one apply at a time per API account on this machine) from "
+    "before reading live state until the apply is verified.",
+)
+@click.option(
+    "--lock-timeout",
+    "lock_timeout_s",
+    metavar="DURATION",
+    callback=_duration,
+    default=apply_lock.DEFAULT_TIMEOUT,
+    show_default=True,
+    help="How long to wait for another apply to finish (30s, 5m, 1h; 0 = fail at once).",
+)
 @guard_options
 @api_options
 @click.pass_context
@@ -271,6 +336,8 @@ def apply(
     plan_file: Path | None,
     auto_approve: bool,
     journal: Path | None,
+    use_lock: bool,
+    lock_timeout_s: float,
     policy: Policy,
     api: ApiOptions,
 ) -> None:
@@ -278,18 +345,41 @@ def apply(
 
     Without --plan it plans first, shows the plan and asks on a terminal; --auto-approve
     skips the question. A saved plan was reviewed already and is applied without asking,
-    after checking that live state has not moved since it was made."""
-    desired: Desired | None = None
+    after checking that live state has not moved since it was made. Either way it first
+    takes the apply lock, so a second apply started meanwhile waits, then plans (or checks
+    its saved plan) against what this one left."""
+    saved: Plan | None = None
     if plan_file is not None:
-        the_plan = _read_plan_file(plan_file)
+        saved = _read_plan_file(plan_file)
         desired = load_manifests(paths) if paths else None
     else:
-        desired, the_plan = _plan(paths, api, policy)
+        desired = _load(paths)
+    with _locked(api, enabled=use_lock, timeout_s=lock_timeout_s):
+        if saved is None:
+            assert desired is not None
+            code = _apply(
+                _plan_live(desired, api, policy), desired, api, None, auto_approve, journal
+            )
+        else:
+            code = _apply(saved, desired, api, plan_file, auto_approve, journal)
+    ctx.exit(code)
+
+
+def _apply(
+    the_plan: Plan,
+    desired: Desired | None,
+    api: ApiOptions,
+    plan_file: Path | None,
+    auto_approve: bool,
+    journal: Path | None,
+) -> int:
+    """Show the plan, ask (unless saved or approved), check a saved plan is not stale, apply,
+    report; the exit code. Runs under the apply lock."""
     click.echo(render_text(the_plan, color=_color()), nl=False)
     if the_plan.is_empty:
-        ctx.exit(EXIT_OK)
+        return EXIT_OK
     if plan_file is None and not _approved(auto_approve):
-        ctx.exit(EXIT_ERROR)
+        return EXIT_ERROR
     stop = threading.Event()
 
     def on_stop() -> None:
@@ -312,7 +402,7 @@ def apply(
                 if log is not None:
                     log.close()
     click.echo(render_report(report), nl=False)
-    ctx.exit(report.exit_code)
+    return report.exit_code
 
 
 @click.command("import")
