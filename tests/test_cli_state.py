@@ -435,3 +435,12 @@ def test_ci_examples_parse_and_use_real_flags(name: str) -> None:
         params = cli.commands[command].params
         known = {opt for p in params if isinstance(p, click.Option) for opt in p.opts}
         assert flag in known, f"{name}: reconciler {command} has no {flag}"
+
+
+def test_ci_examples_never_run_two_applies_at_once() -> None:
+    """The apply lock covers one machine; CI runners are serialised by the CI itself."""
+    github = yaml.safe_load((CI / "github-actions.yml").read_text())["jobs"]["apply"]
+    assert github["concurrency"]["cancel-in-progress"] is False
+    assert github["concurrency"]["group"]
+    gitlab = yaml.safe_load((CI / "gitlab-ci.yml").read_text())["apply"]
+    assert gitlab["resource_group"]
