@@ -18,7 +18,7 @@ second per client (token bucket, 429 + Retry-After beyond). Lower bounds: minimu
 requests / rate for reads and plan; for apply (2 x minimum reads + minimum batched write
 calls) / rate, since it reads to plan and re-reads to verify (the write-only bound the issue
 names is in the note).
-Peak memory is the measured process's own `ru_maxrss` (os.wait4), not the server's.
+Peak memory is the measured process's own high-water mark (VmHWM), not the server's.
 Results are printed and written to benchmarks/results/ (git-ignored).
 """
 
@@ -87,7 +87,7 @@ def bench_load(scale: int, opts: argparse.Namespace) -> Row:
         f"{m} managers x {load_validate.LINKS} links, {a} AMC x {load_validate.USERS} users, "
         f"{size / 1e6:.1f} MB",
         done.wall_s,
-        peak_mib=_mib(done.maxrss_kib),
+        peak_mib=_mib(done.peak_kib),
         how="CLI",
         note="whole process incl. interpreter start",
     )
@@ -137,9 +137,9 @@ def bench_read(scale: int, opts: argparse.Namespace) -> Row:
         requests=answered,
         min_requests=minimum,
         bound_s=minimum / opts.rate,
-        peak_mib=_mib(done.maxrss_kib),
+        peak_mib=_mib(done.peak_kib),
         how="worker",
-        note=f"{result['throttled']} x 429; wall = read_all only",
+        note=f"{result['throttled']} x 429; wall = read_all only; worker CPU {done.cpu_s:.1f} s",
     )
 
 
@@ -175,7 +175,7 @@ def bench_make_plan(scale: int, opts: argparse.Namespace) -> Row:
         f"{plan_scale.MANAGERS * scale} managers x {plan_scale.LINKS} links, "
         f"{plan_scale.AMC_ACCOUNTS * scale} AMC x {plan_scale.USERS} users",
         result["cpu"],
-        peak_mib=_mib(done.maxrss_kib),
+        peak_mib=_mib(done.peak_kib),
         how="worker",
         note=f"CPU s, best of 3; {result['outcome']}; peak incl. building the world",
     )
@@ -218,9 +218,9 @@ def bench_plan(scale: int, opts: argparse.Namespace) -> Row:
         requests=_requests(stats),
         min_requests=reads,
         bound_s=reads / opts.rate,
-        peak_mib=_mib(done.maxrss_kib),
+        peak_mib=_mib(done.peak_kib),
         how="CLI",
-        note=f"{actions} actions; {stats['throttled']} x 429",
+        note=f"{actions} actions; {stats['throttled']} x 429; CPU {done.cpu_s:.1f} s",
     )
 
 
@@ -265,12 +265,12 @@ def bench_apply(scale: int, opts: argparse.Namespace) -> Row:
         requests=requests,
         min_requests=reads + writes,
         bound_s=(reads + writes) / opts.rate,
-        peak_mib=_mib(done.maxrss_kib),
+        peak_mib=_mib(done.peak_kib),
         how="CLI",
         note=(
             f"{len(plan.actions)} actions; {after['writes'] - before['writes']} write calls "
             f"(minimum {writes}, write-only bound {writes / opts.rate:.2f} s); "
-            f"{after['throttled'] - before['throttled']} x 429"
+            f"{after['throttled'] - before['throttled']} x 429; CPU {done.cpu_s:.1f} s"
         ),
     )
 

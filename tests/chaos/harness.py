@@ -121,7 +121,8 @@ class Finished:
     stdout: str
     stderr: str
     wall_s: float
-    maxrss_kib: int
+    peak_kib: int
+    cpu_s: float = 0.0  # user + system CPU of the process itself
 
     def describe(self) -> str:
         return (
@@ -173,9 +174,8 @@ def run_command(
 ) -> Finished:
     """Run COMMAND to completion; measure wall time and peak memory.
 
-    Output goes through temporary files, not pipes, so that `os.wait4` can reap the child
-    and report its own `ru_maxrss` (RUSAGE_CHILDREN would give the maximum over every child
-    this process ever had)."""
+    Output goes through temporary files, not pipes, so that the child is reaped here by
+    `os.wait4` while its memory is watched (see `_wait`)."""
     import tempfile
 
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -193,7 +193,7 @@ def run_command(
             assert process.stdin is not None
             process.stdin.write(stdin)
             process.stdin.close()
-        status, rusage = _wait(process, timeout_s)
+        status, peak_kib, cpu_s = _wait(process, timeout_s)
         wall = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
@@ -203,18 +203,33 @@ def run_command(
             out.read(),
             err.read(),
             wall,
-            int(rusage.ru_maxrss),
+            peak_kib,
+            cpu_s,
         )
 
 
-def _wait(process: subprocess.Popen[str], timeout_s: float) -> tuple[int, Any]:
+def _wait(process: subprocess.Popen[str], timeout_s: float) -> tuple[int, int, float]:
+    """Reap the process; return its exit code, peak resident set size in KiB and CPU seconds.
+
+    The peak is the largest `VmHWM` read from /proc while it runs (every 10 ms), not
+    `ru_maxrss`: Linux carries the parent's high-water mark over fork and exec into the
+    child's `ru_maxrss`, so a child of a large parent would report the parent's size."""
     deadline = time.monotonic() + timeout_s
+    status_file = Path(f"/proc/{process.pid}/status")
+    peak = 0
     while True:
+        try:
+            for line in status_file.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except (OSError, ValueError, IndexError):
+            pass  # not on Linux, or the process is a zombie already
         pid, status, rusage = os.wait4(process.pid, os.WNOHANG)
         if pid == process.pid:
             code = os.waitstatus_to_exitcode(status)
             process.returncode = code  # reaped here: tell Popen so it does not wait again
-            return code, rusage
+            cpu = float(rusage.ru_utime + rusage.ru_stime)
+            return code, peak or int(rusage.ru_maxrss), cpu
         if time.monotonic() > deadline:
             process.kill()
             raise TimeoutError(f"{process.args!r} ran longer than {timeout_s} s")
