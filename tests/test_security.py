@@ -98,8 +98,11 @@ class Scan:
         self.texts[f"stderr of `{label}` #{self.runs}"] = done.stderr
 
     def add_files(self, folder: Path, *, skip: set[Path]) -> None:
+        # The sandbox state's own lock file (`<state>.lock`) goes with it; every other file,
+        # apply's lock included, is read.
+        skip = skip | {p.with_name(p.name + ".lock") for p in skip}
         for path in sorted(folder.rglob("*")):
-            if path.is_file() and path not in skip and not path.name.endswith(".lock"):
+            if path.is_file() and path not in skip:
                 self.texts[f"file {path.relative_to(folder)}"] = path.read_text(
                     encoding="utf-8", errors="replace"
                 )
@@ -256,12 +259,15 @@ def test_every_command_in_process_sandbox(tmp_path: Path) -> None:
     scan = Scan()
     setup = harness.run(["sandbox", "reset", "--seed", str(seed_file), "--state", str(state)])
     assert setup.returncode == 0, setup.describe()
-    env = {"GITHUB_STEP_SUMMARY": str(summary)}
+    runtime = tmp_path / "runtime"  # where apply keeps its lock file: scanned too
+    runtime.mkdir()
+    env = {"GITHUB_STEP_SUMMARY": str(summary), "XDG_RUNTIME_DIR": str(runtime)}
     runs = _manifest_runs(manifests, out, ["--sandbox-state", str(state)], ["--state", str(state)])
     _run_all([["validate", str(manifests)], ["schema"], *runs], env, scan)
     scan.add_files(tmp_path, skip={state, seed_file})
     assert {"plan-json.json", "journal.jsonl", "step-summary.md"} <= {p.name for p in out.iterdir()}
     assert any((out / "imported").rglob("*.yaml"))
+    assert any(runtime.glob("reconciler-apply-*.lock"))
     tokens = issued_tokens(json.loads(state.read_text(encoding="utf-8")))
     assert tokens  # the commands did log in
     assert scan.leaks(tokens) == []
@@ -281,7 +287,9 @@ def test_every_command_served_sandbox_env_credentials(tmp_path: Path) -> None:
         refresh_token=SERVED_REFRESH,
     ) as served:
         runs = _manifest_runs(manifests, out, [], ["--url", served.na_url])
-        _run_all(runs, dict(served.env), scan)
+        runtime = tmp_path / "runtime"  # where apply keeps its lock file: scanned too
+        runtime.mkdir()
+        _run_all(runs, {**served.env, "XDG_RUNTIME_DIR": str(runtime)}, scan)
         amc = "ENTITYCAMC00000"
         for args in (
             ["sandbox", "show"],
