@@ -20,10 +20,11 @@ shared limiter keeps the pace the API allows.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -213,19 +214,32 @@ class _Read:
         return run
 
     def run(self, tasks: Iterable[Task]) -> None:
+        """Run `tasks` and every follow-up task they return, on a bounded pool.
+
+        Finished futures arrive through a queue fed by done-callbacks: one `wait()` over the
+        whole pending set per finished task would cost O(pending) each time, quadratic over a
+        read of thousands of role look-ups (measured: CPU x12 for 4x the accounts)."""
+        finished: queue.SimpleQueue[Future[Sequence[Task]]] = queue.SimpleQueue()
         with ThreadPoolExecutor(
             max_workers=self.reader.max_concurrency, thread_name_prefix="reconciler-read"
         ) as pool:
-            pending: set[Future[Sequence[Task]]] = {pool.submit(t) for t in tasks}
+            outstanding = 0
+
+            def submit(task: Task) -> None:
+                nonlocal outstanding
+                outstanding += 1
+                pool.submit(task).add_done_callback(finished.put)
+
             try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        for follow in future.result():
-                            pending.add(pool.submit(follow))
+                for task in tasks:
+                    submit(task)
+                while outstanding:
+                    future = finished.get()
+                    outstanding -= 1
+                    for follow in future.result():
+                        submit(follow)
             except BaseException:
-                for future in pending:
-                    future.cancel()
+                pool.shutdown(wait=True, cancel_futures=True)
                 raise
 
     # -- manager accounts ----------------------------------------------------------------
