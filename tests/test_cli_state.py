@@ -444,3 +444,30 @@ def test_ci_examples_never_run_two_applies_at_once() -> None:
     assert github["concurrency"]["group"]
     gitlab = yaml.safe_load((CI / "gitlab-ci.yml").read_text())["apply"]
     assert gitlab["resource_group"]
+
+
+def test_an_import_whose_read_was_incomplete_says_so_and_fails(
+    sandbox_state_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 50 links: Amazon may have truncated the list (reference §2.2), so the read is incomplete.
+    accounts = [
+        {"id": f"ENTITYUS{n:04d}", "name": f"US {n}", "type": "SELLER",
+         "marketplace": "ATVPDKIKX0DER"}
+        for n in range(50)
+    ]  # fmt: skip
+    seed = {
+        "accounts": accounts,
+        "manager_accounts": [
+            {"id": "amzn1.ads1.ma1.big", "name": "Big", "type": "Agency",
+             "links": [a["id"] for a in accounts]}
+        ],
+    }  # fmt: skip
+    World.from_seed(seed).save(sandbox_state_file)
+    out_dir = tmp_path / "imported"
+    code, out, err = run(capsys, "import", "--sandbox", "--out", str(out_dir))
+    assert code == EXIT_ERROR
+    assert "wrote" in out and "it should show no changes" not in out
+    assert "the live read was incomplete" in err
+    assert "manager:amzn1.ads1.ma1.big:" in err and "--force" in err
+    manager = yaml.safe_load((out_dir / "managers" / "big.yaml").read_text())
+    assert manager["managerAccounts"][0]["prune"] is False

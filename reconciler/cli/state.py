@@ -35,6 +35,7 @@ from reconciler.manifest import load_manifests
 from reconciler.model import Desired
 from reconciler.plan import Plan, Policy, plan_from_json
 from reconciler.planner import make_plan
+from reconciler.redact import redact
 from reconciler.render import render_json, render_markdown, render_text
 from reconciler.render.markdown import mask_addresses
 
@@ -416,13 +417,25 @@ def _apply(
 )
 @click.option("--force", is_flag=True, help="Replace files that already exist.")
 @api_options
-def import_(out_dir: Path, force: bool, api: ApiOptions) -> None:
+@click.pass_context
+def import_(ctx: click.Context, out_dir: Path, force: bool, api: ApiOptions) -> None:
     """Write manifests that describe everything live: `import` then `plan` shows no changes."""
     with api.open_client() as client:
         live = read_all(client.reader(), progress=api.progress)
     written = import_live(live, out_dir, force=force)
     for path in written:
         click.echo(f"wrote {path}")
+    if live.incomplete:
+        # What could be read is written (with prune: false where affected), but an import
+        # that silently misses accounts would make the next plan lie: say so, and fail.
+        click.echo("Error: the live read was incomplete, so these manifests may miss", err=True)
+        click.echo("accounts, links or users:", err=True)
+        for item in sorted(live.incomplete):
+            click.echo(f"  {item.scope}: {redact(item.reason)}", err=True)
+        click.echo(
+            f"Fix the cause and run the import again with --out {out_dir} --force.", err=True
+        )
+        ctx.exit(EXIT_ERROR)
     click.echo(f"Next: reconciler plan {out_dir} (it should show no changes).")
 
 
