@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +41,10 @@ from reconciler.model import (
 )
 from reconciler.plan import Plan, Policy
 from reconciler.planner import make_plan
-from reconciler.sandbox import SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN
+
+# Runnable as a script: the repository root, for the subprocess harness the chaos suite uses.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.chaos import harness
 
 MANAGERS, KEEP, ADD, DROP = 60, 10, 45, 5  # per manager: links kept, associated, disassociated
 NEW_MANAGERS, NEW_LINKS = 5, 30  # created, with links associated in the same apply
@@ -138,31 +139,6 @@ def minimum_calls(plan: Plan) -> int:
     return sum(math.ceil(n / LIMITS[key[0]]) for key, n in groups.items())
 
 
-def serve(
-    seed_file: Path, rate: float, latency_ms: float, burst: int | None
-) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    command = [
-        sys.executable, "-m", "reconciler", "sandbox", "serve", "--seed", str(seed_file),
-        "--latency-ms", str(latency_ms), "--rate-limit", str(rate),
-    ]  # fmt: skip
-    if burst is not None:
-        command += ["--burst", str(burst)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    env = {
-        "AMAZON_ADS_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
-        "AMAZON_ADS_REFRESH_TOKEN": SANDBOX_REFRESH_TOKEN,
-    }
-    while "AMAZON_ADS_CLIENT_ID" not in env:
-        line = process.stdout.readline()
-        if not line:
-            raise SystemExit("reconciler sandbox serve exited before printing its endpoints")
-        key, _, value = line.strip().partition("=")
-        if key.startswith("AMAZON_ADS_"):
-            env[key] = shlex.split(value)[0] if value else ""
-    return process, env
-
-
 def run(config: ApiConfig, want: Desired, concurrency: int, *, verify: bool) -> dict[str, float]:
     with AdsClient(config, max_concurrency=concurrency) as client:
         live = read_live(want, client.reader())
@@ -216,15 +192,15 @@ def main() -> None:
         for verify in (False, True):
             seed_file = Path(tmp) / "seed.yaml"
             seed_file.write_text(yaml.safe_dump(seed), encoding="utf-8")
-            process, env = serve(seed_file, args.rate, args.latency_ms, args.burst)
-            try:
-                config = ApiConfig.from_env({**os.environ, **env})
+            flags = ["--seed", str(seed_file), "--latency-ms", str(args.latency_ms),
+                     "--rate-limit", str(args.rate)]  # fmt: skip
+            if args.burst is not None:
+                flags += ["--burst", str(args.burst)]
+            with harness.serve(*flags) as served:
+                config = ApiConfig.from_env({**os.environ, **served.env})
                 figures = run(config, want, args.concurrency, verify=verify)
                 label = "apply + verifying re-read and re-plan" if verify else "apply (writes only)"
                 show(f"{label}, max_concurrency={args.concurrency}", figures, args.rate, args.burst)
-            finally:
-                process.terminate()
-                process.wait()
 
 
 if __name__ == "__main__":

@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +27,10 @@ import yaml
 from reconciler.api import AdsClient, ApiConfig
 from reconciler.api.operations import PAGE_INVITATIONS, PAGE_ROLES, PAGE_USERS
 from reconciler.live import read_all
-from reconciler.sandbox import SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN
+
+# Runnable as a script: the repository root, for the subprocess harness the chaos suite uses.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.chaos import harness
 
 MANAGERS, LINKS = 200, 40
 AMC_ACCOUNTS, USERS, INVITATIONS = 100, 50, 10
@@ -89,29 +90,6 @@ def minimum_requests(scale: int = 1) -> int:
     return 3 + math.ceil(amcs / AMC_PAGE) + amcs * per_amc
 
 
-def serve(
-    seed_file: Path, rate: float, latency_ms: float
-) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    command = [
-        sys.executable, "-m", "reconciler", "sandbox", "serve", "--seed", str(seed_file),
-        "--latency-ms", str(latency_ms), "--rate-limit", str(rate),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    env = {
-        "AMAZON_ADS_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
-        "AMAZON_ADS_REFRESH_TOKEN": SANDBOX_REFRESH_TOKEN,
-    }
-    while "AMAZON_ADS_CLIENT_ID" not in env:
-        line = process.stdout.readline()
-        if not line:
-            raise SystemExit("reconciler sandbox serve exited before printing its endpoints")
-        key, _, value = line.strip().partition("=")
-        if key.startswith("AMAZON_ADS_"):
-            env[key] = shlex.split(value)[0] if value else ""
-    return process, env
-
-
 def timed_read(config: ApiConfig, max_concurrency: int) -> dict[str, float]:
     with AdsClient(config, max_concurrency=max_concurrency) as client:
         started = time.perf_counter()
@@ -152,9 +130,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         seed_file = Path(tmp) / "seed.yaml"
         seed_file.write_text(yaml.safe_dump(seed()), encoding="utf-8")
-        process, env = serve(seed_file, args.rate, args.latency_ms)
-        try:
-            config = ApiConfig.from_env({**os.environ, **env})
+        flags = ("--seed", str(seed_file), "--latency-ms", str(args.latency_ms),
+                 "--rate-limit", str(args.rate))  # fmt: skip
+        with harness.serve(*flags) as served:
+            config = ApiConfig.from_env({**os.environ, **served.env})
             print(f"world: {MANAGERS} manager accounts x {LINKS} links, {AMC_ACCOUNTS} AMC "
                   f"accounts x {USERS} users + {INVITATIONS} invitations; "
                   f"{args.latency_ms:g} ms latency, {args.rate:g} rps")  # fmt: skip
@@ -164,9 +143,6 @@ def main() -> None:
             if not args.no_sequential:
                 report("sequential (one request at a time)", timed_read(config, 1), minimum,
                        args.rate)  # fmt: skip
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
 
 
 if __name__ == "__main__":
