@@ -322,6 +322,11 @@ class _Read:
     # -- result --------------------------------------------------------------------------
 
     def result(self, read_at: float) -> Live:
+        """The frozen read, once `run` is over. A manager account that came back with a full
+        page of links on some host is incomplete there (`LINKED_ACCOUNTS_CAP`)."""
+        for m in self.managers.values():
+            if m.truncated:
+                self.incomplete(manager_scope(m.id), _truncation_reason(m.truncated))
         managers = tuple(
             sorted(
                 (
@@ -469,9 +474,6 @@ def read_live(
         tasks.append(_amc_listing(read, wanted_amc_ids=set(wanted_amc)))
 
     read.run(tasks)
-    for account in read.managers.values():
-        if account.truncated:
-            read.incomplete(manager_scope(account.id), _truncation_reason(account.truncated))
     return read.result(read_at)
 
 
@@ -545,9 +547,6 @@ def read_all(
     if progress is not None:
         progress.add_total(len(tasks) - 1)
     read.run(tasks)
-    for account in read.managers.values():
-        if account.truncated:
-            read.incomplete(manager_scope(account.id), _truncation_reason(account.truncated))
     return read.result(read_at)
 
 
