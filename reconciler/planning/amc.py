@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from reconciler.identity import Ambiguity, Resolution, invitation_is_pending, resolve_users
 from reconciler.model import (
     AmcRole,
@@ -55,8 +57,8 @@ def plan_amc(desired: Desired, live: Live, *, now: float, resend_within_days: fl
                 "credentials' user holds AMC_ADMIN on it"
             )
             continue
-        keys = [user.key for user in account.users]
-        dupes = sorted({key for key in keys if keys.count(key) > 1})
+        counts = Counter(user.key for user in account.users)
+        dupes = sorted(key for key, n in counts.items() if n > 1)
         if dupes:
             draft.problems.append(
                 f"{src}: AMC account {account.id} lists {', '.join(dupes)} more than once: "
