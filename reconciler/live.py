@@ -246,22 +246,26 @@ class _Read:
 
     def read_region(self, region: Region, keep: Callable[[dict[str, Any]], bool]) -> Task:
         def task() -> Sequence[Task]:
-            accounts = self.reader.list_manager_accounts(region)
-            with self.lock:
-                self.regions_ok.add(region)
-                for raw in accounts:
-                    if not keep(raw):
-                        continue
-                    account_id = _text(raw.get("managerAccountId"))
-                    entry = self.managers.setdefault(
-                        account_id, _Manager(account_id, _text(raw.get("managerAccountName")))
-                    )
-                    links = [x for x in raw.get("linkedAccounts") or [] if isinstance(x, dict)]
-                    entry.links.extend(live_link(x, region) for x in links)
-                    if len(links) >= LINKED_ACCOUNTS_CAP:
-                        entry.truncated.add(region)
-            if self.progress is not None:
-                self.progress.done()
+            try:
+                accounts = self.reader.list_manager_accounts(region)
+                with self.lock:
+                    self.regions_ok.add(region)
+                    for raw in accounts:
+                        if not keep(raw):
+                            continue
+                        account_id = _text(raw.get("managerAccountId"))
+                        entry = self.managers.setdefault(
+                            account_id, _Manager(account_id, _text(raw.get("managerAccountName")))
+                        )
+                        links = [x for x in raw.get("linkedAccounts") or [] if isinstance(x, dict)]
+                        entry.links.extend(live_link(x, region) for x in links)
+                        if len(links) >= LINKED_ACCOUNTS_CAP:
+                            entry.truncated.add(region)
+            finally:
+                # A failed region counts as done too (it is recorded as incomplete), so the
+                # progress display does not stall short of its total.
+                if self.progress is not None:
+                    self.progress.done()
             return ()
 
         return task

@@ -176,6 +176,21 @@ def test_a_failed_region_marks_its_scopes_incomplete_and_keeps_the_rest(
     assert len(live.amc_accounts[0].users) == 4  # the AMC scope did not suffer
 
 
+def test_a_failed_region_still_counts_as_done_in_the_progress_display(
+    sandbox_world: World,
+) -> None:
+    transport = Intercept(
+        SandboxTransport(sandbox_world), _fail(host="advertising-api-eu.amazon.com")
+    )
+    stream = io.StringIO()
+    progress = Progress(stream)
+    with sandbox_client(sandbox_world, transport=transport) as client:
+        live = read_all(client.reader(), progress=progress)
+    progress.finish()
+    assert live.incomplete_reason(manager_scope("*")) is not None
+    assert stream.getvalue().splitlines()[-1].startswith("reading live state: 4/4 accounts")
+
+
 def test_a_failed_amc_account_does_not_lose_the_others() -> None:
     seed = {
         "amc_accounts": [
