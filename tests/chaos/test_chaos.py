@@ -125,17 +125,21 @@ def test_sigkill_at_random_points_then_apply_converges(
     seed = yaml.safe_load(chaos_world.seed.read_text(encoding="utf-8"))
     tally = Tally()
     with harness.serve("--seed", str(chaos_world.seed), "--latency-ms", "50") as served:
-        # Calibrate: when this apply writes, so that kill points fall in its write phase
-        # (half of them) or anywhere in its life (the other half).
-        first, last, full_s = _write_window(served, chaos_world)
+        # Calibrate: how many writes one whole apply makes. Kill points are counted in the
+        # apply's own progress (writes the sandbox applied), never in seconds: a cold start
+        # of the interpreter or a busy machine must not let the apply finish before its kill.
+        total_writes = _writes_of_one_apply(served, chaos_world)
         assert _check_world(chaos_world, served.state()) == []
         midway = 0
+        points: list[int] = []
         for _ in range(KILL_RUNS):
             served.control("reset", seed=seed)
             initial = len(_check_world(chaos_world, served.state()))
+            # 0: while it reads, before any write; k > 0: after its k-th write.
+            point = rng.randrange(0, total_writes)
+            points.append(point)
             process = start_apply(served, chaos_world.manifests)
-            when = rng.uniform(first, last) if rng.random() < 0.5 else rng.uniform(0.1, full_s)
-            time.sleep(when)
+            _wait_until(served, process, after_writes=point)
             killed = process.poll() is None
             if killed:
                 process.kill()
@@ -160,29 +164,40 @@ def test_sigkill_at_random_points_then_apply_converges(
     _say(
         capsys,
         tally.line(
-            f"SIGKILL at seeded points within {full_s:.2f} s, writes at {first:.2f}-{last:.2f} s "
+            f"SIGKILL after {points} of the {total_writes} writes of one apply "
             f"({midway} of them after some writes and before the last)"
         ),
     )
     assert tally.kills >= KILL_RUNS - 1  # nearly every run was killed mid-apply
 
 
-def _write_window(served: harness.Served, world: World) -> tuple[float, float, float]:
-    """Run one apply to the end; return (first write seen, last write seen, exit) in seconds
-    from its start, watching the sandbox's write counter."""
-    started = time.monotonic()
+def _writes_of_one_apply(served: harness.Served, world: World) -> int:
+    """Run one apply to the end; return how many writes the sandbox applied for it."""
+    before = served.stats()["writes"]
     process = start_apply(served, world.manifests)
-    writes, first, last = served.stats()["writes"], None, 0.0
-    while process.poll() is None:
-        now = served.stats()["writes"]
-        if now != writes:
-            writes, last = now, time.monotonic() - started
-            first = last if first is None else first
-        time.sleep(0.01)
-    out, err = process.communicate()
+    out, err = process.communicate(timeout=APPLY_TIMEOUT_S)
     assert process.returncode == EXIT_OK, f"{out}\n{err}"
-    assert first is not None, "the apply wrote nothing"
-    return first, last, time.monotonic() - started
+    writes = int(served.stats()["writes"]) - int(before)
+    assert writes > 1, "the apply wrote too little to be killed halfway"
+    return writes
+
+
+def _wait_until(
+    served: harness.Served, process: subprocess.Popen[str], *, after_writes: int
+) -> None:
+    """Return once the apply has had `after_writes` writes applied (with 0: once it has made
+    its first request, i.e. it is reading), or once it has exited."""
+    stats = served.stats()
+    base_writes, base_requests = stats["writes"], sum(stats["requests"].values())
+    deadline = time.monotonic() + APPLY_TIMEOUT_S
+    while process.poll() is None and time.monotonic() < deadline:
+        stats = served.stats()
+        if after_writes == 0:
+            if sum(stats["requests"].values()) > base_requests:
+                return
+        elif stats["writes"] - base_writes >= after_writes:
+            return
+        time.sleep(0.005)
 
 
 def _reap(process: subprocess.Popen[str]) -> None:
