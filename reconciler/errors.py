@@ -14,6 +14,7 @@ The tree::
     ├── PlanError                   the plan cannot be made safely
     │   └── GuardError              a safety guard refused; names the flag that lifts it
     ├── StalePlanError              live state moved since a saved plan was made
+    ├── PlanMismatchError           a saved plan is not the plan of the apply's own inputs
     ├── PlanFileError               a saved plan file is unreadable, foreign or of another version
     └── LockError                   another apply holds the apply lock (`reconciler.lock`)
 
@@ -139,6 +140,20 @@ class StalePlanError(ReconcilerError):
         super().__init__(
             "the saved plan is stale: live state changed since it was made:\n"
             f"{lines}\nRun `reconciler plan` again and review the new plan."
+        )
+
+
+class PlanMismatchError(ReconcilerError):
+    """`apply --plan`: the saved plan is not what a plan made now, from the manifests given,
+    for this API account and under this policy, would be. Nothing was written."""
+
+    def __init__(self, differences: Sequence[str]) -> None:
+        self.differences = tuple(differences)
+        lines = "\n".join(f"  {d}" for d in self.differences)
+        super().__init__(
+            "refusing the saved plan: it is not the plan of what this apply was given, so it "
+            f"is not what would run:\n{lines}\nNothing was applied. Run `reconciler plan "
+            "--out FILE` again on these manifests, review it, and apply that file."
         )
 
 
