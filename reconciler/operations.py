@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from reconciler import __version__
 from reconciler.actions import describe
@@ -30,6 +31,7 @@ from reconciler.errors import PlanError, PlanMismatchError, StalePlanError
 from reconciler.live import read_live
 from reconciler.model import Desired, Live, Scope, amc_scope, manager_scope
 from reconciler.plan import Action, Bindings, Plan, Policy
+from reconciler.planfile import encode_live
 from reconciler.planner import make_plan
 from reconciler.progress import Progress
 
@@ -96,6 +98,13 @@ def _all_scopes(live: Live, plan: Plan) -> set[Scope]:
     return scopes | set(plan.scopes_touched)
 
 
+def _snapshot(live: Live) -> dict[str, Any]:
+    """Everything a read says, but when it was made."""
+    data = encode_live(live)
+    data.pop("readAt")
+    return data
+
+
 def _policy_differences(saved: Policy, now: Policy) -> list[str]:
     names = {
         "max_removals": "--max-removals",
@@ -159,24 +168,32 @@ def check_saved(
     if problems:
         raise PlanMismatchError(problems)
     fresh_live = read_live(desired, client.reader(), now=policy.now, progress=progress)
-    moved = check.moved_since(saved, fresh_live, _all_scopes(saved.live, saved))
-    if moved:
-        raise StalePlanError(moved)
     fresh = bind(make_plan(desired, fresh_live, policy), desired, context)
-    if saved.bindings.desired_digest != fresh.bindings.desired_digest:
-        problems.append(
-            "the manifests given mean something else than the ones the plan was made from "
-            f"(manifests digest {short(fresh.bindings.desired_digest)}, the plan's "
-            f"{short(saved.bindings.desired_digest)})"
-        )
     saved_digest, fresh_digest = plan_digest(saved.actions), plan_digest(fresh.actions)
+    differences = []
     if saved_digest != fresh_digest:
-        problems.append(
+        differences.append(
             f"a plan made now is {short(fresh_digest)}, the saved plan is {short(saved_digest)}"
         )
-        problems += _action_differences(saved.actions, fresh.actions)
-    if problems:
-        raise PlanMismatchError(problems)
+        differences += _action_differences(saved.actions, fresh.actions)
+    if saved.bindings.desired_digest != fresh.bindings.desired_digest:
+        raise PlanMismatchError(
+            [
+                "the manifests given mean something else than the ones the plan was made "
+                f"from (manifests digest {short(fresh.bindings.desired_digest)}, the plan's "
+                f"{short(saved.bindings.desired_digest) or 'none'})",
+                *differences,
+            ]
+        )
+    if _snapshot(saved.live) != _snapshot(fresh_live):
+        scopes = _all_scopes(saved.live, saved) | _all_scopes(fresh_live, saved)
+        moved = check.moved_since(saved, fresh_live, scopes, restrict=False)
+        raise StalePlanError(
+            moved
+            or ["the plan's record of live state is not what a fresh read shows (was it edited?)"]
+        )
+    if differences:
+        raise PlanMismatchError(differences)
     return fresh
 
 

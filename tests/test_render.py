@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 from pathlib import Path
+from unittest import mock
 
 import jsonschema
 import pytest
@@ -204,3 +206,45 @@ def test_json(name: str) -> None:
     jsonschema.validate(data, plan_schema())
     assert data["formatVersion"] == 2
     assert all(action["reason"] for action in data["actions"])
+
+
+# ---- reconciler show: a saved plan, offline ---------------------------------------------------
+
+
+def bound_plan() -> Plan:
+    """The demo plan with fixed bindings, as `plan --out` would have written it."""
+    from reconciler.digest import desired_digest
+    from reconciler.plan import Bindings
+
+    want, lv = demo_world()
+    plan = make_plan(want, lv, Policy(now=NOW))
+    return dataclasses.replace(
+        plan,
+        bindings=Bindings(
+            desired_digest=desired_digest(want),
+            api_identity="client amzn1.application-oa2-client.example at "
+            "https://advertising-api.amazon.com:443",
+            tool_version="0.1.0",
+            commit="0123456789abcdef0123456789abcdef01234567",
+        ),
+    )
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("text", "txt"), ("markdown", "md"), ("json", "json")])
+def test_show_renders_a_saved_plan_with_its_digest_and_bindings(
+    fmt: str, suffix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reconciler import planfile
+    from reconciler.cli import main
+
+    path = tmp_path / "plan.json"
+    planfile.write(path, bound_plan())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMAZON_ADS_")}
+    with mock.patch.dict(os.environ, env, clear=True), pytest.raises(SystemExit) as stop:
+        main(["show", "--format", fmt, str(path)])  # no credentials: offline
+    out, err = capsys.readouterr()
+    assert stop.value.code in (0, None), err
+    check_golden(f"show.{suffix}", out)
+    if fmt != "json":
+        assert f"Plan digest: {plan_digest(bound_plan().actions)}" in out
+        assert "Commit: 0123456789abcdef0123456789abcdef01234567" in out

@@ -124,11 +124,14 @@ def _restrict(fresh: Live, saved: Live) -> Live:
     )
 
 
-def moved_since(plan: Plan, fresh: Live, scopes: Iterable[Scope] | None = None) -> list[str]:
+def moved_since(
+    plan: Plan, fresh: Live, scopes: Iterable[Scope] | None = None, *, restrict: bool = True
+) -> list[str]:
     """What moved in `scopes` (default: the ones the plan touches) between the plan's own read
-    and `fresh`, one line each; [] when nothing did."""
+    and `fresh`, one line each; [] when nothing did. `restrict`: compare links only in the
+    regions the plan's read covered (a re-read of touched scopes may cover more)."""
     chosen = plan.scopes_touched if scopes is None else tuple(scopes)
-    return stale_changes(plan.live, _restrict(fresh, plan.live), chosen)
+    return stale_changes(plan.live, _restrict(fresh, plan.live) if restrict else fresh, chosen)
 
 
 def check_not_stale(plan: Plan, reader: AdsReader) -> Live:
