@@ -18,6 +18,7 @@ import os
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -168,23 +169,19 @@ def check_saved(
     if problems:
         raise PlanMismatchError(problems)
     fresh_live = read_live(desired, client.reader(), now=policy.now, progress=progress)
-    fresh = bind(make_plan(desired, fresh_live, policy), desired, context)
-    saved_digest, fresh_digest = plan_digest(saved.actions), plan_digest(fresh.actions)
-    differences = []
-    if saved_digest != fresh_digest:
-        differences.append(
-            f"a plan made now is {short(fresh_digest)}, the saved plan is {short(saved_digest)}"
+    if saved.bindings.desired_digest != desired_digest(desired):
+        problems.append(
+            "the manifests given mean something else than the ones the plan was made from "
+            f"(manifests digest {short(desired_digest(desired))}, the plan's "
+            f"{short(saved.bindings.desired_digest) or 'none'})"
         )
-        differences += _action_differences(saved.actions, fresh.actions)
-    if saved.bindings.desired_digest != fresh.bindings.desired_digest:
-        raise PlanMismatchError(
-            [
-                "the manifests given mean something else than the ones the plan was made "
-                f"from (manifests digest {short(fresh.bindings.desired_digest)}, the plan's "
-                f"{short(saved.bindings.desired_digest) or 'none'})",
-                *differences,
-            ]
-        )
+        try:
+            fresh = make_plan(desired, fresh_live, policy)
+        except PlanError as exc:
+            problems.append(f"a plan made now from them is refused: {exc}")
+        else:
+            problems += _action_differences(saved.actions, fresh.actions)
+        raise PlanMismatchError(problems)
     if _snapshot(saved.live) != _snapshot(fresh_live):
         scopes = _all_scopes(saved.live, saved) | _all_scopes(fresh_live, saved)
         moved = check.moved_since(saved, fresh_live, scopes, restrict=False)
@@ -192,8 +189,16 @@ def check_saved(
             moved
             or ["the plan's record of live state is not what a fresh read shows (was it edited?)"]
         )
-    if differences:
-        raise PlanMismatchError(differences)
+    fresh = bind(make_plan(desired, fresh_live, policy), desired, context)
+    saved_digest, fresh_digest = plan_digest(saved.actions), plan_digest(fresh.actions)
+    if saved_digest != fresh_digest:
+        raise PlanMismatchError(
+            [
+                f"a plan made now is {short(fresh_digest)}, the saved plan is "
+                f"{short(saved_digest)}",
+                *_action_differences(saved.actions, fresh.actions),
+            ]
+        )
     return fresh
 
 
@@ -217,13 +222,21 @@ def apply(
     on_result: Callable[[ActionResult], None] | None = None,
     on_start: Callable[[Plan], None] | None = None,
     max_attempts: int = MAX_ATTEMPTS,
+    while_writing: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> ApplyOutcome:
-    """Execute `the_plan` and verify it. `confirm` (None: already approved) is asked first;
+    """Execute `the_plan` and verify it. `confirm` (None: already approved) is asked first,
+    and after a yes the touched scopes are re-read (`StalePlanError` when they moved);
     `desired`, when given, decides convergence: a plan made from it against the touched
-    scopes re-read after the apply (overlaid on the plan's own read) must be empty."""
+    scopes re-read after the apply (overlaid on the plan's own read) must be empty.
+    `while_writing` wraps only the writes (the CLI's Ctrl-C handling: the prompt and the
+    reads before it are interrupted at once, the writes finish the calls in flight)."""
     if not the_plan.is_empty:
-        if confirm is not None and not confirm(the_plan):
-            return ApplyOutcome(the_plan, declined=True)
+        if confirm is not None:
+            if not confirm(the_plan):
+                return ApplyOutcome(the_plan, declined=True)
+            # The person looked at the plan for a while: what it touches is read again and
+            # the plan refused, listing what moved, if live state changed meanwhile.
+            check.check_not_stale(the_plan, client.reader())
         if on_start is not None:
             on_start(the_plan)
     log: Journal | None
@@ -232,14 +245,15 @@ def apply(
     else:
         log, own = Journal(journal), True
     try:
-        report = apply_plan(
-            the_plan,
-            client,
-            journal=log,
-            stop=stop,
-            on_result=on_result,
-            max_attempts=max_attempts,
-        )
+        with while_writing():
+            report = apply_plan(
+                the_plan,
+                client,
+                journal=log,
+                stop=stop,
+                on_result=on_result,
+                max_attempts=max_attempts,
+            )
     finally:
         if own and log is not None:
             log.close()

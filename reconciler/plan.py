@@ -21,6 +21,7 @@ The plan file codec is `reconciler.planfile`; the digests are `reconciler.digest
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -211,6 +212,9 @@ class Plan:
     created_at: float = 0.0
     files: tuple[str, ...] = ()
     bindings: Bindings = field(default_factory=Bindings)
+    # AMC account id -> its `minAdmins`: the executor keeps at least that many admins (or as
+    # many as there were) whatever fails on the way (`reconciler.apply.executor`).
+    min_admins: Mapping[str, int] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     @property

@@ -243,6 +243,7 @@ def encode(plan: Plan) -> dict[str, Any]:
             "allowUnresolved": p.allow_unresolved,
             "allowFewerAdmins": p.allow_fewer_admins,
         },
+        "minAdmins": dict(sorted(plan.min_admins.items())),
         "actions": [_encode_action(a) for a in plan.actions],
         "waiting": [
             {
@@ -338,6 +339,7 @@ def _decode_checked(data: dict[str, Any], source: str) -> Plan:
             commit=b["commit"],
         ),
         actions=actions,
+        min_admins=dict(data["minAdmins"]),
         waiting=tuple(
             Waiting(
                 amc_account_id=w["amcAccountId"],

@@ -172,7 +172,7 @@ def test_a_stale_saved_plan_is_refused_listing_what_moved(
     before = world(state).snapshot()
     code, _, err = run(capsys, "apply", "--sandbox", "--plan", str(plan_file), EXAMPLES)
     assert code == EXIT_ERROR
-    assert "the saved plan is stale" in err
+    assert "the plan is stale" in err
     assert "user amzn1.account.GINA0001 (g***@example.com, admin) added" in err
     assert "link ENTITY1ACME0007 (NA) removed" in err
     assert world(state).snapshot() == before

@@ -1,7 +1,10 @@
 """Execute a `Plan` (never the manifests) with an `AdsClient` (issue #5 "Apply semantics").
 
 - Phases in order: creates, then grants, then removals (`Action.phase`), so nobody is locked
-  out halfway. Within a phase the scopes are independent and run concurrently (bounded by
+  out halfway. A scope's removals and demotions are sent only when all of that scope's
+  grants took effect, and never one that, counting what this apply actually did, leaves an
+  AMC account with fewer admins than `minAdmins` (or than it had), or none (issue #11).
+  Within a phase the scopes are independent and run concurrently (bounded by
   the client's concurrency; the client's limiter keeps the pace), each scope's calls in plan
   order.
 - The id a create returns is substituted into the associate actions of that manager account.
@@ -37,8 +40,8 @@ from reconciler.apply.check import State
 from reconciler.apply.journal import Journal
 from reconciler.apply.report import ActionResult, ApplyReport, Status
 from reconciler.errors import ApiError, AuthError, ConfigError, OutcomeUnknownError
-from reconciler.model import Live, Scope
-from reconciler.plan import ActionKind, Plan
+from reconciler.model import AmcRole, Live, Scope
+from reconciler.plan import PHASE_REMOVE, ActionKind, Plan
 from reconciler.redact import redact
 
 # Sends of one action, counting the first: two re-sends after a lost answer, each after a
@@ -132,8 +135,74 @@ class _Run:
                 pass
 
     def scope(self, items: list[Item]) -> None:
+        if items and items[0][1].phase == PHASE_REMOVE:
+            items = self._gate_removals(items)
         for batch in make_batches(items):
             self.batch(batch)
+
+    def _gate_removals(self, items: list[Item]) -> list[Item]:
+        """Removals and demotions of one scope wait for that scope's grants: if any failed or
+        was skipped, none is sent. Then the admin rule is counted on what actually happened
+        (live admins at plan time, plus promotions that took effect): a removal or demotion
+        that would leave fewer than `minAdmins` (or fewer than there were, if that is less),
+        or none at all, is not sent. Skipped items are reported; the next apply does them
+        once the grants hold."""
+        scope = items[0][1].scope
+        with self.lock:
+            earlier = [
+                self.results.get(i)
+                for i, a in enumerate(self.plan.actions)
+                if a.scope == scope and a.phase < PHASE_REMOVE
+            ]
+        failed = [r for r in earlier if r is None or not r.done]
+        if failed:
+            first = failed[0]
+            what = (
+                f"{first.action.kind.value} {first.action.target} {first.status.value}"
+                if first is not None
+                else "a grant was not sent"
+            )
+            why = (
+                f"not sent: a grant in {scope} did not take effect ({what}); removals wait "
+                "for their grants, so the next apply does this once the grants hold"
+            )
+            for item in items:
+                self.record(item, Status.SKIPPED, why)
+            return []
+        if scope.is_manager:
+            return items
+        return self._keep_admins(items, earlier)
+
+    def _keep_admins(self, items: list[Item], earlier: list[ActionResult | None]) -> list[Item]:
+        amc_id = items[0][1].amc_account_id
+        account = next((a for a in self.plan.live.amc_accounts if a.id == amc_id), None)
+        before = {u.user_id for u in account.users if u.role is AmcRole.ADMIN} if account else set()
+        admins = set(before)
+        for result in earlier:
+            action = result.action if result is not None else None
+            if action is not None and action.kind is ActionKind.SET_ROLE:
+                admins.add(action.target)  # a promotion that took effect (grants all done)
+        minimum = self.plan.min_admins.get(str(amc_id), 1)
+        floor = 1 if self.plan.policy.allow_fewer_admins else max(1, min(minimum, len(before)))
+        send: list[Item] = []
+        for item in items:
+            action = item[1]
+            if action.target in admins and action.kind in (
+                ActionKind.REVOKE_USER,
+                ActionKind.SET_ROLE,
+            ):
+                if len(admins) - 1 < floor:
+                    self.record(
+                        item,
+                        Status.SKIPPED,
+                        f"not sent: it would leave {len(admins) - 1} active admin(s) in "
+                        f"{action.scope}, fewer than {floor} (minAdmins {minimum}, counting "
+                        "what this apply did); the next apply does it once enough admins hold",
+                    )
+                    continue
+                admins.discard(action.target)  # counted as gone before it is sent
+            send.append(item)
+        return send
 
     def _why_not(self, batch: Batch) -> str | None:
         if self.stop.is_set():

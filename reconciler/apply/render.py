@@ -35,6 +35,9 @@ def render_report(report: ApplyReport, *, mask_emails: bool = False) -> str:
     if report.failed:
         lines.append("Failed:")
         lines += [result_line(r, mask_emails=mask_emails) for r in report.failed]
+    if report.skipped and not report.interrupted:
+        lines.append("Not sent:")
+        lines += [result_line(r, mask_emails=mask_emails) for r in report.skipped]
     if report.interrupted:
         lines.append(
             "Stopped after the calls in flight. Nothing is lost: run `reconciler plan` to "

@@ -6,13 +6,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from reconciler.errors import EXIT_OK, EXIT_PARTIAL
+from reconciler.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
 from reconciler.model import Live
 from reconciler.plan import Action
 
-# Ctrl-C / SIGTERM: the conventional 128 + SIGINT, as `reconciler.cli.main` uses for an
-# interrupt. Not one of the handled outcomes 0/1/2/3/64.
-EXIT_INTERRUPTED = 130
+__all__ = ["EXIT_INTERRUPTED", "ActionResult", "ApplyReport", "Status"]
 
 
 class Status(StrEnum):

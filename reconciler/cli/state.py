@@ -388,18 +388,19 @@ def _run_apply(
     def on_start(p: Plan) -> None:
         click.echo(f"Applying {len(p.actions)} action(s)...")
 
-    with stop_on_signals(stop, on_stop=on_stop):
-        outcome = operations.apply(
-            the_plan,
-            desired,
-            client,
-            confirm=confirm,
-            journal=journal,
-            stop=stop,
-            on_result=on_result,
-            on_start=on_start,
-        )
+    outcome = operations.apply(
+        the_plan,
+        desired,
+        client,
+        confirm=confirm,
+        journal=journal,
+        stop=stop,
+        on_result=on_result,
+        on_start=on_start,
+        while_writing=lambda: stop_on_signals(stop, on_stop=on_stop),
+    )
     if outcome.declined:
+        click.echo("Nothing was applied.", err=True)
         return EXIT_ERROR
     if outcome.report is None:
         return EXIT_OK
