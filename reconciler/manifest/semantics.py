@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import Diagnostic
+from reconciler.manifest import addresses
 from reconciler.manifest.yamlload import Path, YamlDoc
 from reconciler.model import (
     AmcRole,
@@ -47,6 +48,8 @@ class _Member:
     email: str
     name: str
     source: Source
+    user_id: str | None = None
+    not_user_ids: frozenset[str] = frozenset()
 
 
 def _src(doc: YamlDoc, path: Path) -> Source:
@@ -111,7 +114,19 @@ def _groups(docs: Sequence[YamlDoc], out: list[Diagnostic]) -> dict[str, list[_M
                     )
                     continue
                 seen[email.lower()] = msource
-                expanded.append(_Member(email, member.get("name") or _default_name(email), msource))
+                bad = addresses.problem(email, unicode_ok=member.get("unicode") is True)
+                if bad is not None:
+                    out.append(_diag(_src(doc, (*path, index, "email")), bad))
+                    continue
+                expanded.append(
+                    _Member(
+                        email,
+                        member.get("name") or _default_name(email),
+                        msource,
+                        member.get("userId"),
+                        frozenset(member.get("notUserIds") or ()),
+                    )
+                )
             groups[name] = expanded
     return groups
 
@@ -316,7 +331,14 @@ def _users(
                 continue
             for member in groups[name]:
                 user = DesiredUser(
-                    role=role, email=member.email, name=member.name, group=name, source=source
+                    role=role,
+                    email=member.email,
+                    user_id=member.user_id,
+                    name=member.name,
+                    group=name,
+                    not_user_ids=member.not_user_ids,
+                    source=source,
+                    pin_at=member.source,
                 )
                 grant(user, source, f"through group `{name}`")
             continue
@@ -327,7 +349,19 @@ def _users(
             continue
         email = item.get("email")
         user_id = item.get("userId")
+        if email is not None:
+            bad = addresses.problem(email, unicode_ok=item.get("unicode") is True)
+            if bad is not None:
+                out.append(_diag(_src(doc, (*upath, "email")), bad))
+                continue
         name = item.get("name") or (_default_name(email) if email else "")
-        user = DesiredUser(role=role, email=email, user_id=user_id, name=name, source=source)
+        user = DesiredUser(
+            role=role,
+            email=email,
+            user_id=user_id,
+            name=name,
+            not_user_ids=frozenset(item.get("notUserIds") or ()),
+            source=source,
+        )
         grant(user, source, "directly")
     return users
