@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 
 def main(argv: list[str]) -> int:
@@ -24,6 +25,8 @@ def main(argv: list[str]) -> int:
         print("gh: no token", file=sys.stderr)
         return 4
     args = argv[1:]
+    if args[0] == "run":
+        return _run_download(state, args[1:])
     assert args[0] == "api", args
     method, jq, body_file, endpoint = "GET", None, None, None
     rest = args[1:]
@@ -57,6 +60,20 @@ def main(argv: list[str]) -> int:
         assert body_file is not None
         (result,) = [c for c in state["comments"] if c["id"] == int(m.group(1))]
         result["body"] = json.loads(Path(body_file).read_text())["body"]
+    elif method == "GET" and (
+        m := re.fullmatch(r"repos/[^/]+/[^/]+/commits/(\w+)/pulls", endpoint)
+    ):
+        result = [p for p in state.get("pulls", []) if m.group(1) in p["commits"]]
+    elif method == "GET" and (m := re.fullmatch(r"repos/[^/]+/[^/]+/pulls/(\d+)", endpoint)):
+        (result,) = [p for p in state.get("pulls", []) if p["number"] == int(m.group(1))]
+    elif method == "GET" and endpoint.startswith("repos/") and "/actions/runs?" in endpoint:
+        query = parse_qs(urlsplit(endpoint).query)
+        runs = [
+            {k: v for k, v in run.items() if k != "artifacts"}
+            for run in state.get("runs", [])
+            if all(str(run.get(key)) == values[0] for key, values in query.items())
+        ]
+        result = {"total_count": len(runs), "workflow_runs": runs}
     else:
         print(f"fake gh: unexpected {method} {endpoint}", file=sys.stderr)
         return 1
@@ -67,6 +84,20 @@ def main(argv: list[str]) -> int:
             ["jq", "-r", jq], input=text, capture_output=True, text=True, check=True
         ).stdout
     sys.stdout.write(text)
+    return 0
+
+
+def _run_download(state: dict[str, Any], args: list[str]) -> int:
+    """`gh run download RUN --repo R --name NAME --dir DIR`."""
+    assert args[0] == "download", args
+    run_id, options = int(args[1]), dict(zip(args[2::2], args[3::2], strict=True))
+    (run,) = [r for r in state.get("runs", []) if r["id"] == run_id]
+    files = run["artifacts"].get(options["--name"])
+    if files is None:
+        print(f"no artifact matches {options['--name']}", file=sys.stderr)
+        return 1
+    for name, text in files.items():
+        (Path(options["--dir"]) / name).write_text(text)
     return 0
 
 

@@ -125,16 +125,10 @@ def test_comment_step_says_so_when_there_is_no_token(workdir: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("jq") is None, reason="the fake gh filters with jq")
 def test_comment_is_created_once_then_updated(workdir: Path, tmp_path: Path) -> None:
-    bin_dir = tmp_path / "fake-bin"
-    bin_dir.mkdir()
-    gh = bin_dir / "gh"
-    fake = Path(__file__).with_name("fake_gh.py")
-    gh.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{fake}" "$@"\n')
-    gh.chmod(0o755)
     state = tmp_path / "github.json"
     env = {"GITHUB_TOKEN": "fake-token", "FAKE_GH_STATE": str(state)}
     runner = _runner(workdir, env=env, command="plan")
-    runner.env["PATH"] = f"{bin_dir}{os.pathsep}{runner.env['PATH']}"
+    runner.env["PATH"] = f"{_fake_gh(tmp_path)}{os.pathsep}{runner.env['PATH']}"
     assert runner.run("run").code == 0
     first = runner.run("comment")
     assert first.code == 0, first.log
@@ -176,3 +170,55 @@ def test_apply_uses_a_plan_file_present_and_needs_a_token_otherwise(workdir: Pat
     present = runner.run("fetch-plan")
     assert present.code == 0, present.log
     assert "using the plan file plan.json already present" in present.stdout
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the fake gh filters with jq")
+def test_apply_fetches_the_merged_pull_requests_plan(workdir: Path, tmp_path: Path) -> None:
+    assert _runner(workdir, command="plan").run("run").code == 0
+    reviewed = (workdir / "plan.json").read_text(encoding="utf-8")
+    (workdir / "plan.json").unlink()  # apply runs on a fresh runner
+    merge_sha, head_sha = "a1b2c3", "6dcb09b5b57875f334f61aebed695e2e4193db5e"
+    state = tmp_path / "github.json"
+    plan_run = {"event": "pull_request", "status": "success", "head_sha": head_sha}
+    state.write_text(
+        json.dumps(
+            {
+                "comments": [],
+                "pulls": [
+                    {"number": 41, "merged_at": None, "commits": [merge_sha]},
+                    {"number": 42, "merged_at": "2026-01-02T03:04:05Z", "commits": [merge_sha],
+                     "head": {"sha": head_sha}},
+                ],
+                "runs": [
+                    {"id": 301, "name": "lint", **plan_run, "artifacts": {}},
+                    {"id": 302, "name": "reconciler", **plan_run,
+                     "artifacts": {"reconciler-plan": {"plan.json": reviewed}}},
+                ],
+            }
+        )
+    )  # fmt: skip
+    env = {
+        "GITHUB_TOKEN": "fake-token",
+        "FAKE_GH_STATE": str(state),
+        "GITHUB_SHA": merge_sha,
+        "GITHUB_WORKFLOW": "reconciler",
+        "GITHUB_EVENT_NAME": "push",
+    }
+    runner = _runner(workdir, env=env, command="apply")
+    runner.env["PATH"] = f"{_fake_gh(tmp_path)}{os.pathsep}{runner.env['PATH']}"
+    fetched = runner.run("fetch-plan")
+    assert fetched.code == 0, fetched.log
+    assert "fetched the plan of PR #42 from run 302" in fetched.stdout
+    applied = runner.run("run")
+    assert applied.code == 0, applied.log
+    assert applied.outputs["exit-code"] == "0"
+
+
+def _fake_gh(tmp_path: Path) -> Path:
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir(exist_ok=True)
+    gh = bin_dir / "gh"
+    fake = Path(__file__).with_name("fake_gh.py")
+    gh.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{fake}" "$@"\n')
+    gh.chmod(0o755)
+    return bin_dir
