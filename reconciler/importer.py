@@ -38,6 +38,7 @@ from reconciler.model import (
     LiveAmcAccount,
     LiveManagerAccount,
     Region,
+    Scope,
     amc_scope,
     manager_scope,
 )
@@ -59,7 +60,7 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "account"
 
 
-def _incomplete(live: Live, *scopes: str) -> str | None:
+def _incomplete(live: Live, *scopes: Scope) -> str | None:
     for scope in scopes:
         reason = live.incomplete_reason(scope)
         if reason is not None:

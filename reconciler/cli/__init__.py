@@ -18,6 +18,7 @@ from reconciler.errors import (
     EXIT_BUG,
     EXIT_CHANGES,
     EXIT_ERROR,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_USAGE,
@@ -35,7 +36,7 @@ _EPILOG = (
             (EXIT_PARTIAL, "apply finished, but some actions failed or did not converge"),
             (EXIT_USAGE, "usage error (bad command line)"),
             (EXIT_BUG, "a bug in reconciler: please report it with the output"),
-            (130, "apply interrupted (Ctrl-C / SIGTERM)"),
+            (EXIT_INTERRUPTED, "apply interrupted (Ctrl-C / SIGTERM)"),
         ),
     )
     + "\n\n\b\nShell completion (bash; zsh and fish alike, see the README):\n"
@@ -75,9 +76,15 @@ def main(argv: list[str] | None = None) -> None:
     except click.UsageError as exc:
         exc.show()
         code = EXIT_USAGE
-    except click.Abort:
-        click.echo("Aborted.", err=True)
-        code = EXIT_ERROR
+    except click.Abort as exc:
+        # click turns Ctrl-C (at a prompt, or while reading) into Abort; say what it was.
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, KeyboardInterrupt):
+            click.echo("Interrupted: nothing was applied.", err=True)
+            code = EXIT_INTERRUPTED
+        else:
+            click.echo("Aborted: no answer, nothing was applied.", err=True)
+            code = EXIT_ERROR
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
@@ -86,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        code = 130
+        code = EXIT_INTERRUPTED
     except Exception:  # a bug: say so, with the traceback, scrubbed of secrets
         click.echo(redact(traceback.format_exc()), err=True)
         click.echo(
