@@ -31,11 +31,13 @@ def test_serve_prints_export_lines_a_shell_accepts() -> None:
             line = process.stdout.readline()
             assert line, "serve exited before printing AMAZON_ADS_CLIENT_ID"
             lines.append(line.rstrip("\n"))
+        assert process.stderr is not None
+        hint = process.stderr.readline()  # written after the export lines
     finally:
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=10)
+        process.communicate(timeout=10)
     assert all(line.startswith("export AMAZON_ADS_") for line in lines), lines
-    assert "paste the export lines above into another shell" in err
+    assert "paste the export lines above into another shell" in hint
     # What a user's shell makes of them, pasted as printed.
     script = "\n".join([*lines, 'printf "%s\\n" "$AMAZON_ADS_CLIENT_ID" \\'])
     script += (
