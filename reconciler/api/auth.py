@@ -16,7 +16,7 @@ import httpx
 
 from reconciler.api.config import ApiConfig, origin_of
 from reconciler.api.retry import NotSentError
-from reconciler.api.translate import api_error
+from reconciler.api.translate import api_error, json_body
 from reconciler.errors import AuthError, ConfigError
 from reconciler.redact import redact, register
 
@@ -94,7 +94,7 @@ class TokenSource:
                 "may have been revoked)",
             )
         try:
-            body: Any = response.json()
+            body: Any = json_body(response.content)
             token = body["access_token"]
             lifetime = float(body.get("expires_in") or DEFAULT_LIFETIME_S)
         except (ValueError, KeyError, TypeError):
