@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.api.config import ApiConfig, origin_of
+from reconciler.api.config import DEFAULT_TOKEN_URL, ApiConfig, origin_of
 from reconciler.api.retry import NotSentError
 from reconciler.api.translate import api_error, json_body
 from reconciler.errors import AuthError, ConfigError
@@ -83,6 +83,16 @@ class TokenSource:
         if response.status_code == 429 or response.status_code >= 500:
             raise TokenUnavailableError(
                 f"Login with Amazon ({self._config.token_url}) answered HTTP {response.status_code}"
+            )
+        if response.status_code in (404, 405):
+            # Not a refusal of the credentials: the URL is not a token endpoint at all.
+            raise api_error(
+                response,
+                operation=OPERATION,
+                cls=AuthError,
+                hint=f"{self._config.token_url} is not a Login with Amazon token endpoint: "
+                f"check AMAZON_ADS_TOKEN_URL (default {DEFAULT_TOKEN_URL}; for `reconciler "
+                "sandbox serve`, the AMAZON_ADS_TOKEN_URL line it prints)",
             )
         if response.status_code != 200:
             raise api_error(

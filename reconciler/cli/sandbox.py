@@ -48,17 +48,49 @@ def _seeded(seed: Path | None) -> World:
     return World.default() if seed is None else load_seed_file(World(), seed)
 
 
+def _base_url(url: str) -> str:
+    """`--url` checked: an http(s) URL of a running `sandbox serve`, without the trailing /."""
+    base = url.strip().rstrip("/")
+    scheme = base.partition("://")[0] if "://" in base else ""
+    if scheme not in ("http", "https"):
+        example = base.split("://")[-1] or "127.0.0.1:8400"
+        raise UsageError(
+            f"--url {url!r} is not an http:// URL; give one that `reconciler sandbox serve` "
+            f"printed, e.g. http://{example}"
+        )
+    return base
+
+
+def _call(method: str, url: str, route: str, args: dict[str, Any] | None = None) -> Any:
+    """One request to a running sandbox's control API; its JSON answer, or a one-line error."""
+    base = _base_url(url)
+    try:
+        response = httpx.request(
+            method, f"{base}/_sandbox/{route}", json=args, timeout=10.0, follow_redirects=False
+        )
+    except httpx.HTTPError as exc:
+        raise ConfigError(
+            f"cannot reach the sandbox at {base} ({type(exc).__name__}): is `reconciler sandbox "
+            "serve` running there? Check --url against the URLs it printed."
+        ) from None
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{base} answered HTTP {response.status_code} without a sandbox JSON body: is it a "
+            "`reconciler sandbox serve` URL?"
+        )
+    if response.status_code != 200:
+        raise UsageError(f"sandbox {route}: {data.get('error', response.reason_phrase)}")
+    return data
+
+
 def _run(op: str, args: dict[str, Any], *, state: Path | None, url: str | None) -> Any:
     """Apply one sandbox operation to a running server (`url`) or to the state file."""
     if url is not None:
-        base = url.rstrip("/")
-        try:
-            response = httpx.post(f"{base}/_sandbox/{op}", json=args, timeout=10.0)
-        except httpx.HTTPError as exc:
-            raise ConfigError(f"cannot reach the sandbox at {base}: {exc}") from exc
-        if response.status_code != 200:
-            raise UsageError(f"sandbox {op}: {response.json().get('error', response.text)}")
-        return response.json().get("result")
+        return _call("POST", url, op, args).get("result")
     try:
         with open_state(state) as world:
             return apply_control(world, op, args)
@@ -78,7 +110,11 @@ def sandbox() -> None:
 @_STATE
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option(
-    "--port", default=0, show_default=True, help="First of 4 consecutive ports; 0 = any free."
+    "--port",
+    type=click.IntRange(0, 65535 - 3),
+    default=0,
+    show_default=True,
+    help="First of 4 consecutive ports; 0 = any free.",
 )
 @click.option("--allow-remote", is_flag=True, help="Allow binding a non-loopback address.")
 @click.option("--latency-ms", type=float, default=0.0, help="Delay every API response.")
@@ -183,7 +219,7 @@ def reset(seed: Path | None, state: Path | None, url: str | None) -> None:
 def show(state: Path | None, url: str | None) -> None:
     """Print the sandbox world as JSON (no tokens)."""
     if url is not None:
-        data = httpx.get(f"{url.rstrip('/')}/_sandbox/state", timeout=10.0).json()
+        data = _call("GET", url, "state")
     else:
         target = state_path(state)
         data = (World.load(target) if target.exists() else World.default()).snapshot()

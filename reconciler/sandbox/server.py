@@ -125,8 +125,20 @@ class SandboxServer:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> Endpoints:
+        """Bind the four listeners and serve. A port that cannot be bound (in use, or not
+        ours to bind) is a UsageError naming it, and nothing stays bound."""
         for i, origin in enumerate(self.ORIGINS):
-            listener = _Listener((self.host, self.port + i if self.port else 0), origin, self)
+            port = self.port + i if self.port else 0
+            try:
+                listener = _Listener((self.host, port), origin, self)
+            except OSError as exc:
+                self.stop()
+                what = f"port {port}" if port else "a free port"
+                raise UsageError(
+                    f"cannot serve the sandbox on {self.host}, {what}: {exc.strerror or exc}. "
+                    "It uses 4 consecutive ports from --port: choose another --port, or 0 for "
+                    "any free ports."
+                ) from None
             self._listeners.append(listener)
             thread = threading.Thread(target=listener.serve_forever, args=(0.05,), daemon=True)
             thread.start()
