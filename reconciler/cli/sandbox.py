@@ -128,6 +128,12 @@ def sandbox() -> None:
     "--fault-drop-after-write", type=float, default=0.0, help="Write applied, then dropped."
 )
 @click.option("--fault-seed", type=int, default=0, help="Seed for the fault sequence.")
+@click.option(
+    "--strict-media-types",
+    is_flag=True,
+    help="Media types in the spec's exact case, and Accept only the response's type "
+    "(default: lenient, as Amazon's own tolerance is unknown).",
+)
 @click.option("--verbose", is_flag=True, help="Log each request line to stderr.")
 def serve(
     seed: Path | None,
@@ -144,6 +150,7 @@ def serve(
     fault_5xx_after_write: float,
     fault_drop_after_write: float,
     fault_seed: int,
+    strict_media_types: bool,
     verbose: bool,
 ) -> None:
     """Serve the sandbox over loopback HTTP until interrupted.
@@ -166,20 +173,39 @@ def serve(
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+
+    def run(world: World, target: Path | None) -> None:
+        _serve(
+            world, faults, target, host=host, port=port, verbose=verbose, strict=strict_media_types
+        )
+
     if state is None:
-        _serve(_seeded(seed), faults, host, port, None, verbose)
+        run(_seeded(seed), None)
         return
     with lock_state(state, timeout_s=1.0) as target:
         world = World.load(target) if target.exists() else _seeded(seed)
         world.save(target)
-        _serve(world, faults, host, port, target, verbose)
+        run(world, target)
 
 
 def _serve(
-    world: World, faults: Faults, host: str, port: int, target: Path | None, verbose: bool
+    world: World,
+    faults: Faults,
+    target: Path | None,
+    *,
+    host: str,
+    port: int,
+    verbose: bool,
+    strict: bool,
 ) -> None:
     server = SandboxServer(
-        world, faults=faults, host=host, port=port, state_path=target, verbose=verbose
+        world,
+        faults=faults,
+        host=host,
+        port=port,
+        state_path=target,
+        verbose=verbose,
+        strict_media_types=strict,
     )
     endpoints = server.start()
     for line in endpoints.env_lines():
