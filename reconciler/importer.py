@@ -89,9 +89,8 @@ def _q(value: str) -> str:
 def _comment(text: str) -> str:
     """`text` made safe to follow `# ` on one line: nothing in it can end the comment, and it
     is cut short (the value itself, when written, is complete and quoted)."""
-    if len(text) > _COMMENT_MAX:
-        text = text[: _COMMENT_MAX - 1] + "…"
-    return _escaped(text, specials="")
+    text = _escaped(text, specials="")
+    return text if len(text) <= _COMMENT_MAX else text[: _COMMENT_MAX - 1] + "…"
 
 
 def _bounded(stem: str, source: str) -> str:

@@ -16,10 +16,20 @@ from reconciler.errors import ReconcilerError
 from reconciler.importer import HEADER, import_live, render_import
 from reconciler.live import read_all, read_live
 from reconciler.manifest import load_manifests
+from reconciler.model import LiveUser
 from reconciler.plan import ActionKind, Plan, Policy
 from reconciler.planner import make_plan
 from reconciler.sandbox import SandboxTransport, World
-from tests.factories import ACME_AMC, ACME_ID, invitation, live, live_amc, live_manager, live_user
+from tests.factories import (
+    ACME_AMC,
+    ACME_ID,
+    invitation,
+    live,
+    live_amc,
+    live_link,
+    live_manager,
+    live_user,
+)
 from tests.hostile import REPRODUCTIONS, hostile_text
 
 
@@ -220,3 +230,54 @@ def test_hostile_names_import_to_manifests_that_plan_to_nothing(
     with tempfile.TemporaryDirectory() as out:
         plan = _import_hostile(_hostile_world(manager, linked, amc, invitee), Path(out))
     assert plan.is_empty and not plan.warnings
+
+
+@settings(max_examples=50, deadline=None)
+@given(text=hostile_text(), other=hostile_text(long=False))
+def test_hostile_strings_in_every_comment_stay_in_their_comment(text: str, other: str) -> None:
+    """Strings the API sends that reach only comments: masked emails, user and invitation
+    ids, unmanaged role names, link types, the reason a read was incomplete."""
+    state = live(
+        [live_manager(ACME_ID, "Acme", live_link("ENTITYL1", name=text, account_type=other))],
+        [
+            live_amc(
+                ACME_AMC,
+                [
+                    live_user(text, f"{other}@example.com", "admin", masked=False),
+                    live_user("amzn1.account.M", f"{text}*@x", "viewer", masked=False),
+                    LiveUser(user_id=other, email=text, role=None, raw_roles=(text, other)),
+                ],
+                [
+                    invitation(text, "eve@example.com"),
+                    invitation(other, "unmanaged@example.com", None),
+                ],
+            )
+        ],
+        incomplete={f"amc:{ACME_AMC}": text},
+    )
+    files = render_import(state)
+    manager = yaml.safe_load(files["managers/acme.yaml"])["managerAccounts"]
+    assert manager == [
+        {
+            "name": "Acme",
+            "id": ACME_ID,
+            "prune": True,
+            "linkedAccounts": [{"id": "ENTITYL1"}],
+        }
+    ]
+    (amc_account,) = yaml.safe_load(files[f"amc/{ACME_AMC}.yaml"])["amcAccounts"]
+    assert amc_account["prune"] is False
+    assert sorted(amc_account["users"], key=str) == sorted(
+        [
+            {"userId": text, "role": "admin"}
+            if "*" in other  # looks masked: pinned by userId only
+            else {"userId": text, "email": f"{other}@example.com", "role": "admin"},
+            {"userId": "amzn1.account.M", "role": "viewer"},
+            {"email": "eve@example.com", "name": "eve", "role": "viewer"},
+        ],
+        key=str,
+    )
+    for path, body in files.items():
+        for line in body.splitlines() if path.endswith(".yaml") else ():
+            if line.lstrip().startswith("#"):  # a comment line: API strings in it are cut
+                assert len(line) < 600

@@ -89,6 +89,10 @@ class _Handler(BaseHTTPRequestHandler):
             if encoding != "chunked":
                 self.close_connection = True
                 raise _BadRequest(501, f"Transfer-Encoding {encoding!r} is not supported")
+            if self.headers.get("Content-Length") is not None:
+                # Both framings (a smuggling pattern, RFC 9112 §6.3): chunked wins, and the
+                # connection is not trusted for another request.
+                self.close_connection = True
             return self._read_chunked()
         raw = (self.headers.get("Content-Length") or "0").strip()
         if not raw.isdigit():
@@ -109,15 +113,18 @@ class _Handler(BaseHTTPRequestHandler):
         size = 0
         while True:
             line = self.rfile.readline(1024)
+            size_field = line.split(b";", 1)[0].strip()
             try:
-                length = int(line.split(b";", 1)[0].strip(), 16)
+                length = int(size_field, 16) if size_field.isalnum() else -1
             except ValueError:
+                length = -1
+            if length < 0:
                 self.close_connection = True
-                raise _BadRequest(400, "a malformed chunk size line") from None
+                raise _BadRequest(400, "a malformed chunk size line")
             if length == 0:
                 break
             size += length
-            if length < 0 or size > MAX_BODY_BYTES:
+            if size > MAX_BODY_BYTES:
                 self.close_connection = True
                 raise _BadRequest(413, f"the body is over {MAX_BODY_BYTES} bytes")
             chunk = self.rfile.read(length)

@@ -276,3 +276,24 @@ def test_the_control_api_takes_json_from_the_cli_or_a_loopback_page(
             f"{base}/_sandbox/advance-clock", json={"seconds": 1}, headers=headers
         )
         assert response.status_code == 200, origin
+
+
+@pytest.mark.parametrize(
+    ("chunks", "status"),
+    [(b"zz\r\nabc\r\n0\r\n\r\n", 400), (b"-5\r\nabc\r\n0\r\n\r\n", 400), (b"5\r\nab\r\n", 400)],
+    ids=["not-hex", "negative", "short"],
+)
+def test_malformed_chunks_are_a_json_400(served: Endpoints, chunks: bytes, status: int) -> None:
+    import socket
+
+    port = int(served.api_urls[Region.NA].rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(
+            b"POST /managerAccounts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + chunks
+        )
+        raw.shutdown(socket.SHUT_WR)
+        answer = raw.makefile("rb").read()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d" % status), answer
+    assert json.loads(body)["code"] == str(status)
