@@ -219,7 +219,7 @@ def test_a_newline_in_a_linked_account_name_cannot_add_a_link(tmp_path: Path) ->
 
 
 @settings(
-    max_examples=50,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

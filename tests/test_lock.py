@@ -205,3 +205,29 @@ def test_the_second_holder_waits_then_gets_the_lock(tmp_path: Path) -> None:
         order.append("second holds")
     thread.join()
     assert order == ["first holds", "first lets go", "second holds"]
+
+
+def test_apply_refuses_a_lock_dir_planted_by_another_user_in_one_line(
+    temp_dir: Path,
+    sandbox_state_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Through the CLI, as CI runs it: no XDG_RUNTIME_DIR, a shared temp dir."""
+    from reconciler.cli import main
+
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    planted = temp_dir / f"reconciler-{os.geteuid()}"
+    planted.mkdir(mode=0o700)
+    os.chown(planted, OTHER_UID, OTHER_UID)
+    examples = str(Path(__file__).resolve().parents[1] / "examples" / "manifests")
+    with pytest.raises(SystemExit) as stop:
+        main(["apply", "--sandbox", "--auto-approve", examples])
+    _, err = capsys.readouterr()
+    assert stop.value.code == 1
+    assert err == (
+        f"Error: the apply lock directory {planted} belongs to another user (uid {OTHER_UID}), "
+        "who could hold or replace the lock. Remove it (it is not reconciler's), or set "
+        "XDG_RUNTIME_DIR to a directory only you can write.\n"
+    )
+    assert not sandbox_state_file.exists() or "DAVE0001" in sandbox_state_file.read_text()

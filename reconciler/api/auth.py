@@ -16,8 +16,8 @@ import httpx
 
 from reconciler.api.config import DEFAULT_TOKEN_URL, ApiConfig, origin_of
 from reconciler.api.retry import NotSentError
-from reconciler.api.translate import api_error, json_body
-from reconciler.errors import AuthError, ConfigError
+from reconciler.api.translate import api_error, json_body, read_bounded
+from reconciler.errors import ApiError, AuthError, ConfigError
 from reconciler.redact import redact, register
 
 # Renew this long before the announced expiry, so a token never expires in flight.
@@ -65,17 +65,29 @@ class TokenSource:
 
     def _fetch(self) -> tuple[str, float]:
         self._on_fetch()
+        request = self._http.build_request(
+            "POST",
+            self._config.token_url,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": self._config.refresh_token,
+                "client_id": self._config.client_id,
+                "client_secret": self._config.client_secret,
+            },
+            headers={"Accept": "application/json"},
+        )
         try:
-            response = self._http.post(
-                self._config.token_url,
-                data={
-                    "grant_type": "refresh_token",
-                    "refresh_token": self._config.refresh_token,
-                    "client_id": self._config.client_id,
-                    "client_secret": self._config.client_secret,
-                },
-                headers={"Accept": "application/json"},
-            )
+            response = self._http.send(request, stream=True)
+            try:
+                read_bounded(response, operation=OPERATION)
+            except ApiError as exc:  # too large: not a token endpoint we can use
+                raise AuthError(
+                    f"Login with Amazon ({self._config.token_url}): {exc}",
+                    operation=OPERATION,
+                    status=response.status_code,
+                ) from None
+            finally:
+                response.close()
         except httpx.TransportError as exc:
             raise TokenUnavailableError(
                 redact(f"Login with Amazon ({self._config.token_url}): {type(exc).__name__}")

@@ -28,7 +28,7 @@ from reconciler.api.config import GLOBAL_REGION, ApiConfig
 from reconciler.api.events import ClientEvent, ClientStats, EventKind, StatsRecorder
 from reconciler.api.pagination import paginate
 from reconciler.api.retry import Retrier, RetryPolicy
-from reconciler.api.translate import MAX_BODY_BYTES, BodyError, api_error, json_body
+from reconciler.api.translate import BodyError, api_error, json_body, read_bounded
 from reconciler.errors import ApiError, AuthError
 from reconciler.model import ManagerAccountType, Region
 from reconciler.redact import redact
@@ -146,40 +146,13 @@ class _Core:
             with self._slots:
                 response = self.http.send(request, stream=True)
                 try:
-                    _read_bounded(op, response)
+                    read_bounded(response, operation=op.name)
                 finally:
                     response.close()
                 return response
 
         response = self.retrier.send(op.name, attempt, write=op.write)
         return _decode(op, response)
-
-
-def _read_bounded(op: ops.Operation, response: httpx.Response) -> None:
-    """Read the body of a streamed `response`, refusing one over MAX_BODY_BYTES (counted
-    after decompression) before it is all in memory."""
-    declared = response.headers.get("Content-Length", "")
-    too_large = ApiError(
-        f"{op.name}: HTTP {response.status_code} with a body over the {MAX_BODY_BYTES} byte "
-        "limit; refusing to read it",
-        operation=op.name,
-        status=response.status_code,
-    )
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise too_large
-    if hasattr(response, "_content"):  # already read, by the --debug log hook
-        if len(response.content) > MAX_BODY_BYTES:
-            raise too_large
-        return
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise too_large
-        chunks.append(chunk)
-    # What `Response.read()` does, with the bound applied as it goes.
-    response._content = b"".join(chunks)
 
 
 def _decode(op: ops.Operation, response: httpx.Response) -> dict[str, Any]:

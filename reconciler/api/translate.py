@@ -84,3 +84,30 @@ def api_error(
         code=code,
         detail=detail,
     )
+
+
+def read_bounded(response: httpx.Response, *, operation: str) -> None:
+    """Read the body of a streamed `response`, refusing one over MAX_BODY_BYTES (counted
+    after decompression) before it is all in memory."""
+    declared = response.headers.get("Content-Length", "")
+    too_large = ApiError(
+        f"{operation}: HTTP {response.status_code} with a body over the {MAX_BODY_BYTES} byte "
+        "limit; refusing to read it",
+        operation=operation,
+        status=response.status_code,
+    )
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large
+    if hasattr(response, "_content"):  # already read, by the --debug log hook
+        if len(response.content) > MAX_BODY_BYTES:
+            raise too_large
+        return
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    # What `Response.read()` does, with the bound applied as it goes.
+    response._content = b"".join(chunks)

@@ -7,7 +7,7 @@ import pytest
 
 from reconciler.api.pagination import paginate
 from reconciler.api.translate import MAX_BODY_BYTES
-from reconciler.errors import ApiError
+from reconciler.errors import ApiError, AuthError
 from reconciler.live import read_all, read_live
 from reconciler.model import amc_scope
 from reconciler.plan import Policy
@@ -185,3 +185,22 @@ def test_a_deeply_nested_error_body_is_still_an_api_error() -> None:
         pytest.raises(ApiError, match=r"HTTP 400: \[\[\[\["),
     ):
         list(client.iter_amc_accounts())
+
+
+def test_a_token_answer_too_large_or_too_deep_is_an_auth_error() -> None:
+    for body, message in [
+        (b" " * (MAX_BODY_BYTES + 1), "over the 8388608 byte limit"),
+        (b"[" * 100_000, "answered 200 without an access_token"),
+    ]:
+
+        def rule(request: httpx.Request, body: bytes = body) -> httpx.Response | None:
+            if request.url.path != "/auth/o2/token":
+                return None
+            return httpx.Response(200, content=body)
+
+        transport = Intercept(SandboxTransport(World.default()), rule)
+        with (
+            sandbox_client(World.default(), transport=transport) as client,
+            pytest.raises(AuthError, match=message),
+        ):
+            list(client.iter_amc_accounts())

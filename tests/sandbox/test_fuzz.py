@@ -34,7 +34,7 @@ schemathesis = pytest.importorskip("schemathesis")
 from schemathesis import GenerationMode  # noqa: E402
 from schemathesis import checks as st_checks  # noqa: E402
 
-EXAMPLES = 12
+EXAMPLES = 10
 SERVED = frozenset(
     {
         "getManagerAccountsForUser",
