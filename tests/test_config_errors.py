@@ -163,14 +163,14 @@ def test_an_unreachable_url_is_one_line(
     code, _, err = run(capsys, "sandbox", *command, "--url", url)
     assert code == EXIT_ERROR
     assert err == (
-        f"Error: cannot reach the sandbox at {url} (ConnectError): is `reconciler sandbox "
+        f"Error: cannot reach the sandbox at {url!r} (ConnectError): is `reconciler sandbox "
         "serve` running there? Check --url against the URLs it printed.\n"
     )
 
 
-def test_a_url_without_a_scheme_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_url_without_a_scheme_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "sandbox", "show", "--url", "127.0.0.1:8400")
-    assert code == EXIT_USAGE
+    assert code == EXIT_ERROR
     assert err == (
         "Error: --url '127.0.0.1:8400' is not an http:// URL; give one that `reconciler sandbox "
         "serve` printed, e.g. http://127.0.0.1:8400\n"
@@ -190,7 +190,7 @@ def test_serve_on_a_busy_port_is_one_line(capsys: pytest.CaptureFixture[str]) ->
         busy.listen()
         port = busy.getsockname()[1]
         code, _, err = run(capsys, "sandbox", "serve", "--port", str(port))
-    assert code == EXIT_USAGE
+    assert code == EXIT_ERROR
     assert err == (
         f"Error: cannot serve the sandbox on 127.0.0.1, port {port}: Address already in use. It "
         "uses 4 consecutive ports from --port: choose another --port, or 0 for any free ports.\n"
@@ -200,3 +200,10 @@ def test_serve_on_a_busy_port_is_one_line(capsys: pytest.CaptureFixture[str]) ->
 def test_serve_on_a_port_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "sandbox", "serve", "--port", "85001")
     assert code == EXIT_USAGE and "85001 is not in the range 0<=x<=65532" in err
+
+
+def test_a_password_in_the_sandbox_url_is_never_echoed(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://svc:{PASSWORD}@127.0.0.1:{_free_port()}"
+    code, out, err = run(capsys, "sandbox", "show", "--url", url)
+    assert code == EXIT_ERROR and PASSWORD not in out + err
+    assert "cannot reach the sandbox at 'http://***@127.0.0.1:" in err

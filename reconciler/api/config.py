@@ -47,7 +47,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _shown(url: str) -> str:
+def shown_url(url: str) -> str:
     """`url` fit for an error message: user info (`user:password@`) is never echoed, and
     control characters are escaped."""
     scheme, sep, rest = url.partition("://")
@@ -65,7 +65,7 @@ def check_url(url: str, *, what: str) -> str:
     """`url` without a trailing slash, or ConfigError naming `what` (the variable), what is
     wrong and the fix. The message never repeats a password the URL carried."""
     url = url.strip()
-    shown = _shown(url)
+    shown = shown_url(url)
     if any(ch.isspace() or not ch.isprintable() for ch in url):
         raise ConfigError(
             f"{what}: {shown} contains a space or control character; set it to a URL such as "

@@ -16,6 +16,7 @@ from typing import Any
 import click
 import httpx
 
+from reconciler.api.config import shown_url
 from reconciler.errors import ConfigError, UsageError
 from reconciler.redact import MASK
 from reconciler.sandbox import SANDBOX_CLIENT_ID, Faults, World, open_state
@@ -53,10 +54,10 @@ def _base_url(url: str) -> str:
     base = url.strip().rstrip("/")
     scheme = base.partition("://")[0] if "://" in base else ""
     if scheme not in ("http", "https"):
-        example = base.split("://")[-1] or "127.0.0.1:8400"
-        raise UsageError(
-            f"--url {url!r} is not an http:// URL; give one that `reconciler sandbox serve` "
-            f"printed, e.g. http://{example}"
+        example = base.split("://")[-1].rsplit("@", 1)[-1] or "127.0.0.1:8400"
+        raise ConfigError(
+            f"--url {shown_url(url)} is not an http:// URL; give one that `reconciler sandbox "
+            f"serve` printed, e.g. http://{example}"
         )
     return base
 
@@ -70,8 +71,8 @@ def _call(method: str, url: str, route: str, args: dict[str, Any] | None = None)
         )
     except httpx.HTTPError as exc:
         raise ConfigError(
-            f"cannot reach the sandbox at {base} ({type(exc).__name__}): is `reconciler sandbox "
-            "serve` running there? Check --url against the URLs it printed."
+            f"cannot reach the sandbox at {shown_url(base)} ({type(exc).__name__}): is "
+            "`reconciler sandbox serve` running there? Check --url against the URLs it printed."
         ) from None
     try:
         data = response.json()
@@ -79,8 +80,8 @@ def _call(method: str, url: str, route: str, args: dict[str, Any] | None = None)
         data = None
     if not isinstance(data, dict):
         raise ConfigError(
-            f"{base} answered HTTP {response.status_code} without a sandbox JSON body: is it a "
-            "`reconciler sandbox serve` URL?"
+            f"{shown_url(base)} answered HTTP {response.status_code} without a sandbox JSON "
+            "body: is it a `reconciler sandbox serve` URL?"
         )
     if response.status_code != 200:
         raise UsageError(f"sandbox {route}: {data.get('error', response.reason_phrase)}")

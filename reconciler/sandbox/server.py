@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
-from reconciler.errors import UsageError
+from reconciler.errors import ConfigError, UsageError
 from reconciler.model import Region
 from reconciler.sandbox import constants as c
 from reconciler.sandbox.app import Request, Sandbox, parse_query
@@ -254,7 +254,7 @@ class SandboxServer:
             except OSError as exc:
                 self.stop()
                 what = f"port {port}" if port else "a free port"
-                raise UsageError(
+                raise ConfigError(
                     f"cannot serve the sandbox on {self.host}, {what}: {exc.strerror or exc}. "
                     "It uses 4 consecutive ports from --port: choose another --port, or 0 for "
                     "any free ports."
