@@ -91,7 +91,10 @@ def apply_control(world: World, op: str, args: dict[str, Any]) -> Any:
     if op == "advance-clock":
         return world.advance_clock(float(args["seconds"]))
     if op == "reset":
-        fresh = World.from_seed(args["seed"]) if args.get("seed") else World.default()
+        seed = args.get("seed")
+        if seed is not None and not isinstance(seed, dict):
+            raise TypeError("`seed` must be a JSON object in the seed format, or null")
+        fresh = World.from_seed(seed) if seed else World.default()
         world.replace_with(fresh)
         return None
     raise KeyError(f"no sandbox operation {op!r}")

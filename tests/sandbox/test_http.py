@@ -297,3 +297,25 @@ def test_malformed_chunks_are_a_json_400(served: Endpoints, chunks: bytes, statu
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 %d" % status), answer
     assert json.loads(body)["code"] == str(status)
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "status"),
+    [
+        ("reset", b'{"seed": [1, 2]}', 400),
+        ("reset", b'{"seed": {"manager_accounts": [{"id": 1, "type": "x"}]}}', 400),
+        ("advance-clock", b'{"seconds": "soon"}', 400),
+        ("advance-clock", b"[" * 100_000, 400),
+        ("link", b"{}", 404),
+        ("no-such-op", b"{}", 404),
+    ],
+)
+def test_bad_control_requests_are_json_errors(
+    served: Endpoints, route: str, body: bytes, status: int
+) -> None:
+    base = served.api_urls[Region.NA]
+    response = httpx.post(
+        f"{base}/_sandbox/{route}", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == status, response.text
+    assert set(response.json()) == {"error"}
