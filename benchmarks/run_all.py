@@ -229,7 +229,7 @@ def bench_apply(scale: int, opts: argparse.Namespace) -> Row:
     The minimum: two reads of the managed scopes (plan, verification) plus the fewest batched
     write calls for the plan (apply_scale.minimum_calls: per account, kind, region, role and
     notify flag, ceil(items / API limit))."""
-    from reconciler.plan import plan_from_json
+    from reconciler.planfile import decode as plan_from_json
 
     spec = CHANGE_WORLD.scaled(scale)
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,12 +8,14 @@ The tree::
     ├── ManifestError               one or more `FILE:LINE:COL: message` diagnostics
     ├── ApiError                    the Amazon Ads API said no, or could not be reached
     │   ├── AuthError               Login with Amazon refused the credentials
+    │   ├── PermissionDeniedError   a write refused with 401 although the token was just renewed
     │   ├── ThrottledError          still 429 after the retry budget was spent
     │   ├── TransportError          connection failures after the retry budget was spent
     │   └── OutcomeUnknownError     a write was sent and its result was lost
     ├── PlanError                   the plan cannot be made safely
     │   └── GuardError              a safety guard refused; names the flag that lifts it
     ├── StalePlanError              live state moved since a saved plan was made
+    ├── PlanMismatchError           a saved plan is not the plan of the apply's own inputs
     ├── PlanFileError               a saved plan file is unreadable, foreign or of another version
     └── LockError                   another apply holds the apply lock (`reconciler.lock`)
 
@@ -36,6 +38,8 @@ EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_PARTIAL = 3
 EXIT_USAGE = 64
+# Ctrl-C / SIGTERM: the conventional 128 + SIGINT.
+EXIT_INTERRUPTED = 130
 # EX_SOFTWARE from sysexits.h: no handled outcome uses it, so a bug is never mistaken for one.
 EXIT_BUG = 70
 
@@ -102,6 +106,13 @@ class AuthError(ApiError):
     """Login with Amazon refused the client id, client secret or refresh token."""
 
 
+class PermissionDeniedError(ApiError):
+    """A write answered 401 right after the access token was renewed (the auth flow renews
+    once on a 401 and resends): the credentials are good, the permission on that account is
+    missing. Amazon: Editor-only requests made with Viewer permission get 401 (reference
+    §2.1). Fails the writes to that account only, not the whole apply."""
+
+
 class ThrottledError(ApiError):
     """The API kept answering 429 after every retry the policy allows."""
 
@@ -137,8 +148,22 @@ class StalePlanError(ReconcilerError):
         self.changes = tuple(changes)
         lines = "\n".join(f"  {c}" for c in self.changes)
         super().__init__(
-            "the saved plan is stale: live state changed since it was made:\n"
+            "the plan is stale: live state changed since it was made:\n"
             f"{lines}\nRun `reconciler plan` again and review the new plan."
+        )
+
+
+class PlanMismatchError(ReconcilerError):
+    """`apply --plan`: the saved plan is not what a plan made now, from the manifests given,
+    for this API account and under this policy, would be. Nothing was written."""
+
+    def __init__(self, differences: Sequence[str]) -> None:
+        self.differences = tuple(differences)
+        lines = "\n".join(f"  {d}" for d in self.differences)
+        super().__init__(
+            "refusing the saved plan: it is not the plan of what this apply was given, so it "
+            f"is not what would run:\n{lines}\nNothing was applied. Run `reconciler plan "
+            "--out FILE` again on these manifests, review it, and apply that file."
         )
 
 

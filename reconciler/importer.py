@@ -44,6 +44,7 @@ from reconciler.model import (
     LiveAmcAccount,
     LiveManagerAccount,
     Region,
+    Scope,
     amc_scope,
     manager_scope,
 )
@@ -108,7 +109,7 @@ def _safe_name(text: str) -> str:
     return _bounded(re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "account", text)
 
 
-def _incomplete(live: Live, *scopes: str) -> str | None:
+def _incomplete(live: Live, *scopes: Scope) -> str | None:
     for scope in scopes:
         reason = live.incomplete_reason(scope)
         if reason is not None:

@@ -42,6 +42,7 @@ from reconciler.model import (
     LiveManagerAccount,
     LiveUser,
     Region,
+    Scope,
     amc_scope,
     manager_scope,
 )
@@ -188,15 +189,15 @@ class _Read:
         self.regions_ok: set[Region] = set()
         self.managers: dict[str, _Manager] = {}
         self.amc: dict[str, _Amc] = {}
-        self.problems: dict[str, list[str]] = {}
+        self.problems: dict[Scope, list[str]] = {}
 
-    def incomplete(self, scope: str, reason: str) -> None:
+    def incomplete(self, scope: Scope, reason: str) -> None:
         with self.lock:
             reasons = self.problems.setdefault(scope, [])
             if reason not in reasons:
                 reasons.append(reason)
 
-    def guarded(self, scopes: Callable[[], Iterable[str]], what: str, fn: Task) -> Task:
+    def guarded(self, scopes: Callable[[], Iterable[Scope]], what: str, fn: Task) -> Task:
         """`fn` with API failures recorded as Incomplete on `scopes()` instead of raised.
         Authentication failures still abort everything."""
 
@@ -446,7 +447,7 @@ def read_live(
             or _text(raw.get("managerAccountName")) in names
         )
 
-    def manager_scopes_on_failure() -> list[str]:
+    def manager_scopes_on_failure() -> list[Scope]:
         # Live ones by id (the planner's scope for existing accounts); the others by the key
         # the manifest uses, so that a failed read also blocks creating a duplicate.
         with read.lock:
@@ -535,7 +536,7 @@ def read_all(
     read_at = time.time() if now is None else now
     read = _Read(reader, progress)
 
-    def scopes_for_region_failure() -> list[str]:
+    def scopes_for_region_failure() -> list[Scope]:
         with read.lock:
             return [manager_scope("*"), *(manager_scope(i) for i in sorted(read.managers))]
 

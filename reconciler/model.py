@@ -253,13 +253,47 @@ class LiveAmcAccount:
     invitations: tuple[LiveInvitation, ...] = ()
 
 
+class ScopeKind(StrEnum):
+    MANAGER = "manager"
+    AMC = "amc"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Scope:
+    """What one part of a plan or a read is about: one manager account (by live id, or by
+    name when this plan creates it) or one AMC account (by id). `key` "*" stands for every
+    account of its kind (a whole read failed). Written `manager:<key>` / `amc:<key>`."""
+
+    kind: ScopeKind
+    key: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.key}"
+
+    @property
+    def is_manager(self) -> bool:
+        return self.kind is ScopeKind.MANAGER
+
+    @property
+    def wildcard(self) -> Scope:
+        return Scope(self.kind, "*")
+
+    @classmethod
+    def parse(cls, text: str) -> Scope:
+        """`manager:<key>` or `amc:<key>`; ValueError for anything else."""
+        kind, sep, key = text.partition(":")
+        if not sep or not key:
+            raise ValueError(f"not a scope: {text!r} (want manager:<id> or amc:<id>)")
+        return cls(ScopeKind(kind), key)
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Incomplete:
     """A scope whose live read may be missing something. The planner plans no removal in it.
 
-    `scope` is `manager:<id or name>` or `amc:<account id>`; `reason` is for people."""
+    `reason` is for people."""
 
-    scope: str
+    scope: Scope
     reason: str
 
 
@@ -271,16 +305,37 @@ class Live:
     regions_read: frozenset[Region] = frozenset()
     read_at: float = 0.0  # UTC epoch seconds when the read started
 
-    def incomplete_reason(self, scope: str) -> str | None:
+    def incomplete_reason(self, scope: Scope) -> str | None:
+        """Why this one scope was marked incomplete by the reader (exact match only)."""
         for item in self.incomplete:
             if item.scope == scope:
                 return item.reason
         return None
 
+    def unreadable(self, scope: Scope) -> str | None:
+        """The one answer to "may the read of `scope` be missing something?": the reason, or
+        None when it is complete. Covers the scope itself, a failed read of every account of
+        its kind (`manager:*`, `amc:*`), an AMC account that is not reachable, and a manager
+        account whose linked-account list came back with exactly 50 entries in a region
+        (Amazon truncates there, reference §2.2) even if the reader forgot to mark it."""
+        for key in (scope, scope.wildcard):
+            reason = self.incomplete_reason(key)
+            if reason is not None:
+                return reason
+        if scope.is_manager:
+            for account in self.manager_accounts:
+                if account.id == scope.key and account.truncated_regions:
+                    regions = ", ".join(sorted(r.value for r in account.truncated_regions))
+                    return (
+                        f"the linked-account list came back with exactly 50 entries in "
+                        f"{regions} and may be truncated"
+                    )
+        return None
 
-def manager_scope(account_id_or_name: str) -> str:
-    return f"manager:{account_id_or_name}"
+
+def manager_scope(account_id_or_name: str) -> Scope:
+    return Scope(ScopeKind.MANAGER, account_id_or_name)
 
 
-def amc_scope(account_id: str) -> str:
-    return f"amc:{account_id}"
+def amc_scope(account_id: str) -> Scope:
+    return Scope(ScopeKind.AMC, account_id)

@@ -2,28 +2,40 @@
 
 A `Plan` is a frozen value holding every action in execution order, what is only waiting
 (pending invitations, which are not changes), warnings and notes for people, the policy it was
-made under and the `Live` snapshot it was computed from, so that a saved plan can tell what
-moved before it is applied (`stale_changes`).
+made under, the `Live` snapshot it was computed from, and what binds it to its inputs
+(`Bindings`): the digest of the desired state, the API identity, the tool version, the commit.
+
+An `Action` is typed data: what it means (kind, account, target, role, region, the manager
+account by id or by the name a create in the same plan gives it), never API wire JSON. The
+request body is built from it in one place per family (`reconciler.actions`), and every view
+of it (text, markdown, JSON, journal, apply report) is rendered from the same value.
 
 Execution order (issue #5 "Order within an apply"): phase 0 creates, phase 1 grants,
 phase 2 removals and demotions, so nobody is locked out halfway. Within a phase actions are
 sorted by scope, then kind in `KIND_ORDER`, then target. The executor may batch consecutive
 actions of one kind and scope; it never branches on `reason`, which is for people.
 
-The JSON file format and the stale-plan diff live in `reconciler.planning.codec` and
-`reconciler.planning.stale`; the functions at the bottom front them so callers import one
-module.
+The plan file codec is `reconciler.planfile`; the digests are `reconciler.digest`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
-from reconciler.model import Live, Region
+from reconciler.model import (
+    AmcRole,
+    IdType,
+    LinkRole,
+    Live,
+    ManagerAccountType,
+    Region,
+    Scope,
+    amc_scope,
+    manager_scope,
+)
 
 
 class ActionKind(StrEnum):
@@ -55,37 +67,73 @@ PHASE_CREATE = 0
 PHASE_GRANT = 1
 PHASE_REMOVE = 2
 
-FORMAT_VERSION = 1
+# 2: typed actions (no wire payloads), bindings and the plan digest (issue #9).
+FORMAT_VERSION = 2
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ManagerRef:
+    """A manager account an action is about: by its live `id`, or, when this plan creates
+    it, by `name` alone (`id` None: the executor uses the id the create returns)."""
+
+    name: str
+    id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.id if self.id is not None else self.name
 
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    """One change to one target.
+    """One change to one target, as typed data.
 
-    `payload` is the per-target item of the API request body exactly as it will be sent (the
-    executor wraps items in the batch envelope: `accounts`, `userInvitationRequests`,
-    `updates`, `userPermissions`, `users`). Treat it as read-only. `manager_account_id` is None
-    when the manager account is created earlier in the same plan; the executor then uses the
-    id the create returned for `manager_account_name`.
+    Which fields a kind uses is each family's contract (`reconciler.actions`), checked when
+    a plan file is read (`reconciler.actions.check_action`):
+
+    - create-manager-account: `manager` (name only), `manager_type`;
+    - associate / disassociate: `manager`, `target` (the account id as sent), `id_type`,
+      `region`; associate may carry `link_role`;
+    - invite: `amc_account_id`, `target` (the address, as sent), `user_name`, `role`,
+      `notify`;
+    - revoke-invitation / resend-invitation: `amc_account_id`, `target` (invitation id),
+      `email` (the invitation's address), `role`, `notify` (resend);
+    - set-role: `amc_account_id`, `target` (userId), `role` (new), `old_role`;
+    - revoke-user: `amc_account_id`, `target` (userId), `role` (held).
+
+    `label` is how people know the target where the typed fields do not say it (a linked
+    account's live name, a user's masked address); `reason` is for people and cites manifest
+    locations, so it is not part of the plan digest. Neither is ever sent.
     """
 
     kind: ActionKind
-    scope: str
+    phase: int
     target: str
-    payload: Mapping[str, Any] = field(default_factory=dict, hash=False)
-    reason: str = ""
-    phase: int = PHASE_GRANT
-    region: Region | None = None
-    manager_account_id: str | None = None
-    manager_account_name: str | None = None
+    manager: ManagerRef | None = None
     amc_account_id: str | None = None
+    manager_type: ManagerAccountType | None = None
+    id_type: IdType | None = None
+    region: Region | None = None
+    link_role: LinkRole | None = None
+    role: AmcRole | None = None
+    old_role: AmcRole | None = None
+    email: str | None = None
+    user_name: str | None = None
     notify: bool = False
-    label: str = ""  # how people know the target (an email, an account name); display only
-    detail: str = ""  # the change in a few words, e.g. "viewer -> admin"; display only
+    label: str = ""
+    reason: str = field(default="", compare=False)
+
+    @property
+    def scope(self) -> Scope:
+        """Derived, never stored: the manager account's id (or name, when created by this
+        plan), or the AMC account."""
+        if self.manager is not None:
+            return manager_scope(self.manager.key)
+        return amc_scope(self.amc_account_id or "")
 
     @property
     def sort_key(self) -> tuple[int, str, int, str]:
-        return (self.phase, self.scope, _KIND_RANK[self.kind], self.target)
+        return (self.phase, str(self.scope), _KIND_RANK[self.kind], self.target)
 
     @property
     def is_removal(self) -> bool:
@@ -101,12 +149,15 @@ class Action:
 class Waiting:
     """A pending invitation that is already right: shown, but not a change."""
 
-    scope: str
     amc_account_id: str
     invitation_id: str
     email: str
     role: str
     expires_at: float | None = None
+
+    @property
+    def scope(self) -> Scope:
+        return amc_scope(self.amc_account_id)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -136,6 +187,21 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True)
+class Bindings:
+    """What a plan was computed from, so that `apply --plan` can refuse a plan that is not
+    the plan of what it is given (issue #9). Nothing here is secret.
+
+    `desired_digest`: the meaning of the manifests (`reconciler.digest.desired_digest`), not
+    their bytes or layout. `api_identity`: the client id and API hosts (`ApiIdentity.text`).
+    `commit`: where the manifests came from, when it can be found (CI variables or git)."""
+
+    desired_digest: str = ""
+    api_identity: str = ""
+    tool_version: str = ""
+    commit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     actions: tuple[Action, ...] = ()
     waiting: tuple[Waiting, ...] = ()
@@ -145,6 +211,10 @@ class Plan:
     policy: Policy = field(default_factory=Policy)
     created_at: float = 0.0
     files: tuple[str, ...] = ()
+    bindings: Bindings = field(default_factory=Bindings)
+    # AMC account id -> its `minAdmins`: the executor keeps at least that many admins (or as
+    # many as there were) whatever fails on the way (`reconciler.apply.executor`).
+    min_admins: Mapping[str, int] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     @property
@@ -153,7 +223,7 @@ class Plan:
         return not self.actions
 
     @property
-    def scopes_touched(self) -> tuple[str, ...]:
+    def scopes_touched(self) -> tuple[Scope, ...]:
         return tuple(sorted({action.scope for action in self.actions}))
 
     def summary(self) -> dict[ActionKind, int]:
@@ -164,25 +234,3 @@ class Plan:
 
 def sort_actions(actions: list[Action]) -> tuple[Action, ...]:
     return tuple(sorted(actions, key=lambda action: action.sort_key))
-
-
-def plan_to_json(plan: Plan) -> dict[str, Any]:
-    """The plan file: a JSON-able dict, valid against `schemas/plan.schema.json`."""
-    from reconciler.planning.codec import encode  # the codec imports this module
-
-    return encode(plan)
-
-
-def plan_from_json(data: Any, *, source: str = "the plan file") -> Plan:
-    """Read a plan file back. A bad or foreign file raises `PlanFileError` naming `source`
-    and the problem, never a traceback."""
-    from reconciler.planning.codec import decode
-
-    return decode(data, source=source)
-
-
-def stale_changes(saved: Live, fresh: Live, scopes: Iterable[str]) -> list[str]:
-    """What moved between `saved` and `fresh` in `scopes`, one line each; [] if nothing."""
-    from reconciler.planning.stale import changes
-
-    return changes(saved, fresh, scopes)

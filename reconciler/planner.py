@@ -48,4 +48,5 @@ def make_plan(desired: Desired, live: Live, policy: Policy) -> Plan:
         policy=policy,
         created_at=policy.now,
         files=desired.files,
+        min_admins={scope.key: facts.min_admins for scope, facts in sorted(draft.admins.items())},
     )

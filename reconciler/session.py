@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 
 import httpx
 
@@ -60,3 +61,31 @@ def open_client(
             )
         )
         yield client
+
+
+@dataclass(frozen=True, slots=True)
+class ApiIdentity:
+    """Which API account a command talks to: the client id and the API hosts (never a
+    secret). For `--sandbox`, the sandbox's client id and its state file, the sandbox's
+    "host". A plan records it; `apply --plan` refuses a plan made for another identity, and
+    the apply lock is per identity."""
+
+    client_id: str
+    hosts: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return f"client {self.client_id} at {', '.join(self.hosts)}"
+
+
+def api_identity(
+    *, sandbox: bool, sandbox_state: str | None, env: Mapping[str, str]
+) -> ApiIdentity:
+    if sandbox:
+        from reconciler.sandbox import SANDBOX_CLIENT_ID
+        from reconciler.sandbox.persist import state_path
+
+        where = f"sandbox:{state_path(sandbox_state).resolve()}"
+        return ApiIdentity(SANDBOX_CLIENT_ID, (where,))
+    config = ApiConfig.from_env(env)
+    return ApiIdentity(config.client_id, tuple(sorted(config.api_origins())))

@@ -6,6 +6,8 @@ Each builder takes only what a test cares about and fills the rest with plain de
 
 from __future__ import annotations
 
+from typing import Any
+
 from reconciler.model import (
     AmcRole,
     Desired,
@@ -24,6 +26,7 @@ from reconciler.model import (
     LiveUser,
     ManagerAccountType,
     Region,
+    Scope,
     Source,
 )
 
@@ -215,7 +218,9 @@ def live(
     return Live(
         manager_accounts=tuple(sorted(managers, key=lambda m: m.id)),
         amc_accounts=tuple(sorted(amcs, key=lambda a: a.id)),
-        incomplete=tuple(sorted(Incomplete(s, r) for s, r in (incomplete or {}).items())),
+        incomplete=tuple(
+            sorted(Incomplete(Scope.parse(s), r) for s, r in (incomplete or {}).items())
+        ),
         regions_read=frozenset(Region),
         read_at=NOW,
     )
@@ -277,3 +282,20 @@ def demo_live() -> Live:
 
 def demo_world() -> tuple[Desired, Live]:
     return demo_desired(), demo_live()
+
+
+def run_apply(plan: Any, want: Desired, client: Any, **options: Any) -> Any:
+    """`reconciler.operations.apply` without a prompt: the report, convergence decided from
+    `want` as the CLI does."""
+    from reconciler import operations
+
+    report = operations.apply(plan, want, client, **options).report
+    assert report is not None
+    return report
+
+
+def wire(action: Any) -> dict[str, Any]:
+    """The request item `action` is sent as: built by its family, the one place that does."""
+    from reconciler.actions import family
+
+    return family(action.kind).item(action)

@@ -26,11 +26,22 @@ from reconciler.apply import (
 from reconciler.apply.batches import make_batches
 from reconciler.errors import EXIT_OK, EXIT_PARTIAL, StalePlanError
 from reconciler.live import read_live
-from reconciler.model import Desired, ManagerAccountType, Region
-from reconciler.plan import Action, ActionKind, Plan, Policy
+from reconciler.model import Desired, IdType, LinkRole, ManagerAccountType, Region
+from reconciler.plan import PHASE_GRANT, Action, ActionKind, ManagerRef, Plan, Policy
 from reconciler.planner import make_plan
 from reconciler.sandbox import Faults, SandboxTransport, World
-from tests.factories import ACME_AMC, ACME_ID, amc, demo_desired, desired, link, manager, user
+from tests.factories import (
+    ACME_AMC,
+    ACME_ID,
+    amc,
+    demo_desired,
+    desired,
+    link,
+    manager,
+    run_apply,
+    user,
+    wire,
+)
 
 
 @contextmanager
@@ -62,10 +73,10 @@ def apply_desired(
     # One connection at a time under faults: one seed then gives one fault sequence.
     with client_for(world, faults, concurrency=1 if faults else 8) as client:
         plan = plan_for(want, client, world)
-        return apply_plan(
+        return run_apply(
             plan,
+            want,
             client,
-            desired=want,
             journal=journal,
             stop=stop,
             max_attempts=max_attempts,
@@ -129,25 +140,22 @@ def test_a_second_apply_has_nothing_to_do() -> None:
 
 
 def _assoc(account: str, *, region: Region = Region.NA, role: str | None = None) -> Action:
-    payload: dict[str, object] = {"id": account, "type": "ACCOUNT_ID"}
-    if role:
-        payload["roles"] = [role]
     return Action(
         kind=ActionKind.ASSOCIATE,
-        scope=f"manager:{ACME_ID}",
+        phase=PHASE_GRANT,
         target=account,
-        payload=payload,
+        manager=ManagerRef(name="Acme Agency", id=ACME_ID),
+        id_type=IdType.ACCOUNT_ID,
         region=region,
-        manager_account_id=ACME_ID,
+        link_role=LinkRole(role) if role else None,
     )
 
 
 def _amc_action(kind: ActionKind, target: str, *, notify: bool = True) -> Action:
     return Action(
         kind=kind,
-        scope=f"amc:{ACME_AMC}",
+        phase=PHASE_GRANT,
         target=target,
-        payload={"userId": target},
         amc_account_id=ACME_AMC,
         notify=notify,
     )
@@ -381,9 +389,9 @@ def test_a_refusal_whose_effect_is_already_in_place_is_done_not_failed() -> None
         plan = plan_for(want, client, world)
         # Between plan and apply, someone else does two of its actions.
         [invite] = [a for a in plan.actions if a.kind is ActionKind.INVITE]
-        client.create_invitations(ACME_AMC, [invite.payload], notify=False)
+        client.create_invitations(ACME_AMC, [wire(invite)], notify=False)
         world.remove_user(ACME_AMC, "amzn1.account.DAVE0001")
-        report = apply_plan(plan, client, desired=want)
+        report = run_apply(plan, want, client)
     by_kind = {r.action.kind: r for r in report.results}
     assert by_kind[ActionKind.INVITE].status is Status.VERIFIED
     assert "DUPLICATE_INVITATION" in by_kind[ActionKind.INVITE].reason
@@ -431,9 +439,9 @@ def test_a_refusal_re_read_while_another_apply_removes_a_user_is_verified() -> N
     with AdsClient(ApiConfig.sandbox(), transport=transport, sleep=lambda s: None) as client:
         plan = plan_for(want, client, world)
         [invite] = [a for a in plan.actions if a.kind is ActionKind.INVITE]
-        client.create_invitations(ACME_AMC, [invite.payload], notify=False)  # the other apply
+        client.create_invitations(ACME_AMC, [wire(invite)], notify=False)  # the other apply
         transport.armed.set()
-        report = apply_plan(plan, client, desired=want)
+        report = run_apply(plan, want, client)
     assert raced.is_set(), "the race did not happen"
     by_kind = {r.action.kind: r for r in report.results}
     assert by_kind[ActionKind.INVITE].status is Status.VERIFIED
@@ -453,9 +461,9 @@ def test_a_manager_account_created_since_the_plan_is_used_not_created_again() ->
         plan = plan_for(want, client, world)
         [create] = [a for a in plan.actions if a.kind is ActionKind.CREATE_MANAGER_ACCOUNT]
         theirs = client.create_manager_account(
-            "Globex Brands", ManagerAccountType(create.payload["managerAccountType"])
+            "Globex Brands", ManagerAccountType(wire(create)["managerAccountType"])
         )["managerAccountId"]
-        report = apply_plan(plan, client, desired=want)
+        report = run_apply(plan, want, client)
     assert globex(world) == [theirs]
     [adopted] = [r for r in report.results if r.action.kind is ActionKind.CREATE_MANAGER_ACCOUNT]
     assert adopted.status is Status.VERIFIED and adopted.created_id == theirs
@@ -483,10 +491,10 @@ def test_a_create_whose_last_look_fails_is_not_sent() -> None:
     with AdsClient(ApiConfig.sandbox(), transport=transport, sleep=lambda s: None) as client:
         plan = plan_for(want, client, world)
         transport.armed.set()  # the plan's read went through; every later one fails
-        report = apply_plan(plan, client, desired=want)
+        report = run_apply(plan, want, client)
     [create] = [r for r in report.results if r.action.kind is ActionKind.CREATE_MANAGER_ACCOUNT]
     assert create.status is Status.FAILED
     assert create.reason.startswith("not sent: the re-read before creating it failed")
     assert globex(world) == []
-    associates = [r for r in report.results if r.action.manager_account_name == "Globex Brands"]
+    associates = [r for r in report.results if r.action.manager == ManagerRef("Globex Brands")]
     assert {r.status for r in associates if r is not create} == {Status.SKIPPED}

@@ -17,7 +17,7 @@ import yaml
 from reconciler.cli import cli, main
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from reconciler.lock import hold, lock_path
-from reconciler.plan import plan_from_json
+from reconciler.planfile import decode as plan_from_json
 from reconciler.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
@@ -65,7 +65,7 @@ def test_make_demo_sequence(state: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert code == EXIT_OK and "3 files valid" in out
     code, out, _ = run(capsys, "plan", "--sandbox", EXAMPLES)
     assert code == EXIT_OK
-    assert out.rstrip().endswith(
+    assert out.rstrip().splitlines()[-2] == (
         "Plan: 1 to create, 4 to associate, 1 to invite, 1 to change role, "
         "1 to disassociate, 1 to revoke."
     )
@@ -115,9 +115,10 @@ def test_plan_file_is_the_json_output_and_holds_no_secret(
     )
     assert code == EXIT_OK
     saved = out_file.read_text()
-    assert json.loads(saved)["formatVersion"] == 1
+    assert json.loads(saved)["formatVersion"] == 2
+    assert out_file.stat().st_mode & 0o777 == 0o600  # full addresses: personal data
     assert json.loads(stdout)["actions"] == json.loads(saved)["actions"]
-    assert len(plan_from_json(json.loads(saved)).actions) == 9
+    assert len(plan_from_json(json.loads(saved), source="plan.json").actions) == 9
     for secret in (SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN, "Atza|", "Atzr|", "access_token"):
         assert secret not in saved
     assert [p.name for p in out_file.parent.iterdir()] == ["plan.json"]  # no temp file left
@@ -130,12 +131,20 @@ def test_apply_saved_plan_applies_exactly_it(
     assert run(capsys, "plan", "--sandbox", "--out", str(plan_file), EXAMPLES)[0] == EXIT_OK
     journal = tmp_path / "journal.jsonl"
     code, out, _ = run(
-        capsys, "apply", "--sandbox", "--plan", str(plan_file), "--journal", str(journal)
+        capsys,
+        "apply",
+        "--sandbox",
+        "--plan",
+        str(plan_file),
+        "--journal",
+        str(journal),
+        EXAMPLES,
     )
     assert code == EXIT_OK, out
     assert "9 done (9 verified)" in out and "Converged" in out
     lines = [json.loads(line) for line in journal.read_text().splitlines()]
     assert [line["result"] for line in lines] == ["ok"] * 9
+    assert journal.stat().st_mode & 0o777 == 0o600
     assert run(capsys, "plan", "--sandbox", "--detailed-exitcode", EXAMPLES)[0] == EXIT_OK
 
 
@@ -161,9 +170,9 @@ def test_a_stale_saved_plan_is_refused_listing_what_moved(
     )
     assert run(capsys, "sandbox", "unlink", ACME_ID, "ENTITY1ACME0007")[0] == EXIT_OK
     before = world(state).snapshot()
-    code, _, err = run(capsys, "apply", "--sandbox", "--plan", str(plan_file))
+    code, _, err = run(capsys, "apply", "--sandbox", "--plan", str(plan_file), EXAMPLES)
     assert code == EXIT_ERROR
-    assert "the saved plan is stale" in err
+    assert "the plan is stale" in err
     assert "user amzn1.account.GINA0001 (g***@example.com, admin) added" in err
     assert "link ENTITY1ACME0007 (NA) removed" in err
     assert world(state).snapshot() == before
@@ -174,7 +183,7 @@ def test_a_bad_plan_file_is_an_error_not_a_traceback(
 ) -> None:
     bad = tmp_path / "plan.json"
     bad.write_text("{not json")
-    code, _, err = run(capsys, "apply", "--sandbox", "--plan", str(bad))
+    code, _, err = run(capsys, "apply", "--sandbox", "--plan", str(bad), EXAMPLES)
     assert code == EXIT_ERROR and "is not JSON" in err and "Traceback" not in err
 
 
@@ -310,7 +319,7 @@ def test_markdown_goes_to_the_github_step_summary_masked_on_request(
     assert code == EXIT_OK
     text = summary.read_text()
     assert text.startswith("## reconciler plan") and out in text
-    assert "carol@example.com" not in text and "c***@example.com" in text
+    assert "carol@example.com" not in text and r"c\*\*\*@example.com" in text
     code, out, _ = run(capsys, "plan", "--sandbox", "--mask-emails", EXAMPLES)
     assert "carol@example.com" not in out and "invite c***@example.com as viewer" in out
 

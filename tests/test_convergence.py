@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from reconciler.api import AdsClient, ApiConfig
-from reconciler.apply import Status, apply_plan
+from reconciler.apply import Status
 from reconciler.errors import PlanError
 from reconciler.importer import import_live
 from reconciler.live import read_all, read_live
@@ -23,7 +23,7 @@ from reconciler.model import AmcRole, Desired, ManagerAccountType, Region
 from reconciler.plan import ActionKind, Plan, Policy
 from reconciler.planner import make_plan
 from reconciler.sandbox import SandboxTransport, World
-from tests.factories import amc, desired, link, manager, user
+from tests.factories import amc, desired, link, manager, run_apply, user
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "manifests"
 # Every directory under examples/manifests/ that is a complete manifest set on its own (a
@@ -51,7 +51,7 @@ def converge(want: Desired, world: World) -> int:
     """plan -> apply -> plan, asserting each step on the sandbox."""
     with client_for(world) as client:
         plan = plan_for(want, client, world)
-        report = apply_plan(plan, client, desired=want)
+        report = run_apply(plan, want, client)
         assert all(r.status is Status.VERIFIED for r in report.results), report.results
         assert report.converged and report.exit_code == 0
         assert world.stats.writes == report.write_calls
@@ -210,4 +210,4 @@ def test_random_worlds_import_to_an_empty_plan(
     plan = import_and_plan(world, tmp_path_factory.mktemp("import"))
     # An expired invitation is imported (someone is wanted) and resent: the only change.
     assert all(a.kind is ActionKind.RESEND_INVITATION for a in plan.actions), plan.actions
-    assert {a.label for a in plan.actions} == expired
+    assert {a.email for a in plan.actions} == expired

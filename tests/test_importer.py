@@ -102,7 +102,7 @@ def test_unmanaged_roles_expired_invitations_and_more_regions(
     sandbox_world.link(ACME_ID, "ENTITY1DSP00001")
     plan = import_then_plan(sandbox_world, client, tmp_path)
     # An expired invitation is imported (somebody is wanted) and the plan resends it.
-    assert [(a.kind, a.label) for a in plan.actions] == [
+    assert [(a.kind, a.email) for a in plan.actions] == [
         (ActionKind.RESEND_INVITATION, "bob@example.com")
     ]
     amc_text = (tmp_path / "amc" / f"{ACME_AMC}.yaml").read_text()

@@ -10,19 +10,11 @@ import jsonschema
 import pytest
 
 from reconciler.errors import PlanFileError
-from reconciler.model import AmcRole, Region
-from reconciler.plan import (
-    Action,
-    ActionKind,
-    Plan,
-    Policy,
-    plan_from_json,
-    plan_to_json,
-    sort_actions,
-    stale_changes,
-)
+from reconciler.model import AmcRole, Region, Scope
+from reconciler.plan import Action, ActionKind, ManagerRef, Plan, Policy, sort_actions
+from reconciler.planfile import decode, encode, plan_schema
 from reconciler.planner import make_plan
-from reconciler.planning.codec import plan_schema
+from reconciler.planning.stale import changes
 from tests.factories import (
     ACME_AMC,
     ACME_ID,
@@ -77,7 +69,8 @@ def test_plan_file_is_valid_against_the_shipped_schema() -> None:
     data = plan_to_json(demo_plan())
     jsonschema.Draft202012Validator.check_schema(plan_schema())
     jsonschema.validate(data, plan_schema())
-    assert data["formatVersion"] == 1
+    assert data["formatVersion"] == 2
+    assert data["planDigest"].startswith("sha256:")
     assert data["summary"] == {
         "create-manager-account": 1,
         "associate": 4,
@@ -95,11 +88,16 @@ def test_plan_file_carries_no_secret_shaped_text() -> None:
         assert needle not in text
 
 
-def test_payload_is_copied_not_shared() -> None:
-    plan = demo_plan()
-    data = plan_to_json(plan)
-    data["actions"][0]["payload"]["managerAccountName"] = "changed"
-    assert plan.actions[0].payload["managerAccountName"] == "Globex Brands"
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    return encode(plan)
+
+
+def plan_from_json(data: Any, *, source: str = "the plan file") -> Plan:
+    return decode(data, source=source)
+
+
+def stale_changes(saved: Any, fresh: Any, scopes: Any) -> list[str]:
+    return changes(saved, fresh, [s if isinstance(s, Scope) else Scope.parse(s) for s in scopes])
 
 
 @pytest.mark.parametrize(
@@ -112,9 +110,9 @@ def test_payload_is_copied_not_shared() -> None:
         ),
         ({"format": "terraform"}, "plan.json is not a reconciler plan file (no `formatVersion`)"),
         (
-            {"formatVersion": 2},
-            "plan.json has plan format version 2; this reconciler reads "
-            "version 1: make the plan again with this version",
+            {"formatVersion": 1},
+            "plan.json has plan format version 1; this reconciler reads "
+            "version 2: make the plan again with this version",
         ),
     ],
 )
@@ -200,7 +198,10 @@ def test_completeness_change_is_a_change() -> None:
 
 def test_actions_sort_by_phase_scope_kind_target() -> None:
     def act(kind: ActionKind, phase: int, scope: str, target: str) -> Action:
-        return Action(kind=kind, scope=scope, target=target, phase=phase, reason="r")
+        where, _, key = scope.partition(":")
+        if where == "manager":
+            return Action(kind=kind, manager=ManagerRef(key), target=target, phase=phase)
+        return Action(kind=kind, amc_account_id=key, target=target, phase=phase)
 
     actions = [
         act(ActionKind.INVITE, 1, "amc:B", "x"),
@@ -210,7 +211,7 @@ def test_actions_sort_by_phase_scope_kind_target() -> None:
         act(ActionKind.INVITE, 1, "amc:A", "b"),
         act(ActionKind.INVITE, 1, "amc:A", "a"),
     ]
-    assert [(a.scope, a.kind.value, a.target) for a in sort_actions(actions)] == [
+    assert [(str(a.scope), a.kind.value, a.target) for a in sort_actions(actions)] == [
         ("manager:Z", "create-manager-account", "Z"),
         ("amc:A", "invite", "a"),
         ("amc:A", "invite", "b"),
@@ -220,9 +221,9 @@ def test_actions_sort_by_phase_scope_kind_target() -> None:
     ]
 
 
-def test_schema_checks_each_payload_shape() -> None:
+def test_schema_checks_each_typed_field() -> None:
     data = plan_to_json(demo_plan())
     invite = next(a for a in data["actions"] if a["kind"] == "invite")
-    invite["payload"]["permissionSet"]["role"]["name"] = "owner"
+    invite["role"] = "owner"
     with pytest.raises(PlanFileError, match="'owner' is not one of"):
         plan_from_json(data, source="plan.json")

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from reconciler.actions import describe
 from reconciler.errors import GuardError, PlanError
 from reconciler.model import (
     AmcRole,
@@ -19,7 +20,7 @@ from reconciler.model import (
     ManagerAccountType,
     Region,
 )
-from reconciler.plan import Action, ActionKind, Plan, Policy
+from reconciler.plan import Action, ActionKind, ManagerRef, Plan, Policy
 from reconciler.planner import make_plan
 from tests.factories import (
     ACME_AMC,
@@ -40,6 +41,7 @@ from tests.factories import (
     live_user,
     manager,
     user,
+    wire,
 )
 
 POLICY = Policy(now=NOW)
@@ -47,7 +49,7 @@ AMC = "ENTITY9AMC"
 
 
 def rows(plan: Plan) -> list[tuple[int, str, str, str]]:
-    return [(a.phase, a.scope, a.kind.value, a.target) for a in plan.actions]
+    return [(a.phase, str(a.scope), a.kind.value, a.target) for a in plan.actions]
 
 
 def only(plan: Plan, kind: ActionKind) -> list[Action]:
@@ -72,12 +74,16 @@ def test_demo_world_plan() -> None:
     ]
     assert [(w.email, w.role) for w in plan.waiting] == [("bob@example.com", "viewer")]
     assert plan.warnings == () and plan.notes == ()
-    assert plan.scopes_touched == (f"amc:{ACME_AMC}", "manager:Globex Brands", f"manager:{ACME_ID}")
+    assert tuple(map(str, plan.scopes_touched)) == (
+        f"amc:{ACME_AMC}",
+        "manager:Globex Brands",
+        f"manager:{ACME_ID}",
+    )
 
 
 def test_demo_payloads_are_the_api_items() -> None:
     plan = make_plan(*demo_world(), POLICY)
-    payloads = {(a.kind.value, a.target): dict(a.payload) for a in plan.actions}
+    payloads = {(a.kind.value, a.target): dict(wire(a)) for a in plan.actions}
     assert payloads[("create-manager-account", "Globex Brands")] == {
         "managerAccountName": "Globex Brands",
         "managerAccountType": "Advertiser",
@@ -120,12 +126,11 @@ def test_demo_reasons_cite_the_manifest() -> None:
 
 def test_created_manager_links_carry_the_name_and_no_id() -> None:
     plan = make_plan(*demo_world(), POLICY)
-    globex = [a for a in plan.actions if a.scope == "manager:Globex Brands"]
-    assert {(a.manager_account_id, a.manager_account_name) for a in globex} == {
-        (None, "Globex Brands")
-    }
+    globex = [a for a in plan.actions if str(a.scope) == "manager:Globex Brands"]
+    assert {a.manager for a in globex} == {ManagerRef(name="Globex Brands", id=None)}
     acme = only(plan, ActionKind.DISASSOCIATE)[0]
-    assert (acme.manager_account_id, acme.region) == (ACME_ID, Region.NA)
+    assert acme.manager is not None
+    assert (acme.manager.id, acme.region) == (ACME_ID, Region.NA)
 
 
 def test_same_inputs_same_plan() -> None:
@@ -158,7 +163,7 @@ def test_manager_found_by_name_and_links_without_prune() -> None:
         POLICY,
     )
     assert rows(plan) == [(1, "manager:amzn1.ads1.ma1.X", "associate", "E2")]
-    assert dict(plan.actions[0].payload) == {
+    assert dict(wire(plan.actions[0])) == {
         "id": "E2",
         "type": "ACCOUNT_ID",
         "roles": ["ENTITY_VIEWER"],
@@ -188,7 +193,7 @@ def test_dsp_link_matches_by_advertiser_id_and_is_disassociated_by_it() -> None:
     )
     assert kept.is_empty
     gone = make_plan(desired([manager("M")]), live([live_manager("ma1", "M", dsp)]), POLICY)
-    assert [dict(a.payload) for a in gone.actions] == [{"id": "583", "type": "DSP_ADVERTISER_ID"}]
+    assert [dict(wire(a)) for a in gone.actions] == [{"id": "583", "type": "DSP_ADVERTISER_ID"}]
 
 
 def test_unmanaged_live_manager_account_is_only_noted() -> None:
@@ -270,8 +275,8 @@ def test_wrong_role_invitation_is_revoked_then_reissued_in_phase_one() -> None:
         (1, f"amc:{AMC}", "revoke-invitation", "inv-bob"),
         (1, f"amc:{AMC}", "invite", "bob@example.com"),
     ]
-    assert dict(plan.actions[0].payload) == {"invitationId": "inv-bob", "state": "REVOKED"}
-    assert plan.actions[1].payload["permissionSet"] == {"type": "ROLE", "role": {"name": "admin"}}
+    assert dict(wire(plan.actions[0])) == {"invitationId": "inv-bob", "state": "REVOKED"}
+    assert wire(plan.actions[1])["permissionSet"] == {"type": "ROLE", "role": {"name": "admin"}}
 
 
 @pytest.mark.parametrize(
@@ -287,7 +292,7 @@ def test_expired_or_expiring_invitation_is_resent(days_left: float, resent: bool
     )
     if resent:
         (action,) = plan.actions
-        assert (action.kind, dict(action.payload)) == (
+        assert (action.kind, dict(wire(action))) == (
             ActionKind.RESEND_INVITATION,
             {"invitationId": "inv-bob", "state": "RESENT"},
         )
@@ -320,7 +325,8 @@ def test_promotion_is_a_grant_and_demotion_a_removal_phase() -> None:
         POLICY,
     )
     assert [
-        (a.phase, a.target, a.payload["permissionSet"]["role"], a.detail) for a in plan.actions
+        (a.phase, a.target, wire(a)["permissionSet"]["role"], describe(a).split(": ")[-1])
+        for a in plan.actions
     ] == [
         (1, "amzn1.account.ERIN", "ADMIN", "viewer -> admin"),
         (2, "amzn1.account.BOSS", "VIEWER", "admin -> viewer"),
@@ -555,7 +561,7 @@ def test_min_admins_guard() -> None:
     plan = make_plan(
         d, live(amcs=[live_amc(AMC, two)]), dataclasses.replace(POLICY, allow_fewer_admins=True)
     )
-    assert [a.detail for a in plan.actions] == ["admin -> viewer"]
+    assert [(a.old_role, a.role) for a in plan.actions] == [(AmcRole.ADMIN, AmcRole.VIEWER)]
 
 
 def test_no_flag_allows_zero_admins() -> None:
@@ -676,11 +682,12 @@ def simulate(lv: Live, plan: Plan) -> Live:
     users = {u.user_id: u for u in account.users}
     invitations = {i.invitation_id: i for i in account.invitations}
     for n, a in enumerate(plan.actions):
-        p = a.payload
+        p = wire(a)
         if a.kind is ActionKind.CREATE_MANAGER_ACCOUNT:
             managers["new-" + a.target] = live_manager("new-" + a.target, a.target)
         elif a.kind in (ActionKind.ASSOCIATE, ActionKind.DISASSOCIATE):
-            mid = a.manager_account_id or "new-" + str(a.manager_account_name)
+            assert a.manager is not None
+            mid = a.manager.id or "new-" + a.manager.name
             m = managers[mid]
             links = [x for x in m.links if x.account_id != p["id"]]
             if a.kind is ActionKind.ASSOCIATE:

@@ -3,18 +3,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 from pathlib import Path
+from unittest import mock
 
 import jsonschema
 import pytest
 
+from reconciler.digest import plan_digest
 from reconciler.model import AmcRole, LinkRole, Region
 from reconciler.plan import Plan, Policy
+from reconciler.planfile import plan_schema
 from reconciler.planner import make_plan
-from reconciler.planning.codec import plan_schema
 from reconciler.render import render_json, render_markdown, render_text
 from reconciler.render.markdown import mask_addresses
 from tests.factories import (
@@ -150,9 +153,11 @@ def test_text_colour_only_when_asked() -> None:
 
 
 def test_text_summary_lines() -> None:
-    assert render_text(demo_plan(), color=False).endswith(
+    text = render_text(demo_plan(), color=False)
+    assert text.endswith(f"1 to revoke.\nPlan digest: {plan_digest(demo_plan().actions)}\n")
+    assert (
         "Plan: 1 to create, 4 to associate, 1 to invite, 1 to change role, 1 to disassociate, "
-        "1 to revoke.\n"
+        "1 to revoke.\n" in text
     )
     empty = render_text(empty_plan(), color=False)
     assert empty.endswith("No changes. Live state matches the manifests.\n")
@@ -169,7 +174,7 @@ def test_markdown_masked_has_no_address() -> None:
     check_golden("busy.masked.md", masked)
     for address in ("bob@example.com", "carl@example.com", "boss@corp.com", "x@corp.com"):
         assert address not in masked
-    assert "b***@example.com" in masked and "x***@corp.com" in masked
+    assert r"b\*\*\*@example.com" in masked and r"x\*\*\*@corp.com" in masked
 
 
 @pytest.mark.parametrize(
@@ -190,7 +195,7 @@ def test_markdown_escapes_table_cells() -> None:
     d = desired([manager("A|B <script>", link("E1"), id="ma1")])
     plan = make_plan(d, live([live_manager("ma1", "A|B <script>")]), Policy(now=NOW))
     md = render_markdown(plan, mask_emails=False)
-    assert "<script>" not in md and "A\\|B &lt;script>" in md
+    assert "<script>" not in md and "A\\|B &lt;script&gt;" in md
 
 
 @pytest.mark.parametrize("name", sorted(PLANS))
@@ -199,5 +204,47 @@ def test_json(name: str) -> None:
     check_golden(f"{name}.json", text)
     data = json.loads(text)
     jsonschema.validate(data, plan_schema())
-    assert data["formatVersion"] == 1
+    assert data["formatVersion"] == 2
     assert all(action["reason"] for action in data["actions"])
+
+
+# ---- reconciler show: a saved plan, offline ---------------------------------------------------
+
+
+def bound_plan() -> Plan:
+    """The demo plan with fixed bindings, as `plan --out` would have written it."""
+    from reconciler.digest import desired_digest
+    from reconciler.plan import Bindings
+
+    want, lv = demo_world()
+    plan = make_plan(want, lv, Policy(now=NOW))
+    return dataclasses.replace(
+        plan,
+        bindings=Bindings(
+            desired_digest=desired_digest(want),
+            api_identity="client amzn1.application-oa2-client.example at "
+            "https://advertising-api.amazon.com:443",
+            tool_version="0.1.0",
+            commit="0123456789abcdef0123456789abcdef01234567",
+        ),
+    )
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("text", "txt"), ("markdown", "md"), ("json", "json")])
+def test_show_renders_a_saved_plan_with_its_digest_and_bindings(
+    fmt: str, suffix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reconciler import planfile
+    from reconciler.cli import main
+
+    path = tmp_path / "plan.json"
+    planfile.write(path, bound_plan())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMAZON_ADS_")}
+    with mock.patch.dict(os.environ, env, clear=True), pytest.raises(SystemExit) as stop:
+        main(["show", "--format", fmt, str(path)])  # no credentials: offline
+    out, err = capsys.readouterr()
+    assert stop.value.code in (0, None), err
+    check_golden(f"show.{suffix}", out)
+    if fmt != "json":
+        assert f"Plan digest: {plan_digest(bound_plan().actions)}" in out
+        assert "Commit: 0123456789abcdef0123456789abcdef01234567" in out

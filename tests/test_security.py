@@ -225,7 +225,7 @@ def _manifest_runs(manifests: Path, out: Path, api: list[str], where: list[str])
     runs += [
         ["plan", *api, "--debug", *guards, "--mask-emails", "--format", "markdown", str(manifests)],
         ["drift", *api, "--debug", *guards, str(manifests)],
-        ["apply", *api, "--debug", "--plan", str(out / "plan-json.json"),
+        ["apply", *api, "--debug", *guards, "--plan", str(out / "plan-json.json"),
          "--journal", str(out / "journal-plan.jsonl"), str(manifests)],
         ["sandbox", "link", "amzn1.ads1.ma1.chaos000000", "ENTITYC0000L000", *where],
         ["apply", *api, "--debug", "--auto-approve", *guards,

@@ -29,7 +29,7 @@ from reconciler.api.events import ClientEvent, ClientStats, EventKind, StatsReco
 from reconciler.api.pagination import paginate
 from reconciler.api.retry import Retrier, RetryPolicy
 from reconciler.api.translate import BodyError, api_error, json_body, read_bounded
-from reconciler.errors import ApiError, AuthError
+from reconciler.errors import ApiError, AuthError, PermissionDeniedError
 from reconciler.model import ManagerAccountType, Region
 from reconciler.redact import redact
 
@@ -166,6 +166,16 @@ def _decode(op: ops.Operation, response: httpx.Response) -> dict[str, Any]:
             ),
             operation=op.name,
             status=status,
+        )
+    if status == 401 and op.write:
+        raise api_error(
+            response,
+            operation=op.name,
+            cls=PermissionDeniedError,
+            hint="the API refused this write with 401 although the access token was just "
+            "renewed, so the credentials work but lack a permission on this account: it "
+            "likely grants Viewer permission only, and this change needs Editor (for AMC "
+            "users, AMC_ADMIN). Ask an admin of the account to grant it, then apply again",
         )
     if status == 401:
         raise api_error(

@@ -1,45 +1,49 @@
-"""Re-reading what a plan touches: for the stale-plan check, for an action whose outcome was
-lost, and to verify an apply.
+"""Re-reading what a plan touches, and the one verdict on whether an action is in place.
 
 `read_scopes` reads exactly the scopes of some actions through `reconciler.live.read_live`,
-with a `Desired` that names only those scopes (`selector`). `visible` says whether one
-action's effect shows in such a read. Reference §2.6: there is no GET by id for a manager
-account, so a re-read is `GET /managerAccounts` on the relevant hosts.
+with a `Desired` that names only those scopes (`selector`). `verdict` says, from such a read,
+whether one action is done, not done, or cannot be told (the read of its scope may be
+incomplete; several manager accounts of one name appeared); the executor asks it before a
+create, after a refusal, after a lost answer and when verifying, and the family
+(`reconciler.actions`) says what "done" looks like. Reference §2.6: there is no GET by id for
+a manager account, so a re-read is `GET /managerAccounts` on the relevant hosts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 
+from reconciler.actions import family
+from reconciler.actions.manager_accounts import created_ids
 from reconciler.api import AdsReader
 from reconciler.errors import StalePlanError
 from reconciler.live import HOME_REGION, read_live
 from reconciler.model import (
-    AmcRole,
     Desired,
     DesiredAmcAccount,
     DesiredLink,
     DesiredManagerAccount,
-    IdType,
     Live,
-    LiveAmcAccount,
     LiveManagerAccount,
     Region,
-    amc_scope,
+    Scope,
     manager_scope,
 )
-from reconciler.plan import Action, ActionKind, Plan, stale_changes
+from reconciler.plan import Action, ActionKind, Plan
+from reconciler.planning.stale import changes as stale_changes
 
 _ALL_REGIONS = frozenset(Region)
 
 
 def manager_id_of(action: Action, created: Mapping[str, str]) -> str | None:
     """The live id an action's manager account has, or got from a create in this apply."""
-    if action.manager_account_id is not None:
-        return action.manager_account_id
-    if action.manager_account_name is not None:
-        return created.get(action.manager_account_name)
-    return None
+    if action.manager is None:
+        return None
+    if action.manager.id is not None:
+        return action.manager.id
+    return created.get(action.manager.name)
 
 
 def selector(saved: Live, actions: Iterable[Action], created: Mapping[str, str]) -> Desired:
@@ -53,12 +57,12 @@ def selector(saved: Live, actions: Iterable[Action], created: Mapping[str, str])
     regions: dict[tuple[str | None, str], set[Region]] = {}
     amc: dict[str, DesiredAmcAccount] = {}
     for action in actions:
-        kind, _, key = action.scope.partition(":")
-        if kind == "amc":
+        if action.manager is None:
+            key = str(action.amc_account_id)
             amc.setdefault(key, DesiredAmcAccount(id=key))
             continue
         ident = manager_id_of(action, created)
-        name = action.manager_account_name or key
+        name = action.manager.name
         wanted = regions.setdefault((ident, name), {HOME_REGION})
         known = saved_by_id.get(ident) if ident is not None else None
         wanted |= set(known.regions_read if known else saved.regions_read)
@@ -120,33 +124,26 @@ def _restrict(fresh: Live, saved: Live) -> Live:
     )
 
 
+def moved_since(
+    plan: Plan, fresh: Live, scopes: Iterable[Scope] | None = None, *, restrict: bool = True
+) -> list[str]:
+    """What moved in `scopes` (default: the ones the plan touches) between the plan's own read
+    and `fresh`, one line each; [] when nothing did. `restrict`: compare links only in the
+    regions the plan's read covered (a re-read of touched scopes may cover more)."""
+    chosen = plan.scopes_touched if scopes is None else tuple(scopes)
+    return stale_changes(plan.live, _restrict(fresh, plan.live) if restrict else fresh, chosen)
+
+
 def check_not_stale(plan: Plan, reader: AdsReader) -> Live:
     """Re-read the scopes `plan` touches; raise `StalePlanError` listing what moved since the
     plan was made, else return the fresh read."""
     if not plan.actions:
         return plan.live
     fresh = read_scopes(plan.live, plan.actions, reader)
-    moved = stale_changes(plan.live, _restrict(fresh, plan.live), plan.scopes_touched)
+    moved = moved_since(plan, fresh)
     if moved:
         raise StalePlanError(moved)
     return fresh
-
-
-def _manager(live: Live, manager_id: str | None) -> LiveManagerAccount | None:
-    return next((m for m in live.manager_accounts if m.id == manager_id), None)
-
-
-def _amc(live: Live, account_id: str | None) -> LiveAmcAccount | None:
-    return next((a for a in live.amc_accounts if a.id == account_id and a.reachable), None)
-
-
-def created_ids(action: Action, fresh: Live, saved: Live) -> list[str]:
-    """Ids of live manager accounts named like the one `action` creates that the plan's read
-    did not see: the ones created since (by this apply, or behind its back)."""
-    before = {m.id for m in saved.manager_accounts}
-    return sorted(
-        m.id for m in fresh.manager_accounts if m.name == action.target and m.id not in before
-    )
 
 
 def read_home(action: Action, reader: AdsReader) -> Live:
@@ -159,77 +156,79 @@ def read_home(action: Action, reader: AdsReader) -> Live:
     return read_live(Desired(manager_accounts=(probe,)), reader)
 
 
-def incomplete(action: Action, fresh: Live, created: Mapping[str, str]) -> str | None:
-    """Why `fresh` cannot tell whether `action` took effect, or None when it can."""
-    scopes = [action.scope]
+class State(StrEnum):
+    DONE = "done"
+    NOT_DONE = "not done"
+    UNKNOWN = "unknown"  # the read cannot tell; `reason` says why
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    state: State
+    reason: str = ""
+    created_id: str | None = None  # a create found done: the id it has
+    ambiguous: bool = False  # several manager accounts of the name appeared
+
+
+def verdict(action: Action, fresh: Live, saved: Live, created: Mapping[str, str]) -> Verdict:
+    """Whether `fresh` shows `action` in place. `saved` is the plan's own read (to tell a new
+    invitation or manager account from one that was there); `created` the ids creates in
+    this apply returned."""
     ident = manager_id_of(action, created)
+    scopes = [action.scope]
     if ident is not None:
         scopes.append(manager_scope(ident))
-    if action.scope.startswith("manager:"):
-        scopes.append(manager_scope("*"))
     for scope in scopes:
-        reason = fresh.incomplete_reason(scope)
+        reason = fresh.unreadable(scope)
         if reason is not None:
-            return reason
+            return Verdict(State.UNKNOWN, reason)
     if action.kind is ActionKind.CREATE_MANAGER_ACCOUNT:
-        return None
-    if action.scope.startswith("amc:") and _amc(fresh, action.amc_account_id) is None:
-        return f"{amc_scope(str(action.amc_account_id))} was not readable"
-    if action.scope.startswith("manager:") and _manager(fresh, ident) is None:
-        return f"manager account {ident or action.manager_account_name} was not found"
-    return None
-
-
-def visible(action: Action, fresh: Live, saved: Live, created: Mapping[str, str]) -> bool:
-    """Whether `fresh` shows the effect of `action`. Call `incomplete` first: on a scope
-    that was not read completely this answers False."""
-    payload = action.payload
-    match action.kind:
-        case ActionKind.CREATE_MANAGER_ACCOUNT:
-            return bool(created_ids(action, fresh, saved))
-        case ActionKind.ASSOCIATE | ActionKind.DISASSOCIATE:
-            account = _manager(fresh, manager_id_of(action, created))
-            if account is None:
-                return False
-            want = DesiredLink(id=str(payload["id"]), id_type=IdType(payload["type"]))
-            linked = any(x.matches(want) for x in account.links)
-            return linked if action.kind is ActionKind.ASSOCIATE else not linked
-    amc = _amc(fresh, action.amc_account_id)
-    if amc is None:
-        return False
-    match action.kind:
-        case ActionKind.INVITE:
-            email = str(payload["user"]["emailAddress"]).lower()
-            role = AmcRole.from_api(str(payload["permissionSet"]["role"]["name"]))
-            before = {
-                i.invitation_id for a in saved.amc_accounts if a.id == amc.id for i in a.invitations
-            }
-            return any(
-                i.email.lower() == email and i.role is role and i.invitation_id not in before
-                for i in amc.invitations
+        ids = created_ids(action, fresh, saved)
+        if len(ids) == 1:
+            return Verdict(State.DONE, created_id=ids[0])
+        if ids:
+            return Verdict(
+                State.UNKNOWN,
+                f"{len(ids)} manager accounts named {action.target!r} were created since the "
+                f"plan ({', '.join(ids)}): pin the right one with `id:`",
+                ambiguous=True,
             )
-        case ActionKind.REVOKE_INVITATION:
-            return all(i.invitation_id != action.target for i in amc.invitations)
-        case ActionKind.RESEND_INVITATION:
-            old = _saved_expiry(saved, amc.id, action.target)
-            return any(
-                i.invitation_id == action.target
-                and i.expires_at is not None
-                and (old is None or i.expires_at > old)
-                for i in amc.invitations
+        return Verdict(State.NOT_DONE)
+    if action.manager is not None:
+        if not any(m.id == ident for m in fresh.manager_accounts):
+            return Verdict(
+                State.UNKNOWN, f"manager account {ident or action.manager.name} was not found"
             )
-        case ActionKind.SET_ROLE:
-            role = AmcRole.from_api(str(payload["permissionSet"]["role"]))
-            return any(u.user_id == action.target and u.role is role for u in amc.users)
-        case ActionKind.REVOKE_USER:
-            return all(u.user_id != action.target for u in amc.users)
-    return False
+    elif not any(a.id == action.amc_account_id and a.reachable for a in fresh.amc_accounts):
+        return Verdict(State.UNKNOWN, f"{action.scope} was not readable")
+    if family(action.kind).visible(action, fresh, saved, manager_id=ident):
+        return Verdict(State.DONE)
+    return Verdict(State.NOT_DONE)
 
 
-def _saved_expiry(saved: Live, amc_id: str, invitation_id: str) -> float | None:
-    for account in saved.amc_accounts:
-        if account.id == amc_id:
-            for invitation in account.invitations:
-                if invitation.invitation_id == invitation_id:
-                    return invitation.expires_at
-    return None
+def overlay(base: Live, fresh: Live, scopes: Iterable[Scope]) -> Live:
+    """`base` with the accounts of `scopes` as `fresh` read them: what the world looks like
+    after re-reading only those scopes. A manager account `fresh` shows that `base` lacks
+    (created since) is added; completeness marks of the re-read scopes come from `fresh`."""
+    chosen = set(scopes)
+    fresh_managers = {m.id: m for m in fresh.manager_accounts}
+    names = {s.key for s in chosen if s.is_manager}
+    amc_ids = {s.key for s in chosen if not s.is_manager}
+    managers = [
+        fresh_managers.pop(m.id, m) if (m.id in names or m.name in names) else m
+        for m in base.manager_accounts
+    ]
+    base_ids = {m.id for m in base.manager_accounts}
+    managers += [m for m in fresh_managers.values() if m.id not in base_ids]
+    fresh_amc = {a.id: a for a in fresh.amc_accounts}
+    amc = [fresh_amc.get(a.id, a) if a.id in amc_ids else a for a in base.amc_accounts]
+    reread = chosen | {manager_scope(m.id) for m in fresh.manager_accounts}
+    incomplete = [i for i in base.incomplete if i.scope not in reread]
+    incomplete += fresh.incomplete
+    return Live(
+        manager_accounts=tuple(managers),
+        amc_accounts=tuple(amc),
+        incomplete=tuple(sorted(set(incomplete))),
+        regions_read=base.regions_read | fresh.regions_read,
+        read_at=base.read_at,
+    )

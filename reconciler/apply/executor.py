@@ -1,7 +1,10 @@
 """Execute a `Plan` (never the manifests) with an `AdsClient` (issue #5 "Apply semantics").
 
 - Phases in order: creates, then grants, then removals (`Action.phase`), so nobody is locked
-  out halfway. Within a phase the scopes are independent and run concurrently (bounded by
+  out halfway. A scope's removals and demotions are sent only when all of that scope's
+  grants took effect, and never one that, counting what this apply actually did, leaves an
+  AMC account with fewer admins than `minAdmins` (or than it had), or none (issue #11).
+  Within a phase the scopes are independent and run concurrently (bounded by
   the client's concurrency; the client's limiter keeps the pace), each scope's calls in plan
   order.
 - The id a create returns is substituted into the associate actions of that manager account.
@@ -14,15 +17,16 @@
 - `stop` (set by Ctrl-C / SIGTERM through `stop_on_signals`) ends the apply after the calls
   in flight; what was not sent is reported as skipped. Nothing is lost on a kill either:
   the next plan shows what is left.
-- Afterwards the touched scopes are re-read: each action's effect is checked, and with the
-  manifests a fresh plan says whether live state converged.
+- Afterwards the touched scopes are re-read and each action's effect is checked
+  (`check.verdict`). Whether live state converged (a fresh plan from the manifests is empty)
+  is the apply operation's question (`reconciler.operations`), not the executor's: the
+  executor never calls the planner.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -32,13 +36,12 @@ from types import FrameType
 from reconciler.api import AdsClient
 from reconciler.apply import check
 from reconciler.apply.batches import Batch, Item, Outcome, make_batches, send
+from reconciler.apply.check import State
 from reconciler.apply.journal import Journal
 from reconciler.apply.report import ActionResult, ApplyReport, Status
-from reconciler.errors import ApiError, AuthError, ConfigError, OutcomeUnknownError, PlanError
-from reconciler.live import read_live
-from reconciler.model import Desired, Live
-from reconciler.plan import Action, ActionKind, Plan
-from reconciler.planner import make_plan
+from reconciler.errors import ApiError, AuthError, ConfigError, OutcomeUnknownError
+from reconciler.model import AmcRole, Live, Scope
+from reconciler.plan import PHASE_REMOVE, ActionKind, Plan
 from reconciler.redact import redact
 
 # Sends of one action, counting the first: two re-sends after a lost answer, each after a
@@ -50,19 +53,15 @@ def apply_plan(
     plan: Plan,
     client: AdsClient,
     *,
-    desired: Desired | None = None,
     journal: Journal | None = None,
     stop: threading.Event | None = None,
     max_attempts: int = MAX_ATTEMPTS,
     verify: bool = True,
-    clock: Callable[[], float] = time.time,
     on_result: Callable[[ActionResult], None] | None = None,
 ) -> ApplyReport:
-    """Apply `plan.actions` exactly, then re-read and verify (module docstring).
-
-    `desired`: the manifests the plan came from; with them the verification re-plans and
-    reports what is left. Never raises for a refused or failed action (see the report);
-    raises only for a bug."""
+    """Apply `plan.actions` exactly, then re-read the touched scopes and verify each action
+    (module docstring). Never raises for a refused or failed action (see the report); raises
+    only for a bug."""
     run = _Run(plan, client, journal, stop or threading.Event(), max_attempts, on_result)
     for phase in sorted({action.phase for action in plan.actions}):
         run.phase([(i, a) for i, a in enumerate(plan.actions) if a.phase == phase])
@@ -72,7 +71,7 @@ def apply_plan(
         return replace(
             report, verified=not run.interrupted and not plan.actions, converged=not plan.actions
         )
-    return _verify(report, plan, client, desired, run.created, clock)
+    return _verify(report, plan, client, run.created)
 
 
 class _Run:
@@ -127,7 +126,7 @@ class _Run:
             self.on_result(result)
 
     def phase(self, items: list[Item]) -> None:
-        by_scope: dict[str, list[Item]] = {}
+        by_scope: dict[Scope, list[Item]] = {}
         for item in items:
             by_scope.setdefault(item[1].scope, []).append(item)
         workers = max(1, min(len(by_scope), self.client.max_concurrency))
@@ -136,8 +135,74 @@ class _Run:
                 pass
 
     def scope(self, items: list[Item]) -> None:
+        if items and items[0][1].phase == PHASE_REMOVE:
+            items = self._gate_removals(items)
         for batch in make_batches(items):
             self.batch(batch)
+
+    def _gate_removals(self, items: list[Item]) -> list[Item]:
+        """Removals and demotions of one scope wait for that scope's grants: if any failed or
+        was skipped, none is sent. Then the admin rule is counted on what actually happened
+        (live admins at plan time, plus promotions that took effect): a removal or demotion
+        that would leave fewer than `minAdmins` (or fewer than there were, if that is less),
+        or none at all, is not sent. Skipped items are reported; the next apply does them
+        once the grants hold."""
+        scope = items[0][1].scope
+        with self.lock:
+            earlier = [
+                self.results.get(i)
+                for i, a in enumerate(self.plan.actions)
+                if a.scope == scope and a.phase < PHASE_REMOVE
+            ]
+        failed = [r for r in earlier if r is None or not r.done]
+        if failed:
+            first = failed[0]
+            what = (
+                f"{first.action.kind.value} {first.action.target} {first.status.value}"
+                if first is not None
+                else "a grant was not sent"
+            )
+            why = (
+                f"not sent: a grant in {scope} did not take effect ({what}); removals wait "
+                "for their grants, so the next apply does this once the grants hold"
+            )
+            for item in items:
+                self.record(item, Status.SKIPPED, why)
+            return []
+        if scope.is_manager:
+            return items
+        return self._keep_admins(items, earlier)
+
+    def _keep_admins(self, items: list[Item], earlier: list[ActionResult | None]) -> list[Item]:
+        amc_id = items[0][1].amc_account_id
+        account = next((a for a in self.plan.live.amc_accounts if a.id == amc_id), None)
+        before = {u.user_id for u in account.users if u.role is AmcRole.ADMIN} if account else set()
+        admins = set(before)
+        for result in earlier:
+            action = result.action if result is not None else None
+            if action is not None and action.kind is ActionKind.SET_ROLE:
+                admins.add(action.target)  # a promotion that took effect (grants all done)
+        minimum = self.plan.min_admins.get(str(amc_id), 1)
+        floor = 1 if self.plan.policy.allow_fewer_admins else max(1, min(minimum, len(before)))
+        send: list[Item] = []
+        for item in items:
+            action = item[1]
+            if action.target in admins and action.kind in (
+                ActionKind.REVOKE_USER,
+                ActionKind.SET_ROLE,
+            ):
+                if len(admins) - 1 < floor:
+                    self.record(
+                        item,
+                        Status.SKIPPED,
+                        f"not sent: it would leave {len(admins) - 1} active admin(s) in "
+                        f"{action.scope}, fewer than {floor} (minAdmins {minimum}, counting "
+                        "what this apply did); the next apply does it once enough admins hold",
+                    )
+                    continue
+                admins.discard(action.target)  # counted as gone before it is sent
+            send.append(item)
+        return send
 
     def _why_not(self, batch: Batch) -> str | None:
         if self.stop.is_set():
@@ -145,11 +210,11 @@ class _Run:
         if self.abort is not None:
             return self.abort
         first = batch.items[0][1]
-        name = first.manager_account_name
         needs_id = first.kind is not ActionKind.CREATE_MANAGER_ACCOUNT
-        if needs_id and first.scope.startswith("manager:"):
+        if needs_id and first.manager is not None:
             if check.manager_id_of(first, self.created) is not None:
                 return None
+            name = first.manager.name
             if name in self.not_created:
                 return f"manager account {name!r} was not created"
             return f"manager account {name!r} has no id"
@@ -215,10 +280,15 @@ class _Run:
             action = item[1]
             try:
                 fresh = check.read_home(action, self.client.reader())
-                unread = check.incomplete(action, fresh, self.created)
             except ApiError as exc:
+                fresh = None
                 unread = str(exc)
-            if unread is not None:
+            if fresh is not None:
+                seen = check.verdict(action, fresh, self.plan.live, self.created)
+                unread = seen.reason if seen.state is State.UNKNOWN else ""
+            if fresh is not None and seen.ambiguous:
+                self.record(item, Status.FAILED, f"not created: {seen.reason}")
+            elif fresh is None or seen.state is State.UNKNOWN:
                 # Sending blind could make a duplicate that can never be deleted; a create
                 # not sent is only postponed to the next apply.
                 self.record(
@@ -227,22 +297,13 @@ class _Run:
                     f"not sent: the re-read before creating it failed ({unread}); run the "
                     "apply again",
                 )
-                continue
-            ids = check.created_ids(action, fresh, self.plan.live)
-            if len(ids) == 1:
+            elif seen.state is State.DONE:
                 self.record(
                     item,
                     Status.VERIFIED,
-                    f"not created: {action.target!r} ({ids[0]}) was created since the plan "
-                    "(another apply?); using it",
-                    created_id=ids[0],
-                )
-            elif ids:
-                self.record(
-                    item,
-                    Status.FAILED,
-                    f"not created: {len(ids)} manager accounts named {action.target!r} were "
-                    f"created since the plan ({', '.join(ids)}): pin the right one with `id:`",
+                    f"not created: {action.target!r} ({seen.created_id}) was created since the "
+                    "plan (another apply?); using it",
+                    created_id=seen.created_id,
                 )
             else:
                 send.append(item)
@@ -262,17 +323,16 @@ class _Run:
             unread = f"; the re-read failed: {exc}"
         for item in items:
             reason = refused[item[0]]
-            action = item[1]
             if fresh is None:
                 self.record(item, Status.FAILED, reason + unread, attempts=attempt)
                 continue
             # Say why the re-read could not settle it: a bare refusal would hide that the
             # effect may well be in place (run `reconciler plan` to see).
-            cannot_tell = check.incomplete(action, fresh, self.created)
-            if cannot_tell is not None:
-                why = f"{reason}; the re-read could not tell whether it is in place ({cannot_tell})"
+            seen = check.verdict(item[1], fresh, self.plan.live, self.created)
+            if seen.state is State.UNKNOWN:
+                why = f"{reason}; the re-read could not tell whether it is in place ({seen.reason})"
                 self.record(item, Status.FAILED, why, attempts=attempt)
-            elif check.visible(action, fresh, self.plan.live, self.created):
+            elif seen.state is State.DONE:
                 why = f"refused ({reason}), but the re-read shows it done"
                 self.record(item, Status.VERIFIED, why, attempts=attempt)
             else:
@@ -293,40 +353,24 @@ class _Run:
             return []
         retry: list[Item] = []
         for item in pending:
-            action = item[1]
-            reason = check.incomplete(action, fresh, self.created)
-            if reason is not None:
+            seen = check.verdict(item[1], fresh, self.plan.live, self.created)
+            if seen.state is State.UNKNOWN:
                 self.record(
                     item,
                     Status.FAILED,
-                    f"{why}; the re-read could not tell whether it happened ({reason}): run "
-                    "`reconciler plan` to see",
+                    f"{why}; the re-read could not tell whether it happened ({seen.reason}): "
+                    "run `reconciler plan` to see",
                     attempts=attempt,
                 )
                 continue
-            if action.kind is ActionKind.CREATE_MANAGER_ACCOUNT:
-                ids = check.created_ids(action, fresh, self.plan.live)
-                if len(ids) == 1:
-                    self.record(
-                        item,
-                        Status.VERIFIED,
-                        f"{why}; the re-read shows it created",
-                        attempts=attempt,
-                        created_id=ids[0],
-                    )
-                    continue
-                if len(ids) > 1:
-                    self.record(
-                        item,
-                        Status.FAILED,
-                        f"{why}; the re-read shows {len(ids)} new manager accounts named "
-                        f"{action.target!r} ({', '.join(ids)}): pin the right one with `id:`",
-                        attempts=attempt,
-                    )
-                    continue
-            elif check.visible(action, fresh, self.plan.live, self.created):
+            if seen.state is State.DONE:
+                done = "created" if seen.created_id else "done"
                 self.record(
-                    item, Status.VERIFIED, f"{why}; the re-read shows it done", attempts=attempt
+                    item,
+                    Status.VERIFIED,
+                    f"{why}; the re-read shows it {done}",
+                    attempts=attempt,
+                    created_id=seen.created_id,
                 )
                 continue
             if attempt >= self.max_attempts:
@@ -342,53 +386,35 @@ class _Run:
 
 
 def _verify(
-    report: ApplyReport,
-    plan: Plan,
-    client: AdsClient,
-    desired: Desired | None,
-    created: dict[str, str],
-    clock: Callable[[], float],
+    report: ApplyReport, plan: Plan, client: AdsClient, created: dict[str, str]
 ) -> ApplyReport:
-    problems: list[str] = []
-    reader = client.reader()
+    """Re-read only the scopes the plan touched, and mark each accepted action verified
+    where the re-read shows it."""
     try:
-        if desired is not None:
-            fresh = read_live(desired, reader, now=clock())
-        else:
-            fresh = check.read_scopes(plan.live, plan.actions, reader, created=created)
+        fresh = check.read_scopes(plan.live, plan.actions, client.reader(), created=created)
     except ApiError as exc:
         return replace(report, problems=(redact(f"the re-read after the apply failed: {exc}"),))
+    problems: list[str] = []
     results = []
     for result in report.results:
-        action = result.action
         if result.status is Status.OK:
-            reason = check.incomplete(action, fresh, created)
-            if reason is None and (check.visible(action, fresh, plan.live, created)):
+            seen = check.verdict(result.action, fresh, plan.live, created)
+            if seen.state is State.DONE:
                 result = replace(result, status=Status.VERIFIED)
-            elif reason is not None:
+            elif seen.state is State.UNKNOWN:
+                action = result.action
                 problems.append(
-                    f"{action.scope}: cannot verify {action.kind.value} {action.target}: {reason}"
+                    f"{action.scope}: cannot verify {action.kind.value} {action.target}: "
+                    f"{seen.reason}"
                 )
         results.append(result)
-    converged: bool
-    remaining_actions: tuple[Action, ...] = ()
-    if desired is not None:
-        try:
-            again = make_plan(desired, fresh, replace(plan.policy, now=clock()))
-            remaining_actions = again.actions
-            converged = not again.actions
-        except PlanError as exc:
-            problems.append(f"planning again after the apply failed: {exc}")
-            converged = False
-    else:
-        converged = all(r.status is Status.VERIFIED for r in results)
     return replace(
         report,
         results=tuple(results),
         verified=True,
-        converged=converged and not problems,
-        remaining=remaining_actions,
+        converged=all(r.status is Status.VERIFIED for r in results) and not problems,
         problems=tuple(problems),
+        fresh=fresh,
     )
 
 

@@ -1,5 +1,7 @@
 """`--journal FILE`: one JSON line per action outcome, appended, flushed and fsynced as it
-happens, so an audit trail survives a crash or a kill at any point (issue #5)."""
+happens, so an audit trail survives a crash or a kill at any point (issue #5). Each line is
+rendered from the same typed action the request was built from (`meaning` is the action's
+typed fields, `description` the words the plan showed). Created 0600."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from reconciler.actions import describe
 from reconciler.apply.report import ActionResult
+from reconciler.digest import action_meaning
 from reconciler.errors import ConfigError
 from reconciler.redact import redact
 
@@ -28,7 +32,11 @@ class Journal:
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            # 0600 and no symlink followed: the journal holds full addresses (personal data),
+            # and a link planted where it is written must not redirect it.
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            os.fchmod(fd, 0o600)
+            self._handle: IO[str] = os.fdopen(fd, "a", encoding="utf-8")
         except OSError as exc:
             raise ConfigError(
                 f"{self.path}: cannot open the journal for appending ({exc.strerror}): "
@@ -41,9 +49,10 @@ class Journal:
             "time": datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="milliseconds"),
             "event": event,
             "action": action.kind.value,
-            "scope": action.scope,
+            "scope": str(action.scope),
             "target": action.target,
-            "label": action.label,
+            "description": describe(action),
+            "meaning": action_meaning(action),
             "result": result.status.value,
             "error": redact(result.reason) if result.reason else None,
             "attempts": result.attempts,

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
-from reconciler.errors import EXIT_OK, EXIT_PARTIAL
+from reconciler.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
+from reconciler.model import Live
 from reconciler.plan import Action
 
-# Ctrl-C / SIGTERM: the conventional 128 + SIGINT, as `reconciler.cli.main` uses for an
-# interrupt. Not one of the handled outcomes 0/1/2/3/64.
-EXIT_INTERRUPTED = 130
+__all__ = ["EXIT_INTERRUPTED", "ActionResult", "ApplyReport", "Status"]
 
 
 class Status(StrEnum):
@@ -53,6 +52,8 @@ class ApplyReport:
     remaining: tuple[Action, ...] = ()
     problems: tuple[str, ...] = ()
     write_calls: int = 0
+    # The re-read the verification made (touched scopes only), for the caller's own checks.
+    fresh: Live | None = field(default=None, compare=False, repr=False)
 
     def counts(self) -> dict[Status, int]:
         counts = Counter(result.status for result in self.results)

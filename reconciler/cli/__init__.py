@@ -13,7 +13,13 @@ import traceback
 import click
 
 from reconciler import __version__
-from reconciler.errors import EXIT_BUG, EXIT_ERROR, EXIT_USAGE, ReconcilerError
+from reconciler.errors import (
+    EXIT_BUG,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    ReconcilerError,
+)
 from reconciler.redact import redact
 
 
@@ -49,9 +55,15 @@ def main(argv: list[str] | None = None) -> None:
     except click.UsageError as exc:
         exc.show()
         code = EXIT_USAGE
-    except click.Abort:
-        click.echo("Aborted.", err=True)
-        code = EXIT_ERROR
+    except click.Abort as exc:
+        # click turns Ctrl-C (at a prompt, or while reading) into Abort; say what it was.
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, KeyboardInterrupt):
+            click.echo("Interrupted: nothing was applied.", err=True)
+            code = EXIT_INTERRUPTED
+        else:
+            click.echo("Aborted: no answer, nothing was applied.", err=True)
+            code = EXIT_ERROR
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
@@ -60,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        code = 130
+        code = EXIT_INTERRUPTED
     except Exception:  # a bug: say so, with the traceback, scrubbed of secrets
         click.echo(redact(traceback.format_exc()), err=True)
         click.echo(

@@ -11,7 +11,6 @@ before it reads live state (or checks a saved plan) until it has verified.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
 import threading
@@ -24,20 +23,20 @@ from typing import Any, TypeVar
 import click
 
 from reconciler import lock as apply_lock
-from reconciler.api import ApiConfig
-from reconciler.apply import ActionResult, Journal, apply_plan, check_not_stale, stop_on_signals
+from reconciler import operations, planfile
+from reconciler.api import AdsClient
+from reconciler.apply import ActionResult, stop_on_signals
 from reconciler.apply.render import render_report, result_line
 from reconciler.cli.options import ApiOptions, api_options
-from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, PlanFileError, UsageError
-from reconciler.importer import import_live, write_atomic
-from reconciler.live import read_all, read_live
+from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError
+from reconciler.importer import import_live
+from reconciler.live import read_all
 from reconciler.manifest import load_manifests
 from reconciler.model import Desired
-from reconciler.plan import Plan, Policy, plan_from_json
-from reconciler.planner import make_plan
+from reconciler.plan import Plan, Policy
 from reconciler.redact import redact
 from reconciler.render import render_json, render_markdown, render_text
-from reconciler.render.markdown import mask_addresses
+from reconciler.session import api_identity
 
 R = TypeVar("R")
 _DEFAULTS = Policy()
@@ -136,13 +135,12 @@ def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _render(plan: Plan, output_format: str, *, mask: bool) -> str:
+def _render(plan: Plan, output_format: str, *, mask: bool, bindings: bool = False) -> str:
     if output_format == "json":
         return render_json(plan)
     if output_format == "markdown":
-        return render_markdown(plan, mask_emails=mask)
-    text = render_text(plan, color=_color())
-    return mask_addresses(text) if mask else text
+        return render_markdown(plan, mask_emails=mask, bindings=bindings)
+    return render_text(plan, color=_color(), mask_emails=mask, bindings=bindings)
 
 
 def _step_summary(plan: Plan, *, mask: bool) -> None:
@@ -163,15 +161,19 @@ def _load(paths: tuple[str, ...]) -> Desired:
     return load_manifests(paths)
 
 
-def _plan_live(desired: Desired, api: ApiOptions, policy: Policy) -> Plan:
-    with api.open_client() as client:
-        live = read_live(desired, client.reader(), now=policy.now, progress=api.progress)
-    return make_plan(desired, live, policy)
+def _context(api: ApiOptions, paths: tuple[str, ...]) -> operations.Context:
+    identity = api_identity(sandbox=api.sandbox, sandbox_state=api.sandbox_state, env=os.environ)
+    return operations.Context(
+        identity=identity.text, commit=operations.find_commit(paths, os.environ)
+    )
 
 
 def _plan(paths: tuple[str, ...], api: ApiOptions, policy: Policy) -> tuple[Desired, Plan]:
     desired = _load(paths)
-    return desired, _plan_live(desired, api, policy)
+    context = _context(api, paths)
+    with api.open_client() as client:
+        the_plan = operations.plan(desired, client, policy, context, progress=api.progress)
+    return desired, the_plan
 
 
 @click.command()
@@ -202,10 +204,13 @@ def plan(
     policy: Policy,
     api: ApiOptions,
 ) -> None:
-    """Show what apply would change to make live state match the manifests under PATH..."""
+    """Show what apply would change to make live state match the manifests under PATH...
+
+    The plan ends with its digest (`Plan digest: sha256:...`): `apply --plan FILE` runs a
+    saved plan only while a plan made from the manifests it is given has that digest."""
     _, the_plan = _plan(paths, api, policy)
     if out is not None:
-        write_atomic(out, render_json(the_plan))
+        planfile.write(out, the_plan)
     click.echo(_render(the_plan, output_format, mask=mask_emails), nl=False)
     _step_summary(the_plan, mask=mask_emails)
     changed = detailed_exitcode and not the_plan.is_empty
@@ -235,16 +240,6 @@ def drift(
     ctx.exit(EXIT_OK if the_plan.is_empty else EXIT_CHANGES)
 
 
-def _read_plan_file(path: Path) -> Plan:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PlanFileError(f"{path}: cannot read the plan file ({exc.strerror})") from exc
-    except ValueError as exc:
-        raise PlanFileError(f"{path} is not JSON ({exc}): is it a plan file?") from exc
-    return plan_from_json(data, source=str(path))
-
-
 def _approved(auto_approve: bool) -> bool:
     if auto_approve:
         return True
@@ -271,14 +266,8 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
 def _lock_file(api: ApiOptions) -> Path:
     """The apply lock for the API account these options reach (`reconciler.lock`): the
     client id and API hosts; for `--sandbox`, the sandbox state file (its "host")."""
-    if api.sandbox:
-        from reconciler.sandbox import SANDBOX_CLIENT_ID
-        from reconciler.sandbox.persist import state_path
-
-        where = f"sandbox:{state_path(api.sandbox_state).resolve()}"
-        return apply_lock.lock_path(SANDBOX_CLIENT_ID, [where], env=os.environ)
-    config = ApiConfig.from_env(os.environ)
-    return apply_lock.lock_path(config.client_id, config.api_origins(), env=os.environ)
+    identity = api_identity(sandbox=api.sandbox, sandbox_state=api.sandbox_state, env=os.environ)
+    return apply_lock.lock_path(identity.client_id, identity.hosts, env=os.environ)
 
 
 @contextmanager
@@ -301,15 +290,16 @@ def _locked(api: ApiOptions, *, enabled: bool, timeout_s: float) -> Iterator[Non
     "plan_file",
     metavar="FILE",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Apply a saved plan exactly (refused if live state moved since). PATH..., when "
-    "given, is used only to check convergence afterwards.",
+    help="Apply a saved, reviewed plan. PATH... (required) are the manifests as they are "
+    "now: the plan runs only if a plan made from them against a fresh read is the saved one "
+    "(same plan digest, API account and policy, nothing moved); else nothing is written.",
 )
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option(
     "--journal",
     metavar="FILE",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Append one JSON line per action (time, action, target, result) to FILE.",
+    help="Append one JSON line per action (time, action, target, result) to FILE (0600).",
 )
 @click.option(
     "--lock/--no-lock",
@@ -328,6 +318,7 @@ def _locked(api: ApiOptions, *, enabled: bool, timeout_s: float) -> Iterator[Non
     show_default=True,
     help="How long to wait for another apply to finish (30s, 5m, 1h; 0 = fail at once).",
 )
+@_MASK
 @guard_options
 @api_options
 @click.pass_context
@@ -339,71 +330,94 @@ def apply(
     journal: Path | None,
     use_lock: bool,
     lock_timeout_s: float,
+    mask_emails: bool,
     policy: Policy,
     api: ApiOptions,
 ) -> None:
-    """Make live state match the manifests under PATH... (or a saved --plan FILE).
+    """Make live state match the manifests under PATH... (or apply a saved --plan FILE).
 
     Without --plan it plans first, shows the plan and asks on a terminal; --auto-approve
-    skips the question. A saved plan was reviewed already and is applied without asking,
-    after checking that live state has not moved since it was made. Either way it first
-    takes the apply lock, so a second apply started meanwhile waits, then plans (or checks
-    its saved plan) against what this one left."""
-    saved: Plan | None = None
-    if plan_file is not None:
-        saved = _read_plan_file(plan_file)
-        desired = load_manifests(paths) if paths else None
-    else:
-        desired = _load(paths)
-    with _locked(api, enabled=use_lock, timeout_s=lock_timeout_s):
+    skips the question. A saved plan was reviewed already and is applied without asking, but
+    only if it is exactly the plan of PATH... now (see --plan). Either way it first takes
+    the apply lock, so a second apply started meanwhile waits, then plans (or checks its
+    saved plan) against what this one left."""
+    desired = _load(paths)
+    saved = planfile.read(plan_file) if plan_file is not None else None
+    context = _context(api, paths)
+    with (
+        _locked(api, enabled=use_lock, timeout_s=lock_timeout_s),
+        api.open_client() as client,
+    ):
         if saved is None:
-            assert desired is not None
-            code = _apply(
-                _plan_live(desired, api, policy), desired, api, None, auto_approve, journal
-            )
+            the_plan = operations.plan(desired, client, policy, context, progress=api.progress)
+            confirm = None if auto_approve else _confirm
         else:
-            code = _apply(saved, desired, api, plan_file, auto_approve, journal)
+            the_plan = operations.check_saved(
+                saved, desired, client, policy, context, progress=api.progress
+            )
+            click.echo(f"The saved plan {plan_file} is the plan of these manifests now.")
+            confirm = None
+        click.echo(render_text(the_plan, color=_color(), mask_emails=mask_emails), nl=False)
+        code = _run_apply(the_plan, desired, client, confirm, journal, mask_emails)
     ctx.exit(code)
 
 
-def _apply(
+def _confirm(the_plan: Plan) -> bool:
+    return _approved(False)
+
+
+def _run_apply(
     the_plan: Plan,
-    desired: Desired | None,
-    api: ApiOptions,
-    plan_file: Path | None,
-    auto_approve: bool,
+    desired: Desired,
+    client: AdsClient,
+    confirm: Callable[[Plan], bool] | None,
     journal: Path | None,
+    mask_emails: bool,
 ) -> int:
-    """Show the plan, ask (unless saved or approved), check a saved plan is not stale, apply,
-    report; the exit code. Runs under the apply lock."""
-    click.echo(render_text(the_plan, color=_color()), nl=False)
+    """Apply under the lock the caller holds; report; the exit code."""
     if the_plan.is_empty:
         return EXIT_OK
-    if plan_file is None and not _approved(auto_approve):
-        return EXIT_ERROR
     stop = threading.Event()
 
     def on_stop() -> None:
         click.echo("Stopping after the calls in flight (Ctrl-C again to abort)...", err=True)
 
     def on_result(result: ActionResult) -> None:
-        click.echo(result_line(result))
+        click.echo(result_line(result, mask_emails=mask_emails))
 
-    with api.open_client() as client:
-        if plan_file is not None:
-            check_not_stale(the_plan, client.reader())
-        click.echo(f"Applying {len(the_plan.actions)} action(s)...")
-        with stop_on_signals(stop, on_stop=on_stop):
-            log = Journal(journal) if journal is not None else None
-            try:
-                report = apply_plan(
-                    the_plan, client, desired=desired, journal=log, stop=stop, on_result=on_result
-                )
-            finally:
-                if log is not None:
-                    log.close()
-    click.echo(render_report(report), nl=False)
-    return report.exit_code
+    def on_start(p: Plan) -> None:
+        click.echo(f"Applying {len(p.actions)} action(s)...")
+
+    outcome = operations.apply(
+        the_plan,
+        desired,
+        client,
+        confirm=confirm,
+        journal=journal,
+        stop=stop,
+        on_result=on_result,
+        on_start=on_start,
+        while_writing=lambda: stop_on_signals(stop, on_stop=on_stop),
+    )
+    if outcome.declined:
+        click.echo("Nothing was applied.", err=True)
+        return EXIT_ERROR
+    if outcome.report is None:
+        return EXIT_OK
+    click.echo(render_report(outcome.report, mask_emails=mask_emails), nl=False)
+    return outcome.report.exit_code
+
+
+@click.command()
+@click.argument("plan_file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
+@_FORMAT
+@_MASK
+def show(plan_file: Path, output_format: str, mask_emails: bool) -> None:
+    """Show a saved plan FILE with its digest and what it is bound to. Offline: no
+    credentials, no API call. A file that is not a plan this reconciler made, or that was
+    edited after it was made, is refused (exit 1)."""
+    saved = planfile.read(plan_file)
+    click.echo(_render(saved, output_format, mask=mask_emails, bindings=True), nl=False)
 
 
 @click.command("import")
@@ -439,4 +453,4 @@ def import_(ctx: click.Context, out_dir: Path, force: bool, api: ApiOptions) -> 
     click.echo(f"Next: reconciler plan {out_dir} (it should show no changes).")
 
 
-COMMANDS: list[click.Command] = [plan, apply, drift, import_]
+COMMANDS: list[click.Command] = [plan, apply, drift, import_, show]

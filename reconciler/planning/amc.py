@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from reconciler.actions import invitations, permissions
 from reconciler.identity import Ambiguity, Resolution, invitation_is_pending, resolve_users
 from reconciler.model import (
     AmcRole,
@@ -28,9 +29,10 @@ from reconciler.model import (
     LiveAmcAccount,
     LiveInvitation,
     LiveUser,
+    Scope,
     amc_scope,
 )
-from reconciler.plan import PHASE_GRANT, PHASE_REMOVE, Action, ActionKind, Notice, Waiting
+from reconciler.plan import PHASE_GRANT, PHASE_REMOVE, Action, Notice, Waiting
 from reconciler.planning.draft import AdminCount, Draft, when, where
 
 DAY = 86_400.0
@@ -76,47 +78,8 @@ def _user_name(user: DesiredUser) -> str:
 
 def _invite(account: DesiredAmcAccount, user: DesiredUser, reason: str) -> Action:
     assert user.email is not None
-    return Action(
-        kind=ActionKind.INVITE,
-        scope=amc_scope(account.id),
-        target=user.email.lower(),
-        # One `userInvitationRequests` item of CreateUserInvitations (reference §4.2); AMC
-        # roles are lower-case in invitations.
-        payload={
-            "user": {"emailAddress": user.email, "userName": _user_name(user)},
-            "permissionSet": {"type": "ROLE", "role": {"name": user.role.value}},
-        },
-        reason=reason,
-        phase=PHASE_GRANT,
-        amc_account_id=account.id,
-        notify=account.notify,
-        label=user.email,
-        detail=user.role.value,
-    )
-
-
-def _invitation_action(
-    account: DesiredAmcAccount,
-    invitation: LiveInvitation,
-    *,
-    kind: ActionKind,
-    phase: int,
-    reason: str,
-    detail: str = "",
-) -> Action:
-    # One `updates` item of UpdateUserInvitations (reference §4.3): REVOKED or RESENT.
-    state = "RESENT" if kind is ActionKind.RESEND_INVITATION else "REVOKED"
-    return Action(
-        kind=kind,
-        scope=amc_scope(account.id),
-        target=invitation.invitation_id,
-        payload={"invitationId": invitation.invitation_id, "state": state},
-        reason=reason,
-        phase=phase,
-        amc_account_id=account.id,
-        notify=account.notify and kind is ActionKind.RESEND_INVITATION,
-        label=invitation.email,
-        detail=detail,
+    return invitations.invite(
+        account.id, user.email, user.role, _user_name(user), notify=account.notify, reason=reason
     )
 
 
@@ -159,7 +122,7 @@ def _plan_account(
     for user in resolution.pinned_absent:
         draft.warnings.append(
             Notice(
-                scope,
+                str(scope),
                 f"{where(user.source, src)}: userId {user.user_id} is not a user of "
                 f"{account.id} and has no `email` to invite: add `email:` or remove the entry",
             )
@@ -172,7 +135,7 @@ def _plan_account(
 def _plan_user(
     account: DesiredAmcAccount, want: DesiredUser, user: LiveUser, src: str, draft: Draft
 ) -> None:
-    scope = amc_scope(account.id)
+    scope = str(amc_scope(account.id))
     label = want.email or user.email
     if user.role is None:
         draft.warnings.append(
@@ -186,22 +149,13 @@ def _plan_user(
         return
     if user.role is want.role:
         return
-    promote = want.role is AmcRole.ADMIN
     draft.actions.append(
-        Action(
-            kind=ActionKind.SET_ROLE,
-            scope=scope,
-            target=user.user_id,
-            # One `userPermissions` item of UpdateUserPermissions (reference §5): upper-case.
-            payload={
-                "userId": user.user_id,
-                "permissionSet": {"type": "ROLE", "role": want.role.value.upper()},
-            },
-            reason=f"{src} wants {want.role.value}, live role is {user.role.value}",
-            phase=PHASE_GRANT if promote else PHASE_REMOVE,
-            amc_account_id=account.id,
+        permissions.set_role(
+            account.id,
+            user,
+            want.role,
             label=label,
-            detail=f"{user.role.value} -> {want.role.value}",
+            reason=f"{src} wants {want.role.value}, live role is {user.role.value}",
         )
     )
 
@@ -216,18 +170,15 @@ def _plan_invitation(
     now: float,
     resend_within: float,
 ) -> None:
-    scope = amc_scope(account.id)
     if invitation.role is not want.role:
         old = invitation.role.value if invitation.role else "another role"
         draft.actions.append(
-            _invitation_action(
-                account,
+            invitations.revoke(
+                account.id,
                 invitation,
-                kind=ActionKind.REVOKE_INVITATION,
                 phase=PHASE_GRANT,
                 reason=f"pending invitation is for {old}, {src} wants {want.role.value}: "
                 "revoked and re-issued",
-                detail=f"re-issue as {want.role.value}",
             )
         )
         draft.actions.append(
@@ -242,19 +193,11 @@ def _plan_invitation(
             else f"invitation expires {when(expires)}, within the --resend-within window"
         )
         draft.actions.append(
-            _invitation_action(
-                account,
-                invitation,
-                kind=ActionKind.RESEND_INVITATION,
-                phase=PHASE_GRANT,
-                reason=reason,
-                detail=want.role.value,
-            )
+            invitations.resend(account.id, invitation, notify=account.notify, reason=reason)
         )
         return
     draft.waiting.append(
         Waiting(
-            scope=scope,
             amc_account_id=account.id,
             invitation_id=invitation.invitation_id,
             email=invitation.email,
@@ -275,7 +218,7 @@ def _needs_change(account: DesiredAmcAccount, group: Ambiguity) -> bool:
 
 
 def _report_unresolved(
-    account: DesiredAmcAccount, group: Ambiguity, scope: str, src: str, draft: Draft
+    account: DesiredAmcAccount, group: Ambiguity, scope: Scope, src: str, draft: Draft
 ) -> None:
     cands = ", ".join(
         f"{u.user_id} ({u.email}, {u.role.value if u.role else '/'.join(u.raw_roles) or '?'})"
@@ -284,7 +227,7 @@ def _report_unresolved(
     for user in group.desired:
         draft.warnings.append(
             Notice(
-                scope,
+                str(scope),
                 f"{where(user.source, src)}: {user.email} cannot be told apart from other "
                 f"masked users; candidates: {cands}. Pin the right one with `userId:`. "
                 "Until then it is not invited, changed or revoked",
@@ -298,43 +241,29 @@ def _report_unresolved(
 
 
 def _plan_unlisted(
-    account: DesiredAmcAccount, resolution: Resolution, scope: str, src: str, draft: Draft
+    account: DesiredAmcAccount, resolution: Resolution, scope: Scope, src: str, draft: Draft
 ) -> None:
     for user in resolution.unlisted_users:
         if user.role is None:
             draft.notes.append(
                 Notice(
-                    scope,
+                    str(scope),
                     f"{user.email} ({user.user_id}) has role "
                     f"{'/'.join(user.raw_roles) or 'unknown'}, which reconciler does not "
                     "manage: left alone",
                 )
             )
         elif account.prune:
-            draft.actions.append(
-                Action(
-                    kind=ActionKind.REVOKE_USER,
-                    scope=scope,
-                    target=user.user_id,
-                    # One `users` item of DeleteUserPermissions (reference §5).
-                    payload={"userId": user.user_id},
-                    reason=f"active user not listed in {src} (prune: true)",
-                    phase=PHASE_REMOVE,
-                    amc_account_id=account.id,
-                    label=user.email,
-                    detail=user.role.value,
-                )
-            )
+            reason = f"active user not listed in {src} (prune: true)"
+            draft.actions.append(permissions.revoke_user(account.id, user, reason=reason))
     if not account.prune:
         return
     for invitation in resolution.unlisted_invitations:
         draft.actions.append(
-            _invitation_action(
-                account,
+            invitations.revoke(
+                account.id,
                 invitation,
-                kind=ActionKind.REVOKE_INVITATION,
                 phase=PHASE_REMOVE,
                 reason=f"invited but not listed in {src} (prune: true)",
-                detail=invitation.role.value if invitation.role else "",
             )
         )

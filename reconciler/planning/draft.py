@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from reconciler.model import Scope
 from reconciler.plan import Action, Notice, Waiting
 
 
@@ -26,10 +27,10 @@ class Draft:
     warnings: list[Notice] = field(default_factory=list)
     notes: list[Notice] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # PlanError lines
-    members: dict[str, int] = field(default_factory=dict)  # scope -> live members
+    members: dict[Scope, int] = field(default_factory=dict)  # scope -> live members
     # scope -> one line per unresolved group that would need a removal or role change
-    unresolved: dict[str, list[str]] = field(default_factory=dict)
-    admins: dict[str, AdminCount] = field(default_factory=dict)  # scope -> minAdmins facts
+    unresolved: dict[Scope, list[str]] = field(default_factory=dict)
+    admins: dict[Scope, AdminCount] = field(default_factory=dict)  # scope -> minAdmins facts
 
 
 def where(source: object | None, fallback: str = "the manifests") -> str:

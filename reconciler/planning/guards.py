@@ -28,34 +28,15 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from reconciler.model import Live
+from reconciler.model import AmcRole, Live, Scope
 from reconciler.plan import Action, ActionKind, Notice, Policy
 from reconciler.planning.draft import Draft
 
 
-def _incomplete_reason(live: Live, scope: str, actions: list[Action]) -> str | None:
-    kind = scope.partition(":")[0]
-    for key in (scope, f"{kind}:*"):  # `manager:*`: a whole region read failed (live.py)
-        reason = live.incomplete_reason(key)
-        if reason is not None:
-            return reason
-    # A manager account created by this plan may be marked by name, a live one by id; a
-    # region list of exactly 50 links may be truncated (reference §2.2) even if the reader
-    # forgot to say so.
-    for action in actions:
-        if action.manager_account_name is not None:
-            by_name = live.incomplete_reason(f"manager:{action.manager_account_name}")
-            if by_name is not None:
-                return by_name
-        if action.manager_account_id is not None:
-            for account in live.manager_accounts:
-                if account.id == action.manager_account_id and account.truncated_regions:
-                    regions = ", ".join(sorted(r.value for r in account.truncated_regions))
-                    return (
-                        f"the linked-account list came back with exactly 50 entries in "
-                        f"{regions} and may be truncated"
-                    )
-    return None
+def _incomplete_reason(live: Live, scope: Scope) -> str | None:
+    # A manager account created by this plan is its scope by name, a live one by id: either
+    # way `Live.unreadable` is the one answer.
+    return live.unreadable(scope)
 
 
 def _blocked(actions: list[Action]) -> list[Action]:
@@ -70,7 +51,7 @@ def _blocked(actions: list[Action]) -> list[Action]:
 def apply_guards(draft: Draft, live: Live, policy: Policy) -> list[str]:
     """Drop what a lifting flag skips (reported in `draft.warnings`); return violations."""
     violations: list[str] = []
-    by_scope: dict[str, list[Action]] = {}
+    by_scope: dict[Scope, list[Action]] = {}
     for action in draft.actions:
         by_scope.setdefault(action.scope, []).append(action)
 
@@ -79,7 +60,7 @@ def apply_guards(draft: Draft, live: Live, policy: Policy) -> list[str]:
         blocked = _blocked(by_scope[scope])
         if not blocked:
             continue
-        reason = _incomplete_reason(live, scope, by_scope[scope])
+        reason = _incomplete_reason(live, scope)
         if reason is None:
             continue
         creates = blocked[0].kind is ActionKind.CREATE_MANAGER_ACCOUNT
@@ -88,7 +69,7 @@ def apply_guards(draft: Draft, live: Live, policy: Policy) -> list[str]:
             skipped.update(id(a) for a in blocked)
             draft.warnings.append(
                 Notice(
-                    scope,
+                    str(scope),
                     f"{what} skipped: the live read may be incomplete ({reason}); planned "
                     "again once a complete read shows what is there",
                 )
@@ -105,7 +86,7 @@ def apply_guards(draft: Draft, live: Live, policy: Policy) -> list[str]:
         groups = "; ".join(draft.unresolved[scope])
         if policy.allow_unresolved:
             draft.warnings.append(
-                Notice(scope, f"unresolved masked users left untouched ({groups})")
+                Notice(str(scope), f"unresolved masked users left untouched ({groups})")
             )
         else:
             violations.append(
@@ -147,7 +128,7 @@ def _admin_guard(draft: Draft, policy: Policy) -> list[str]:
             if action.kind is ActionKind.REVOKE_USER:
                 after.discard(action.target)
             elif action.kind is ActionKind.SET_ROLE:
-                if action.payload["permissionSet"]["role"] == "ADMIN":
+                if action.role is AmcRole.ADMIN:
                     after.add(action.target)
                 else:
                     after.discard(action.target)
@@ -164,7 +145,7 @@ def _admin_guard(draft: Draft, policy: Policy) -> list[str]:
             if after_n < facts.min_admins:
                 draft.warnings.append(
                     Notice(
-                        scope,
+                        str(scope),
                         f"{after_n} active admin(s), fewer than minAdmins {facts.min_admins} "
                         f"({facts.source}); invited admins count once they accept",
                     )

@@ -15,17 +15,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from reconciler.actions import links, manager_accounts
 from reconciler.model import (
     Desired,
-    DesiredLink,
     DesiredManagerAccount,
     IdType,
     Live,
-    LiveLink,
     LiveManagerAccount,
     manager_scope,
 )
-from reconciler.plan import PHASE_CREATE, PHASE_GRANT, PHASE_REMOVE, Action, ActionKind, Notice
+from reconciler.plan import ManagerRef, Notice
 from reconciler.planning.draft import Draft, where
 
 
@@ -53,28 +52,6 @@ def _find_live(
         )
         return None
     return named[0] if named else None
-
-
-def _link_payload(link: DesiredLink) -> dict[str, object]:
-    # `AccountToUpdate` (reference §2.4). No `roles` lets Amazon pick its default role.
-    payload: dict[str, object] = {"id": link.id, "type": link.id_type.value}
-    if link.role is not None:
-        payload["roles"] = [link.role.value]
-    return payload
-
-
-def _unlink_payload(link: LiveLink) -> dict[str, object]:
-    # [UNK] reference §2.5: whether `roles` is needed on disassociate. We send none, since
-    # the live role is unknown. A DSP advertiser is named the way it is associated: by its
-    # DSP advertiser id.
-    if link.account_type == "DSP_ADVERTISING_ACCOUNT" and link.dsp_advertiser_id:
-        return {"id": link.dsp_advertiser_id, "type": IdType.DSP_ADVERTISER_ID.value}
-    return {"id": link.account_id, "type": IdType.ACCOUNT_ID.value}
-
-
-def _link_label(link: DesiredLink) -> str:
-    kind = "DSP advertiser " if link.id_type is IdType.DSP_ADVERTISER_ID else ""
-    return f"{kind}{link.id} ({link.region.value})"
 
 
 def plan_managers(desired: Desired, live: Live) -> Draft:
@@ -105,7 +82,7 @@ def plan_managers(desired: Desired, live: Live) -> Draft:
         if m.id not in managed:
             draft.notes.append(
                 Notice(
-                    manager_scope(m.id),
+                    str(manager_scope(m.id)),
                     f"live manager account {m.name!r} ({m.id}) is not in the manifests; "
                     "manager accounts cannot be deleted through the API, so it is left alone",
                 )
@@ -122,48 +99,27 @@ def _plan_new(account: DesiredManagerAccount, draft: Draft) -> None:
             "`id` of an existing account"
         )
         return
-    scope = manager_scope(account.name)
     draft.actions.append(
-        Action(
-            kind=ActionKind.CREATE_MANAGER_ACCOUNT,
-            target=account.name,
-            # `CreateManagerAccountRequest` (reference §2.3).
-            payload={"managerAccountName": account.name, "managerAccountType": account.type.value},
-            reason=f"listed in {src} but no live manager account has this name",
-            phase=PHASE_CREATE,
-            label=account.name,
-            detail=account.type.value,
-            scope=scope,
-            manager_account_name=account.name,
+        manager_accounts.create(
+            account, account.type, f"listed in {src} but no live manager account has this name"
         )
     )
-    draft.members[scope] = 0
+    draft.members[manager_scope(account.name)] = 0
+    ref = ManagerRef(name=account.name)
     for link in account.links:
-        draft.actions.append(
-            Action(
-                kind=ActionKind.ASSOCIATE,
-                target=link.id,
-                payload=_link_payload(link),
-                reason=f"listed in {where(link.source, src)}; the manager account is created "
-                "by this plan",
-                phase=PHASE_GRANT,
-                region=link.region,
-                label=_link_label(link),
-                detail=link.role.value if link.role else "",
-                scope=scope,
-                manager_account_name=account.name,
-            )
-        )
+        reason = f"listed in {where(link.source, src)}; the manager account is created by this plan"
+        draft.actions.append(links.associate(ref, link, reason))
 
 
 def _plan_existing(account: DesiredManagerAccount, found: LiveManagerAccount, draft: Draft) -> None:
     src = where(account.source)
     scope = manager_scope(found.id)
+    ref = ManagerRef(name=found.name, id=found.id)
     draft.members[scope] = len(found.links)
     if account.name != found.name:
         draft.notes.append(
             Notice(
-                scope,
+                str(scope),
                 f"{src} names manager account {found.id} {account.name!r}, live it is "
                 f"{found.name!r}; the API cannot rename manager accounts",
             )
@@ -182,25 +138,12 @@ def _plan_existing(account: DesiredManagerAccount, found: LiveManagerAccount, dr
             matched.add(hit)
             unverifiable += link.role is not None
             continue
-        draft.actions.append(
-            Action(
-                kind=ActionKind.ASSOCIATE,
-                target=link.id,
-                payload=_link_payload(link),
-                reason=f"listed in {where(link.source, src)} but not linked",
-                phase=PHASE_GRANT,
-                region=link.region,
-                label=_link_label(link),
-                detail=link.role.value if link.role else "",
-                scope=scope,
-                manager_account_id=found.id,
-                manager_account_name=found.name,
-            )
-        )
+        reason = f"listed in {where(link.source, src)} but not linked"
+        draft.actions.append(links.associate(ref, link, reason))
     if unverifiable:
         draft.notes.append(
             Notice(
-                scope,
+                str(scope),
                 f"{unverifiable} linked account(s) of {found.name!r} have a `role` in {src} "
                 "that cannot be checked: the API does not return link roles (reference "
                 "§2.2), so a role change on an existing link is not detected; to change one, "
@@ -212,19 +155,5 @@ def _plan_existing(account: DesiredManagerAccount, found: LiveManagerAccount, dr
     for i, live_link in enumerate(found.links):
         if i in matched:
             continue
-        payload = _unlink_payload(live_link)
-        draft.actions.append(
-            Action(
-                kind=ActionKind.DISASSOCIATE,
-                target=str(payload["id"]),
-                payload=payload,
-                reason=f"linked live but not listed in {src} (prune: true)",
-                phase=PHASE_REMOVE,
-                region=live_link.region,
-                label=f"{live_link.account_id} ({live_link.region.value})"
-                + (f" {live_link.account_name}" if live_link.account_name else ""),
-                scope=scope,
-                manager_account_id=found.id,
-                manager_account_name=found.name,
-            )
-        )
+        reason = f"linked live but not listed in {src} (prune: true)"
+        draft.actions.append(links.disassociate(ref, live_link, reason))

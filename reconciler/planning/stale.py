@@ -12,7 +12,7 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from reconciler.model import Live
+from reconciler.model import Live, Scope
 from reconciler.planning.draft import when
 
 
@@ -64,14 +64,13 @@ def _role(role: object, raw: tuple[str, ...]) -> str:
     return str(value) if value is not None else ("/".join(raw) or "unmanaged")
 
 
-def _view(live: Live, scope: str) -> dict[str, Any]:
-    kind, _, key = scope.partition(":")
-    view = _manager_view(live, key) if kind == "manager" else _amc_view(live, key)
-    return {"view": view, "incomplete": live.incomplete_reason(scope)}
+def _view(live: Live, scope: Scope) -> dict[str, Any]:
+    view = _manager_view(live, scope.key) if scope.is_manager else _amc_view(live, scope.key)
+    return {"view": view, "incomplete": live.unreadable(scope)}
 
 
-def _describe(scope: str, path: list[Any], old: Any, new: Any, change: str) -> str:
-    amc = scope.startswith("amc:")
+def _describe(scope: Scope, path: list[Any], old: Any, new: Any, change: str) -> str:
+    amc = not scope.is_manager
     if path == ["incomplete"]:
         return f"{scope}: read completeness {old or 'complete'} -> {new or 'complete'}"
     path = path[1:]  # drop "view"
@@ -106,7 +105,7 @@ _CHANGES = {
 }
 
 
-def changes(saved: Live, fresh: Live, scopes: Iterable[str]) -> list[str]:
+def changes(saved: Live, fresh: Live, scopes: Iterable[Scope]) -> list[str]:
     lines: list[str] = []
     for scope in sorted(set(scopes)):
         # threshold_to_diff_deeper=0: always itemise, never report a whole dict as replaced.

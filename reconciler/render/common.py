@@ -1,26 +1,21 @@
-"""What the text and markdown renderers share: grouping by account, one phrase per action,
-the summary line. Display only: nothing here is read back."""
+"""What the text and markdown renderers share: grouping by account, one phrase per action
+(from its family, `reconciler.actions.describe`), the summary and binding lines. Display
+only: nothing here is read back. Strings here are not escaped yet: each renderer escapes at
+its own edge (`reconciler.render.escape`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from reconciler.actions import SYMBOL, describe
+from reconciler.digest import plan_digest
 from reconciler.plan import Action, ActionKind, Plan, Waiting
 from reconciler.planning.draft import when
 
-NO_CHANGES = "No changes. Live state matches the manifests."
+__all__ = ["SYMBOL", "Group", "counts", "describe", "describe_waiting", "groups", "summary_line"]
 
-SYMBOL = {
-    ActionKind.CREATE_MANAGER_ACCOUNT: "+",
-    ActionKind.ASSOCIATE: "+",
-    ActionKind.INVITE: "+",
-    ActionKind.RESEND_INVITATION: "~",
-    ActionKind.SET_ROLE: "~",
-    ActionKind.DISASSOCIATE: "-",
-    ActionKind.REVOKE_INVITATION: "-",
-    ActionKind.REVOKE_USER: "-",
-}
+NO_CHANGES = "No changes. Live state matches the manifests."
 
 # Summary phrases in reading order; revoking a user and an invitation are both "revoke".
 _PHRASES: tuple[tuple[str, tuple[ActionKind, ...]], ...] = (
@@ -48,27 +43,22 @@ def summary_line(plan: Plan) -> str:
     return f"Plan: {counts(plan.actions)}." if plan.actions else NO_CHANGES
 
 
-def describe(action: Action) -> str:
-    """One action in a few words, without its reason."""
-    a = action
-    match a.kind:
-        case ActionKind.CREATE_MANAGER_ACCOUNT:
-            return f'create manager account "{a.target}" ({a.detail})'
-        case ActionKind.ASSOCIATE:
-            return f"associate {a.label}" + (f" as {a.detail}" if a.detail else "")
-        case ActionKind.DISASSOCIATE:
-            return f"disassociate {a.label}"
-        case ActionKind.INVITE:
-            return f"invite {a.label} as {a.detail}"
-        case ActionKind.REVOKE_INVITATION:
-            extra = f", {a.detail}" if a.detail else ""
-            return f"revoke invitation of {a.label} ({a.target}{extra})"
-        case ActionKind.RESEND_INVITATION:
-            return f"resend invitation to {a.label} ({a.detail})"
-        case ActionKind.SET_ROLE:
-            return f"set role of {a.label} ({a.target}): {a.detail}"
-        case ActionKind.REVOKE_USER:
-            return f"revoke user {a.label} ({a.target}, {a.detail})"
+def digest_line(plan: Plan) -> str:
+    """`Plan digest: sha256:…`: what an approval names; `apply --plan` runs only this."""
+    return f"Plan digest: {plan_digest(plan.actions)}"
+
+
+def binding_lines(plan: Plan) -> list[str]:
+    """What the plan is bound to, for `show` and the plan's footer."""
+    b = plan.bindings
+    lines = [f"Manifests digest: {b.desired_digest or 'unknown'}"]
+    if b.api_identity:
+        lines.append(f"API identity: {b.api_identity}")
+    if b.commit:
+        lines.append(f"Commit: {b.commit}")
+    made = when(plan.created_at) if plan.created_at else "unknown"
+    lines.append(f"Made: {made} by reconciler {b.tool_version or 'unknown'}")
+    return lines
 
 
 def describe_waiting(w: Waiting) -> str:
@@ -84,14 +74,17 @@ class Group:
     waiting: tuple[Waiting, ...]
 
 
-def _title(plan: Plan, scope: str, actions: tuple[Action, ...]) -> str:
-    kind, _, key = scope.partition(":")
-    if kind == "manager":
+def _title(plan: Plan, actions: tuple[Action, ...], waiting: tuple[Waiting, ...]) -> str:
+    first = actions[0] if actions else None
+    if first is not None and first.manager is not None:
+        manager = first.manager
+        if manager.id is None:
+            return f'Manager account "{manager.name}" (to be created)'
         for account in plan.live.manager_accounts:
-            if account.id == key:
+            if account.id == manager.id:
                 return f'Manager account "{account.name}" ({account.id})'
-        name = next((a.manager_account_name for a in actions if a.manager_account_name), key)
-        return f'Manager account "{name}" (to be created)'
+        return f'Manager account "{manager.name}" ({manager.id})'
+    key = first.amc_account_id if first is not None else waiting[0].amc_account_id
     for amc in plan.live.amc_accounts:
         if amc.id == key and amc.name:
             return f'AMC account {key} "{amc.name}"'
@@ -102,7 +95,7 @@ def groups(plan: Plan) -> Iterator[Group]:
     """Accounts in scope order (manager accounts first), each with its actions in plan
     order and its waiting invitations."""
     scopes = {a.scope for a in plan.actions} | {w.scope for w in plan.waiting}
-    for scope in sorted(scopes, key=lambda s: (not s.startswith("manager:"), s)):
+    for scope in sorted(scopes, key=lambda s: (not s.is_manager, s.key)):
         actions = tuple(a for a in plan.actions if a.scope == scope)
         waiting = tuple(w for w in plan.waiting if w.scope == scope)
-        yield Group(scope, _title(plan, scope, actions), actions, waiting)
+        yield Group(str(scope), _title(plan, actions, waiting), actions, waiting)

@@ -1,34 +1,55 @@
-"""`--format text`: grouped by account, `+`/`-`/`~`, ANSI colour only when asked."""
+"""`--format text`: grouped by account, `+`/`-`/`~`, ANSI colour only when asked. Every
+string that came from a manifest, the API or a plan file is escaped for the terminal
+(`reconciler.render.escape.terminal`), after masking when `mask_emails`."""
 
 from __future__ import annotations
 
 from reconciler.plan import Plan
-from reconciler.render.common import SYMBOL, describe, describe_waiting, groups, summary_line
+from reconciler.render.common import (
+    SYMBOL,
+    binding_lines,
+    describe,
+    describe_waiting,
+    digest_line,
+    groups,
+    summary_line,
+)
+from reconciler.render.escape import terminal
+from reconciler.render.mask import mask_addresses
 
 _COLOURS = {"+": "32", "-": "31", "~": "33", "=": "36", "!": "33", "bold": "1"}
 
 
-def render_text(plan: Plan, *, color: bool) -> str:
+def render_text(
+    plan: Plan, *, color: bool, mask_emails: bool = False, bindings: bool = False
+) -> str:
     def paint(code: str, text: str) -> str:
         return f"\x1b[{_COLOURS[code]}m{text}\x1b[0m" if color else text
 
+    def safe(text: str) -> str:
+        return terminal(mask_addresses(text) if mask_emails else text)
+
     lines: list[str] = []
     for group in groups(plan):
-        lines.append(paint("bold", group.title))
+        lines.append(paint("bold", safe(group.title)))
         for action in group.actions:
             symbol = SYMBOL[action.kind]
-            lines.append(f"  {paint(symbol, symbol + ' ' + describe(action))}")
-            lines.append(f"      {action.reason}")
+            lines.append(f"  {paint(symbol, symbol + ' ' + safe(describe(action)))}")
+            lines.append(f"      {safe(action.reason)}")
         for waiting in group.waiting:
-            lines.append(f"  {paint('=', '= ' + describe_waiting(waiting))}")
+            lines.append(f"  {paint('=', '= ' + safe(describe_waiting(waiting)))}")
         lines.append("")
     for heading, notices, mark in (("Warnings:", plan.warnings, "!"), ("Notes:", plan.notes, "")):
         if notices:
             lines.append(paint("bold", heading))
             for notice in notices:
                 where = f"{notice.scope}: " if notice.scope else ""
-                text = f"{where}{notice.message}"
+                text = safe(f"{where}{notice.message}")
                 lines.append(f"  {paint(mark, '! ' + text) if mark else '- ' + text}")
             lines.append("")
     lines.append(paint("bold", summary_line(plan)))
+    if plan.actions or bindings:
+        lines.append(digest_line(plan))
+    if bindings:
+        lines += [safe(line) for line in binding_lines(plan)]
     return "\n".join(lines) + "\n"

@@ -8,7 +8,7 @@ from typing import Any
 
 from reconciler.sandbox import constants as c
 from reconciler.sandbox.app import ApiFailure, Call, Response, Route, json_response
-from reconciler.sandbox.paging import amc_account, body_object, paginate
+from reconciler.sandbox.paging import amc_account, body_object, paginate, writable_amc_account
 from reconciler.sandbox.state import AmcAccount, Invitation, World
 
 
@@ -104,7 +104,7 @@ def _invitation_problem(
 
 def create_invitations(call: Call) -> Response:
     """CreateUserInvitations: 200 with `successes` and `errors` (a partial-success batch)."""
-    world, account = call.world, amc_account(call)
+    world, account = call.world, writable_amc_account(call)
     items = body_object(call).get("userInvitationRequests")
     if not isinstance(items, list) or not 1 <= len(items) <= c.MAX_INVITATIONS_PER_CALL:
         raise ApiFailure(
@@ -142,7 +142,7 @@ def create_invitations(call: Call) -> Response:
 def update_invitations(call: Call) -> Response:
     """UpdateUserInvitations: REVOKED removes an open invitation from the list; RESENT renews
     its 14-day window (release notes) and makes an expired one pending again."""
-    world, account = call.world, amc_account(call)
+    world, account = call.world, writable_amc_account(call)
     updates = body_object(call).get("updates")
     if not isinstance(updates, list) or not 1 <= len(updates) <= c.MAX_INVITATIONS_PER_CALL:
         raise ApiFailure(400, f"updates must list 1 to {c.MAX_INVITATIONS_PER_CALL} updates")

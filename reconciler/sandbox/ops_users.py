@@ -8,7 +8,7 @@ from typing import Any
 
 from reconciler.sandbox import constants as c
 from reconciler.sandbox.app import ApiFailure, Call, Response, Route, json_response
-from reconciler.sandbox.paging import amc_account, body_object, paginate
+from reconciler.sandbox.paging import amc_account, body_object, paginate, writable_amc_account
 from reconciler.sandbox.state import AmcAccount
 
 
@@ -82,7 +82,7 @@ def _admins(account: AmcAccount) -> set[str]:
 def update_permissions(call: Call) -> Response:
     """UpdateUserPermissions: set a user's role. Decision ([UNK] §5): the last ADMIN of an
     account cannot be demoted (an `errors` entry), as the console keeps one admin."""
-    world, account = call.world, amc_account(call)
+    world, account = call.world, writable_amc_account(call)
     items = body_object(call).get("userPermissions")
     if not isinstance(items, list) or not items:
         raise ApiFailure(400, "userPermissions must list at least one update")
@@ -128,7 +128,7 @@ def update_permissions(call: Call) -> Response:
 def delete_permissions(call: Call) -> Response:
     """DeleteUserPermissions: remove users (1..200). Unknown users and the last ADMIN get
     `errors` entries; the rest are removed."""
-    world, account = call.world, amc_account(call)
+    world, account = call.world, writable_amc_account(call)
     items = body_object(call).get("users")
     if not isinstance(items, list) or not 1 <= len(items) <= c.MAX_DELETES_PER_CALL:
         raise ApiFailure(400, f"users must list 1 to {c.MAX_DELETES_PER_CALL} users")

@@ -56,3 +56,13 @@ def body_object(call: Call) -> dict[str, Any]:
 def amc_account(call: Call) -> AmcAccount:
     assert call.account_id is not None  # Route.account_scoped guarantees it
     return call.world.amc[call.account_id]
+
+
+def writable_amc_account(call: Call) -> AmcAccount:
+    """The AMC account a write is for; 401 when the credentials reach it with Viewer
+    permission only (`AmcAccount.viewer_only`): "Editor-only requests made with Viewer
+    permission get 401" (reference §2.1)."""
+    account = amc_account(call)
+    if account.viewer_only:
+        raise ApiFailure(401, "Not authorized to access scope", "UNAUTHORIZED")
+    return account

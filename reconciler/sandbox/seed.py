@@ -204,10 +204,14 @@ def _seed_amc(world: World, item: Mapping[str, Any], where: str, p: _Problems) -
                 expires_at=created + c.INVITATION_LIFETIME_S,
             )
         )
+    viewer_only = item.get("viewer_only", False)
+    if not isinstance(viewer_only, bool):
+        p.add(where, "viewer_only must be true or false")
     world.amc[account_id] = AmcAccount(
         account_id,
         _str(item, "name", where, p, default=account_id),
         marketplace,
         tuple(users),
         tuple(invitations),
+        viewer_only is True,
     )

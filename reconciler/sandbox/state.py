@@ -83,6 +83,10 @@ class AmcAccount:
     marketplace_id: str
     users: tuple[AmcUser, ...] = ()
     invitations: tuple[Invitation, ...] = ()
+    # The credentials reach this account with Viewer permission only: reads work, and every
+    # write answers 401, as Amazon documents for Editor-only requests made with Viewer
+    # permission (manager-accounts guide, reference §2.1). Seed: `viewer_only: true`.
+    viewer_only: bool = False
 
     def user(self, user_id: str) -> AmcUser | None:
         return next((u for u in self.users if u.user_id == user_id), None)
@@ -370,6 +374,11 @@ def _from_snapshot(world: World, data: Mapping[str, Any]) -> World:
         users = tuple(AmcUser(**u) for u in x["users"])
         invitations = tuple(Invitation(**i) for i in x["invitations"])
         world.amc[x["account_id"]] = AmcAccount(
-            x["account_id"], x["name"], x["marketplace_id"], users, invitations
+            x["account_id"],
+            x["name"],
+            x["marketplace_id"],
+            users,
+            invitations,
+            bool(x.get("viewer_only", False)),
         )
     return world

@@ -1,33 +1,57 @@
-"""The plan file: `Plan` <-> JSON (`formatVersion: 1`, `schemas/plan.schema.json`).
+"""The plan file: `Plan` <-> JSON (`formatVersion: 2`, `schemas/plan.schema.json`).
 
-The file holds every action with the payload apply will send, the summary, and the `Live`
-snapshot the plan was computed from (so `apply --plan` can say what moved). JSON and
-jsonschema errors stop here: a bad file becomes a `PlanFileError` naming the file and the
-problem. Nothing secret is in a plan, so nothing secret is in the file.
+The file holds every action as typed data, the plan digest, the bindings (what the plan was
+computed from), the summary, and the `Live` snapshot the plan was computed from (so
+`apply --plan` can say what moved). A plan file is untrusted input (a pull request's job
+wrote it): `decode` refuses a file of another format version, one that breaks the schema,
+one whose actions are not a plan this tool could have made (`reconciler.actions
+.check_actions`), one whose stored scopes or summary disagree with its actions, and one whose
+actions do not match its `planDigest`. JSON and jsonschema errors stop here: a bad file
+becomes a `PlanFileError` naming the file and the problem. Nothing secret is in a plan.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 
+from reconciler.actions import check_actions
+from reconciler.digest import action_meaning, plan_digest
 from reconciler.errors import PlanFileError
 from reconciler.model import (
     AmcRole,
+    IdType,
     Incomplete,
+    LinkRole,
     Live,
     LiveAmcAccount,
     LiveInvitation,
     LiveLink,
     LiveManagerAccount,
     LiveUser,
+    ManagerAccountType,
     Region,
+    Scope,
 )
-from reconciler.plan import FORMAT_VERSION, Action, ActionKind, Notice, Plan, Policy, Waiting
+from reconciler.plan import (
+    FORMAT_VERSION,
+    Action,
+    ActionKind,
+    Bindings,
+    ManagerRef,
+    Notice,
+    Plan,
+    Policy,
+    Waiting,
+)
 
 
 @cache
@@ -49,7 +73,7 @@ def encode_live(live: Live) -> dict[str, Any]:
     return {
         "readAt": live.read_at,
         "regionsRead": _regions(live.regions_read),
-        "incomplete": [{"scope": i.scope, "reason": i.reason} for i in live.incomplete],
+        "incomplete": [{"scope": str(i.scope), "reason": i.reason} for i in live.incomplete],
         "managerAccounts": [
             {
                 "id": m.id,
@@ -110,7 +134,9 @@ def decode_live(data: dict[str, Any]) -> Live:
     return Live(
         read_at=data["readAt"],
         regions_read=frozenset(Region(r) for r in data["regionsRead"]),
-        incomplete=tuple(Incomplete(i["scope"], i["reason"]) for i in data["incomplete"]),
+        incomplete=tuple(
+            Incomplete(Scope.parse(i["scope"]), i["reason"]) for i in data["incomplete"]
+        ),
         manager_accounts=tuple(
             LiveManagerAccount(
                 id=m["id"],
@@ -165,37 +191,31 @@ def decode_live(data: dict[str, Any]) -> Live:
 
 
 def _encode_action(a: Action) -> dict[str, Any]:
-    return {
-        "kind": a.kind.value,
-        "phase": a.phase,
-        "scope": a.scope,
-        "target": a.target,
-        "label": a.label,
-        "detail": a.detail,
-        "region": a.region.value if a.region is not None else None,
-        "managerAccountId": a.manager_account_id,
-        "managerAccountName": a.manager_account_name,
-        "amcAccountId": a.amc_account_id,
-        "notify": a.notify,
-        "payload": json.loads(json.dumps(a.payload)),  # a deep, plain copy
-        "reason": a.reason,
-    }
+    return {**action_meaning(a), "scope": str(a.scope), "reason": a.reason}
+
+
+def _opt(enum: Any, value: Any) -> Any:
+    return None if value is None else enum(value)
 
 
 def _decode_action(d: dict[str, Any]) -> Action:
+    manager = d["manager"]
     return Action(
         kind=ActionKind(d["kind"]),
         phase=d["phase"],
-        scope=d["scope"],
         target=d["target"],
-        label=d["label"],
-        detail=d["detail"],
-        region=Region(d["region"]) if d["region"] is not None else None,
-        manager_account_id=d["managerAccountId"],
-        manager_account_name=d["managerAccountName"],
+        manager=None if manager is None else ManagerRef(name=manager["name"], id=manager["id"]),
         amc_account_id=d["amcAccountId"],
+        manager_type=_opt(ManagerAccountType, d["managerType"]),
+        id_type=_opt(IdType, d["idType"]),
+        region=_opt(Region, d["region"]),
+        link_role=_opt(LinkRole, d["linkRole"]),
+        role=_opt(AmcRole, d["role"]),
+        old_role=_opt(AmcRole, d["oldRole"]),
+        email=d["email"],
+        user_name=d["userName"],
         notify=d["notify"],
-        payload=d["payload"],
+        label=d["label"],
         reason=d["reason"],
     )
 
@@ -204,7 +224,14 @@ def encode(plan: Plan) -> dict[str, Any]:
     p = plan.policy
     data: dict[str, Any] = {
         "formatVersion": plan.format_version,
+        "planDigest": plan_digest(plan.actions),
         "createdAt": plan.created_at,
+        "bindings": {
+            "desiredDigest": plan.bindings.desired_digest,
+            "apiIdentity": plan.bindings.api_identity,
+            "toolVersion": plan.bindings.tool_version,
+            "commit": plan.bindings.commit,
+        },
         "files": list(plan.files),
         "summary": {kind.value: n for kind, n in plan.summary().items()},
         "policy": {
@@ -216,10 +243,11 @@ def encode(plan: Plan) -> dict[str, Any]:
             "allowUnresolved": p.allow_unresolved,
             "allowFewerAdmins": p.allow_fewer_admins,
         },
+        "minAdmins": dict(sorted(plan.min_admins.items())),
         "actions": [_encode_action(a) for a in plan.actions],
         "waiting": [
             {
-                "scope": w.scope,
+                "scope": str(w.scope),
                 "amcAccountId": w.amc_account_id,
                 "invitationId": w.invitation_id,
                 "email": w.email,
@@ -261,7 +289,36 @@ def decode(data: Any, *, source: str) -> Plan:
             + "\n".join(lines)
             + more
         )
+    try:
+        return _decode_checked(data, source)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PlanFileError(f"{source} is not a valid plan file ({exc})") from exc
+
+
+def _decode_checked(data: dict[str, Any], source: str) -> Plan:
+    version = data["formatVersion"]
     p = data["policy"]
+    b = data["bindings"]
+    actions = tuple(_decode_action(a) for a in data["actions"])
+    problems = check_actions(actions)
+    for n, (action, raw) in enumerate(zip(actions, data["actions"], strict=True), 1):
+        if str(action.scope) != raw["scope"]:
+            problems.append(f"action {n}: scope {raw['scope']!r} is not its account's")
+    summary = {kind.value: count for kind, count in Plan(actions=actions).summary().items()}
+    if summary != data["summary"]:
+        problems.append("the summary does not count the actions")
+    digest = plan_digest(actions)
+    if digest != data["planDigest"]:
+        problems.append(
+            f"the actions do not match the plan digest {data['planDigest']} (they hash to {digest})"
+        )
+    if problems:
+        raise PlanFileError(
+            f"{source} is not a plan this reconciler made, or it was edited after it was "
+            "made:\n"
+            + "\n".join(f"  {p}" for p in problems[:20])
+            + "\nMake the plan again with `reconciler plan --out FILE` and review it."
+        )
     return Plan(
         format_version=version,
         created_at=data["createdAt"],
@@ -275,10 +332,16 @@ def decode(data: Any, *, source: str) -> Plan:
             allow_unresolved=p["allowUnresolved"],
             allow_fewer_admins=p["allowFewerAdmins"],
         ),
-        actions=tuple(_decode_action(a) for a in data["actions"]),
+        bindings=Bindings(
+            desired_digest=b["desiredDigest"],
+            api_identity=b["apiIdentity"],
+            tool_version=b["toolVersion"],
+            commit=b["commit"],
+        ),
+        actions=actions,
+        min_admins=dict(data["minAdmins"]),
         waiting=tuple(
             Waiting(
-                scope=w["scope"],
                 amc_account_id=w["amcAccountId"],
                 invitation_id=w["invitationId"],
                 email=w["email"],
@@ -291,3 +354,51 @@ def decode(data: Any, *, source: str) -> Plan:
         notes=tuple(Notice(n["scope"], n["message"]) for n in data["notes"]),
         live=decode_live(data["live"]),
     )
+
+
+def to_text(plan: Plan) -> str:
+    """The plan file's text: the JSON of `encode`, indented, UTF-8."""
+    return json.dumps(encode(plan), indent=2, ensure_ascii=False) + "\n"
+
+
+def write(path: str | os.PathLike[str], plan: Plan) -> None:
+    """Write the plan file atomically, readable by its owner only (0600): it holds full
+    email addresses, which are personal data."""
+    target = Path(path)
+    text = to_text(plan)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o600)  # mkstemp makes 0600 already; say so, whatever the umask
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise PlanFileError(f"{target}: cannot write the plan file ({exc.strerror})") from exc
+
+
+def read(path: str | os.PathLike[str]) -> Plan:
+    """Read and check a plan file (see `decode`); every problem is a `PlanFileError`."""
+    target = Path(path)
+    try:
+        text = target.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanFileError(f"{target}: cannot read the plan file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise PlanFileError(
+            f"{target} is not UTF-8 text ({exc.reason}): is it a plan file?"
+        ) from exc
+    try:
+        data = json.loads(text)
+    except RecursionError as exc:
+        raise PlanFileError(f"{target} is nested too deeply to be a plan file") from exc
+    except ValueError as exc:
+        raise PlanFileError(f"{target} is not JSON ({exc}): is it a plan file?") from exc
+    return decode(data, source=str(target))

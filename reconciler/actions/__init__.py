@@ -1,0 +1,87 @@
+"""Action families (STYLE 16): one module per family says how its actions are planned into
+typed values, described, batched, sent and recognised as done.
+
+    manager_accounts  create-manager-account
+    links             associate, disassociate
+    invitations       invite, revoke-invitation, resend-invitation
+    permissions       set-role, revoke-user
+
+Everything else looks a family up here (`family`). Adding a kind touches its family module
+(and `ActionKind`, `KIND_ORDER` in `reconciler.plan`), plus its tests.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from reconciler.actions.base import Family
+from reconciler.actions.invitations import Invitations
+from reconciler.actions.links import Links
+from reconciler.actions.manager_accounts import ManagerAccounts
+from reconciler.actions.permissions import Permissions
+from reconciler.plan import PHASE_GRANT, Action, ActionKind
+
+_ALL: tuple[Family, ...] = (ManagerAccounts(), Links(), Invitations(), Permissions())
+FAMILIES: dict[ActionKind, Family] = {kind: f for f in _ALL for kind in f.kinds}
+assert set(FAMILIES) == set(ActionKind), "every kind belongs to exactly one family"
+
+# How each kind reads at a glance: added, changed, removed.
+SYMBOL = {
+    ActionKind.CREATE_MANAGER_ACCOUNT: "+",
+    ActionKind.ASSOCIATE: "+",
+    ActionKind.INVITE: "+",
+    ActionKind.RESEND_INVITATION: "~",
+    ActionKind.SET_ROLE: "~",
+    ActionKind.DISASSOCIATE: "-",
+    ActionKind.REVOKE_INVITATION: "-",
+    ActionKind.REVOKE_USER: "-",
+}
+
+
+def family(kind: ActionKind) -> Family:
+    return FAMILIES[kind]
+
+
+def describe(action: Action) -> str:
+    return FAMILIES[action.kind].describe(action)
+
+
+def check_actions(actions: Sequence[Action]) -> list[str]:
+    """Whether a list of actions is a plan this tool could have made: each action's fields
+    fit its kind, the order is execution order, no target is changed twice, an action on a
+    manager account known only by name follows a create of it in the same plan, and a
+    revoke in the grant phase is a re-issue (an invitation to the same address follows)."""
+    problems: list[str] = []
+    for n, action in enumerate(actions, 1):
+        for problem in FAMILIES[action.kind].check(action):
+            problems.append(f"action {n} ({action.kind.value} {action.target}): {problem}")
+    keys = [a.sort_key for a in actions]
+    if keys != sorted(keys):
+        problems.append("the actions are not in execution order")
+    twice = [k for k, n in Counter((a.kind, a.scope, a.target) for a in actions).items() if n > 1]
+    problems += [f"{kind.value} {target} in {scope} appears twice" for kind, scope, target in twice]
+    created = {a.target for a in actions if a.kind is ActionKind.CREATE_MANAGER_ACCOUNT}
+    for action in actions:
+        manager = action.manager
+        if (
+            manager is not None
+            and manager.id is None
+            and action.kind is not ActionKind.CREATE_MANAGER_ACCOUNT
+            and manager.name not in created
+        ):
+            problems.append(
+                f"{action.kind.value} {action.target}: manager account {manager.name!r} has no "
+                "id and is not created by this plan"
+            )
+    invited = {(a.amc_account_id, a.target.lower()) for a in actions if a.kind is ActionKind.INVITE}
+    for action in actions:
+        if (
+            action.kind is ActionKind.REVOKE_INVITATION
+            and action.phase == PHASE_GRANT
+            and (action.amc_account_id, (action.email or "").lower()) not in invited
+        ):
+            problems.append(
+                f"revoke-invitation {action.target} runs with the grants but nothing re-issues it"
+            )
+    return problems

@@ -1,0 +1,171 @@
+"""Family: invitations to AMC accounts (reference §4.2, §4.3).
+
+`invite` is one `userInvitationRequests` item of CreateUserInvitations; `revoke-invitation`
+and `resend-invitation` are one `updates` item of UpdateUserInvitations (state REVOKED or
+RESENT). At most 50 per call, for one AMC account and one `notifyInvitedUsers`. AMC roles are
+lower-case in invitations. An invitation grants nothing until accepted, so a re-issue (revoke
+the wrong-role invitation, invite again) runs in the grant phase; a revoke because nobody
+lists the person any more is a removal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.actions.base import others, require
+from reconciler.api import AdsClient, BatchResult
+from reconciler.api import operations as ops
+from reconciler.model import AmcRole, Live, LiveInvitation
+from reconciler.plan import PHASE_GRANT, PHASE_REMOVE, Action, ActionKind
+
+
+def invite(
+    amc_account_id: str, email: str, role: AmcRole, user_name: str, *, notify: bool, reason: str
+) -> Action:
+    return Action(
+        kind=ActionKind.INVITE,
+        phase=PHASE_GRANT,
+        target=email,
+        amc_account_id=amc_account_id,
+        role=role,
+        user_name=user_name,
+        notify=notify,
+        reason=reason,
+    )
+
+
+def revoke(amc_account_id: str, invitation: LiveInvitation, *, phase: int, reason: str) -> Action:
+    return Action(
+        kind=ActionKind.REVOKE_INVITATION,
+        phase=phase,
+        target=invitation.invitation_id,
+        amc_account_id=amc_account_id,
+        email=invitation.email,
+        role=invitation.role,
+        reason=reason,
+    )
+
+
+def resend(amc_account_id: str, invitation: LiveInvitation, *, notify: bool, reason: str) -> Action:
+    return Action(
+        kind=ActionKind.RESEND_INVITATION,
+        phase=PHASE_GRANT,
+        target=invitation.invitation_id,
+        amc_account_id=amc_account_id,
+        email=invitation.email,
+        role=invitation.role,
+        notify=notify,
+        reason=reason,
+    )
+
+
+class Invitations:
+    kinds: tuple[ActionKind, ...] = (
+        ActionKind.INVITE,
+        ActionKind.REVOKE_INVITATION,
+        ActionKind.RESEND_INVITATION,
+    )
+
+    def check(self, action: Action) -> list[str]:
+        if action.kind is ActionKind.INVITE:
+            used: tuple[str, ...] = ("amc_account_id", "role", "user_name")
+            problems = require(action, present=used, absent=others(*used))
+            if "@" not in action.target:
+                problems.append("an invitation goes to an email address")
+            phases: tuple[int, ...] = (PHASE_GRANT,)
+        else:
+            used = ("amc_account_id", "email")
+            problems = require(action, present=used, absent=others(*used, "role"))
+            is_resend = action.kind is ActionKind.RESEND_INVITATION
+            phases = (PHASE_GRANT,) if is_resend else (PHASE_GRANT, PHASE_REMOVE)
+            if action.notify and not is_resend:
+                problems.append("notify belongs to invitations and resends only")
+        if action.phase not in phases:
+            problems.append(f"phase must be {' or '.join(map(str, phases))}")
+        return problems
+
+    def describe(self, action: Action) -> str:
+        role = action.role.value if action.role else "another role"
+        match action.kind:
+            case ActionKind.INVITE:
+                return f"invite {action.target} as {role}"
+            case ActionKind.RESEND_INVITATION:
+                return f"resend invitation to {action.email} ({role})"
+        again = ", to re-issue it" if action.phase == PHASE_GRANT else ""
+        return f"revoke invitation of {action.email} ({action.target}, {role}{again})"
+
+    def limit(self, kind: ActionKind) -> int:
+        return ops.MAX_INVITATIONS_PER_CALL
+
+    def batch_key(self, action: Action) -> tuple[Any, ...]:
+        return (action.amc_account_id, action.notify)
+
+    def item(self, action: Action) -> dict[str, Any]:
+        if action.kind is ActionKind.INVITE:
+            assert action.role is not None
+            return {
+                "user": {"emailAddress": action.target, "userName": action.user_name},
+                "permissionSet": {"type": "ROLE", "role": {"name": action.role.value}},
+            }
+        state = "RESENT" if action.kind is ActionKind.RESEND_INVITATION else "REVOKED"
+        return {"invitationId": action.target, "state": state}
+
+    def item_key(self, kind: ActionKind, item: Mapping[str, Any]) -> str | None:
+        if kind is ActionKind.INVITE:
+            user = item.get("user")
+            value = (user.get("emailAddress") if isinstance(user, dict) else None) or item.get(
+                "identifier"
+            )
+            return str(value).lower() if value else None
+        value = item.get("invitationId") or item.get("identifier")
+        return str(value) if value else None
+
+    def call(
+        self,
+        client: AdsClient,
+        kind: ActionKind,
+        actions: Sequence[Action],
+        *,
+        manager_id: str | None,
+    ) -> BatchResult:
+        first = actions[0]
+        amc = str(first.amc_account_id)
+        items = [self.item(a) for a in actions]
+        if kind is ActionKind.INVITE:
+            return client.create_invitations(amc, items, notify=first.notify)
+        return client.update_invitations(amc, items, notify=first.notify)
+
+    def visible(self, action: Action, fresh: Live, saved: Live, *, manager_id: str | None) -> bool:
+        amc = next(
+            (a for a in fresh.amc_accounts if a.id == action.amc_account_id and a.reachable),
+            None,
+        )
+        if amc is None:
+            return False
+        before = _saved(saved, amc.id)
+        match action.kind:
+            case ActionKind.INVITE:
+                email = action.target.lower()
+                return any(
+                    i.email.lower() == email
+                    and i.role is action.role
+                    and i.invitation_id not in before
+                    for i in amc.invitations
+                )
+            case ActionKind.REVOKE_INVITATION:
+                return all(i.invitation_id != action.target for i in amc.invitations)
+        old = before.get(action.target)
+        old_expiry = old.expires_at if old is not None else None
+        return any(
+            i.invitation_id == action.target
+            and i.expires_at is not None
+            and (old_expiry is None or i.expires_at > old_expiry)
+            for i in amc.invitations
+        )
+
+
+def _saved(saved: Live, amc_id: str) -> dict[str, LiveInvitation]:
+    for account in saved.amc_accounts:
+        if account.id == amc_id:
+            return {i.invitation_id: i for i in account.invitations}
+    return {}

@@ -1,0 +1,121 @@
+"""Digests that bind a plan to what it means (issue #9).
+
+- `plan_digest(actions)`: sha256 over what each action means, in plan order: every typed
+  field except `reason` (which cites manifest file:line, and must not make a reformatted
+  manifest a different plan). Printed by text and markdown so an approval can name it.
+- `desired_digest(desired)`: sha256 over what the manifests mean: `Desired` without source
+  locations, file names or the group an entry came from, every collection sorted. The same
+  manifests reformatted, reordered or split over other files give the same digest.
+
+Both are canonical JSON (sorted keys, no spaces, UTF-8) hashed with SHA-256 and written
+`sha256:<hex>`. Nothing here reads a clock or the environment: the same inputs give the same
+digest in any process at any time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from reconciler.model import Desired
+from reconciler.plan import Action
+
+PREFIX = "sha256:"
+
+
+def _hash(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _value(v: Any) -> Any:
+    return getattr(v, "value", v)
+
+
+def action_meaning(action: Action) -> dict[str, Any]:
+    """Every field of `action` but `reason`, as plain JSON values (the plan file's action
+    object, less `reason`)."""
+    manager = action.manager
+    return {
+        "kind": action.kind.value,
+        "phase": action.phase,
+        "target": action.target,
+        "manager": None if manager is None else {"id": manager.id, "name": manager.name},
+        "amcAccountId": action.amc_account_id,
+        "managerType": _value(action.manager_type),
+        "idType": _value(action.id_type),
+        "region": _value(action.region),
+        "linkRole": _value(action.link_role),
+        "role": _value(action.role),
+        "oldRole": _value(action.old_role),
+        "email": action.email,
+        "userName": action.user_name,
+        "notify": action.notify,
+        "label": action.label,
+    }
+
+
+def plan_digest(actions: Iterable[Action]) -> str:
+    return _hash([action_meaning(a) for a in actions])
+
+
+def short(digest: str) -> str:
+    """The first 12 hex digits, for places where a person compares by eye."""
+    return digest.removeprefix(PREFIX)[:12]
+
+
+def normalised_desired(desired: Desired) -> dict[str, Any]:
+    """What the manifests mean, as plain sorted JSON values."""
+    managers = [
+        {
+            "name": m.name,
+            "id": m.id,
+            "type": _value(m.type),
+            "prune": m.prune,
+            "links": sorted(
+                (
+                    {
+                        "id": x.id,
+                        "idType": x.id_type.value,
+                        "region": x.region.value,
+                        "role": _value(x.role),
+                    }
+                    for x in m.links
+                ),
+                key=lambda x: (x["idType"], x["id"], x["region"]),
+            ),
+        }
+        for m in desired.manager_accounts
+    ]
+    amc = [
+        {
+            "id": a.id,
+            "name": a.name,
+            "prune": a.prune,
+            "notify": a.notify,
+            "minAdmins": a.min_admins,
+            "users": sorted(
+                (
+                    {
+                        "role": u.role.value,
+                        "email": u.email,
+                        "userId": u.user_id,
+                        "name": u.name,
+                    }
+                    for u in a.users
+                ),
+                key=lambda u: (u["userId"] or "", (u["email"] or "").lower(), u["role"]),
+            ),
+        }
+        for a in desired.amc_accounts
+    ]
+    return {
+        "managerAccounts": sorted(managers, key=lambda m: (m["id"] or "", m["name"])),
+        "amcAccounts": sorted(amc, key=lambda a: a["id"]),
+    }
+
+
+def desired_digest(desired: Desired) -> str:
+    return _hash(normalised_desired(desired))

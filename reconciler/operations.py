@@ -1,0 +1,283 @@
+"""The operations the commands run (STYLE 17: commands parse, operations run).
+
+- `plan(desired, client, policy, ...)`: read what the manifests manage, plan, bind.
+- `apply(plan, desired, client, ...)`: confirm, check nothing moved since the plan, execute,
+  verify, and say whether live state converged. Runs under the caller's apply lock.
+- `check_saved(saved, desired, client, policy, ...)`: `apply --plan`: re-read, re-plan from
+  the manifests as they are now, and return the fresh plan only when it is the saved plan
+  (same plan digest, same API identity, same policy, nothing moved); else raise
+  `PlanMismatchError` or `StalePlanError` listing what differs. Nothing is written.
+
+The executor (`reconciler.apply`) only executes a plan; re-planning for convergence happens
+here, from the verification's re-read of the touched scopes overlaid on the plan's own read.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from reconciler import __version__
+from reconciler.actions import describe
+from reconciler.api import AdsClient
+from reconciler.apply import MAX_ATTEMPTS, ActionResult, ApplyReport, Journal, apply_plan, check
+from reconciler.digest import desired_digest, plan_digest, short
+from reconciler.errors import PlanError, PlanMismatchError, StalePlanError
+from reconciler.live import read_live
+from reconciler.model import Desired, Live, Scope, amc_scope, manager_scope
+from reconciler.plan import Action, Bindings, Plan, Policy
+from reconciler.planfile import encode_live
+from reconciler.planner import make_plan
+from reconciler.progress import Progress
+
+
+def find_commit(paths: Sequence[str], env: Mapping[str, str]) -> str | None:
+    """The commit the manifests come from: `GITHUB_SHA`, `CI_COMMIT_SHA`, else git's HEAD in
+    the first manifest path's folder (None when there is no git or no repository)."""
+    for key in ("GITHUB_SHA", "CI_COMMIT_SHA"):
+        if env.get(key, "").strip():
+            return env[key].strip()
+    if not paths:
+        return None
+    first = Path(paths[0])
+    folder = first if first.is_dir() else first.parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = out.stdout.strip()
+    return sha if out.returncode == 0 and len(sha) in (40, 64) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a plan is bound to besides the manifests: the API identity and the commit."""
+
+    identity: str
+    commit: str | None = None
+
+
+def bind(plan: Plan, desired: Desired, context: Context) -> Plan:
+    return replace(
+        plan,
+        bindings=Bindings(
+            desired_digest=desired_digest(desired),
+            api_identity=context.identity,
+            tool_version=__version__,
+            commit=context.commit,
+        ),
+    )
+
+
+def plan(
+    desired: Desired,
+    client: AdsClient,
+    policy: Policy,
+    context: Context,
+    *,
+    progress: Progress | None = None,
+) -> Plan:
+    live = read_live(desired, client.reader(), now=policy.now, progress=progress)
+    return bind(make_plan(desired, live, policy), desired, context)
+
+
+def _all_scopes(live: Live, plan: Plan) -> set[Scope]:
+    scopes = {manager_scope(m.id) for m in live.manager_accounts}
+    scopes |= {amc_scope(a.id) for a in live.amc_accounts}
+    return scopes | set(plan.scopes_touched)
+
+
+def _snapshot(live: Live) -> dict[str, Any]:
+    """Everything a read says, but when it was made."""
+    data = encode_live(live)
+    data.pop("readAt")
+    return data
+
+
+def _policy_differences(saved: Policy, now: Policy) -> list[str]:
+    names = {
+        "max_removals": "--max-removals",
+        "max_removal_fraction": "--max-removal-fraction",
+        "resend_within_days": "--resend-within",
+        "allow_incomplete": "--allow-incomplete",
+        "allow_unresolved": "--allow-unresolved",
+        "allow_fewer_admins": "--allow-fewer-admins",
+    }
+    out = []
+    for field_name, flag in names.items():
+        old, new = getattr(saved, field_name), getattr(now, field_name)
+        if old != new:
+            out.append(f"the plan was made with {flag} {old}, this apply has {new}")
+    return out
+
+
+def _action_differences(saved: Sequence[Action], fresh: Sequence[Action]) -> list[str]:
+    from reconciler.digest import action_meaning
+
+    def key(a: Action) -> str:
+        return repr(sorted(action_meaning(a).items()))
+
+    saved_keys = {key(a): a for a in saved}
+    fresh_keys = {key(a): a for a in fresh}
+    lines = [
+        f"only in the saved plan: {a.scope}: {describe(a)}"
+        for k, a in saved_keys.items()
+        if k not in fresh_keys
+    ]
+    lines += [
+        f"only in a plan made now: {a.scope}: {describe(a)}"
+        for k, a in fresh_keys.items()
+        if k not in saved_keys
+    ]
+    if not lines and [key(a) for a in saved] != [key(a) for a in fresh]:
+        lines.append("the same actions in another order")
+    return lines
+
+
+def check_saved(
+    saved: Plan,
+    desired: Desired,
+    client: AdsClient,
+    policy: Policy,
+    context: Context,
+    *,
+    progress: Progress | None = None,
+) -> Plan:
+    """The plan to execute for `apply --plan`: a plan made now from `desired` against a fresh
+    read, returned only when it is `saved` (module docstring). Raises `PlanMismatchError`
+    listing every difference, `StalePlanError` listing what moved, `GuardError` when a guard
+    refuses now."""
+    problems: list[str] = []
+    if saved.bindings.api_identity != context.identity:
+        problems.append(
+            f"the plan was made for {saved.bindings.api_identity or 'an unknown API account'}, "
+            f"this apply talks to {context.identity}"
+        )
+    problems += _policy_differences(saved.policy, policy)
+    if problems:
+        raise PlanMismatchError(problems)
+    fresh_live = read_live(desired, client.reader(), now=policy.now, progress=progress)
+    if saved.bindings.desired_digest != desired_digest(desired):
+        problems.append(
+            "the manifests given mean something else than the ones the plan was made from "
+            f"(manifests digest {short(desired_digest(desired))}, the plan's "
+            f"{short(saved.bindings.desired_digest) or 'none'})"
+        )
+        try:
+            fresh = make_plan(desired, fresh_live, policy)
+        except PlanError as exc:
+            problems.append(f"a plan made now from them is refused: {exc}")
+        else:
+            problems += _action_differences(saved.actions, fresh.actions)
+        raise PlanMismatchError(problems)
+    if _snapshot(saved.live) != _snapshot(fresh_live):
+        scopes = _all_scopes(saved.live, saved) | _all_scopes(fresh_live, saved)
+        moved = check.moved_since(saved, fresh_live, scopes, restrict=False)
+        raise StalePlanError(
+            moved
+            or ["the plan's record of live state is not what a fresh read shows (was it edited?)"]
+        )
+    fresh = bind(make_plan(desired, fresh_live, policy), desired, context)
+    saved_digest, fresh_digest = plan_digest(saved.actions), plan_digest(fresh.actions)
+    if saved_digest != fresh_digest:
+        raise PlanMismatchError(
+            [
+                f"a plan made now is {short(fresh_digest)}, the saved plan is "
+                f"{short(saved_digest)}",
+                *_action_differences(saved.actions, fresh.actions),
+            ]
+        )
+    return fresh
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOutcome:
+    """What `apply` did: `report` is None only when the person declined."""
+
+    plan: Plan
+    report: ApplyReport | None = None
+    declined: bool = False
+
+
+def apply(
+    the_plan: Plan,
+    desired: Desired | None,
+    client: AdsClient,
+    *,
+    confirm: Callable[[Plan], bool] | None = None,
+    journal: str | os.PathLike[str] | Journal | None = None,
+    stop: threading.Event | None = None,
+    on_result: Callable[[ActionResult], None] | None = None,
+    on_start: Callable[[Plan], None] | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
+    while_writing: Callable[[], AbstractContextManager[object]] = nullcontext,
+) -> ApplyOutcome:
+    """Execute `the_plan` and verify it. `confirm` (None: already approved) is asked first,
+    and after a yes the touched scopes are re-read (`StalePlanError` when they moved);
+    `desired`, when given, decides convergence: a plan made from it against the touched
+    scopes re-read after the apply (overlaid on the plan's own read) must be empty.
+    `while_writing` wraps only the writes (the CLI's Ctrl-C handling: the prompt and the
+    reads before it are interrupted at once, the writes finish the calls in flight)."""
+    if not the_plan.is_empty:
+        if confirm is not None:
+            if not confirm(the_plan):
+                return ApplyOutcome(the_plan, declined=True)
+            # The person looked at the plan for a while: what it touches is read again and
+            # the plan refused, listing what moved, if live state changed meanwhile.
+            check.check_not_stale(the_plan, client.reader())
+        if on_start is not None:
+            on_start(the_plan)
+    log: Journal | None
+    if journal is None or isinstance(journal, Journal):
+        log, own = journal, False
+    else:
+        log, own = Journal(journal), True
+    try:
+        with while_writing():
+            report = apply_plan(
+                the_plan,
+                client,
+                journal=log,
+                stop=stop,
+                on_result=on_result,
+                max_attempts=max_attempts,
+            )
+    finally:
+        if own and log is not None:
+            log.close()
+    if desired is not None and report.fresh is not None:
+        report = _converged(report, the_plan, desired)
+    return ApplyOutcome(the_plan, report)
+
+
+def _converged(report: ApplyReport, the_plan: Plan, desired: Desired) -> ApplyReport:
+    assert report.fresh is not None
+    touched = set(the_plan.scopes_touched) | {
+        manager_scope(m.id) for m in report.fresh.manager_accounts
+    }
+    after = check.overlay(the_plan.live, report.fresh, touched)
+    try:
+        again = make_plan(desired, after, the_plan.policy)
+    except PlanError as exc:
+        return replace(
+            report,
+            converged=False,
+            problems=(*report.problems, f"planning again after the apply failed: {exc}"),
+        )
+    return replace(
+        report,
+        converged=not again.actions and not report.problems,
+        remaining=again.actions,
+    )
