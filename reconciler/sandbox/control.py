@@ -15,6 +15,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from reconciler.api.config import is_loopback
 from reconciler.errors import ReconcilerError
 from reconciler.sandbox import constants as c
 from reconciler.sandbox.app import Request, Response
@@ -30,11 +31,9 @@ def _error(status: int, message: str) -> Response:
 
 
 def _loopback_origin(origin: str) -> bool:
-    from reconciler.sandbox.server import is_loopback_host
-
     try:
         parts = urlsplit(origin)
-        return parts.scheme in ("http", "https") and is_loopback_host(parts.hostname or "")
+        return parts.scheme in ("http", "https") and is_loopback(parts.hostname or "")
     except ValueError:
         return False
 
