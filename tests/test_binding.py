@@ -107,7 +107,9 @@ def re_role(data: dict[str, Any], n: int) -> None:
 
 
 def re_label(data: dict[str, Any], n: int) -> None:
-    _actions(data, "revoke-user")[0]["label"] = f"someone-else{n}@example.com"
+    # remove_action, drawn before this edit, may have removed the only revoke-user action.
+    for action in _actions(data, "revoke-user")[:1]:
+        action["label"] = f"someone-else{n}@example.com"
 
 
 def loosen_policy(data: dict[str, Any], n: int) -> None:
