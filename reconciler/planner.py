@@ -35,6 +35,7 @@ def make_plan(desired: Desired, live: Live, policy: Policy) -> Plan:
     draft.warnings = managers.warnings + amc.warnings
     draft.notes = managers.notes + amc.notes
     draft.members = {**managers.members, **amc.members}
+    draft.unrestorable = managers.unrestorable + amc.unrestorable
     violations = apply_guards(draft, live, policy)
     if violations:
         raise GuardError(violations)
@@ -49,4 +50,8 @@ def make_plan(desired: Desired, live: Live, policy: Policy) -> Plan:
         created_at=policy.now,
         files=desired.files,
         min_admins={scope.key: facts.min_admins for scope, facts in sorted(draft.admins.items())},
+        pins=tuple(sorted(draft.pins)),
+        held=tuple(sorted(draft.held)),
+        unrestorable=tuple(sorted(draft.unrestorable)),
+        unread=tuple(sorted(draft.unread)),
     )

@@ -15,7 +15,7 @@ from typing import Any
 from reconciler.actions.base import others, require
 from reconciler.api import AdsClient, BatchResult
 from reconciler.api import operations as ops
-from reconciler.model import AmcRole, Live, LiveInvitation
+from reconciler.model import AmcRole, Live, LiveInvitation, canonical_email
 from reconciler.plan import PHASE_GRANT, PHASE_REMOVE, Action, ActionKind
 
 
@@ -116,7 +116,7 @@ class Invitations:
             value = (user.get("emailAddress") if isinstance(user, dict) else None) or item.get(
                 "identifier"
             )
-            return str(value).lower() if value else None
+            return canonical_email(str(value)) if value else None
         value = item.get("invitationId") or item.get("identifier")
         return str(value) if value else None
 
@@ -145,9 +145,9 @@ class Invitations:
         before = _saved(saved, amc.id)
         match action.kind:
             case ActionKind.INVITE:
-                email = action.target.lower()
+                email = canonical_email(action.target)
                 return any(
-                    i.email.lower() == email
+                    canonical_email(i.email) == email
                     and i.role is action.role
                     and i.invitation_id not in before
                     for i in amc.invitations

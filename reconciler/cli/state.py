@@ -28,7 +28,7 @@ from reconciler.api import AdsClient
 from reconciler.apply import ActionResult, stop_on_signals
 from reconciler.apply.render import render_report, result_line
 from reconciler.cli.options import ApiOptions, api_options
-from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError
+from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, UsageError
 from reconciler.importer import import_live
 from reconciler.live import read_all
 from reconciler.manifest import load_manifests
@@ -213,7 +213,7 @@ def plan(
         planfile.write(out, the_plan)
     click.echo(_render(the_plan, output_format, mask=mask_emails), nl=False)
     _step_summary(the_plan, mask=mask_emails)
-    changed = detailed_exitcode and not the_plan.is_empty
+    changed = detailed_exitcode and not the_plan.in_sync
     ctx.exit(EXIT_CHANGES if changed else EXIT_OK)
 
 
@@ -237,7 +237,7 @@ def drift(
     _, the_plan = _plan(paths, api, policy)
     click.echo(_render(the_plan, output_format, mask=mask_emails), nl=False)
     _step_summary(the_plan, mask=mask_emails)
-    ctx.exit(EXIT_OK if the_plan.is_empty else EXIT_CHANGES)
+    ctx.exit(EXIT_OK if the_plan.in_sync else EXIT_CHANGES)
 
 
 def _approved(auto_approve: bool) -> bool:
@@ -376,7 +376,8 @@ def _run_apply(
 ) -> int:
     """Apply under the lock the caller holds; report; the exit code."""
     if the_plan.is_empty:
-        return EXIT_OK
+        # Nothing can be sent; not in sync (held back, unrestorable) is not converged.
+        return EXIT_OK if the_plan.in_sync else EXIT_PARTIAL
     stop = threading.Event()
 
     def on_stop() -> None:

@@ -14,6 +14,7 @@ from reconciler.render.common import (
     describe_waiting,
     digest_line,
     groups,
+    sections,
     summary_line,
 )
 from reconciler.render.escape import markdown
@@ -31,6 +32,10 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
         out += [f"`{digest_line(plan)}`", ""]
     if bindings:
         out += [f"- {cell(line)}" for line in binding_lines(plan)] + [""]
+    top, rest = sections(plan)[:1], sections(plan)[1:]
+    for heading, _, items in top:
+        if items:
+            out += [f"### {heading.rstrip(':')}", ""] + [f"- {cell(i)}" for i in items] + [""]
     all_groups = list(groups(plan))
     if all_groups:
         out += ["| Account | Add | Change | Remove | Waiting |", "|---|---:|---:|---:|---:|"]
@@ -58,6 +63,9 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
         for waiting in g.waiting:
             out.append(f"| `=` | {cell(describe_waiting(waiting))} | pending, not a change |")
         out += ["", "</details>", ""]
+    for heading, _, items in rest:
+        if items:
+            out += [f"### {heading.rstrip(':')}", ""] + [f"- {cell(i)}" for i in items] + [""]
     if plan.warnings:
         out += ["### Warnings", ""]
         out += [_notice(n.scope, cell(n.message)) for n in plan.warnings]

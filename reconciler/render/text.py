@@ -12,6 +12,7 @@ from reconciler.render.common import (
     describe_waiting,
     digest_line,
     groups,
+    sections,
     summary_line,
 )
 from reconciler.render.escape import terminal
@@ -30,6 +31,12 @@ def render_text(
         return terminal(mask_addresses(text) if mask_emails else text)
 
     lines: list[str] = []
+    top, rest = sections(plan)[:1], sections(plan)[1:]
+    for heading, _mark, items in top:
+        if items:
+            lines.append(paint("bold", heading))
+            lines += [f"  {paint('!', '! ' + safe(item))}" for item in items]
+            lines.append("")
     for group in groups(plan):
         lines.append(paint("bold", safe(group.title)))
         for action in group.actions:
@@ -39,6 +46,12 @@ def render_text(
         for waiting in group.waiting:
             lines.append(f"  {paint('=', '= ' + safe(describe_waiting(waiting)))}")
         lines.append("")
+    for heading, mark, items in rest:
+        if items:
+            lines.append(paint("bold", heading))
+            for item in items:
+                lines.append(f"  {paint(mark, '! ' + safe(item)) if mark else '- ' + safe(item)}")
+            lines.append("")
     for heading, notices, mark in (("Warnings:", plan.warnings, "!"), ("Notes:", plan.notes, "")):
         if notices:
             lines.append(paint("bold", heading))
