@@ -164,6 +164,9 @@ class DesiredUser:
     # fits (`a***@corp.example` is andrew, not alice). They are never its candidates.
     not_user_ids: frozenset[str] = frozenset()
     source: Source | None = field(default=None, compare=False)
+    # Where a `userId:` for this person belongs: the entry itself, or the group member entry
+    # it came from (a userId is the same Amazon user in every account).
+    pin_at: Source | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:

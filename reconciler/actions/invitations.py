@@ -15,6 +15,7 @@ from typing import Any
 from reconciler.actions.base import others, require
 from reconciler.api import AdsClient, BatchResult
 from reconciler.api import operations as ops
+from reconciler.manifest.addresses import unambiguous
 from reconciler.model import AmcRole, Live, LiveInvitation, canonical_email
 from reconciler.plan import PHASE_GRANT, PHASE_REMOVE, Action, ActionKind
 
@@ -88,11 +89,12 @@ class Invitations:
         role = action.role.value if action.role else "another role"
         match action.kind:
             case ActionKind.INVITE:
-                return f"invite {action.target} as {role}"
+                return f"invite {unambiguous(action.target)} as {role}"
             case ActionKind.RESEND_INVITATION:
-                return f"resend invitation to {action.email} ({role})"
+                return f"resend invitation to {unambiguous(action.email or '')} ({role})"
         again = ", to re-issue it" if action.phase == PHASE_GRANT else ""
-        return f"revoke invitation of {action.email} ({action.target}, {role}{again})"
+        email = unambiguous(action.email or "")
+        return f"revoke invitation of {email} ({action.target}, {role}{again})"
 
     def limit(self, kind: ActionKind) -> int:
         return ops.MAX_INVITATIONS_PER_CALL

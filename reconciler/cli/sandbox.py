@@ -17,17 +17,28 @@ import click
 import httpx
 
 from reconciler.api.config import shown_url
-from reconciler.errors import ConfigError, UsageError
+from reconciler.cli.helptext import OK, SANDBOX_ENV, AliasedOption, epilog
+from reconciler.errors import EXIT_ERROR, ConfigError, UsageError
 from reconciler.redact import MASK
-from reconciler.sandbox import SANDBOX_CLIENT_ID, Faults, World, open_state
+from reconciler.sandbox import (
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_REFRESH_TOKEN,
+    Faults,
+    World,
+    open_state,
+)
 from reconciler.sandbox.control import apply_control
 from reconciler.sandbox.persist import lock_state, state_path
 from reconciler.sandbox.seed import load_seed_file, read_seed
 from reconciler.sandbox.server import SandboxServer, check_loopback
 
 _STATE = click.option(
-    "--state",
+    "--sandbox-state",
+    "--state",  # the old spelling, still accepted; help shows the name the others use
     "state",
+    cls=AliasedOption,
+    metavar="FILE",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="State file (default: $RECONCILER_SANDBOX_STATE or .reconciler/sandbox.json).",
@@ -156,8 +167,9 @@ def serve(
 ) -> None:
     """Serve the sandbox over loopback HTTP until interrupted.
 
-    Prints AMAZON_ADS_* lines to use (or `eval`) in another shell. With --state, an existing
-    state file is loaded (the seed is used only when it is absent) and saved after each write.
+    Prints `export AMAZON_ADS_...` lines, the public sandbox credentials included, to paste
+    into another shell. With --sandbox-state, an existing state file is loaded (the seed is
+    used only when it is absent) and saved after each write.
     """
     check_loopback(host, force=allow_remote)
     try:
@@ -209,12 +221,19 @@ def _serve(
         strict_media_types=strict,
     )
     endpoints = server.start()
-    for line in endpoints.env_lines():
+    # The sandbox's credentials are public, fake values (README), so printing them is safe and
+    # makes the output complete: paste it into another shell and any command talks here.
+    public = [
+        f"AMAZON_ADS_CLIENT_SECRET={SANDBOX_CLIENT_SECRET}",
+        f"AMAZON_ADS_REFRESH_TOKEN={SANDBOX_REFRESH_TOKEN}",
+        f"AMAZON_ADS_CLIENT_ID={SANDBOX_CLIENT_ID}",  # last: readers may stop at it
+    ]
+    for line in [*endpoints.env_lines(), *public]:
         key, _, value = line.partition("=")
-        click.echo(f"{key}={shlex.quote(value)}")
-    click.echo(f"AMAZON_ADS_CLIENT_ID={SANDBOX_CLIENT_ID}")
+        click.echo(f"export {key}={shlex.quote(value)}")
     click.echo(
-        "# client secret and refresh token: the public sandbox values in the README. Ctrl-C stops.",
+        "# paste the export lines above into another shell (the sandbox's credentials are "
+        "public, fake values). Ctrl-C stops.",
         err=True,
     )
     try:
@@ -355,5 +374,16 @@ def advance_clock(duration: str, state: Path | None, url: str | None) -> None:
     _run("advance-clock", {"seconds": seconds}, state=state, url=url)
     click.echo(f"clock advanced by {seconds:g} s")
 
+
+def _help_epilogs() -> None:
+    # Set in one place rather than on each decorator: every sandbox command reads the same
+    # variable and returns the same codes.
+    exits = (OK, (EXIT_ERROR, "error (state file locked, sandbox unreachable)"))
+    for command in (sandbox, *sandbox.commands.values()):
+        command.epilog = epilog(env=SANDBOX_ENV, exits=exits)
+    serve.epilog = epilog(env=SANDBOX_ENV, exits=((0, "stopped with Ctrl-C"), exits[1]))
+
+
+_help_epilogs()
 
 COMMANDS: list[click.Command] = [sandbox]

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import Diagnostic
+from reconciler.manifest import addresses
+from reconciler.manifest.prune import PRUNED
 from reconciler.manifest.yamlload import Path, YamlDoc
 from reconciler.model import (
     AmcRole,
@@ -47,6 +49,8 @@ class _Member:
     email: str
     name: str
     source: Source
+    user_id: str | None = None
+    not_user_ids: frozenset[str] = frozenset()
 
 
 def _src(doc: YamlDoc, path: Path) -> Source:
@@ -69,13 +73,17 @@ def _default_name(email: str) -> str:
 def build_desired(docs: Sequence[YamlDoc], *, partial: bool = False) -> Desired | list[Diagnostic]:
     """The normalised `Desired` for schema-valid `docs`, or every semantic problem found.
 
-    `partial`: other files failed to load, so a group they define may look unknown and an
-    admin they grant may look missing; those two checks are skipped to avoid false alarms.
+    `partial`: a group may be defined where it could not be read (a file that failed to
+    parse), so a group may look unknown and an admin granted through it may look missing;
+    those two checks are skipped to avoid false alarms. Entries set aside as `PRUNED` (they
+    failed the schema, see `prune`) are skipped, and so is the admin count of an account
+    that lost a user entry, directly or through a group.
     """
     out: list[Diagnostic] = []
-    groups = _groups(docs, out)
+    incomplete: set[str] = set()  # groups that lost a member entry
+    groups = _groups(docs, out, incomplete)
     managers = _managers(docs, out)
-    amcs = _amc_accounts(docs, groups, out, partial=partial)
+    amcs = _amc_accounts(docs, groups, out, partial=partial, incomplete=incomplete)
     if out:
         return out
     return Desired(
@@ -85,7 +93,9 @@ def build_desired(docs: Sequence[YamlDoc], *, partial: bool = False) -> Desired 
     )
 
 
-def _groups(docs: Sequence[YamlDoc], out: list[Diagnostic]) -> dict[str, list[_Member]]:
+def _groups(
+    docs: Sequence[YamlDoc], out: list[Diagnostic], incomplete: set[str]
+) -> dict[str, list[_Member]]:
     groups: dict[str, list[_Member]] = {}
     where: dict[str, Source] = {}
     for doc in docs:
@@ -99,6 +109,9 @@ def _groups(docs: Sequence[YamlDoc], out: list[Diagnostic]) -> dict[str, list[_M
             seen: dict[str, Source] = {}
             expanded: list[_Member] = []
             for index, member in enumerate(members):
+                if member is PRUNED:
+                    incomplete.add(name)
+                    continue
                 msource = _src(doc, (*path, index))
                 email: str = member["email"]
                 first = seen.get(email.lower())
@@ -111,7 +124,19 @@ def _groups(docs: Sequence[YamlDoc], out: list[Diagnostic]) -> dict[str, list[_M
                     )
                     continue
                 seen[email.lower()] = msource
-                expanded.append(_Member(email, member.get("name") or _default_name(email), msource))
+                bad = addresses.problem(email, unicode_ok=member.get("unicode") is True)
+                if bad is not None:
+                    out.append(_diag(_src(doc, (*path, index, "email")), bad))
+                    continue
+                expanded.append(
+                    _Member(
+                        email,
+                        member.get("name") or _default_name(email),
+                        msource,
+                        member.get("userId"),
+                        frozenset(member.get("notUserIds") or ()),
+                    )
+                )
             groups[name] = expanded
     return groups
 
@@ -122,6 +147,8 @@ def _managers(docs: Sequence[YamlDoc], out: list[Diagnostic]) -> list[DesiredMan
     by_name: dict[str, tuple[Source, bool]] = {}  # name -> (where, pinned by id)
     for doc in docs:
         for index, entry in enumerate(doc.data.get("managerAccounts") or ()):
+            if entry is PRUNED:
+                continue
             path: Path = ("managerAccounts", index)
             source = _src(doc, path)
             account = _manager(doc, path, entry, source, out)
@@ -160,6 +187,8 @@ def _manager(
     seen: dict[tuple[str, str], Source] = {}
     per_region: dict[Region, int] = {}
     for index, item in enumerate(entry.get("linkedAccounts") or ()):
+        if item is PRUNED:
+            continue
         lsource = _src(doc, (*path, "linkedAccounts", index))
         role = item.get("role")
         link = DesiredLink(
@@ -210,11 +239,14 @@ def _amc_accounts(
     out: list[Diagnostic],
     *,
     partial: bool,
+    incomplete: set[str],
 ) -> list[DesiredAmcAccount]:
     result: list[DesiredAmcAccount] = []
     seen: dict[str, Source] = {}
     for doc in docs:
         for index, entry in enumerate(doc.data.get("amcAccounts") or ()):
+            if entry is PRUNED:
+                continue
             path: Path = ("amcAccounts", index)
             source = _src(doc, path)
             account_id: str = entry["id"]
@@ -231,7 +263,11 @@ def _amc_accounts(
             min_admins: int = entry.get("minAdmins", 1)
             prune: bool = entry.get("prune", True)
             admins = sum(1 for u in users if u.role is AmcRole.ADMIN)
-            if prune and admins < min_admins and not partial:
+            entries = entry.get("users") or ()
+            lost_users = any(u is PRUNED for u in entries) or any(
+                u.get("group") in incomplete for u in entries if u is not PRUNED
+            )
+            if prune and admins < min_admins and not partial and not lost_users:
                 out.append(
                     _diag(
                         source,
@@ -288,6 +324,8 @@ def _users(
         users.append(user)
 
     for index, item in enumerate(entry.get("users") or ()):
+        if item is PRUNED:
+            continue
         upath = (*path, "users", index)
         source = _src(doc, upath)
         role = AmcRole(item["role"])
@@ -316,7 +354,14 @@ def _users(
                 continue
             for member in groups[name]:
                 user = DesiredUser(
-                    role=role, email=member.email, name=member.name, group=name, source=source
+                    role=role,
+                    email=member.email,
+                    user_id=member.user_id,
+                    name=member.name,
+                    group=name,
+                    not_user_ids=member.not_user_ids,
+                    source=source,
+                    pin_at=member.source,
                 )
                 grant(user, source, f"through group `{name}`")
             continue
@@ -327,7 +372,19 @@ def _users(
             continue
         email = item.get("email")
         user_id = item.get("userId")
+        if email is not None:
+            bad = addresses.problem(email, unicode_ok=item.get("unicode") is True)
+            if bad is not None:
+                out.append(_diag(_src(doc, (*upath, "email")), bad))
+                continue
         name = item.get("name") or (_default_name(email) if email else "")
-        user = DesiredUser(role=role, email=email, user_id=user_id, name=name, source=source)
+        user = DesiredUser(
+            role=role,
+            email=email,
+            user_id=user_id,
+            name=name,
+            not_user_ids=frozenset(item.get("notUserIds") or ()),
+            source=source,
+        )
         grant(user, source, "directly")
     return users

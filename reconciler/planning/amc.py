@@ -146,11 +146,12 @@ def _plan_candidate(
     assert want.email is not None
     live_role = user.role.value if user.role else "/".join(user.raw_roles) or "unknown"
     held = "" if user.role is want.role else f"{live_role} -> {want.role.value}"
+    at = want.pin_at or want.source
     draft.pins.append(
         Pin(
             amc_account_id=account.id,
-            file=want.source.file if want.source else "the manifests",
-            line=want.source.line if want.source else 0,
+            file=at.file if at is not None else "the manifests",
+            line=at.line if at is not None else 0,
             email=want.email,
             user_id=user.user_id,
             masked=user.email,
