@@ -30,7 +30,7 @@ from reconciler.sandbox import (
 )
 from reconciler.sandbox.control import apply_control
 from reconciler.sandbox.persist import lock_state, state_path
-from reconciler.sandbox.seed import load_seed_file, read_seed
+from reconciler.sandbox.seed import read_seed
 from reconciler.sandbox.server import SandboxServer, check_loopback
 
 _STATE = click.option(
@@ -57,7 +57,7 @@ _SEED = click.option(
 
 
 def _seeded(seed: Path | None) -> World:
-    return World.default() if seed is None else load_seed_file(World(), seed)
+    return World.default() if seed is None else World.from_seed_file(seed)
 
 
 def _base_url(url: str) -> str:
