@@ -59,9 +59,11 @@ class _Pace:
         self.last_raise = 0.0
         self.episode_cuts = 0
         self.judged_share: float | None = None  # the 429 share that caused the last cut
+        self.rate_before_cut: float | None = None
         # Responses to requests sent since the last cut: they judge the current pace.
         self.ok_since_cut = 0
         self.throttled_since_cut = 0
+        self.last_sent = -math.inf
 
     def slot(self, now: float) -> float:
         if self.started is None:
@@ -79,6 +81,7 @@ class _Pace:
             self.admitted.popleft()
         if sent_at >= self.last_cut:
             self.ok_since_cut += 1
+            self.last_sent = max(self.last_sent, sent_at)
         if (
             self.rate is not None
             and now - self.last_throttle >= self.policy.increase_after_s
@@ -95,12 +98,13 @@ class _Pace:
         # second without 429 says nothing.
         quiet = (
             now - self.last_throttle >= policy.increase_after_s
-            and sum(1 for t in self.admitted if t >= self.last_throttle) >= 20
+            and sum(1 for t in self.admitted if t >= self.last_throttle) >= policy.judge_samples
         )
         self.last_throttle = now
         if sent_at < self.last_cut:
             return  # sent at the old pace
         self.throttled_since_cut += 1
+        self.last_sent = max(self.last_sent, sent_at)
         if self.rate is None or quiet:
             self.episode_cuts = 0
             self._cut(now, self._admitted_rate(now), judged=None)
@@ -110,20 +114,22 @@ class _Pace:
         if (
             self.episode_cuts >= policy.max_episode_cuts
             or elapsed < policy.cut_interval_s
-            or samples < 10
+            or samples < policy.judge_samples
         ):
             return
         share = self.throttled_since_cut / samples
-        # Right after the first cut of an episode only a heavy share says "still far above
-        # the limit"; after that, a cut must have lowered the share, which a rate limit's
-        # 429s do and random ones do not.
-        if self.judged_share is None:
-            enough = share >= policy.heavy_share
-        else:
-            enough = policy.cut_share <= share <= 0.75 * self.judged_share
-        if enough:
-            # What the server admitted of the requests sent at the current pace.
-            self._cut(now, self.ok_since_cut / elapsed, judged=share)
+        if share < policy.cut_share:
+            return
+        if self.judged_share is not None and share > 0.75 * self.judged_share:
+            # The last cut did not lower the share of 429s: they come whatever the pace (a
+            # storm), so that cut only slowed us down. Undo it and cut no more this episode.
+            self.rate = self.rate_before_cut
+            self.episode_cuts = policy.max_episode_cuts
+            return
+        # What the server admitted of the requests sent at the current pace, over the time
+        # they were sent in (not until now: the last ones' answers are still on the way).
+        span = max(self.last_sent - self.last_cut, policy.cut_interval_s / 2)
+        self._cut(now, self.ok_since_cut / span, judged=share)
 
     def _admitted_rate(self, now: float) -> float:
         started = self.started if self.started is not None else now
@@ -134,6 +140,7 @@ class _Pace:
         return rate if rate > 0 else (self.rate or 2 * self.policy.min_rate) / 2
 
     def _cut(self, now: float, admitted: float, *, judged: float | None) -> None:
+        self.rate_before_cut = self.rate
         base = admitted if self.rate is None else min(self.rate, admitted)
         self.rate = max(self.policy.min_rate, base * self.policy.backoff_factor)
         self.episode_cuts += 1
@@ -142,6 +149,7 @@ class _Pace:
         self.last_raise = now
         self.ok_since_cut = 0
         self.throttled_since_cut = 0
+        self.last_sent = now
 
 
 class RateLimiter:

@@ -61,8 +61,8 @@ class RetryPolicy:
     measure_window_s: float = 0.5
     cut_interval_s: float = 0.25  # the least time at a new pace before it is judged
     cut_share: float = 0.02  # cut again when more than this share of the new pace is 429
-    heavy_share: float = 0.3  # ... or, right after an episode's first cut, this share
-    max_episode_cuts: int = 3  # cuts between quiet spells: random 429s stop cutting here
+    max_episode_cuts: int = 4  # cuts between quiet spells, at most
+    judge_samples: int = 40  # responses needed to judge a pace (or call a spell quiet)
     increase_after_s: float = 1.0  # quiet time before the rate rises again
     increase_per_s: float = 0.02  # +2% per second while quiet
     # (operationId, family) pairs: operations limited together. Unlisted: its own family.
