@@ -5,14 +5,16 @@ one limit for all its calls and tighter ones on some operations, and 429s that m
 `Retry-After` or not. So nothing here relies on `Retry-After`: each pace learns its rate from
 what the server admitted, and a 429 cuts only the pace it is blamed on.
 
-One pace (`_Pace`) spaces request starts at `1/rate`. It starts unlimited; the first 429
-sets the rate just under the rate the server admitted over the last moments; while 429s keep
-coming on requests sent at the new pace (for instance when a starting burst inflated that
-measure), it cuts again to what the server admitted since the cut, at most
-`max_episode_cuts` times per episode; then it rises slowly while no 429 comes. An episode
-ends with a quiet spell. Only requests sent after the last cut judge it: a 429 on a request
-sent at the old pace says nothing about the new one. The cap on cuts keeps random 429s
-("storms", which come whatever the pace) from dragging the rate to the floor.
+One pace (`_Pace`) spaces request starts at `1/rate`. It starts unlimited. The first 429
+of an episode (the first ever, or the first after a quiet spell) sets the rate just under
+what the server admitted over the last moments. Only requests sent after that cut judge it
+(a 429 on a request sent at the old pace says nothing about the new one): once enough of
+them answered, if more than `cut_share` of them were 429 the pace is still too fast, and it
+is cut to just under what the server admitted of them (a starting burst can inflate the
+first measure). A cut must lower the share of 429s, which a rate limit's 429s do and random
+ones (a "storm", which comes whatever the pace) do not: a cut that did not is undone and the
+episode cuts no more, so a storm cannot drag the rate to the floor. While no 429 comes the
+rate rises slowly, so it follows a limit that moves ("dynamic", §1.5).
 
 Which pace a 429 is blamed on (`RateLimiter.throttled`): the operation's family, unless
 another family was throttled in the same moments too, which is what a client-wide limit
