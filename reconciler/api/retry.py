@@ -37,7 +37,15 @@ from reconciler.api.translate import api_error, describe
 from reconciler.errors import ApiError, OutcomeUnknownError, ThrottledError, TransportError
 from reconciler.redact import redact
 
-__all__ = ["AdaptiveLimiter", "NotSentError", "Retrier", "RetryPolicy", "parse_retry_after"]
+__all__ = [
+    "THROTTLED_HEADER",
+    "AdaptiveLimiter",
+    "NotSentError",
+    "Retrier",
+    "RetryPolicy",
+    "is_throttle",
+    "parse_retry_after",
+]
 
 THROTTLED_HEADER = "amazon-advertising-api-throttled"
 
