@@ -136,6 +136,12 @@ class Sandbox:
         self.strict_media_types = strict_media_types
         self.run = FaultRun(self.faults)
         self.routes = _routes()
+        unknown = {op for op, _ in self.faults.op_rate_limits} - {r.operation for r in self.routes}
+        if unknown:
+            known = ", ".join(sorted({r.operation for r in self.routes}))
+            raise ValueError(
+                f"no such operation: {', '.join(sorted(unknown))}; the sandbox has {known}"
+            )
         self._regions = {origin: region for region, origin in API_HOSTS_BY_REGION.items()}
         self._request_counter = 0
 
@@ -183,18 +189,16 @@ class Sandbox:
             return json_response(status, body, route.error_type)
 
         client_id = request.header("Amazon-Advertising-API-ClientId") or ""
-        draw = self.run.draw(client_id, world.now())
+        draw = self.run.draw(client_id, world.now(), route.operation)
         if draw.before is not None:
             world.stats.faults[draw.before.value] += 1
-            if draw.before in (Fault.RATE_LIMITED, Fault.THROTTLED):
+            if draw.before in (Fault.RATE_LIMITED, Fault.OP_RATE_LIMITED, Fault.THROTTLED):
                 world.stats.throttled += 1
                 response = fail(429, "Too Many Requests: slow down and retry", None)
-                return Response(
-                    429,
-                    response.body,
-                    response.content_type,
-                    (("Retry-After", str(draw.retry_after_s)),),
+                answer = self.faults.throttle_answer(
+                    draw, world.now(), response.body, response.content_type
                 )
+                return Response(429, *answer)
             if draw.before is Fault.DROP:
                 return Response(0, drop=True)
             return fail(500, "Internal server error (sandbox fault injection)")
