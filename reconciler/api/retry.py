@@ -34,7 +34,13 @@ import httpx
 from reconciler.api.events import ClientEvent, EventKind, StatsRecorder
 from reconciler.api.limiter import AdaptiveLimiter, RateLimiter
 from reconciler.api.translate import api_error, describe
-from reconciler.errors import ApiError, OutcomeUnknownError, ThrottledError, TransportError
+from reconciler.errors import (
+    ApiError,
+    AuthError,
+    OutcomeUnknownError,
+    ThrottledError,
+    TransportError,
+)
 from reconciler.redact import redact
 
 __all__ = [
@@ -52,6 +58,11 @@ THROTTLED_HEADER = "amazon-advertising-api-throttled"
 
 class NotSentError(Exception):
     """An attempt failed before the request left this process: always safe to retry."""
+
+
+class TokenEndpointDown(NotSentError):
+    """No access token could be had (Login with Amazon unreachable, 5xx or 429): retried like
+    any unsent request; when retries run out, an `AuthError` naming the token endpoint."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +233,16 @@ class Retrier:
 
 
 def _transport_error(operation: str, exc: Exception, attempts: int) -> ApiError:
+    if isinstance(exc, TokenEndpointDown):
+        # Nothing can be read or written without a token: this is no failed read of one
+        # account but a configuration or network problem, and is named as such (issue #10).
+        return AuthError(
+            redact(
+                f"{operation}: could not get an access token from Login with Amazon after "
+                f"{attempts} attempts ({exc}). Check the network and AMAZON_ADS_TOKEN_URL."
+            ),
+            operation=operation,
+        )
     where = ""
     request = getattr(exc, "_request", None)
     if isinstance(request, httpx.Request):
