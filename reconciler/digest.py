@@ -103,6 +103,7 @@ def normalised_desired(desired: Desired) -> dict[str, Any]:
                         "email": u.email,
                         "userId": u.user_id,
                         "name": u.name,
+                        "notUserIds": sorted(u.not_user_ids),
                     }
                     for u in a.users
                 ),

@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from reconciler.escape import terminal
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
@@ -42,6 +44,12 @@ EXIT_USAGE = 64
 EXIT_INTERRUPTED = 130
 # EX_SOFTWARE from sysexits.h: no handled outcome uses it, so a bug is never mistaken for one.
 EXIT_BUG = 70
+
+
+def _one_line(text: str) -> str:
+    """One item of a multi-line message: a name with a line break (or any control or format
+    character) from the API or a plan file cannot forge a line of its own."""
+    return terminal(text)
 
 
 class ReconcilerError(Exception):
@@ -134,7 +142,7 @@ class PlanError(ReconcilerError):
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = tuple(problems)
-        super().__init__("\n".join(self.problems))
+        super().__init__("\n".join(map(_one_line, self.problems)))
 
 
 class GuardError(PlanError):
@@ -146,7 +154,7 @@ class StalePlanError(ReconcilerError):
 
     def __init__(self, changes: Sequence[str]) -> None:
         self.changes = tuple(changes)
-        lines = "\n".join(f"  {c}" for c in self.changes)
+        lines = "\n".join(f"  {_one_line(c)}" for c in self.changes)
         super().__init__(
             "the plan is stale: live state changed since it was made:\n"
             f"{lines}\nRun `reconciler plan` again and review the new plan."
@@ -159,7 +167,7 @@ class PlanMismatchError(ReconcilerError):
 
     def __init__(self, differences: Sequence[str]) -> None:
         self.differences = tuple(differences)
-        lines = "\n".join(f"  {d}" for d in self.differences)
+        lines = "\n".join(f"  {_one_line(d)}" for d in self.differences)
         super().__init__(
             "refusing the saved plan: it is not the plan of what this apply was given, so it "
             f"is not what would run:\n{lines}\nNothing was applied. Run `reconciler plan "

@@ -83,6 +83,8 @@ class Resolution:
     unlisted_invitations: tuple[LiveInvitation, ...] = ()  # pending, for nobody listed
     # Pinned users whose userId is not live and who have no email to look up or invite.
     pinned_absent: tuple[DesiredUser, ...] = ()
+    # Live users that fit only an entry already matched by its pending invitation: held.
+    shadowed: tuple[tuple[LiveUser, DesiredUser], ...] = ()
 
 
 @lru_cache(maxsize=4096)
@@ -188,8 +190,27 @@ def resolve_users(desired: DesiredAmcAccount, live: LiveAmcAccount) -> Resolutio
             # A full address equal to the entry's is evidence; a pattern that fits is not.
             how = MASKED if "*" in found.email else "email"
             matches.append(Match(user, user=found, how=how))
+    # A live user that fits no unmatched entry may still fit one matched by its pending
+    # invitation: someone may have added that person directly while the invitation waits.
+    # "Accepting consumes the invitation" is an inference, not evidence, so such a user is
+    # held (never revoked) until a pin or `notUserIds` says who it is.
+    invited = [m.desired for m in matches if m.how == "invitation" and m.desired.email]
+    shadowed: list[tuple[LiveUser, DesiredUser]] = []
     for li, live_user in enumerate(loose):
-        if not live_cands[li]:
+        if live_cands[li]:
+            continue
+        fits = next(
+            (
+                entry
+                for entry in invited
+                if live_user.user_id not in entry.not_user_ids
+                and masked_matches(live_user.email, entry.email or "")
+            ),
+            None,
+        )
+        if fits is not None:
+            shadowed.append((live_user, fits))
+        else:
             unlisted_users.append(live_user)
 
     unresolved = _components(pool, loose, desired_cands, live_cands)
@@ -205,6 +226,7 @@ def resolve_users(desired: DesiredAmcAccount, live: LiveAmcAccount) -> Resolutio
         unlisted_users=tuple(unlisted_users),
         unlisted_invitations=tuple(unlisted_invitations),
         pinned_absent=tuple(pinned_absent),
+        shadowed=tuple(shadowed),
     )
 
 

@@ -128,7 +128,7 @@ def live_invitation(raw: dict[str, Any]) -> LiveInvitation:
 def live_user(raw: dict[str, Any], roles: Iterable[dict[str, Any]]) -> LiveUser:
     """An S-UPM `User` with its `RoleForCountries` (reference §5). The role is ADMIN or VIEWER
     when that is all the user holds (ADMIN wins over VIEWER); any other role (EDITOR, a custom
-    permission set) makes it None: not a role we manage."""
+    permission set), alone or beside ADMIN or VIEWER, makes it None: not a role we manage."""
     raw_roles: list[str] = []
     managed: set[AmcRole] = set()
     unmanaged = False
@@ -142,10 +142,14 @@ def live_user(raw: dict[str, Any], roles: Iterable[dict[str, Any]]) -> LiveUser:
             unmanaged = True
         else:
             managed.add(role)
+    # Any role we do not manage makes the user unmanaged, ADMIN with it too: demoting such a
+    # user would touch a grant the manifests cannot express (issue #10 review).
     chosen: AmcRole | None = None
-    if AmcRole.ADMIN in managed:
+    if unmanaged:
+        chosen = None
+    elif AmcRole.ADMIN in managed:
         chosen = AmcRole.ADMIN
-    elif managed == {AmcRole.VIEWER} and not unmanaged:
+    elif managed == {AmcRole.VIEWER}:
         chosen = AmcRole.VIEWER
     return LiveUser(
         user_id=_text(raw.get("userId")),

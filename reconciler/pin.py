@@ -24,7 +24,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.importer import write_atomic
 from reconciler.plan import Pin
 
-_USER_ID = re.compile(r"^[A-Za-z0-9._:-]+$")  # amzn1.account.XXXX; anything else is refused
+_USER_ID = re.compile(r"[A-Za-z0-9._:-]{1,150}")  # fullmatch; the spec caps userId at 150
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,7 @@ def write_pins(pins: Iterable[Pin], *, dry_run: bool = False) -> PinResult:
         if len(ids) > 1:
             why = f"{file}:{line} fits {len(ids)} live users in different accounts: pin by hand"
             skipped += [(p, why) for p in group]
-        elif line < 1 or not _USER_ID.match(group[0].user_id):
+        elif line < 1 or not _USER_ID.fullmatch(group[0].user_id):
             skipped += [(p, "no manifest line to write it to") for p in group]
         else:
             chosen[file].append(group[0])
@@ -150,7 +150,12 @@ def write_pins(pins: Iterable[Pin], *, dry_run: bool = False) -> PinResult:
         new_text = "".join(lines)
         _check(file, text, new_text, done)
         if not dry_run:
-            write_atomic(path, new_text)
+            try:
+                write_atomic(path, new_text)
+            except OSError as exc:
+                raise ReconcilerError(
+                    f"{file}: cannot write the pins ({exc.strerror}); nothing was changed in it"
+                ) from exc
         written += done
         files.append(path)
     return PinResult(tuple(sorted(written)), tuple(skipped), tuple(files))

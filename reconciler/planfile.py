@@ -426,8 +426,12 @@ def read(path: str | os.PathLike[str]) -> Plan:
         raise PlanFileError(
             f"{target} is not UTF-8 text ({exc.reason}): is it a plan file?"
         ) from exc
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not a number a plan file can hold")
+
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=no_constant)
     except RecursionError as exc:
         raise PlanFileError(f"{target} is nested too deeply to be a plan file") from exc
     except ValueError as exc:

@@ -318,7 +318,7 @@ def test_markdown_goes_to_the_github_step_summary_masked_on_request(
     assert code == EXIT_OK
     text = summary.read_text()
     assert text.startswith("## reconciler plan") and out in text
-    assert "carol@example.com" not in text and r"c\*\*\*@example.com" in text
+    assert "carol@example.com" not in text and r"c\*\*\*&#64;example.com" in text
     code, out, _ = run(capsys, "plan", "--sandbox", "--mask-emails", EXAMPLES)
     assert "carol@example.com" not in out and "invite c***@example.com as viewer" in out
 

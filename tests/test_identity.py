@@ -3,6 +3,8 @@ every way matching can be ambiguous."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from reconciler.identity import masked_matches, resolve_users
@@ -173,9 +175,10 @@ def test_pinned_user_without_email_that_is_absent() -> None:
     assert r.missing == ()
 
 
-def test_person_with_pending_invitation_leaves_the_masked_pool() -> None:
-    # bob is invited; the b*** active user is therefore someone else (accepting consumes the
-    # invitation), and with no other candidate it is unlisted.
+def test_a_user_who_fits_an_invited_entry_is_held_not_unlisted() -> None:
+    # bob is invited; the b*** active user may be bob added directly in the console while the
+    # invitation waits ("accepting consumes the invitation" is an inference, not evidence):
+    # held, never revoked, until a pin or notUserIds says who it is (review finding H1).
     r = resolve_users(
         amc(AMC, user("bob@example.com")),
         live_amc(
@@ -185,7 +188,24 @@ def test_person_with_pending_invitation_leaves_the_masked_pool() -> None:
         ),
     )
     assert [m.how for m in r.matches] == ["invitation"]
-    assert [u.user_id for u in r.unlisted_users] == ["amzn1.account.B2"]
+    assert r.unlisted_users == ()
+    assert [(u.user_id, d.email) for u, d in r.shadowed] == [
+        ("amzn1.account.B2", "bob@example.com")
+    ]
+    told = resolve_users(
+        amc(
+            AMC,
+            dataclasses.replace(
+                user("bob@example.com"), not_user_ids=frozenset({"amzn1.account.B2"})
+            ),
+        ),
+        live_amc(
+            AMC,
+            [live_user("amzn1.account.B2", "bert@example.com")],
+            [invitation("inv-bob", "bob@example.com")],
+        ),
+    )
+    assert [u.user_id for u in told.unlisted_users] == ["amzn1.account.B2"]
 
 
 def test_duplicate_invitations_keep_the_right_role_and_list_the_rest() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from reconciler.errors import ApiError
+from reconciler.escape import terminal
 from reconciler.redact import redact
 
 _MAX_DETAIL = 300
@@ -44,7 +45,7 @@ def error_fields(response: httpx.Response) -> tuple[str | None, str | None]:
         body: Any = json_body(response.content)
     except BodyError:
         text = _plain(response.content[: 64 * _MAX_DETAIL].decode("utf-8", errors="replace"))
-        return None, (redact(text[:_MAX_DETAIL]) or None)
+        return None, (terminal(redact(text[:_MAX_DETAIL])) or None)
     if not isinstance(body, dict):
         return None, None
     code = body.get("code") or body.get("errorCode") or body.get("error")
@@ -54,9 +55,11 @@ def error_fields(response: httpx.Response) -> tuple[str | None, str | None]:
         or body.get("errorMessage")
         or body.get("error_description")
     )
+    # Server text is data: escaped so it can neither break the message into lines nor
+    # reach a terminal as control characters.
     return (
-        redact(str(code)) if code is not None else None,
-        redact(str(detail)[:_MAX_DETAIL]) if detail is not None else None,
+        terminal(redact(str(code))) if code is not None else None,
+        terminal(redact(str(detail)[:_MAX_DETAIL])) if detail is not None else None,
     )
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from reconciler.apply.report import ActionResult, ApplyReport, Status
+from reconciler.escape import terminal
 from reconciler.render.common import SYMBOL, counts, describe
-from reconciler.render.escape import terminal
 from reconciler.render.mask import mask_addresses
 
 

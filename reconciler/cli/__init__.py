@@ -8,6 +8,7 @@ the result and returns an exit code. This package is the only place that imports
 from __future__ import annotations
 
 import sys
+import threading
 import traceback
 
 import click
@@ -24,7 +25,13 @@ from reconciler.errors import (
     EXIT_USAGE,
     ReconcilerError,
 )
+from reconciler.escape import terminal
 from reconciler.redact import redact
+from reconciler.render.mask import mask_addresses
+
+# Set by a command given --mask-emails: its error messages are masked too (they can name
+# the people a refused plan was about, in a public CI log).
+MASK_ERRORS = threading.Event()
 
 _EPILOG = (
     epilog(
@@ -69,6 +76,7 @@ _register()
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point for the console script and `python -m reconciler`. Never returns."""
+    MASK_ERRORS.clear()  # per run (tests call main many times in one process)
     try:
         code = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
     except click.exceptions.Exit as stop:
@@ -89,7 +97,12 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         code = exc.exit_code
     except ReconcilerError as exc:
-        click.echo(f"Error: {redact(str(exc))}", err=True)
+        # Messages carry names and addresses from the API and the manifests: each line is
+        # escaped for the terminal, and masked when the command was asked to mask.
+        text = redact(str(exc))
+        if MASK_ERRORS.is_set():
+            text = mask_addresses(text)
+        click.echo("Error: " + "\n".join(terminal(line) for line in text.split("\n")), err=True)
         code = exc.exit_code
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

@@ -29,6 +29,7 @@ from reconciler.apply import ActionResult, stop_on_signals
 from reconciler.apply.render import render_report, result_line
 from reconciler.cli.options import ApiOptions, api_options
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, UsageError
+from reconciler.escape import terminal
 from reconciler.importer import import_live
 from reconciler.live import read_all
 from reconciler.manifest import load_manifests
@@ -208,6 +209,10 @@ def plan(
 
     The plan ends with its digest (`Plan digest: sha256:...`): `apply --plan FILE` runs a
     saved plan only while a plan made from the manifests it is given has that digest."""
+    if mask_emails:
+        from reconciler.cli import MASK_ERRORS
+
+        MASK_ERRORS.set()
     _, the_plan = _plan(paths, api, policy)
     if out is not None:
         planfile.write(out, the_plan)
@@ -234,6 +239,10 @@ def drift(
 ) -> None:
     """Read-only check: exit 0 when live state matches the manifests, 2 when it drifted.
     Invitations waiting to be accepted are not drift."""
+    if mask_emails:
+        from reconciler.cli import MASK_ERRORS
+
+        MASK_ERRORS.set()
     _, the_plan = _plan(paths, api, policy)
     click.echo(_render(the_plan, output_format, mask=mask_emails), nl=False)
     _step_summary(the_plan, mask=mask_emails)
@@ -341,6 +350,10 @@ def apply(
     only if it is exactly the plan of PATH... now (see --plan). Either way it first takes
     the apply lock, so a second apply started meanwhile waits, then plans (or checks its
     saved plan) against what this one left."""
+    if mask_emails:
+        from reconciler.cli import MASK_ERRORS
+
+        MASK_ERRORS.set()
     desired = _load(paths)
     saved = planfile.read(plan_file) if plan_file is not None else None
     context = _context(api, paths)
@@ -417,6 +430,10 @@ def show(plan_file: Path, output_format: str, mask_emails: bool) -> None:
     """Show a saved plan FILE with its digest and what it is bound to. Offline: no
     credentials, no API call. A file that is not a plan this reconciler made, or that was
     edited after it was made, is refused (exit 1)."""
+    if mask_emails:
+        from reconciler.cli import MASK_ERRORS
+
+        MASK_ERRORS.set()
     saved = planfile.read(plan_file)
     click.echo(_render(saved, output_format, mask=mask_emails, bindings=True), nl=False)
 
@@ -493,20 +510,29 @@ def pin(
         the_plan = operations.plan(desired, client, permissive, _context(api, paths))
     unread = {n.scope for n in the_plan.unread}
     pins = [p for p in the_plan.pins if str(p.scope) not in unread]
-    held = [p for p in pins if p.held and not include_held]
+    # One line may be proposed by several accounts (a group member): if a role change waits
+    # on any of them, the line is held, whatever the others say.
+    held_lines = {(p.file, p.line) for p in pins if p.held}
+    held = [p for p in pins if (p.file, p.line) in held_lines and not include_held]
     for p in held:
+        if not p.held:
+            continue
         click.echo(
-            f"not pinned: {p.file}:{p.line}: {p.email} fits {p.user_id} ({p.masked}) but a role "
-            f"change waits on it ({p.held}): check who {p.user_id} is, then pin by hand, pass "
-            f"--held, or add `notUserIds: [{p.user_id}]`",
+            terminal(
+                f"not pinned: {p.file}:{p.line}: {p.email} fits {p.user_id} ({p.masked}) but a "
+                f"role change waits on it ({p.held}): check who {p.user_id} is, then pin by "
+                f"hand, pass --held, or add `notUserIds: [{p.user_id}]`"
+            ),
             err=True,
         )
     result = write_pins([p for p in pins if p not in held], dry_run=dry_run)
     verb = "would pin" if dry_run else "pinned"
     for p in result.written:
-        click.echo(f"{verb} {p.file}:{p.line}: {p.email} -> userId: {p.user_id} ({p.masked})")
+        click.echo(
+            terminal(f"{verb} {p.file}:{p.line}: {p.email} -> userId: {p.user_id} ({p.masked})")
+        )
     for p, why in result.skipped:
-        click.echo(f"not pinned: {p.email} -> {p.user_id}: {why}", err=True)
+        click.echo(terminal(f"not pinned: {p.email} -> {p.user_id}: {why}"), err=True)
     if not result.written:
         click.echo("Nothing to pin.")
     ctx.exit(EXIT_CHANGES if result.written else EXIT_OK)

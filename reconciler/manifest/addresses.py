@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from reconciler.escape import invisible
+
 _INVISIBLE = {"Cc", "Cf", "Co", "Cn", "Zl", "Zp", "Zs"}
 
 
@@ -33,7 +35,7 @@ def _script(c: str) -> str | None:
 def problem(address: str, *, unicode_ok: bool) -> str | None:
     """What is wrong with `address`, as the rest of a diagnostic, or None."""
     for i, c in enumerate(address, 1):
-        if unicodedata.category(c) in _INVISIBLE:
+        if unicodedata.category(c) in _INVISIBLE or invisible(c):
             return (
                 f"address {escaped(address)!s} has an invisible or control character "
                 f"{_char(c)} at position {i}: retype the address without it"

@@ -134,6 +134,17 @@ def _plan_account(
         )
     for group in resolution.unresolved:
         _report_unresolved(account, group, scope, src, draft)
+    for live_user, entry in resolution.shadowed:
+        draft.held.append(
+            Notice(
+                str(scope),
+                f"live user {live_user.user_id} ({live_user.email}) fits "
+                f"{entry.email} ({where(entry.source, src)}), who also has a pending "
+                "invitation, by masked address only: it is not revoked. If it is that "
+                f"person, pin it: `userId: {live_user.user_id}`; if not, add "
+                f"`notUserIds: [{live_user.user_id}]` to the entry",
+            )
+        )
     _plan_unlisted(account, resolution, scope, src, draft)
 
 

@@ -43,4 +43,9 @@ def where(source: object | None, fallback: str = "the manifests") -> str:
 
 
 def when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """A time for people. Total: a time from a file that no calendar holds (NaN, 1e300) is
+    said to be so, never a traceback."""
+    try:
+        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (OverflowError, OSError, ValueError):
+        return f"an impossible time ({epoch!r})"

@@ -1,7 +1,7 @@
 """What the text and markdown renderers share: grouping by account, one phrase per action
 (from its family, `reconciler.actions.describe`), the summary and binding lines. Display
 only: nothing here is read back. Strings here are not escaped yet: each renderer escapes at
-its own edge (`reconciler.render.escape`)."""
+its own edge (`reconciler.escape`)."""
 
 from __future__ import annotations
 

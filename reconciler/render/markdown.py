@@ -1,10 +1,11 @@
 """`--format markdown`: a pull-request comment. A summary table, then one collapsible
 `<details>` per account; `mask_emails` masks every address for public logs. Every string that
-came from a manifest, the API or a plan file is escaped (`reconciler.render.escape
+came from a manifest, the API or a plan file is escaped (`reconciler.escape
 .markdown`), so none can add a heading, a link, an image, HTML or break the table."""
 
 from __future__ import annotations
 
+from reconciler.escape import markdown
 from reconciler.plan import Plan
 from reconciler.render.common import (
     SYMBOL,
@@ -17,7 +18,6 @@ from reconciler.render.common import (
     sections,
     summary_line,
 )
-from reconciler.render.escape import markdown
 from reconciler.render.mask import mask_addresses
 
 __all__ = ["mask_addresses", "render_markdown"]

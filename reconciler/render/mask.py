@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 
-# A local part: anything up to the `@` that is not space or a delimiter around addresses in
-# our own output; the domain must have a dot.
-_EMAIL = re.compile(r"(?<![^\s(\[<,;:\"'=])([^\s@(\[<>,;:\"'=|]+)@(?=[^\s@]+\.[^\s@]+)")
+# A local part: anything up to the `@` that is not space or a delimiter our own output puts
+# around addresses (parentheses, brackets, commas, colons, quotes); `|`, `=` and `'` are
+# allowed, as addresses may hold them. The domain must have a dot. Masking runs on each
+# string before it is escaped for its output.
+_EMAIL = re.compile(r"(?<![^\s(\[<,;:\"])([^\s@(),;:<>\[\]\"]+)@(?=[^\s@]+\.[^\s@]+)")
 
 
 def _mask(match: re.Match[str]) -> str:

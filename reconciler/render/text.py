@@ -1,9 +1,10 @@
 """`--format text`: grouped by account, `+`/`-`/`~`, ANSI colour only when asked. Every
 string that came from a manifest, the API or a plan file is escaped for the terminal
-(`reconciler.render.escape.terminal`), after masking when `mask_emails`."""
+(`reconciler.escape.terminal`), after masking when `mask_emails`."""
 
 from __future__ import annotations
 
+from reconciler.escape import terminal
 from reconciler.plan import Plan
 from reconciler.render.common import (
     SYMBOL,
@@ -15,7 +16,6 @@ from reconciler.render.common import (
     sections,
     summary_line,
 )
-from reconciler.render.escape import terminal
 from reconciler.render.mask import mask_addresses
 
 _COLOURS = {"+": "32", "-": "31", "~": "33", "=": "36", "!": "33", "bold": "1"}

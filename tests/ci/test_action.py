@@ -57,7 +57,7 @@ def test_plan_with_changes_passes_and_keeps_the_plan(workdir: Path) -> None:
     assert (runner.temp / "reconciler" / "plan.md").read_text(encoding="utf-8").strip()
     assert (workdir / "step-summary.md").read_text(encoding="utf-8").strip()
     assert "carol@example.com" not in (runner.temp / "reconciler" / "plan.md").read_text()
-    assert "@example.com" in (runner.temp / "reconciler" / "plan.md").read_text()  # masked
+    assert "&#64;example.com" in (runner.temp / "reconciler" / "plan.md").read_text()  # masked
 
 
 def test_plan_without_changes_passes_with_exit_0(workdir: Path) -> None:

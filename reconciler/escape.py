@@ -34,23 +34,41 @@ def _escape(char: str) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
+# Characters of other categories that print as nothing: combining grapheme joiner, Hangul
+# and Khmer fillers, Mongolian selectors, braille blank, variation selectors.
+_BLANK = frozenset(
+    [
+        *(0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0),
+        *range(0x180B, 0x1810),
+        *range(0xFE00, 0xFE10),
+        *range(0xE0100, 0xE01F0),
+    ]
+)
+
+
+def invisible(char: str) -> bool:
+    """Whether `char` may not reach a person as itself (see the module docstring)."""
+    return unicodedata.category(char) in _UNSAFE_CATEGORIES or ord(char) in _BLANK
+
+
 def _one(match: re.Match[str]) -> str:
     char = match.group()
-    return _escape(char) if unicodedata.category(char) in _UNSAFE_CATEGORIES else char
+    return _escape(char) if invisible(char) else char
 
 
 def terminal(text: str) -> str:
     return _MAYBE.sub(_one, text)
 
 
-_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# `@` as an entity: a name cannot @mention a team in the pull request.
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "@": "&#64;"}
 _MD_PUNCT = re.compile(r"([\\`*_\[\]|!#~])")
 
 
 def markdown(text: str) -> str:
-    out = terminal(text)
+    out = _MD_PUNCT.sub(r"\\\1", terminal(text))
+    # Entities last: their own `&` and `#` must not be escaped again.
     out = "".join(_MD_ENTITIES.get(c, c) for c in out)
-    out = _MD_PUNCT.sub(r"\\\1", out)
     # GitHub turns bare URLs into links: break the patterns it looks for.
     out = out.replace("://", "&#58;//")
     return re.sub(r"(?i)\bwww\.", lambda m: m.group()[:3] + "&#46;", out)
