@@ -21,7 +21,7 @@ from reconciler.model import (
     Region,
 )
 from reconciler.plan import Action, ActionKind, ManagerRef, Plan, Policy
-from reconciler.planner import make_plan
+from reconciler.planner import allowed_plan, make_plan
 from tests.factories import (
     ACME_AMC,
     ACME_ID,
@@ -409,7 +409,7 @@ def test_unresolved_needing_a_change_is_guarded_and_lifted_without_touching_anyo
         live_user("amzn1.account.A2", "anna@example.com"),
     )
     with pytest.raises(GuardError) as caught:
-        make_plan(d, lv, POLICY)
+        allowed_plan(d, lv, POLICY)
     assert list(caught.value.problems) == [
         f"amc:{AMC}: masked users cannot be told apart (alice@example.com vs live "
         "amzn1.account.A1, amzn1.account.A2), and settling them needs a removal or role change: "
@@ -480,7 +480,7 @@ def test_max_removals_counts_the_whole_plan() -> None:
     keep = many_links(24)[6:]
     d = desired([manager(f"M{m}", *(link(x) for x in keep)) for m in range(2)])
     with pytest.raises(GuardError) as caught:
-        make_plan(d, lv, POLICY)
+        allowed_plan(d, lv, POLICY)
     assert list(caught.value.problems) == [
         "the plan removes 12 links, users or invitations, more than the limit of 10: review the "
         "plan, then pass --max-removals 12"
@@ -497,7 +497,7 @@ def test_removal_fraction_per_scope_and_single_removal_always_allowed() -> None:
     )
     assert len(single.actions) == 1  # 100% of a one-link account: allowed
     with pytest.raises(GuardError) as caught:
-        make_plan(desired([manager("M", *(link(x) for x in many_links(2)))]), lv, POLICY)
+        allowed_plan(desired([manager("M", *(link(x) for x in many_links(2)))]), lv, POLICY)
     assert list(caught.value.problems) == [
         "manager:ma1: the plan removes 2 of 4 live members (50%), more than --max-removal-fraction "
         "0.25: review the plan, then pass --max-removal-fraction 0.5"
@@ -511,7 +511,7 @@ def test_incomplete_scope_refuses_removals_and_the_flag_skips_them() -> None:
     )
     d = desired([manager("M", link("E1"), link("E3"))])
     with pytest.raises(GuardError) as caught:
-        make_plan(d, lv, POLICY)
+        allowed_plan(d, lv, POLICY)
     assert list(caught.value.problems) == [
         "manager:ma1: 1 removal(s) wanted, but the live read may be incomplete (GET "
         "/managerAccounts on the EU host failed). Nothing is removed or created on such a read: "
@@ -531,14 +531,14 @@ def test_truncated_region_counts_as_incomplete() -> None:
         ]
     )
     with pytest.raises(GuardError, match="exactly 50 entries in NA"):
-        make_plan(desired([manager("M", link("E1"))]), lv, POLICY)
+        allowed_plan(desired([manager("M", link("E1"))]), lv, POLICY)
 
 
 def test_no_create_on_an_incomplete_read() -> None:
     d = desired([manager("New", link("E1"), type=ManagerAccountType.AGENCY)])
     lv = live(incomplete={"manager:*": "GET /managerAccounts on the NA host failed"})
     with pytest.raises(GuardError, match="creating this manager account wanted"):
-        make_plan(d, lv, POLICY)
+        allowed_plan(d, lv, POLICY)
     plan = make_plan(d, lv, dataclasses.replace(POLICY, allow_incomplete=True))
     assert plan.is_empty and "creating this manager account skipped" in plan.warnings[0].message
 
@@ -552,7 +552,7 @@ def test_min_admins_guard() -> None:
         amcs=[amc(AMC, user("a@x.com", AmcRole.ADMIN), user("b@x.com"), min_admins=2, line=2)]
     )
     with pytest.raises(GuardError) as caught:
-        make_plan(d, live(amcs=[live_amc(AMC, two)]), POLICY)
+        allowed_plan(d, live(amcs=[live_amc(AMC, two)]), POLICY)
     assert list(caught.value.problems) == [
         f"amc:{AMC}: the plan leaves 1 active admin(s) (now 2), fewer than minAdmins 2 "
         "(examples/manifests/acme.yaml:2): list more admins, lower minAdmins, or pass "
@@ -575,14 +575,14 @@ def test_no_flag_allows_zero_admins() -> None:
         max_removals=99,
     )
     with pytest.raises(GuardError, match="leaves no active admin"):
-        make_plan(d, lv, everything)
+        allowed_plan(d, lv, everything)
 
 
 def test_min_admins_zero_still_refuses_to_remove_the_last_admin() -> None:
     lv = live(amcs=[live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN)])])
     d = desired(amcs=[amc(AMC, user("a@x.com"), min_admins=0)])
     with pytest.raises(GuardError, match="leaves no active admin"):
-        make_plan(d, lv, dataclasses.replace(POLICY, allow_fewer_admins=True))
+        allowed_plan(d, lv, dataclasses.replace(POLICY, allow_fewer_admins=True))
 
 
 def test_already_below_min_admins_is_a_warning() -> None:
@@ -613,7 +613,7 @@ def test_every_violation_is_reported_at_once() -> None:
     )
     d = desired([manager("M")], [amc(AMC, user("a@x.com", AmcRole.ADMIN), min_admins=2)])
     with pytest.raises(GuardError) as caught:
-        make_plan(d, lv, POLICY)
+        allowed_plan(d, lv, POLICY)
     flags = ["--allow-incomplete", "--max-removal-fraction", "--max-removals", "--allow-fewer-"]
     assert [next(f for f in flags if f in p) for p in caught.value.problems] == [
         "--allow-incomplete",
@@ -728,7 +728,7 @@ LIFTED = Policy(
 def test_plan_apply_plan_converges(world: tuple[Desired, Live]) -> None:
     d, lv = world
     try:
-        first = make_plan(d, lv, LIFTED)
+        first = allowed_plan(d, lv, LIFTED)
     except GuardError as exc:
         # Only the unliftable guard may refuse: leaving an AMC account with no admin.
         assert all("leaves no active admin" in p for p in exc.problems)

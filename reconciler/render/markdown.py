@@ -14,6 +14,8 @@ from reconciler.render.common import (
     describe_waiting,
     digest_line,
     groups,
+    policy_lines,
+    refused_line,
     summary_line,
 )
 from reconciler.render.escape import markdown
@@ -26,7 +28,25 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
     def cell(text: str) -> str:
         return markdown(mask_addresses(text) if mask_emails else text)
 
-    out: list[str] = ["## reconciler plan", "", f"**{summary_line(plan)}**", ""]
+    out: list[str] = ["## reconciler plan", ""]
+    if plan.refusals:
+        out += [f"> [!CAUTION]\n> **{refused_line(plan)}**", ""]
+        out += [
+            "| Guard | Account | Counted | Limit | Limit from | To lift |",
+            "|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| {cell(r.guard)} | {cell(r.scope or 'whole plan')} | {cell(r.counted)} | "
+            f"{cell(r.limit)} | {cell(r.source)} | {cell(r.lift)} |"
+            for r in plan.refusals
+        ]
+        out.append("")
+    in_force = policy_lines(plan)
+    if in_force:
+        out += ["**Policy (not the defaults)**", ""]
+        out += [f"- {cell(line)}" for line in in_force]
+        out.append("")
+    out += [f"**{summary_line(plan)}**", ""]
     if plan.actions or bindings:
         out += [f"`{digest_line(plan)}`", ""]
     if bindings:
