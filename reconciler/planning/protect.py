@@ -63,31 +63,33 @@ def keep_protected(draft: Draft, live: Live, policy: Policy) -> None:
         if not _takes_away(action):
             continue
         address = _address(action, live)
-        for rule in policy.protected_users:
-            how = _match(action, address, rule)
-            if how is None:
-                continue
-            dropped.add(id(action))
-            who = f"{address} ({action.target})" if address else action.target
-            what = {
-                ActionKind.REVOKE_USER: "revoking",
-                ActionKind.REVOKE_INVITATION: "revoking the invitation of",
-                ActionKind.SET_ROLE: "demoting",
-            }[action.kind]
-            if how == "exact":
-                message = (
-                    f"kept: {what} {who} not planned; protected by policy.protectedUsers "
-                    f"{rule.who} at {rule.source}"
-                )
-            else:
-                message = (
-                    f"kept: {what} {who} not planned; its masked address could be the "
-                    f"protected {rule.who} (policy.protectedUsers at {rule.source}), and a "
-                    "guess never removes access: pin the protected user by `userId` in "
-                    "policy.protectedUsers to settle it"
-                )
-            draft.warnings.append(Notice(str(action.scope), message))
-            break
+        found = [
+            (how, rule) for rule in policy.protected_users if (how := _match(action, address, rule))
+        ]
+        if not found:
+            continue
+        # A rule that names the target wins over one a masked address could only guess at.
+        how, rule = min(found, key=lambda pair: (pair[0] != "exact", pair[1]))
+        dropped.add(id(action))
+        who = f"{address} ({action.target})" if address else action.target
+        what = {
+            ActionKind.REVOKE_USER: "revoking",
+            ActionKind.REVOKE_INVITATION: "revoking the invitation of",
+            ActionKind.SET_ROLE: "demoting",
+        }[action.kind]
+        if how == "exact":
+            message = (
+                f"kept: {what} {who} not planned; protected by policy.protectedUsers "
+                f"{rule.who} at {rule.source}"
+            )
+        else:
+            message = (
+                f"kept: {what} {who} not planned; its masked address could be the "
+                f"protected {rule.who} (policy.protectedUsers at {rule.source}), and a "
+                "guess never removes access: pin the protected user by `userId` in "
+                "policy.protectedUsers to settle it"
+            )
+        draft.warnings.append(Notice(str(action.scope), message))
     # A protected invitation re-issued with a lesser role would be a demotion in two steps:
     # keep the re-issue out as well when its revoke was kept.
     kept_revokes = {
