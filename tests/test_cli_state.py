@@ -446,6 +446,14 @@ def test_ci_examples_parse_and_use_real_flags(name: str) -> None:
         assert flag in known, f"{name}: reconciler {command} has no {flag}"
 
 
+@pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])
+def test_ci_examples_never_lift_a_guard(name: str) -> None:
+    """Issue #12: limits are lifted in the reviewed manifests' `policy:`, not the pipeline."""
+    guards = {"--max-removals", "--max-removal-fraction", "--removal-floor"}
+    guards |= {"--allow-incomplete", "--allow-unresolved", "--allow-fewer-admins"}
+    assert not {flag for _, flag in _reconciler_flags((CI / name).read_text())} & guards
+
+
 def test_ci_examples_never_run_two_applies_at_once() -> None:
     """The apply lock covers one machine; CI runners are serialised by the CI itself."""
     github = yaml.safe_load((CI / "github-actions.yml").read_text())["jobs"]["apply"]
