@@ -120,6 +120,13 @@ def test_a_mass_removal_is_refused_and_shown_in_every_format(
     writes = World.load(team).stats.writes
     code, _, err = run(capsys, "apply", "--sandbox", "--plan", str(saved), m)
     assert code == EXIT_ERROR and "refused when it was made" in err
+    # Refusals are not trusted from the file either: emptied by hand, the plan made now
+    # under the apply's own policy is refused all the same.
+    edited = json.loads(saved.read_text())
+    edited["refused"] = []
+    saved.write_text(json.dumps(edited))
+    code, _, err = run(capsys, "apply", "--sandbox", "--plan", str(saved), m)
+    assert code == EXIT_ERROR and "5 of 7 live members" in err
     code, out, err = run(capsys, "apply", "--sandbox", "--auto-approve", m)
     assert code == EXIT_ERROR and "REFUSED" in out and "Nothing was applied" in err
     assert World.load(team).stats.writes == writes
