@@ -1,7 +1,8 @@
 """The plan: the contract between `plan` and `apply`.
 
 A `Plan` is a frozen value holding every action in execution order, what is only waiting
-(pending invitations, which are not changes), warnings and notes for people, the policy it was
+(pending invitations, which are not changes), warnings and notes for people, the guards that
+refuse it (`refusals`: a refused plan is complete and shown, never applied), the policy it was
 made under, the `Live` snapshot it was computed from, and what binds it to its inputs
 (`Bindings`): the digest of the desired state, the API identity, the tool version, the commit.
 

@@ -1,7 +1,9 @@
 """The plan file: `Plan` <-> JSON (`formatVersion: 2`, `schemas/plan.schema.json`).
 
 The file holds every action as typed data, the plan digest, the bindings (what the plan was
-computed from), the summary, and the `Live` snapshot the plan was computed from (so
+computed from), the policy in force with where each setting came from, the guards that refused
+it (`refused`: a refused plan is written so it can be reviewed, and never applied), the
+summary, and the `Live` snapshot the plan was computed from (so
 `apply --plan` can say what moved). A plan file is untrusted input (a pull request's job
 wrote it): `decode` refuses a file of another format version, one that breaks the schema,
 one whose actions are not a plan this tool could have made (`reconciler.actions

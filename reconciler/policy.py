@@ -27,16 +27,17 @@ FLAGS = {
 def effective(flags: Policy, desired: Desired) -> Policy:
     want = desired.policy
     sources = dict(flags.sources)
-    values: dict[str, object] = {}
-    for name, attr, value in (
-        ("maxRemovals", "max_removals", want.max_removals),
-        ("maxRemovalFraction", "max_removal_fraction", want.max_removal_fraction),
-        ("removalFloor", "removal_floor", want.removal_floor),
-    ):
-        if name in sources or value is None:
-            continue
-        values[attr] = value
+
+    def pick(name: str, given: float | None, value: float) -> float:
+        """The manifests' value for `name` unless a flag set it or the manifests do not."""
+        if name in sources or given is None:
+            return value
         sources[name] = str(want.sources[name])
+        return given
+
+    max_removals = int(pick("maxRemovals", want.max_removals, flags.max_removals))
+    fraction = pick("maxRemovalFraction", want.max_removal_fraction, flags.max_removal_fraction)
+    floor = int(pick("removalFloor", want.removal_floor, flags.removal_floor))
     for name in ("allowedEmailDomains", "adminGroups"):
         if name in want.sources:
             sources[name] = str(want.sources[name])
@@ -45,13 +46,15 @@ def effective(flags: Policy, desired: Desired) -> Policy:
         own = account.policy
         if own is None or own.source is None:
             continue
-        fraction = None if "maxRemovalFraction" in flags.sources else own.max_removal_fraction
-        floor = None if "removalFloor" in flags.sources else own.removal_floor
-        if fraction is not None or floor is not None:
-            limits[account.id] = AccountLimits(fraction, floor, str(own.source))
+        own_fraction = None if "maxRemovalFraction" in flags.sources else own.max_removal_fraction
+        own_floor = None if "removalFloor" in flags.sources else own.removal_floor
+        if own_fraction is not None or own_floor is not None:
+            limits[account.id] = AccountLimits(own_fraction, own_floor, str(own.source))
     return replace(
         flags,
-        **values,  # type: ignore[arg-type]
+        max_removals=max_removals,
+        max_removal_fraction=fraction,
+        removal_floor=floor,
         protected_users=tuple(
             sorted(
                 Protected(who, str(want.sources[f"protectedUsers/{who}"]))

@@ -23,7 +23,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from reconciler.cli import main
@@ -193,11 +193,17 @@ def test_every_edit_of_a_saved_plan_is_refused_with_nothing_written(
     data = copy.deepcopy(saved_plan)
     for edit in edits:
         if edit is not change_digest:
-            edit(data, n)
+            try:
+                edit(data, n)
+            except IndexError:
+                assume(False)  # an earlier edit removed the action this one edits
     if resealed:
         reseal(data)
     if change_digest in edits:  # after the reseal, or the reseal would undo it
         change_digest(data, n)
+    # Two edits can undo each other (add an invite, then remove that very one): that is the
+    # reviewed plan, which must apply (the next test), not an edit.
+    assume(data != saved_plan)
     path = tmp_path / f"edited-{n}.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     before = served.stats()["writes"]
