@@ -845,3 +845,18 @@ def test_plan_apply_plan_converges(world: tuple[Desired, Live]) -> None:
     second = make_plan(d, after, LIFTED)
     assert second.actions == (), [(a.kind.value, a.target) for a in second.actions]
     assert make_plan(d, after, LIFTED) == second  # and planning is deterministic
+
+
+def test_a_protected_invitation_is_not_reissued_with_a_lesser_role() -> None:
+    lv = admin_live(invitations=(invitation("inv-ops", "ops@corp.com", AmcRole.ADMIN),))
+    d = desired(amcs=[amc(AMC, BOSS, user("ops@corp.com", AmcRole.VIEWER))])
+    plan = make_plan(d, lv, protected("ops@corp.com"))
+    assert plan.actions == ()
+    assert "kept: revoking the invitation of ops@corp.com (inv-ops)" in plan.warnings[0].message
+    # A promotion takes nothing away: it goes ahead.
+    lv = admin_live(invitations=(invitation("inv-ops", "ops@corp.com", AmcRole.VIEWER),))
+    d = desired(amcs=[amc(AMC, BOSS, user("ops@corp.com", AmcRole.ADMIN))])
+    assert [a.kind for a in make_plan(d, lv, protected("ops@corp.com")).actions] == [
+        ActionKind.REVOKE_INVITATION,
+        ActionKind.INVITE,
+    ]
