@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from reconciler.model import Desired, DesiredPolicy
+from reconciler.model import Desired, DesiredPolicy, canonical_email
 from reconciler.plan import Action
 
 PREFIX = "sha256:"
@@ -106,7 +106,7 @@ def normalised_desired(desired: Desired) -> dict[str, Any]:
                     }
                     for u in a.users
                 ),
-                key=lambda u: (u["userId"] or "", (u["email"] or "").lower(), u["role"]),
+                key=lambda u: (u["userId"] or "", canonical_email(u["email"] or ""), u["role"]),
             ),
         }
         for a in desired.amc_accounts

@@ -8,8 +8,12 @@ notes), so a manifest email cannot simply be looked up. The rules (issues #4 and
    email counts as that person being there. [INF] A person with a pending invitation is taken
    not to be an active user as well: accepting an invitation consumes it.
 3. Otherwise a live masked address is a pattern (each run of `*` is a wildcard, compared
-   case-insensitively), and a pair matches only where the match is one-to-one between the
-   manifest's unmatched users and the live unmatched users.
+   in the canonical form), and a pair fits only where the fit is one-to-one between the
+   manifest's unmatched users and the live unmatched users. Such a pair is a *candidate*
+   (`Match.proven` is False), never proof (issue #10): the planner does not grant, raise,
+   lower or remove access on it, and proposes the `userId:` pin that would prove it.
+4. `notUserIds` on an entry removes those live users from its candidates: how a manifest
+   says "a***@corp.example is andrew, not alice".
 
 Anything else with candidates is *unresolved*: reported with the candidate userIds and the
 advice to pin `userId`. The planner never revokes or changes an unresolved live user, and
@@ -29,6 +33,7 @@ from reconciler.model import (
     LiveAmcAccount,
     LiveInvitation,
     LiveUser,
+    canonical_email,
 )
 
 # [UNK] reference §4.7: the state enum is not published. The list call returns pending
@@ -41,6 +46,9 @@ def invitation_is_pending(invitation: LiveInvitation) -> bool:
     return invitation.state.strip().upper() not in INACTIVE_INVITATION_STATES
 
 
+MASKED = "masked email"
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     """A manifest user found live: as an active `user` or as a pending `invitation`."""
@@ -48,7 +56,13 @@ class Match:
     desired: DesiredUser
     user: LiveUser | None = None
     invitation: LiveInvitation | None = None
-    how: str = ""  # "userId" | "invitation" | "masked email"; for reasons only
+    how: str = ""  # "userId" | "invitation" | "email" | "masked email"
+
+    @property
+    def proven(self) -> bool:
+        """A pinned userId or a pending invitation (full address) proves who it is; a fit of
+        a masked address does not."""
+        return self.how != MASKED
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +89,7 @@ class Resolution:
 def _pattern(masked: str) -> tuple[str, str, re.Pattern[str] | None]:
     """(prefix, suffix, regex-or-None) for a masked address. With at most one run of `*`
     a prefix/suffix test is exact and much cheaper than a regex (benchmarks/plan_scale.py)."""
-    lowered = masked.strip().lower()
+    lowered = canonical_email(masked)
     parts = re.split(r"\*+", lowered)
     if len(parts) <= 2:
         return parts[0], parts[-1] if len(parts) == 2 else "", None
@@ -85,7 +99,7 @@ def _pattern(masked: str) -> tuple[str, str, re.Pattern[str] | None]:
 
 def masked_matches(masked: str, email: str) -> bool:
     """Whether the live (possibly masked) address `masked` can be `email`."""
-    lowered = email.strip().lower()
+    lowered = canonical_email(email)
     prefix, suffix, regex = _pattern(masked)
     if "*" not in masked:
         return lowered == prefix
@@ -119,7 +133,7 @@ def resolve_users(desired: DesiredAmcAccount, live: LiveAmcAccount) -> Resolutio
     pending: dict[str, list[LiveInvitation]] = defaultdict(list)
     for invitation in live.invitations:
         if invitation_is_pending(invitation):
-            pending[invitation.email.strip().lower()].append(invitation)
+            pending[canonical_email(invitation.email)].append(invitation)
 
     pool: list[DesiredUser] = []
     for user in desired.users:
@@ -130,7 +144,7 @@ def resolve_users(desired: DesiredAmcAccount, live: LiveAmcAccount) -> Resolutio
                 matches.append(Match(user, user=found, how="userId"))
                 continue
         if user.email is not None:
-            invitations = pending.get(user.email.strip().lower())
+            invitations = pending.get(canonical_email(user.email))
             if invitations:
                 best = _best_invitation(user, invitations)
                 if best.invitation_id not in taken_invitations:
@@ -149,15 +163,17 @@ def resolve_users(desired: DesiredAmcAccount, live: LiveAmcAccount) -> Resolutio
     by_initial: dict[str, list[int]] = defaultdict(list)
     for index, user in enumerate(pool):
         assert user.email is not None
-        by_initial[user.email.strip().lower()[:1]].append(index)
+        by_initial[canonical_email(user.email)[:1]].append(index)
     desired_cands: list[list[int]] = [[] for _ in pool]
     live_cands: list[list[int]] = [[] for _ in loose]
     for li, live_user in enumerate(loose):
-        initial = live_user.email.strip().lower()[:1]
+        initial = canonical_email(live_user.email)[:1]
         tried = by_initial.get(initial, []) if initial not in ("*", "") else range(len(pool))
         for di in tried:
             email = pool[di].email
             assert email is not None
+            if live_user.user_id in pool[di].not_user_ids:
+                continue  # the manifest says this live user is not that entry
             if masked_matches(live_user.email, email):
                 live_cands[li].append(di)
                 desired_cands[di].append(li)
@@ -168,7 +184,10 @@ def resolve_users(desired: DesiredAmcAccount, live: LiveAmcAccount) -> Resolutio
         if not cands:
             missing.append(user)
         elif len(cands) == 1 and live_cands[cands[0]] == [di]:
-            matches.append(Match(user, user=loose[cands[0]], how="masked email"))
+            found = loose[cands[0]]
+            # A full address equal to the entry's is evidence; a pattern that fits is not.
+            how = MASKED if "*" in found.email else "email"
+            matches.append(Match(user, user=found, how=how))
     for li, live_user in enumerate(loose):
         if not live_cands[li]:
             unlisted_users.append(live_user)

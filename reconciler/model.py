@@ -14,6 +14,7 @@ Identity rules (issue #3):
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -98,6 +99,13 @@ class AmcRole(StrEnum):
             return None
 
 
+def canonical_email(address: str) -> str:
+    """The one form every comparison of addresses uses: surrounding space trimmed, Unicode
+    NFC, lower case. Decision: `lower()`, not `casefold()`: casefold maps `ß` to `ss` and
+    would make two different mailboxes one. Display keeps the address as written."""
+    return unicodedata.normalize("NFC", address.strip()).lower()
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Source:
     """Where a desired object was written: shown in plan reasons and error messages."""
@@ -153,14 +161,20 @@ class DesiredUser:
     user_id: str | None = None
     name: str = ""
     group: str | None = None  # the group this entry came from, for reasons only
+    # `notUserIds`: live users this entry is known not to be, though their masked address
+    # fits (`a***@corp.example` is andrew, not alice). They are never its candidates.
+    not_user_ids: frozenset[str] = frozenset()
     source: Source | None = field(default=None, compare=False)
+    # Where a `userId:` for this person belongs: the entry itself, or the group member entry
+    # it came from (a userId is the same Amazon user in every account).
+    pin_at: Source | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
         if self.user_id is not None:
             return self.user_id
         assert self.email is not None
-        return self.email.lower()
+        return canonical_email(self.email)
 
 
 @dataclass(frozen=True, slots=True)

@@ -282,6 +282,7 @@ def _converged(report: ApplyReport, the_plan: Plan, desired: Desired) -> ApplyRe
         )
     return replace(
         report,
-        converged=not again.actions and not report.problems,
+        converged=again.in_sync and not report.problems,
         remaining=again.actions,
+        problems=(*report.problems, *(n.message for n in again.unrestorable + again.held)),
     )

@@ -193,6 +193,26 @@ class AccountLimits:
 DEFAULT_SOURCE = "default"
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class Pin:
+    """A `userId:` pin proposed for a manifest entry that a live user fits by masked address
+    only (issue #10). `held` is the change kept back until the pin proves who it is ("viewer
+    -> admin"), "" when the roles agree and nothing waits. `reconciler pin` writes `userId:
+    <user_id>` into the entry at `file:line`."""
+
+    amc_account_id: str
+    file: str
+    line: int
+    email: str
+    user_id: str
+    masked: str  # the live address as the API shows it
+    held: str = ""
+
+    @property
+    def scope(self) -> Scope:
+        return amc_scope(self.amc_account_id)
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """What the plan may do. Each guard-lifting flag is named after its CLI flag.
@@ -293,6 +313,14 @@ class Plan:
     min_admins: Mapping[str, int] = field(default_factory=dict)
     # Guards that refuse this plan: it is shown in full, and never applied.
     refusals: tuple[Refusal, ...] = ()
+    # Identity (issue #10): proposed pins; changes held back until identity is proven (a
+    # candidate whose role differs, masked users that cannot be told apart); manifest
+    # entries whose live user is gone and that cannot be restored (no `email:` to invite).
+    pins: tuple[Pin, ...] = ()
+    held: tuple[Notice, ...] = ()
+    unrestorable: tuple[Notice, ...] = ()
+    # Scopes whose read failed or may be incomplete, skipped under --allow-incomplete.
+    unread: tuple[Notice, ...] = ()
     format_version: int = FORMAT_VERSION
 
     @property
@@ -303,6 +331,12 @@ class Plan:
     def is_empty(self) -> bool:
         """No change to make. Waiting invitations, warnings and notes are not changes."""
         return not self.actions
+
+    @property
+    def in_sync(self) -> bool:
+        """Live state is what the manifests say: nothing to do, nothing held back for want of
+        proof, nothing that cannot be restored. `drift` exits 2 unless this holds."""
+        return not (self.actions or self.held or self.unrestorable or self.unread)
 
     @property
     def scopes_touched(self) -> tuple[Scope, ...]:

@@ -51,6 +51,7 @@ from reconciler.plan import (
     Bindings,
     ManagerRef,
     Notice,
+    Pin,
     Plan,
     Policy,
     Protected,
@@ -277,6 +278,21 @@ def encode(plan: Plan) -> dict[str, Any]:
             }
             for w in plan.waiting
         ],
+        "pins": [
+            {
+                "amcAccountId": p.amc_account_id,
+                "file": p.file,
+                "line": p.line,
+                "email": p.email,
+                "userId": p.user_id,
+                "masked": p.masked,
+                "held": p.held,
+            }
+            for p in plan.pins
+        ],
+        "held": [{"scope": n.scope, "message": n.message} for n in plan.held],
+        "unrestorable": [{"scope": n.scope, "message": n.message} for n in plan.unrestorable],
+        "unread": [{"scope": n.scope, "message": n.message} for n in plan.unread],
         "warnings": [{"scope": n.scope, "message": n.message} for n in plan.warnings],
         "notes": [{"scope": n.scope, "message": n.message} for n in plan.notes],
         "live": encode_live(plan.live),
@@ -387,6 +403,21 @@ def _decode_checked(data: dict[str, Any], source: str) -> Plan:
             )
             for w in data["waiting"]
         ),
+        pins=tuple(
+            Pin(
+                amc_account_id=p["amcAccountId"],
+                file=p["file"],
+                line=p["line"],
+                email=p["email"],
+                user_id=p["userId"],
+                masked=p["masked"],
+                held=p["held"],
+            )
+            for p in data["pins"]
+        ),
+        held=tuple(Notice(n["scope"], n["message"]) for n in data["held"]),
+        unrestorable=tuple(Notice(n["scope"], n["message"]) for n in data["unrestorable"]),
+        unread=tuple(Notice(n["scope"], n["message"]) for n in data["unread"]),
         warnings=tuple(Notice(n["scope"], n["message"]) for n in data["warnings"]),
         notes=tuple(Notice(n["scope"], n["message"]) for n in data["notes"]),
         live=decode_live(data["live"]),

@@ -38,6 +38,7 @@ def make_plan(desired: Desired, live: Live, policy: Policy) -> Plan:
     draft.warnings = managers.warnings + amc.warnings
     draft.notes = managers.notes + amc.notes
     draft.members = {**managers.members, **amc.members}
+    draft.unrestorable = managers.unrestorable + amc.unrestorable
     keep_protected(draft, live, policy)
     refusals = apply_guards(draft, live, policy)
 
@@ -52,6 +53,10 @@ def make_plan(desired: Desired, live: Live, policy: Policy) -> Plan:
         files=desired.files,
         min_admins={scope.key: facts.min_admins for scope, facts in sorted(draft.admins.items())},
         refusals=tuple(refusals),
+        pins=tuple(sorted(draft.pins)),
+        held=tuple(sorted(draft.held)),
+        unrestorable=tuple(sorted(draft.unrestorable)),
+        unread=tuple(sorted(draft.unread)),
     )
 
 

@@ -251,7 +251,7 @@ def demo_desired() -> Desired:
     acme_amc = amc(
         ACME_AMC,
         user("alice@example.com", AmcRole.ADMIN, line=24),
-        user("erin@example.com", AmcRole.ADMIN, line=25),
+        user("erin@example.com", AmcRole.ADMIN, user_id="amzn1.account.ERIN0001", line=25),
         user("frank@example.com", line=26),
         user("bob@example.com", line=28),
         user("carol@example.com", line=29),

@@ -372,7 +372,8 @@ def test_a_plan_is_stale_when_a_touched_scope_moved() -> None:
 
 def test_a_change_outside_the_touched_scopes_does_not_make_a_plan_stale() -> None:
     world = World.default()
-    want = desired([], [amc(ACME_AMC, user("erin@example.com", "admin"), prune=False)])
+    erin = user("erin@example.com", "admin", user_id="amzn1.account.ERIN0001")
+    want = desired([], [amc(ACME_AMC, erin, prune=False)])
     with client_for(world) as client:
         plan = plan_for(want, client, world)
         assert [a.kind for a in plan.actions] == [ActionKind.SET_ROLE]

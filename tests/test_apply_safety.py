@@ -144,8 +144,8 @@ def test_a_failed_promotion_leaves_the_removals_undone_and_the_next_apply_finish
         amcs=[
             amc(
                 AMC,
-                user("anna@corp.example", AmcRole.ADMIN),
-                user("emil@corp.example", AmcRole.ADMIN),
+                user("anna@corp.example", AmcRole.ADMIN, user_id="amzn1.account.ANNA"),
+                user("emil@corp.example", AmcRole.ADMIN, user_id="amzn1.account.EMIL"),
                 min_admins=2,
             )
         ]
@@ -178,7 +178,9 @@ def test_the_last_admins_removal_is_never_sent_when_the_promotion_fails() -> Non
             ("amzn1.account.PETE", "pete@corp.example", "VIEWER"),
         ]
     )
-    want = desired(amcs=[amc(AMC, user("pete@corp.example", AmcRole.ADMIN))])
+    want = desired(
+        amcs=[amc(AMC, user("pete@corp.example", AmcRole.ADMIN, user_id="amzn1.account.PETE"))]
+    )
     transport = Recorder(world, refuse={"amzn1.account.PETE"})
     with client_on(transport) as client:
         plan = plan_with(want, client, world, **PERMISSIVE)
@@ -240,7 +242,8 @@ def cases(draw: st.DrawFn) -> tuple[list[tuple[str, str, str]], Desired, set[str
         choice = draw(st.sampled_from(["keep", "admin", "viewer", "drop"]))
         role = (live_role or "VIEWER").lower() if choice == "keep" else choice
         if choice != "drop":
-            entries.append(user(f"{p}@corp.example", AmcRole(role)))
+            pin = f"amzn1.account.{p.upper()}" if live_role else None  # as import writes them
+            entries.append(user(f"{p}@corp.example", AmcRole(role), user_id=pin))
     want = desired(amcs=[amc(AMC, *entries, min_admins=draw(st.integers(0, 3)))])
     refuse = draw(st.sets(st.sampled_from([f"amzn1.account.{p.upper()}" for p in _PEOPLE])))
     return users, want, refuse
@@ -260,8 +263,8 @@ def cases(draw: st.DrawFn) -> tuple[list[tuple[str, str, str]], Desired, set[str
             amcs=[
                 amc(
                     AMC,
-                    user("ann@corp.example", AmcRole.ADMIN),
-                    user("dov@corp.example", AmcRole.ADMIN),
+                    user("ann@corp.example", AmcRole.ADMIN, user_id="amzn1.account.ANN"),
+                    user("dov@corp.example", AmcRole.ADMIN, user_id="amzn1.account.DOV"),
                     min_admins=2,
                 )
             ]
@@ -306,8 +309,8 @@ OLGA_PETE = {
     ]
 }
 PROMOTE_PETE = [
-    {"email": "olga@corp.example", "role": "admin"},
-    {"email": "pete@corp.example", "role": "admin"},
+    {"email": "olga@corp.example", "userId": "amzn1.account.OLGA", "role": "admin"},
+    {"email": "pete@corp.example", "userId": "amzn1.account.PETE", "role": "admin"},
 ]
 
 

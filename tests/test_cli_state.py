@@ -302,7 +302,9 @@ def test_incomplete_read_guard(
     code, out, _ = run(capsys, "plan", "--sandbox", manifest)
     assert code == EXIT_ERROR and "--allow-incomplete" in out
     code, out, _ = run(capsys, "plan", "--sandbox", "--allow-incomplete", manifest)
-    assert code == EXIT_OK and "skipped" in out
+    assert code == EXIT_OK and out.startswith("Read incomplete (nothing planned there):")
+    assert "Policy (not the defaults):\n  allowIncomplete: true (--allow-incomplete)" in out
+    assert "No changes can be made now; not in sync: 1 account(s) not read completely." in out
 
 
 # ---- outputs --------------------------------------------------------------------------------

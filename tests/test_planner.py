@@ -262,7 +262,7 @@ def admin_live(*users_: LiveUser, invitations: tuple[LiveInvitation, ...] = ()) 
     return live(amcs=[live_amc(AMC, [boss, *users_], invitations)])
 
 
-BOSS = user("boss@corp.com", AmcRole.ADMIN, line=5)
+BOSS = user("boss@corp.com", AmcRole.ADMIN, user_id="amzn1.account.BOSS", line=5)
 
 
 def test_wrong_role_invitation_is_revoked_then_reissued_in_phase_one() -> None:
@@ -316,8 +316,8 @@ def test_promotion_is_a_grant_and_demotion_a_removal_phase() -> None:
             amcs=[
                 amc(
                     AMC,
-                    user("boss@corp.com", AmcRole.VIEWER),
-                    user("erin@example.com", AmcRole.ADMIN),
+                    user("boss@corp.com", AmcRole.VIEWER, user_id="amzn1.account.BOSS"),
+                    user("erin@example.com", AmcRole.ADMIN, user_id="amzn1.account.ERIN"),
                 )
             ]
         ),
@@ -380,14 +380,14 @@ def test_unmanaged_roles_are_reported_never_touched() -> None:
     ]
 
 
-def test_pinned_user_absent_without_email_is_a_warning() -> None:
+def test_pinned_user_absent_without_email_cannot_be_restored_and_is_not_in_sync() -> None:
     plan = make_plan(
         desired(amcs=[amc(AMC, BOSS, user(None, user_id="amzn1.account.GONE", line=9))]),
         admin_live(),
         POLICY,
     )
-    assert plan.is_empty
-    assert "userId amzn1.account.GONE is not a user" in plan.warnings[0].message
+    assert plan.is_empty and not plan.in_sync  # drift sees every person (issue #10)
+    assert "userId amzn1.account.GONE is not a user" in plan.unrestorable[0].message
 
 
 def test_duplicate_people_in_one_amc_account_is_a_plan_error() -> None:
@@ -614,13 +614,14 @@ def test_incomplete_scope_refuses_removals_and_the_flag_skips_them() -> None:
     with pytest.raises(GuardError) as caught:
         allowed_plan(d, lv, POLICY)
     assert list(caught.value.problems) == [
-        "manager:ma1: 1 removal(s) wanted, but the live read may be incomplete (GET "
-        "/managerAccounts on the EU host failed). Nothing is removed or created on such a read: "
-        "fix the read, or pass --allow-incomplete to plan without it"
+        "manager:ma1: the live read failed or may be incomplete (GET /managerAccounts on the EU "
+        "host failed). No action is planned on such a read, not even an addition (everything "
+        "would look missing): fix the read, or pass --allow-incomplete to plan everything else"
     ]
     plan = make_plan(d, lv, dataclasses.replace(POLICY, allow_incomplete=True))
-    assert rows(plan) == [(1, "manager:ma1", "associate", "E3")]  # grants go on, removals do not
-    assert "1 removal(s) skipped" in plan.warnings[0].message
+    assert rows(plan) == []  # a failed read is an error, not drift: no adds either (issue #10)
+    assert "2 planned action(s) not planned here" in plan.unread[0].message
+    assert not plan.in_sync
 
 
 def test_truncated_region_counts_as_incomplete() -> None:
@@ -638,10 +639,11 @@ def test_truncated_region_counts_as_incomplete() -> None:
 def test_no_create_on_an_incomplete_read() -> None:
     d = desired([manager("New", link("E1"), type=ManagerAccountType.AGENCY)])
     lv = live(incomplete={"manager:*": "GET /managerAccounts on the NA host failed"})
-    with pytest.raises(GuardError, match="creating this manager account wanted"):
+    with pytest.raises(GuardError, match=r"manager:\*: the live read failed") as caught:
         allowed_plan(d, lv, POLICY)
+    assert len(caught.value.problems) == 1  # the whole kind, named once
     plan = make_plan(d, lv, dataclasses.replace(POLICY, allow_incomplete=True))
-    assert plan.is_empty and "creating this manager account skipped" in plan.warnings[0].message
+    assert plan.is_empty and "2 planned action(s) not planned" in plan.unread[0].message
 
 
 def test_min_admins_guard() -> None:
@@ -650,7 +652,15 @@ def test_min_admins_guard() -> None:
         live_user("amzn1.account.B", "b@x.com", AmcRole.ADMIN),
     ]
     d = desired(
-        amcs=[amc(AMC, user("a@x.com", AmcRole.ADMIN), user("b@x.com"), min_admins=2, line=2)]
+        amcs=[
+            amc(
+                AMC,
+                user("a@x.com", AmcRole.ADMIN, user_id="amzn1.account.A"),
+                user("b@x.com", user_id="amzn1.account.B"),
+                min_admins=2,
+                line=2,
+            )
+        ]
     )
     with pytest.raises(GuardError) as caught:
         allowed_plan(d, live(amcs=[live_amc(AMC, two)]), POLICY)
@@ -667,7 +677,11 @@ def test_min_admins_guard() -> None:
 
 def test_no_flag_allows_zero_admins() -> None:
     lv = live(amcs=[live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN)])])
-    d = desired(amcs=[amc(AMC, user("a@x.com"), user("new@x.com", AmcRole.ADMIN))])
+    d = desired(
+        amcs=[
+            amc(AMC, user("a@x.com", user_id="amzn1.account.A"), user("new@x.com", AmcRole.ADMIN))
+        ]
+    )
     everything = Policy(
         now=NOW,
         allow_fewer_admins=True,
@@ -681,7 +695,7 @@ def test_no_flag_allows_zero_admins() -> None:
 
 def test_min_admins_zero_still_refuses_to_remove_the_last_admin() -> None:
     lv = live(amcs=[live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN)])])
-    d = desired(amcs=[amc(AMC, user("a@x.com"), min_admins=0)])
+    d = desired(amcs=[amc(AMC, user("a@x.com", user_id="amzn1.account.A"), min_admins=0)])
     with pytest.raises(GuardError, match="leaves no active admin"):
         allowed_plan(d, lv, dataclasses.replace(POLICY, allow_fewer_admins=True))
 

@@ -20,6 +20,7 @@ from reconciler.actions.invitations import Invitations
 from reconciler.actions.links import Links
 from reconciler.actions.manager_accounts import ManagerAccounts
 from reconciler.actions.permissions import Permissions
+from reconciler.model import canonical_email
 from reconciler.plan import PHASE_GRANT, Action, ActionKind
 
 _ALL: tuple[Family, ...] = (ManagerAccounts(), Links(), Invitations(), Permissions())
@@ -74,12 +75,16 @@ def check_actions(actions: Sequence[Action]) -> list[str]:
                 f"{action.kind.value} {action.target}: manager account {manager.name!r} has no "
                 "id and is not created by this plan"
             )
-    invited = {(a.amc_account_id, a.target.lower()) for a in actions if a.kind is ActionKind.INVITE}
+    invited = {
+        (a.amc_account_id, canonical_email(a.target))
+        for a in actions
+        if a.kind is ActionKind.INVITE
+    }
     for action in actions:
         if (
             action.kind is ActionKind.REVOKE_INVITATION
             and action.phase == PHASE_GRANT
-            and (action.amc_account_id, (action.email or "").lower()) not in invited
+            and (action.amc_account_id, canonical_email(action.email or "")) not in invited
         ):
             problems.append(
                 f"revoke-invitation {action.target} runs with the grants but nothing re-issues it"

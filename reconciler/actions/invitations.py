@@ -15,7 +15,8 @@ from typing import Any
 from reconciler.actions.base import others, require
 from reconciler.api import AdsClient, BatchResult
 from reconciler.api import operations as ops
-from reconciler.model import AmcRole, Live, LiveInvitation
+from reconciler.manifest.addresses import unambiguous
+from reconciler.model import AmcRole, Live, LiveInvitation, canonical_email
 from reconciler.plan import PHASE_GRANT, PHASE_REMOVE, Action, ActionKind
 
 
@@ -88,11 +89,12 @@ class Invitations:
         role = action.role.value if action.role else "another role"
         match action.kind:
             case ActionKind.INVITE:
-                return f"invite {action.target} as {role}"
+                return f"invite {unambiguous(action.target)} as {role}"
             case ActionKind.RESEND_INVITATION:
-                return f"resend invitation to {action.email} ({role})"
+                return f"resend invitation to {unambiguous(action.email or '')} ({role})"
         again = ", to re-issue it" if action.phase == PHASE_GRANT else ""
-        return f"revoke invitation of {action.email} ({action.target}, {role}{again})"
+        email = unambiguous(action.email or "")
+        return f"revoke invitation of {email} ({action.target}, {role}{again})"
 
     def limit(self, kind: ActionKind) -> int:
         return ops.MAX_INVITATIONS_PER_CALL
@@ -116,7 +118,7 @@ class Invitations:
             value = (user.get("emailAddress") if isinstance(user, dict) else None) or item.get(
                 "identifier"
             )
-            return str(value).lower() if value else None
+            return canonical_email(str(value)) if value else None
         value = item.get("invitationId") or item.get("identifier")
         return str(value) if value else None
 
@@ -145,9 +147,9 @@ class Invitations:
         before = _saved(saved, amc.id)
         match action.kind:
             case ActionKind.INVITE:
-                email = action.target.lower()
+                email = canonical_email(action.target)
                 return any(
-                    i.email.lower() == email
+                    canonical_email(i.email) == email
                     and i.role is action.role
                     and i.invitation_id not in before
                     for i in amc.invitations

@@ -28,7 +28,7 @@ from reconciler.api import AdsClient
 from reconciler.apply import ActionResult, stop_on_signals
 from reconciler.apply.render import render_report, result_line
 from reconciler.cli.options import ApiOptions, api_options
-from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError
+from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, UsageError
 from reconciler.importer import import_live
 from reconciler.live import read_all
 from reconciler.manifest import load_manifests
@@ -241,7 +241,7 @@ def plan(
     _step_summary(the_plan, mask=mask_emails)
     if the_plan.refused:
         ctx.exit(_refused(the_plan))
-    changed = detailed_exitcode and not the_plan.is_empty
+    changed = detailed_exitcode and not the_plan.in_sync
     ctx.exit(EXIT_CHANGES if changed else EXIT_OK)
 
 
@@ -278,7 +278,7 @@ def drift(
     _step_summary(the_plan, mask=mask_emails)
     if the_plan.refused:
         ctx.exit(_refused(the_plan))
-    ctx.exit(EXIT_OK if the_plan.is_empty else EXIT_CHANGES)
+    ctx.exit(EXIT_OK if the_plan.in_sync else EXIT_CHANGES)
 
 
 def _approved(auto_approve: bool) -> bool:
@@ -420,7 +420,8 @@ def _run_apply(
 ) -> int:
     """Apply under the lock the caller holds; report; the exit code."""
     if the_plan.is_empty:
-        return EXIT_OK
+        # Nothing can be sent; not in sync (held back, unrestorable) is not converged.
+        return EXIT_OK if the_plan.in_sync else EXIT_PARTIAL
     stop = threading.Event()
 
     def on_stop() -> None:
@@ -497,4 +498,62 @@ def import_(ctx: click.Context, out_dir: Path, force: bool, api: ApiOptions) -> 
     click.echo(f"Next: reconciler plan {out_dir} (it should show no changes).")
 
 
-COMMANDS: list[click.Command] = [plan, apply, drift, import_, show]
+@click.command()
+@_PATHS
+@click.option("--dry-run", is_flag=True, help="Say what would be pinned; write nothing.")
+@click.option(
+    "--held",
+    "include_held",
+    is_flag=True,
+    help="Also pin entries whose role differs live (a role change waits on the pin): check "
+    "first that the live user really is that person.",
+)
+@api_options
+@click.pass_context
+def pin(
+    ctx: click.Context, paths: tuple[str, ...], dry_run: bool, include_held: bool, api: ApiOptions
+) -> None:
+    """Write the proposed `userId:` pins into the manifests under PATH...
+
+    An entry that a live user fits only by masked address (the API shows a***@corp.example)
+    is a candidate, never proof: no role is changed on it until a `userId:` says who it is.
+    This reads live state, plans, and writes `userId: <id>` into each such entry, changing
+    only those lines (comments and layout stay). Review the diff before you commit it: a
+    pin says "this live user is that person". An entry whose role differs live is not
+    pinned unless --held: the fit may be someone else (a***@ is andrew, not alice). Exit 0
+    nothing pinned, 2 pins written."""
+    from reconciler.pin import write_pins
+
+    desired = _load(paths)
+    permissive = Policy(
+        max_removals=10**9,
+        max_removal_fraction=1.0,
+        now=time.time(),
+        allow_incomplete=True,
+        allow_unresolved=True,
+        allow_fewer_admins=True,
+    )
+    with api.open_client() as client:
+        the_plan = operations.plan(desired, client, permissive, _context(api, paths))
+    unread = {n.scope for n in the_plan.unread}
+    pins = [p for p in the_plan.pins if str(p.scope) not in unread]
+    held = [p for p in pins if p.held and not include_held]
+    for p in held:
+        click.echo(
+            f"not pinned: {p.file}:{p.line}: {p.email} fits {p.user_id} ({p.masked}) but a role "
+            f"change waits on it ({p.held}): check who {p.user_id} is, then pin by hand, pass "
+            f"--held, or add `notUserIds: [{p.user_id}]`",
+            err=True,
+        )
+    result = write_pins([p for p in pins if p not in held], dry_run=dry_run)
+    verb = "would pin" if dry_run else "pinned"
+    for p in result.written:
+        click.echo(f"{verb} {p.file}:{p.line}: {p.email} -> userId: {p.user_id} ({p.masked})")
+    for p, why in result.skipped:
+        click.echo(f"not pinned: {p.email} -> {p.user_id}: {why}", err=True)
+    if not result.written:
+        click.echo("Nothing to pin.")
+    ctx.exit(EXIT_CHANGES if result.written else EXIT_OK)
+
+
+COMMANDS: list[click.Command] = [plan, apply, drift, import_, show, pin]

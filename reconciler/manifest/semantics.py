@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import Diagnostic
+from reconciler.manifest import addresses
 from reconciler.manifest.yamlload import Path, YamlDoc
 from reconciler.model import (
     AccountPolicy,
@@ -43,6 +44,7 @@ from reconciler.model import (
     ManagerAccountType,
     Region,
     Source,
+    canonical_email,
 )
 
 # Reference §2.2: "A maximum of 50 linked accounts are returned for each manager account".
@@ -54,6 +56,8 @@ class _Member:
     email: str
     name: str
     source: Source
+    user_id: str | None = None
+    not_user_ids: frozenset[str] = frozenset()
 
 
 def _src(doc: YamlDoc, path: Path) -> Source:
@@ -125,7 +129,7 @@ def _policy(
     }
     protected: list[str] = []
     for index, who in enumerate(block.get("protectedUsers") or ()):
-        key = who.strip().lower() if "@" in who else who.strip()
+        key = canonical_email(who) if "@" in who else who.strip()
         if key not in protected:
             protected.append(key)
             sources[f"protectedUsers/{key}"] = _src(doc, ("policy", "protectedUsers", index))
@@ -194,7 +198,7 @@ def _rules(
     if extra and own is not None:
         places.append(f"this account's policy at {own.source}")
     members = frozenset(
-        m.email.lower() for name in policy.admin_groups for m in groups.get(name, ())
+        canonical_email(m.email) for name in policy.admin_groups for m in groups.get(name, ())
     )
     return _Rules(
         account_id=account_id,
@@ -216,7 +220,7 @@ def _check_rules(
 ) -> None:
     """`allowedEmailDomains` and `adminGroups` for one expanded entry."""
     if domains and rules.domains and user.email is not None:
-        domain = user.email.rsplit("@", 1)[-1].lower()
+        domain = canonical_email(user.email).rsplit("@", 1)[-1]
         if domain not in rules.domains:
             out.append(
                 _diag(
@@ -231,7 +235,7 @@ def _check_rules(
     if rules.admin_groups and user.role is AmcRole.ADMIN:
         if user.group in rules.admin_groups:
             return
-        if user.email is not None and user.email.lower() in rules.admin_members:
+        if user.email is not None and canonical_email(user.email) in rules.admin_members:
             return
         who = user.email or user.user_id
         via = f" through group `{user.group}`" if user.group else ""
@@ -272,7 +276,19 @@ def _groups(docs: Sequence[YamlDoc], out: list[Diagnostic]) -> dict[str, list[_M
                     )
                     continue
                 seen[email.lower()] = msource
-                expanded.append(_Member(email, member.get("name") or _default_name(email), msource))
+                bad = addresses.problem(email, unicode_ok=member.get("unicode") is True)
+                if bad is not None:
+                    out.append(_diag(_src(doc, (*path, index, "email")), bad))
+                    continue
+                expanded.append(
+                    _Member(
+                        email,
+                        member.get("name") or _default_name(email),
+                        msource,
+                        member.get("userId"),
+                        frozenset(member.get("notUserIds") or ()),
+                    )
+                )
             groups[name] = expanded
     return groups
 
@@ -482,7 +498,14 @@ def _users(
                 continue
             for member in groups[name]:
                 user = DesiredUser(
-                    role=role, email=member.email, name=member.name, group=name, source=source
+                    role=role,
+                    email=member.email,
+                    user_id=member.user_id,
+                    name=member.name,
+                    group=name,
+                    not_user_ids=member.not_user_ids,
+                    source=source,
+                    pin_at=member.source,
                 )
                 grant(user, source, f"through group `{name}`")
                 # An address is reported where it is written (the group's member); the
@@ -505,8 +528,20 @@ def _users(
             continue
         email = item.get("email")
         user_id = item.get("userId")
+        if email is not None:
+            bad = addresses.problem(email, unicode_ok=item.get("unicode") is True)
+            if bad is not None:
+                out.append(_diag(_src(doc, (*upath, "email")), bad))
+                continue
         name = item.get("name") or (_default_name(email) if email else "")
-        user = DesiredUser(role=role, email=email, user_id=user_id, name=name, source=source)
+        user = DesiredUser(
+            role=role,
+            email=email,
+            user_id=user_id,
+            name=name,
+            not_user_ids=frozenset(item.get("notUserIds") or ()),
+            source=source,
+        )
         grant(user, source, "directly")
         _check_rules(user, source, rules, out)
     return users

@@ -32,7 +32,7 @@ from reconciler.model import (
     Scope,
     amc_scope,
 )
-from reconciler.plan import PHASE_GRANT, PHASE_REMOVE, Action, Notice, Waiting
+from reconciler.plan import PHASE_GRANT, PHASE_REMOVE, Action, Notice, Pin, Waiting
 from reconciler.planning.draft import AdminCount, Draft, when, where
 
 DAY = 86_400.0
@@ -102,7 +102,9 @@ def _plan_account(
     )
     for match in resolution.matches:
         user_src = where(match.desired.source, src)
-        if match.user is not None:
+        if match.user is not None and not match.proven and match.user.role is not None:
+            _plan_candidate(account, match.desired, match.user, user_src, draft)
+        elif match.user is not None:
             _plan_user(account, match.desired, match.user, user_src, draft)
         elif match.invitation is not None:
             _plan_invitation(
@@ -120,16 +122,53 @@ def _plan_account(
             _invite(account, user, f"listed in {user_src} but neither a user nor invited")
         )
     for user in resolution.pinned_absent:
-        draft.warnings.append(
+        # Drift sees every person: a pinned user gone live is a change, even one that
+        # cannot be made (issue #10).
+        draft.unrestorable.append(
             Notice(
                 str(scope),
-                f"{where(user.source, src)}: userId {user.user_id} is not a user of "
-                f"{account.id} and has no `email` to invite: add `email:` or remove the entry",
+                f"cannot restore: {where(user.source, src)}: userId {user.user_id} is not a "
+                f"user of {account.id} and the entry has no `email:` to invite: add `email:` "
+                "to invite them again, or remove the entry",
             )
         )
     for group in resolution.unresolved:
         _report_unresolved(account, group, scope, src, draft)
     _plan_unlisted(account, resolution, scope, src, draft)
+
+
+def _plan_candidate(
+    account: DesiredAmcAccount, want: DesiredUser, user: LiveUser, src: str, draft: Draft
+) -> None:
+    """A live user that fits the entry by masked address only: a candidate, never proof. No
+    access is granted, raised, lowered or removed on it; the pin that proves it is proposed,
+    with what waits for it."""
+    assert want.email is not None
+    live_role = user.role.value if user.role else "/".join(user.raw_roles) or "unknown"
+    held = "" if user.role is want.role else f"{live_role} -> {want.role.value}"
+    at = want.pin_at or want.source
+    draft.pins.append(
+        Pin(
+            amc_account_id=account.id,
+            file=at.file if at is not None else "the manifests",
+            line=at.line if at is not None else 0,
+            email=want.email,
+            user_id=user.user_id,
+            masked=user.email,
+            held=held,
+        )
+    )
+    if held:
+        draft.held.append(
+            Notice(
+                str(amc_scope(account.id)),
+                f"{src}: {want.email} ({want.role.value}) fits live user {user.user_id} "
+                f"({user.email}, {live_role}) by masked address only, so its role is not "
+                f"changed. If that is {want.email}, pin it: `userId: {user.user_id}` "
+                f"(`reconciler pin` writes it). If not, say so: `notUserIds: [{user.user_id}]`; "
+                f"then {want.email} is invited and {user.user_id} goes by prune",
+            )
+        )
 
 
 def _plan_user(

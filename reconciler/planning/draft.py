@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from reconciler.model import Scope
-from reconciler.plan import Action, Notice, Waiting
+from reconciler.plan import Action, Notice, Pin, Waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,10 @@ class Draft:
     # scope -> one line per unresolved group that would need a removal or role change
     unresolved: dict[Scope, list[str]] = field(default_factory=dict)
     admins: dict[Scope, AdminCount] = field(default_factory=dict)  # scope -> minAdmins facts
+    pins: list[Pin] = field(default_factory=list)
+    held: list[Notice] = field(default_factory=list)
+    unrestorable: list[Notice] = field(default_factory=list)
+    unread: list[Notice] = field(default_factory=list)  # scopes skipped: read incomplete
 
 
 def where(source: object | None, fallback: str = "the manifests") -> str:

@@ -4,10 +4,10 @@ Every violation is collected as a `Refusal` (guard, scope, what it counted, its 
 the limit came from, what lifts it); the plan is still made and shown with its refusals on
 top, and is never applied. Lifting never makes the plan unsafe:
 
-- incomplete read (`--allow-incomplete`): the removals in that scope are dropped from the
-  plan and reported; nothing is ever removed on a read that may be missing something. A
-  manager account is not created on such a read either (the read may have missed it, and a
-  duplicate can never be deleted); with the flag the create and its links are skipped.
+- incomplete read (`--allow-incomplete`): a scope whose read failed or may be incomplete
+  gets no action at all, additions included (issue #10: a failed read makes everything look
+  missing; a manager account created on it could be a duplicate that can never be
+  deleted). Without the flag the plan is refused; with it the scope is skipped and named.
 - unresolved masked users (`--allow-unresolved`): they are already left untouched; the flag
   only accepts a plan that leaves them so.
 - `maxRemovals` (default 10; `--max-removals`, `policy.maxRemovals`): removals over the
@@ -33,23 +33,29 @@ import math
 from collections import Counter
 
 from reconciler.model import AmcRole, Live, Scope
-from reconciler.plan import Action, ActionKind, Notice, Policy, Refusal
+from reconciler.plan import ActionKind, Notice, Policy, Refusal
 from reconciler.planning.draft import Draft
 
 
-def _incomplete_reason(live: Live, scope: Scope) -> str | None:
-    # A manager account created by this plan is its scope by name, a live one by id: either
-    # way `Live.unreadable` is the one answer.
-    return live.unreadable(scope)
+def _unread_scopes(draft: Draft, live: Live) -> dict[Scope, str]:
+    """Every scope whose read failed or may be incomplete, with why: what the reader marked
+    (a whole kind, `manager:*` / `amc:*`, included), and any scope with actions or members
+    that `Live.unreadable` answers for (a 50-link list that may be truncated)."""
+    found = {item.scope: item.reason for item in live.incomplete}
+    for scope in {a.scope for a in draft.actions} | set(draft.members):
+        reason = live.unreadable(scope)
+        if reason is not None:
+            found.setdefault(scope, reason)
+    # A whole kind unread (`manager:*`) covers each of its accounts: name it once.
+    return {
+        scope: reason
+        for scope, reason in found.items()
+        if scope.key == "*" or scope.wildcard not in found
+    }
 
 
-def _blocked(actions: list[Action]) -> list[Action]:
-    """What an incomplete read forbids in a scope: every removal, and creating a manager
-    account (the read may have missed the live one, and a duplicate can never be deleted,
-    reference §2.3), with the links that would go to it."""
-    if any(a.kind is ActionKind.CREATE_MANAGER_ACCOUNT for a in actions):
-        return list(actions)
-    return [a for a in actions if a.is_removal]
+def _in(scope: Scope, unread: Scope) -> bool:
+    return scope == unread or (unread.key == "*" and unread.kind is scope.kind)
 
 
 BUILT_IN = "built in"
@@ -67,41 +73,37 @@ def _refusal(
 def apply_guards(draft: Draft, live: Live, policy: Policy) -> list[Refusal]:
     """Drop what a lifting flag skips (reported in `draft.warnings`); return the refusals."""
     violations: list[Refusal] = []
-    by_scope: dict[Scope, list[Action]] = {}
-    for action in draft.actions:
-        by_scope.setdefault(action.scope, []).append(action)
 
+    # A failed read is an error, not drift (issue #10): a scope whose read failed or may be
+    # incomplete gets no action at all, adds included (a failed read looks like everything
+    # is missing). Without --allow-incomplete the plan is refused; with it, everything else
+    # is planned and what was skipped is named.
     skipped: set[int] = set()
-    for scope in sorted(by_scope):
-        blocked = _blocked(by_scope[scope])
-        if not blocked:
-            continue
-        reason = _incomplete_reason(live, scope)
-        if reason is None:
-            continue
-        creates = blocked[0].kind is ActionKind.CREATE_MANAGER_ACCOUNT
-        what = "creating this manager account" if creates else f"{len(blocked)} removal(s)"
+    for unread, reason in sorted(_unread_scopes(draft, live).items()):
+        dropped = [a for a in draft.actions if _in(a.scope, unread)]
+        what = f"{len(dropped)} planned action(s) not planned" if dropped else "nothing planned"
         if policy.allow_incomplete:
-            skipped.update(id(a) for a in blocked)
-            draft.warnings.append(
+            skipped.update(id(a) for a in dropped)
+            draft.unread.append(
                 Notice(
-                    str(scope),
-                    f"{what} skipped: the live read may be incomplete ({reason}); planned "
-                    "again once a complete read shows what is there",
+                    str(unread),
+                    f"read incomplete ({reason}): {what} here; planned again once a "
+                    "complete read shows what is there",
                 )
             )
         else:
             violations.append(
                 _refusal(
-                    scope,
+                    unread,
                     "incomplete-read",
-                    f"{what} wanted; the live read may be incomplete ({reason})",
-                    "nothing removed or created on such a read",
+                    f"{len(dropped)} action(s) on a read that failed or may be incomplete "
+                    f"({reason})",
+                    "no action on such a read",
                     BUILT_IN,
-                    "fix the read, or pass --allow-incomplete to plan without it",
-                    f"{what} wanted, but the live read may be incomplete ({reason}). "
-                    "Nothing is removed or created on such a read: fix the read, or pass "
-                    "--allow-incomplete to plan without it",
+                    "fix the read, or pass --allow-incomplete to plan everything else",
+                    f"the live read failed or may be incomplete ({reason}). No action "
+                    "is planned on such a read, not even an addition (everything would look "
+                    "missing): fix the read, or pass --allow-incomplete to plan everything else",
                 )
             )
     draft.actions = [a for a in draft.actions if id(a) not in skipped]
@@ -109,8 +111,12 @@ def apply_guards(draft: Draft, live: Live, policy: Policy) -> list[Refusal]:
     for scope in sorted(draft.unresolved):
         groups = "; ".join(draft.unresolved[scope])
         if policy.allow_unresolved:
-            draft.warnings.append(
-                Notice(str(scope), f"unresolved masked users left untouched ({groups})")
+            draft.held.append(
+                Notice(
+                    str(scope),
+                    f"masked users cannot be told apart ({groups}): left untouched until "
+                    "`userId:` pins say who is who",
+                )
             )
         else:
             violations.append(

@@ -33,10 +33,15 @@ def _find_live(
     by_id: dict[str, LiveManagerAccount],
     by_name: dict[str, list[LiveManagerAccount]],
     draft: Draft,
+    live: Live,
 ) -> LiveManagerAccount | None:
     if account.id is not None:
         found = by_id.get(account.id)
-        if found is None:
+        if found is None and live.unreadable(manager_scope(account.id)) is not None:
+            # Not seen because the read failed, not because it does not exist: the guards
+            # report the failed read (issue #10), this is no identity problem.
+            draft.members[manager_scope(account.id)] = 0
+        elif found is None:
             draft.problems.append(
                 f"{where(account.source)}: manager account id {account.id} ({account.name!r}) "
                 "does not exist live for these credentials: correct the `id`, or remove it to "
@@ -63,7 +68,7 @@ def plan_managers(desired: Desired, live: Live) -> Draft:
     managed: set[str] = set()
 
     for account in desired.manager_accounts:
-        found = _find_live(account, by_id, by_name, draft)
+        found = _find_live(account, by_id, by_name, draft, live)
         if found is None and (account.id is not None or len(by_name.get(account.name, [])) > 1):
             continue  # a problem was recorded
         if found is not None:

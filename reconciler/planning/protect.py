@@ -2,7 +2,7 @@
 revokes (break-glass accounts, the account the tool itself runs as).
 
 An entry is a userId or an address. A userId matches a live user by id. An address matches a
-live user's or an invitation's address exactly (case-insensitive, surrounding space ignored).
+live user's or an invitation's address exactly, in canonical form (`model.canonical_email`).
 A masked live address (`a***@example.com`) is never taken to *be* a protected address
 (evidence before access, STYLE 19): that would be a guess. But a guess may hold a change
 back, so every live user whose masked address could be the protected one is kept too, with a
@@ -12,7 +12,7 @@ warning that says so. Whatever is kept is reported as a warning naming the rule'
 from __future__ import annotations
 
 from reconciler.identity import masked_matches
-from reconciler.model import AmcRole, Live
+from reconciler.model import AmcRole, Live, canonical_email
 from reconciler.plan import PHASE_GRANT, Action, ActionKind, Notice, Policy, Protected
 from reconciler.planning.draft import Draft
 
@@ -48,7 +48,7 @@ def _match(action: Action, address: str, rule: Protected) -> str | None:
     if not rule.is_address:
         by_id = action.kind is not ActionKind.REVOKE_INVITATION and action.target == rule.who
         return "exact" if by_id else None
-    live = address.strip().lower()
+    live = canonical_email(address)
     if "*" not in live:
         return "exact" if live == rule.who else None
     return "guess" if masked_matches(live, rule.who) else None

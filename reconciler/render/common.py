@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from reconciler.actions import SYMBOL, describe
 from reconciler.digest import plan_digest
-from reconciler.plan import Action, ActionKind, Plan, Waiting
+from reconciler.plan import Action, ActionKind, Notice, Pin, Plan, Waiting
 from reconciler.planning.draft import when
 
 __all__ = [
@@ -50,7 +50,48 @@ def counts(actions: tuple[Action, ...] | list[Action]) -> str:
 
 
 def summary_line(plan: Plan) -> str:
-    return f"Plan: {counts(plan.actions)}." if plan.actions else NO_CHANGES
+    if plan.in_sync:
+        return NO_CHANGES
+    waiting = [
+        f"{len(items)} {what}"
+        for items, what in (
+            (plan.unread, "account(s) not read completely"),
+            (plan.held, "held back until identity is proven"),
+            (plan.unrestorable, "that cannot be restored"),
+        )
+        if items
+    ]
+    if not plan.actions:
+        return f"No changes can be made now; not in sync: {', '.join(waiting)}."
+    tail = f" Not planned: {', '.join(waiting)}." if waiting else ""
+    return f"Plan: {counts(plan.actions)}.{tail}"
+
+
+def pin_line(pin: Pin) -> str:
+    held = f"; held back until then: {pin.held}" if pin.held else ""
+    return (
+        f"{pin.file}:{pin.line}: {pin.email} is live user {pin.user_id} ({pin.masked}) by "
+        f"masked address only: pin it with `userId: {pin.user_id}`{held}"
+    )
+
+
+def sections(plan: Plan) -> list[tuple[str, str, list[str]]]:
+    """The plan-wide sections, in reading order: (heading, mark, lines). The read problems
+    come first and loudest: a plan made on a partial read is not the whole story."""
+
+    def lines(notices: tuple[Notice, ...]) -> list[str]:
+        return [f"{n.scope}: {n.message}" if n.scope else n.message for n in notices]
+
+    return [
+        ("Read incomplete (nothing planned there):", "!", lines(plan.unread)),
+        ("Cannot restore:", "!", lines(plan.unrestorable)),
+        ("Held back until identity is proven:", "!", lines(plan.held)),
+        (
+            "Proposed pins (`reconciler pin PATH...` writes them):",
+            "",
+            [pin_line(p) for p in plan.pins],
+        ),
+    ]
 
 
 def digest_line(plan: Plan) -> str:

@@ -16,6 +16,7 @@ from reconciler.render.common import (
     groups,
     policy_lines,
     refused_line,
+    sections,
     summary_line,
 )
 from reconciler.render.escape import markdown
@@ -41,16 +42,20 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
             for r in plan.refusals
         ]
         out.append("")
-    in_force = policy_lines(plan)
-    if in_force:
-        out += ["**Policy (not the defaults)**", ""]
-        out += [f"- {cell(line)}" for line in in_force]
-        out.append("")
     out += [f"**{summary_line(plan)}**", ""]
     if plan.actions or bindings:
         out += [f"`{digest_line(plan)}`", ""]
     if bindings:
         out += [f"- {cell(line)}" for line in binding_lines(plan)] + [""]
+    top, rest = sections(plan)[:1], sections(plan)[1:]
+    for heading, _, items in top:
+        if items:
+            out += [f"### {heading.rstrip(':')}", ""] + [f"- {cell(i)}" for i in items] + [""]
+    in_force = policy_lines(plan)
+    if in_force:
+        out += ["**Policy (not the defaults)**", ""]
+        out += [f"- {cell(line)}" for line in in_force]
+        out.append("")
     all_groups = list(groups(plan))
     if all_groups:
         out += ["| Account | Add | Change | Remove | Waiting |", "|---|---:|---:|---:|---:|"]
@@ -78,6 +83,9 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
         for waiting in g.waiting:
             out.append(f"| `=` | {cell(describe_waiting(waiting))} | pending, not a change |")
         out += ["", "</details>", ""]
+    for heading, _, items in rest:
+        if items:
+            out += [f"### {heading.rstrip(':')}", ""] + [f"- {cell(i)}" for i in items] + [""]
     if plan.warnings:
         out += ["### Warnings", ""]
         out += [_notice(n.scope, cell(n.message)) for n in plan.warnings]

@@ -8,7 +8,7 @@ import re
 
 # A local part: anything up to the `@` that is not space or a delimiter around addresses in
 # our own output; the domain must have a dot.
-_EMAIL = re.compile(r"(?<![^\s(\[<,;:\"'=])([^\s@(\[<>,;:\"'=|\\]+)@(?=[^\s@]+\.[^\s@]+)")
+_EMAIL = re.compile(r"(?<![^\s(\[<,;:\"'=])([^\s@(\[<>,;:\"'=|]+)@(?=[^\s@]+\.[^\s@]+)")
 
 
 def _mask(match: re.Match[str]) -> str:

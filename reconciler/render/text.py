@@ -14,6 +14,7 @@ from reconciler.render.common import (
     groups,
     policy_lines,
     refused_line,
+    sections,
     summary_line,
 )
 from reconciler.render.escape import terminal
@@ -41,6 +42,12 @@ def render_text(
             lines.append(f"      limit:   {safe(r.limit)} ({safe(r.source)})")
             lines.append(f"      to lift: {safe(r.lift)}")
         lines.append("")
+    top, rest = sections(plan)[:1], sections(plan)[1:]
+    for heading, _mark, items in top:
+        if items:
+            lines.append(paint("bold", heading))
+            lines += [f"  {paint('!', '! ' + safe(item))}" for item in items]
+            lines.append("")
     in_force = policy_lines(plan)
     if in_force:
         lines.append(paint("bold", "Policy (not the defaults):"))
@@ -55,6 +62,12 @@ def render_text(
         for waiting in group.waiting:
             lines.append(f"  {paint('=', '= ' + safe(describe_waiting(waiting)))}")
         lines.append("")
+    for heading, mark, items in rest:
+        if items:
+            lines.append(paint("bold", heading))
+            for item in items:
+                lines.append(f"  {paint(mark, '! ' + safe(item)) if mark else '- ' + safe(item)}")
+            lines.append("")
     for heading, notices, mark in (("Warnings:", plan.warnings, "!"), ("Notes:", plan.notes, "")):
         if notices:
             lines.append(paint("bold", heading))

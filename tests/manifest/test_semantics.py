@@ -69,12 +69,12 @@ def test_the_demo_world(tmp_path: Path) -> None:
         ("DSP_ADVERTISER_ID", "5830000000001"),
     ]
     (amc,) = desired.amc_accounts
-    assert [(u.email, u.role, u.group) for u in amc.users] == [
-        ("alice@example.com", AmcRole.ADMIN, None),
-        ("bob@example.com", AmcRole.VIEWER, "analysts"),
-        ("carol@example.com", AmcRole.VIEWER, "analysts"),
-        ("erin@example.com", AmcRole.ADMIN, None),
-        ("frank@example.com", AmcRole.VIEWER, None),
+    assert [(u.email, u.role, u.group, u.user_id) for u in amc.users] == [
+        ("alice@example.com", AmcRole.ADMIN, None, None),
+        ("erin@example.com", AmcRole.ADMIN, None, "amzn1.account.ERIN0001"),
+        ("bob@example.com", AmcRole.VIEWER, "analysts", None),
+        ("carol@example.com", AmcRole.VIEWER, "analysts", None),
+        ("frank@example.com", AmcRole.VIEWER, None, None),
     ]
 
 

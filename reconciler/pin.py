@@ -1,0 +1,174 @@
+"""`reconciler pin PATH...`: write the proposed `userId:` pins into the manifests (issue #10).
+
+A manifest entry that a live user fits only by masked address is a candidate, never proof;
+the plan proposes the pin that proves it (`Plan.pins`). This writes `userId: <id>` into each
+such entry, editing text, not re-serialising YAML: only the pinned lines change, comments,
+order, quoting and layout stay byte for byte. Each edit is checked by loading the file again:
+the entry must now carry exactly that `userId` and nothing else in the file may differ. An
+entry that is not a one-line flow mapping (`- {email: ..., role: ...}`) or a block mapping
+whose first key is on the pin's line is reported, not guessed at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.errors import ReconcilerError
+from reconciler.importer import write_atomic
+from reconciler.plan import Pin
+
+_USER_ID = re.compile(r"^[A-Za-z0-9._:-]+$")  # amzn1.account.XXXX; anything else is refused
+
+
+@dataclass(frozen=True, slots=True)
+class PinResult:
+    written: tuple[Pin, ...]
+    skipped: tuple[tuple[Pin, str], ...]  # (pin, why it was not written)
+    files: tuple[Path, ...]
+
+
+def _flow_insert(line: str, user_id: str) -> str | None:
+    """`- {email: a@x, role: viewer}  # c` -> `- {email: a@x, role: viewer, userId: X}  # c`."""
+    start = line.find("{")
+    if start < 0:
+        return None
+    depth, quote = 0, ""
+    for i in range(start, len(line)):
+        c = line[i]
+        if quote:
+            if c == quote:
+                quote = ""
+            continue
+        if c in "'\"":
+            quote = c
+        elif c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return f"{line[:i].rstrip()}, userId: {user_id}{line[i:]}"
+        elif c == "#" and i > 0 and line[i - 1] == " ":
+            return None  # a comment before the mapping closes: not a one-line mapping
+    return None
+
+
+def _block_insert(lines: list[str], index: int, user_id: str) -> list[str] | None:
+    """A block mapping whose first key is on `lines[index]` (`- email: a@x` or `email:`):
+    a `userId:` line right after it, at the keys' indentation."""
+    line = lines[index]
+    match = re.match(r"^(\s*)(- +)?([A-Za-z]+):", line)
+    if match is None:
+        return None
+    indent = len(match.group(1)) + len(match.group(2) or "")
+    newline = "\r\n" if line.endswith("\r\n") else "\n"
+    return [*lines[: index + 1], f"{' ' * indent}userId: {user_id}{newline}", *lines[index + 1 :]]
+
+
+def _pinned(doc: Any) -> list[tuple[str, str]]:
+    """Every (email, userId) pair in a loaded manifest, where the entry has both."""
+    found: list[tuple[str, str]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("email"), str) and isinstance(node.get("userId"), str):
+                found.append((node["email"], node["userId"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(doc)
+    return found
+
+
+def _strip(doc: Any, pairs: set[tuple[str, str]]) -> Any:
+    """`doc` with the `userId` of the entries in `pairs` taken out (to compare with before)."""
+    if isinstance(doc, dict):
+        out = {k: _strip(v, pairs) for k, v in doc.items()}
+        if (out.get("email"), out.get("userId")) in pairs:
+            del out["userId"]
+        return out
+    if isinstance(doc, list):
+        return [_strip(v, pairs) for v in doc]
+    return doc
+
+
+def write_pins(pins: Iterable[Pin], *, dry_run: bool = False) -> PinResult:
+    """Write each pin into its file (all of a file's pins in one atomic write). Conflicting
+    proposals for one entry (two user ids) are skipped, never guessed between."""
+    by_entry: dict[tuple[str, int], list[Pin]] = defaultdict(list)
+    for pin in pins:
+        by_entry[(pin.file, pin.line)].append(pin)
+    skipped: list[tuple[Pin, str]] = []
+    chosen: dict[str, list[Pin]] = defaultdict(list)
+    for (file, line), group in sorted(by_entry.items()):
+        ids = {p.user_id for p in group}
+        if len(ids) > 1:
+            why = f"{file}:{line} fits {len(ids)} live users in different accounts: pin by hand"
+            skipped += [(p, why) for p in group]
+        elif line < 1 or not _USER_ID.match(group[0].user_id):
+            skipped += [(p, "no manifest line to write it to") for p in group]
+        else:
+            chosen[file].append(group[0])
+    written: list[Pin] = []
+    files: list[Path] = []
+    for file, file_pins in sorted(chosen.items()):
+        path = Path(file)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ReconcilerError(f"{file}: cannot read it to pin ({exc.strerror})") from exc
+        text = raw.decode("utf-8")
+        lines = text.splitlines(keepends=True)
+        done: list[Pin] = []
+        # Bottom up, so an inserted line never moves a line still to be edited.
+        for pin in sorted(file_pins, key=lambda p: -p.line):
+            index = pin.line - 1
+            if index >= len(lines) or "userId" in lines[index]:
+                skipped.append((pin, f"{file}:{pin.line} already has a userId, or is gone"))
+                continue
+            flow = _flow_insert(lines[index], pin.user_id)
+            if flow is not None:
+                lines[index] = flow
+            else:
+                block = _block_insert(lines, index, pin.user_id)
+                if block is None:
+                    skipped.append((pin, f"{file}:{pin.line}: not an entry this can edit"))
+                    continue
+                lines = block
+            done.append(pin)
+        if not done:
+            continue
+        new_text = "".join(lines)
+        _check(file, text, new_text, done)
+        if not dry_run:
+            write_atomic(path, new_text)
+        written += done
+        files.append(path)
+    return PinResult(tuple(sorted(written)), tuple(skipped), tuple(files))
+
+
+def _check(file: str, before: str, after: str, pins: Sequence[Pin]) -> None:
+    """The edit did what it says and nothing else, or nothing is written."""
+    try:
+        old, new = yaml.safe_load(before), yaml.safe_load(after)
+    except yaml.YAMLError as exc:
+        raise ReconcilerError(
+            f"{file}: pinning would leave it unreadable YAML; nothing was written"
+        ) from exc
+    pairs = {(p.email, p.user_id) for p in pins}
+    wanted = set(_pinned(old)) | pairs
+    if set(_pinned(new)) != wanted or _strip(new, pairs) != _strip(old, set()):
+        raise ReconcilerError(
+            f"{file}: pinning would change more than the pinned entries; nothing was written. "
+            "Add the `userId:` lines by hand: "
+            + ", ".join(f"{p.email} -> {p.user_id}" for p in pins)
+        )
