@@ -12,16 +12,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# The demo runs against the built-in sandbox, persisted in .demo/sandbox.json, reset each time.
-DEMO_STATE := .demo/sandbox.json
-DEMO := RECONCILER_SANDBOX_STATE=$(DEMO_STATE) $(BIN)/reconciler
+# The demo runs against the built-in sandbox, reset each time, in the same state file every
+# later command uses by default (.reconciler/sandbox.json, or $RECONCILER_SANDBOX_STATE), so
+# `reconciler plan --sandbox examples/manifests` afterwards continues where the demo ended.
+DEMO := $(BIN)/reconciler
 demo: $(STAMP)
-	@mkdir -p .demo
 	$(DEMO) sandbox reset
 	$(DEMO) validate examples/manifests
 	$(DEMO) plan --sandbox examples/manifests
 	$(DEMO) apply --sandbox --auto-approve examples/manifests
 	$(DEMO) plan --sandbox --detailed-exitcode examples/manifests
+	@echo
+	@echo "Demo done. To run reconciler yourself, activate the virtualenv:"
+	@echo "    . $(VENV)/bin/activate"
+	@echo "    reconciler plan --sandbox examples/manifests"
+	@echo "(or run $(BIN)/reconciler directly). The sandbox keeps the demo's state."
 
 lint: $(STAMP)
 	$(BIN)/ruff check reconciler tests benchmarks examples

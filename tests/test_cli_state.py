@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
-import click
 import pytest
 import yaml
 
-from reconciler.cli import cli, main
+from reconciler.cli import main
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from reconciler.lock import hold, lock_path
 from reconciler.planfile import decode as plan_from_json
@@ -418,51 +416,6 @@ def test_a_second_apply_waits_for_the_first_then_plans_what_it_left(
     out, err = second.communicate(timeout=120)
     assert second.returncode == EXIT_OK, out + err
     assert "Converged" in out and not has_dave(state)
-
-
-# ---- CI examples ----------------------------------------------------------------------------
-
-CI = Path(__file__).resolve().parents[1] / "examples" / "ci"
-
-
-def _reconciler_flags(text: str) -> set[tuple[str, str]]:
-    """(command, --flag) for every `reconciler COMMAND ... --flag` in a CI file."""
-    found: set[tuple[str, str]] = set()
-    for match in re.finditer(r"reconciler (plan|apply|drift|validate|import)\b([^\n]*)", text):
-        for flag in re.findall(r"(--[a-z-]+)", match.group(2)):
-            found.add((match.group(1), flag))
-    return found
-
-
-@pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])
-def test_ci_examples_parse_and_use_real_flags(name: str) -> None:
-    text = (CI / name).read_text()
-    data = yaml.safe_load(text)
-    jobs = data.get("jobs", data)
-    assert {"plan", "apply", "drift"} <= set(jobs)
-    used = _reconciler_flags(text)
-    assert ("apply", "--plan") in used and ("plan", "--out") in used
-    for command, flag in used:
-        params = cli.commands[command].params
-        known = {opt for p in params if isinstance(p, click.Option) for opt in p.opts}
-        assert flag in known, f"{name}: reconciler {command} has no {flag}"
-
-
-@pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])
-def test_ci_examples_never_lift_a_guard(name: str) -> None:
-    """Issue #12: limits are lifted in the reviewed manifests' `policy:`, not the pipeline."""
-    guards = {"--max-removals", "--max-removal-fraction", "--removal-floor"}
-    guards |= {"--allow-incomplete", "--allow-unresolved", "--allow-fewer-admins"}
-    assert not {flag for _, flag in _reconciler_flags((CI / name).read_text())} & guards
-
-
-def test_ci_examples_never_run_two_applies_at_once() -> None:
-    """The apply lock covers one machine; CI runners are serialised by the CI itself."""
-    github = yaml.safe_load((CI / "github-actions.yml").read_text())["jobs"]["apply"]
-    assert github["concurrency"]["cancel-in-progress"] is False
-    assert github["concurrency"]["group"]
-    gitlab = yaml.safe_load((CI / "gitlab-ci.yml").read_text())["apply"]
-    assert gitlab["resource_group"]
 
 
 def test_an_import_whose_read_was_incomplete_says_so_and_fails(

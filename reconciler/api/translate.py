@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -10,6 +11,27 @@ from reconciler.errors import ApiError
 from reconciler.redact import redact
 
 _MAX_DETAIL = 300
+# A response body larger than this is refused (issue #13: answers are read bounded). The
+# largest real answer, a page of 100 users, is a few tens of kB.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+class BodyError(ValueError):
+    """A response body that cannot be used as JSON: not JSON, too large or nested too deep.
+    Its message says which, in words fit for an error message."""
+
+
+def json_body(content: bytes) -> Any:
+    """`content` parsed as JSON, or BodyError. Nesting deep enough to exhaust the parser's
+    recursion (`[` 100,000 deep) is an error like any other, never a RecursionError."""
+    if len(content) > MAX_BODY_BYTES:
+        raise BodyError(f"a body of {len(content)} bytes, over the {MAX_BODY_BYTES} byte limit")
+    try:
+        return json.loads(content)
+    except RecursionError:
+        raise BodyError("a JSON body nested too deep to read") from None
+    except ValueError:
+        raise BodyError("a body that is not JSON") from None
 
 
 def error_fields(response: httpx.Response) -> tuple[str | None, str | None]:
@@ -17,9 +39,9 @@ def error_fields(response: httpx.Response) -> tuple[str | None, str | None]:
     `ErrorDetail {code, message}`, AMC `{message, requestId}`, LWA `{error, error_description}`
     (reference §1.6, §2.2 "parse both defensively", §3.1, §1.3)."""
     try:
-        body: Any = response.json()
-    except ValueError:
-        text = response.text.strip()
+        body: Any = json_body(response.content)
+    except BodyError:
+        text = response.content[:_MAX_DETAIL].decode("utf-8", errors="replace").strip()
         return None, (redact(text[:_MAX_DETAIL]) or None)
     if not isinstance(body, dict):
         return None, None
@@ -62,3 +84,30 @@ def api_error(
         code=code,
         detail=detail,
     )
+
+
+def read_bounded(response: httpx.Response, *, operation: str) -> None:
+    """Read the body of a streamed `response`, refusing one over MAX_BODY_BYTES (counted
+    after decompression) before it is all in memory."""
+    declared = response.headers.get("Content-Length", "")
+    too_large = ApiError(
+        f"{operation}: HTTP {response.status_code} with a body over the {MAX_BODY_BYTES} byte "
+        "limit; refusing to read it",
+        operation=operation,
+        status=response.status_code,
+    )
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large
+    if hasattr(response, "_content"):  # already read, by the --debug log hook
+        if len(response.content) > MAX_BODY_BYTES:
+            raise too_large
+        return
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    # What `Response.read()` does, with the bound applied as it goes.
+    response._content = b"".join(chunks)

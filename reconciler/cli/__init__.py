@@ -13,17 +13,38 @@ import traceback
 import click
 
 from reconciler import __version__
+from reconciler.cli.helptext import CREDENTIALS_ENV, SANDBOX_ENV, epilog
 from reconciler.errors import (
     EXIT_BUG,
+    EXIT_CHANGES,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
     EXIT_USAGE,
     ReconcilerError,
 )
 from reconciler.redact import redact
 
+_EPILOG = (
+    epilog(
+        env=(*CREDENTIALS_ENV, *SANDBOX_ENV),
+        exits=(
+            (EXIT_OK, "ok; no changes"),
+            (EXIT_ERROR, "error, or refused (a guard, a stale plan, no confirmation)"),
+            (EXIT_CHANGES, "changes present: plan --detailed-exitcode, drift"),
+            (EXIT_PARTIAL, "apply finished, but some actions failed or did not converge"),
+            (EXIT_USAGE, "usage error (bad command line)"),
+            (EXIT_BUG, "a bug in reconciler: please report it with the output"),
+            (EXIT_INTERRUPTED, "apply interrupted (Ctrl-C / SIGTERM)"),
+        ),
+    )
+    + "\n\n\b\nShell completion (bash; zsh and fish alike, see the README):\n"
+    + '  eval "$(_RECONCILER_COMPLETE=bash_source reconciler)"'
+)
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=_EPILOG)
 @click.version_option(__version__, prog_name="reconciler")
 def cli() -> None:
     """GitOps for Amazon Ads account access.

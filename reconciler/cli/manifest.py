@@ -7,6 +7,7 @@ import os
 
 import click
 
+from reconciler.cli.helptext import GITHUB_ENV, epilog
 from reconciler.errors import EXIT_ERROR, EXIT_OK, Diagnostic, ManifestError
 from reconciler.manifest import load_manifests
 from reconciler.manifest.schema import load_schema
@@ -42,8 +43,13 @@ def _annotation(diagnostic: Diagnostic) -> str:
     )
 
 
-@click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.command(
+    epilog=epilog(
+        env=GITHUB_ENV,
+        exits=((EXIT_OK, "the manifests are valid"), (EXIT_ERROR, "problems found (all listed)")),
+    )
+)
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...", type=click.Path(path_type=str))
 @click.option(
     "--format",
     "output_format",
@@ -97,7 +103,7 @@ def validate(ctx: click.Context, paths: tuple[str, ...], output_format: str) -> 
     ctx.exit(EXIT_OK)
 
 
-@click.command()
+@click.command(epilog=epilog(exits=((EXIT_OK, "printed"),)))
 def schema() -> None:
     """Print the manifest JSON Schema (2020-12), for editors and other tools."""
     click.echo(json.dumps(load_schema(), indent=2))

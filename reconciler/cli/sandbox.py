@@ -16,17 +16,29 @@ from typing import Any
 import click
 import httpx
 
-from reconciler.errors import ConfigError, UsageError
+from reconciler.api.config import shown_url
+from reconciler.cli.helptext import OK, SANDBOX_ENV, AliasedOption, epilog
+from reconciler.errors import EXIT_ERROR, ConfigError, UsageError
 from reconciler.redact import MASK
-from reconciler.sandbox import SANDBOX_CLIENT_ID, Faults, World, open_state
+from reconciler.sandbox import (
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_REFRESH_TOKEN,
+    Faults,
+    World,
+    open_state,
+)
 from reconciler.sandbox.control import apply_control
 from reconciler.sandbox.persist import lock_state, state_path
 from reconciler.sandbox.seed import load_seed_file, read_seed
 from reconciler.sandbox.server import SandboxServer, check_loopback
 
 _STATE = click.option(
-    "--state",
+    "--sandbox-state",
+    "--state",  # the old spelling, still accepted; help shows the name the others use
     "state",
+    cls=AliasedOption,
+    metavar="FILE",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="State file (default: $RECONCILER_SANDBOX_STATE or .reconciler/sandbox.json).",
@@ -48,17 +60,49 @@ def _seeded(seed: Path | None) -> World:
     return World.default() if seed is None else load_seed_file(World(), seed)
 
 
+def _base_url(url: str) -> str:
+    """`--url` checked: an http(s) URL of a running `sandbox serve`, without the trailing /."""
+    base = url.strip().rstrip("/")
+    scheme = base.partition("://")[0] if "://" in base else ""
+    if scheme not in ("http", "https"):
+        example = base.split("://")[-1].rsplit("@", 1)[-1] or "127.0.0.1:8400"
+        raise ConfigError(
+            f"--url {shown_url(url)} is not an http:// URL; give one that `reconciler sandbox "
+            f"serve` printed, e.g. http://{example}"
+        )
+    return base
+
+
+def _call(method: str, url: str, route: str, args: dict[str, Any] | None = None) -> Any:
+    """One request to a running sandbox's control API; its JSON answer, or a one-line error."""
+    base = _base_url(url)
+    try:
+        response = httpx.request(
+            method, f"{base}/_sandbox/{route}", json=args, timeout=10.0, follow_redirects=False
+        )
+    except httpx.HTTPError as exc:
+        raise ConfigError(
+            f"cannot reach the sandbox at {shown_url(base)} ({type(exc).__name__}): is "
+            "`reconciler sandbox serve` running there? Check --url against the URLs it printed."
+        ) from None
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{shown_url(base)} answered HTTP {response.status_code} without a sandbox JSON "
+            "body: is it a `reconciler sandbox serve` URL?"
+        )
+    if response.status_code != 200:
+        raise UsageError(f"sandbox {route}: {data.get('error', response.reason_phrase)}")
+    return data
+
+
 def _run(op: str, args: dict[str, Any], *, state: Path | None, url: str | None) -> Any:
     """Apply one sandbox operation to a running server (`url`) or to the state file."""
     if url is not None:
-        base = url.rstrip("/")
-        try:
-            response = httpx.post(f"{base}/_sandbox/{op}", json=args, timeout=10.0)
-        except httpx.HTTPError as exc:
-            raise ConfigError(f"cannot reach the sandbox at {base}: {exc}") from exc
-        if response.status_code != 200:
-            raise UsageError(f"sandbox {op}: {response.json().get('error', response.text)}")
-        return response.json().get("result")
+        return _call("POST", url, op, args).get("result")
     try:
         with open_state(state) as world:
             return apply_control(world, op, args)
@@ -78,7 +122,11 @@ def sandbox() -> None:
 @_STATE
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option(
-    "--port", default=0, show_default=True, help="First of 4 consecutive ports; 0 = any free."
+    "--port",
+    type=click.IntRange(0, 65535 - 3),
+    default=0,
+    show_default=True,
+    help="First of 4 consecutive ports; 0 = any free.",
 )
 @click.option("--allow-remote", is_flag=True, help="Allow binding a non-loopback address.")
 @click.option("--latency-ms", type=float, default=0.0, help="Delay every API response.")
@@ -92,6 +140,12 @@ def sandbox() -> None:
     "--fault-drop-after-write", type=float, default=0.0, help="Write applied, then dropped."
 )
 @click.option("--fault-seed", type=int, default=0, help="Seed for the fault sequence.")
+@click.option(
+    "--strict-media-types",
+    is_flag=True,
+    help="Media types in the spec's exact case, and Accept only the response's type "
+    "(default: lenient, as Amazon's own tolerance is unknown).",
+)
 @click.option("--verbose", is_flag=True, help="Log each request line to stderr.")
 def serve(
     seed: Path | None,
@@ -108,12 +162,14 @@ def serve(
     fault_5xx_after_write: float,
     fault_drop_after_write: float,
     fault_seed: int,
+    strict_media_types: bool,
     verbose: bool,
 ) -> None:
     """Serve the sandbox over loopback HTTP until interrupted.
 
-    Prints AMAZON_ADS_* lines to use (or `eval`) in another shell. With --state, an existing
-    state file is loaded (the seed is used only when it is absent) and saved after each write.
+    Prints `export AMAZON_ADS_...` lines, the public sandbox credentials included, to paste
+    into another shell. With --sandbox-state, an existing state file is loaded (the seed is
+    used only when it is absent) and saved after each write.
     """
     check_loopback(host, force=allow_remote)
     try:
@@ -130,28 +186,54 @@ def serve(
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+
+    def run(world: World, target: Path | None) -> None:
+        _serve(
+            world, faults, target, host=host, port=port, verbose=verbose, strict=strict_media_types
+        )
+
     if state is None:
-        _serve(_seeded(seed), faults, host, port, None, verbose)
+        run(_seeded(seed), None)
         return
     with lock_state(state, timeout_s=1.0) as target:
         world = World.load(target) if target.exists() else _seeded(seed)
         world.save(target)
-        _serve(world, faults, host, port, target, verbose)
+        run(world, target)
 
 
 def _serve(
-    world: World, faults: Faults, host: str, port: int, target: Path | None, verbose: bool
+    world: World,
+    faults: Faults,
+    target: Path | None,
+    *,
+    host: str,
+    port: int,
+    verbose: bool,
+    strict: bool,
 ) -> None:
     server = SandboxServer(
-        world, faults=faults, host=host, port=port, state_path=target, verbose=verbose
+        world,
+        faults=faults,
+        host=host,
+        port=port,
+        state_path=target,
+        verbose=verbose,
+        strict_media_types=strict,
     )
     endpoints = server.start()
-    for line in endpoints.env_lines():
+    # The sandbox's credentials are public, fake values (README), so printing them is safe and
+    # makes the output complete: paste it into another shell and any command talks here.
+    public = [
+        f"AMAZON_ADS_CLIENT_SECRET={SANDBOX_CLIENT_SECRET}",
+        f"AMAZON_ADS_REFRESH_TOKEN={SANDBOX_REFRESH_TOKEN}",
+        f"AMAZON_ADS_CLIENT_ID={SANDBOX_CLIENT_ID}",  # last: readers may stop at it
+    ]
+    for line in [*endpoints.env_lines(), *public]:
         key, _, value = line.partition("=")
-        click.echo(f"{key}={shlex.quote(value)}")
-    click.echo(f"AMAZON_ADS_CLIENT_ID={SANDBOX_CLIENT_ID}")
+        click.echo(f"export {key}={shlex.quote(value)}")
     click.echo(
-        "# client secret and refresh token: the public sandbox values in the README. Ctrl-C stops.",
+        "# paste the export lines above into another shell (the sandbox's credentials are "
+        "public, fake values). Ctrl-C stops.",
         err=True,
     )
     try:
@@ -183,7 +265,7 @@ def reset(seed: Path | None, state: Path | None, url: str | None) -> None:
 def show(state: Path | None, url: str | None) -> None:
     """Print the sandbox world as JSON (no tokens)."""
     if url is not None:
-        data = httpx.get(f"{url.rstrip('/')}/_sandbox/state", timeout=10.0).json()
+        data = _call("GET", url, "state")
     else:
         target = state_path(state)
         data = (World.load(target) if target.exists() else World.default()).snapshot()
@@ -292,5 +374,16 @@ def advance_clock(duration: str, state: Path | None, url: str | None) -> None:
     _run("advance-clock", {"seconds": seconds}, state=state, url=url)
     click.echo(f"clock advanced by {seconds:g} s")
 
+
+def _help_epilogs() -> None:
+    # Set in one place rather than on each decorator: every sandbox command reads the same
+    # variable and returns the same codes.
+    exits = (OK, (EXIT_ERROR, "error (state file locked, sandbox unreachable)"))
+    for command in (sandbox, *sandbox.commands.values()):
+        command.epilog = epilog(env=SANDBOX_ENV, exits=exits)
+    serve.epilog = epilog(env=SANDBOX_ENV, exits=((0, "stopped with Ctrl-C"), exits[1]))
+
+
+_help_epilogs()
 
 COMMANDS: list[click.Command] = [sandbox]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from reconciler.errors import Diagnostic, ManifestError
 from reconciler.manifest import schema
+from reconciler.manifest.prune import prune
 from reconciler.manifest.semantics import build_desired
 from reconciler.manifest.yamlload import YamlDoc, read_yaml
 from reconciler.model import Desired
@@ -45,33 +46,36 @@ def load_manifests(paths: Sequence[StrPath]) -> Desired:
     """
     files, problems = _discover(paths)
     docs: list[YamlDoc] = []
+    # Some group may be defined where we cannot see it (a file that does not parse, a
+    # `groups` set aside): then "unknown group" and "too few admins" would be guesses.
+    partial = False
     for path in files:
         try:
             raw = path.read_bytes()
         except OSError as exc:
             problems.append(Diagnostic(str(path), 1, 1, f"cannot read file: {exc.strerror}"))
+            partial = True
             continue
         parsed = read_yaml(raw, str(path))
         if isinstance(parsed, list):
             problems.extend(parsed)
+            partial = True
             continue
-        found = schema.validate(parsed)
+        found = schema.check(parsed)
         if found:
+            # Report them, set the bad values aside, and check the rest with everything else.
             problems.extend(found)
-            continue
+            kept = prune(parsed, found.paths)
+            partial = partial or kept.groups_uncertain
+            if not kept.usable:
+                continue
         docs.append(parsed)
-    if problems:
-        # Semantic checks on the valid files still run, so one bad file does not hide others'
-        # duplicates; but a file that failed cannot take part, so skip when nothing is left.
-        if docs:
-            result = build_desired(docs, partial=True)
-            if isinstance(result, list):
-                problems.extend(result)
-        raise ManifestError(problems)
-    result = build_desired(docs)
+    result = build_desired(docs, partial=partial)
     if isinstance(result, list):
-        raise ManifestError(result)
-    return result
+        problems.extend(result)
+    elif not problems:
+        return result
+    raise ManifestError(problems)
 
 
 def _discover(paths: Sequence[StrPath]) -> tuple[list[Path], list[Diagnostic]]:

@@ -91,9 +91,28 @@ def compiled() -> Check:
     return compile_schema(load_schema())
 
 
+class Found(list[Diagnostic]):
+    """The problems found, and the path of the value each one is about (`paths`), so that
+    the loader can set the bad values aside and still check the rest of the file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[Path] = []
+
+
 def validate(doc: YamlDoc) -> list[Diagnostic]:
     """Every schema problem in `doc`. Coerces unquoted numeric ids to their text in place."""
-    problems: list[Diagnostic] = []
+    return check(doc)
+
+
+def check(doc: YamlDoc) -> Found:
+    """`validate`, also saying where each problem is (`Found.paths`).
+
+    A key misspelled closely enough to suggest one (`amcAcounts`) is reported, and its value
+    is then checked, and kept, under the suggested key, so that the mistakes written under it
+    are reported in the same run instead of after the key is fixed.
+    """
+    problems = Found()
     doc_data = compiled()(doc, doc.data, (), problems)
     object.__setattr__(doc, "data", doc_data)
     return problems
@@ -155,7 +174,13 @@ def _chain(steps: list[Check]) -> Check:
 
 def _report(doc: YamlDoc, path: Path, out: list[Diagnostic], message: str) -> None:
     line, col = doc.loc(path)
-    out.append(Diagnostic(doc.file, line, col, message))
+    _add(out, path, Diagnostic(doc.file, line, col, message))
+
+
+def _add(out: list[Diagnostic], path: Path, diagnostic: Diagnostic) -> None:
+    out.append(diagnostic)
+    if isinstance(out, Found):
+        out.paths.append(path)
 
 
 def _what(path: Path) -> str:
@@ -296,7 +321,7 @@ def _object(node: dict[str, Any], build: Callable[[dict[str, Any], str | None], 
         if not isinstance(value, dict):
             _report(doc, path, out, f"{_what(path)} must be a mapping, not {_show(value)}")
             return value
-        for key, item in value.items():
+        for key, item in list(value.items()):
             child = (*path, key)
             if key in properties:
                 value[key] = properties[key](doc, item, child, out)
@@ -309,11 +334,18 @@ def _object(node: dict[str, Any], build: Callable[[dict[str, Any], str | None], 
                 message = f"unknown key `{key}`"
                 close = difflib.get_close_matches(key, names, 1, 0.6)
                 folded = [n for n in names if n.lower() == key.lower()]
-                if folded or close:
-                    message += f"; did you mean `{(folded or close)[0]}`?"
+                meant = (folded or close or [None])[0]
+                if meant is not None:
+                    message += f"; did you mean `{meant}`?"
                 else:
                     message += f"; valid keys here: {', '.join(names)}"
                 out.append(Diagnostic(doc.file, line, col, message))
+                if meant is not None and meant not in value:
+                    # Check (and keep) what was written under the key the user meant.
+                    del value[key]
+                    value[meant] = properties[meant](doc, item, _alias(doc, child, meant), out)
+                elif isinstance(out, Found):
+                    out.paths.append(child)
         for key in required:
             if key not in value:
                 _report(doc, path, out, f"{_entry(path)} is missing required key `{key}`")
@@ -322,16 +354,28 @@ def _object(node: dict[str, Any], build: Callable[[dict[str, Any], str | None], 
     return check
 
 
+def _alias(doc: YamlDoc, old: Path, key: str) -> Path:
+    """Make the locations under `old` also known under its sibling `key`; return that path."""
+    new = (*old[:-1], key)
+
+    def moved(path: Path) -> Path | None:
+        return new + path[len(old) :] if path[: len(old)] == old else None
+
+    for locs in (doc.locs, doc.key_locs):
+        locs.update({m: loc for p, loc in list(locs.items()) if (m := moved(p)) is not None})
+    doc.plain.update({m: t for p, t in list(doc.plain.items()) if (m := moved(p)) is not None})
+    return new
+
+
 def _check_key(
     doc: YamlDoc, key_check: Check, key: str, child: Path, out: list[Diagnostic]
 ) -> None:
     found: list[Diagnostic] = []
     key_check(doc, key, (), found)  # path () words the message as "the manifest ..."
     line, col = doc.key_loc(child)
-    out.extend(
-        Diagnostic(doc.file, line, col, d.message.replace("the manifest", "group", 1))
-        for d in found
-    )
+    for d in found:
+        message = d.message.replace("the manifest", "group", 1)
+        _add(out, child, Diagnostic(doc.file, line, col, message))
 
 
 def _entry(path: Path) -> str:

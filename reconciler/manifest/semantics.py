@@ -29,6 +29,7 @@ from typing import Any
 
 from reconciler.errors import Diagnostic
 from reconciler.manifest import addresses
+from reconciler.manifest.prune import PRUNED
 from reconciler.manifest.yamlload import Path, YamlDoc
 from reconciler.model import (
     AccountPolicy,
@@ -80,14 +81,18 @@ def _default_name(email: str) -> str:
 def build_desired(docs: Sequence[YamlDoc], *, partial: bool = False) -> Desired | list[Diagnostic]:
     """The normalised `Desired` for schema-valid `docs`, or every semantic problem found.
 
-    `partial`: other files failed to load, so a group they define may look unknown and an
-    admin they grant may look missing; those two checks are skipped to avoid false alarms.
+    `partial`: a group may be defined where it could not be read (a file that failed to
+    parse), so a group may look unknown and an admin granted through it may look missing;
+    those two checks are skipped to avoid false alarms. Entries set aside as `PRUNED` (they
+    failed the schema, see `prune`) are skipped, and so is the admin count of an account
+    that lost a user entry, directly or through a group.
     """
     out: list[Diagnostic] = []
-    groups = _groups(docs, out)
+    incomplete: set[str] = set()  # groups that lost a member entry
+    groups = _groups(docs, out, incomplete)
     policy = _policy(docs, groups, out, partial=partial)
     managers = _managers(docs, out)
-    amcs = _amc_accounts(docs, groups, policy, out, partial=partial)
+    amcs = _amc_accounts(docs, groups, policy, out, partial=partial, incomplete=incomplete)
     if out:
         return out
     return Desired(
@@ -250,7 +255,9 @@ def _check_rules(
         )
 
 
-def _groups(docs: Sequence[YamlDoc], out: list[Diagnostic]) -> dict[str, list[_Member]]:
+def _groups(
+    docs: Sequence[YamlDoc], out: list[Diagnostic], incomplete: set[str]
+) -> dict[str, list[_Member]]:
     groups: dict[str, list[_Member]] = {}
     where: dict[str, Source] = {}
     for doc in docs:
@@ -264,6 +271,9 @@ def _groups(docs: Sequence[YamlDoc], out: list[Diagnostic]) -> dict[str, list[_M
             seen: dict[str, Source] = {}
             expanded: list[_Member] = []
             for index, member in enumerate(members):
+                if member is PRUNED:
+                    incomplete.add(name)
+                    continue
                 msource = _src(doc, (*path, index))
                 email: str = member["email"]
                 first = seen.get(email.lower())
@@ -299,6 +309,8 @@ def _managers(docs: Sequence[YamlDoc], out: list[Diagnostic]) -> list[DesiredMan
     by_name: dict[str, tuple[Source, bool]] = {}  # name -> (where, pinned by id)
     for doc in docs:
         for index, entry in enumerate(doc.data.get("managerAccounts") or ()):
+            if entry is PRUNED:
+                continue
             path: Path = ("managerAccounts", index)
             source = _src(doc, path)
             account = _manager(doc, path, entry, source, out)
@@ -337,6 +349,8 @@ def _manager(
     seen: dict[tuple[str, str], Source] = {}
     per_region: dict[Region, int] = {}
     for index, item in enumerate(entry.get("linkedAccounts") or ()):
+        if item is PRUNED:
+            continue
         lsource = _src(doc, (*path, "linkedAccounts", index))
         role = item.get("role")
         link = DesiredLink(
@@ -388,11 +402,14 @@ def _amc_accounts(
     out: list[Diagnostic],
     *,
     partial: bool,
+    incomplete: set[str],
 ) -> list[DesiredAmcAccount]:
     result: list[DesiredAmcAccount] = []
     seen: dict[str, Source] = {}
     for doc in docs:
         for index, entry in enumerate(doc.data.get("amcAccounts") or ()):
+            if entry is PRUNED:
+                continue
             path: Path = ("amcAccounts", index)
             source = _src(doc, path)
             account_id: str = entry["id"]
@@ -411,7 +428,11 @@ def _amc_accounts(
             min_admins: int = entry.get("minAdmins", 1)
             prune: bool = entry.get("prune", True)
             admins = sum(1 for u in users if u.role is AmcRole.ADMIN)
-            if prune and admins < min_admins and not partial:
+            entries = entry.get("users") or ()
+            lost_users = any(u is PRUNED for u in entries) or any(
+                u.get("group") in incomplete for u in entries if u is not PRUNED
+            )
+            if prune and admins < min_admins and not partial and not lost_users:
                 out.append(
                     _diag(
                         source,
@@ -470,6 +491,8 @@ def _users(
         users.append(user)
 
     for index, item in enumerate(entry.get("users") or ()):
+        if item is PRUNED:
+            continue
         upath = (*path, "users", index)
         source = _src(doc, upath)
         role = AmcRole(item["role"])

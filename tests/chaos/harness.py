@@ -83,8 +83,9 @@ def serve(
             line = process.stdout.readline()
             if not line or time.monotonic() > deadline:
                 raise RuntimeError("`reconciler sandbox serve` exited before printing its URLs")
-            key, _, value = line.strip().partition("=")
-            if key.startswith("AMAZON_ADS_"):
+            key, _, value = line.strip().removeprefix("export ").partition("=")
+            # The credentials given by the caller win over the public ones serve prints.
+            if key.startswith("AMAZON_ADS_") and key not in env:
                 env[key] = shlex.split(value)[0] if value else ""
         if client_id is not None:
             env["AMAZON_ADS_CLIENT_ID"] = client_id

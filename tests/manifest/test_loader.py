@@ -105,3 +105,42 @@ def test_a_broken_groups_file_does_not_make_its_groups_look_unknown(tmp_path: Pa
         f"{tmp_path}/groups.yaml:4:15: `email` `nope` is not an email address "
         "(expected name@domain.tld)"
     ]
+
+
+def test_a_bad_admin_entry_does_not_also_report_too_few_admins(tmp_path: Path) -> None:
+    # The admin entry fails the schema and is set aside; counting without it would claim
+    # "0 admins", a second message for the one mistake.
+    path = _write(
+        tmp_path / "amc.yaml",
+        "version: 1\namcAccounts:\n  - id: ENTITYA\n    users:\n"
+        "      - {email: alice@example, role: admin}\n",
+    )
+    assert _messages([path]) == [
+        f"{path}:5:17: `email` `alice@example` is not an email address (expected name@domain.tld)"
+    ]
+
+
+def test_a_file_that_does_not_parse_hides_no_error_but_makes_no_guess(tmp_path: Path) -> None:
+    # broken.yaml may define the group: "unknown group" would be a guess, so it is not said;
+    # the duplicate across the other two files is still reported in the same run.
+    broken = _write(tmp_path / "broken.yaml", "version: 1\ngroups: [\n")
+    amc = (
+        "version: 1\namcAccounts:\n  - id: ENTITYA\n    users:\n      - {group: ops, role: admin}\n"
+    )
+    first = _write(tmp_path / "one.yaml", amc)
+    second = _write(tmp_path / "two.yaml", amc)
+    messages = _messages([tmp_path])
+    assert [m.split(":", 1)[0] for m in messages] == [str(broken), str(second)]
+    assert messages[1] == f"{second}:3:5: duplicate AMC account `ENTITYA` (also at {first}:3:5)"
+
+
+def test_errors_under_a_misspelled_key_come_with_it(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "m.yaml",
+        "version: 1\nmanagerAcounts:\n  - name: Acme\n    linkedAccounts:\n"
+        "      - {id: ENTITY1, region: XX}\n",
+    )
+    assert _messages([path]) == [
+        f"{path}:2:1: unknown key `managerAcounts`; did you mean `managerAccounts`?",
+        f"{path}:5:31: `region` must be one of NA, EU, FE, not `XX`",
+    ]

@@ -58,3 +58,4 @@ def test_pre_commit_hook_runs_validate() -> None:
     assert hook["id"] == "reconciler-validate"
     assert hook["entry"] == "reconciler validate"
     assert hook["pass_filenames"] is False
+    assert hook["args"] == ["manifests/"]  # a manifests folder, not the whole repository

@@ -1,0 +1,105 @@
+"""A stand-in for the `gh` CLI that holds state: the issue comments of one repository, in a
+JSON file (`FAKE_GH_STATE`). It answers the `gh api` calls the action's comment step makes,
+and filters with the real `jq` (gh's `--jq` is jq), so the test checks what GitHub would hold
+after the step ran, not which calls were made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+def main(argv: list[str]) -> int:
+    state_file = Path(os.environ["FAKE_GH_STATE"])
+    state: dict[str, Any] = (
+        json.loads(state_file.read_text()) if state_file.exists() else {"comments": []}
+    )
+    if os.environ.get("GH_TOKEN", "") == "":
+        print("gh: no token", file=sys.stderr)
+        return 4
+    args = argv[1:]
+    if args[0] == "run":
+        return _run_download(state, args[1:])
+    assert args[0] == "api", args
+    method, jq, body_file, endpoint = "GET", None, None, None
+    rest = args[1:]
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--method":
+            method = rest.pop(0)
+        elif arg == "--jq":
+            jq = rest.pop(0)
+        elif arg == "--input":
+            body_file = rest.pop(0)
+        elif arg == "--paginate":
+            pass
+        else:
+            endpoint = arg
+    assert endpoint is not None
+    result: Any
+    issue_comments = r"repos/[^/]+/[^/]+/issues/(\d+)/comments"
+    if method == "GET" and (m := re.fullmatch(issue_comments, endpoint)):
+        result = [c for c in state["comments"] if c["issue"] == int(m.group(1))]
+    elif method == "POST" and (
+        m := re.fullmatch(r"repos/[^/]+/[^/]+/issues/(\d+)/comments", endpoint)
+    ):
+        assert body_file is not None
+        body = json.loads(Path(body_file).read_text())["body"]
+        result = {"id": 1000 + len(state["comments"]), "issue": int(m.group(1)), "body": body}
+        state["comments"].append(result)
+    elif method == "PATCH" and (
+        m := re.fullmatch(r"repos/[^/]+/[^/]+/issues/comments/(\d+)", endpoint)
+    ):
+        assert body_file is not None
+        (result,) = [c for c in state["comments"] if c["id"] == int(m.group(1))]
+        result["body"] = json.loads(Path(body_file).read_text())["body"]
+    elif method == "GET" and (
+        m := re.fullmatch(r"repos/[^/]+/[^/]+/commits/(\w+)/pulls", endpoint)
+    ):
+        result = [p for p in state.get("pulls", []) if m.group(1) in p["commits"]]
+    elif method == "GET" and (m := re.fullmatch(r"repos/[^/]+/[^/]+/pulls/(\d+)", endpoint)):
+        (result,) = [p for p in state.get("pulls", []) if p["number"] == int(m.group(1))]
+    elif method == "GET" and endpoint.startswith("repos/") and "/actions/runs?" in endpoint:
+        query = parse_qs(urlsplit(endpoint).query)
+        runs = [
+            {k: v for k, v in run.items() if k != "artifacts"}
+            for run in state.get("runs", [])
+            if all(str(run.get(key)) == values[0] for key, values in query.items())
+        ]
+        result = {"total_count": len(runs), "workflow_runs": runs}
+    else:
+        print(f"fake gh: unexpected {method} {endpoint}", file=sys.stderr)
+        return 1
+    state_file.write_text(json.dumps(state))
+    text = json.dumps(result)
+    if jq is not None:
+        text = subprocess.run(
+            ["jq", "-r", jq], input=text, capture_output=True, text=True, check=True
+        ).stdout
+    sys.stdout.write(text)
+    return 0
+
+
+def _run_download(state: dict[str, Any], args: list[str]) -> int:
+    """`gh run download RUN --repo R --name NAME --dir DIR`."""
+    assert args[0] == "download", args
+    run_id, options = int(args[1]), dict(zip(args[2::2], args[3::2], strict=True))
+    (run,) = [r for r in state.get("runs", []) if r["id"] == run_id]
+    files = run["artifacts"].get(options["--name"])
+    if files is None:
+        print(f"no artifact matches {options['--name']}", file=sys.stderr)
+        return 1
+    for name, text in files.items():
+        (Path(options["--dir"]) / name).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

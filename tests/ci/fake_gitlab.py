@@ -1,0 +1,96 @@
+"""A stand-in for the GitLab REST API (v4) on loopback that holds state: merge requests,
+their pipelines and jobs, job artifacts and merge-request notes. Only the calls the
+template's jobs make; anything else is a 404 the test will see."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+PROJECT = "55"
+TOKEN = "glpat-fake"
+
+
+@dataclass
+class GitLab:
+    merge_requests: list[dict[str, Any]] = field(default_factory=list)  # iid, state, sha
+    pipelines: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # by MR iid
+    jobs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # by pipeline id
+    artifacts: dict[tuple[int, str], bytes] = field(default_factory=dict)  # (job id, path)
+    notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # by MR iid
+    url: str = ""
+
+    def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Any:
+        base = f"/api/v4/projects/{PROJECT}"
+        assert path.startswith(base), path
+        route = path[len(base) :]
+        if m := re.fullmatch(r"/repository/commits/(\w+)/merge_requests", route):
+            return [mr for mr in self.merge_requests if m.group(1) in mr["commits"]]
+        if m := re.fullmatch(r"/merge_requests/(\d+)/pipelines", route):
+            return sorted(self.pipelines.get(int(m.group(1)), []), key=lambda p: -p["id"])
+        if m := re.fullmatch(r"/pipelines/(\d+)/jobs", route):
+            jobs = self.jobs.get(int(m.group(1)), [])
+            scopes = query.get("scope[]", [])
+            return [j for j in jobs if not scopes or j["status"] in scopes]
+        if m := re.fullmatch(r"/jobs/(\d+)/artifacts/(.+)", route):
+            return self.artifacts[(int(m.group(1)), m.group(2))]
+        if m := re.fullmatch(r"/merge_requests/(\d+)/notes", route):
+            notes = self.notes.setdefault(int(m.group(1)), [])
+            if method == "POST":
+                note = {"id": 900 + len(notes), "body": body["body"]}
+                notes.append(note)
+                return note
+            page = int(query.get("page", ["1"])[0])
+            per_page = int(query.get("per_page", ["20"])[0])
+            return notes[(page - 1) * per_page : page * per_page]
+        if m := re.fullmatch(r"/merge_requests/(\d+)/notes/(\d+)", route):
+            (note,) = [n for n in self.notes[int(m.group(1))] if n["id"] == int(m.group(2))]
+            note["body"] = body["body"]
+            return note
+        raise KeyError(route)
+
+
+@contextmanager
+def serve(gitlab: GitLab) -> Iterator[GitLab]:
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            if self.headers.get("PRIVATE-TOKEN") != TOKEN:
+                self._send(401, b'{"message": "401 Unauthorized"}')
+                return
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else None
+            try:
+                result = gitlab.handle(self.command, parts.path, parse_qs(parts.query), body)
+            except KeyError:
+                self._send(404, b'{"message": "404 Not Found"}')
+                return
+            self._send(200, result if isinstance(result, bytes) else json.dumps(result).encode())
+
+        def _send(self, status: int, data: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = _answer
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    gitlab.url = f"http://127.0.0.1:{server.server_address[1]}/api/v4"
+    try:
+        yield gitlab
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,238 @@
+"""The GitHub Action's shell steps, run with bash against the sandbox and a recorded
+pull_request event (tests/ci/pull_request.json): exit codes, outputs, the PR comment."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.sandbox import World
+from tests.ci.steps import REPO, ActionRunner
+
+EXAMPLES = REPO / "examples" / "manifests"
+
+
+def _has_show() -> bool:
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "show", "--help"], capture_output=True, check=False
+    )
+    return done.returncode == 0
+
+
+# Plan digests come with `reconciler show` (issue #14, the plan-file branch); these
+# assertions start running once that lands.
+needs_plan_digest = pytest.mark.skipif(
+    not _has_show(), reason="this reconciler has no `show` / planDigest yet (plan-file branch)"
+)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    shutil.copytree(EXAMPLES, tmp_path / "manifests")
+    World.default().save(tmp_path / "sandbox.json")
+    return tmp_path
+
+
+def _runner(workdir: Path, env: dict[str, str] | None = None, **inputs: str) -> ActionRunner:
+    return ActionRunner(workdir, inputs={"args": "--sandbox", **inputs}, env=env or {})
+
+
+def test_plan_with_changes_passes_and_keeps_the_plan(workdir: Path) -> None:
+    runner = _runner(workdir, command="plan")
+    done = runner.run("run")
+    assert done.code == 0, done.log
+    assert done.outputs["exit-code"] == "2"
+    assert "changes planned" in done.stdout
+    plan = json.loads((workdir / "plan.json").read_text(encoding="utf-8"))
+    assert plan["actions"]
+    assert (workdir / "plan.json.digest").exists()
+    # The markdown the comment step posts, and the job summary reconciler wrote itself.
+    assert (runner.temp / "reconciler" / "plan.md").read_text(encoding="utf-8").strip()
+    assert (workdir / "step-summary.md").read_text(encoding="utf-8").strip()
+    assert "carol@example.com" not in (runner.temp / "reconciler" / "plan.md").read_text()
+    assert "@example.com" in (runner.temp / "reconciler" / "plan.md").read_text()  # masked
+
+
+def test_plan_without_changes_passes_with_exit_0(workdir: Path) -> None:
+    first = _runner(workdir, command="plan")
+    assert first.run("run").code == 0
+    apply = _runner(workdir, command="apply").run("run")
+    assert apply.code == 0, apply.log
+    assert apply.outputs["exit-code"] == "0"
+    assert (workdir / "journal.jsonl").read_text(encoding="utf-8").count("\n") >= 1
+    again = _runner(workdir, command="plan").run("run")
+    assert again.code == 0, again.log
+    assert again.outputs["exit-code"] == "0"
+    assert "no changes" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("inputs", "code", "why"),
+    [
+        ({"paths": "missing-folder"}, "1", "an error, or refused"),
+        ({"args": "--sandbox --no-such-flag"}, "64", "usage error: check the action's paths"),
+        ({"args": "--sandbox --max-removals -3"}, "64", "usage error"),
+    ],
+)
+def test_plan_fails_on_anything_but_0_and_2_and_says_why(
+    workdir: Path, inputs: dict[str, str], code: str, why: str
+) -> None:
+    done = ActionRunner(workdir, inputs={"command": "plan", **inputs}, env={}).run("run")
+    assert done.code == 1
+    assert done.outputs["exit-code"] == code
+    assert f"::error title=reconciler plan failed (exit {code})::" in done.stdout
+    assert why in done.stdout
+
+
+def test_a_refused_plan_is_posted_then_fails_the_job(workdir: Path) -> None:
+    """Issue #12: the pull request shows who would lose access exactly when a guard refuses."""
+    runner = _runner(workdir, command="plan", args="--sandbox --max-removals 0")
+    done = runner.run("run")
+    assert done.code == 0, done.log  # the steps after it still run: the comment
+    assert done.outputs["exit-code"] == "1" and done.outputs["refused"] == "true"
+    assert "::error title=reconciler plan refused::" in done.stdout
+    plan_md = (runner.temp / "reconciler" / "plan.md").read_text(encoding="utf-8")
+    assert "REFUSED by 1 guard" in plan_md and "revoke" in plan_md
+    assert runner.run("comment").code == 0
+    failed = runner.run("refused")
+    assert failed.code == 1 and "refused by a guard" in failed.stdout
+
+
+def test_drift_fails_when_drifted_unless_told_not_to(workdir: Path) -> None:
+    drifted = _runner(workdir, command="drift").run("run")
+    assert drifted.code == 1
+    assert drifted.outputs["exit-code"] == "2"
+    assert "live state drifted from the manifests" in drifted.stdout
+    tolerated = _runner(workdir, command="drift", **{"fail-on-drift": "false"}).run("run")
+    assert tolerated.code == 0, tolerated.log
+    assert tolerated.outputs["exit-code"] == "2"
+
+
+def test_validate_annotates_and_fails(workdir: Path) -> None:
+    (workdir / "manifests" / "bad.yaml").write_text("version: 2\n", encoding="utf-8")
+    done = ActionRunner(workdir, inputs={"command": "validate"}, env={}).run("run")
+    assert done.code == 1
+    assert "::error file=manifests/bad.yaml,line=1,col=10::" in done.log
+    assert "::error title=reconciler validate failed (exit 1)::" in done.stdout
+
+
+def test_adopt_says_it_is_not_there_yet(workdir: Path) -> None:
+    done = _runner(workdir, command="adopt").run("run")
+    assert done.code == 1
+    assert "no adopt command yet" in done.stdout
+
+
+def test_comment_step_says_so_when_there_is_no_token(workdir: Path) -> None:
+    runner = _runner(workdir, command="plan")
+    assert runner.run("run").code == 0
+    done = runner.run("comment")
+    assert done.code == 0, done.log
+    assert "no github-token: the plan is not posted on PR #42" in done.stdout
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the fake gh filters with jq")
+def test_comment_is_created_once_then_updated(workdir: Path, tmp_path: Path) -> None:
+    state = tmp_path / "github.json"
+    env = {"GITHUB_TOKEN": "fake-token", "FAKE_GH_STATE": str(state)}
+    runner = _runner(workdir, env=env, command="plan")
+    runner.env["PATH"] = f"{_fake_gh(tmp_path)}{os.pathsep}{runner.env['PATH']}"
+    assert runner.run("run").code == 0
+    first = runner.run("comment")
+    assert first.code == 0, first.log
+    assert "posted the plan as a comment on PR #42" in first.stdout
+    # Someone else comments; then a push re-plans: the same comment is updated.
+    held = json.loads(state.read_text())
+    held["comments"].append({"id": 7, "issue": 42, "body": "LGTM"})
+    state.write_text(json.dumps(held))
+    _runner(workdir, command="apply").run("run")
+    assert runner.run("run").code == 0
+    second = runner.run("comment")
+    assert second.code == 0, second.log
+    assert "updated the plan comment 1000 on PR #42" in second.stdout
+    comments = json.loads(state.read_text())["comments"]
+    assert [c["id"] for c in comments] == [1000, 7]
+    assert comments[0]["body"].startswith("<!-- reconciler-plan -->\n")
+    assert "No changes" in comments[0]["body"]
+
+
+@needs_plan_digest
+def test_plan_digest_output_is_the_plan_files(workdir: Path) -> None:
+    done = _runner(workdir, command="plan").run("run")
+    assert done.code == 0, done.log
+    plan = json.loads((workdir / "plan.json").read_text(encoding="utf-8"))
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", done.outputs["plan-digest"])
+    assert done.outputs["plan-digest"] == plan["planDigest"]
+    assert (workdir / "plan.json.digest").read_text().strip() == plan["planDigest"]
+    assert f"Plan digest: {plan['planDigest']}" in (
+        ActionRunner(workdir, inputs={}, env={}).temp / "reconciler" / "plan.md"
+    ).read_text(encoding="utf-8")
+
+
+def test_apply_uses_a_plan_file_present_and_needs_a_token_otherwise(workdir: Path) -> None:
+    runner = _runner(workdir, command="apply")
+    missing = runner.run("fetch-plan")
+    assert missing.code == 1
+    assert "no plan file plan.json and no github-token to fetch the reviewed one" in missing.stdout
+    assert _runner(workdir, command="plan").run("run").code == 0
+    present = runner.run("fetch-plan")
+    assert present.code == 0, present.log
+    assert "using the plan file plan.json already present" in present.stdout
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the fake gh filters with jq")
+def test_apply_fetches_the_merged_pull_requests_plan(workdir: Path, tmp_path: Path) -> None:
+    assert _runner(workdir, command="plan").run("run").code == 0
+    reviewed = (workdir / "plan.json").read_text(encoding="utf-8")
+    (workdir / "plan.json").unlink()  # apply runs on a fresh runner
+    merge_sha, head_sha = "a1b2c3", "6dcb09b5b57875f334f61aebed695e2e4193db5e"
+    state = tmp_path / "github.json"
+    plan_run = {"event": "pull_request", "status": "success", "head_sha": head_sha}
+    state.write_text(
+        json.dumps(
+            {
+                "comments": [],
+                "pulls": [
+                    {"number": 41, "merged_at": None, "commits": [merge_sha]},
+                    {"number": 42, "merged_at": "2026-01-02T03:04:05Z", "commits": [merge_sha],
+                     "head": {"sha": head_sha}},
+                ],
+                "runs": [
+                    {"id": 301, "name": "lint", **plan_run, "artifacts": {}},
+                    {"id": 302, "name": "reconciler", **plan_run,
+                     "artifacts": {"reconciler-plan": {"plan.json": reviewed}}},
+                ],
+            }
+        )
+    )  # fmt: skip
+    env = {
+        "GITHUB_TOKEN": "fake-token",
+        "FAKE_GH_STATE": str(state),
+        "GITHUB_SHA": merge_sha,
+        "GITHUB_WORKFLOW": "reconciler",
+        "GITHUB_EVENT_NAME": "push",
+    }
+    runner = _runner(workdir, env=env, command="apply")
+    runner.env["PATH"] = f"{_fake_gh(tmp_path)}{os.pathsep}{runner.env['PATH']}"
+    fetched = runner.run("fetch-plan")
+    assert fetched.code == 0, fetched.log
+    assert "fetched the plan of PR #42 from run 302" in fetched.stdout
+    applied = runner.run("run")
+    assert applied.code == 0, applied.log
+    assert applied.outputs["exit-code"] == "0"
+
+
+def _fake_gh(tmp_path: Path) -> Path:
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir(exist_ok=True)
+    gh = bin_dir / "gh"
+    fake = Path(__file__).with_name("fake_gh.py")
+    gh.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{fake}" "$@"\n')
+    gh.chmod(0o755)
+    return bin_dir

@@ -1,0 +1,128 @@
+"""The GitLab template's job scripts, run with bash as GitLab's runner does, against the
+sandbox: the plan job accepts exactly 0 and 2, says why otherwise, and leaves its dotenv."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reconciler.sandbox import World
+from tests.ci.fake_gitlab import PROJECT, TOKEN, GitLab, serve
+from tests.ci.steps import REPO, run_gitlab_job
+
+MR = {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "7"}
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "examples" / "manifests", tmp_path / "manifests")
+    World.default().save(tmp_path / "sandbox.json")
+    return tmp_path
+
+
+def test_plan_job_passes_with_changes_and_keeps_its_artifacts(workdir: Path) -> None:
+    done = run_gitlab_job("reconciler:plan", workdir, {**MR, "RECONCILER_ARGS": "--sandbox"})
+    assert done.code == 0, done.log
+    assert done.outputs["RECONCILER_EXIT_CODE"] == "2"
+    assert "RECONCILER_PLAN_DIGEST" in done.outputs
+    assert (workdir / "plan.json").exists()
+    assert (workdir / "plan.md").read_text(encoding="utf-8").strip()
+    assert "GITLAB_API_TOKEN is not set: the plan is not posted" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("variables", "code", "why"),
+    [
+        ({"RECONCILER_ARGS": "--sandbox --no-such-flag"}, "64", "usage error"),
+        ({"RECONCILER_ARGS": "--sandbox --max-removals 0"}, "1", "an error, or refused"),
+    ],
+)
+def test_plan_job_fails_on_anything_else_and_says_why(
+    workdir: Path, variables: dict[str, str], code: str, why: str
+) -> None:
+    done = run_gitlab_job("reconciler:plan", workdir, {**MR, **variables})
+    assert done.code != 0
+    assert done.outputs["RECONCILER_EXIT_CODE"] == code
+    assert f"reconciler plan failed (exit {code}): {why}" in done.stderr
+
+
+def test_drift_job_fails_when_drifted(workdir: Path) -> None:
+    done = run_gitlab_job("reconciler:drift", workdir, {"RECONCILER_ARGS": "--sandbox"})
+    assert done.code != 0
+    assert done.outputs["RECONCILER_EXIT_CODE"] == "2"
+    assert "reconciler drift failed (exit 2): live state drifted" in done.stderr
+
+
+def _api(gitlab: GitLab, **extra: str) -> dict[str, str]:
+    return {
+        "CI_API_V4_URL": gitlab.url,
+        "CI_PROJECT_ID": PROJECT,
+        "GITLAB_API_TOKEN": TOKEN,
+        "NO_PROXY": "127.0.0.1",
+        "no_proxy": "127.0.0.1",
+        **extra,
+    }
+
+
+def test_plan_note_is_created_once_then_updated(workdir: Path) -> None:
+    with serve(GitLab()) as gitlab:
+        gitlab.notes[7] = [{"id": 5, "body": "looks good"}]
+        variables = {**MR, **_api(gitlab), "RECONCILER_ARGS": "--sandbox"}
+        first = run_gitlab_job("reconciler:plan", workdir, variables)
+        assert first.code == 0, first.log
+        assert "posted the plan as a note on the merge request" in first.stdout
+        second = run_gitlab_job("reconciler:plan", workdir, variables)
+        assert second.code == 0, second.log
+        assert "updated the plan note 901" in second.stdout
+    notes = gitlab.notes[7]
+    assert [n["id"] for n in notes] == [5, 901]
+    assert notes[1]["body"].startswith("<!-- reconciler-plan -->\n")
+
+
+def test_a_refused_plan_is_posted_then_fails_the_job(workdir: Path) -> None:
+    """Issue #12: the merge request shows who would lose access exactly when a guard refuses."""
+    with serve(GitLab()) as gitlab:
+        variables = {**MR, **_api(gitlab), "RECONCILER_ARGS": "--sandbox --max-removals 0"}
+        done = run_gitlab_job("reconciler:plan", workdir, variables)
+        assert done.code != 0
+        assert "posted the plan as a note on the merge request" in done.stdout, done.log
+        assert "reconciler plan failed (exit 1): an error, or refused" in done.stderr
+    (note,) = gitlab.notes[7]
+    assert "REFUSED by 1 guard" in note["body"]
+
+
+def test_apply_fetches_the_merged_mrs_plan_through_its_pipelines(workdir: Path) -> None:
+    # The plan job ran in a merge-request pipeline (no branch artifacts); the source branch
+    # is gone. A newer pipeline's plan job failed: the last successful one is used.
+    plan = run_gitlab_job("reconciler:plan", workdir, {**MR, "RECONCILER_ARGS": "--sandbox"})
+    assert plan.code == 0, plan.log
+    reviewed = (workdir / "plan.json").read_bytes()
+    (workdir / "plan.json").unlink()  # a fresh runner
+    merged = "c0ffee"
+    state = GitLab(
+        merge_requests=[{"iid": 7, "state": "merged", "commits": [merged, "ab12"]}],
+        pipelines={7: [{"id": 11}, {"id": 12}]},
+        jobs={
+            11: [{"id": 111, "name": "reconciler:plan", "status": "success"}],
+            12: [{"id": 121, "name": "reconciler:plan", "status": "failed"}],
+        },
+        artifacts={(111, "plan.json"): reviewed},
+    )
+    with serve(state) as gitlab:
+        variables = {**_api(gitlab, CI_COMMIT_SHA=merged), "RECONCILER_ARGS": "--sandbox"}
+        done = run_gitlab_job("reconciler:apply", workdir, variables)
+    assert done.code == 0, done.log
+    assert "fetched the plan of !7 from job 111 (pipeline 11)" in done.stdout
+    assert done.outputs["RECONCILER_EXIT_CODE"] == "0"
+    assert (workdir / "journal.jsonl").read_text(encoding="utf-8").strip()
+
+
+def test_apply_without_a_merged_mr_applies_nothing_and_says_why(workdir: Path) -> None:
+    with serve(GitLab()) as gitlab:
+        variables = {**_api(gitlab, CI_COMMIT_SHA="deadbeef"), "RECONCILER_ARGS": "--sandbox"}
+        done = run_gitlab_job("reconciler:apply", workdir, variables)
+    assert done.code != 0
+    assert "no merged merge request for deadbeef" in done.stderr
+    assert not (workdir / "journal.jsonl").exists()
