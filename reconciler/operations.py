@@ -32,7 +32,7 @@ from reconciler import __version__
 from reconciler.actions import describe
 from reconciler.api import AdsClient
 from reconciler.apply import MAX_ATTEMPTS, ActionResult, ApplyReport, Journal, apply_plan, check
-from reconciler.digest import desired_digest, plan_digest, short
+from reconciler.digest import action_meaning, desired_digest, plan_digest, short
 from reconciler.errors import GuardError, PlanError, PlanMismatchError, StalePlanError
 from reconciler.live import read_live
 from reconciler.model import Desired, Live, Scope, amc_scope, manager_scope
@@ -113,8 +113,6 @@ def _snapshot(live: Live) -> dict[str, Any]:
 
 
 def _action_differences(saved: Sequence[Action], fresh: Sequence[Action]) -> list[str]:
-    from reconciler.digest import action_meaning
-
     def key(a: Action) -> str:
         return repr(sorted(action_meaning(a).items()))
 

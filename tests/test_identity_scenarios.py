@@ -322,3 +322,36 @@ def test_mask_emails_masks_every_shape_of_address(fmt: str, tmp_path: Path) -> N
         assert address not in out and f"{local}@" not in out, address
         if len(local) > 1:
             assert f"{local[1:]}@" not in out, address  # nor its escaped form
+
+
+def test_an_unreachable_token_endpoint_is_named_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every request needs a token: no account can be read, and the error says why instead of
+    "manager account ... does not exist" or a plan of invitations for everyone."""
+    from reconciler.api import RetryPolicy
+    from reconciler.sandbox import SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN
+    from reconciler.session import open_client
+
+    want = desired(amcs=[amc(AMC, user("boss@corp.example", AmcRole.ADMIN))])
+    env = {
+        "AMAZON_ADS_CLIENT_ID": "amzn1.application-oa2-client.sandbox",
+        "AMAZON_ADS_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
+        "AMAZON_ADS_REFRESH_TOKEN": SANDBOX_REFRESH_TOKEN,
+        "AMAZON_ADS_TOKEN_URL": "http://127.0.0.1:9/auth/o2/token",  # discard port: refused
+    }
+    with (
+        open_client(
+            sandbox=False,
+            sandbox_state=None,
+            env=env,
+            debug=False,
+            retry=RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.02),
+        ) as client,
+        pytest.raises(Exception) as caught,
+    ):
+        read_live(want, client.reader())
+    message = str(caught.value)
+    assert type(caught.value).__name__ == "AuthError", message
+    assert "could not get an access token from Login with Amazon" in message
+    assert "AMAZON_ADS_TOKEN_URL" in message and "does not exist" not in message

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from reconciler.api.config import DEFAULT_TOKEN_URL, ApiConfig, origin_of
-from reconciler.api.retry import NotSentError
+from reconciler.api.retry import TokenEndpointDown
 from reconciler.api.translate import api_error, json_body, read_bounded
 from reconciler.errors import ApiError, AuthError, ConfigError
 from reconciler.redact import redact, register
@@ -26,7 +26,7 @@ DEFAULT_LIFETIME_S = 3600.0  # reference §1.3: access tokens last 60 minutes
 OPERATION = "lwaRefreshToken"
 
 
-class TokenUnavailableError(NotSentError):
+class TokenUnavailableError(TokenEndpointDown):
     """Login with Amazon could not be reached or failed (5xx, 429): the API request was not
     sent, so the caller may retry it."""
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from typing import Any
 
 import httpx
@@ -41,7 +43,7 @@ def error_fields(response: httpx.Response) -> tuple[str | None, str | None]:
     try:
         body: Any = json_body(response.content)
     except BodyError:
-        text = response.content[:_MAX_DETAIL].decode("utf-8", errors="replace").strip()
+        text = _plain(response.content[: 64 * _MAX_DETAIL].decode("utf-8", errors="replace"))
         return None, (redact(text[:_MAX_DETAIL]) or None)
     if not isinstance(body, dict):
         return None, None
@@ -56,6 +58,14 @@ def error_fields(response: httpx.Response) -> tuple[str | None, str | None]:
         redact(str(code)) if code is not None else None,
         redact(str(detail)[:_MAX_DETAIL]) if detail is not None else None,
     )
+
+
+def _plain(text: str) -> str:
+    """A gateway's HTML error page (seen on 429s, issue #16) as its title, or its text."""
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    if title:
+        text = title.group(1)
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", text)).split())
 
 
 def describe(request: httpx.Request) -> str:

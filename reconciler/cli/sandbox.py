@@ -28,9 +28,11 @@ from reconciler.sandbox import (
     World,
     open_state,
 )
+from reconciler.sandbox.app import Sandbox
 from reconciler.sandbox.control import apply_control
+from reconciler.sandbox.faults import RetryAfter
 from reconciler.sandbox.persist import lock_state, state_path
-from reconciler.sandbox.seed import load_seed_file, read_seed
+from reconciler.sandbox.seed import read_seed
 from reconciler.sandbox.server import SandboxServer, check_loopback
 
 _STATE = click.option(
@@ -57,7 +59,7 @@ _SEED = click.option(
 
 
 def _seeded(seed: Path | None) -> World:
-    return World.default() if seed is None else load_seed_file(World(), seed)
+    return World.default() if seed is None else World.from_seed_file(seed)
 
 
 def _base_url(url: str) -> str:
@@ -132,6 +134,29 @@ def sandbox() -> None:
 @click.option("--latency-ms", type=float, default=0.0, help="Delay every API response.")
 @click.option("--rate-limit", type=float, default=None, help="Requests/second per client id.")
 @click.option("--burst", type=int, default=None, help="Token bucket size (default: the rate).")
+@click.option(
+    "--op-rate-limit",
+    "op_rate_limits",
+    multiple=True,
+    metavar="OPERATION=RPS",
+    help="Requests/second per client id for one operationId (e.g. QueryUserRoles=120), on "
+    "top of --rate-limit; repeatable.",
+)
+@click.option(
+    "--retry-after",
+    type=click.Choice([r.value for r in RetryAfter]),
+    default=RetryAfter.SECONDS.value,
+    show_default=True,
+    help="How a 429 says when to retry: delta-seconds, an HTTP date, or no Retry-After.",
+)
+@click.option(
+    "--throttled-header",
+    is_flag=True,
+    help="429s carry `amazon-advertising-api-throttled: true`.",
+)
+@click.option(
+    "--html-429", is_flag=True, help="429s carry a gateway's HTML page, not the JSON error."
+)
 @click.option("--fault-429", type=float, default=0.0, help="Probability of a random 429.")
 @click.option("--fault-5xx", type=float, default=0.0, help="Probability of a 500, no effect.")
 @click.option("--fault-drop", type=float, default=0.0, help="Probability of a dropped connection.")
@@ -156,6 +181,10 @@ def serve(
     latency_ms: float,
     rate_limit: float | None,
     burst: int | None,
+    op_rate_limits: tuple[str, ...],
+    retry_after: str,
+    throttled_header: bool,
+    html_429: bool,
     fault_429: float,
     fault_5xx: float,
     fault_drop: float,
@@ -183,7 +212,12 @@ def serve(
             p_5xx_after_write=fault_5xx_after_write,
             p_drop_after_write=fault_drop_after_write,
             seed=fault_seed,
+            op_rate_limits=tuple(_op_rate(text) for text in op_rate_limits),
+            retry_after=RetryAfter(retry_after),
+            throttled_header=throttled_header,
+            html_429=html_429,
         )
+        Sandbox(World(), faults)  # refuses an operation it does not know, naming those it does
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -199,6 +233,18 @@ def serve(
         world = World.load(target) if target.exists() else _seeded(seed)
         world.save(target)
         run(world, target)
+
+
+def _op_rate(text: str) -> tuple[str, float]:
+    operation, sep, rps = text.partition("=")
+    try:
+        if not sep or not operation.strip():
+            raise ValueError
+        return operation.strip(), float(rps)
+    except ValueError:
+        raise UsageError(
+            f"--op-rate-limit {text!r}: expected OPERATION=RPS, e.g. QueryUserRoles=120"
+        ) from None
 
 
 def _serve(

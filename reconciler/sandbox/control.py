@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 from reconciler.api.config import is_loopback
 from reconciler.errors import ReconcilerError
 from reconciler.sandbox import constants as c
-from reconciler.sandbox.app import Request, Response
 from reconciler.sandbox.state import World
+from reconciler.sandbox.wire import Request, Response
+from reconciler.sandbox.world import World as Seeded
 
 
 def _ok(data: Any) -> Response:
@@ -93,7 +94,7 @@ def apply_control(world: World, op: str, args: dict[str, Any]) -> Any:
         seed = args.get("seed")
         if seed is not None and not isinstance(seed, dict):
             raise TypeError("`seed` must be a JSON object in the seed format, or null")
-        fresh = World.from_seed(seed) if seed else World.default()
+        fresh = Seeded.from_seed(seed) if seed else Seeded.default()
         world.replace_with(fresh)
         return None
     raise KeyError(f"no sandbox operation {op!r}")
