@@ -40,7 +40,7 @@ from reconciler.model import (
     Region,
 )
 from reconciler.plan import Plan, Policy
-from reconciler.planner import make_plan
+from reconciler.planner import allowed_plan
 
 # Runnable as a script: the repository root, for the subprocess harness the chaos suite uses.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -145,7 +145,7 @@ def run(config: ApiConfig, want: Desired, concurrency: int, *, verify: bool) -> 
         policy = Policy(
             now=time.time(), max_removals=100_000, max_removal_fraction=1.0, allow_fewer_admins=True
         )
-        plan = make_plan(want, live, policy)
+        plan = allowed_plan(want, live, policy)  # a refused plan is never applied
         time.sleep(1.5)  # let the server's token bucket refill after the read
         before = client.stats
         started = time.perf_counter()

@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from reconciler.model import Desired, canonical_email
+from reconciler.model import Desired, DesiredPolicy, canonical_email
 from reconciler.plan import Action
 
 PREFIX = "sha256:"
@@ -89,7 +89,7 @@ def normalised_desired(desired: Desired) -> dict[str, Any]:
         }
         for m in desired.manager_accounts
     ]
-    amc = [
+    amc: list[dict[str, Any]] = [
         {
             "id": a.id,
             "name": a.name,
@@ -112,10 +112,29 @@ def normalised_desired(desired: Desired) -> dict[str, Any]:
         }
         for a in desired.amc_accounts
     ]
-    return {
+    for entry, account in zip(amc, desired.amc_accounts, strict=True):
+        if account.policy is not None:
+            entry["policy"] = {
+                "maxRemovalFraction": account.policy.max_removal_fraction,
+                "removalFloor": account.policy.removal_floor,
+                "allowedEmailDomains": sorted(account.policy.allowed_email_domains),
+            }
+    result: dict[str, Any] = {
         "managerAccounts": sorted(managers, key=lambda m: (m["id"] or "", m["name"])),
         "amcAccounts": sorted(amc, key=lambda a: a["id"]),
     }
+    p = desired.policy
+    if p != DesiredPolicy():
+        # Only when set, so manifests without `policy:` keep the digest they always had.
+        result["policy"] = {
+            "maxRemovals": p.max_removals,
+            "maxRemovalFraction": p.max_removal_fraction,
+            "removalFloor": p.removal_floor,
+            "allowedEmailDomains": sorted(p.allowed_email_domains),
+            "protectedUsers": sorted(p.protected_users),
+            "adminGroups": sorted(p.admin_groups),
+        }
+    return result
 
 
 def desired_digest(desired: Desired) -> str:

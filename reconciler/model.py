@@ -15,6 +15,7 @@ Identity rules (issue #3):
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -177,6 +178,17 @@ class DesiredUser:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountPolicy:
+    """An AMC account's own `policy:`: removal limits for it alone, and the email domains it
+    adds to the top-level `allowedEmailDomains` (a client's own domains)."""
+
+    max_removal_fraction: float | None = None
+    removal_floor: int | None = None
+    allowed_email_domains: tuple[str, ...] = ()
+    source: Source | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class DesiredAmcAccount:
     id: str
     name: str | None = None
@@ -185,6 +197,23 @@ class DesiredAmcAccount:
     min_admins: int = 1
     users: tuple[DesiredUser, ...] = ()
     source: Source | None = field(default=None, compare=False)
+    policy: AccountPolicy | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredPolicy:
+    """The top-level `policy:` block (once across all files); None / () where unset.
+
+    `sources` holds where each setting is written, by its manifest name, and each protected
+    user's entry as `protectedUsers/<who>`."""
+
+    max_removals: int | None = None
+    max_removal_fraction: float | None = None
+    removal_floor: int | None = None
+    allowed_email_domains: tuple[str, ...] = ()  # lower-case
+    protected_users: tuple[str, ...] = ()  # userIds, and addresses lower-case
+    admin_groups: tuple[str, ...] = ()
+    sources: Mapping[str, Source] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +221,7 @@ class Desired:
     manager_accounts: tuple[DesiredManagerAccount, ...] = ()
     amc_accounts: tuple[DesiredAmcAccount, ...] = ()
     files: tuple[str, ...] = ()  # the manifest files this was loaded from, in load order
+    policy: DesiredPolicy = field(default_factory=DesiredPolicy)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,12 +1,17 @@
 """The operations the commands run (STYLE 17: commands parse, operations run).
 
-- `plan(desired, client, policy, ...)`: read what the manifests manage, plan, bind.
+- `plan(desired, client, policy, ...)`: read what the manifests manage, plan, bind. A plan
+  a guard refuses is returned all the same, carrying its refusals, so it can be shown.
 - `apply(plan, desired, client, ...)`: confirm, check nothing moved since the plan, execute,
   verify, and say whether live state converged. Runs under the caller's apply lock.
 - `check_saved(saved, desired, client, policy, ...)`: `apply --plan`: re-read, re-plan from
   the manifests as they are now, and return the fresh plan only when it is the saved plan
   (same plan digest, same API identity, same policy, nothing moved); else raise
-  `PlanMismatchError` or `StalePlanError` listing what differs. Nothing is written.
+  `PlanMismatchError` or `StalePlanError` listing what differs, or `GuardError` when the
+  saved plan or the plan made now is refused. Nothing is written.
+
+`policy` is always the command line's (`reconciler.cli.state.guard_options`); each operation
+combines it with the manifests' `policy:` (`reconciler.policy.effective`).
 
 The executor (`reconciler.apply`) only executes a plan; re-planning for convergence happens
 here, from the verification's re-read of the touched scopes overlaid on the plan's own read.
@@ -28,12 +33,13 @@ from reconciler.actions import describe
 from reconciler.api import AdsClient
 from reconciler.apply import MAX_ATTEMPTS, ActionResult, ApplyReport, Journal, apply_plan, check
 from reconciler.digest import action_meaning, desired_digest, plan_digest, short
-from reconciler.errors import PlanError, PlanMismatchError, StalePlanError
+from reconciler.errors import GuardError, PlanError, PlanMismatchError, StalePlanError
 from reconciler.live import read_live
 from reconciler.model import Desired, Live, Scope, amc_scope, manager_scope
 from reconciler.plan import Action, Bindings, Plan, Policy
 from reconciler.planfile import encode_live
-from reconciler.planner import make_plan
+from reconciler.planner import make_plan, refusal_error
+from reconciler.policy import differences, effective
 from reconciler.progress import Progress
 
 
@@ -90,7 +96,7 @@ def plan(
     progress: Progress | None = None,
 ) -> Plan:
     live = read_live(desired, client.reader(), now=policy.now, progress=progress)
-    return bind(make_plan(desired, live, policy), desired, context)
+    return bind(make_plan(desired, live, effective(policy, desired)), desired, context)
 
 
 def _all_scopes(live: Live, plan: Plan) -> set[Scope]:
@@ -104,23 +110,6 @@ def _snapshot(live: Live) -> dict[str, Any]:
     data = encode_live(live)
     data.pop("readAt")
     return data
-
-
-def _policy_differences(saved: Policy, now: Policy) -> list[str]:
-    names = {
-        "max_removals": "--max-removals",
-        "max_removal_fraction": "--max-removal-fraction",
-        "resend_within_days": "--resend-within",
-        "allow_incomplete": "--allow-incomplete",
-        "allow_unresolved": "--allow-unresolved",
-        "allow_fewer_admins": "--allow-fewer-admins",
-    }
-    out = []
-    for field_name, flag in names.items():
-        old, new = getattr(saved, field_name), getattr(now, field_name)
-        if old != new:
-            out.append(f"the plan was made with {flag} {old}, this apply has {new}")
-    return out
 
 
 def _action_differences(saved: Sequence[Action], fresh: Sequence[Action]) -> list[str]:
@@ -157,13 +146,21 @@ def check_saved(
     read, returned only when it is `saved` (module docstring). Raises `PlanMismatchError`
     listing every difference, `StalePlanError` listing what moved, `GuardError` when a guard
     refuses now."""
+    if saved.refusals:
+        raise GuardError(
+            [
+                "the saved plan was refused when it was made, and a refused plan is never applied:",
+                *(f"  {r.message}" for r in saved.refusals),
+            ]
+        )
+    policy = effective(policy, desired)
     problems: list[str] = []
     if saved.bindings.api_identity != context.identity:
         problems.append(
             f"the plan was made for {saved.bindings.api_identity or 'an unknown API account'}, "
             f"this apply talks to {context.identity}"
         )
-    problems += _policy_differences(saved.policy, policy)
+    problems += differences(saved.policy, policy)
     if problems:
         raise PlanMismatchError(problems)
     fresh_live = read_live(desired, client.reader(), now=policy.now, progress=progress)
@@ -188,6 +185,9 @@ def check_saved(
             or ["the plan's record of live state is not what a fresh read shows (was it edited?)"]
         )
     fresh = bind(make_plan(desired, fresh_live, policy), desired, context)
+    error = refusal_error(fresh)
+    if error is not None:
+        raise error
     saved_digest, fresh_digest = plan_digest(saved.actions), plan_digest(fresh.actions)
     if saved_digest != fresh_digest:
         raise PlanMismatchError(
@@ -227,7 +227,11 @@ def apply(
     `desired`, when given, decides convergence: a plan made from it against the touched
     scopes re-read after the apply (overlaid on the plan's own read) must be empty.
     `while_writing` wraps only the writes (the CLI's Ctrl-C handling: the prompt and the
-    reads before it are interrupted at once, the writes finish the calls in flight)."""
+    reads before it are interrupted at once, the writes finish the calls in flight).
+    A refused plan raises `GuardError` before anything is asked, read or written."""
+    error = refusal_error(the_plan)
+    if error is not None:
+        raise error
     if not the_plan.is_empty:
         if confirm is not None:
             if not confirm(the_plan):

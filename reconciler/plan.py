@@ -1,7 +1,8 @@
 """The plan: the contract between `plan` and `apply`.
 
 A `Plan` is a frozen value holding every action in execution order, what is only waiting
-(pending invitations, which are not changes), warnings and notes for people, the policy it was
+(pending invitations, which are not changes), warnings and notes for people, the guards that
+refuse it (`refusals`: a refused plan is complete and shown, never applied), the policy it was
 made under, the `Live` snapshot it was computed from, and what binds it to its inputs
 (`Bindings`): the digest of the desired state, the API identity, the tool version, the commit.
 
@@ -169,6 +170,30 @@ class Notice:
 
 
 @dataclass(frozen=True, slots=True, order=True)
+class Protected:
+    """An entry of `policy.protectedUsers`: a userId, or an address (kept lower-case)."""
+
+    who: str
+    source: str  # "teams/policy.yaml:7"
+
+    @property
+    def is_address(self) -> bool:
+        return "@" in self.who
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLimits:
+    """An AMC account's own `policy:` removal limits (None: the plan-wide value)."""
+
+    max_removal_fraction: float | None = None
+    removal_floor: int | None = None
+    source: str = ""  # where the account's `policy:` block is
+
+
+DEFAULT_SOURCE = "default"
+
+
+@dataclass(frozen=True, slots=True, order=True)
 class Pin:
     """A `userId:` pin proposed for a manifest entry that a live user fits by masked address
     only (issue #10). `held` is the change kept back until the pin proves who it is ("viewer
@@ -195,15 +220,66 @@ class Policy:
     Lifting a guard never makes the plan unsafe: `allow_incomplete` and `allow_unresolved`
     plan *without* the removals or changes they would have blocked (skipped and reported);
     `allow_fewer_admins` permits fewer active admins than `minAdmins` but never none.
+
+    `sources` says where each setting that is not the default came from, keyed by its
+    manifest name (`maxRemovals`, ...): a flag (`--max-removals`) or a manifest location
+    (`teams/policy.yaml:4`); a setting absent from it is the default. It is for people and
+    never changes what the plan does (`reconciler.policy.effective` builds it).
     """
 
-    max_removals: int = 10  # --max-removals
-    max_removal_fraction: float = 0.25  # --max-removal-fraction
+    max_removals: int = 10  # --max-removals, policy.maxRemovals
+    max_removal_fraction: float = 0.25  # --max-removal-fraction, policy.maxRemovalFraction
+    removal_floor: int = 2  # --removal-floor, policy.removalFloor
     resend_within_days: float = 3.0  # --resend-within
     now: float = 0.0  # UTC epoch seconds; makes the plan a pure function of its inputs
     allow_incomplete: bool = False  # --allow-incomplete
     allow_unresolved: bool = False  # --allow-unresolved
     allow_fewer_admins: bool = False  # --allow-fewer-admins
+    protected_users: tuple[Protected, ...] = ()  # policy.protectedUsers
+    allowed_email_domains: tuple[str, ...] = ()  # policy.allowedEmailDomains (checked by validate)
+    admin_groups: tuple[str, ...] = ()  # policy.adminGroups (checked by validate)
+    # AMC account id -> its own removal limits (policy: on the account)
+    account_limits: Mapping[str, AccountLimits] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def source(self, name: str) -> str:
+        return self.sources.get(name, DEFAULT_SOURCE)
+
+    def removal_limits(self, amc_account_id: str | None) -> tuple[float, int, str]:
+        """(fraction, floor, where they come from) for one scope."""
+        fraction, floor = self.max_removal_fraction, self.removal_floor
+        where = {self.source("maxRemovalFraction"), self.source("removalFloor")}
+        own = self.account_limits.get(amc_account_id or "")
+        if own is not None:
+            if own.max_removal_fraction is not None:
+                fraction = own.max_removal_fraction
+                where.discard(self.source("maxRemovalFraction"))
+                where.add(own.source)
+            if own.removal_floor is not None:
+                floor = own.removal_floor
+                where.discard(self.source("removalFloor"))
+                where.add(own.source)
+        if len(where) > 1:
+            where.discard(DEFAULT_SOURCE)
+        return fraction, floor, ", ".join(sorted(where))
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Refusal:
+    """A guard that refuses the plan: the plan is still made and shown, never applied.
+
+    `guard` names the rule, `scope` what it counted in ("" for the whole plan), `counted`
+    and `limit` the numbers, `source` where the limit came from (`default`, `built in`, a
+    flag, a manifest location), `lift` what lifts it, and `message` says it all in one
+    sentence (what `GuardError` carries)."""
+
+    scope: str
+    guard: str
+    counted: str
+    limit: str
+    source: str
+    lift: str
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +311,8 @@ class Plan:
     # AMC account id -> its `minAdmins`: the executor keeps at least that many admins (or as
     # many as there were) whatever fails on the way (`reconciler.apply.executor`).
     min_admins: Mapping[str, int] = field(default_factory=dict)
+    # Guards that refuse this plan: it is shown in full, and never applied.
+    refusals: tuple[Refusal, ...] = ()
     # Identity (issue #10): proposed pins; changes held back until identity is proven (a
     # candidate whose role differs, masked users that cannot be told apart); manifest
     # entries whose live user is gone and that cannot be restored (no `email:` to invite).
@@ -244,6 +322,10 @@ class Plan:
     # Scopes whose read failed or may be incomplete, skipped under --allow-incomplete.
     unread: tuple[Notice, ...] = ()
     format_version: int = FORMAT_VERSION
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.refusals)
 
     @property
     def is_empty(self) -> bool:

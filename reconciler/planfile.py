@@ -1,7 +1,9 @@
 """The plan file: `Plan` <-> JSON (`formatVersion: 2`, `schemas/plan.schema.json`).
 
 The file holds every action as typed data, the plan digest, the bindings (what the plan was
-computed from), the summary, and the `Live` snapshot the plan was computed from (so
+computed from), the policy in force with where each setting came from, the guards that refused
+it (`refused`: a refused plan is written so it can be reviewed, and never applied), the
+summary, and the `Live` snapshot the plan was computed from (so
 `apply --plan` can say what moved). A plan file is untrusted input (a pull request's job
 wrote it): `decode` refuses a file of another format version, one that breaks the schema,
 one whose actions are not a plan this tool could have made (`reconciler.actions
@@ -43,6 +45,7 @@ from reconciler.model import (
 )
 from reconciler.plan import (
     FORMAT_VERSION,
+    AccountLimits,
     Action,
     ActionKind,
     Bindings,
@@ -51,8 +54,12 @@ from reconciler.plan import (
     Pin,
     Plan,
     Policy,
+    Protected,
+    Refusal,
     Waiting,
 )
+
+_REFUSAL_FIELDS = ("scope", "guard", "counted", "limit", "source", "lift", "message")
 
 
 @cache
@@ -243,7 +250,21 @@ def encode(plan: Plan) -> dict[str, Any]:
             "allowIncomplete": p.allow_incomplete,
             "allowUnresolved": p.allow_unresolved,
             "allowFewerAdmins": p.allow_fewer_admins,
+            "removalFloor": p.removal_floor,
+            "protectedUsers": [{"who": x.who, "source": x.source} for x in p.protected_users],
+            "allowedEmailDomains": list(p.allowed_email_domains),
+            "adminGroups": list(p.admin_groups),
+            "accountLimits": {
+                key: {
+                    "maxRemovalFraction": limits.max_removal_fraction,
+                    "removalFloor": limits.removal_floor,
+                    "source": limits.source,
+                }
+                for key, limits in sorted(p.account_limits.items())
+            },
+            "sources": dict(sorted(p.sources.items())),
         },
+        "refused": [{name: getattr(r, name) for name in _REFUSAL_FIELDS} for r in plan.refusals],
         "minAdmins": dict(sorted(plan.min_admins.items())),
         "actions": [_encode_action(a) for a in plan.actions],
         "waiting": [
@@ -347,6 +368,22 @@ def _decode_checked(data: dict[str, Any], source: str) -> Plan:
             allow_incomplete=p["allowIncomplete"],
             allow_unresolved=p["allowUnresolved"],
             allow_fewer_admins=p["allowFewerAdmins"],
+            removal_floor=p["removalFloor"],
+            protected_users=tuple(Protected(x["who"], x["source"]) for x in p["protectedUsers"]),
+            allowed_email_domains=tuple(p["allowedEmailDomains"]),
+            admin_groups=tuple(p["adminGroups"]),
+            account_limits={
+                key: AccountLimits(
+                    max_removal_fraction=x["maxRemovalFraction"],
+                    removal_floor=x["removalFloor"],
+                    source=x["source"],
+                )
+                for key, x in p["accountLimits"].items()
+            },
+            sources=dict(p["sources"]),
+        ),
+        refusals=tuple(
+            Refusal(**{name: r[name] for name in _REFUSAL_FIELDS}) for r in data["refused"]
         ),
         bindings=Bindings(
             desired_digest=b["desiredDigest"],

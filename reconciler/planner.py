@@ -14,6 +14,7 @@ from reconciler.plan import Plan, Policy, sort_actions
 from reconciler.planning.amc import plan_amc
 from reconciler.planning.guards import apply_guards
 from reconciler.planning.managers import plan_managers
+from reconciler.planning.protect import keep_protected
 
 
 def make_plan(desired: Desired, live: Live, policy: Policy) -> Plan:
@@ -21,8 +22,10 @@ def make_plan(desired: Desired, live: Live, policy: Policy) -> Plan:
 
     Raises `PlanError` when no safe plan can be computed (an `id` pin that is not live, two
     live manager accounts with one name, a manager account to create without a `type`, an
-    unreachable AMC account), all problems at once; and `GuardError` when a safety guard
-    refuses, one line per violation, each naming the flag that lifts it.
+    unreachable AMC account), all problems at once. A safety guard that refuses does not
+    raise: the plan is made in full and carries its `refusals` (it is shown, never applied);
+    `allowed_plan` raises `GuardError` instead, for callers that want an exception.
+    Protected users (`policy.protectedUsers`) are kept before any guard counts.
     """
     managers = plan_managers(desired, live)
     amc = plan_amc(desired, live, now=policy.now, resend_within_days=policy.resend_within_days)
@@ -36,9 +39,8 @@ def make_plan(desired: Desired, live: Live, policy: Policy) -> Plan:
     draft.notes = managers.notes + amc.notes
     draft.members = {**managers.members, **amc.members}
     draft.unrestorable = managers.unrestorable + amc.unrestorable
-    violations = apply_guards(draft, live, policy)
-    if violations:
-        raise GuardError(violations)
+    keep_protected(draft, live, policy)
+    refusals = apply_guards(draft, live, policy)
 
     return Plan(
         actions=sort_actions(draft.actions),
@@ -50,8 +52,25 @@ def make_plan(desired: Desired, live: Live, policy: Policy) -> Plan:
         created_at=policy.now,
         files=desired.files,
         min_admins={scope.key: facts.min_admins for scope, facts in sorted(draft.admins.items())},
+        refusals=tuple(refusals),
         pins=tuple(sorted(draft.pins)),
         held=tuple(sorted(draft.held)),
         unrestorable=tuple(sorted(draft.unrestorable)),
         unread=tuple(sorted(draft.unread)),
     )
+
+
+def refusal_error(plan: Plan) -> GuardError | None:
+    """The `GuardError` a refused plan stands for (one line per refusal), None if allowed."""
+    if not plan.refusals:
+        return None
+    return GuardError([r.message for r in plan.refusals])
+
+
+def allowed_plan(desired: Desired, live: Live, policy: Policy) -> Plan:
+    """`make_plan`, raising `GuardError` when a guard refuses."""
+    plan = make_plan(desired, live, policy)
+    error = refusal_error(plan)
+    if error is not None:
+        raise error
+    return plan

@@ -29,7 +29,7 @@ from reconciler.errors import EXIT_OK, EXIT_PARTIAL, PlanError
 from reconciler.live import read_live
 from reconciler.model import AmcRole, Desired
 from reconciler.plan import ActionKind, Plan, Policy
-from reconciler.planner import make_plan
+from reconciler.planner import allowed_plan
 from reconciler.sandbox import SandboxTransport, World
 from tests.factories import amc, desired, run_apply, user
 from tests.test_render import check_golden
@@ -123,7 +123,7 @@ def client_on(transport: SandboxTransport) -> Iterator[AdsClient]:
 
 def plan_with(want: Desired, client: AdsClient, world: World, **policy: Any) -> Plan:
     live = read_live(want, client.reader(), now=world.now())
-    return make_plan(want, live, Policy(now=world.now(), **policy))
+    return allowed_plan(want, live, Policy(now=world.now(), **policy))
 
 
 def admins(world: World) -> set[str]:

@@ -191,8 +191,8 @@ AMC_HEAD = f"version: 1\namcAccounts:\n  - id: {ACME_AMC}\n"
 
 
 def test_max_removals_guard(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "plan", "--sandbox", "--max-removals", "1", EXAMPLES)
-    assert code == EXIT_ERROR and "pass --max-removals 2" in err
+    code, out, err = run(capsys, "plan", "--sandbox", "--max-removals", "1", EXAMPLES)
+    assert code == EXIT_ERROR and "pass --max-removals 2" in out and "refused" in err
     assert (
         run(capsys, "apply", "--sandbox", "--auto-approve", "--max-removals", "1", EXAMPLES)[0]
         == EXIT_ERROR
@@ -208,9 +208,9 @@ def test_max_removal_fraction_guard(
         tmp_path / "m" / "amc.yaml",
         AMC_HEAD + "    users:\n      - {email: alice@example.com, role: admin}\n",
     )
-    code, _, err = run(capsys, "plan", "--sandbox", only_alice)
-    assert code == EXIT_ERROR and "--max-removal-fraction" in err
-    assert "removes 4 of 5 live members" in err
+    code, out, _ = run(capsys, "plan", "--sandbox", only_alice)
+    assert code == EXIT_ERROR and "--max-removal-fraction" in out
+    assert "4 of 5 live members" in out
     ok = run(capsys, "plan", "--sandbox", "--max-removal-fraction", "0.8", only_alice)
     assert ok[0] == EXIT_OK
 
@@ -236,8 +236,8 @@ def test_fewer_admins_guard(
         + "      - {email: alice@example.com, role: admin}\n"
         + "      - {userId: amzn1.account.GINA0001, role: viewer}\n",
     )
-    code, _, err = run(capsys, "apply", "--sandbox", "--auto-approve", manifest)
-    assert code == EXIT_ERROR and "--allow-fewer-admins" in err
+    code, out, err = run(capsys, "apply", "--sandbox", "--auto-approve", manifest)
+    assert code == EXIT_ERROR and "--allow-fewer-admins" in out and "Nothing was applied" in err
     assert gina_role(state) == "ADMIN"
     code, out, _ = run(
         capsys, "apply", "--sandbox", "--auto-approve", "--allow-fewer-admins", manifest
@@ -258,8 +258,8 @@ def test_unresolved_masked_users_guard(
         + "      - {email: alice@example.com, role: viewer}\n"
         + "      - {email: anna@example.com, role: admin}\n",
     )
-    code, _, err = run(capsys, "plan", "--sandbox", manifest)
-    assert code == EXIT_ERROR and "--allow-unresolved" in err and "userId" in err
+    code, out, _ = run(capsys, "plan", "--sandbox", manifest)
+    assert code == EXIT_ERROR and "--allow-unresolved" in out and "userId" in out
     code, out, _ = run(capsys, "plan", "--sandbox", "--allow-unresolved", manifest)
     assert code == EXIT_OK and "cannot be told apart" in out
 
@@ -297,10 +297,11 @@ def test_incomplete_read_guard(
         "version: 1\nmanagerAccounts:\n  - name: Big\n    id: amzn1.ads1.ma1.big\n"
         "    linkedAccounts:\n" + links,
     )
-    code, _, err = run(capsys, "plan", "--sandbox", manifest)
-    assert code == EXIT_ERROR and "--allow-incomplete" in err
+    code, out, _ = run(capsys, "plan", "--sandbox", manifest)
+    assert code == EXIT_ERROR and "--allow-incomplete" in out
     code, out, _ = run(capsys, "plan", "--sandbox", "--allow-incomplete", manifest)
     assert code == EXIT_OK and out.startswith("Read incomplete (nothing planned there):")
+    assert "Policy (not the defaults):\n  allowIncomplete: true (--allow-incomplete)" in out
     assert "No changes can be made now; not in sync: 1 account(s) not read completely." in out
 
 

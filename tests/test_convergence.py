@@ -21,7 +21,7 @@ from reconciler.live import read_all, read_live
 from reconciler.manifest import load_manifests
 from reconciler.model import AmcRole, Desired, ManagerAccountType, Region
 from reconciler.plan import ActionKind, Plan, Policy
-from reconciler.planner import make_plan
+from reconciler.planner import allowed_plan
 from reconciler.sandbox import SandboxTransport, World
 from tests.factories import amc, desired, link, manager, run_apply, user
 
@@ -44,7 +44,7 @@ def client_for(world: World) -> Iterator[AdsClient]:
 
 def plan_for(want: Desired, client: AdsClient, world: World) -> Plan:
     live = read_live(want, client.reader(), now=world.now())
-    return make_plan(want, live, open_policy(world.now()))
+    return allowed_plan(want, live, open_policy(world.now()))
 
 
 def converge(want: Desired, world: World) -> int:

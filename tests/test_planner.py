@@ -20,8 +20,8 @@ from reconciler.model import (
     ManagerAccountType,
     Region,
 )
-from reconciler.plan import Action, ActionKind, ManagerRef, Plan, Policy
-from reconciler.planner import make_plan
+from reconciler.plan import AccountLimits, Action, ActionKind, ManagerRef, Plan, Policy, Protected
+from reconciler.planner import allowed_plan, make_plan
 from tests.factories import (
     ACME_AMC,
     ACME_ID,
@@ -409,7 +409,7 @@ def test_unresolved_needing_a_change_is_guarded_and_lifted_without_touching_anyo
         live_user("amzn1.account.A2", "anna@example.com"),
     )
     with pytest.raises(GuardError) as caught:
-        make_plan(d, lv, POLICY)
+        allowed_plan(d, lv, POLICY)
     assert list(caught.value.problems) == [
         f"amc:{AMC}: masked users cannot be told apart (alice@example.com vs live "
         "amzn1.account.A1, amzn1.account.A2), and settling them needs a removal or role change: "
@@ -479,29 +479,130 @@ def test_max_removals_counts_the_whole_plan() -> None:
     )
     keep = many_links(24)[6:]
     d = desired([manager(f"M{m}", *(link(x) for x in keep)) for m in range(2)])
-    with pytest.raises(GuardError) as caught:
-        make_plan(d, lv, POLICY)
-    assert list(caught.value.problems) == [
-        "the plan removes 12 links, users or invitations, more than the limit of 10: review the "
-        "plan, then pass --max-removals 12"
-    ]
-    assert len(make_plan(d, lv, dataclasses.replace(POLICY, max_removals=12)).actions) == 12
-
-
-def test_removal_fraction_per_scope_and_single_removal_always_allowed() -> None:
-    lv = live([live_manager("ma1", "M", *(live_link(x) for x in many_links(4)))])
-    one = make_plan(desired([manager("M", *(link(x) for x in many_links(3)))]), lv, POLICY)
-    assert len(one.actions) == 1  # 1 of 4 = 25%, and a single removal always passes anyway
-    single = make_plan(
-        desired([manager("M")]), live([live_manager("ma1", "M", live_link("E0"))]), POLICY
+    refused = make_plan(d, lv, POLICY)
+    # Refused, but made in full: every action is there to be shown.
+    assert len(refused.actions) == 12 and refused.refused
+    (r,) = refused.refusals
+    assert (r.scope, r.guard, r.counted, r.limit, r.source) == (
+        "",
+        "max-removals",
+        "12 removals",
+        "10",
+        "default",
     )
-    assert len(single.actions) == 1  # 100% of a one-link account: allowed
+    assert r.message == (
+        "the plan removes 12 links, users or invitations, more than the limit of 10 (default): "
+        "review the plan, then pass --max-removals 12 for this change, or set "
+        "`maxRemovals: 12` in the manifests' `policy:`"
+    )
     with pytest.raises(GuardError) as caught:
-        make_plan(desired([manager("M", *(link(x) for x in many_links(2)))]), lv, POLICY)
-    assert list(caught.value.problems) == [
-        "manager:ma1: the plan removes 2 of 4 live members (50%), more than --max-removal-fraction "
-        "0.25: review the plan, then pass --max-removal-fraction 0.5"
+        allowed_plan(d, lv, POLICY)
+    assert list(caught.value.problems) == [r.message]
+    assert not make_plan(d, lv, dataclasses.replace(POLICY, max_removals=12)).refused
+
+
+def amc_of(n: int) -> Live:
+    """An AMC account of one admin (the boss) and `n - 1` viewers p1..."""
+    people = [live_user(f"amzn1.account.P{i}", f"p{i}@corp.com", masked=False) for i in range(1, n)]
+    return admin_live(*people)
+
+
+def leaving(n: int, gone: int, **policy: object) -> Plan:
+    stay = [user(f"p{i}@corp.com") for i in range(1, n - gone)]
+    return make_plan(
+        desired(amcs=[amc(AMC, BOSS, *stay)]), amc_of(n), dataclasses.replace(POLICY, **policy)
+    )
+
+
+@pytest.mark.parametrize(
+    ("members", "gone", "refused"),
+    [
+        (1, 1, False),  # one of one (no admin left is another guard's business)
+        (3, 2, False),  # two of three: the floor
+        (7, 2, False),  # two of seven: the routine change of issue #12
+        (7, 3, True),  # three of seven: over the floor and over a quarter
+        (7, 5, True),  # five of seven: a mass removal
+        (12, 3, False),  # a quarter of twelve
+        (12, 4, True),
+        (40, 10, False),
+        (40, 11, True),
+    ],
+)
+def test_removal_fraction_has_a_floor_per_account(members: int, gone: int, refused: bool) -> None:
+    if gone >= members:
+        lv = live([live_manager("ma1", "M", *(live_link(x) for x in many_links(members)))])
+        plan = make_plan(desired([manager("M")]), lv, POLICY)
+    else:
+        plan = leaving(members, gone, max_removals=100)
+    assert len(plan.actions) == gone
+    assert [r.guard for r in plan.refusals] == (["max-removal-fraction"] if refused else [])
+
+
+def test_the_fraction_refusal_says_what_it_counted_and_how_to_lift_it() -> None:
+    (r,) = leaving(7, 5).refusals
+    assert (r.scope, r.counted, r.limit, r.source) == (
+        f"amc:{AMC}",
+        "5 of 7 live members (71%)",
+        "2 (0.25 of 7, at least 2)",
+        "default",
+    )
+    assert r.lift == (
+        "review the plan, then pass --max-removal-fraction 0.72 for this change, or set "
+        "`maxRemovalFraction: 0.72` in the manifests' `policy:` (or in this account's `policy:`)"
+    )
+    assert not leaving(7, 5, max_removal_fraction=0.72).refused
+    assert not leaving(7, 5, removal_floor=5).refused
+
+
+def test_an_accounts_own_limits_win_over_the_plan_wide_ones() -> None:
+    own = {AMC: AccountLimits(max_removal_fraction=0.75, source="teams/client.yaml:3")}
+    assert not leaving(7, 5, account_limits=own).refused
+    tight = {AMC: AccountLimits(removal_floor=0, source="teams/client.yaml:3")}
+    (r,) = leaving(7, 2, account_limits=tight, sources={"maxRemovalFraction": "p.yaml:2"}).refusals
+    assert (r.limit, r.source) == ("1 (0.25 of 7, at least 0)", "p.yaml:2, teams/client.yaml:3")
+
+
+# ---- protected users ------------------------------------------------------------------------
+
+
+def protected(*who: str) -> Policy:
+    return dataclasses.replace(
+        POLICY, protected_users=tuple(Protected(w, f"policy.yaml:{n}") for n, w in enumerate(who))
+    )
+
+
+def test_protected_users_are_never_revoked_or_demoted() -> None:
+    lv = admin_live(
+        live_user("amzn1.account.GLASS", "break-glass@corp.com", AmcRole.ADMIN, masked=False),
+        live_user("amzn1.account.BOT", "b***@corp.com", AmcRole.ADMIN, masked=False),
+        live_user("amzn1.account.P1", "p1@corp.com", masked=False),
+        invitations=(invitation("inv-1", "ops@corp.com", AmcRole.ADMIN),),
+    )
+    d = desired(amcs=[amc(AMC, BOSS, user("b@corp.com", user_id="amzn1.account.BOT"))])
+    plan = make_plan(d, lv, protected("break-glass@corp.com", "amzn1.account.BOT", "ops@corp.com"))
+    assert rows(plan) == [(2, f"amc:{AMC}", "revoke-user", "amzn1.account.P1")]
+    assert [w.message for w in plan.warnings] == [
+        "kept: demoting b***@corp.com (amzn1.account.BOT) not planned; protected by "
+        "policy.protectedUsers amzn1.account.BOT at policy.yaml:1",
+        "kept: revoking break-glass@corp.com (amzn1.account.GLASS) not planned; protected by "
+        "policy.protectedUsers break-glass@corp.com at policy.yaml:0",
+        "kept: revoking the invitation of ops@corp.com (inv-1) not planned; protected by "
+        "policy.protectedUsers ops@corp.com at policy.yaml:2",
     ]
+
+
+def test_a_masked_address_that_could_be_protected_keeps_every_candidate() -> None:
+    # Two live users whose masked address could be the protected one: a guess cannot say
+    # which, so neither is revoked; a third that cannot be it goes.
+    lv = admin_live(
+        live_user("amzn1.account.A1", "alice@corp.com"),
+        live_user("amzn1.account.A2", "anna@corp.com"),
+        live_user("amzn1.account.Z1", "zed@corp.com"),
+    )
+    plan = make_plan(desired(amcs=[amc(AMC, BOSS)]), lv, protected("alice@corp.com"))
+    assert rows(plan) == [(2, f"amc:{AMC}", "revoke-user", "amzn1.account.Z1")]
+    assert all("a guess never removes access" in w.message for w in plan.warnings)
+    assert len(plan.warnings) == 2
 
 
 def test_incomplete_scope_refuses_removals_and_the_flag_skips_them() -> None:
@@ -511,7 +612,7 @@ def test_incomplete_scope_refuses_removals_and_the_flag_skips_them() -> None:
     )
     d = desired([manager("M", link("E1"), link("E3"))])
     with pytest.raises(GuardError) as caught:
-        make_plan(d, lv, POLICY)
+        allowed_plan(d, lv, POLICY)
     assert list(caught.value.problems) == [
         "manager:ma1: the live read failed or may be incomplete (GET /managerAccounts on the EU "
         "host failed). No action is planned on such a read, not even an addition (everything "
@@ -532,14 +633,14 @@ def test_truncated_region_counts_as_incomplete() -> None:
         ]
     )
     with pytest.raises(GuardError, match="exactly 50 entries in NA"):
-        make_plan(desired([manager("M", link("E1"))]), lv, POLICY)
+        allowed_plan(desired([manager("M", link("E1"))]), lv, POLICY)
 
 
 def test_no_create_on_an_incomplete_read() -> None:
     d = desired([manager("New", link("E1"), type=ManagerAccountType.AGENCY)])
     lv = live(incomplete={"manager:*": "GET /managerAccounts on the NA host failed"})
     with pytest.raises(GuardError, match=r"manager:\*: the live read failed") as caught:
-        make_plan(d, lv, POLICY)
+        allowed_plan(d, lv, POLICY)
     assert len(caught.value.problems) == 1  # the whole kind, named once
     plan = make_plan(d, lv, dataclasses.replace(POLICY, allow_incomplete=True))
     assert plan.is_empty and "2 planned action(s) not planned" in plan.unread[0].message
@@ -562,7 +663,7 @@ def test_min_admins_guard() -> None:
         ]
     )
     with pytest.raises(GuardError) as caught:
-        make_plan(d, live(amcs=[live_amc(AMC, two)]), POLICY)
+        allowed_plan(d, live(amcs=[live_amc(AMC, two)]), POLICY)
     assert list(caught.value.problems) == [
         f"amc:{AMC}: the plan leaves 1 active admin(s) (now 2), fewer than minAdmins 2 "
         "(examples/manifests/acme.yaml:2): list more admins, lower minAdmins, or pass "
@@ -589,14 +690,14 @@ def test_no_flag_allows_zero_admins() -> None:
         max_removals=99,
     )
     with pytest.raises(GuardError, match="leaves no active admin"):
-        make_plan(d, lv, everything)
+        allowed_plan(d, lv, everything)
 
 
 def test_min_admins_zero_still_refuses_to_remove_the_last_admin() -> None:
     lv = live(amcs=[live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN)])])
     d = desired(amcs=[amc(AMC, user("a@x.com", user_id="amzn1.account.A"), min_admins=0)])
     with pytest.raises(GuardError, match="leaves no active admin"):
-        make_plan(d, lv, dataclasses.replace(POLICY, allow_fewer_admins=True))
+        allowed_plan(d, lv, dataclasses.replace(POLICY, allow_fewer_admins=True))
 
 
 def test_already_below_min_admins_is_a_warning() -> None:
@@ -627,7 +728,13 @@ def test_every_violation_is_reported_at_once() -> None:
     )
     d = desired([manager("M")], [amc(AMC, user("a@x.com", AmcRole.ADMIN), min_admins=2)])
     with pytest.raises(GuardError) as caught:
-        make_plan(d, lv, POLICY)
+        allowed_plan(d, lv, POLICY)
+    assert [r.guard for r in make_plan(d, lv, POLICY).refusals] == [
+        "incomplete-read",
+        "max-removals",
+        "max-removal-fraction",
+        "min-admins",
+    ]
     flags = ["--allow-incomplete", "--max-removal-fraction", "--max-removals", "--allow-fewer-"]
     assert [next(f for f in flags if f in p) for p in caught.value.problems] == [
         "--allow-incomplete",
@@ -742,7 +849,7 @@ LIFTED = Policy(
 def test_plan_apply_plan_converges(world: tuple[Desired, Live]) -> None:
     d, lv = world
     try:
-        first = make_plan(d, lv, LIFTED)
+        first = allowed_plan(d, lv, LIFTED)
     except GuardError as exc:
         # Only the unliftable guard may refuse: leaving an AMC account with no admin.
         assert all("leaves no active admin" in p for p in exc.problems)
@@ -752,3 +859,18 @@ def test_plan_apply_plan_converges(world: tuple[Desired, Live]) -> None:
     second = make_plan(d, after, LIFTED)
     assert second.actions == (), [(a.kind.value, a.target) for a in second.actions]
     assert make_plan(d, after, LIFTED) == second  # and planning is deterministic
+
+
+def test_a_protected_invitation_is_not_reissued_with_a_lesser_role() -> None:
+    lv = admin_live(invitations=(invitation("inv-ops", "ops@corp.com", AmcRole.ADMIN),))
+    d = desired(amcs=[amc(AMC, BOSS, user("ops@corp.com", AmcRole.VIEWER))])
+    plan = make_plan(d, lv, protected("ops@corp.com"))
+    assert plan.actions == ()
+    assert "kept: revoking the invitation of ops@corp.com (inv-ops)" in plan.warnings[0].message
+    # A promotion takes nothing away: it goes ahead.
+    lv = admin_live(invitations=(invitation("inv-ops", "ops@corp.com", AmcRole.VIEWER),))
+    d = desired(amcs=[amc(AMC, BOSS, user("ops@corp.com", AmcRole.ADMIN))])
+    assert [a.kind for a in make_plan(d, lv, protected("ops@corp.com")).actions] == [
+        ActionKind.REVOKE_INVITATION,
+        ActionKind.INVITE,
+    ]

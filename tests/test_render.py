@@ -15,7 +15,7 @@ import pytest
 
 from reconciler.digest import plan_digest
 from reconciler.model import AmcRole, LinkRole, Region
-from reconciler.plan import Plan, Policy
+from reconciler.plan import Plan, Policy, Protected
 from reconciler.planfile import plan_schema
 from reconciler.planner import make_plan
 from reconciler.render import render_json, render_markdown, render_text
@@ -135,7 +135,47 @@ def busy_plan() -> Plan:
     )
 
 
-PLANS = {"demo": demo_plan, "empty": empty_plan, "busy": busy_plan}
+def refused_plan() -> Plan:
+    """Issue #12: a mass removal, refused by two guards, one limit from the manifests, one
+    protected user kept; the plan is shown in full with its refusals on top."""
+    team = ["alice", "bob", "carol", "dan", "eve", "fay", "gus"]
+    d = desired(
+        amcs=[
+            amc(
+                "ENTITY7TEAM",
+                user("alice@corp.com", AmcRole.ADMIN, line=4),
+                user("bob@corp.com", line=5),
+                line=2,
+                file="teams/team.yaml",
+            )
+        ]
+    )
+    lv = live(
+        amcs=[
+            live_amc(
+                "ENTITY7TEAM",
+                [
+                    live_user(
+                        f"amzn1.account.{n.upper()}",
+                        f"{n}@corp.com",
+                        AmcRole.ADMIN if n == "alice" else AmcRole.VIEWER,
+                    )
+                    for n in team
+                ],
+                name="Team *AMC*",
+            )
+        ]
+    )
+    policy = Policy(
+        now=NOW,
+        max_removals=3,
+        protected_users=(Protected("amzn1.account.GUS", "teams/policy.yaml:6"),),
+        sources={"maxRemovals": "teams/policy.yaml:3", "resendWithinDays": "--resend-within"},
+    )
+    return make_plan(d, lv, policy)
+
+
+PLANS = {"demo": demo_plan, "empty": empty_plan, "busy": busy_plan, "refused": refused_plan}
 
 
 @pytest.mark.parametrize("name", sorted(PLANS))

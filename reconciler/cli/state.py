@@ -46,25 +46,33 @@ _GUARDS = (
     click.option(
         "--max-removals",
         type=click.IntRange(min=0),
-        default=_DEFAULTS.max_removals,
-        show_default=True,
-        help="Refuse a plan that removes more links, users and invitations than this.",
+        default=None,
+        help=f"Refuse a plan that removes more links, users and invitations than this "
+        f"[default: policy.maxRemovals in the manifests, else {_DEFAULTS.max_removals}].",
     ),
     click.option(
         "--max-removal-fraction",
         type=click.FloatRange(0.0, 1.0),
-        default=_DEFAULTS.max_removal_fraction,
-        show_default=True,
-        help="Refuse a plan that removes more than this share of one account's members.",
+        default=None,
+        help="Refuse a plan that removes more than this share of one account's members, "
+        "beyond --removal-floor [default: policy.maxRemovalFraction in the manifests, else "
+        f"{_DEFAULTS.max_removal_fraction:g}].",
+    ),
+    click.option(
+        "--removal-floor",
+        type=click.IntRange(min=0),
+        default=None,
+        help="This many removals per account are always allowed by --max-removal-fraction "
+        f"[default: policy.removalFloor in the manifests, else {_DEFAULTS.removal_floor}].",
     ),
     click.option(
         "--resend-within",
         "resend_within_days",
         metavar="DAYS",
         type=click.FloatRange(min=0.0),
-        default=_DEFAULTS.resend_within_days,
-        show_default=True,
-        help="Resend pending invitations that expire within this many days.",
+        default=None,
+        help="Resend pending invitations that expire within this many days "
+        f"[default: {_DEFAULTS.resend_within_days:g}].",
     ),
     click.option(
         "--allow-incomplete",
@@ -86,27 +94,45 @@ _GUARDS = (
 
 
 def guard_options(command: Callable[..., R]) -> Callable[..., R]:
-    """Add the guard flags; the command receives them as one `policy` argument."""
+    """Add the guard flags; the command receives them as one `policy` argument, in which a
+    flag given on the command line names itself in `policy.sources` (it then wins over the
+    manifests' `policy:`, `reconciler.policy.effective`)."""
 
     @functools.wraps(command)
     def wrapper(
         *args: Any,
-        max_removals: int,
-        max_removal_fraction: float,
-        resend_within_days: float,
+        max_removals: int | None,
+        max_removal_fraction: float | None,
+        removal_floor: int | None,
+        resend_within_days: float | None,
         allow_incomplete: bool,
         allow_unresolved: bool,
         allow_fewer_admins: bool,
         **kwargs: Any,
     ) -> R:
+        given = {
+            "maxRemovals": ("--max-removals", max_removals),
+            "maxRemovalFraction": ("--max-removal-fraction", max_removal_fraction),
+            "removalFloor": ("--removal-floor", removal_floor),
+            "resendWithinDays": ("--resend-within", resend_within_days),
+            "allowIncomplete": ("--allow-incomplete", allow_incomplete or None),
+            "allowUnresolved": ("--allow-unresolved", allow_unresolved or None),
+            "allowFewerAdmins": ("--allow-fewer-admins", allow_fewer_admins or None),
+        }
         policy = Policy(
-            max_removals=max_removals,
-            max_removal_fraction=max_removal_fraction,
-            resend_within_days=resend_within_days,
+            max_removals=_DEFAULTS.max_removals if max_removals is None else max_removals,
+            max_removal_fraction=_DEFAULTS.max_removal_fraction
+            if max_removal_fraction is None
+            else max_removal_fraction,
+            removal_floor=_DEFAULTS.removal_floor if removal_floor is None else removal_floor,
+            resend_within_days=_DEFAULTS.resend_within_days
+            if resend_within_days is None
+            else resend_within_days,
             now=time.time(),
             allow_incomplete=allow_incomplete,
             allow_unresolved=allow_unresolved,
             allow_fewer_admins=allow_fewer_admins,
+            sources={name: flag for name, (flag, value) in given.items() if value is not None},
         )
         return command(*args, policy=policy, **kwargs)
 
@@ -218,8 +244,21 @@ def plan(
         planfile.write(out, the_plan)
     click.echo(_render(the_plan, output_format, mask=mask_emails), nl=False)
     _step_summary(the_plan, mask=mask_emails)
+    if the_plan.refused:
+        ctx.exit(_refused(the_plan))
     changed = detailed_exitcode and not the_plan.in_sync
     ctx.exit(EXIT_CHANGES if changed else EXIT_OK)
+
+
+def _refused(the_plan: Plan) -> int:
+    """Say on stderr that the plan shown is refused; the exit code."""
+    n = len(the_plan.refusals)
+    click.echo(
+        f"Error: the plan is refused by {n} guard{'s' if n != 1 else ''} (listed on top of "
+        "the plan); nothing can be applied until it is allowed.",
+        err=True,
+    )
+    return EXIT_ERROR
 
 
 @click.command()
@@ -246,6 +285,8 @@ def drift(
     _, the_plan = _plan(paths, api, policy)
     click.echo(_render(the_plan, output_format, mask=mask_emails), nl=False)
     _step_summary(the_plan, mask=mask_emails)
+    if the_plan.refused:
+        ctx.exit(_refused(the_plan))
     ctx.exit(EXIT_OK if the_plan.in_sync else EXIT_CHANGES)
 
 
@@ -371,6 +412,9 @@ def apply(
             click.echo(f"The saved plan {plan_file} is the plan of these manifests now.")
             confirm = None
         click.echo(render_text(the_plan, color=_color(), mask_emails=mask_emails), nl=False)
+        if the_plan.refused:
+            click.echo("Nothing was applied.", err=True)
+            ctx.exit(_refused(the_plan))
         code = _run_apply(the_plan, desired, client, confirm, journal, mask_emails)
     ctx.exit(code)
 

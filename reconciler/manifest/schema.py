@@ -5,9 +5,10 @@ The schema file is the one source of truth (editors use it too), but we do not r
 `jsonschema` package over manifests: on the issue's benchmark (500 manager accounts x 40
 links, 500 AMC accounts x 100 users) it alone takes ~1.9 s, and its messages are written for
 machines. Instead `compile_schema` turns the small subset of JSON Schema 2020-12 the file uses
-(type, const, enum, pattern, minLength, minimum, properties, required, additionalProperties,
-propertyNames, items, local $ref) into closures; any other keyword is refused at compile time,
-and tests check that `jsonschema` and this checker agree on valid and invalid manifests.
+(type, const, enum, pattern, minLength, minimum, maximum, properties, required,
+additionalProperties, propertyNames, items, local $ref) into closures; any other keyword is
+refused at compile time, and tests check that `jsonschema` and this checker agree
+on valid and invalid manifests.
 
 The checker also settles unquoted scalars in string fields (see `yamlload`): a plain decimal
 without sign or leading zero (`id: 5830000000001`) becomes exactly the text written; any other
@@ -40,6 +41,7 @@ _SUPPORTED = _ANNOTATIONS | {
     "pattern",
     "minLength",
     "minimum",
+    "maximum",
     "properties",
     "required",
     "additionalProperties",
@@ -54,15 +56,22 @@ _PATTERN_HINTS = {
     "groupName": "is not a valid group name (letters, digits, `_`, `.`, `-`; "
     "starting with a letter or digit)",
     "nonEmptyString": "must not be empty",
+    "domain": "is not a domain (expected a name such as example.com, without `@`)",
 }
 
 _TYPE_NAMES = {
     "string": "a string",
     "integer": "an integer",
     "boolean": "true or false",
+    "number": "a number",
     "array": "a list",
     "object": "a mapping",
 }
+
+
+# A plain decimal fraction (`0.4`, `1.0`); YAML's other number forms (`.inf`, `1_0.5`, `1e5`)
+# are refused like anywhere else.
+_PLAIN_DECIMAL = re.compile(r"^[0-9]+\.[0-9]*$")
 
 
 class SchemaCompileError(Exception):
@@ -136,8 +145,8 @@ def compile_schema(schema: dict[str, Any]) -> Check:
         kind = node.get("type")
         if kind == "string":
             steps.append(_string(node, def_name))
-        elif kind in ("integer", "boolean"):
-            steps.append(_scalar_type(kind, node.get("minimum")))
+        elif kind in ("integer", "number", "boolean"):
+            steps.append(_scalar_type(kind, node.get("minimum"), node.get("maximum")))
         elif kind == "array":
             steps.append(_array(build(node.get("items", {}), None)))
         elif kind == "object":
@@ -265,15 +274,24 @@ def _string(node: dict[str, Any], def_name: str | None) -> Check:
     return check
 
 
-def _scalar_type(kind: str, minimum: int | None) -> Check:
+def _scalar_type(kind: str, minimum: float | None, maximum: float | None) -> Check:
     def check(doc: YamlDoc, value: Any, path: Path, out: list[Diagnostic]) -> Any:
-        ok = isinstance(value, bool) if kind == "boolean" else type(value) is int
+        if kind == "boolean":
+            ok = isinstance(value, bool)
+        elif kind == "number":
+            if isinstance(value, NumberText) and _PLAIN_DECIMAL.match(value):
+                value = float(value)  # `0.4`: YAML's float, read exactly as written
+            ok = type(value) in (int, float)
+        else:
+            ok = type(value) is int
         if not ok:
             _report(
                 doc, path, out, f"{_what(path)} must be {_TYPE_NAMES[kind]}, not {_show(value)}"
             )
         elif minimum is not None and value < minimum:
             _report(doc, path, out, f"{_what(path)} must be at least {minimum}, not {value}")
+        elif maximum is not None and value > maximum:
+            _report(doc, path, out, f"{_what(path)} must be at most {maximum}, not {value}")
         return value
 
     return check

@@ -9,7 +9,12 @@ express (issue #3, "Semantics to enforce"):
   most 50 (reference §2.2, S-MA2 `linkedAccounts.maxItems: 50`), so more could never be
   verified;
 - an AMC account that prunes must list at least `minAdmins` admins, else the plan could only
-  refuse.
+  refuse;
+- `policy:` (issue #12) is set in one file at most; with `allowedEmailDomains` (top level,
+  plus an AMC account's own `policy.allowedEmailDomains`) every address listed for an AMC
+  account, directly or through a group, must be at one of them (exact domain,
+  case-insensitive); with `adminGroups`, an admin entry must be a group named there or a
+  member of one; `adminGroups` must name defined groups.
 
 Defaults are filled here, groups expanded, and every tuple sorted canonically so that the
 order of files and entries never changes the result.
@@ -27,17 +32,20 @@ from reconciler.manifest import addresses
 from reconciler.manifest.prune import PRUNED
 from reconciler.manifest.yamlload import Path, YamlDoc
 from reconciler.model import (
+    AccountPolicy,
     AmcRole,
     Desired,
     DesiredAmcAccount,
     DesiredLink,
     DesiredManagerAccount,
+    DesiredPolicy,
     DesiredUser,
     IdType,
     LinkRole,
     ManagerAccountType,
     Region,
     Source,
+    canonical_email,
 )
 
 # Reference §2.2: "A maximum of 50 linked accounts are returned for each manager account".
@@ -82,15 +90,169 @@ def build_desired(docs: Sequence[YamlDoc], *, partial: bool = False) -> Desired 
     out: list[Diagnostic] = []
     incomplete: set[str] = set()  # groups that lost a member entry
     groups = _groups(docs, out, incomplete)
+    policy = _policy(docs, groups, out, partial=partial)
     managers = _managers(docs, out)
-    amcs = _amc_accounts(docs, groups, out, partial=partial, incomplete=incomplete)
+    amcs = _amc_accounts(docs, groups, policy, out, partial=partial, incomplete=incomplete)
     if out:
         return out
     return Desired(
         manager_accounts=tuple(sorted(managers, key=lambda m: (m.key, m.name))),
         amc_accounts=tuple(sorted(amcs, key=lambda a: a.id)),
         files=tuple(doc.file for doc in docs),
+        policy=policy,
     )
+
+
+def _policy(
+    docs: Sequence[YamlDoc],
+    groups: dict[str, list[_Member]],
+    out: list[Diagnostic],
+    *,
+    partial: bool,
+) -> DesiredPolicy:
+    found: tuple[YamlDoc, Source] | None = None
+    for doc in docs:
+        if "policy" not in doc.data:
+            continue
+        source = Source(doc.file, *doc.key_loc(("policy",)))
+        if found is not None:
+            out.append(
+                _diag(
+                    source,
+                    f"`policy` is set again (first at {_at(found[1])}): the policy is one "
+                    "block, in one file; merge the two",
+                )
+            )
+            continue
+        found = (doc, source)
+    if found is None:
+        return DesiredPolicy()
+    doc, _ = found
+    block: dict[str, Any] = doc.data["policy"] or {}
+    sources: dict[str, Source] = {
+        key: _src(doc, ("policy", key)) for key in block if key != "protectedUsers"
+    }
+    protected: list[str] = []
+    for index, who in enumerate(block.get("protectedUsers") or ()):
+        key = canonical_email(who) if "@" in who else who.strip()
+        if key not in protected:
+            protected.append(key)
+            sources[f"protectedUsers/{key}"] = _src(doc, ("policy", "protectedUsers", index))
+    admin_groups: list[str] = block.get("adminGroups") or []
+    for index, name in enumerate(admin_groups):
+        if name not in groups and not partial:
+            close = difflib.get_close_matches(name, sorted(groups), 1)
+            hint = f"; did you mean `{close[0]}`?" if close else "; define it under `groups`"
+            out.append(
+                _diag(
+                    _src(doc, ("policy", "adminGroups", index)),
+                    f"`adminGroups` names unknown group `{name}`{hint}",
+                )
+            )
+    fraction = block.get("maxRemovalFraction")
+    return DesiredPolicy(
+        max_removals=block.get("maxRemovals"),
+        max_removal_fraction=None if fraction is None else float(fraction),
+        removal_floor=block.get("removalFloor"),
+        allowed_email_domains=tuple(
+            sorted({d.lower() for d in block.get("allowedEmailDomains") or ()})
+        ),
+        protected_users=tuple(protected),
+        admin_groups=tuple(sorted(set(admin_groups))),
+        sources=sources,
+    )
+
+
+def _account_policy(doc: YamlDoc, path: Path, entry: dict[str, Any]) -> AccountPolicy | None:
+    block = entry.get("policy")
+    if block is None:
+        return None
+    fraction = block.get("maxRemovalFraction")
+    return AccountPolicy(
+        max_removal_fraction=None if fraction is None else float(fraction),
+        removal_floor=block.get("removalFloor"),
+        allowed_email_domains=tuple(
+            sorted({d.lower() for d in block.get("allowedEmailDomains") or ()})
+        ),
+        source=Source(doc.file, *doc.key_loc((*path, "policy"))),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """The policy rules `validate` enforces on one AMC account's entries."""
+
+    account_id: str
+    domains: frozenset[str]  # empty: any domain
+    domains_where: str
+    admin_groups: frozenset[str]  # empty: anyone may be admin
+    admin_members: frozenset[str]  # lower-case addresses of the admin groups' members
+    admin_where: str
+
+
+def _rules(
+    account_id: str,
+    policy: DesiredPolicy,
+    own: AccountPolicy | None,
+    groups: dict[str, list[_Member]],
+) -> _Rules:
+    extra = own.allowed_email_domains if own is not None else ()
+    places = []
+    if policy.allowed_email_domains:
+        places.append(f"policy.allowedEmailDomains at {policy.sources['allowedEmailDomains']}")
+    if extra and own is not None:
+        places.append(f"this account's policy at {own.source}")
+    members = frozenset(
+        canonical_email(m.email) for name in policy.admin_groups for m in groups.get(name, ())
+    )
+    return _Rules(
+        account_id=account_id,
+        domains=frozenset(policy.allowed_email_domains) | frozenset(extra),
+        domains_where=" and ".join(places),
+        admin_groups=frozenset(policy.admin_groups),
+        admin_members=members,
+        admin_where=str(policy.sources.get("adminGroups", "")),
+    )
+
+
+def _check_rules(
+    user: DesiredUser,
+    where: Source,
+    rules: _Rules,
+    out: list[Diagnostic],
+    *,
+    domains: bool = True,
+) -> None:
+    """`allowedEmailDomains` and `adminGroups` for one expanded entry."""
+    if domains and rules.domains and user.email is not None:
+        domain = canonical_email(user.email).rsplit("@", 1)[-1]
+        if domain not in rules.domains:
+            out.append(
+                _diag(
+                    where,
+                    f"`{user.email}` is not at an allowed email domain of AMC account "
+                    f"`{rules.account_id}` ({', '.join(sorted(rules.domains))}; "
+                    f"{rules.domains_where}): use an address at one of them, or allow "
+                    f"`{domain}` in `policy.allowedEmailDomains` (for one client's account: "
+                    "in that account's `policy:`)",
+                )
+            )
+    if rules.admin_groups and user.role is AmcRole.ADMIN:
+        if user.group in rules.admin_groups:
+            return
+        if user.email is not None and canonical_email(user.email) in rules.admin_members:
+            return
+        who = user.email or user.user_id
+        via = f" through group `{user.group}`" if user.group else ""
+        out.append(
+            _diag(
+                where,
+                f"`{who}` is made admin of AMC account `{rules.account_id}`{via}, but only "
+                f"members of {', '.join(f'`{g}`' for g in sorted(rules.admin_groups))} may "
+                f"be admins (policy.adminGroups at {rules.admin_where}): add them to one of "
+                "those groups, or make them a viewer",
+            )
+        )
 
 
 def _groups(
@@ -236,6 +398,7 @@ def _manager(
 def _amc_accounts(
     docs: Sequence[YamlDoc],
     groups: dict[str, list[_Member]],
+    policy: DesiredPolicy,
     out: list[Diagnostic],
     *,
     partial: bool,
@@ -259,7 +422,9 @@ def _amc_accounts(
                 )
                 continue
             seen[account_id] = source
-            users = _users(doc, path, entry, groups, out, partial=partial)
+            own = _account_policy(doc, path, entry)
+            rules = _rules(account_id, policy, own, groups)
+            users = _users(doc, path, entry, groups, rules, out, partial=partial)
             min_admins: int = entry.get("minAdmins", 1)
             prune: bool = entry.get("prune", True)
             admins = sum(1 for u in users if u.role is AmcRole.ADMIN)
@@ -284,6 +449,7 @@ def _amc_accounts(
                     min_admins=min_admins,
                     users=tuple(sorted(users, key=lambda u: u.key)),
                     source=source,
+                    policy=own,
                 )
             )
     return result
@@ -294,6 +460,7 @@ def _users(
     path: Path,
     entry: dict[str, Any],
     groups: dict[str, list[_Member]],
+    rules: _Rules,
     out: list[Diagnostic],
     *,
     partial: bool,
@@ -364,6 +531,18 @@ def _users(
                     pin_at=member.source,
                 )
                 grant(user, source, f"through group `{name}`")
+                # An address is reported where it is written (the group's member); the
+                # role where it is granted (this entry).
+                _check_rules(
+                    DesiredUser(role=AmcRole.VIEWER, email=member.email), member.source, rules, out
+                )
+                _check_rules(
+                    DesiredUser(role=role, email=member.email, group=name),
+                    source,
+                    rules,
+                    out,
+                    domains=False,
+                )
             continue
         if not given:
             out.append(
@@ -387,4 +566,5 @@ def _users(
             source=source,
         )
         grant(user, source, "directly")
+        _check_rules(user, source, rules, out)
     return users

@@ -1,7 +1,8 @@
 """Safety guards (issue #5 "Guards"; peribolos `--maximum-removal-delta`).
 
-Every violation is collected and raised at once as one `GuardError`, each line naming the
-flag that lifts it. Lifting never makes the plan unsafe:
+Every violation is collected as a `Refusal` (guard, scope, what it counted, its limit, where
+the limit came from, what lifts it); the plan is still made and shown with its refusals on
+top, and is never applied. Lifting never makes the plan unsafe:
 
 - incomplete read (`--allow-incomplete`): a scope whose read failed or may be incomplete
   gets no action at all, additions included (issue #10: a failed read makes everything look
@@ -9,11 +10,14 @@ flag that lifts it. Lifting never makes the plan unsafe:
   deleted). Without the flag the plan is refused; with it the scope is skipped and named.
 - unresolved masked users (`--allow-unresolved`): they are already left untouched; the flag
   only accepts a plan that leaves them so.
-- `--max-removals` (default 10): removals over the whole plan.
-- `--max-removal-fraction` (default 0.25) of a scope's live members (links of a manager
-  account; users plus pending invitations of an AMC account). Decision: a single removal is
-  always allowed by this guard, so tiny scopes are not frozen: the limit is
-  `max(1, floor(fraction * members))`.
+- `maxRemovals` (default 10; `--max-removals`, `policy.maxRemovals`): removals over the
+  whole plan.
+- `maxRemovalFraction` (default 0.25) with a floor `removalFloor` (default 2) per scope (links
+  of a manager account; users plus pending invitations of an AMC account): a scope may lose
+  `max(removalFloor, floor(fraction * members))` members in one plan. The floor lets a small
+  team's routine change through (two of seven leave: allowed), the fraction still stops a
+  mass removal (five of seven: refused). An AMC account's own `policy:` may override both;
+  a flag overrides every manifest value.
 - minAdmins, counting active users only (invitations grant nothing until accepted):
   * a plan that leaves fewer active admins than `minAdmins` *and fewer than live has now* is
     refused, unless `--allow-fewer-admins`;
@@ -29,7 +33,7 @@ import math
 from collections import Counter
 
 from reconciler.model import AmcRole, Live, Scope
-from reconciler.plan import ActionKind, Notice, Policy
+from reconciler.plan import ActionKind, Notice, Policy, Refusal
 from reconciler.planning.draft import Draft
 
 
@@ -54,9 +58,21 @@ def _in(scope: Scope, unread: Scope) -> bool:
     return scope == unread or (unread.key == "*" and unread.kind is scope.kind)
 
 
-def apply_guards(draft: Draft, live: Live, policy: Policy) -> list[str]:
-    """Drop what a lifting flag skips (reported in `draft.warnings`); return violations."""
-    violations: list[str] = []
+BUILT_IN = "built in"
+
+
+def _refusal(
+    scope: object, guard: str, counted: str, limit: str, source: str, lift: str, message: str
+) -> Refusal:
+    where = str(scope) if scope else ""
+    return Refusal(
+        where, guard, counted, limit, source, lift, f"{where}: {message}" if where else message
+    )
+
+
+def apply_guards(draft: Draft, live: Live, policy: Policy) -> list[Refusal]:
+    """Drop what a lifting flag skips (reported in `draft.warnings`); return the refusals."""
+    violations: list[Refusal] = []
 
     # A failed read is an error, not drift (issue #10): a scope whose read failed or may be
     # incomplete gets no action at all, adds included (a failed read looks like everything
@@ -77,9 +93,18 @@ def apply_guards(draft: Draft, live: Live, policy: Policy) -> list[str]:
             )
         else:
             violations.append(
-                f"{unread}: the live read failed or may be incomplete ({reason}). No action "
-                "is planned on such a read, not even an addition (everything would look "
-                "missing): fix the read, or pass --allow-incomplete to plan everything else"
+                _refusal(
+                    unread,
+                    "incomplete-read",
+                    f"{len(dropped)} action(s) on a read that failed or may be incomplete "
+                    f"({reason})",
+                    "no action on such a read",
+                    BUILT_IN,
+                    "fix the read, or pass --allow-incomplete to plan everything else",
+                    f"the live read failed or may be incomplete ({reason}). No action "
+                    "is planned on such a read, not even an addition (everything would look "
+                    "missing): fix the read, or pass --allow-incomplete to plan everything else",
+                )
             )
     draft.actions = [a for a in draft.actions if id(a) not in skipped]
 
@@ -95,35 +120,73 @@ def apply_guards(draft: Draft, live: Live, policy: Policy) -> list[str]:
             )
         else:
             violations.append(
-                f"{scope}: masked users cannot be told apart ({groups}), and settling them "
-                "needs a removal or role change: pin `userId:` on the manifest entries, or "
-                "pass --allow-unresolved to plan while leaving them untouched"
+                _refusal(
+                    scope,
+                    "unresolved-masked-users",
+                    f"masked users that cannot be told apart ({groups})",
+                    "no removal or role change on a guess",
+                    BUILT_IN,
+                    "pin `userId:` on the manifest entries, or pass --allow-unresolved to "
+                    "plan while leaving them untouched",
+                    f"masked users cannot be told apart ({groups}), and settling them "
+                    "needs a removal or role change: pin `userId:` on the manifest entries, or "
+                    "pass --allow-unresolved to plan while leaving them untouched",
+                )
             )
 
     removals_by_scope = Counter(a.scope for a in draft.actions if a.is_removal)
     total = sum(removals_by_scope.values())
     if total > policy.max_removals:
+        source = policy.source("maxRemovals")
+        lift = (
+            f"review the plan, then pass --max-removals {total} for this change, or set "
+            f"`maxRemovals: {total}` in the manifests' `policy:`"
+        )
         violations.append(
-            f"the plan removes {total} links, users or invitations, more than the limit of "
-            f"{policy.max_removals}: review the plan, then pass --max-removals {total}"
+            _refusal(
+                "",
+                "max-removals",
+                f"{total} removals",
+                str(policy.max_removals),
+                source,
+                lift,
+                f"the plan removes {total} links, users or invitations, more than the limit of "
+                f"{policy.max_removals} ({source}): {lift}",
+            )
         )
     for scope in sorted(removals_by_scope):
         count = removals_by_scope[scope]
         members = draft.members.get(scope, 0)
-        allowed = max(1, math.floor(policy.max_removal_fraction * members + 1e-9))
+        fraction, floor, source = policy.removal_limits(None if scope.is_manager else scope.key)
+        allowed = max(floor, math.floor(fraction * members + 1e-9))
         if count > allowed:
             share = count / members if members else 1.0
+            needed = math.ceil(share * 100) / 100
+            where = "" if scope.is_manager else " (or in this account's `policy:`)"
+            lift = (
+                f"review the plan, then pass --max-removal-fraction {needed:g} for this "
+                f"change, or set `maxRemovalFraction: {needed:g}` in the manifests' "
+                f"`policy:`{where}"
+            )
+            limit = f"{allowed} ({fraction:g} of {members}, at least {floor})"
             violations.append(
-                f"{scope}: the plan removes {count} of {members} live members ({share:.0%}), "
-                f"more than --max-removal-fraction {policy.max_removal_fraction:g}: review "
-                f"the plan, then pass --max-removal-fraction {math.ceil(share * 100) / 100:g}"
+                _refusal(
+                    scope,
+                    "max-removal-fraction",
+                    f"{count} of {members} live members ({share:.0%})",
+                    limit,
+                    source,
+                    lift,
+                    f"the plan removes {count} of {members} live members ({share:.0%}), "
+                    f"more than the {limit} allowed ({source}): {lift}",
+                )
             )
     violations.extend(_admin_guard(draft, policy))
     return violations
 
 
-def _admin_guard(draft: Draft, policy: Policy) -> list[str]:
-    violations: list[str] = []
+def _admin_guard(draft: Draft, policy: Policy) -> list[Refusal]:
+    violations: list[Refusal] = []
     for scope in sorted(draft.admins):
         facts = draft.admins[scope]
         after = set(facts.admins)
@@ -141,9 +204,19 @@ def _admin_guard(draft: Draft, policy: Policy) -> list[str]:
         if after_n == 0 < before_n:
             # Checked before minAdmins: `minAdmins: 0` must not be a way to lock everyone out.
             violations.append(
-                f"{scope}: the plan leaves no active admin (now {before_n}); nobody could "
-                "manage its users until an invitation is accepted. No flag lifts this: keep "
-                "or promote an admin in this apply and remove the others in a later one"
+                _refusal(
+                    scope,
+                    "no-admin",
+                    f"0 active admins left (now {before_n})",
+                    "at least 1",
+                    BUILT_IN,
+                    "no flag lifts this: keep or promote an admin in this apply and remove "
+                    "the others in a later one",
+                    f"the plan leaves no active admin (now {before_n}); nobody could "
+                    "manage its users until an invitation is accepted. No flag lifts this: "
+                    "keep or promote an admin in this apply and remove the others in a later "
+                    "one",
+                )
             )
             continue
         if after_n >= facts.min_admins or after_n >= before_n:
@@ -158,8 +231,16 @@ def _admin_guard(draft: Draft, policy: Policy) -> list[str]:
             continue
         if not policy.allow_fewer_admins:
             violations.append(
-                f"{scope}: the plan leaves {after_n} active admin(s) (now {before_n}), fewer "
-                f"than minAdmins {facts.min_admins} ({facts.source}): list more admins, lower "
-                "minAdmins, or pass --allow-fewer-admins"
+                _refusal(
+                    scope,
+                    "min-admins",
+                    f"{after_n} active admin(s) left (now {before_n})",
+                    f"minAdmins {facts.min_admins}",
+                    facts.source,
+                    "list more admins, lower minAdmins, or pass --allow-fewer-admins",
+                    f"the plan leaves {after_n} active admin(s) (now {before_n}), fewer "
+                    f"than minAdmins {facts.min_admins} ({facts.source}): list more admins, "
+                    "lower minAdmins, or pass --allow-fewer-admins",
+                )
             )
     return violations

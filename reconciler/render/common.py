@@ -13,7 +13,17 @@ from reconciler.digest import plan_digest
 from reconciler.plan import Action, ActionKind, Notice, Pin, Plan, Waiting
 from reconciler.planning.draft import when
 
-__all__ = ["SYMBOL", "Group", "counts", "describe", "describe_waiting", "groups", "summary_line"]
+__all__ = [
+    "SYMBOL",
+    "Group",
+    "counts",
+    "describe",
+    "describe_waiting",
+    "groups",
+    "policy_lines",
+    "refused_line",
+    "summary_line",
+]
 
 NO_CHANGES = "No changes. Live state matches the manifests."
 
@@ -99,6 +109,44 @@ def binding_lines(plan: Plan) -> list[str]:
         lines.append(f"Commit: {b.commit}")
     made = when(plan.created_at) if plan.created_at else "unknown"
     lines.append(f"Made: {made} by reconciler {b.tool_version or 'unknown'}")
+    return lines
+
+
+def refused_line(plan: Plan) -> str:
+    n = len(plan.refusals)
+    return (
+        f"REFUSED by {n} guard{'s' if n != 1 else ''}: this plan is shown for review and "
+        "will not be applied."
+    )
+
+
+def policy_lines(plan: Plan) -> list[str]:
+    """The policy in force where it is not the default, each with where it came from."""
+    p = plan.policy
+    lines: list[str] = []
+    for name, value in (
+        ("maxRemovals", str(p.max_removals)),
+        ("maxRemovalFraction", f"{p.max_removal_fraction:g}"),
+        ("removalFloor", str(p.removal_floor)),
+        ("resendWithinDays", f"{p.resend_within_days:g}"),
+        ("allowIncomplete", "true"),
+        ("allowUnresolved", "true"),
+        ("allowFewerAdmins", "true"),
+        ("allowedEmailDomains", ", ".join(p.allowed_email_domains)),
+        ("adminGroups", ", ".join(p.admin_groups)),
+    ):
+        if name in p.sources:
+            lines.append(f"{name}: {value} ({p.sources[name]})")
+    for key, limits in sorted(p.account_limits.items()):
+        parts = []
+        if limits.max_removal_fraction is not None:
+            parts.append(f"maxRemovalFraction {limits.max_removal_fraction:g}")
+        if limits.removal_floor is not None:
+            parts.append(f"removalFloor {limits.removal_floor}")
+        if parts:
+            lines.append(f"amc:{key}: {', '.join(parts)} ({limits.source})")
+    for rule in p.protected_users:
+        lines.append(f"protectedUsers: {rule.who} ({rule.source})")
     return lines
 
 

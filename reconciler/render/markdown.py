@@ -15,6 +15,8 @@ from reconciler.render.common import (
     describe_waiting,
     digest_line,
     groups,
+    policy_lines,
+    refused_line,
     sections,
     summary_line,
 )
@@ -27,7 +29,20 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
     def cell(text: str) -> str:
         return markdown(mask_addresses(text) if mask_emails else text)
 
-    out: list[str] = ["## reconciler plan", "", f"**{summary_line(plan)}**", ""]
+    out: list[str] = ["## reconciler plan", ""]
+    if plan.refusals:
+        out += [f"> [!CAUTION]\n> **{refused_line(plan)}**", ""]
+        out += [
+            "| Guard | Account | Counted | Limit | Limit from | To lift |",
+            "|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| {cell(r.guard)} | {cell(r.scope or 'whole plan')} | {cell(r.counted)} | "
+            f"{cell(r.limit)} | {cell(r.source)} | {cell(r.lift)} |"
+            for r in plan.refusals
+        ]
+        out.append("")
+    out += [f"**{summary_line(plan)}**", ""]
     if plan.actions or bindings:
         out += [f"`{digest_line(plan)}`", ""]
     if bindings:
@@ -36,6 +51,11 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
     for heading, _, items in top:
         if items:
             out += [f"### {heading.rstrip(':')}", ""] + [f"- {cell(i)}" for i in items] + [""]
+    in_force = policy_lines(plan)
+    if in_force:
+        out += ["**Policy (not the defaults)**", ""]
+        out += [f"- {cell(line)}" for line in in_force]
+        out.append("")
     all_groups = list(groups(plan))
     if all_groups:
         out += ["| Account | Add | Change | Remove | Waiting |", "|---|---:|---:|---:|---:|"]

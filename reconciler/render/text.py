@@ -13,12 +13,14 @@ from reconciler.render.common import (
     describe_waiting,
     digest_line,
     groups,
+    policy_lines,
+    refused_line,
     sections,
     summary_line,
 )
 from reconciler.render.mask import mask_addresses
 
-_COLOURS = {"+": "32", "-": "31", "~": "33", "=": "36", "!": "33", "bold": "1"}
+_COLOURS = {"+": "32", "-": "31", "~": "33", "=": "36", "!": "33", "x": "31", "bold": "1"}
 
 
 def render_text(
@@ -31,12 +33,26 @@ def render_text(
         return terminal(mask_addresses(text) if mask_emails else text)
 
     lines: list[str] = []
+    if plan.refusals:
+        lines.append(paint("x", paint("bold", refused_line(plan))))
+        for r in plan.refusals:
+            where = f"{r.scope}: " if r.scope else ""
+            lines.append(f"  {paint('x', 'x ' + safe(where + r.guard))}")
+            lines.append(f"      counted: {safe(r.counted)}")
+            lines.append(f"      limit:   {safe(r.limit)} ({safe(r.source)})")
+            lines.append(f"      to lift: {safe(r.lift)}")
+        lines.append("")
     top, rest = sections(plan)[:1], sections(plan)[1:]
     for heading, _mark, items in top:
         if items:
             lines.append(paint("bold", heading))
             lines += [f"  {paint('!', '! ' + safe(item))}" for item in items]
             lines.append("")
+    in_force = policy_lines(plan)
+    if in_force:
+        lines.append(paint("bold", "Policy (not the defaults):"))
+        lines += [f"  {safe(line)}" for line in in_force]
+        lines.append("")
     for group in groups(plan):
         lines.append(paint("bold", safe(group.title)))
         for action in group.actions:

@@ -91,6 +91,20 @@ def test_plan_fails_on_anything_but_0_and_2_and_says_why(
     assert why in done.stdout
 
 
+def test_a_refused_plan_is_posted_then_fails_the_job(workdir: Path) -> None:
+    """Issue #12: the pull request shows who would lose access exactly when a guard refuses."""
+    runner = _runner(workdir, command="plan", args="--sandbox --max-removals 0")
+    done = runner.run("run")
+    assert done.code == 0, done.log  # the steps after it still run: the comment
+    assert done.outputs["exit-code"] == "1" and done.outputs["refused"] == "true"
+    assert "::error title=reconciler plan refused::" in done.stdout
+    plan_md = (runner.temp / "reconciler" / "plan.md").read_text(encoding="utf-8")
+    assert "REFUSED by 1 guard" in plan_md and "revoke" in plan_md
+    assert runner.run("comment").code == 0
+    failed = runner.run("refused")
+    assert failed.code == 1 and "refused by a guard" in failed.stdout
+
+
 def test_drift_fails_when_drifted_unless_told_not_to(workdir: Path) -> None:
     drifted = _runner(workdir, command="drift").run("run")
     assert drifted.code == 1

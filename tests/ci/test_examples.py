@@ -65,3 +65,12 @@ def test_ci_never_runs_two_applies_at_once() -> None:
     assert github["concurrency"]["group"]
     gitlab = yaml.safe_load(GITLAB_TEMPLATE.read_text())["reconciler:apply"]
     assert gitlab["resource_group"]
+
+
+@pytest.mark.parametrize("path", [ACTION, GITLAB_TEMPLATE, *sorted(CI.iterdir())], ids=str)
+def test_ci_never_lifts_a_guard(path: Any) -> None:
+    """Issue #12: limits are lifted in the reviewed manifests' `policy:`, not the pipeline."""
+    guards = {"--max-removals", "--max-removal-fraction", "--removal-floor"}
+    guards |= {"--allow-incomplete", "--allow-unresolved", "--allow-fewer-admins"}
+    used = {flag for _, flag in _reconciler_flags(path.read_text(encoding="utf-8"))}
+    assert not used & guards

@@ -81,6 +81,18 @@ def test_plan_note_is_created_once_then_updated(workdir: Path) -> None:
     assert notes[1]["body"].startswith("<!-- reconciler-plan -->\n")
 
 
+def test_a_refused_plan_is_posted_then_fails_the_job(workdir: Path) -> None:
+    """Issue #12: the merge request shows who would lose access exactly when a guard refuses."""
+    with serve(GitLab()) as gitlab:
+        variables = {**MR, **_api(gitlab), "RECONCILER_ARGS": "--sandbox --max-removals 0"}
+        done = run_gitlab_job("reconciler:plan", workdir, variables)
+        assert done.code != 0
+        assert "posted the plan as a note on the merge request" in done.stdout, done.log
+        assert "reconciler plan failed (exit 1): an error, or refused" in done.stderr
+    (note,) = gitlab.notes[7]
+    assert "REFUSED by 1 guard" in note["body"]
+
+
 def test_apply_fetches_the_merged_mrs_plan_through_its_pipelines(workdir: Path) -> None:
     # The plan job ran in a merge-request pipeline (no branch artifacts); the source branch
     # is gone. A newer pipeline's plan job failed: the last successful one is used.
