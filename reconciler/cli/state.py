@@ -81,6 +81,15 @@ _GUARDS = (
         is_flag=True,
         help="Allow fewer active admins than minAdmins (never none).",
     ),
+    click.option(
+        "--expiring-within",
+        "expiring_within_days",
+        metavar="DAYS",
+        type=click.FloatRange(min=0.0),
+        default=_DEFAULTS.expiring_within_days,
+        show_default=True,
+        help="List grants whose `expires:` comes within this many days.",
+    ),
 )
 
 
@@ -96,6 +105,7 @@ def guard_options(command: Callable[..., R]) -> Callable[..., R]:
         allow_incomplete: bool,
         allow_unresolved: bool,
         allow_fewer_admins: bool,
+        expiring_within_days: float,
         **kwargs: Any,
     ) -> R:
         policy = Policy(
@@ -106,6 +116,7 @@ def guard_options(command: Callable[..., R]) -> Callable[..., R]:
             allow_incomplete=allow_incomplete,
             allow_unresolved=allow_unresolved,
             allow_fewer_admins=allow_fewer_admins,
+            expiring_within_days=expiring_within_days,
         )
         return command(*args, policy=policy, **kwargs)
 

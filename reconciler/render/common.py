@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from reconciler.actions import SYMBOL, describe
 from reconciler.digest import plan_digest
+from reconciler.drift import LABEL, classify
+from reconciler.drift import summary as drift_summary
 from reconciler.plan import Action, ActionKind, Notice, Pin, Plan, Waiting
 from reconciler.planning.draft import when
 
@@ -81,6 +83,15 @@ def sections(plan: Plan) -> list[tuple[str, str, list[str]]]:
             "",
             [pin_line(p) for p in plan.pins],
         ),
+    ]
+
+
+def drift_view(plan: Plan) -> tuple[str, list[tuple[str, str]]]:
+    """The drift classes (issue #15): the per-class summary line ("" when there is no
+    drift) and (class label, `scope: message`) per item, from `reconciler.drift`."""
+    items = classify(plan)
+    return drift_summary(items), [
+        (LABEL[i.drift_class], f"{i.scope}: {i.message}" if i.scope else i.message) for i in items
     ]
 
 
