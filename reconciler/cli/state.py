@@ -523,4 +523,39 @@ def pin(
     ctx.exit(EXIT_CHANGES if result.written else EXIT_OK)
 
 
-COMMANDS: list[click.Command] = [plan, apply, drift, import_, show, pin]
+@click.command()
+@_PATHS
+@click.option("--diff", "show_diff", is_flag=True, help="Print the change; write nothing.")
+@api_options
+@click.pass_context
+def adopt(ctx: click.Context, paths: tuple[str, ...], show_diff: bool, api: ApiOptions) -> None:
+    """Rewrite the manifests under PATH... to describe what is live for the accounts they
+    manage: out-of-band additions, removals and role changes become manifest edits.
+
+    Only the lines that change, change (comments, order and layout stay). A change on an
+    account that gets a person through a shared group lists that group's members one by one
+    on that account only, with a comment. Live users are added pinned by `userId:`, with the
+    masked address Amazon shows in a comment. Expired `expires:` grants, expired invitations,
+    masked-only fits and incompletely read accounts are not adopted (listed). Exit 0 when
+    there is nothing to adopt, 2 when files changed (with --diff: would change)."""
+    from reconciler.adopt import write as write_adoption
+    from reconciler.render.escape import terminal
+
+    desired = _load(paths)
+    with api.open_client() as client:
+        adoption = operations.adopt(desired, client, now=time.time(), progress=api.progress)
+    if show_diff:
+        click.echo(adoption.diff(), nl=False)
+    else:
+        write_adoption(adoption)
+    verb = "would adopt" if show_diff else "adopted"
+    for line in adoption.adopted:
+        click.echo(f"{verb}: {terminal(line)}", err=show_diff)
+    for line in adoption.skipped:
+        click.echo(f"not adopted: {terminal(line)}", err=True)
+    if not adoption.files:
+        click.echo("Nothing to adopt.", err=show_diff)
+    ctx.exit(EXIT_CHANGES if adoption.files else EXIT_OK)
+
+
+COMMANDS: list[click.Command] = [plan, apply, drift, import_, show, pin, adopt]
