@@ -482,11 +482,49 @@ def compute(desired: Desired, live: Live, *, now: float) -> Adoption:
     return Adoption(tuple(files), tuple(editor.adopted), tuple(editor.skipped))
 
 
-def _verify(
-    desired: Desired, live: Live, policy: Policy, before: Plan, files: list[FileEdit]
-) -> None:
-    """Load the edited manifests (in a scratch folder) and plan them against the same read:
-    they must load, and plan no action the current manifests do not."""
+def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
+    """`adopt --expiring`: remove every entry whose `expires:` has passed or comes within
+    `within_days`, for a pull request that a reviewer merges (the access ends) or amends
+    by moving the date. No live read. An `expires:` on a group member removes the member
+    from the group (the expiry applies wherever the group is used); on an entry, the entry.
+    The edited manifests must load, or nothing is returned."""
+    editor = _Editor()
+    done: set[Source] = set()
+    horizon = now + within_days * 86_400
+    for account in desired.amc_accounts:
+        for user in account.users:
+            if user.expires is None or user.expires > horizon or user.source is None:
+                continue
+            # The group entry's own `expires:` ends the group here; a member's ends the
+            # member everywhere, so it leaves the group.
+            own = _within(editor.entry_range(user.source), user.source, user.expires_source)
+            target = (
+                user.pin_at if user.group is not None and user.pin_at and not own else user.source
+            )
+            if target in done:
+                continue
+            done.add(target)
+            assert user.expires is not None
+            state = "expired" if user.expires <= now else "expires"
+            editor.remove(target, f"{_who(user)} {state} on {day(user.expires)}")
+    files = editor.results()
+    if files:
+        _load_edited(desired, files)
+    return Adoption(tuple(files), tuple(editor.adopted), tuple(editor.skipped))
+
+
+def _within(span: tuple[int, int] | None, entry: Source, at: Source | None) -> bool:
+    return (
+        span is not None
+        and at is not None
+        and at.file == entry.file
+        and span[0] <= at.line <= span[1]
+    )
+
+
+def _load_edited(desired: Desired, files: list[FileEdit]) -> Desired:
+    """The edited manifests, loaded from a scratch folder; `ReconcilerError` when they do
+    not load (nothing is written then)."""
     edited = {edit.path: edit.after for edit in files}
     with tempfile.TemporaryDirectory(prefix="reconciler-adopt-") as scratch:
         copies: list[str] = []
@@ -499,13 +537,20 @@ def _verify(
                 shutil.copyfile(file, target)
             copies.append(str(target))
         try:
-            after_desired = load_manifests(copies)
+            return load_manifests(copies)
         except ManifestError as exc:
             raise ReconcilerError(
                 "adopt would leave manifests that do not load; nothing was written:\n"
                 + str(exc).replace(scratch, "<edited>")
             ) from exc
-    after = make_plan(after_desired, live, policy)
+
+
+def _verify(
+    desired: Desired, live: Live, policy: Policy, before: Plan, files: list[FileEdit]
+) -> None:
+    """Load the edited manifests (in a scratch folder) and plan them against the same read:
+    they must load, and plan no action the current manifests do not."""
+    after = make_plan(_load_edited(desired, files), live, policy)
     known = {repr(sorted(action_meaning(a).items())) for a in before.actions}
     new = [a for a in after.actions if repr(sorted(action_meaning(a).items())) not in known]
     if new:

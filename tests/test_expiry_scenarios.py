@@ -210,3 +210,33 @@ def test_reason_without_expires_is_an_error(
     )
     code, out = run(capsys, "validate", folder)
     assert code == EXIT_ERROR and "`reason:` says why access ends" in out, out
+
+
+def test_adopt_expiring_removes_what_ends_soon_for_review(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "m"
+    folder.mkdir()
+    text = (
+        "version: 1\n"
+        "groups:\n"
+        "  auditors:  # a week each\n"
+        f"    - {{email: amy@corp.example, expires: '{soon(3)}'}}\n"
+        "    - email: bo@corp.example\n"
+        f"      expires: '{soon(90)}'\n"
+        "amcAccounts:\n"
+        f"  - id: {AMC}\n"
+        "    users:\n"
+        "      - {email: boss@corp.example, role: admin}  # stays\n"
+        "      - {group: auditors, role: viewer}\n"
+        f"      - {{email: old@corp.example, role: viewer, expires: {PAST}}}\n"
+    )
+    (folder / "amc.yaml").write_text(text, encoding="utf-8")
+    code, out = run(capsys, "adopt", "--expiring", str(folder))
+    assert code == EXIT_CHANGES, out
+    after = (folder / "amc.yaml").read_text(encoding="utf-8")
+    kept = [line for line in text.splitlines(keepends=True) if "amy@" not in line]
+    kept = [line for line in kept if "old@" not in line]
+    assert after == "".join(kept)
+    code, out = run(capsys, "adopt", "--expiring", str(folder))
+    assert code == EXIT_OK and "Nothing to adopt." in out, out

@@ -526,9 +526,32 @@ def pin(
 @click.command()
 @_PATHS
 @click.option("--diff", "show_diff", is_flag=True, help="Print the change; write nothing.")
+@click.option(
+    "--expiring",
+    "expiring_only",
+    is_flag=True,
+    help="Instead: remove the entries whose `expires:` has passed or comes within "
+    "--expiring-within, for a pull request that ends or extends them. Reads nothing live.",
+)
+@click.option(
+    "--expiring-within",
+    "expiring_within_days",
+    metavar="DAYS",
+    type=click.FloatRange(min=0.0),
+    default=_DEFAULTS.expiring_within_days,
+    show_default=True,
+    help="With --expiring: how far ahead to look.",
+)
 @api_options
 @click.pass_context
-def adopt(ctx: click.Context, paths: tuple[str, ...], show_diff: bool, api: ApiOptions) -> None:
+def adopt(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    show_diff: bool,
+    expiring_only: bool,
+    expiring_within_days: float,
+    api: ApiOptions,
+) -> None:
     """Rewrite the manifests under PATH... to describe what is live for the accounts they
     manage: out-of-band additions, removals and role changes become manifest edits.
 
@@ -538,12 +561,16 @@ def adopt(ctx: click.Context, paths: tuple[str, ...], show_diff: bool, api: ApiO
     masked address Amazon shows in a comment. Expired `expires:` grants, expired invitations,
     masked-only fits and incompletely read accounts are not adopted (listed). Exit 0 when
     there is nothing to adopt, 2 when files changed (with --diff: would change)."""
+    from reconciler.adopt import expiring
     from reconciler.adopt import write as write_adoption
     from reconciler.render.escape import terminal
 
     desired = _load(paths)
-    with api.open_client() as client:
-        adoption = operations.adopt(desired, client, now=time.time(), progress=api.progress)
+    if expiring_only:
+        adoption = expiring(desired, now=time.time(), within_days=expiring_within_days)
+    else:
+        with api.open_client() as client:
+            adoption = operations.adopt(desired, client, now=time.time(), progress=api.progress)
     if show_diff:
         click.echo(adoption.diff(), nl=False)
     else:
