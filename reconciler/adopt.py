@@ -427,6 +427,8 @@ def _adopt_links(desired: Desired, plan: Plan, editor: _Editor) -> None:
         )
         if manager is None:
             continue
+        if action.manager.id is None and action.kind is not ActionKind.CREATE_MANAGER_ACCOUNT:
+            continue  # its links wait for the create: reported once, below
         if action.kind is ActionKind.CREATE_MANAGER_ACCOUNT:
             editor.skipped.append(
                 f"{scope}: manager account {_q(manager.name)} does not exist live: create it "
