@@ -244,7 +244,11 @@ def drift(
     api: ApiOptions,
 ) -> None:
     """Read-only check: exit 0 when live state matches the manifests, 2 when it drifted.
-    Invitations waiting to be accepted are not drift."""
+
+    Every item says its class (changed behind git's back, grant expired, invitation
+    expired, identity unresolved, read incomplete, waiting for acceptance, expiring soon)
+    and a line counts each. Invitations waiting to be accepted and grants expiring within
+    --expiring-within are listed but are not drift; an expired grant still live is."""
     _, the_plan = _plan(paths, api, policy)
     click.echo(_render(the_plan, output_format, mask=mask_emails), nl=False)
     _step_summary(the_plan, mask=mask_emails)
