@@ -219,3 +219,26 @@ def test_values_from_the_api_stay_data_in_the_yaml_adopt_writes(
     doc = yaml.safe_load(edit.after)
     users = doc["amcAccounts"][1]["users"]
     assert users[-1] == {"userId": evil, "role": "viewer"}
+
+
+def test_a_member_promoted_on_one_account_leaves_the_group_alone_elsewhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, folder = setup(tmp_path, capsys)
+    for argv in (
+        ("remove-user", AMC2, "amzn1.account.BEA"),
+        ("add-user", AMC2, "bea@corp.example", "--role", "admin", "--user-id", "amzn1.account.BEA"),
+    ):
+        assert run(capsys, "sandbox", *argv, "--state", state)[0] == EXIT_OK
+    before = (folder / "access.yaml").read_text(encoding="utf-8")
+    code, out = run(capsys, "adopt", "--sandbox-state", state, str(folder))
+    assert code == EXIT_CHANGES, out
+    after = (folder / "access.yaml").read_text(encoding="utf-8")
+    head = before.split(f"  - id: {AMC2}")[0]
+    assert after.startswith(head)  # the group and the first account: byte for byte
+    assert after.endswith(
+        '      - {email: "ann@corp.example", userId: "amzn1.account.ANN", role: viewer}\n'
+        '      - {email: "bea@corp.example", userId: "amzn1.account.BEA", role: admin}\n'
+    )
+    code, out = run(capsys, "plan", "--sandbox-state", state, "--detailed-exitcode", str(folder))
+    assert code == EXIT_OK, out
