@@ -149,10 +149,10 @@ class _Editor:
         indented lines after it). None when the line is not a `- ` entry."""
         lines = self.lines(source.file)
         index = source.line - 1
-        if index >= len(lines) or _DASH.match(lines[index]) is None:
+        dash = _DASH.match(lines[index]) if index < len(lines) else None
+        if dash is None:
             return None
-        line = lines[index]
-        body = line[_DASH.match(line).end() :].lstrip()  # type: ignore[union-attr]
+        body = lines[index][dash.end() :].lstrip()
         if body.startswith("{"):
             return (source.line, source.line) if _flow_closes(body) else None
         indent = source.col - 1
