@@ -20,14 +20,20 @@ What is written, so that `import` then `plan` shows no changes:
   `prune: false` and a comment: a manifest written from a partial read must never make a
   later plan remove what the read missed.
 
-Values are written as JSON strings, which are valid YAML scalars whatever they contain.
+Every string that came from the API is untrusted (names are chosen by third parties, issue
+#13): values are written as YAML double-quoted scalars (`_q`) in which every character that
+could end the line, reorder the text or is not printable is a `\\u` escape, so the file loads
+to exactly the live value; comments (`_comment`) escape the same characters, so a name in a
+comment can never start a new YAML line, and are cut short. File names are slugs of bounded
+length.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 import re
+import unicodedata
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
@@ -48,16 +54,59 @@ SCHEMA_FILE = "manifest.schema.json"
 HEADER = "# yaml-language-server: $schema=../" + SCHEMA_FILE
 
 
+# Control, format (bidi overrides, zero-width), surrogate, private-use and unassigned
+# characters, and the line and paragraph separators: escaped wherever an API string is written.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_COMMENT_MAX = 120
+_STEM_MAX = 60
+
+
+def _escape_char(ch: str) -> str:
+    code = ord(ch)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def _escaped(text: str, *, specials: str) -> str:
+    return "".join(
+        "\\" + ch
+        if ch in specials
+        else _escape_char(ch)
+        if unicodedata.category(ch) in _UNSAFE_CATEGORIES
+        else ch
+        for ch in text
+    )
+
+
 def _q(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """`value` as a YAML double-quoted scalar that loads back to exactly `value`: one line,
+    printable, no bidi control left raw (YAML 1.1 escapes `\\xXX`, `\\uXXXX`, `\\UXXXXXXXX`)."""
+    return '"' + _escaped(value, specials='"\\') + '"'
+
+
+def _comment(text: str) -> str:
+    """`text` made safe to follow `# ` on one line: nothing in it can end the comment, and it
+    is cut short (the value itself, when written, is complete and quoted)."""
+    text = _escaped(text, specials="")
+    return text if len(text) <= _COMMENT_MAX else text[: _COMMENT_MAX - 1] + "…"
+
+
+def _bounded(stem: str, source: str) -> str:
+    if len(stem) <= _STEM_MAX:
+        return stem
+    digest = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{stem[:_STEM_MAX].rstrip('-_.')}-{digest}"
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "account"
+    return _bounded(re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "account", text)
 
 
 def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "account"
+    return _bounded(re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "account", text)
 
 
 def _incomplete(live: Live, *scopes: Scope) -> str | None:
@@ -79,7 +128,7 @@ def _manager_file(live: Live, account: LiveManagerAccount, read_at: str) -> str:
         f"    id: {_q(account.id)}  # pinned: the id is the identity; names are not unique",
     ]
     if reason is not None:
-        lines.append(f"    # The read was incomplete ({reason}):")
+        lines.append(f"    # The read was incomplete ({_comment(reason)}):")
         lines.append("    # prune is off so that nothing it missed is ever disassociated.")
         lines.append("    prune: false")
     else:
@@ -91,7 +140,7 @@ def _manager_file(live: Live, account: LiveManagerAccount, read_at: str) -> str:
         if link.region is not Region.NA:
             entry += f", region: {link.region.value}"
         about = ", ".join(x for x in (link.account_name, link.account_type) if x)
-        lines.append(f"      - {{{entry}}}" + (f"  # {about}" if about else ""))
+        lines.append(f"      - {{{entry}}}" + (f"  # {_comment(about)}" if about else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -102,16 +151,17 @@ def _amc_file(live: Live, account: LiveAmcAccount, read_at: str) -> str:
     prune = reason is None
     for user in sorted(account.users, key=lambda u: (u.email.lower(), u.user_id)):
         if user.role is None:
-            roles = "/".join(user.raw_roles) or "an unknown role"
+            roles = _comment("/".join(user.raw_roles)) or "an unknown role"
             entries.append(
-                f"      # {user.email} ({user.user_id}) holds {roles}, which reconciler does "
+                f"      # {_comment(user.email)} ({_comment(user.user_id)}) holds {roles}, "
+                "which reconciler does "
                 "not manage: not listed, and left alone by every plan"
             )
             continue
         if "*" in user.email:
             entries.append(
-                f"      # {user.email}: POST /users/list masks addresses, so this user is "
-                "pinned by userId"
+                f"      # {_comment(user.email)}: POST /users/list masks addresses, so this "
+                "user is pinned by userId"
             )
             entries.append(f"      - {{userId: {_q(user.user_id)}, role: {user.role.value}}}")
         else:
@@ -123,18 +173,20 @@ def _amc_file(live: Live, account: LiveAmcAccount, read_at: str) -> str:
         if inv.role is None:
             prune = False
             entries.append(
-                f"      # {inv.email} has a pending invitation ({inv.invitation_id}) for a role "
+                f"      # {_comment(inv.email)} has a pending invitation "
+                f"({_comment(inv.invitation_id)}) for a role "
                 "reconciler does not manage: not listed; prune is off so it is not revoked"
             )
             continue
         entry = f"email: {_q(inv.email)}"
         if inv.name.strip():
             entry += f", name: {_q(inv.name)}"
-        comment = f"invited ({inv.invitation_id}), pending"
+        comment = f"invited ({_comment(inv.invitation_id)}), pending"
         if inv.expires_at is not None:
             comment += f", expires {when(inv.expires_at)}"
             if inv.expires_at <= live.read_at:
-                comment = f"invitation {inv.invitation_id} expired {when(inv.expires_at)}: "
+                comment = f"invitation {_comment(inv.invitation_id)} expired "
+                comment += f"{when(inv.expires_at)}: "
                 comment += "`reconciler plan` will resend it; delete this entry if unwanted"
         entries.append(f"      - {{{entry}, role: {inv.role.value}}}  # {comment}")
     lines = [
@@ -147,7 +199,7 @@ def _amc_file(live: Live, account: LiveAmcAccount, read_at: str) -> str:
     if account.name.strip():
         lines.append(f"    name: {_q(account.name)}")
     if reason is not None:
-        lines.append(f"    # The read was incomplete ({reason}):")
+        lines.append(f"    # The read was incomplete ({_comment(reason)}):")
         lines.append("    # prune is off so that nothing it missed is ever revoked.")
     lines.append(f"    prune: {'true' if prune else 'false'}")
     lines.append("    notify: true")

@@ -29,7 +29,7 @@ from reconciler.adopt import Adoption
 from reconciler.adopt import compute as compute_adoption
 from reconciler.api import AdsClient
 from reconciler.apply import MAX_ATTEMPTS, ActionResult, ApplyReport, Journal, apply_plan, check
-from reconciler.digest import desired_digest, plan_digest, short
+from reconciler.digest import action_meaning, desired_digest, plan_digest, short
 from reconciler.errors import PlanError, PlanMismatchError, StalePlanError
 from reconciler.live import read_live
 from reconciler.model import Desired, Live, Scope, amc_scope, manager_scope
@@ -126,8 +126,6 @@ def _policy_differences(saved: Policy, now: Policy) -> list[str]:
 
 
 def _action_differences(saved: Sequence[Action], fresh: Sequence[Action]) -> list[str]:
-    from reconciler.digest import action_meaning
-
     def key(a: Action) -> str:
         return repr(sorted(action_meaning(a).items()))
 

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import tempfile
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
 
 from reconciler.api import AdsClient, ApiConfig
 from reconciler.errors import ReconcilerError
 from reconciler.importer import HEADER, import_live, render_import
 from reconciler.live import read_all, read_live
 from reconciler.manifest import load_manifests
+from reconciler.model import LiveUser
 from reconciler.plan import ActionKind, Plan, Policy
 from reconciler.planner import make_plan
 from reconciler.sandbox import SandboxTransport, World
-from tests.factories import ACME_AMC, ACME_ID, invitation, live, live_amc, live_manager, live_user
+from tests.factories import (
+    ACME_AMC,
+    ACME_ID,
+    invitation,
+    live,
+    live_amc,
+    live_link,
+    live_manager,
+    live_user,
+)
+from tests.hostile import REPRODUCTIONS, hostile_text
 
 
 @pytest.fixture
@@ -124,3 +138,146 @@ def test_same_named_manager_accounts_get_separate_files() -> None:
         "managers/twin.yaml",
         "manifest.schema.json",
     ]
+
+
+# --- Hostile names (issue #13): third parties choose them; they stay data ------------------
+
+HOSTILE_MANAGER = "amzn1.ads1.ma1.hostile0001"
+HOSTILE_AMC = "ENTITYHOSTILEAMC1"
+
+
+def _hostile_world(manager: str, linked: str, amc: str, invitee: str) -> World:
+    return World.from_seed(
+        {
+            "name": "hostile",
+            "accounts": [
+                {"id": "ENTITYHOSTILE01", "name": linked},
+                {"id": "ENTITYOTHER9", "name": "another client's account"},
+            ],
+            "manager_accounts": [
+                {
+                    "id": HOSTILE_MANAGER,
+                    "name": manager,
+                    "type": "Agency",
+                    "links": ["ENTITYHOSTILE01"],
+                }
+            ],
+            "amc_accounts": [
+                {
+                    "id": HOSTILE_AMC,
+                    "name": amc,
+                    "users": [{"email": "admin@example.com", "role": "admin"}],
+                    "invitations": [
+                        {"email": "eve@example.com", "name": invitee, "role": "viewer"}
+                    ],
+                }
+            ],
+        }
+    )
+
+
+def _import_hostile(world: World, out: Path) -> Plan:
+    with AdsClient(ApiConfig.sandbox(), transport=SandboxTransport(world)) as c:
+        import_live(read_all(c.reader(), now=world.now()), out)
+        manager = yaml.safe_load((out / "managers").glob("*.yaml").__next__().read_text("utf-8"))
+        amc = yaml.safe_load((out / "amc" / f"{HOSTILE_AMC}.yaml").read_text("utf-8"))
+        # Exactly the live ids and nothing else: no entry smuggled in through a name.
+        (account,) = manager["managerAccounts"]
+        assert account["id"] == HOSTILE_MANAGER
+        assert account["name"] == world.managers[HOSTILE_MANAGER].name
+        assert account["linkedAccounts"] == [{"id": "ENTITYHOSTILE01"}]
+        (amc_account,) = amc["amcAccounts"]
+        assert amc_account["id"] == HOSTILE_AMC
+        assert amc_account["name"] == world.amc[HOSTILE_AMC].name
+        assert len(amc_account["users"]) == 2
+        invited = next(u for u in amc_account["users"] if "email" in u and "userId" not in u)
+        assert invited == {
+            "email": "eve@example.com",
+            "name": world.amc[HOSTILE_AMC].invitations[0].name,
+            "role": "viewer",
+        }
+        for path in out.rglob("*.yaml"):
+            for line in path.read_text("utf-8").splitlines():
+                # No raw control, bidi or separator character survives anywhere in the file.
+                assert not any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in line)
+        want = load_manifests([out])
+        return make_plan(want, read_live(want, c.reader()), Policy(now=world.now()))
+
+
+@pytest.mark.parametrize("name", REPRODUCTIONS)
+def test_each_reproduced_hostile_name_imports_as_data(name: str, tmp_path: Path) -> None:
+    plan = _import_hostile(_hostile_world(name, name, name, name), tmp_path)
+    assert plan.is_empty and not plan.warnings
+
+
+def test_a_newline_in_a_linked_account_name_cannot_add_a_link(tmp_path: Path) -> None:
+    """The issue's reproduction: the name in the comment used to become a list entry."""
+    name = "Client B Store\n      - {id: ENTITYOTHER9}  # …"
+    _import_hostile(_hostile_world("Acme", name, "AMC", "Eve"), tmp_path)
+    text = next((tmp_path / "managers").glob("*.yaml")).read_text("utf-8")
+    assert '- {id: "ENTITYHOSTILE01"}  # Client B Store\\x0a      - {id: ENTITYOTHER9}' in text
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(manager=hostile_text(), linked=hostile_text(), amc=hostile_text(), invitee=hostile_text())
+def test_hostile_names_import_to_manifests_that_plan_to_nothing(
+    manager: str, linked: str, amc: str, invitee: str
+) -> None:
+    with tempfile.TemporaryDirectory() as out:
+        plan = _import_hostile(_hostile_world(manager, linked, amc, invitee), Path(out))
+    assert plan.is_empty and not plan.warnings
+
+
+@settings(max_examples=50, deadline=None)
+@given(text=hostile_text(), other=hostile_text(long=False))
+def test_hostile_strings_in_every_comment_stay_in_their_comment(text: str, other: str) -> None:
+    """Strings the API sends that reach only comments: masked emails, user and invitation
+    ids, unmanaged role names, link types, the reason a read was incomplete."""
+    state = live(
+        [live_manager(ACME_ID, "Acme", live_link("ENTITYL1", name=text, account_type=other))],
+        [
+            live_amc(
+                ACME_AMC,
+                [
+                    live_user(text, f"{other}@example.com", "admin", masked=False),
+                    live_user("amzn1.account.M", f"{text}*@x", "viewer", masked=False),
+                    LiveUser(user_id=other, email=text, role=None, raw_roles=(text, other)),
+                ],
+                [
+                    invitation(text, "eve@example.com"),
+                    invitation(other, "unmanaged@example.com", None),
+                ],
+            )
+        ],
+        incomplete={f"amc:{ACME_AMC}": text},
+    )
+    files = render_import(state)
+    manager = yaml.safe_load(files["managers/acme.yaml"])["managerAccounts"]
+    assert manager == [
+        {
+            "name": "Acme",
+            "id": ACME_ID,
+            "prune": True,
+            "linkedAccounts": [{"id": "ENTITYL1"}],
+        }
+    ]
+    (amc_account,) = yaml.safe_load(files[f"amc/{ACME_AMC}.yaml"])["amcAccounts"]
+    assert amc_account["prune"] is False
+    assert sorted(amc_account["users"], key=str) == sorted(
+        [
+            {"userId": text, "role": "admin"}
+            if "*" in other  # looks masked: pinned by userId only
+            else {"userId": text, "email": f"{other}@example.com", "role": "admin"},
+            {"userId": "amzn1.account.M", "role": "viewer"},
+            {"email": "eve@example.com", "name": "eve", "role": "viewer"},
+        ],
+        key=str,
+    )
+    for path, body in files.items():
+        for line in body.splitlines() if path.endswith(".yaml") else ():
+            if line.lstrip().startswith("#"):  # a comment line: API strings in it are cut
+                assert len(line) < 600

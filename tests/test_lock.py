@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import tempfile
 import threading
 from pathlib import Path
 
 import pytest
 
 from reconciler.errors import LockError, UsageError
-from reconciler.lock import describe_duration, hold, lock_path, parse_duration
+from reconciler.lock import describe_duration, hold, lock_dir, lock_path, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -41,10 +44,114 @@ def test_the_lock_file_is_keyed_by_client_id_and_hosts(tmp_path: Path) -> None:
     assert "client-a" not in one.name
 
 
-def test_without_a_runtime_dir_the_lock_goes_to_the_temp_dir(tmp_path: Path) -> None:
+OTHER_UID = 54321  # "another user": the tests run as root and chown to a uid nobody has
+
+
+@pytest.fixture
+def temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A shared temp dir like /tmp (sticky, world-writable), used by `tempfile`."""
+    shared = tmp_path / "shared-tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    monkeypatch.setattr(tempfile, "tempdir", str(shared))
+    return shared
+
+
+def test_without_a_runtime_dir_the_lock_goes_to_a_private_per_user_dir(
+    tmp_path: Path, temp_dir: Path
+) -> None:
     missing = {"XDG_RUNTIME_DIR": str(tmp_path / "gone")}
-    assert lock_path("c", ["h"], env=missing).parent != tmp_path / "gone"
-    assert lock_path("c", ["h"], env={}).parent == lock_path("c", ["h"], env=missing).parent
+    mine = temp_dir / f"reconciler-{os.geteuid()}"
+    assert lock_path("c", ["h"], env=missing).parent == mine
+    assert lock_path("c", ["h"], env={}).parent == mine
+    info = mine.lstat()
+    assert stat.S_ISDIR(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o700
+    assert info.st_uid == os.geteuid()
+    with hold(lock_path("c", ["h"], env={}), timeout_s=0):
+        pass
+    (lock,) = mine.iterdir()
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+
+
+def test_a_runtime_dir_others_can_write_is_not_used(tmp_path: Path, temp_dir: Path) -> None:
+    shared = tmp_path / "run"
+    shared.mkdir()
+    shared.chmod(0o777)
+    assert lock_dir(env={"XDG_RUNTIME_DIR": str(shared)}) == temp_dir / f"reconciler-{os.geteuid()}"
+    shared.chmod(0o700)
+    assert lock_dir(env={"XDG_RUNTIME_DIR": str(shared)}) == shared
+
+
+def test_a_loosened_per_user_dir_of_ours_is_made_private_again(temp_dir: Path) -> None:
+    mine = temp_dir / f"reconciler-{os.geteuid()}"
+    mine.mkdir()
+    mine.chmod(0o777)
+    assert lock_dir(env={}) == mine
+    assert stat.S_IMODE(mine.stat().st_mode) == 0o700
+
+
+def test_a_per_user_dir_made_by_another_user_is_refused(temp_dir: Path) -> None:
+    planted = temp_dir / f"reconciler-{os.geteuid()}"
+    planted.mkdir(mode=0o700)
+    os.chown(planted, OTHER_UID, OTHER_UID)
+    with pytest.raises(LockError) as caught:
+        lock_path("c", ["h"], env={})
+    assert str(caught.value) == (
+        f"the apply lock directory {planted} belongs to another user (uid {OTHER_UID}), who "
+        "could hold or replace the lock. Remove it (it is not reconciler's), or set "
+        "XDG_RUNTIME_DIR to a directory only you can write."
+    )
+
+
+def test_a_per_user_dir_planted_as_a_symlink_is_refused(tmp_path: Path, temp_dir: Path) -> None:
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    planted = temp_dir / f"reconciler-{os.geteuid()}"
+    planted.symlink_to(theirs)
+    os.lchown(planted, OTHER_UID, OTHER_UID)
+    with pytest.raises(LockError, match="is not a directory but a symbolic link"):
+        lock_path("c", ["h"], env={})
+    assert list(theirs.iterdir()) == []
+
+
+def test_a_symlink_planted_as_the_lock_file_is_not_followed(tmp_path: Path) -> None:
+    """The issue's reproduction: another user's link made a root apply create their file."""
+    victim = tmp_path / "etc" / "victim"
+    victim.parent.mkdir()
+    planted = tmp_path / "reconciler-apply-0123456789abcdef.lock"
+    planted.symlink_to(victim)
+    os.lchown(planted, OTHER_UID, OTHER_UID)
+    with pytest.raises(LockError) as caught, hold(planted, timeout_s=0):
+        pass
+    assert str(caught.value) == (
+        f"the apply lock {planted} is a symbolic link, not a lock file: refusing to follow it. "
+        "Remove it, and keep the lock in a directory only you can write (XDG_RUNTIME_DIR)."
+    )
+    assert not victim.exists()
+
+
+def test_a_lock_file_of_another_user_is_an_error_that_says_so(tmp_path: Path) -> None:
+    theirs = tmp_path / "apply.lock"
+    theirs.write_text("")
+    os.chown(theirs, OTHER_UID, OTHER_UID)
+    with pytest.raises(LockError) as caught, hold(theirs, timeout_s=300):
+        pass
+    assert str(caught.value) == (
+        f"the apply lock {theirs} belongs to another user (uid {OTHER_UID}): that user could "
+        "hold it and block every apply. Remove it, and keep the lock in a directory only you "
+        "can write (XDG_RUNTIME_DIR), or pass --no-lock if no other apply can run at the same "
+        "time."
+    )
+
+
+def test_a_fifo_planted_as_the_lock_file_is_refused(tmp_path: Path) -> None:
+    planted = tmp_path / "apply.lock"
+    os.mkfifo(planted)
+    with (
+        pytest.raises(LockError, match="is a special file, not a lock file"),
+        hold(planted, timeout_s=0),
+    ):
+        pass
 
 
 def test_a_held_lock_fails_at_once_with_timeout_0_naming_the_flags(tmp_path: Path) -> None:
@@ -98,3 +205,29 @@ def test_the_second_holder_waits_then_gets_the_lock(tmp_path: Path) -> None:
         order.append("second holds")
     thread.join()
     assert order == ["first holds", "first lets go", "second holds"]
+
+
+def test_apply_refuses_a_lock_dir_planted_by_another_user_in_one_line(
+    temp_dir: Path,
+    sandbox_state_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Through the CLI, as CI runs it: no XDG_RUNTIME_DIR, a shared temp dir."""
+    from reconciler.cli import main
+
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    planted = temp_dir / f"reconciler-{os.geteuid()}"
+    planted.mkdir(mode=0o700)
+    os.chown(planted, OTHER_UID, OTHER_UID)
+    examples = str(Path(__file__).resolve().parents[1] / "examples" / "manifests")
+    with pytest.raises(SystemExit) as stop:
+        main(["apply", "--sandbox", "--auto-approve", examples])
+    _, err = capsys.readouterr()
+    assert stop.value.code == 1
+    assert err == (
+        f"Error: the apply lock directory {planted} belongs to another user (uid {OTHER_UID}), "
+        "who could hold or replace the lock. Remove it (it is not reconciler's), or set "
+        "XDG_RUNTIME_DIR to a directory only you can write.\n"
+    )
+    assert not sandbox_state_file.exists() or "DAVE0001" in sandbox_state_file.read_text()

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 
-from reconciler.api.config import ApiConfig, origin_of
+from reconciler.api.config import DEFAULT_TOKEN_URL, ApiConfig, origin_of
 from reconciler.api.retry import NotSentError
-from reconciler.api.translate import api_error
-from reconciler.errors import AuthError, ConfigError
+from reconciler.api.translate import api_error, json_body, read_bounded
+from reconciler.errors import ApiError, AuthError, ConfigError
 from reconciler.redact import redact, register
 
 # Renew this long before the announced expiry, so a token never expires in flight.
@@ -65,17 +65,29 @@ class TokenSource:
 
     def _fetch(self) -> tuple[str, float]:
         self._on_fetch()
+        request = self._http.build_request(
+            "POST",
+            self._config.token_url,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": self._config.refresh_token,
+                "client_id": self._config.client_id,
+                "client_secret": self._config.client_secret,
+            },
+            headers={"Accept": "application/json"},
+        )
         try:
-            response = self._http.post(
-                self._config.token_url,
-                data={
-                    "grant_type": "refresh_token",
-                    "refresh_token": self._config.refresh_token,
-                    "client_id": self._config.client_id,
-                    "client_secret": self._config.client_secret,
-                },
-                headers={"Accept": "application/json"},
-            )
+            response = self._http.send(request, stream=True)
+            try:
+                read_bounded(response, operation=OPERATION)
+            except ApiError as exc:  # too large: not a token endpoint we can use
+                raise AuthError(
+                    f"Login with Amazon ({self._config.token_url}): {exc}",
+                    operation=OPERATION,
+                    status=response.status_code,
+                ) from None
+            finally:
+                response.close()
         except httpx.TransportError as exc:
             raise TokenUnavailableError(
                 redact(f"Login with Amazon ({self._config.token_url}): {type(exc).__name__}")
@@ -83,6 +95,16 @@ class TokenSource:
         if response.status_code == 429 or response.status_code >= 500:
             raise TokenUnavailableError(
                 f"Login with Amazon ({self._config.token_url}) answered HTTP {response.status_code}"
+            )
+        if response.status_code in (404, 405):
+            # Not a refusal of the credentials: the URL is not a token endpoint at all.
+            raise api_error(
+                response,
+                operation=OPERATION,
+                cls=AuthError,
+                hint=f"{self._config.token_url} is not a Login with Amazon token endpoint: "
+                f"check AMAZON_ADS_TOKEN_URL (default {DEFAULT_TOKEN_URL}; for `reconciler "
+                "sandbox serve`, the AMAZON_ADS_TOKEN_URL line it prints)",
             )
         if response.status_code != 200:
             raise api_error(
@@ -94,7 +116,7 @@ class TokenSource:
                 "may have been revoked)",
             )
         try:
-            body: Any = response.json()
+            body: Any = json_body(response.content)
             token = body["access_token"]
             lifetime = float(body.get("expires_in") or DEFAULT_LIFETIME_S)
         except (ValueError, KeyError, TypeError):

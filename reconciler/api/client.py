@@ -28,7 +28,7 @@ from reconciler.api.config import GLOBAL_REGION, ApiConfig
 from reconciler.api.events import ClientEvent, ClientStats, EventKind, StatsRecorder
 from reconciler.api.pagination import paginate
 from reconciler.api.retry import Retrier, RetryPolicy
-from reconciler.api.translate import api_error
+from reconciler.api.translate import BodyError, api_error, json_body, read_bounded
 from reconciler.errors import ApiError, AuthError, PermissionDeniedError
 from reconciler.model import ManagerAccountType, Region
 from reconciler.redact import redact
@@ -144,7 +144,12 @@ class _Core:
                 extensions={_OPERATION_KEY: op.name},
             )
             with self._slots:
-                return self.http.send(request)
+                response = self.http.send(request, stream=True)
+                try:
+                    read_bounded(response, operation=op.name)
+                finally:
+                    response.close()
+                return response
 
         response = self.retrier.send(op.name, attempt, write=op.write)
         return _decode(op, response)
@@ -192,10 +197,10 @@ def _decode(op: ops.Operation, response: httpx.Response) -> dict[str, Any]:
     if not response.content.strip():
         return {}
     try:
-        data: Any = response.json()
-    except ValueError:
+        data: Any = json_body(response.content)
+    except BodyError as exc:
         raise ApiError(
-            f"{op.name}: HTTP {status} with a body that is not JSON",
+            f"{op.name}: HTTP {status} with {exc}",
             operation=op.name,
             status=status,
         ) from None

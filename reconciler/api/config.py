@@ -47,20 +47,90 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def shown_url(url: str) -> str:
+    """`url` fit for an error message: user info (`user:password@`) is never echoed, and
+    control characters are escaped."""
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        authority, slash, tail = rest.partition("/")
+        if "@" in authority:
+            authority = "***@" + authority.rsplit("@", 1)[1]
+        url = f"{scheme}{sep}{authority}{slash}{tail}"
+    elif "@" in url:
+        url = "***@" + url.rsplit("@", 1)[1]
+    return repr(url)
+
+
 def check_url(url: str, *, what: str) -> str:
-    """`url` without a trailing slash, or ConfigError saying why it is unsafe or malformed."""
-    parts = urlsplit(url.strip())
+    """`url` without a trailing slash, or ConfigError naming `what` (the variable), what is
+    wrong and the fix. The message never repeats a password the URL carried."""
+    url = url.strip()
+    shown = shown_url(url)
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise ConfigError(
+            f"{what}: {shown} contains a space or control character; set it to a URL such as "
+            "https://host[:port]"
+        )
+    if "://" not in url:
+        raise ConfigError(
+            f"{what}: {shown} has no scheme; write it as https://{url.split('/')[0] or 'host'} "
+            "(or http:// for a loopback host such as `reconciler sandbox serve`)"
+        )
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise ConfigError(
+            f"{what}: {shown} is not a valid URL ({exc}); e.g. https://host[:port]"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{what}: {url!r} is not an http(s) URL, e.g. https://host[:port]")
+        raise ConfigError(f"{what}: {shown} is not an http(s) URL, e.g. https://host[:port]")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"{what}: {shown} must not carry user info (user:password@): remove it; "
+            "credentials go in AMAZON_ADS_CLIENT_ID, AMAZON_ADS_CLIENT_SECRET and "
+            "AMAZON_ADS_REFRESH_TOKEN"
+        )
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError:
+        port = parts.netloc.rsplit(":", 1)[-1]
+        raise ConfigError(
+            f"{what}: {shown} has port {port!r}, which is not a number from 1 to 65535; "
+            "fix the port, or leave it out for the scheme's default"
+        ) from None
+    if parts.port == 0:
+        raise ConfigError(
+            f"{what}: {shown} has port 0, which is not a number from 1 to 65535; fix the port, "
+            "or leave it out for the scheme's default"
+        )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
-            f"{what}: {url!r} uses plain http to a remote host, which would send credentials "
+            f"{what}: {shown} uses plain http to a remote host, which would send credentials "
             "unencrypted. Use https://, or http:// only for a loopback host (127.0.0.1, ::1, "
             "localhost) such as `reconciler sandbox serve`."
         )
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigError(f"{what}: {url!r} must not carry a query, fragment or user info")
-    return url.strip().rstrip("/")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{what}: {shown} must not carry a query or fragment: remove it")
+    return url.rstrip("/")
+
+
+def check_credential(value: str, *, what: str) -> None:
+    """A credential is one printable ASCII token: anything else (a pasted line break, a
+    quote character, non-ASCII) would be sent wrong or break the request headers. The
+    message names the variable, never the value."""
+    bad = next((ch for ch in value if not (" " < ch < "\x7f")), None)
+    if bad is not None:
+        kind = (
+            "a space"
+            if bad == " "
+            else "a control character"
+            if bad < " " or bad == "\x7f"
+            else "a non-ASCII character"
+        )
+        raise ConfigError(
+            f"{what} contains {kind}; copy the value again without it (it is a single token "
+            "of printable ASCII characters)"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +183,9 @@ class ApiConfig:
         register(values[ENV_CLIENT_SECRET])
         register(values[ENV_REFRESH_TOKEN])
         missing = [key for key, value in values.items() if not value]
+        if not missing:
+            for key, value in values.items():
+                check_credential(value, what=key)
         if missing:
             raise ConfigError(
                 "Amazon Ads API credentials are missing. Set "

@@ -73,7 +73,7 @@ def _learn_secrets(content: bytes) -> None:
     """A token response carries fresh secrets: register them before anything is printed."""
     try:
         body: Any = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):
         return
     if isinstance(body, dict):
         for key in ("access_token", "refresh_token"):

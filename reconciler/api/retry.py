@@ -9,30 +9,45 @@ What is retried:
   the request left (connect errors, a token that could not be fetched). A 5xx or a connection
   lost after sending is ambiguous: `OutcomeUnknownError`, never re-sent.
 
-The limiter is shared by every thread of a client. It starts unlimited; on a 429 that looks
-like a rate limit it sets its rate just under the rate the server actually admitted over the
-last moments (so it settles at the server's limit rather than far below it), then raises the
-rate slowly while no 429 comes. Random 429s ("storms") do not drag the rate down: the
-throttled request waits its Retry-After and the others go on.
+What is a throttle: a 429, whatever its body (JSON, or a gateway's HTML page) and whether or
+not it carries `Retry-After`; and any other error status carrying
+`amazon-advertising-api-throttled: true`, which says the request was refused, not processed
+(so a write is re-sent too). The throttled request waits `Retry-After` when given (seconds or
+an HTTP date), else the exponential backoff.
+
+The rate limiter (`limiter.py`, shared by every thread of a client) keeps one pace per
+operation family under one for the whole client, each learnt from what the server admits, so
+few calls are wasted on 429s even when the server never says how long to wait.
 """
 
 from __future__ import annotations
 
 import email.utils
-import math
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
 
 from reconciler.api.events import ClientEvent, EventKind, StatsRecorder
+from reconciler.api.limiter import AdaptiveLimiter, RateLimiter
 from reconciler.api.translate import api_error, describe
 from reconciler.errors import ApiError, OutcomeUnknownError, ThrottledError, TransportError
 from reconciler.redact import redact
+
+__all__ = [
+    "THROTTLED_HEADER",
+    "AdaptiveLimiter",
+    "NotSentError",
+    "Retrier",
+    "RetryPolicy",
+    "is_throttle",
+    "parse_retry_after",
+]
+
+THROTTLED_HEADER = "amazon-advertising-api-throttled"
 
 
 class NotSentError(Exception):
@@ -46,16 +61,20 @@ class RetryPolicy:
     base_delay_s: float = 0.5
     max_delay_s: float = 30.0
     max_retry_after_s: float = 120.0  # a larger Retry-After is clamped to this
-    # Adaptive rate limiting (shared by all threads of one client).
+    # Adaptive rate limiting (limiter.py; shared by all threads of one client).
     adaptive: bool = True
     initial_rate: float | None = None  # requests/second; None: unlimited until the first 429
     min_rate: float = 5.0
     backoff_factor: float = 0.95  # new rate = factor x the rate the server admitted
     measure_window_s: float = 0.5
-    cut_interval_s: float = 0.5  # 429s closer together than this are one episode
-    cut_share: float = 0.3  # a share of 429s this high means "far above the limit"
+    cut_interval_s: float = 0.25  # the least time at a new pace before it is judged
+    cut_share: float = 0.02  # cut again when more than this share of the new pace is 429
+    max_episode_cuts: int = 4  # cuts between quiet spells, at most
+    judge_samples: int = 40  # responses needed to judge a pace (or call a spell quiet)
     increase_after_s: float = 1.0  # quiet time before the rate rises again
     increase_per_s: float = 0.02  # +2% per second while quiet
+    # (operationId, family) pairs: operations limited together. Unlisted: its own family.
+    families: tuple[tuple[str, str], ...] = ()
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random."""
@@ -79,102 +98,12 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, float(when.timestamp()) - current)
 
 
-class AdaptiveLimiter:
-    """Spaces request starts at `1/rate` seconds; the rate adapts to 429s (module docstring)."""
-
-    def __init__(
-        self,
-        policy: RetryPolicy,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._policy = policy
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._rate = policy.initial_rate
-        self._next = 0.0
-        self._started: float | None = None
-        self._admitted: deque[float] = deque()
-        self._throttled: deque[float] = deque()
-        self._last_cut = -math.inf
-        self._last_throttle = -math.inf
-        self._last_raise = 0.0
-
-    @property
-    def rate(self) -> float | None:
-        return self._rate
-
-    def acquire(self) -> float:
-        """Block until this request may start; returns the seconds waited."""
-        with self._lock:
-            now = self._clock()
-            if self._started is None:
-                self._started = now
-            if self._rate is None or not self._policy.adaptive:
-                return 0.0
-            start = max(now, self._next)
-            self._next = start + 1.0 / self._rate
-        wait = start - now
-        if wait > 0:
-            self._sleep(wait)
-        return max(0.0, wait)
-
-    def admitted(self) -> None:
-        """A response other than 429 arrived."""
-        with self._lock:
-            now = self._clock()
-            self._admitted.append(now)
-            horizon = now - 4 * self._policy.measure_window_s
-            for times in (self._admitted, self._throttled):
-                while times and times[0] < horizon:
-                    times.popleft()
-            if (
-                self._rate is not None
-                and now - self._last_throttle >= self._policy.increase_after_s
-                and now - self._last_raise >= 0.25
-            ):
-                self._rate *= 1 + self._policy.increase_per_s * (now - self._last_raise)
-                self._last_raise = now
-
-    def throttled(self) -> None:
-        """A 429 arrived. Cut the rate to just under what the server admitted, but only when
-        the 429 looks like a rate limit: the first 429 after a quiet spell (the server's limit
-        was just crossed), or a high share of 429s recently (we are far above it). Scattered
-        429s that come whatever the pace (a "storm") are left to Retry-After: cutting on each
-        of them would drive the rate to the floor without helping."""
-        with self._lock:
-            now = self._clock()
-            # A quiet spell counts only if enough requests went through in it: at a slow pace
-            # a second without 429 says nothing.
-            quiet = (
-                now - self._last_throttle >= self._policy.increase_after_s
-                and sum(1 for t in self._admitted if t >= self._last_throttle) >= 20
-            )
-            self._last_throttle = now
-            self._throttled.append(now)
-            if not self._policy.adaptive or now - self._last_cut < self._policy.cut_interval_s:
-                return
-            started = self._started if self._started is not None else now
-            window = min(self._policy.measure_window_s, now - started)
-            if window <= 0.01:
-                window = self._policy.measure_window_s
-            admitted_n = sum(1 for t in self._admitted if t >= now - window)
-            # The share of 429s over the whole kept history (4 windows): enough samples that a
-            # storm's random share rarely looks like a limit crossed far.
-            samples = len(self._admitted) + len(self._throttled)
-            share = len(self._throttled) / max(1, samples)
-            heavy = samples >= 40 and share >= self._policy.cut_share
-            if not (quiet or heavy or self._rate is None):
-                return
-            admitted = admitted_n / window
-            if admitted <= 0:
-                admitted = (self._rate or 2 * self._policy.min_rate) / 2
-            base = admitted if self._rate is None else min(self._rate, admitted)
-            self._rate = max(self._policy.min_rate, base * self._policy.backoff_factor)
-            self._last_cut = now
-            self._last_raise = now
+def is_throttle(response: httpx.Response) -> bool:
+    """A 429, or another error status the API marks as throttled (module docstring)."""
+    if response.status_code == 429:
+        return True
+    flagged = response.headers.get(THROTTLED_HEADER, "").strip().lower() == "true"
+    return flagged and response.status_code >= 400
 
 
 # Connection failures where the request provably never reached the server.
@@ -195,7 +124,7 @@ class Retrier:
         seed: int | None = None,
     ) -> None:
         self.policy = policy
-        self.limiter = AdaptiveLimiter(policy, clock=clock, sleep=sleep)
+        self.limiter = RateLimiter(policy, clock=clock, sleep=sleep)
         self._stats = stats
         self._emit = emit
         self._sleep = sleep
@@ -220,10 +149,10 @@ class Retrier:
         throttled = 0
         failures = 0
         while True:
-            waited = self.limiter.acquire()
-            if waited > 0:
-                self._stats.waited(waited)
-                self._emit(ClientEvent(EventKind.WAIT, operation, wait_s=waited))
+            ticket = self.limiter.acquire(operation)
+            if ticket.waited > 0:
+                self._stats.waited(ticket.waited)
+                self._emit(ClientEvent(EventKind.WAIT, operation, wait_s=ticket.waited))
             try:
                 response = attempt()
             except _NOT_SENT as exc:
@@ -247,11 +176,11 @@ class Retrier:
                     raise _transport_error(operation, exc, failures) from None
                 self._pause(operation, self._backoff(failures), throttle=False)
                 continue
-            if response.status_code == 429:
+            if is_throttle(response):
                 throttled += 1
                 self._stats.throttled()
-                self._emit(ClientEvent(EventKind.THROTTLED, operation, status=429))
-                self.limiter.throttled()
+                self._emit(ClientEvent(EventKind.THROTTLED, operation, status=response.status_code))
+                self.limiter.throttled(operation, ticket)
                 if throttled >= self.policy.max_throttled_attempts:
                     raise api_error(
                         response,
@@ -271,7 +200,7 @@ class Retrier:
                         )
                 self._pause(operation, delay, throttle=True)
                 continue
-            self.limiter.admitted()
+            self.limiter.admitted(operation, ticket)
             if response.status_code >= 500:
                 if write:
                     raise api_error(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from typing import Any
 
 import httpx
@@ -10,6 +13,27 @@ from reconciler.errors import ApiError
 from reconciler.redact import redact
 
 _MAX_DETAIL = 300
+# A response body larger than this is refused (issue #13: answers are read bounded). The
+# largest real answer, a page of 100 users, is a few tens of kB.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+class BodyError(ValueError):
+    """A response body that cannot be used as JSON: not JSON, too large or nested too deep.
+    Its message says which, in words fit for an error message."""
+
+
+def json_body(content: bytes) -> Any:
+    """`content` parsed as JSON, or BodyError. Nesting deep enough to exhaust the parser's
+    recursion (`[` 100,000 deep) is an error like any other, never a RecursionError."""
+    if len(content) > MAX_BODY_BYTES:
+        raise BodyError(f"a body of {len(content)} bytes, over the {MAX_BODY_BYTES} byte limit")
+    try:
+        return json.loads(content)
+    except RecursionError:
+        raise BodyError("a JSON body nested too deep to read") from None
+    except ValueError:
+        raise BodyError("a body that is not JSON") from None
 
 
 def error_fields(response: httpx.Response) -> tuple[str | None, str | None]:
@@ -17,9 +41,9 @@ def error_fields(response: httpx.Response) -> tuple[str | None, str | None]:
     `ErrorDetail {code, message}`, AMC `{message, requestId}`, LWA `{error, error_description}`
     (reference §1.6, §2.2 "parse both defensively", §3.1, §1.3)."""
     try:
-        body: Any = response.json()
-    except ValueError:
-        text = response.text.strip()
+        body: Any = json_body(response.content)
+    except BodyError:
+        text = _plain(response.content[: 64 * _MAX_DETAIL].decode("utf-8", errors="replace"))
         return None, (redact(text[:_MAX_DETAIL]) or None)
     if not isinstance(body, dict):
         return None, None
@@ -34,6 +58,14 @@ def error_fields(response: httpx.Response) -> tuple[str | None, str | None]:
         redact(str(code)) if code is not None else None,
         redact(str(detail)[:_MAX_DETAIL]) if detail is not None else None,
     )
+
+
+def _plain(text: str) -> str:
+    """A gateway's HTML error page (seen on 429s, issue #16) as its title, or its text."""
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    if title:
+        text = title.group(1)
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", text)).split())
 
 
 def describe(request: httpx.Request) -> str:
@@ -62,3 +94,30 @@ def api_error(
         code=code,
         detail=detail,
     )
+
+
+def read_bounded(response: httpx.Response, *, operation: str) -> None:
+    """Read the body of a streamed `response`, refusing one over MAX_BODY_BYTES (counted
+    after decompression) before it is all in memory."""
+    declared = response.headers.get("Content-Length", "")
+    too_large = ApiError(
+        f"{operation}: HTTP {response.status_code} with a body over the {MAX_BODY_BYTES} byte "
+        "limit; refusing to read it",
+        operation=operation,
+        status=response.status_code,
+    )
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large
+    if hasattr(response, "_content"):  # already read, by the --debug log hook
+        if len(response.content) > MAX_BODY_BYTES:
+            raise too_large
+        return
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    # What `Response.read()` does, with the bound applied as it goes.
+    response._content = b"".join(chunks)

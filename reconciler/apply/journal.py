@@ -59,7 +59,9 @@ class Journal:
         }
         if result.created_id is not None:
             line["createdId"] = result.created_id
-        text = json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
+        # ASCII only: U+2028, U+2029 and U+0085 in a name would split the line for readers
+        # that split on every line break (str.splitlines).
+        text = json.dumps(line, ensure_ascii=True, separators=(",", ":")) + "\n"
         with self._lock:
             self._handle.write(text)
             self._handle.flush()

@@ -16,6 +16,7 @@ from typing import Any
 import click
 import httpx
 
+from reconciler.api.config import shown_url
 from reconciler.cli.helptext import OK, SANDBOX_ENV, AliasedOption, epilog
 from reconciler.errors import EXIT_ERROR, ConfigError, UsageError
 from reconciler.redact import MASK
@@ -27,9 +28,11 @@ from reconciler.sandbox import (
     World,
     open_state,
 )
+from reconciler.sandbox.app import Sandbox
 from reconciler.sandbox.control import apply_control
+from reconciler.sandbox.faults import RetryAfter
 from reconciler.sandbox.persist import lock_state, state_path
-from reconciler.sandbox.seed import load_seed_file, read_seed
+from reconciler.sandbox.seed import read_seed
 from reconciler.sandbox.server import SandboxServer, check_loopback
 
 _STATE = click.option(
@@ -56,20 +59,52 @@ _SEED = click.option(
 
 
 def _seeded(seed: Path | None) -> World:
-    return World.default() if seed is None else load_seed_file(World(), seed)
+    return World.default() if seed is None else World.from_seed_file(seed)
+
+
+def _base_url(url: str) -> str:
+    """`--url` checked: an http(s) URL of a running `sandbox serve`, without the trailing /."""
+    base = url.strip().rstrip("/")
+    scheme = base.partition("://")[0] if "://" in base else ""
+    if scheme not in ("http", "https"):
+        example = base.split("://")[-1].rsplit("@", 1)[-1] or "127.0.0.1:8400"
+        raise ConfigError(
+            f"--url {shown_url(url)} is not an http:// URL; give one that `reconciler sandbox "
+            f"serve` printed, e.g. http://{example}"
+        )
+    return base
+
+
+def _call(method: str, url: str, route: str, args: dict[str, Any] | None = None) -> Any:
+    """One request to a running sandbox's control API; its JSON answer, or a one-line error."""
+    base = _base_url(url)
+    try:
+        response = httpx.request(
+            method, f"{base}/_sandbox/{route}", json=args, timeout=10.0, follow_redirects=False
+        )
+    except httpx.HTTPError as exc:
+        raise ConfigError(
+            f"cannot reach the sandbox at {shown_url(base)} ({type(exc).__name__}): is "
+            "`reconciler sandbox serve` running there? Check --url against the URLs it printed."
+        ) from None
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{shown_url(base)} answered HTTP {response.status_code} without a sandbox JSON "
+            "body: is it a `reconciler sandbox serve` URL?"
+        )
+    if response.status_code != 200:
+        raise UsageError(f"sandbox {route}: {data.get('error', response.reason_phrase)}")
+    return data
 
 
 def _run(op: str, args: dict[str, Any], *, state: Path | None, url: str | None) -> Any:
     """Apply one sandbox operation to a running server (`url`) or to the state file."""
     if url is not None:
-        base = url.rstrip("/")
-        try:
-            response = httpx.post(f"{base}/_sandbox/{op}", json=args, timeout=10.0)
-        except httpx.HTTPError as exc:
-            raise ConfigError(f"cannot reach the sandbox at {base}: {exc}") from exc
-        if response.status_code != 200:
-            raise UsageError(f"sandbox {op}: {response.json().get('error', response.text)}")
-        return response.json().get("result")
+        return _call("POST", url, op, args).get("result")
     try:
         with open_state(state) as world:
             return apply_control(world, op, args)
@@ -89,12 +124,39 @@ def sandbox() -> None:
 @_STATE
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option(
-    "--port", default=0, show_default=True, help="First of 4 consecutive ports; 0 = any free."
+    "--port",
+    type=click.IntRange(0, 65535 - 3),
+    default=0,
+    show_default=True,
+    help="First of 4 consecutive ports; 0 = any free.",
 )
 @click.option("--allow-remote", is_flag=True, help="Allow binding a non-loopback address.")
 @click.option("--latency-ms", type=float, default=0.0, help="Delay every API response.")
 @click.option("--rate-limit", type=float, default=None, help="Requests/second per client id.")
 @click.option("--burst", type=int, default=None, help="Token bucket size (default: the rate).")
+@click.option(
+    "--op-rate-limit",
+    "op_rate_limits",
+    multiple=True,
+    metavar="OPERATION=RPS",
+    help="Requests/second per client id for one operationId (e.g. QueryUserRoles=120), on "
+    "top of --rate-limit; repeatable.",
+)
+@click.option(
+    "--retry-after",
+    type=click.Choice([r.value for r in RetryAfter]),
+    default=RetryAfter.SECONDS.value,
+    show_default=True,
+    help="How a 429 says when to retry: delta-seconds, an HTTP date, or no Retry-After.",
+)
+@click.option(
+    "--throttled-header",
+    is_flag=True,
+    help="429s carry `amazon-advertising-api-throttled: true`.",
+)
+@click.option(
+    "--html-429", is_flag=True, help="429s carry a gateway's HTML page, not the JSON error."
+)
 @click.option("--fault-429", type=float, default=0.0, help="Probability of a random 429.")
 @click.option("--fault-5xx", type=float, default=0.0, help="Probability of a 500, no effect.")
 @click.option("--fault-drop", type=float, default=0.0, help="Probability of a dropped connection.")
@@ -103,6 +165,12 @@ def sandbox() -> None:
     "--fault-drop-after-write", type=float, default=0.0, help="Write applied, then dropped."
 )
 @click.option("--fault-seed", type=int, default=0, help="Seed for the fault sequence.")
+@click.option(
+    "--strict-media-types",
+    is_flag=True,
+    help="Media types in the spec's exact case, and Accept only the response's type "
+    "(default: lenient, as Amazon's own tolerance is unknown).",
+)
 @click.option("--verbose", is_flag=True, help="Log each request line to stderr.")
 def serve(
     seed: Path | None,
@@ -113,12 +181,17 @@ def serve(
     latency_ms: float,
     rate_limit: float | None,
     burst: int | None,
+    op_rate_limits: tuple[str, ...],
+    retry_after: str,
+    throttled_header: bool,
+    html_429: bool,
     fault_429: float,
     fault_5xx: float,
     fault_drop: float,
     fault_5xx_after_write: float,
     fault_drop_after_write: float,
     fault_seed: int,
+    strict_media_types: bool,
     verbose: bool,
 ) -> None:
     """Serve the sandbox over loopback HTTP until interrupted.
@@ -139,23 +212,59 @@ def serve(
             p_5xx_after_write=fault_5xx_after_write,
             p_drop_after_write=fault_drop_after_write,
             seed=fault_seed,
+            op_rate_limits=tuple(_op_rate(text) for text in op_rate_limits),
+            retry_after=RetryAfter(retry_after),
+            throttled_header=throttled_header,
+            html_429=html_429,
         )
+        Sandbox(World(), faults)  # refuses an operation it does not know, naming those it does
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+
+    def run(world: World, target: Path | None) -> None:
+        _serve(
+            world, faults, target, host=host, port=port, verbose=verbose, strict=strict_media_types
+        )
+
     if state is None:
-        _serve(_seeded(seed), faults, host, port, None, verbose)
+        run(_seeded(seed), None)
         return
     with lock_state(state, timeout_s=1.0) as target:
         world = World.load(target) if target.exists() else _seeded(seed)
         world.save(target)
-        _serve(world, faults, host, port, target, verbose)
+        run(world, target)
+
+
+def _op_rate(text: str) -> tuple[str, float]:
+    operation, sep, rps = text.partition("=")
+    try:
+        if not sep or not operation.strip():
+            raise ValueError
+        return operation.strip(), float(rps)
+    except ValueError:
+        raise UsageError(
+            f"--op-rate-limit {text!r}: expected OPERATION=RPS, e.g. QueryUserRoles=120"
+        ) from None
 
 
 def _serve(
-    world: World, faults: Faults, host: str, port: int, target: Path | None, verbose: bool
+    world: World,
+    faults: Faults,
+    target: Path | None,
+    *,
+    host: str,
+    port: int,
+    verbose: bool,
+    strict: bool,
 ) -> None:
     server = SandboxServer(
-        world, faults=faults, host=host, port=port, state_path=target, verbose=verbose
+        world,
+        faults=faults,
+        host=host,
+        port=port,
+        state_path=target,
+        verbose=verbose,
+        strict_media_types=strict,
     )
     endpoints = server.start()
     # The sandbox's credentials are public, fake values (README), so printing them is safe and
@@ -202,7 +311,7 @@ def reset(seed: Path | None, state: Path | None, url: str | None) -> None:
 def show(state: Path | None, url: str | None) -> None:
     """Print the sandbox world as JSON (no tokens)."""
     if url is not None:
-        data = httpx.get(f"{url.rstrip('/')}/_sandbox/state", timeout=10.0).json()
+        data = _call("GET", url, "state")
     else:
         target = state_path(state)
         data = (World.load(target) if target.exists() else World.default()).snapshot()

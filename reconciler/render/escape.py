@@ -17,23 +17,30 @@ JSON needs nothing: `json.dumps` escapes what it must.
 from __future__ import annotations
 
 import re
+import unicodedata
 
-# C0 and DEL and C1 controls, U+2028/U+2029, bidi embedding/override/isolate marks, and the
-# zero-width and BOM characters that make two strings print alike.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+# Controls (C0, DEL, C1), format characters (bidi embeddings, overrides and isolates, zero
+# widths, the soft hyphen, BOM), line and paragraph separators, private-use and unassigned
+# code points: none of them reaches a terminal or a pull request as itself.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cn", "Cs"})
+_MAYBE = re.compile("[^\x20-\x7e]")  # the fast path: printable ASCII is always safe
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
+def _escape(char: str) -> str:
     if char in _NAMED:
         return _NAMED[char]
     code = ord(char)
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
+def _one(match: re.Match[str]) -> str:
+    char = match.group()
+    return _escape(char) if unicodedata.category(char) in _UNSAFE_CATEGORIES else char
+
+
 def terminal(text: str) -> str:
-    return _UNSAFE.sub(_escape, text)
+    return _MAYBE.sub(_one, text)
 
 
 _MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}

@@ -19,8 +19,8 @@ from reconciler.sandbox.constants import (
 )
 from reconciler.sandbox.faults import Faults
 from reconciler.sandbox.persist import open_state
-from reconciler.sandbox.state import World
 from reconciler.sandbox.transport import SandboxTransport
+from reconciler.sandbox.world import World
 
 __all__ = [
     "API_HOSTS",

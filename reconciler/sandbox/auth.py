@@ -6,8 +6,8 @@ import json
 from urllib.parse import parse_qs
 
 from reconciler.sandbox import constants as c
-from reconciler.sandbox.app import ApiFailure, Request, Response
 from reconciler.sandbox.state import World
+from reconciler.sandbox.wire import ApiFailure, Request, Response
 
 _NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))  # RFC 6749 §5.1
 

@@ -63,7 +63,11 @@ PAGE_SIZE_CAPS: Final[dict[str, int]] = {
     "roles": 5,  # S-UPM QueryUserRoles: roles maxItems 5
 }
 
-# Media types exactly as the specs spell them (compared case-sensitively: [INF] §1.4).
+# Media types exactly as the specs spell them. [UNK] whether Amazon compares them
+# case-sensitively, and whether it takes the request media type as `Accept` (issue #13).
+# Decision: lenient by default (case-insensitive, as RFC 6838 has it; the request type is
+# accepted in `Accept`), exact with `Sandbox(strict_media_types=True)` / `sandbox serve
+# --strict-media-types`. See the `reconciler.sandbox.app` docstring.
 MT_GET_MANAGER_ACCOUNTS: Final = "application/vnd.getmanageraccountsresponse.v1+json"
 MT_CREATE_MANAGER_ACCOUNT: Final = "application/vnd.createmanageraccountrequest.v1+json"
 MT_MANAGER_ACCOUNT: Final = "application/vnd.manageraccount.v1+json"

@@ -1,16 +1,26 @@
 """Sandbox-only operations over HTTP, under `/_sandbox/` (never an Amazon path).
 
 `POST /_sandbox/<op>` with a JSON object of keyword arguments; `GET /_sandbox/state` returns
-the snapshot. Only the loopback server exposes these to other processes."""
+the snapshot. Only the loopback server exposes these to other processes.
+
+A web page the developer visits can send requests to loopback too (issue #13: a `text/plain`
+POST with a foreign `Origin` reset the sandbox). A browser sends a cross-site POST without a
+CORS preflight only with a form or `text/plain` body, and always names its page's `Origin`:
+so a POST must say `Content-Type: application/json`, and any request whose `Origin` is not a
+loopback one (absent is fine: curl and the CLI send none) is refused with 403."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
+from reconciler.api.config import is_loopback
+from reconciler.errors import ReconcilerError
 from reconciler.sandbox import constants as c
-from reconciler.sandbox.app import Request, Response
 from reconciler.sandbox.state import World
+from reconciler.sandbox.wire import Request, Response
+from reconciler.sandbox.world import World as Seeded
 
 
 def _ok(data: Any) -> Response:
@@ -21,14 +31,28 @@ def _error(status: int, message: str) -> Response:
     return Response(status, json.dumps({"error": message}).encode(), c.MT_JSON)
 
 
+def _loopback_origin(origin: str) -> bool:
+    try:
+        parts = urlsplit(origin)
+        return parts.scheme in ("http", "https") and is_loopback(parts.hostname or "")
+    except ValueError:
+        return False
+
+
 def handle_control(world: World, request: Request) -> Response:
     op = request.path.removeprefix("/_sandbox/")
+    origin = request.header("Origin")
+    if origin is not None and not _loopback_origin(origin):
+        return _error(403, "the sandbox control API refuses requests from a web page's Origin")
     if request.method == "GET" and op == "state":
         return _ok(world.snapshot())
     if request.method == "GET" and op == "stats":
         return _ok(world.stats.as_dict())
     if request.method != "POST":
         return _error(405, "use POST for sandbox operations, GET for state and stats")
+    content_type = (request.header("Content-Type") or "").split(";")[0].strip().lower()
+    if content_type != c.MT_JSON:
+        return _error(415, f"send sandbox operations as Content-Type: {c.MT_JSON}")
     try:
         args = json.loads(request.body or b"{}")
         if not isinstance(args, dict):
@@ -38,6 +62,10 @@ def handle_control(world: World, request: Request) -> Response:
     except KeyError as exc:
         return _error(404, str(exc.args[0]) if exc.args else str(exc))
     except (TypeError, ValueError) as exc:
+        return _error(400, str(exc))
+    except RecursionError:
+        return _error(400, "the body is nested too deep")
+    except ReconcilerError as exc:  # an invalid seed given to reset
         return _error(400, str(exc))
     return _ok({"result": result})
 
@@ -63,7 +91,10 @@ def apply_control(world: World, op: str, args: dict[str, Any]) -> Any:
     if op == "advance-clock":
         return world.advance_clock(float(args["seconds"]))
     if op == "reset":
-        fresh = World.from_seed(args["seed"]) if args.get("seed") else World.default()
+        seed = args.get("seed")
+        if seed is not None and not isinstance(seed, dict):
+            raise TypeError("`seed` must be a JSON object in the seed format, or null")
+        fresh = Seeded.from_seed(seed) if seed else Seeded.default()
         world.replace_with(fresh)
         return None
     raise KeyError(f"no sandbox operation {op!r}")

@@ -7,9 +7,9 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler.sandbox import constants as c
-from reconciler.sandbox.app import ApiFailure, Call, Response, Route, json_response
 from reconciler.sandbox.paging import amc_account, body_object, paginate, writable_amc_account
 from reconciler.sandbox.state import AmcAccount, Invitation, World
+from reconciler.sandbox.wire import ApiFailure, Call, Response, Route, json_response
 
 
 # -- GET /amc/accounts --------------------------------------------------------------------

@@ -7,8 +7,8 @@ from typing import Any
 
 from reconciler.model import LinkRole
 from reconciler.sandbox import constants as c
-from reconciler.sandbox.app import ApiFailure, Call, Response, Route, json_response
 from reconciler.sandbox.state import Advertiser, Link, Manager, World
+from reconciler.sandbox.wire import ApiFailure, Call, Response, Route, json_response
 
 _ID_TYPES = ("ACCOUNT_ID", "DSP_ADVERTISER_ID")
 _ROLES = tuple(r.value for r in LinkRole)

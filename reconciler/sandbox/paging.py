@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from reconciler.sandbox import constants as c
-from reconciler.sandbox.app import ApiFailure, Call
 from reconciler.sandbox.state import AmcAccount, World
+from reconciler.sandbox.wire import ApiFailure, Call
 
 T = TypeVar("T")
 

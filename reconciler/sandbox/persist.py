@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from reconciler.errors import ConfigError
-from reconciler.sandbox.state import World
+from reconciler.sandbox.world import World
 
 STATE_ENV = "RECONCILER_SANDBOX_STATE"
 DEFAULT_STATE = Path(".reconciler") / "sandbox.json"

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from reconciler.errors import ConfigError
 from reconciler.model import MARKETPLACE_REGION, Region
@@ -139,29 +139,9 @@ class World:
         self.tokens: dict[str, IssuedToken] = {}
         self.stats = Stats()
 
-    # -- construction ------------------------------------------------------------------
+    # -- construction (seeds: `reconciler.sandbox.world.World`) --------------------------
     @classmethod
-    def default(cls) -> World:
-        from reconciler.sandbox.seed import default_seed
-
-        return cls.from_seed(default_seed())
-
-    @classmethod
-    def from_seed(cls, data: Mapping[str, Any]) -> World:
-        from reconciler.sandbox.seed import apply_seed
-
-        world = cls()
-        apply_seed(world, data, source="<seed>")
-        return world
-
-    @classmethod
-    def from_seed_file(cls, path: str | Path) -> World:
-        from reconciler.sandbox.seed import load_seed_file
-
-        return load_seed_file(cls(), Path(path))
-
-    @classmethod
-    def load(cls, path: str | Path) -> World:
+    def load(cls, path: str | Path) -> Self:
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -175,7 +155,9 @@ class World:
                 f"{path}: not a sandbox state file of version {STATE_VERSION}. "
                 "Run `reconciler sandbox reset` to recreate it."
             )
-        return _from_snapshot(cls(), data)
+        world = cls()
+        _from_snapshot(world, data)
+        return world
 
     def save(self, path: str | Path) -> None:
         """Write the state as JSON: temp file in the same folder, fsync, `os.replace`, so a

@@ -17,9 +17,11 @@ class SandboxTransport(httpx.BaseTransport):
     response.
     """
 
-    def __init__(self, world: World, *, faults: Faults | None = None) -> None:
+    def __init__(
+        self, world: World, *, faults: Faults | None = None, strict_media_types: bool = False
+    ) -> None:
         self.world = world
-        self.sandbox = Sandbox(world, faults)
+        self.sandbox = Sandbox(world, faults, strict_media_types=strict_media_types)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url

@@ -77,11 +77,12 @@ def test_a_crash_mid_save_leaves_the_old_state(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import os
         import reconciler.sandbox.state as state
+        from reconciler.sandbox import World
         real_replace = os.replace
         def crash(*args):
             os._exit(9)
         state.os.replace = crash
-        world = state.World.default()
+        world = World.default()
         world.link("{ACME}", "ENTITY1ACME0008")
         world.save({str(path)!r})
         """)
