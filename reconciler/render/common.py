@@ -86,13 +86,11 @@ def sections(plan: Plan) -> list[tuple[str, str, list[str]]]:
     ]
 
 
-def drift_view(plan: Plan) -> tuple[str, list[tuple[str, str]]]:
+def drift_view(plan: Plan) -> tuple[str, list[tuple[str, str, str]]]:
     """The drift classes (issue #15): the per-class summary line ("" when there is no
-    drift) and (class label, `scope: message`) per item, from `reconciler.drift`."""
+    drift) and (class label, scope, message) per item, from `reconciler.drift`."""
     items = classify(plan)
-    return drift_summary(items), [
-        (LABEL[i.drift_class], f"{i.scope}: {i.message}" if i.scope else i.message) for i in items
-    ]
+    return drift_summary(items), [(LABEL[i.drift_class], i.scope, i.message) for i in items]
 
 
 def digest_line(plan: Plan) -> str:

@@ -87,8 +87,9 @@ def _drift(plan: Plan, cell: Callable[[str], str]) -> list[str]:
     counts, items = drift_view(plan)
     if not items:
         return []
-    out = ["<details>", f"<summary>{counts}</summary>", "", "| Class | What |", "|---|---|"]
-    out += [f"| {label} | {cell(item)} |" for label, item in items]
+    out = ["<details>", f"<summary>{counts}</summary>", "", "| Class | Account | What |"]
+    out.append("|---|---|---|")
+    out += [f"| {label} | {cell(scope)} | {cell(message)} |" for label, scope, message in items]
     return [*out, "", "</details>", ""]
 
 

@@ -78,5 +78,8 @@ def _drift(plan: Plan, safe: Callable[[str], str], bold: Callable[[str], str]) -
     if not items:
         return []
     lines = [bold("Drift by class:")]
-    lines += [f"  [{label}] {safe(item)}" for label, item in items]
+    lines += [
+        f"  [{label}] {safe(f'{scope}: {message}' if scope else message)}"
+        for label, scope, message in items
+    ]
     return [*lines, "", bold(counts)]
