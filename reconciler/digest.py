@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from reconciler.model import Desired, DesiredPolicy, canonical_email
+from reconciler.model import Desired, DesiredPolicy, DesiredUser, canonical_email
 from reconciler.plan import Action
 
 PREFIX = "sha256:"
@@ -66,6 +66,22 @@ def short(digest: str) -> str:
     return digest.removeprefix(PREFIX)[:12]
 
 
+def _user_meaning(u: DesiredUser) -> dict[str, Any]:
+    meaning: dict[str, Any] = {
+        "role": u.role.value,
+        "email": u.email,
+        "userId": u.user_id,
+        "name": u.name,
+        "notUserIds": sorted(u.not_user_ids),
+    }
+    # `expires:` (issue #15) changes what the manifests mean; written only when set, so the
+    # digest of manifests without it is what it always was.
+    if u.expires is not None:
+        meaning["expires"] = u.expires
+        meaning["expiryReason"] = u.expiry_reason
+    return meaning
+
+
 def normalised_desired(desired: Desired) -> dict[str, Any]:
     """What the manifests mean, as plain sorted JSON values."""
     managers = [
@@ -97,16 +113,7 @@ def normalised_desired(desired: Desired) -> dict[str, Any]:
             "notify": a.notify,
             "minAdmins": a.min_admins,
             "users": sorted(
-                (
-                    {
-                        "role": u.role.value,
-                        "email": u.email,
-                        "userId": u.user_id,
-                        "name": u.name,
-                        "notUserIds": sorted(u.not_user_ids),
-                    }
-                    for u in a.users
-                ),
+                (_user_meaning(u) for u in a.users),
                 key=lambda u: (u["userId"] or "", canonical_email(u["email"] or ""), u["role"]),
             ),
         }

@@ -168,6 +168,15 @@ class DesiredUser:
     # Where a `userId:` for this person belongs: the entry itself, or the group member entry
     # it came from (a userId is the same Amazon user in every account).
     pin_at: Source | None = field(default=None, compare=False)
+    # `expires:` (issue #15) as UTC epoch seconds: from that moment the entry counts as
+    # absent (its live user or invitation is removed, it is never invited). `expiry_reason`
+    # is the optional `reason:`; `expires_source` where the `expires:` was written.
+    expires: float | None = None
+    expiry_reason: str | None = None
+    expires_source: Source | None = field(default=None, compare=False)
+
+    def expired(self, now: float) -> bool:
+        return self.expires is not None and self.expires <= now
 
     @property
     def key(self) -> str:

@@ -30,6 +30,8 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.actions import describe
+from reconciler.adopt import Adoption
+from reconciler.adopt import compute as compute_adoption
 from reconciler.api import AdsClient
 from reconciler.apply import MAX_ATTEMPTS, ActionResult, ApplyReport, Journal, apply_plan, check
 from reconciler.digest import action_meaning, desired_digest, plan_digest, short
@@ -198,6 +200,15 @@ def check_saved(
             ]
         )
     return fresh
+
+
+def adopt(
+    desired: Desired, client: AdsClient, *, now: float, progress: Progress | None = None
+) -> Adoption:
+    """`reconciler adopt`: read what the manifests manage and compute the manifest edits
+    that describe it (`reconciler.adopt`); the caller writes or shows them."""
+    live = read_live(desired, client.reader(), now=now, progress=progress)
+    return compute_adoption(desired, live, now=now)
 
 
 @dataclass(frozen=True, slots=True)

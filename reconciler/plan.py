@@ -213,6 +213,38 @@ class Pin:
         return amc_scope(self.amc_account_id)
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class Expiry:
+    """An `expires:` entry (issue #15) that has passed (`expired`) or comes within
+    `--expiring-within`. `target` is the userId or invitation id whose removal the plan
+    makes for an expired entry ("" when nothing live was found or proven)."""
+
+    amc_account_id: str
+    who: str  # the entry's email, else its userId
+    expires_at: float
+    file: str
+    line: int
+    reason: str = ""  # the manifest's `reason:`
+    expired: bool = False
+    target: str = ""
+
+    @property
+    def scope(self) -> Scope:
+        return amc_scope(self.amc_account_id)
+
+
+class DriftClass(StrEnum):
+    """What kind of drift one item is (issue #15); see `reconciler.drift`."""
+
+    CHANGED = "changed"  # live changed behind git's back: an action puts it back
+    WAITING = "waiting-for-acceptance"
+    INVITATION_EXPIRED = "invitation-expired"
+    GRANT_EXPIRED = "grant-expired"
+    EXPIRING_SOON = "expiring-soon"
+    READ_INCOMPLETE = "read-incomplete"
+    IDENTITY_UNRESOLVED = "identity-unresolved"
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """What the plan may do. Each guard-lifting flag is named after its CLI flag.
@@ -241,6 +273,7 @@ class Policy:
     # AMC account id -> its own removal limits (policy: on the account)
     account_limits: Mapping[str, AccountLimits] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)
+    expiring_within_days: float = 14.0  # --expiring-within: list `expires:` coming this soon
 
     def source(self, name: str) -> str:
         return self.sources.get(name, DEFAULT_SOURCE)
@@ -321,6 +354,8 @@ class Plan:
     unrestorable: tuple[Notice, ...] = ()
     # Scopes whose read failed or may be incomplete, skipped under --allow-incomplete.
     unread: tuple[Notice, ...] = ()
+    # `expires:` entries past or coming within --expiring-within (issue #15).
+    expiries: tuple[Expiry, ...] = ()
     format_version: int = FORMAT_VERSION
 
     @property

@@ -27,6 +27,7 @@ import jsonschema
 
 from reconciler.actions import check_actions
 from reconciler.digest import action_meaning, plan_digest
+from reconciler.drift import DriftItem, classify
 from reconciler.errors import PlanFileError
 from reconciler.model import (
     AmcRole,
@@ -49,6 +50,7 @@ from reconciler.plan import (
     Action,
     ActionKind,
     Bindings,
+    Expiry,
     ManagerRef,
     Notice,
     Pin,
@@ -296,6 +298,7 @@ def encode(plan: Plan) -> dict[str, Any]:
         "warnings": [{"scope": n.scope, "message": n.message} for n in plan.warnings],
         "notes": [{"scope": n.scope, "message": n.message} for n in plan.notes],
         "live": encode_live(plan.live),
+        **_encode_drift(plan),
     }
     # Our own output must satisfy our own schema; a failure here is a bug, not a user error.
     jsonschema.validate(data, plan_schema())
@@ -349,6 +352,10 @@ def _decode_checked(data: dict[str, Any], source: str) -> Plan:
         problems.append(
             f"the actions do not match the plan digest {data['planDigest']} (they hash to {digest})"
         )
+    expiries = _decode_expiries(data["expiries"])
+    drift = [_drift_item(i) for i in classify(Plan(actions=actions, expiries=expiries))]
+    if not _same_classes(drift, data["drift"]):
+        problems.append("the drift classes do not match the plan's actions and expiries")
     if problems:
         raise PlanFileError(
             f"{source} is not a plan this reconciler made, or it was edited after it was "
@@ -421,7 +428,58 @@ def _decode_checked(data: dict[str, Any], source: str) -> Plan:
         warnings=tuple(Notice(n["scope"], n["message"]) for n in data["warnings"]),
         notes=tuple(Notice(n["scope"], n["message"]) for n in data["notes"]),
         live=decode_live(data["live"]),
+        expiries=expiries,
     )
+
+
+# Drift classes and expiries (issue #15). The `drift` array is derived (`reconciler.drift`);
+# read back, the classes of the actions and expiries must be what they classify as.
+
+
+def _drift_item(item: DriftItem) -> dict[str, str]:
+    return {"class": item.drift_class.value, "scope": item.scope, "message": item.message}
+
+
+def _encode_drift(plan: Plan) -> dict[str, Any]:
+    return {
+        "expiries": [
+            {
+                "amcAccountId": e.amc_account_id,
+                "who": e.who,
+                "expiresAt": e.expires_at,
+                "file": e.file,
+                "line": e.line,
+                "reason": e.reason,
+                "expired": e.expired,
+                "target": e.target,
+            }
+            for e in plan.expiries
+        ],
+        "drift": [_drift_item(i) for i in classify(plan)],
+    }
+
+
+def _decode_expiries(items: list[dict[str, Any]]) -> tuple[Expiry, ...]:
+    return tuple(
+        Expiry(
+            amc_account_id=e["amcAccountId"],
+            who=e["who"],
+            expires_at=e["expiresAt"],
+            file=e["file"],
+            line=e["line"],
+            reason=e["reason"],
+            expired=e["expired"],
+            target=e["target"],
+        )
+        for e in items
+    )
+
+
+def _same_classes(derived: list[dict[str, str]], stored: list[dict[str, str]]) -> bool:
+    """The action and expiry classes stored are the derived ones (the other classes come
+    from held, unread and waiting items, which are display only)."""
+    mine = {"changed", "grant-expired", "invitation-expired", "expiring-soon"}
+    return [d for d in derived if d["class"] in mine] == [d for d in stored if d["class"] in mine]
 
 
 def to_text(plan: Plan) -> str:

@@ -28,7 +28,13 @@ def make_plan(desired: Desired, live: Live, policy: Policy) -> Plan:
     Protected users (`policy.protectedUsers`) are kept before any guard counts.
     """
     managers = plan_managers(desired, live)
-    amc = plan_amc(desired, live, now=policy.now, resend_within_days=policy.resend_within_days)
+    amc = plan_amc(
+        desired,
+        live,
+        now=policy.now,
+        resend_within_days=policy.resend_within_days,
+        expiring_within_days=policy.expiring_within_days,
+    )
     problems = managers.problems + amc.problems
     if problems:
         raise PlanError(problems)
@@ -57,6 +63,7 @@ def make_plan(desired: Desired, live: Live, policy: Policy) -> Plan:
         held=tuple(sorted(draft.held)),
         unrestorable=tuple(sorted(draft.unrestorable)),
         unread=tuple(sorted(draft.unread)),
+        expiries=tuple(sorted(draft.expiries)),
     )
 
 

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from reconciler.digest import plan_digest
-from reconciler.model import AmcRole, LinkRole, Region
+from reconciler.model import AmcRole, DesiredUser, LinkRole, Region
 from reconciler.plan import Plan, Policy, Protected
 from reconciler.planfile import plan_schema
 from reconciler.planner import make_plan
@@ -175,7 +175,62 @@ def refused_plan() -> Plan:
     return make_plan(d, lv, policy)
 
 
-PLANS = {"demo": demo_plan, "empty": empty_plan, "busy": busy_plan, "refused": refused_plan}
+def expiry_plan() -> Plan:
+    """Every drift class an `expires:` makes (issue #15): grants expired (a pinned user, an
+    invitation), one held back (its live user fits by masked address only), one expiring
+    soon, one expired and never invited; and a change made behind git's back."""
+    day = 86_400.0
+
+    def ends(u: DesiredUser, at: float, reason: str = "") -> DesiredUser:
+        return dataclasses.replace(
+            u, expires=at, expiry_reason=reason or None, expires_source=u.source
+        )
+
+    boss = user("boss@corp.com", AmcRole.ADMIN, user_id="amzn1.account.BOSS", line=30)
+    tom = user("tom@corp.com", user_id="amzn1.account.TOM", line=31)
+    d = desired(
+        [],
+        [
+            amc(
+                "ENTITY7AMC",
+                boss,
+                ends(tom, NOW - 2 * day, "contract ended"),
+                ends(user("ivy@corp.com", line=32), NOW - day),
+                ends(user("andy@corp.com", line=33), NOW - day),
+                ends(user("fay@corp.com", user_id="amzn1.account.FAY", line=34), NOW + 5 * day),
+                ends(user("old@corp.com", line=35), NOW - 9 * day),
+                user("val@corp.com", AmcRole.ADMIN, user_id="amzn1.account.VAL", line=36),
+                line=29,
+            )
+        ],
+    )
+    lv = live(
+        [],
+        [
+            live_amc(
+                "ENTITY7AMC",
+                [
+                    live_user("amzn1.account.BOSS", "boss@corp.com", AmcRole.ADMIN),
+                    live_user("amzn1.account.TOM", "tom@corp.com"),
+                    live_user("amzn1.account.ANDY", "andy@corp.com"),
+                    live_user("amzn1.account.FAY", "fay@corp.com"),
+                    live_user("amzn1.account.VAL", "val@corp.com"),
+                ],
+                [invitation("inv-ivy", "ivy@corp.com")],
+                name="Expiry AMC",
+            )
+        ],
+    )
+    return make_plan(d, lv, Policy(now=NOW, max_removal_fraction=1.0))
+
+
+PLANS = {
+    "demo": demo_plan,
+    "empty": empty_plan,
+    "busy": busy_plan,
+    "refused": refused_plan,
+    "expiry": expiry_plan,
+}
 
 
 @pytest.mark.parametrize("name", sorted(PLANS))
@@ -288,3 +343,14 @@ def test_show_renders_a_saved_plan_with_its_digest_and_bindings(
     if fmt != "json":
         assert f"Plan digest: {plan_digest(bound_plan().actions)}" in out
         assert "Commit: 0123456789abcdef0123456789abcdef01234567" in out
+
+
+def test_a_plan_file_whose_drift_classes_were_edited_is_refused() -> None:
+    from reconciler import planfile
+    from reconciler.errors import PlanFileError
+
+    data = json.loads(render_json(expiry_plan()))
+    assert planfile.decode(data, source="plan.json").expiries  # round trip
+    data["drift"][0]["class"] = "changed"  # a grant expired passed off as ordinary drift
+    with pytest.raises(PlanFileError, match="the drift classes do not match"):
+        planfile.decode(data, source="plan.json")

@@ -90,6 +90,15 @@ _GUARDS = (
         is_flag=True,
         help="Allow fewer active admins than minAdmins (never none).",
     ),
+    click.option(
+        "--expiring-within",
+        "expiring_within_days",
+        metavar="DAYS",
+        type=click.FloatRange(min=0.0),
+        default=_DEFAULTS.expiring_within_days,
+        show_default=True,
+        help="List grants whose `expires:` comes within this many days.",
+    ),
 )
 
 
@@ -108,6 +117,7 @@ def guard_options(command: Callable[..., R]) -> Callable[..., R]:
         allow_incomplete: bool,
         allow_unresolved: bool,
         allow_fewer_admins: bool,
+        expiring_within_days: float,
         **kwargs: Any,
     ) -> R:
         given = {
@@ -133,6 +143,7 @@ def guard_options(command: Callable[..., R]) -> Callable[..., R]:
             allow_unresolved=allow_unresolved,
             allow_fewer_admins=allow_fewer_admins,
             sources={name: flag for name, (flag, value) in given.items() if value is not None},
+            expiring_within_days=expiring_within_days,
         )
         return command(*args, policy=policy, **kwargs)
 
@@ -277,7 +288,11 @@ def drift(
     api: ApiOptions,
 ) -> None:
     """Read-only check: exit 0 when live state matches the manifests, 2 when it drifted.
-    Invitations waiting to be accepted are not drift."""
+
+    Every item says its class (changed behind git's back, grant expired, invitation
+    expired, identity unresolved, read incomplete, waiting for acceptance, expiring soon)
+    and a line counts each. Invitations waiting to be accepted and grants expiring within
+    --expiring-within are listed but are not drift; an expired grant still live is."""
     if mask_emails:
         from reconciler.cli import MASK_ERRORS
 
@@ -582,4 +597,66 @@ def pin(
     ctx.exit(EXIT_CHANGES if result.written else EXIT_OK)
 
 
-COMMANDS: list[click.Command] = [plan, apply, drift, import_, show, pin]
+@click.command()
+@_PATHS
+@click.option("--diff", "show_diff", is_flag=True, help="Print the change; write nothing.")
+@click.option(
+    "--expiring",
+    "expiring_only",
+    is_flag=True,
+    help="Instead: remove the entries whose `expires:` has passed or comes within "
+    "--expiring-within, for a pull request that ends or extends them. Reads nothing live.",
+)
+@click.option(
+    "--expiring-within",
+    "expiring_within_days",
+    metavar="DAYS",
+    type=click.FloatRange(min=0.0),
+    default=_DEFAULTS.expiring_within_days,
+    show_default=True,
+    help="With --expiring: how far ahead to look.",
+)
+@api_options
+@click.pass_context
+def adopt(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    show_diff: bool,
+    expiring_only: bool,
+    expiring_within_days: float,
+    api: ApiOptions,
+) -> None:
+    """Rewrite the manifests under PATH... to describe what is live for the accounts they
+    manage: out-of-band additions, removals and role changes become manifest edits.
+
+    Only the lines that change, change (comments, order and layout stay). A change on an
+    account that gets a person through a shared group lists that group's members one by one
+    on that account only, with a comment. Live users are added pinned by `userId:`, with the
+    masked address Amazon shows in a comment. Expired `expires:` grants, expired invitations,
+    masked-only fits and incompletely read accounts are not adopted (listed). Exit 0 when
+    there is nothing to adopt, 2 when files changed (with --diff: would change)."""
+    from reconciler.adopt import expiring
+    from reconciler.adopt import write as write_adoption
+    from reconciler.escape import terminal
+
+    desired = _load(paths)
+    if expiring_only:
+        adoption = expiring(desired, now=time.time(), within_days=expiring_within_days)
+    else:
+        with api.open_client() as client:
+            adoption = operations.adopt(desired, client, now=time.time(), progress=api.progress)
+    if show_diff:
+        click.echo(adoption.diff(), nl=False)
+    else:
+        write_adoption(adoption)
+    verb = "would adopt" if show_diff else "adopted"
+    for line in adoption.adopted:
+        click.echo(f"{verb}: {terminal(line)}", err=show_diff)
+    for line in adoption.skipped:
+        click.echo(f"not adopted: {terminal(line)}", err=True)
+    if not adoption.files:
+        click.echo("Nothing to adopt.", err=show_diff)
+    ctx.exit(EXIT_CHANGES if adoption.files else EXIT_OK)
+
+
+COMMANDS: list[click.Command] = [plan, apply, drift, import_, show, pin, adopt]

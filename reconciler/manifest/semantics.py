@@ -25,6 +25,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from reconciler.errors import Diagnostic
@@ -59,6 +60,71 @@ class _Member:
     source: Source
     user_id: str | None = None
     not_user_ids: frozenset[str] = frozenset()
+    expiry: Expiry | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Expiry:
+    """A parsed `expires:` (UTC epoch seconds), its `reason:` and where it was written."""
+
+    at: float
+    reason: str | None
+    source: Source
+
+
+def parse_expires(text: str) -> float | str:
+    """`expires:` as UTC epoch seconds, or what is wrong with it (issue #15).
+
+    Decision: a bare date (`2026-12-31`) means 00:00 UTC that day: the access is gone on the
+    date written, in every time zone, and never lasts longer than the date says. A date and
+    time must carry its zone (`Z`, `+01:00`): a time without one would mean something else
+    on every machine."""
+    value = text.strip()
+    if len(value) == 10:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return (
+            f"`expires: {value}` is not a date or a date and time: write 2026-12-31 "
+            "(00:00 UTC that day) or 2026-12-31T17:00:00+01:00"
+        )
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return (
+            f"`expires: {value}` has a time but no zone, so it would mean another moment on "
+            "every machine: add one, e.g. `Z` for UTC or `+01:00`"
+        )
+    return moment.timestamp()
+
+
+def _expiry(
+    doc: YamlDoc, path: Path, item: dict[str, Any], out: list[Diagnostic]
+) -> tuple[bool, Expiry | None]:
+    """(ok, the entry's `expires:`/`reason:` or None when it has none); not ok after
+    reporting a problem."""
+    if "expires" not in item:
+        if "reason" in item:
+            out.append(
+                _diag(
+                    _src(doc, (*path, "reason")),
+                    "`reason:` says why access ends, so it needs `expires:`: add `expires:` "
+                    "or remove `reason:`",
+                )
+            )
+            return False, None
+        return True, None
+    where = _src(doc, (*path, "expires"))
+    raw = item["expires"]
+    parsed = parse_expires(raw) if isinstance(raw, str) else f"`expires: {raw}` is not a date"
+    if isinstance(parsed, str):
+        out.append(_diag(where, parsed))
+        return False, None
+    return True, Expiry(parsed, item.get("reason"), where)
 
 
 def _src(doc: YamlDoc, path: Path) -> Source:
@@ -290,6 +356,9 @@ def _groups(
                 if bad is not None:
                     out.append(_diag(_src(doc, (*path, index, "email")), bad))
                     continue
+                ok, expiry = _expiry(doc, (*path, index), member, out)
+                if not ok:
+                    continue
                 expanded.append(
                     _Member(
                         email,
@@ -297,6 +366,7 @@ def _groups(
                         msource,
                         member.get("userId"),
                         frozenset(member.get("notUserIds") or ()),
+                        expiry,
                     )
                 )
             groups[name] = expanded
@@ -497,8 +567,11 @@ def _users(
         source = _src(doc, upath)
         role = AmcRole(item["role"])
         given = [k for k in ("email", "group", "userId") if k in item]
+        ok, own = _expiry(doc, upath, item, out)
+        if not ok:
+            continue
         if "group" in item:
-            if len(given) > 1 or "name" in item:
+            if len(given) > 1 or "name" in item:  # `expires`/`reason` apply to every member
                 extra = [k for k in ("email", "userId", "name") if k in item]
                 out.append(
                     _diag(
@@ -520,6 +593,12 @@ def _users(
                 out.append(_diag(source, message))
                 continue
             for member in groups[name]:
+                # The earlier of the member's own expiry and this group entry's applies.
+                ends = min(
+                    (e for e in (member.expiry, own) if e is not None),
+                    key=lambda e: e.at,
+                    default=None,
+                )
                 user = DesiredUser(
                     role=role,
                     email=member.email,
@@ -529,6 +608,9 @@ def _users(
                     not_user_ids=member.not_user_ids,
                     source=source,
                     pin_at=member.source,
+                    expires=ends.at if ends else None,
+                    expiry_reason=ends.reason if ends else None,
+                    expires_source=ends.source if ends else None,
                 )
                 grant(user, source, f"through group `{name}`")
                 # An address is reported where it is written (the group's member); the
@@ -564,6 +646,9 @@ def _users(
             name=name,
             not_user_ids=frozenset(item.get("notUserIds") or ()),
             source=source,
+            expires=own.at if own else None,
+            expiry_reason=own.reason if own else None,
+            expires_source=own.source if own else None,
         )
         grant(user, source, "directly")
         _check_rules(user, source, rules, out)

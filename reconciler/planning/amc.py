@@ -17,9 +17,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from reconciler.actions import invitations, permissions
-from reconciler.identity import Ambiguity, Resolution, invitation_is_pending, resolve_users
+from reconciler.identity import (
+    Ambiguity,
+    Match,
+    Resolution,
+    invitation_is_pending,
+    resolve_users,
+)
 from reconciler.model import (
     AmcRole,
     Desired,
@@ -32,13 +39,20 @@ from reconciler.model import (
     Scope,
     amc_scope,
 )
-from reconciler.plan import PHASE_GRANT, PHASE_REMOVE, Action, Notice, Pin, Waiting
-from reconciler.planning.draft import AdminCount, Draft, when, where
+from reconciler.plan import PHASE_GRANT, PHASE_REMOVE, Action, Expiry, Notice, Pin, Waiting
+from reconciler.planning.draft import AdminCount, Draft, day, when, where
 
 DAY = 86_400.0
 
 
-def plan_amc(desired: Desired, live: Live, *, now: float, resend_within_days: float) -> Draft:
+def plan_amc(
+    desired: Desired,
+    live: Live,
+    *,
+    now: float,
+    resend_within_days: float,
+    expiring_within_days: float = 14.0,
+) -> Draft:
     draft = Draft()
     by_id = {account.id: account for account in live.amc_accounts}
     seen: set[str] = set()
@@ -68,6 +82,7 @@ def plan_amc(desired: Desired, live: Live, *, now: float, resend_within_days: fl
             )
             continue
         _plan_account(account, found, draft, now=now, resend_within=resend_within_days * DAY)
+        _note_expiring(account, draft, now=now, within=expiring_within_days * DAY)
     return draft
 
 
@@ -102,7 +117,9 @@ def _plan_account(
     )
     for match in resolution.matches:
         user_src = where(match.desired.source, src)
-        if match.user is not None and not match.proven and match.user.role is not None:
+        if match.desired.expired(now):
+            _plan_expired(account, match, draft)
+        elif match.user is not None and not match.proven and match.user.role is not None:
             _plan_candidate(account, match.desired, match.user, user_src, draft)
         elif match.user is not None:
             _plan_user(account, match.desired, match.user, user_src, draft)
@@ -117,11 +134,17 @@ def _plan_account(
                 resend_within=resend_within,
             )
     for user in resolution.missing:
+        if user.expired(now):
+            draft.expiries.append(_expiry(account, user))  # an expired entry is never invited
+            continue
         user_src = where(user.source, src)
         draft.actions.append(
             _invite(account, user, f"listed in {user_src} but neither a user nor invited")
         )
     for user in resolution.pinned_absent:
+        if user.expired(now):
+            draft.expiries.append(_expiry(account, user))
+            continue
         # Drift sees every person: a pinned user gone live is a change, even one that
         # cannot be made (issue #10).
         draft.unrestorable.append(
@@ -146,6 +169,78 @@ def _plan_account(
             )
         )
     _plan_unlisted(account, resolution, scope, src, draft)
+
+
+def _expiry(account: DesiredAmcAccount, user: DesiredUser, target: str = "") -> Expiry:
+    assert user.expires is not None
+    at = user.expires_source or user.source
+    return Expiry(
+        amc_account_id=account.id,
+        who=user.email or user.user_id or "",
+        expires_at=user.expires,
+        file=at.file if at is not None else "the manifests",
+        line=at.line if at is not None else 0,
+        reason=user.expiry_reason or "",
+        expired=True,
+        target=target,
+    )
+
+
+def expired_reason(user: DesiredUser) -> str:
+    """`expired on 2026-11-01 (teams/acme.yaml:14)`, and the manifest's `reason:`."""
+    assert user.expires is not None
+    text = f"expired on {day(user.expires)} ({where(user.expires_source or user.source)})"
+    return f"{text}: {user.expiry_reason}" if user.expiry_reason else text
+
+
+def _plan_expired(account: DesiredAmcAccount, match: Match, draft: Draft) -> None:
+    """An entry whose `expires:` has passed counts as absent, whatever `prune` says: its
+    proven live user or its pending invitation is removed (phase 2, counted by the guards).
+    A live user that fits it by masked address only is not removed (it may be someone
+    else): the removal is held back until a `userId:` pin proves who it is."""
+    want = match.desired
+    scope = str(amc_scope(account.id))
+    reason = expired_reason(want)
+    user, invitation = match.user, match.invitation
+    if invitation is not None:
+        draft.expiries.append(_expiry(account, want, invitation.invitation_id))
+        draft.actions.append(
+            invitations.revoke(account.id, invitation, phase=PHASE_REMOVE, reason=reason)
+        )
+        return
+    assert user is not None
+    if not match.proven:
+        draft.expiries.append(_expiry(account, want))
+        draft.held.append(
+            Notice(
+                scope,
+                f"{where(want.source)}: {want.email} {reason}, and live user {user.user_id} "
+                f"({user.email}) fits it by masked address only, so it is not removed. If "
+                f"that is {want.email}, pin it (`userId: {user.user_id}`) and plan again; if "
+                f"not, add `notUserIds: [{user.user_id}]`",
+            )
+        )
+        return
+    if user.role is None:
+        draft.expiries.append(_expiry(account, want))
+        draft.held.append(
+            Notice(
+                scope,
+                f"{where(want.source)}: {want.email or user.user_id} {reason}, but live user "
+                f"{user.user_id} has role {'/'.join(user.raw_roles) or 'unknown'}, which "
+                "reconciler does not manage: remove them in the console",
+            )
+        )
+        return
+    draft.expiries.append(_expiry(account, want, user.user_id))
+    draft.actions.append(permissions.revoke_user(account.id, user, reason=reason))
+
+
+def _note_expiring(account: DesiredAmcAccount, draft: Draft, *, now: float, within: float) -> None:
+    """Entries whose `expires:` comes within the window: listed, not a change."""
+    for user in account.users:
+        if user.expires is not None and now < user.expires <= now + within:
+            draft.expiries.append(replace(_expiry(account, user), expired=False))
 
 
 def _plan_candidate(

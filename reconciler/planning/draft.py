@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from reconciler.model import Scope
-from reconciler.plan import Action, Notice, Pin, Waiting
+from reconciler.plan import Action, Expiry, Notice, Pin, Waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +35,20 @@ class Draft:
     held: list[Notice] = field(default_factory=list)
     unrestorable: list[Notice] = field(default_factory=list)
     unread: list[Notice] = field(default_factory=list)  # scopes skipped: read incomplete
+    expiries: list[Expiry] = field(default_factory=list)  # `expires:` past or coming soon
 
 
 def where(source: object | None, fallback: str = "the manifests") -> str:
     """A manifest location for reasons ("teams/acme.yaml:14")."""
     return str(source) if source is not None else fallback
+
+
+def day(epoch: float) -> str:
+    """An `expires:` moment as written: the date alone when it is 00:00 UTC (a bare date)."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    if moment.hour == moment.minute == moment.second == 0:
+        return moment.strftime("%Y-%m-%d")
+    return when(epoch)
 
 
 def when(epoch: float) -> str:

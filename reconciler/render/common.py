@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from reconciler.actions import SYMBOL, describe
 from reconciler.digest import plan_digest
+from reconciler.drift import LABEL, classify
+from reconciler.drift import summary as drift_summary
 from reconciler.plan import Action, ActionKind, Notice, Pin, Plan, Waiting
 from reconciler.planning.draft import when
 
@@ -92,6 +94,13 @@ def sections(plan: Plan) -> list[tuple[str, str, list[str]]]:
             [pin_line(p) for p in plan.pins],
         ),
     ]
+
+
+def drift_view(plan: Plan) -> tuple[str, list[tuple[str, str, str]]]:
+    """The drift classes (issue #15): the per-class summary line ("" when there is no
+    drift) and (class label, scope, message) per item, from `reconciler.drift`."""
+    items = classify(plan)
+    return drift_summary(items), [(LABEL[i.drift_class], i.scope, i.message) for i in items]
 
 
 def digest_line(plan: Plan) -> str:

@@ -5,6 +5,8 @@ came from a manifest, the API or a plan file is escaped (`reconciler.escape
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reconciler.escape import markdown
 from reconciler.plan import Plan
 from reconciler.render.common import (
@@ -14,6 +16,7 @@ from reconciler.render.common import (
     describe,
     describe_waiting,
     digest_line,
+    drift_view,
     groups,
     policy_lines,
     refused_line,
@@ -86,6 +89,7 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
     for heading, _, items in rest:
         if items:
             out += [f"### {heading.rstrip(':')}", ""] + [f"- {cell(i)}" for i in items] + [""]
+    out += _drift(plan, cell)
     if plan.warnings:
         out += ["### Warnings", ""]
         out += [_notice(n.scope, cell(n.message)) for n in plan.warnings]
@@ -95,6 +99,18 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
         out += [_notice(n.scope, cell(n.message)) for n in plan.notes]
         out += ["", "</details>", ""]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _drift(plan: Plan, cell: Callable[[str], str]) -> list[str]:
+    """Every drift item with its class, in a collapsed table under the per-class counts
+    (issue #15)."""
+    counts, items = drift_view(plan)
+    if not items:
+        return []
+    out = ["<details>", f"<summary>{counts}</summary>", "", "| Class | Account | What |"]
+    out.append("|---|---|---|")
+    out += [f"| {label} | {cell(scope)} | {cell(message)} |" for label, scope, message in items]
+    return [*out, "", "</details>", ""]
 
 
 def _notice(scope: str, message: str) -> str:

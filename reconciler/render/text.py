@@ -4,6 +4,8 @@ string that came from a manifest, the API or a plan file is escaped for the term
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reconciler.escape import terminal
 from reconciler.plan import Plan
 from reconciler.render.common import (
@@ -12,6 +14,7 @@ from reconciler.render.common import (
     describe,
     describe_waiting,
     digest_line,
+    drift_view,
     groups,
     policy_lines,
     refused_line,
@@ -76,9 +79,23 @@ def render_text(
                 text = safe(f"{where}{notice.message}")
                 lines.append(f"  {paint(mark, '! ' + text) if mark else '- ' + text}")
             lines.append("")
+    lines += _drift(plan, safe, lambda text: paint("bold", text))
     lines.append(paint("bold", summary_line(plan)))
     if plan.actions or bindings:
         lines.append(digest_line(plan))
     if bindings:
         lines += [safe(line) for line in binding_lines(plan)]
     return "\n".join(lines) + "\n"
+
+
+def _drift(plan: Plan, safe: Callable[[str], str], bold: Callable[[str], str]) -> list[str]:
+    """Every drift item with its class, then the per-class counts (issue #15)."""
+    counts, items = drift_view(plan)
+    if not items:
+        return []
+    lines = [bold("Drift by class:")]
+    lines += [
+        f"  [{label}] {safe(f'{scope}: {message}' if scope else message)}"
+        for label, scope, message in items
+    ]
+    return [*lines, "", bold(counts)]

@@ -27,6 +27,10 @@ def main(argv: list[str]) -> int:
     args = argv[1:]
     if args[0] == "run":
         return _run_download(state, args[1:])
+    if args[0] == "pr":
+        code = _pr(state, args[1:])
+        state_file.write_text(json.dumps(state))
+        return code
     assert args[0] == "api", args
     method, jq, body_file, endpoint = "GET", None, None, None
     rest = args[1:]
@@ -84,6 +88,42 @@ def main(argv: list[str]) -> int:
             ["jq", "-r", jq], input=text, capture_output=True, text=True, check=True
         ).stdout
     sys.stdout.write(text)
+    return 0
+
+
+def _pr(state: dict[str, Any], args: list[str]) -> int:
+    """`gh pr list --head B --state open --json number --jq Q`, `gh pr create --base X --head
+    B --title T --body-file F`, `gh pr edit N --title T --body-file F` (all with --repo R)."""
+    verb, rest = args[0], args[1:]
+    number = int(rest.pop(0)) if verb == "edit" else None
+    options = dict(zip(rest[::2], rest[1::2], strict=True))
+    prs: list[dict[str, Any]] = state.setdefault("prs", [])
+    if verb == "list":
+        found = [{"number": p["number"]} for p in prs if p["head"] == options["--head"]]
+        text = subprocess.run(
+            ["jq", "-r", options["--jq"]],
+            input=json.dumps(found),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        sys.stdout.write(text)
+        return 0
+    body = Path(options["--body-file"]).read_text()
+    if verb == "create":
+        prs.append(
+            {
+                "number": 100 + len(prs),
+                "base": options["--base"],
+                "head": options["--head"],
+                "title": options["--title"],
+                "body": body,
+            }
+        )
+        return 0
+    assert verb == "edit", args
+    (pr,) = [p for p in prs if p["number"] == number]
+    pr.update(title=options["--title"], body=body)
     return 0
 
 

@@ -25,12 +25,24 @@ class GitLab:
     jobs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # by pipeline id
     artifacts: dict[tuple[int, str], bytes] = field(default_factory=dict)  # (job id, path)
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # by MR iid
+    opened: list[dict[str, Any]] = field(default_factory=list)  # MRs the adopt job opens
     url: str = ""
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Any:
         base = f"/api/v4/projects/{PROJECT}"
         assert path.startswith(base), path
         route = path[len(base) :]
+        if route == "/merge_requests" and method == "GET":
+            branch = query["source_branch"][0]
+            return [mr for mr in self.opened if mr["source_branch"] == branch]
+        if route == "/merge_requests" and method == "POST":
+            mr = {"iid": 30 + len(self.opened), **body}
+            self.opened.append(mr)
+            return mr
+        if (m := re.fullmatch(r"/merge_requests/(\d+)", route)) and method == "PUT":
+            (mr,) = [mr for mr in self.opened if mr["iid"] == int(m.group(1))]
+            mr.update(body)
+            return mr
         if m := re.fullmatch(r"/repository/commits/(\w+)/merge_requests", route):
             return [mr for mr in self.merge_requests if m.group(1) in mr["commits"]]
         if m := re.fullmatch(r"/merge_requests/(\d+)/pipelines", route):

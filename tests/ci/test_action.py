@@ -123,10 +123,51 @@ def test_validate_annotates_and_fails(workdir: Path) -> None:
     assert "::error title=reconciler validate failed (exit 1)::" in done.stdout
 
 
-def test_adopt_says_it_is_not_there_yet(workdir: Path) -> None:
-    done = _runner(workdir, command="adopt").run("run")
-    assert done.code == 1
-    assert "no adopt command yet" in done.stdout
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+@pytest.mark.skipif(
+    shutil.which("jq") is None or shutil.which("git") is None, reason="needs jq and git"
+)
+def test_adopt_opens_one_pull_request_then_updates_it(workdir: Path, tmp_path: Path) -> None:
+    origin = tmp_path / "origin.git"
+    _git(tmp_path, "init", "--quiet", "--bare", str(origin))
+    _git(workdir, "init", "--quiet", "-b", "main")
+    _git(workdir, "config", "user.email", "t@example.com")
+    _git(workdir, "config", "user.name", "t")
+    _git(workdir, "add", "manifests")
+    _git(workdir, "commit", "--quiet", "-m", "manifests")
+    _git(workdir, "remote", "add", "origin", str(origin))
+    state = tmp_path / "github.json"
+    env = {"GITHUB_TOKEN": "fake-token", "FAKE_GH_STATE": str(state)}
+    runner = _runner(workdir, env=env, command="adopt")
+    runner.env["PATH"] = f"{_fake_gh(tmp_path)}{os.pathsep}{runner.env['PATH']}"
+    done = runner.run("run")
+    assert done.code == 0, done.log
+    assert done.outputs["exit-code"] == "2"
+    assert "@example.com" not in done.log  # who changed goes to the pull request only
+    opened = runner.run("pull-request")
+    assert opened.code == 0, opened.log
+    assert "opened a pull request from reconciler/adopt into main" in opened.stdout
+    assert "reconciler: adopt" in _git(origin, "log", "-1", "--format=%s", "reconciler/adopt")
+    # The next night, from main again: the same pull request is updated, not a second one.
+    _git(workdir, "checkout", "--quiet", "main")
+    _git(workdir, "reset", "--quiet", "--hard", "main")
+    assert runner.run("run").outputs["exit-code"] == "2"
+    again = runner.run("pull-request")
+    assert again.code == 0, again.log
+    assert "updated pull request #100 from reconciler/adopt" in again.stdout
+    [pr] = json.loads(state.read_text())["prs"]
+    assert pr["head"] == "reconciler/adopt" and "close it and run apply" in pr["body"]
+
+
+def test_expiring_with_nothing_soon_changes_nothing(workdir: Path) -> None:
+    done = _runner(workdir, command="expiring").run("run")
+    assert done.code == 0, done.log
+    assert done.outputs["exit-code"] == "0"
+    assert "nothing to change" in done.stdout
 
 
 def test_comment_step_says_so_when_there_is_no_token(workdir: Path) -> None:

@@ -20,7 +20,9 @@ CI = REPO / "examples" / "ci"
 def _reconciler_flags(text: str) -> set[tuple[str, str]]:
     """(command, --flag) for every `reconciler COMMAND ... --flag` in a CI file."""
     found: set[tuple[str, str]] = set()
-    for match in re.finditer(r"reconciler (plan|apply|drift|validate|import)\b([^\n]*)", text):
+    for match in re.finditer(
+        r"reconciler (plan|apply|drift|validate|import|adopt)\b([^\n]*)", text
+    ):
         for flag in re.findall(r"(--[a-z-]+)", match.group(2)):
             found.add((match.group(1), flag))
     return found
@@ -51,9 +53,12 @@ def test_examples_have_the_three_jobs() -> None:
         for step in job["steps"]
         if str(step.get("uses", "")).startswith("OWNER/reconciler@")
     }
-    assert commands == {"validate", "plan", "apply", "drift"}
+    matrix = github["adopt"]["strategy"]["matrix"]["command"]
+    assert commands == {"validate", "plan", "apply", "drift", "${{ matrix.command }}"}
+    assert matrix == ["adopt", "expiring"]
     template = yaml.safe_load(GITLAB_TEMPLATE.read_text())
     assert {"reconciler:plan", "reconciler:apply", "reconciler:drift"} <= set(template)
+    assert "reconciler:adopt" in template
     example = yaml.safe_load((CI / "gitlab-ci.yml").read_text())
     assert "ci/gitlab/reconciler.gitlab-ci.yml" in example["include"][0]["remote"]
 

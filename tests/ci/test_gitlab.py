@@ -4,6 +4,7 @@ sandbox: the plan job accepts exactly 0 and 2, says why otherwise, and leaves it
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,39 @@ def test_apply_without_a_merged_mr_applies_nothing_and_says_why(workdir: Path) -
     assert done.code != 0
     assert "no merged merge request for deadbeef" in done.stderr
     assert not (workdir / "journal.jsonl").exists()
+
+
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_adopt_job_opens_one_merge_request_then_updates_it(workdir: Path, tmp_path: Path) -> None:
+    origin = tmp_path / "origin.git"
+    _git(tmp_path, "init", "--quiet", "--bare", str(origin))
+    _git(workdir, "init", "--quiet", "-b", "main")
+    _git(workdir, "-c", "user.name=t", "-c", "user.email=t@x", "add", "manifests")
+    _git(workdir, "-c", "user.name=t", "-c", "user.email=t@x", "commit", "--quiet", "-m", "m")
+    schedule = {
+        "CI_PIPELINE_SOURCE": "schedule",
+        "RECONCILER_ADOPT": "adopt",
+        "RECONCILER_ARGS": "--sandbox",
+        "RECONCILER_PUSH_URL": str(origin),
+        "CI_DEFAULT_BRANCH": "main",
+    }
+    with serve(GitLab()) as gitlab:
+        first = run_gitlab_job("reconciler:adopt", workdir, {**schedule, **_api(gitlab)})
+        assert first.code == 0, first.log
+        assert first.outputs["RECONCILER_EXIT_CODE"] == "2"
+        assert "opened merge request !30 from reconciler/adopt into main" in first.stdout
+        assert "@example.com" not in first.log
+        _git(workdir, "checkout", "--quiet", "main")
+        second = run_gitlab_job("reconciler:adopt", workdir, {**schedule, **_api(gitlab)})
+        assert second.code == 0, second.log
+        assert "updated merge request !30 from reconciler/adopt" in second.stdout
+    [mr] = gitlab.opened
+    assert mr["target_branch"] == "main" and "close it and run apply" in mr["description"]
+    assert _git(origin, "log", "-1", "--format=%s", "reconciler/adopt").strip() == (
+        "reconciler: adopt"
+    )

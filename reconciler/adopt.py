@@ -1,0 +1,567 @@
+"""`reconciler adopt PATH...`: rewrite the manifests so that they describe what is live for
+the accounts they manage (issue #15). The opposite of `apply`: drift becomes a reviewed
+change in git instead of being reverted.
+
+What is adopted, per account whose read is complete:
+- AMC users: a role changed live (a proven user, or a pending invitation) changes the
+  entry's `role:`; an entry whose person is neither a user nor invited any more (removed,
+  or the invitation revoked, out of band) is removed; with `prune`, a live user nobody
+  lists is added pinned by `userId:` with a comment holding the address Amazon showed
+  (masked: `a***@corp.example`), and a pending invitation nobody lists is added by email;
+- linked accounts: a listed link that is not linked live is removed; with `prune`, a link
+  nobody lists is added.
+
+What is not: an expired `expires:` grant (git says it ends; the plan removes it), an
+expired invitation (the plan resends it), a change on a user that fits an entry by masked
+address only (evidence before access: pin it first, `reconciler pin --held`), masked users
+that cannot be told apart, a manager account that does not exist live, and every scope
+whose read failed or may be incomplete. Each is listed as skipped, with why.
+
+Groups (decision): a change on one AMC account never edits a group, because a group may be
+used by other accounts. The account's `{group: G, role: R}` entry is replaced by its
+members listed one by one (with the change made), under a comment that says why; the
+other accounts keep the group.
+
+Edits are line-level text edits, as `reconciler.pin` makes them: only the lines that change,
+change; comments, order, quoting and layout stay byte for byte. Every value that came from
+the API (addresses, ids) is written as a JSON string, a valid YAML scalar whatever it holds;
+comments quote it the same way, so no value can add a key, a line or a document. Before
+anything is written, the edited manifests are loaded again and planned against the same
+live read: the plan must hold no action the old one did not (adopt never adds a change);
+else nothing is written.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import shutil
+import tempfile
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler.digest import action_meaning
+from reconciler.errors import ManifestError, ReconcilerError
+from reconciler.identity import resolve_users
+from reconciler.importer import write_atomic
+from reconciler.manifest import load_manifests
+from reconciler.model import (
+    AmcRole,
+    Desired,
+    DesiredAmcAccount,
+    DesiredLink,
+    DesiredUser,
+    IdType,
+    Live,
+    Region,
+    Source,
+    amc_scope,
+    manager_scope,
+)
+from reconciler.plan import Action, ActionKind, Plan, Policy
+from reconciler.planner import make_plan
+from reconciler.planning.draft import day
+from reconciler.escape import terminal
+
+_ROLE = re.compile(r"""(\brole:\s*)(["']?)(admin|viewer)\2""")
+_DASH = re.compile(r"^(\s*)- ")
+
+
+def permissive(now: float) -> Policy:
+    """Adopt describes what is there; the guards are for changes to live state."""
+    return Policy(
+        max_removals=10**9,
+        max_removal_fraction=1.0,
+        now=now,
+        allow_incomplete=True,
+        allow_unresolved=True,
+        allow_fewer_admins=True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FileEdit:
+    path: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True, slots=True)
+class Adoption:
+    """What adopt changes: the files (before and after), one line per adopted change and
+    one per change it did not adopt, with why."""
+
+    files: tuple[FileEdit, ...] = ()
+    adopted: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+    def diff(self) -> str:
+        out: list[str] = []
+        for edit in self.files:
+            out += difflib.unified_diff(
+                edit.before.splitlines(keepends=True),
+                edit.after.splitlines(keepends=True),
+                fromfile=f"a/{edit.path}",
+                tofile=f"b/{edit.path}",
+            )
+        # Manifest lines and API values are shown, not interpreted, by the terminal.
+        return "".join(terminal(line.rstrip("\r\n")) + "\n" for line in out)
+
+
+def _q(value: str) -> str:
+    """A JSON string, ASCII only: a valid YAML double-quoted scalar whatever `value` holds
+    (no raw line break, U+2028, bidi control or quote can end it)."""
+    return json.dumps(value, ensure_ascii=True)
+
+
+@dataclass(slots=True)
+class _Edits:
+    """Pending line edits of one file: replacements of line ranges (1-based, inclusive;
+    no new lines deletes them) and insertions after a line."""
+
+    replace: dict[tuple[int, int], list[str]] = field(default_factory=dict)
+    insert: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+
+class _Editor:
+    def __init__(self) -> None:
+        self.texts: dict[str, list[str]] = {}
+        self.edits: dict[str, _Edits] = defaultdict(_Edits)
+        self.adopted: list[str] = []
+        self.skipped: list[str] = []
+
+    def lines(self, file: str) -> list[str]:
+        if file not in self.texts:
+            try:
+                text = Path(file).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ReconcilerError(f"{file}: cannot read it to adopt ({exc})") from exc
+            self.texts[file] = text.splitlines(keepends=True)
+        return self.texts[file]
+
+    def entry_range(self, source: Source) -> tuple[int, int] | None:
+        """The lines of the list entry that starts at `source`: a one-line flow mapping
+        (`- {email: a@x, role: viewer}`) or a block mapping (`- email: a@x` and the more
+        indented lines after it). None when the line is not a `- ` entry."""
+        lines = self.lines(source.file)
+        index = source.line - 1
+        dash = _DASH.match(lines[index]) if index < len(lines) else None
+        if dash is None:
+            return None
+        body = lines[index][dash.end() :].lstrip()
+        if body.startswith("{"):
+            return (source.line, source.line) if _flow_closes(body) else None
+        indent = source.col - 1
+        end = index
+        while end + 1 < len(lines):
+            nxt = lines[end + 1]
+            if not nxt.strip() or len(nxt) - len(nxt.lstrip(" ")) < indent:
+                break
+            end += 1
+        return source.line, end + 1
+
+    def claim(self, file: str, span: tuple[int, int], new: list[str], what: str) -> bool:
+        edits = self.edits[file]
+        for start, end in edits.replace:
+            if not (span[1] < start or end < span[0]):
+                self.skipped.append(f"{what}: its lines are changed by another adoption")
+                return False
+        edits.replace[span] = new
+        return True
+
+    def set_role(self, source: Source, role: AmcRole, what: str) -> None:
+        span = self.entry_range(source)
+        if span is None:
+            self.skipped.append(f"{source}: {what}: not an entry adopt can edit")
+            return
+        lines = self.lines(source.file)[span[0] - 1 : span[1]]
+        text = "".join(lines)
+        if len(_ROLE.findall(text)) != 1:
+            self.skipped.append(f"{source}: {what}: its `role:` is not where adopt can edit it")
+            return
+        new = _ROLE.sub(lambda m: f"{m.group(1)}{m.group(2)}{role.value}{m.group(2)}", text)
+        if self.claim(source.file, span, new.splitlines(keepends=True), what):
+            self.adopted.append(f"{source}: {what}")
+
+    def remove(self, source: Source, what: str) -> None:
+        span = self.entry_range(source)
+        if span is None:
+            self.skipped.append(f"{source}: {what}: not an entry adopt can edit")
+            return
+        if self.claim(source.file, span, [], what):
+            self.adopted.append(f"{source}: {what}")
+
+    def add_after(self, source: Source, entry: str, comment: str, what: str) -> None:
+        """A new list entry after the entry at `source`, indented like it."""
+        span = self.entry_range(source)
+        lines = self.lines(source.file)
+        match = _DASH.match(lines[source.line - 1]) if source.line <= len(lines) else None
+        if span is None or match is None:
+            self.skipped.append(f"{what}: no entry to add it after in {source.file}")
+            return
+        newline = "\r\n" if lines[span[1] - 1].endswith("\r\n") else "\n"
+        self.edits[source.file].insert[span[1]].append(
+            f"{match.group(1)}- {entry}  # {comment}{newline}"
+        )
+        self.adopted.append(f"{source.file}: {what}")
+
+    def results(self) -> list[FileEdit]:
+        out: list[FileEdit] = []
+        for file, edits in sorted(self.edits.items()):
+            lines = self.lines(file)
+            before = "".join(lines)
+            new = list(lines)
+            points = [(end, "replace", start) for (start, end) in edits.replace]
+            points += [(after, "insert", 0) for after in edits.insert]
+            # Bottom up, insertions (after a line) before the replacement ending on it.
+            for line_no, kind, start in sorted(points, key=lambda p: (-p[0], p[1] != "insert")):
+                if kind == "insert":
+                    new[line_no:line_no] = edits.insert[line_no]
+                else:
+                    new[start - 1 : line_no] = edits.replace[(start, line_no)]
+            after = "".join(new)
+            if after != before:
+                out.append(FileEdit(file, before, after))
+        return out
+
+
+def _flow_closes(body: str) -> bool:
+    depth, quote = 0, ""
+    for c in body:
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return True
+        elif c == "#":
+            return False
+    return False
+
+
+def _expires_text(epoch: float) -> str:
+    text = day(epoch)
+    if len(text) == 10:
+        return text
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def _member_entry(user: DesiredUser, role: AmcRole) -> str:
+    parts = []
+    if user.email is not None:
+        parts.append(f"email: {_q(user.email)}")
+        if not user.email.isascii():
+            parts.append("unicode: true")
+        if user.name and user.name != user.email.split("@", 1)[0]:
+            parts.append(f"name: {_q(user.name)}")
+    if user.user_id is not None:
+        parts.append(f"userId: {_q(user.user_id)}")
+    parts.append(f"role: {role.value}")
+    if user.not_user_ids:
+        parts.append(f"notUserIds: [{', '.join(_q(i) for i in sorted(user.not_user_ids))}]")
+    if user.expires is not None:
+        parts.append(f"expires: {_q(_expires_text(user.expires))}")
+        if user.expiry_reason:
+            parts.append(f"reason: {_q(user.expiry_reason)}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def _who(user: DesiredUser) -> str:
+    return user.email or user.user_id or "?"
+
+
+@dataclass(slots=True)
+class _GroupChange:
+    """What adopt changes in one account's `{group: G}` entry: members removed, roles."""
+
+    removed: set[str] = field(default_factory=set)  # DesiredUser.key
+    roles: dict[str, AmcRole] = field(default_factory=dict)
+    what: list[str] = field(default_factory=list)
+
+
+def _adopt_amc(account: DesiredAmcAccount, live: Live, editor: _Editor, *, now: float) -> None:
+    scope = amc_scope(account.id)
+    found = next((a for a in live.amc_accounts if a.id == account.id), None)
+    if found is None or not found.reachable or live.unreadable(scope) is not None:
+        editor.skipped.append(f"{scope}: not read completely: nothing adopted there")
+        return
+    resolution = resolve_users(account, found)
+    groups: dict[Source, _GroupChange] = defaultdict(_GroupChange)
+
+    def change_role(user: DesiredUser, role: AmcRole, what: str) -> None:
+        assert user.source is not None
+        if user.group is not None:
+            change = groups[user.source]
+            change.roles[user.key] = role
+            change.what.append(what)
+        else:
+            editor.set_role(user.source, role, what)
+
+    def remove(user: DesiredUser, what: str) -> None:
+        assert user.source is not None
+        if user.group is not None:
+            change = groups[user.source]
+            change.removed.add(user.key)
+            change.what.append(what)
+        else:
+            editor.remove(user.source, what)
+
+    for match in resolution.matches:
+        want = match.desired
+        if want.expired(now):
+            continue
+        if match.invitation is not None:
+            role = match.invitation.role
+            if role is not None and role is not want.role:
+                change_role(want, role, f"{_who(want)} is invited as {role.value} live")
+        elif match.user is not None and match.user.role is not None:
+            role = match.user.role
+            if role is want.role:
+                continue
+            if not match.proven:
+                editor.skipped.append(
+                    f"{scope}: {_who(want)} fits live user {match.user.user_id} by masked "
+                    f"address only ({role.value} live): pin it first (`reconciler pin --held`) "
+                    "if that is them"
+                )
+                continue
+            change_role(want, role, f"{_who(want)} is {role.value} live")
+    for user in (*resolution.missing, *resolution.pinned_absent):
+        if not user.expired(now):
+            remove(user, f"{_who(user)} is neither a user of {account.id} nor invited live")
+    for ambiguity in resolution.unresolved:
+        editor.skipped.append(
+            f"{scope}: {', '.join(_who(u) for u in ambiguity.desired)} cannot be told apart "
+            "from live masked users: pin them first"
+        )
+    for source, change in groups.items():
+        _split_group(account, source, change, editor)
+    if not account.prune:
+        return
+    anchor = max((u.source for u in account.users if u.source is not None), default=None)
+    additions: list[tuple[str, str, str]] = []
+    for live_user in resolution.unlisted_users:
+        if live_user.role is None:
+            continue
+        additions.append(
+            (
+                f"{{userId: {_q(live_user.user_id)}, role: {live_user.role.value}}}",
+                f"adopted: live user shown as {_q(live_user.email)} (Amazon masks addresses)",
+                f"added {live_user.user_id} ({live_user.role.value}) to {account.id}",
+            )
+        )
+    for invitation in resolution.unlisted_invitations:
+        if invitation.role is None:
+            continue
+        extra = "" if invitation.email.isascii() else ", unicode: true"
+        additions.append(
+            (
+                f"{{email: {_q(invitation.email)}, role: {invitation.role.value}{extra}}}",
+                "adopted: invited live, not accepted yet",
+                f"added {invitation.email} ({invitation.role.value}, invited) to {account.id}",
+            )
+        )
+    for entry, comment, what in additions:
+        if anchor is None:
+            editor.skipped.append(f"{scope}: {what}: the account lists no user to add it after")
+            continue
+        editor.add_after(_entry_start(account, anchor), entry, comment, what)
+
+
+def _entry_start(account: DesiredAmcAccount, last: Source) -> Source:
+    # The latest entry in the account's own file is where its list ends.
+    same = [u.source for u in account.users if u.source is not None and u.source.file == last.file]
+    return max(same, key=lambda s: s.line)
+
+
+def _split_group(
+    account: DesiredAmcAccount, source: Source, change: _GroupChange, editor: _Editor
+) -> None:
+    """Replace this account's `{group: G, role: R}` entry by its members, changed."""
+    members = [u for u in account.users if u.source == source and u.group is not None]
+    span = editor.entry_range(source)
+    lines = editor.lines(source.file)
+    match = _DASH.match(lines[source.line - 1]) if source.line <= len(lines) else None
+    what = "; ".join(change.what)
+    if span is None or match is None or not members:
+        editor.skipped.append(f"{source}: {what}: not a group entry adopt can edit")
+        return
+    group = members[0].group or ""
+    indent = match.group(1)
+    newline = "\r\n" if lines[span[0] - 1].endswith("\r\n") else "\n"
+    new = [
+        f"{indent}# reconciler adopt: group {_q(group)} ({members[0].role.value}) is listed "
+        f"one by one on this account only, because live changed here ({what}) and the "
+        f"group may be used elsewhere{newline}"
+    ]
+    for user in members:
+        if user.key in change.removed:
+            continue
+        role = change.roles.get(user.key, user.role)
+        new.append(f"{indent}- {_member_entry(user, role)}{newline}")
+    if editor.claim(source.file, span, new, what):
+        editor.adopted.append(f"{source}: {what} (group {group} listed one by one)")
+
+
+def _adopt_links(desired: Desired, plan: Plan, editor: _Editor) -> None:
+    for action in plan.actions:
+        if action.manager is None:
+            continue
+        scope = manager_scope(action.manager.key)
+        manager = next(
+            (
+                m
+                for m in desired.manager_accounts
+                if (m.id is not None and m.id == action.manager.id)
+                or (m.id is None and m.name == action.manager.name)
+            ),
+            None,
+        )
+        if manager is None:
+            continue
+        if action.manager.id is None and action.kind is not ActionKind.CREATE_MANAGER_ACCOUNT:
+            continue  # its links wait for the create: reported once, below
+        if action.kind is ActionKind.CREATE_MANAGER_ACCOUNT:
+            editor.skipped.append(
+                f"{scope}: manager account {_q(manager.name)} does not exist live: create it "
+                "with apply, or remove it from the manifests"
+            )
+        elif action.kind is ActionKind.ASSOCIATE:
+            link = _find_link(manager.links, action)
+            if link is not None and link.source is not None:
+                editor.remove(link.source, f"{action.target} is not linked to {manager.name} live")
+        elif action.kind is ActionKind.DISASSOCIATE:
+            anchor = max((x.source for x in manager.links if x.source is not None), default=None)
+            what = f"added link {action.target} to {manager.name}"
+            if anchor is None:
+                editor.skipped.append(f"{scope}: {what}: no linked account to add it after")
+                continue
+            fields = [f"id: {_q(action.target)}"]
+            if action.id_type is not None and action.id_type is not IdType.ACCOUNT_ID:
+                fields.append(f"idType: {action.id_type.value}")
+            if action.region is not None and action.region is not Region.NA:
+                fields.append(f"region: {action.region.value}")
+            label = f" ({_q(action.label)})" if action.label else ""
+            editor.add_after(
+                anchor,
+                "{" + ", ".join(fields) + "}",
+                f"adopted: linked live{label}",
+                what,
+            )
+
+
+def _find_link(links: Sequence[DesiredLink], action: Action) -> DesiredLink | None:
+    for link in links:
+        if link.id == action.target and link.id_type is action.id_type:
+            return link
+    return None
+
+
+def compute(desired: Desired, live: Live, *, now: float) -> Adoption:
+    """What adopt would change (nothing written). Raises `ReconcilerError` when the
+    edited manifests would not load, or would plan a change the current ones do not."""
+    policy = permissive(now)
+    before = make_plan(desired, live, policy)
+    editor = _Editor()
+    unread = {n.scope for n in before.unread}
+    for account in desired.amc_accounts:
+        if str(amc_scope(account.id)) in unread:
+            editor.skipped.append(f"amc:{account.id}: not read completely: nothing adopted")
+            continue
+        _adopt_amc(account, live, editor, now=now)
+    _adopt_links(desired, before, editor)
+    files = editor.results()
+    if files:
+        _verify(desired, live, policy, before, files)
+    return Adoption(tuple(files), tuple(editor.adopted), tuple(editor.skipped))
+
+
+def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
+    """`adopt --expiring`: remove every entry whose `expires:` has passed or comes within
+    `within_days`, for a pull request that a reviewer merges (the access ends) or amends
+    by moving the date. No live read. An `expires:` on a group member removes the member
+    from the group (the expiry applies wherever the group is used); on an entry, the entry.
+    The edited manifests must load, or nothing is returned."""
+    editor = _Editor()
+    done: set[Source] = set()
+    horizon = now + within_days * 86_400
+    for account in desired.amc_accounts:
+        for user in account.users:
+            if user.expires is None or user.expires > horizon or user.source is None:
+                continue
+            # The group entry's own `expires:` ends the group here; a member's ends the
+            # member everywhere, so it leaves the group.
+            own = _within(editor.entry_range(user.source), user.source, user.expires_source)
+            target = (
+                user.pin_at if user.group is not None and user.pin_at and not own else user.source
+            )
+            if target in done:
+                continue
+            done.add(target)
+            assert user.expires is not None
+            state = "expired" if user.expires <= now else "expires"
+            editor.remove(target, f"{_who(user)} {state} on {day(user.expires)}")
+    files = editor.results()
+    if files:
+        _load_edited(desired, files)
+    return Adoption(tuple(files), tuple(editor.adopted), tuple(editor.skipped))
+
+
+def _within(span: tuple[int, int] | None, entry: Source, at: Source | None) -> bool:
+    return (
+        span is not None
+        and at is not None
+        and at.file == entry.file
+        and span[0] <= at.line <= span[1]
+    )
+
+
+def _load_edited(desired: Desired, files: list[FileEdit]) -> Desired:
+    """The edited manifests, loaded from a scratch folder; `ReconcilerError` when they do
+    not load (nothing is written then)."""
+    edited = {edit.path: edit.after for edit in files}
+    with tempfile.TemporaryDirectory(prefix="reconciler-adopt-") as scratch:
+        copies: list[str] = []
+        for n, file in enumerate(desired.files):
+            target = Path(scratch) / str(n) / Path(file).name
+            target.parent.mkdir()
+            if file in edited:
+                target.write_text(edited[file], encoding="utf-8")
+            else:
+                shutil.copyfile(file, target)
+            copies.append(str(target))
+        try:
+            return load_manifests(copies)
+        except ManifestError as exc:
+            raise ReconcilerError(
+                "adopt would leave manifests that do not load; nothing was written:\n"
+                + str(exc).replace(scratch, "<edited>")
+            ) from exc
+
+
+def _verify(
+    desired: Desired, live: Live, policy: Policy, before: Plan, files: list[FileEdit]
+) -> None:
+    """Load the edited manifests (in a scratch folder) and plan them against the same read:
+    they must load, and plan no action the current manifests do not."""
+    after = make_plan(_load_edited(desired, files), live, policy)
+    known = {repr(sorted(action_meaning(a).items())) for a in before.actions}
+    new = [a for a in after.actions if repr(sorted(action_meaning(a).items())) not in known]
+    if new:
+        raise ReconcilerError(
+            "adopt would make the manifests ask for a change they do not ask for now; nothing "
+            "was written: " + "; ".join(f"{a.kind.value} {a.target}" for a in new)
+        )
+
+
+def write(adoption: Adoption) -> None:
+    for edit in adoption.files:
+        write_atomic(Path(edit.path), edit.after)

@@ -1,0 +1,106 @@
+"""What kind of drift a plan shows (issue #15): every item in one `DriftClass`.
+
+Derived, never planned: a pure function of a `Plan`, so text, markdown and the plan file's
+`drift` array say the same thing, and a plan file read back is checked against it.
+
+- an action: `grant-expired` when it removes what an expired `expires:` entry granted,
+  `invitation-expired` when it resends an invitation, else `changed` (live state changed
+  behind git's back, or the manifests changed and live has not followed yet);
+- a waiting invitation: `waiting-for-acceptance` (not drift for `drift`'s exit code);
+- a change held back until identity is proven, or a user that cannot be restored:
+  `identity-unresolved`;
+- a scope whose read failed or may be incomplete: `read-incomplete`;
+- an `expires:` coming within `--expiring-within`: `expiring-soon` (not drift either).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from reconciler.actions import describe
+from reconciler.plan import ActionKind, DriftClass, Plan
+from reconciler.planning.draft import day, when
+
+# Reading order of the classes in summaries.
+ORDER: tuple[DriftClass, ...] = (
+    DriftClass.READ_INCOMPLETE,
+    DriftClass.GRANT_EXPIRED,
+    DriftClass.CHANGED,
+    DriftClass.INVITATION_EXPIRED,
+    DriftClass.IDENTITY_UNRESOLVED,
+    DriftClass.WAITING,
+    DriftClass.EXPIRING_SOON,
+)
+
+LABEL: dict[DriftClass, str] = {
+    DriftClass.CHANGED: "changed behind git's back",
+    DriftClass.WAITING: "waiting for acceptance",
+    DriftClass.INVITATION_EXPIRED: "invitation expired",
+    DriftClass.GRANT_EXPIRED: "grant expired",
+    DriftClass.EXPIRING_SOON: "expiring soon",
+    DriftClass.READ_INCOMPLETE: "read incomplete",
+    DriftClass.IDENTITY_UNRESOLVED: "identity unresolved",
+}
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class DriftItem:
+    drift_class: DriftClass
+    scope: str
+    message: str
+
+
+def classify(plan: Plan) -> tuple[DriftItem, ...]:
+    """Every drift item of `plan`, by class (in `ORDER`), then in plan order."""
+    expired = {(e.amc_account_id, e.target) for e in plan.expiries if e.expired and e.target}
+    items: list[DriftItem] = []
+    for action in plan.actions:
+        if action.kind is ActionKind.RESEND_INVITATION:
+            cls = DriftClass.INVITATION_EXPIRED
+        elif action.is_removal and (action.amc_account_id, action.target) in expired:
+            cls = DriftClass.GRANT_EXPIRED
+        else:
+            cls = DriftClass.CHANGED
+        items.append(DriftItem(cls, str(action.scope), f"{describe(action)}: {action.reason}"))
+    for w in plan.waiting:
+        expires = f" (invitation expires {when(w.expires_at)})" if w.expires_at else ""
+        items.append(
+            DriftItem(
+                DriftClass.WAITING,
+                str(w.scope),
+                f"{w.email} has not accepted the invitation as {w.role} yet{expires}",
+            )
+        )
+    for notice in plan.held + plan.unrestorable:
+        items.append(DriftItem(DriftClass.IDENTITY_UNRESOLVED, notice.scope, notice.message))
+    for notice in plan.unread:
+        items.append(DriftItem(DriftClass.READ_INCOMPLETE, notice.scope, notice.message))
+    for e in plan.expiries:
+        if e.expired:
+            continue
+        why = f": {e.reason}" if e.reason else ""
+        items.append(
+            DriftItem(
+                DriftClass.EXPIRING_SOON,
+                str(e.scope),
+                f"{e.who} expires on {day(e.expires_at)} ({e.file}:{e.line}){why}: extend "
+                "or remove the `expires:`, or let it end",
+            )
+        )
+    rank = {cls: n for n, cls in enumerate(ORDER)}
+    return tuple(sorted(items, key=lambda i: rank[i.drift_class]))
+
+
+def class_counts(items: tuple[DriftItem, ...]) -> dict[DriftClass, int]:
+    """Items per class, in `ORDER`, classes with none left out."""
+    counts = Counter(item.drift_class for item in items)
+    return {cls: counts[cls] for cls in ORDER if counts[cls]}
+
+
+def summary(items: tuple[DriftItem, ...]) -> str:
+    """`Drift: 1 grant expired, 2 changed behind git's back, 1 expiring soon.`; "" for none."""
+    counts = class_counts(items)
+    if not counts:
+        return ""
+    return "Drift: " + ", ".join(f"{n} {LABEL[cls]}" for cls, n in counts.items()) + "."

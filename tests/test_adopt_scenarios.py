@@ -1,0 +1,244 @@
+"""Issue #15 `reconciler adopt` through the CLI against the sandbox: a drifted world with a
+shared group, a masked stranger, a promoted viewer, a revoked invitation and an unlinked
+account becomes manifest edits; then `plan` is empty, untouched lines are byte for byte
+what they were, and adopt again is a no-op."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reconciler.adopt import compute
+from reconciler.api import AdsClient, ApiConfig
+from reconciler.errors import EXIT_CHANGES, EXIT_OK
+from reconciler.live import read_live
+from reconciler.manifest import load_manifests
+from reconciler.model import AmcRole, LiveUser
+from reconciler.sandbox import SandboxTransport, World
+from tests.test_identity_scenarios import run
+
+AMC1, AMC2 = "ENTITYADOPTAMC01", "ENTITYADOPTAMC02"
+MANAGER = "amzn1.ads1.ma1.ADOPT"
+
+SEED = {
+    "accounts": [
+        {"id": "ENTITYADOPT0001", "name": "Shop One"},
+        {"id": "ENTITYADOPT0002", "name": "Shop Two"},
+        {"id": "ENTITYADOPT0003", "name": "Shop Three"},
+    ],
+    "manager_accounts": [
+        {
+            "id": MANAGER,
+            "name": "Adopt Co",
+            "links": ["ENTITYADOPT0001", "ENTITYADOPT0002", "ENTITYADOPT0003"],
+        }
+    ],
+    "amc_accounts": [
+        {
+            "id": AMC1,
+            "users": [
+                {"email": "boss@corp.example", "user_id": "amzn1.account.BOSS", "role": "ADMIN"},
+                {"email": "ann@corp.example", "user_id": "amzn1.account.ANN", "role": "VIEWER"},
+                {"email": "bea@corp.example", "user_id": "amzn1.account.BEA", "role": "VIEWER"},
+                {"email": "vic@corp.example", "user_id": "amzn1.account.VIC", "role": "VIEWER"},
+            ],
+            "invitations": [{"email": "ivy@corp.example", "role": "viewer"}],
+        },
+        {
+            "id": AMC2,
+            "users": [
+                {"email": "boss@corp.example", "user_id": "amzn1.account.BOSS", "role": "ADMIN"},
+                {"email": "ann@corp.example", "user_id": "amzn1.account.ANN", "role": "VIEWER"},
+                {"email": "bea@corp.example", "user_id": "amzn1.account.BEA", "role": "VIEWER"},
+            ],
+        },
+    ],
+}
+
+MANIFEST = f"""\
+# Access for Adopt Co. Comments and layout must survive adopt.
+version: 1
+
+groups:
+  analysts:   # shared by both AMC accounts
+    - {{email: ann@corp.example, userId: amzn1.account.ANN}}
+    - email: bea@corp.example
+      userId: amzn1.account.BEA
+
+managerAccounts:
+  - name: Adopt Co
+    id: {MANAGER}
+    linkedAccounts:
+      - {{id: ENTITYADOPT0001}}   # the first shop
+      - {{id: ENTITYADOPT0002}}
+      - {{id: ENTITYADOPT0003}}
+
+amcAccounts:
+  - id: {AMC1}
+    users:
+      - {{email: boss@corp.example, userId: amzn1.account.BOSS, role: admin}}  # the boss
+      - {{group: analysts, role: viewer}}
+      - userId: amzn1.account.VIC
+        email: vic@corp.example
+        role: viewer     # a viewer, for now
+      - {{email: ivy@corp.example, role: viewer}}   # invited
+  - id: {AMC2}   # second account
+    users:
+      - {{email: boss@corp.example, userId: amzn1.account.BOSS, role: admin}}
+      - {{group: analysts, role: viewer}}
+"""
+
+
+def setup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, Path]:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(yaml.safe_dump(SEED), encoding="utf-8")
+    state = str(tmp_path / "state.json")
+    assert run(capsys, "sandbox", "reset", "--state", state, "--seed", str(seed))[0] == EXIT_OK
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "access.yaml").write_text(MANIFEST, encoding="utf-8")
+    return state, folder
+
+
+def drift_the_world(state: str, capsys: pytest.CaptureFixture[str]) -> None:
+    def sandbox(*argv: str) -> None:
+        code, out = run(capsys, "sandbox", *argv, "--state", state)
+        assert code == EXIT_OK, out
+
+    # A viewer promoted in the console.
+    sandbox("remove-user", AMC1, "amzn1.account.VIC")
+    sandbox(
+        "add-user", AMC1, "vic@corp.example", "--role", "admin", "--user-id", "amzn1.account.VIC"
+    )
+    # A stranger added (the API shows them masked), a group member removed on one account.
+    sandbox(
+        "add-user", AMC1, "zed@corp.example", "--role", "viewer", "--user-id", "amzn1.account.ZED"
+    )
+    sandbox("remove-user", AMC1, "amzn1.account.BEA")
+    sandbox("unlink", MANAGER, "ENTITYADOPT0002")
+    # The invitation revoked in the console.
+    world = World.load(state)
+    account = world.amc[AMC1]
+    world.amc[AMC1] = dataclasses.replace(
+        account,
+        invitations=tuple(dataclasses.replace(i, state="REVOKED") for i in account.invitations),
+    )
+    world.save(state)
+
+
+def test_adopt_a_drifted_world_then_plan_is_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, folder = setup(tmp_path, capsys)
+    code, out = run(capsys, "drift", "--sandbox-state", state, str(folder))
+    assert code == EXIT_OK, out
+    assert run(capsys, "adopt", "--sandbox-state", state, str(folder))[0] == EXIT_OK
+    drift_the_world(state, capsys)
+    code, out = run(capsys, "drift", "--sandbox-state", state, str(folder))
+    assert code == EXIT_CHANGES, out
+
+    before = (folder / "access.yaml").read_text(encoding="utf-8")
+    code, out = run(capsys, "adopt", "--diff", "--sandbox-state", state, str(folder))
+    assert code == EXIT_CHANGES, out
+    assert '+      - {userId: "amzn1.account.ZED", role: viewer}' in out
+    assert (folder / "access.yaml").read_text(encoding="utf-8") == before  # --diff writes nothing
+
+    code, out = run(capsys, "adopt", "--sandbox-state", state, str(folder))
+    assert code == EXIT_CHANGES, out
+    after = (folder / "access.yaml").read_text(encoding="utf-8")
+    removed = [
+        d[2:] for d in difflib.ndiff(before.splitlines(), after.splitlines()) if d[:2] == "- "
+    ]
+    added = [d[2:] for d in difflib.ndiff(before.splitlines(), after.splitlines()) if d[:2] == "+ "]
+    # Only the lines that change, change: every other line is byte for byte what it was.
+    assert removed == [
+        "      - {id: ENTITYADOPT0002}",
+        "      - {group: analysts, role: viewer}",
+        "        role: viewer     # a viewer, for now",
+        "      - {email: ivy@corp.example, role: viewer}   # invited",
+    ]
+    assert added[0].startswith('      # reconciler adopt: group "analysts" (viewer) is listed')
+    assert added[1:] == [
+        '      - {email: "ann@corp.example", userId: "amzn1.account.ANN", role: viewer}',
+        "        role: admin     # a viewer, for now",
+        '      - {userId: "amzn1.account.ZED", role: viewer}  # adopted: live user shown as '
+        '"z***@corp.example" (Amazon masks addresses)',
+    ]
+    # The other account keeps the shared group.
+    assert after.endswith("      - {group: analysts, role: viewer}\n")
+
+    code, out = run(capsys, "plan", "--sandbox-state", state, "--detailed-exitcode", str(folder))
+    assert code == EXIT_OK, out
+    assert "No changes." in out
+    code, out = run(capsys, "adopt", "--sandbox-state", state, str(folder))
+    assert code == EXIT_OK and "Nothing to adopt." in out, out
+    assert (folder / "access.yaml").read_text(encoding="utf-8") == after
+
+
+def test_adopt_adds_a_pending_invitation_by_email(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, folder = setup(tmp_path, capsys)
+    world = World.load(state)
+    invitation = dataclasses.replace(
+        world.amc[AMC1].invitations[0], invitation_id="inv-eve", email="eve@corp.example"
+    )
+    world.amc[AMC2] = dataclasses.replace(world.amc[AMC2], invitations=(invitation,))
+    world.save(state)
+    code, out = run(capsys, "adopt", "--sandbox-state", state, str(folder))
+    assert code == EXIT_CHANGES, out
+    after = (folder / "access.yaml").read_text(encoding="utf-8")
+    assert '      - {email: "eve@corp.example", role: viewer}  # adopted: invited live' in after
+    code, out = run(capsys, "plan", "--sandbox-state", state, "--detailed-exitcode", str(folder))
+    assert code == EXIT_OK, out
+
+
+def test_values_from_the_api_stay_data_in_the_yaml_adopt_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, folder = setup(tmp_path, capsys)
+    desired = load_manifests([str(folder)])
+    with AdsClient(ApiConfig.sandbox(), transport=SandboxTransport(World.load(state))) as client:
+        live = read_live(desired, client.reader(), now=time.time())
+    evil = 'x"}\n  - {group: admins, role: admin}\u2028#'
+    stranger = LiveUser(user_id=evil, email=evil + "@corp.example", role=AmcRole.VIEWER)
+    amc = [
+        dataclasses.replace(a, users=(*a.users, stranger)) if a.id == AMC2 else a
+        for a in live.amc_accounts
+    ]
+    live = dataclasses.replace(live, amc_accounts=tuple(amc))
+    adoption = compute(desired, live, now=time.time())
+    [edit] = adoption.files
+    added = [line for line in edit.after.splitlines() if "adopted" in line]
+    assert len(added) == 1 and "\u2028" not in added[0]
+    doc = yaml.safe_load(edit.after)
+    users = doc["amcAccounts"][1]["users"]
+    assert users[-1] == {"userId": evil, "role": "viewer"}
+
+
+def test_a_member_promoted_on_one_account_leaves_the_group_alone_elsewhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, folder = setup(tmp_path, capsys)
+    for argv in (
+        ("remove-user", AMC2, "amzn1.account.BEA"),
+        ("add-user", AMC2, "bea@corp.example", "--role", "admin", "--user-id", "amzn1.account.BEA"),
+    ):
+        assert run(capsys, "sandbox", *argv, "--state", state)[0] == EXIT_OK
+    before = (folder / "access.yaml").read_text(encoding="utf-8")
+    code, out = run(capsys, "adopt", "--sandbox-state", state, str(folder))
+    assert code == EXIT_CHANGES, out
+    after = (folder / "access.yaml").read_text(encoding="utf-8")
+    head = before.split(f"  - id: {AMC2}")[0]
+    assert after.startswith(head)  # the group and the first account: byte for byte
+    assert after.endswith(
+        '      - {email: "ann@corp.example", userId: "amzn1.account.ANN", role: viewer}\n'
+        '      - {email: "bea@corp.example", userId: "amzn1.account.BEA", role: admin}\n'
+    )
+    code, out = run(capsys, "plan", "--sandbox-state", state, "--detailed-exitcode", str(folder))
+    assert code == EXIT_OK, out

@@ -1,0 +1,242 @@
+"""Issue #15 through the CLI against the sandbox: `expires:` on users and group members, in
+plan, apply and drift; the drift classes in the plan file."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from reconciler.sandbox import World
+from tests.test_identity_scenarios import AMC, BOSS, run, seed_state
+
+PAST = "2020-01-01"
+BOSS_SEED = {"email": "boss@corp.example", "user_id": "amzn1.account.BOSS", "role": "ADMIN"}
+
+
+def soon(days: float) -> str:
+    """A date and time `days` from now, with its zone."""
+    return datetime.fromtimestamp(time.time() + days * 86_400, UTC).isoformat(timespec="seconds")
+
+
+def write(tmp_path: Path, doc: dict[str, Any], name: str = "m") -> str:
+    folder = tmp_path / name
+    folder.mkdir(exist_ok=True)
+    (folder / "amc.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return str(folder)
+
+
+def account(users: list[dict[str, Any]], **groups: list[dict[str, Any]]) -> dict[str, Any]:
+    doc: dict[str, Any] = {"version": 1}
+    if groups:
+        doc["groups"] = groups
+    doc["amcAccounts"] = [{"id": AMC, "users": users}]
+    return doc
+
+
+def live_ids(state: str) -> set[str]:
+    return {u.user_id for u in World.load(state).amc[AMC].users}
+
+
+def test_past_and_future_expiry_on_users_and_group_members(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = seed_state(
+        tmp_path,
+        capsys,
+        [
+            BOSS_SEED,
+            {"email": "tom@corp.example", "user_id": "amzn1.account.TOM", "role": "VIEWER"},
+            {"email": "ann@corp.example", "user_id": "amzn1.account.ANN", "role": "VIEWER"},
+            {"email": "fay@corp.example", "user_id": "amzn1.account.FAY", "role": "VIEWER"},
+        ],
+    )
+    doc = account(
+        [
+            BOSS,
+            {
+                "userId": "amzn1.account.TOM",
+                "role": "viewer",
+                "expires": PAST,
+                "reason": "contract ended",
+            },
+            {"userId": "amzn1.account.FAY", "role": "viewer", "expires": soon(5)},
+            {"group": "auditors", "role": "viewer"},
+            # Past and never live: never invited.
+            {"email": "old@corp.example", "role": "viewer", "expires": PAST},
+        ],
+        auditors=[
+            {"email": "ann@corp.example", "userId": "amzn1.account.ANN", "expires": PAST},
+            {"email": "new@corp.example", "expires": soon(30)},
+        ],
+    )
+    folder = write(tmp_path, doc)
+    code, out = run(
+        capsys, "drift", "--sandbox-state", state, "--max-removal-fraction", "1", folder
+    )
+    assert code == EXIT_CHANGES, out
+    assert "expired on 2020-01-01 (" in out and "contract ended" in out
+    assert "[grant expired]" in out and "[expiring soon]" in out
+    assert "old@corp.example" not in out.split("Drift by class:")[0]  # never invited
+    plan_file = tmp_path / "plan.json"
+    code, out = run(
+        capsys,
+        "plan",
+        "--sandbox-state",
+        state,
+        "--max-removal-fraction",
+        "1",
+        "--out",
+        str(plan_file),
+        folder,
+    )
+    data = json.loads(plan_file.read_text(encoding="utf-8"))
+    classes = [item["class"] for item in data["drift"]]
+    assert classes.count("grant-expired") == 2  # tom and ann
+    assert classes.count("expiring-soon") == 1  # fay; new@ is beyond 14 days
+    assert {a["target"] for a in data["actions"] if a["kind"] == "revoke-user"} == {
+        "amzn1.account.TOM",
+        "amzn1.account.ANN",
+    }
+    # A wider window lists new@ too.
+    code, out = run(capsys, "plan", "--sandbox-state", state, "--max-removals", "1", folder)
+    # Expired removals are removals like any other for the guards.
+    assert code == EXIT_ERROR and "REFUSED by 1 guard" in out and "max-removals" in out
+    code, out = run(
+        capsys,
+        "plan",
+        "--sandbox-state",
+        state,
+        "--max-removal-fraction",
+        "1",
+        "--expiring-within",
+        "60",
+        folder,
+    )
+    assert "new@corp.example expires on" in out
+    code, out = run(
+        capsys,
+        "apply",
+        "--sandbox-state",
+        state,
+        "--auto-approve",
+        "--max-removal-fraction",
+        "1",
+        folder,
+    )
+    assert code == EXIT_OK, out
+    assert live_ids(state) == {"amzn1.account.BOSS", "amzn1.account.FAY"}
+    invited = {i.email for i in World.load(state).amc[AMC].invitations}
+    assert invited == {"new@corp.example"}
+    # Only what waits and what is coming: in sync.
+    code, out = run(capsys, "drift", "--sandbox-state", state, folder)
+    assert code == EXIT_OK, out
+    assert "[expiring soon]" in out and "[waiting for acceptance]" in out
+
+
+def test_an_expired_invitation_is_revoked_whatever_prune_says(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = seed_state(tmp_path, capsys, [BOSS_SEED])
+    carl: dict[str, Any] = {"email": "carl@corp.example", "role": "viewer", "expires": soon(3)}
+    doc = account([BOSS, carl])
+    doc["amcAccounts"][0]["prune"] = False
+    folder = write(tmp_path, doc)
+    assert run(capsys, "apply", "--sandbox-state", state, "--auto-approve", folder)[0] == EXIT_OK
+    assert [i.email for i in World.load(state).amc[AMC].invitations] == ["carl@corp.example"]
+    carl["expires"] = "2021-06-30T17:00:00+02:00"
+    folder = write(tmp_path, doc)
+    code, out = run(capsys, "drift", "--sandbox-state", state, folder)
+    assert code == EXIT_CHANGES, out
+    assert "revoke invitation of carl@corp.example" in out
+    assert "expired on 2021-06-30 15:00 UTC" in out
+    assert run(capsys, "apply", "--sandbox-state", state, "--auto-approve", folder)[0] == EXIT_OK
+    assert {i.state for i in World.load(state).amc[AMC].invitations} == {"REVOKED"}
+    assert run(capsys, "drift", "--sandbox-state", state, folder)[0] == EXIT_OK
+
+
+def test_an_expired_entry_fitted_by_masked_address_only_is_held_not_removed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    andrew = {"email": "andrew@corp.example", "user_id": "amzn1.account.ANDREW", "role": "VIEWER"}
+    state = seed_state(tmp_path, capsys, [BOSS_SEED, andrew])
+    doc = account([BOSS, {"email": "andrew@corp.example", "role": "viewer", "expires": PAST}])
+    folder = write(tmp_path, doc)
+    code, out = run(capsys, "drift", "--sandbox-state", state, folder)
+    assert code == EXIT_CHANGES, out  # an expired grant may still be live
+    assert "fits it by masked address only, so it is not removed" in out
+    assert "[identity unresolved]" in out
+    assert run(capsys, "apply", "--sandbox-state", state, "--auto-approve", folder)[0] != EXIT_OK
+    assert "amzn1.account.ANDREW" in live_ids(state)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2026-12-31T17:00:00", "has a time but no zone"),
+        ("next week", "is not a date or a date and time"),
+    ],
+)
+def test_a_bad_expires_is_a_validate_error_with_its_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, message: str
+) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "amc.yaml").write_text(
+        "version: 1\n"
+        "amcAccounts:\n"
+        f"  - id: {AMC}\n"
+        "    users:\n"
+        "      - {email: boss@corp.example, role: admin}\n"
+        f"      - {{email: x@corp.example, role: viewer, expires: '{value}'}}\n",
+        encoding="utf-8",
+    )
+    code, out = run(capsys, "validate", str(folder))
+    assert code == EXIT_ERROR
+    assert f"amc.yaml:6:56: `expires: {value}` {message}" in out, out
+
+
+def test_reason_without_expires_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = write(
+        tmp_path, account([BOSS, {"email": "x@corp.example", "role": "viewer", "reason": "x"}])
+    )
+    code, out = run(capsys, "validate", folder)
+    assert code == EXIT_ERROR and "`reason:` says why access ends" in out, out
+
+
+def test_adopt_expiring_removes_what_ends_soon_for_review(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "m"
+    folder.mkdir()
+    text = (
+        "version: 1\n"
+        "groups:\n"
+        "  auditors:  # a week each\n"
+        f"    - {{email: amy@corp.example, expires: '{soon(3)}'}}\n"
+        "    - email: bo@corp.example\n"
+        f"      expires: '{soon(90)}'\n"
+        "amcAccounts:\n"
+        f"  - id: {AMC}\n"
+        "    users:\n"
+        "      - {email: boss@corp.example, role: admin}  # stays\n"
+        "      - {group: auditors, role: viewer}\n"
+        f"      - {{email: old@corp.example, role: viewer, expires: {PAST}}}\n"
+    )
+    (folder / "amc.yaml").write_text(text, encoding="utf-8")
+    code, out = run(capsys, "adopt", "--expiring", str(folder))
+    assert code == EXIT_CHANGES, out
+    after = (folder / "amc.yaml").read_text(encoding="utf-8")
+    kept = [line for line in text.splitlines(keepends=True) if "amy@" not in line]
+    kept = [line for line in kept if "old@" not in line]
+    assert after == "".join(kept)
+    code, out = run(capsys, "adopt", "--expiring", str(folder))
+    assert code == EXIT_OK and "Nothing to adopt." in out, out
