@@ -46,6 +46,7 @@ from pathlib import Path
 
 from reconciler.digest import action_meaning
 from reconciler.errors import ManifestError, ReconcilerError
+from reconciler.escape import terminal
 from reconciler.identity import resolve_users
 from reconciler.importer import write_atomic
 from reconciler.manifest import load_manifests
@@ -65,7 +66,6 @@ from reconciler.model import (
 from reconciler.plan import Action, ActionKind, Plan, Policy
 from reconciler.planner import make_plan
 from reconciler.planning.draft import day
-from reconciler.escape import terminal
 
 _ROLE = re.compile(r"""(\brole:\s*)(["']?)(admin|viewer)\2""")
 _DASH = re.compile(r"^(\s*)- ")
