@@ -483,6 +483,8 @@ def read_live(
         tasks.append(_amc_listing(read, wanted_amc_ids=set(wanted_amc)))
 
     read.run(tasks)
+    if progress is not None:
+        progress.finish()  # the line goes before the plan is printed (issue #14)
     return read.result(read_at)
 
 
@@ -556,6 +558,8 @@ def read_all(
     if progress is not None:
         progress.add_total(len(tasks) - 1)
     read.run(tasks)
+    if progress is not None:
+        progress.finish()  # the line goes before the plan is printed (issue #14)
     return read.result(read_at)
 
 

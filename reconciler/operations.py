@@ -232,6 +232,7 @@ def apply(
     on_start: Callable[[Plan], None] | None = None,
     max_attempts: int = MAX_ATTEMPTS,
     while_writing: Callable[[], AbstractContextManager[object]] = nullcontext,
+    on_phase: Callable[[str], None] | None = None,
 ) -> ApplyOutcome:
     """Execute `the_plan` and verify it. `confirm` (None: already approved) is asked first,
     and after a yes the touched scopes are re-read (`StalePlanError` when they moved);
@@ -266,6 +267,7 @@ def apply(
                 stop=stop,
                 on_result=on_result,
                 max_attempts=max_attempts,
+                on_phase=on_phase,
             )
     finally:
         if own and log is not None:

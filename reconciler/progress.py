@@ -38,6 +38,8 @@ class Progress:
         self._waited = 0.0
         self._last_draw = -1e9
         self._drawn = False
+        self._phase = "reading live state"
+        self._quiet = False  # between phases: events count, nothing is drawn
 
     @classmethod
     def for_stderr(cls, *, enabled: bool | None = None) -> Progress | None:
@@ -66,18 +68,41 @@ class Progress:
             self._done += accounts
         self._maybe_draw()
 
+    def phase(self, name: str) -> None:
+        """Name what the requests are for from now on ("applying", "verifying"): the line
+        never says it is reading while apply writes (issue #14)."""
+        self.clear()
+        with self._lock:
+            self._phase = name
+            self._quiet = False
+
     def line(self) -> str:
         with self._lock:
+            if self._phase != "reading live state":
+                return (
+                    f"{self._phase}: {self._requests} requests, {self._throttled} throttled "
+                    f"({self._waited:.1f}s waiting)"
+                )
             return (
                 f"reading live state: {self._done}/{self._total} accounts, "
                 f"{self._requests} requests, {self._throttled} throttled "
                 f"({self._waited:.1f}s waiting)"
             )
 
+    def clear(self) -> None:
+        """Take the line off the terminal (before anything else is printed), and draw
+        nothing more until the next `phase`."""
+        with self._lock:
+            self._quiet = True
+            drawn, self._drawn = self._drawn, False
+        if self._tty and drawn:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+
     def _maybe_draw(self, *, force: bool = False) -> None:
         now = self._clock()
         with self._lock:
-            if not force and now - self._last_draw < self._interval:
+            if self._quiet or (not force and now - self._last_draw < self._interval):
                 return
             self._last_draw = now
         if self._tty:
@@ -88,8 +113,13 @@ class Progress:
         self._drawn = True
 
     def finish(self) -> None:
-        """Draw the final counts and end the line."""
-        self._maybe_draw(force=True)
+        """The phase is over. On a terminal the line goes, so what follows starts clean; in
+        a log (`--progress` without a terminal) the final counts are the phase's last line."""
         if self._tty:
-            self._stream.write("\n")
-            self._stream.flush()
+            self.clear()
+            return
+        with self._lock:
+            self._quiet = False
+        self._maybe_draw(force=True)
+        with self._lock:
+            self._quiet = True

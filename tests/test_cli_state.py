@@ -74,7 +74,9 @@ def test_make_demo_sequence(state: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "Converged" in out
     code, out, _ = run(capsys, "plan", "--sandbox", "--detailed-exitcode", EXAMPLES)
     assert code == EXIT_OK
-    assert "No changes." in out and "waiting for carol@example.com" in out
+    assert "No changes." in out and "= 2 invitations waiting to be accepted" in out
+    out = run(capsys, "plan", "--sandbox", "--show-waiting", EXAMPLES)[1]
+    assert "waiting for carol@example.com" in out
     after = world(state)
     assert {x.account_id for x in after.managers[ACME_ID].links} >= {"ENTITY2EURO0001"}
     assert after.amc[ACME_AMC].user("amzn1.account.DAVE0001") is None
@@ -96,7 +98,7 @@ def test_drift_exits_2_until_applied_and_pending_invitations_are_not_drift(
     code, out, _ = run(capsys, "drift", "--sandbox", EXAMPLES)
     assert code == EXIT_CHANGES and "to associate" in out
     assert run(capsys, "apply", "--sandbox", "--auto-approve", EXAMPLES)[0] == EXIT_OK
-    code, out, _ = run(capsys, "drift", "--sandbox", EXAMPLES)
+    code, out, _ = run(capsys, "drift", "--sandbox", "--show-waiting", EXAMPLES)
     assert code == EXIT_OK and "waiting for bob@example.com" in out
     assert run(capsys, "drift", "--sandbox", "/nonexistent/manifests")[0] == EXIT_ERROR
 

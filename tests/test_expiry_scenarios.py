@@ -135,7 +135,7 @@ def test_past_and_future_expiry_on_users_and_group_members(
     invited = {i.email for i in World.load(state).amc[AMC].invitations}
     assert invited == {"new@corp.example"}
     # Only what waits and what is coming: in sync.
-    code, out = run(capsys, "drift", "--sandbox-state", state, folder)
+    code, out = run(capsys, "drift", "--sandbox-state", state, "--show-waiting", folder)
     assert code == EXIT_OK, out
     assert "[expiring soon]" in out and "[waiting for acceptance]" in out
 

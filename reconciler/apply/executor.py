@@ -58,6 +58,7 @@ def apply_plan(
     max_attempts: int = MAX_ATTEMPTS,
     verify: bool = True,
     on_result: Callable[[ActionResult], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> ApplyReport:
     """Apply `plan.actions` exactly, then re-read the touched scopes and verify each action
     (module docstring). Never raises for a refused or failed action (see the report); raises
@@ -71,6 +72,8 @@ def apply_plan(
         return replace(
             report, verified=not run.interrupted and not plan.actions, converged=not plan.actions
         )
+    if on_phase is not None:
+        on_phase("verifying")
     return _verify(report, plan, client, run.created)
 
 

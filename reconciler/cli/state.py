@@ -35,6 +35,7 @@ from reconciler.live import read_all
 from reconciler.manifest import load_manifests
 from reconciler.model import Desired
 from reconciler.plan import Plan, Policy
+from reconciler.progress import Progress
 from reconciler.redact import redact
 from reconciler.render import render_json, render_markdown, render_text
 from reconciler.session import api_identity
@@ -162,6 +163,11 @@ _FORMAT = click.option(
     show_default=True,
     help="text for people, markdown for pull requests, json for machines (the plan file).",
 )
+_SHOW_WAITING = click.option(
+    "--show-waiting",
+    is_flag=True,
+    help="List every invitation waiting to be accepted (text; default: a count per account).",
+)
 _MASK = click.option(
     "--mask-emails",
     is_flag=True,
@@ -173,12 +179,21 @@ def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _render(plan: Plan, output_format: str, *, mask: bool, bindings: bool = False) -> str:
+def _render(
+    plan: Plan,
+    output_format: str,
+    *,
+    mask: bool,
+    bindings: bool = False,
+    show_waiting: bool = True,
+) -> str:
     if output_format == "json":
         return render_json(plan)
     if output_format == "markdown":
         return render_markdown(plan, mask_emails=mask, bindings=bindings)
-    return render_text(plan, color=_color(), mask_emails=mask, bindings=bindings)
+    return render_text(
+        plan, color=_color(), mask_emails=mask, bindings=bindings, show_waiting=show_waiting
+    )
 
 
 def _step_summary(plan: Plan, *, mask: bool) -> None:
@@ -224,6 +239,7 @@ def _plan(paths: tuple[str, ...], api: ApiOptions, policy: Policy) -> tuple[Desi
 )
 @_FORMAT
 @_MASK
+@_SHOW_WAITING
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
@@ -238,6 +254,7 @@ def plan(
     out: Path | None,
     output_format: str,
     mask_emails: bool,
+    show_waiting: bool,
     detailed_exitcode: bool,
     policy: Policy,
     api: ApiOptions,
@@ -253,7 +270,9 @@ def plan(
     _, the_plan = _plan(paths, api, policy)
     if out is not None:
         planfile.write(out, the_plan)
-    click.echo(_render(the_plan, output_format, mask=mask_emails), nl=False)
+    click.echo(
+        _render(the_plan, output_format, mask=mask_emails, show_waiting=show_waiting), nl=False
+    )
     _step_summary(the_plan, mask=mask_emails)
     if the_plan.refused:
         ctx.exit(_refused(the_plan))
@@ -275,6 +294,7 @@ def _refused(the_plan: Plan) -> int:
 @click.command()
 @_FORMAT
 @_MASK
+@_SHOW_WAITING
 @_PATHS
 @guard_options
 @api_options
@@ -284,6 +304,7 @@ def drift(
     paths: tuple[str, ...],
     output_format: str,
     mask_emails: bool,
+    show_waiting: bool,
     policy: Policy,
     api: ApiOptions,
 ) -> None:
@@ -298,7 +319,9 @@ def drift(
 
         MASK_ERRORS.set()
     _, the_plan = _plan(paths, api, policy)
-    click.echo(_render(the_plan, output_format, mask=mask_emails), nl=False)
+    click.echo(
+        _render(the_plan, output_format, mask=mask_emails, show_waiting=show_waiting), nl=False
+    )
     _step_summary(the_plan, mask=mask_emails)
     if the_plan.refused:
         ctx.exit(_refused(the_plan))
@@ -384,6 +407,7 @@ def _locked(api: ApiOptions, *, enabled: bool, timeout_s: float) -> Iterator[Non
     help="How long to wait for another apply to finish (30s, 5m, 1h; 0 = fail at once).",
 )
 @_MASK
+@_SHOW_WAITING
 @guard_options
 @api_options
 @click.pass_context
@@ -396,6 +420,7 @@ def apply(
     use_lock: bool,
     lock_timeout_s: float,
     mask_emails: bool,
+    show_waiting: bool,
     policy: Policy,
     api: ApiOptions,
 ) -> None:
@@ -426,11 +451,14 @@ def apply(
             )
             click.echo(f"The saved plan {plan_file} is the plan of these manifests now.")
             confirm = None
-        click.echo(render_text(the_plan, color=_color(), mask_emails=mask_emails), nl=False)
+        shown = render_text(
+            the_plan, color=_color(), mask_emails=mask_emails, show_waiting=show_waiting
+        )
+        click.echo(shown, nl=False)
         if the_plan.refused:
             click.echo("Nothing was applied.", err=True)
             ctx.exit(_refused(the_plan))
-        code = _run_apply(the_plan, desired, client, confirm, journal, mask_emails)
+        code = _run_apply(the_plan, desired, client, confirm, journal, mask_emails, api.progress)
     ctx.exit(code)
 
 
@@ -445,6 +473,7 @@ def _run_apply(
     confirm: Callable[[Plan], bool] | None,
     journal: Path | None,
     mask_emails: bool,
+    progress: Progress | None = None,
 ) -> int:
     """Apply under the lock the caller holds; report; the exit code."""
     if the_plan.is_empty:
@@ -455,11 +484,19 @@ def _run_apply(
     def on_stop() -> None:
         click.echo("Stopping after the calls in flight (Ctrl-C again to abort)...", err=True)
 
+    def phase(name: str) -> None:
+        if progress is not None:
+            progress.phase(name)
+
     def on_result(result: ActionResult) -> None:
+        if progress is not None:
+            progress.clear()  # a result line never lands behind the progress line
         click.echo(result_line(result, mask_emails=mask_emails))
+        phase("applying")
 
     def on_start(p: Plan) -> None:
         click.echo(f"Applying {len(p.actions)} action(s)...")
+        phase("applying")
 
     outcome = operations.apply(
         the_plan,
@@ -471,7 +508,10 @@ def _run_apply(
         on_result=on_result,
         on_start=on_start,
         while_writing=lambda: stop_on_signals(stop, on_stop=on_stop),
+        on_phase=phase,
     )
+    if progress is not None:
+        progress.finish()
     if outcome.declined:
         click.echo("Nothing was applied.", err=True)
         return EXIT_ERROR

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from reconciler.drift import LABEL
 from reconciler.escape import terminal
-from reconciler.plan import Plan
+from reconciler.plan import DriftClass, Plan
 from reconciler.render.common import (
     SYMBOL,
     binding_lines,
@@ -27,8 +28,17 @@ _COLOURS = {"+": "32", "-": "31", "~": "33", "=": "36", "!": "33", "x": "31", "b
 
 
 def render_text(
-    plan: Plan, *, color: bool, mask_emails: bool = False, bindings: bool = False
+    plan: Plan,
+    *,
+    color: bool,
+    mask_emails: bool = False,
+    bindings: bool = False,
+    show_waiting: bool = True,
 ) -> str:
+    """The plan for a terminal. `show_waiting=False` (the CLI's default) says how many
+    invitations wait in each account instead of one line each, so forty of them do not push
+    the real changes off the screen above the prompt; `--show-waiting` lists them."""
+
     def paint(code: str, text: str) -> str:
         return f"\x1b[{_COLOURS[code]}m{text}\x1b[0m" if color else text
 
@@ -62,8 +72,13 @@ def render_text(
             symbol = SYMBOL[action.kind]
             lines.append(f"  {paint(symbol, symbol + ' ' + safe(describe(action)))}")
             lines.append(f"      {safe(action.reason)}")
-        for waiting in group.waiting:
-            lines.append(f"  {paint('=', '= ' + safe(describe_waiting(waiting)))}")
+        if show_waiting:
+            for waiting in group.waiting:
+                lines.append(f"  {paint('=', '= ' + safe(describe_waiting(waiting)))}")
+        elif group.waiting:
+            n = len(group.waiting)
+            count = f"{n} invitation{'s' if n > 1 else ''} waiting to be accepted"
+            lines.append(f"  {paint('=', f'= {count} (--show-waiting lists them)')}")
         lines.append("")
     for heading, mark, items in rest:
         if items:
@@ -79,7 +94,7 @@ def render_text(
                 text = safe(f"{where}{notice.message}")
                 lines.append(f"  {paint(mark, '! ' + text) if mark else '- ' + text}")
             lines.append("")
-    lines += _drift(plan, safe, lambda text: paint("bold", text))
+    lines += _drift(plan, safe, lambda text: paint("bold", text), show_waiting=show_waiting)
     lines.append(paint("bold", summary_line(plan)))
     if plan.actions or bindings:
         lines.append(digest_line(plan))
@@ -88,11 +103,20 @@ def render_text(
     return "\n".join(lines) + "\n"
 
 
-def _drift(plan: Plan, safe: Callable[[str], str], bold: Callable[[str], str]) -> list[str]:
-    """Every drift item with its class, then the per-class counts (issue #15)."""
+def _drift(
+    plan: Plan,
+    safe: Callable[[str], str],
+    bold: Callable[[str], str],
+    *,
+    show_waiting: bool = True,
+) -> list[str]:
+    """Every drift item with its class, then the per-class counts (issue #15). Without
+    `show_waiting`, invitations waiting to be accepted are only counted."""
     counts, items = drift_view(plan)
+    if not show_waiting:
+        items = [i for i in items if i[0] != LABEL[DriftClass.WAITING]]
     if not items:
-        return []
+        return [bold(counts), ""] if counts else []
     lines = [bold("Drift by class:")]
     lines += [
         f"  [{label}] {safe(f'{scope}: {message}' if scope else message)}"
