@@ -27,8 +27,16 @@ from reconciler import operations, planfile
 from reconciler.api import AdsClient
 from reconciler.apply import ActionResult, stop_on_signals
 from reconciler.apply.render import render_report, result_line
+from reconciler.cli.helptext import CREDENTIALS_ENV, ERROR, OK, SANDBOX_ENV, epilog
 from reconciler.cli.options import ApiOptions, api_options
-from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, UsageError
+from reconciler.errors import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    UsageError,
+)
 from reconciler.escape import terminal
 from reconciler.importer import import_live
 from reconciler.live import read_all
@@ -154,7 +162,35 @@ def guard_options(command: Callable[..., R]) -> Callable[..., R]:
     return decorated
 
 
-_PATHS = click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+_PATHS = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+
+_API_ENV = (*CREDENTIALS_ENV, *SANDBOX_ENV)
+_CHANGES = (EXIT_CHANGES, "changes present (with --detailed-exitcode)")
+_EPILOG_PLAN = epilog(
+    env=(*_API_ENV, ("GITHUB_SHA / CI_COMMIT_SHA", "the commit the plan records")),
+    exits=(OK, _CHANGES, (EXIT_ERROR, "error, or the plan is refused (shown all the same)")),
+)
+_EPILOG_DRIFT = epilog(
+    env=_API_ENV,
+    exits=((EXIT_OK, "in sync"), (EXIT_CHANGES, "drifted"), (EXIT_ERROR, "error or refused")),
+)
+_EPILOG_APPLY = epilog(
+    env=_API_ENV,
+    exits=(
+        (EXIT_OK, "done and converged, or nothing to do"),
+        (EXIT_ERROR, "error, refused, stale or mismatched plan, or not confirmed"),
+        (EXIT_PARTIAL, "something failed, was not sent, or did not converge"),
+        (EXIT_INTERRUPTED, "interrupted (Ctrl-C, SIGTERM)"),
+    ),
+)
+_EPILOG_SHOW = epilog(exits=((EXIT_OK, "shown"), (EXIT_ERROR, "not a usable plan file")))
+_EPILOG_IMPORT = epilog(env=_API_ENV, exits=((EXIT_OK, "written"), ERROR))
+_EPILOG_PIN = epilog(
+    env=_API_ENV, exits=((EXIT_OK, "nothing pinned"), (EXIT_CHANGES, "pinned"), ERROR)
+)
+_EPILOG_ADOPT = epilog(
+    env=_API_ENV, exits=((EXIT_OK, "nothing to adopt"), (EXIT_CHANGES, "files changed"), ERROR)
+)
 _FORMAT = click.option(
     "--format",
     "output_format",
@@ -229,7 +265,7 @@ def _plan(paths: tuple[str, ...], api: ApiOptions, policy: Policy) -> tuple[Desi
     return desired, the_plan
 
 
-@click.command()
+@click.command(epilog=_EPILOG_PLAN)
 @_PATHS
 @click.option(
     "--out",
@@ -291,7 +327,7 @@ def _refused(the_plan: Plan) -> int:
     return EXIT_ERROR
 
 
-@click.command()
+@click.command(epilog=_EPILOG_DRIFT)
 @_FORMAT
 @_MASK
 @_SHOW_WAITING
@@ -371,7 +407,7 @@ def _locked(api: ApiOptions, *, enabled: bool, timeout_s: float) -> Iterator[Non
         yield
 
 
-@click.command()
+@click.command(epilog=_EPILOG_APPLY)
 @_PATHS
 @click.option(
     "--plan",
@@ -521,7 +557,7 @@ def _run_apply(
     return outcome.report.exit_code
 
 
-@click.command()
+@click.command(epilog=_EPILOG_SHOW)
 @click.argument("plan_file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
 @_FORMAT
 @_MASK
@@ -537,7 +573,7 @@ def show(plan_file: Path, output_format: str, mask_emails: bool) -> None:
     click.echo(_render(saved, output_format, mask=mask_emails, bindings=True), nl=False)
 
 
-@click.command("import")
+@click.command("import", epilog=_EPILOG_IMPORT)
 @click.option(
     "--out",
     "out_dir",
@@ -570,7 +606,7 @@ def import_(ctx: click.Context, out_dir: Path, force: bool, api: ApiOptions) -> 
     click.echo(f"Next: reconciler plan {out_dir} (it should show no changes).")
 
 
-@click.command()
+@click.command(epilog=_EPILOG_PIN)
 @_PATHS
 @click.option("--dry-run", is_flag=True, help="Say what would be pinned; write nothing.")
 @click.option(
@@ -637,7 +673,7 @@ def pin(
     ctx.exit(EXIT_CHANGES if result.written else EXIT_OK)
 
 
-@click.command()
+@click.command(epilog=_EPILOG_ADOPT)
 @_PATHS
 @click.option("--diff", "show_diff", is_flag=True, help="Print the change; write nothing.")
 @click.option(
