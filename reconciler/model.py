@@ -358,6 +358,10 @@ class Live:
     regions_read: frozenset[Region] = frozenset()
     read_at: float = 0.0  # UTC epoch seconds when the read started
 
+    def reachable_amc(self, account_id: str | None) -> LiveAmcAccount | None:
+        """The AMC account with this id, if the read reached it."""
+        return next((a for a in self.amc_accounts if a.id == account_id and a.reachable), None)
+
     def incomplete_reason(self, scope: Scope) -> str | None:
         """Why this one scope was marked incomplete by the reader (exact match only)."""
         for item in self.incomplete:

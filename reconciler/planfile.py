@@ -64,6 +64,10 @@ from reconciler.plan import (
 _REFUSAL_FIELDS = ("scope", "guard", "counted", "limit", "source", "lift", "message")
 
 
+# The plan's lists of notices, in file order: same field name in `Plan` and in the file.
+_NOTICE_LISTS = ("held", "unrestorable", "unread", "warnings", "notes")
+
+
 @cache
 def plan_schema() -> dict[str, Any]:
     text = (files("reconciler") / "schemas" / "plan.schema.json").read_text(encoding="utf-8")
@@ -292,11 +296,10 @@ def encode(plan: Plan) -> dict[str, Any]:
             }
             for p in plan.pins
         ],
-        "held": [{"scope": n.scope, "message": n.message} for n in plan.held],
-        "unrestorable": [{"scope": n.scope, "message": n.message} for n in plan.unrestorable],
-        "unread": [{"scope": n.scope, "message": n.message} for n in plan.unread],
-        "warnings": [{"scope": n.scope, "message": n.message} for n in plan.warnings],
-        "notes": [{"scope": n.scope, "message": n.message} for n in plan.notes],
+        **{
+            name: [{"scope": n.scope, "message": n.message} for n in getattr(plan, name)]
+            for name in _NOTICE_LISTS
+        },
         "live": encode_live(plan.live),
         **_encode_drift(plan),
     }
@@ -422,11 +425,10 @@ def _decode_checked(data: dict[str, Any], source: str) -> Plan:
             )
             for p in data["pins"]
         ),
-        held=tuple(Notice(n["scope"], n["message"]) for n in data["held"]),
-        unrestorable=tuple(Notice(n["scope"], n["message"]) for n in data["unrestorable"]),
-        unread=tuple(Notice(n["scope"], n["message"]) for n in data["unread"]),
-        warnings=tuple(Notice(n["scope"], n["message"]) for n in data["warnings"]),
-        notes=tuple(Notice(n["scope"], n["message"]) for n in data["notes"]),
+        **{
+            name: tuple(Notice(n["scope"], n["message"]) for n in data[name])
+            for name in _NOTICE_LISTS
+        },
         live=decode_live(data["live"]),
         expiries=expiries,
     )

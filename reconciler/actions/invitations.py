@@ -138,10 +138,7 @@ class Invitations:
         return client.update_invitations(amc, items, notify=first.notify)
 
     def visible(self, action: Action, fresh: Live, saved: Live, *, manager_id: str | None) -> bool:
-        amc = next(
-            (a for a in fresh.amc_accounts if a.id == action.amc_account_id and a.reachable),
-            None,
-        )
+        amc = fresh.reachable_amc(action.amc_account_id)
         if amc is None:
             return False
         before = _saved(saved, amc.id)

@@ -106,10 +106,7 @@ class Permissions:
         return client.delete_user_permissions(amc, [str(i["userId"]) for i in items])
 
     def visible(self, action: Action, fresh: Live, saved: Live, *, manager_id: str | None) -> bool:
-        amc = next(
-            (a for a in fresh.amc_accounts if a.id == action.amc_account_id and a.reachable),
-            None,
-        )
+        amc = fresh.reachable_amc(action.amc_account_id)
         if amc is None:
             return False
         if action.kind is ActionKind.SET_ROLE:

@@ -85,11 +85,12 @@ def send(client: AdsClient, batch: Batch, *, manager_id: str | None) -> dict[int
             }
         return {batch.items[0][0]: ItemOutcome(Outcome.OK, created_id=new_id)}
     keys = [fam.item_key(batch.kind, fam.item(action)) for action in actions]
+    sent = set(keys)
     failures: dict[str, str] = {}
     unmatched = 0
     for failed in result.failed:
         key = fam.item_key(batch.kind, failed.item)
-        if key is None or key not in keys:
+        if key is None or key not in sent:
             unmatched += 1
             continue
         failures[key] = f"{failed.code}: {failed.message}" if failed.message else failed.code

@@ -199,7 +199,7 @@ def verdict(action: Action, fresh: Live, saved: Live, created: Mapping[str, str]
             return Verdict(
                 State.UNKNOWN, f"manager account {ident or action.manager.name} was not found"
             )
-    elif not any(a.id == action.amc_account_id and a.reachable for a in fresh.amc_accounts):
+    elif fresh.reachable_amc(action.amc_account_id) is None:
         return Verdict(State.UNKNOWN, f"{action.scope} was not readable")
     if family(action.kind).visible(action, fresh, saved, manager_id=ident):
         return Verdict(State.DONE)

@@ -100,6 +100,11 @@ class _Run:
         self.created: dict[str, str] = {}  # manager account name -> id created in this apply
         self.not_created: set[str] = set()
         self.abort: str | None = None  # why nothing more may be sent (credentials refused)
+        # scope -> plan positions of its creates and grants, which its removals wait for
+        self.grants: dict[Scope, list[int]] = {}
+        for i, action in enumerate(plan.actions):
+            if action.phase < PHASE_REMOVE:
+                self.grants.setdefault(action.scope, []).append(i)
         self.calls = 0
 
     @property
@@ -152,11 +157,7 @@ class _Run:
         once the grants hold."""
         scope = items[0][1].scope
         with self.lock:
-            earlier = [
-                self.results.get(i)
-                for i, a in enumerate(self.plan.actions)
-                if a.scope == scope and a.phase < PHASE_REMOVE
-            ]
+            earlier = [self.results.get(i) for i in self.grants.get(scope, ())]
         failed = [r for r in earlier if r is None or not r.done]
         if failed:
             first = failed[0]
