@@ -11,11 +11,17 @@ What is adopted, per account whose read is complete:
 - linked accounts: a listed link that is not linked live is removed; with `prune`, a link
   nobody lists is added.
 
+A list with no entries yet (`users: []`, or no `users:` key in a block mapping) gets the
+key and the entries, at the end of the account's mapping; a list whose every entry goes
+becomes `users: []` (a key with no entries would be null, which no manifest allows).
+An account is adopted whole or not at all: when adopting it would list fewer admins than
+its `minAdmins` (with `prune`), nothing on it is adopted, and it is listed as skipped.
+
 What is not: an expired `expires:` grant (git says it ends; the plan removes it), an
 expired invitation (the plan resends it), a change on a user that fits an entry by masked
 address only (evidence before access: pin it first, `reconciler pin --held`), masked users
-that cannot be told apart, a manager account that does not exist live, and every scope
-whose read failed or may be incomplete. Each is listed as skipped, with why.
+that cannot be told apart, a manager account that does not exist live, a new key in an
+entry written as a flow mapping, and every scope whose read failed or may be incomplete. Each is listed as skipped, with why.
 
 Groups (decision): a change on one AMC account never edits a group, because a group may be
 used by other accounts. The account's `{group: G, role: R}` entry is replaced by its
@@ -47,7 +53,7 @@ from pathlib import Path
 from reconciler.digest import action_meaning
 from reconciler.errors import ManifestError, ReconcilerError
 from reconciler.escape import terminal
-from reconciler.identity import resolve_users
+from reconciler.identity import Resolution, resolve_users
 from reconciler.importer import write_atomic
 from reconciler.manifest import load_manifests
 from reconciler.model import (
@@ -187,13 +193,15 @@ class _Editor:
         if self.claim(source.file, span, new.splitlines(keepends=True), what):
             self.adopted.append(f"{source}: {what}")
 
-    def remove(self, source: Source, what: str) -> None:
+    def remove(self, source: Source, what: str) -> bool:
         span = self.entry_range(source)
         if span is None:
             self.skipped.append(f"{source}: {what}: not an entry adopt can edit")
-            return
+            return False
         if self.claim(source.file, span, [], what):
             self.adopted.append(f"{source}: {what}")
+            return True
+        return False
 
     def add_after(self, source: Source, entry: str, comment: str, what: str) -> None:
         """A new list entry after the entry at `source`, indented like it."""
@@ -208,6 +216,82 @@ class _Editor:
             f"{match.group(1)}- {entry}  # {comment}{newline}"
         )
         self.adopted.append(f"{source.file}: {what}")
+
+    def add_entries(
+        self,
+        owner: Source | None,
+        key: str,
+        key_at: Source | None,
+        entries: Sequence[tuple[str, str, str]],
+        scope: str,
+    ) -> None:
+        """New entries `(entry, comment, what)` for a list that has none: under the key's
+        line when it reads `key: []` (which becomes `key:`), else under a `key:` line added
+        at the end of the block mapping at `owner`."""
+        if not entries:
+            return
+        whats = ", ".join(what for _, _, what in entries)
+        if key_at is not None:
+            lines = self.lines(key_at.file)
+            line = lines[key_at.line - 1]
+            prefix, rest = line[: key_at.col - 1], line[key_at.col - 1 :]
+            empty = re.fullmatch(rf"{key}:\s*\[\s*\](\s*#[^\r\n]*)?(\r?\n)?", rest)
+            if empty is None:
+                self.skipped.append(f"{scope}: {whats}: `{key}:` is not a list adopt can add to")
+                return
+            newline = empty.group(2) or "\n"
+            head = f"{prefix}{key}:{empty.group(1) or ''}{newline}"
+            if not self.claim(key_at.file, (key_at.line, key_at.line), [head], whats):
+                return
+            indent, file, after = key_at.col - 1 + 2, key_at.file, key_at.line
+        else:
+            end = self.mapping_end(owner) if owner is not None else None
+            if owner is None or end is None:
+                self.skipped.append(
+                    f"{scope}: {whats}: the entry is not a block mapping adopt can add "
+                    f"`{key}:` to (write `{key}: []` in it, then adopt again)"
+                )
+                return
+            lines = self.lines(owner.file)
+            newline = "\r\n" if lines[end - 1].endswith("\r\n") else "\n"
+            self.edits[owner.file].insert[end].append(f"{' ' * (owner.col - 1)}{key}:{newline}")
+            indent, file, after = owner.col - 1 + 2, owner.file, end
+        for entry, comment, what in entries:
+            self.edits[file].insert[after].append(f"{' ' * indent}- {entry}  # {comment}{newline}")
+            self.adopted.append(f"{file}: {what}")
+
+    def empty_list(self, key: str, key_at: Source | None, scope: str) -> None:
+        """`key:` whose every entry adopt removed becomes `key: []` (a key with no entries
+        would be null, which no manifest allows)."""
+        if key_at is None:
+            return
+        line = self.lines(key_at.file)[key_at.line - 1]
+        prefix, rest = line[: key_at.col - 1], line[key_at.col - 1 :]
+        bare = re.fullmatch(rf"{key}:(\s*#[^\r\n]*)?(\r?\n)?", rest)
+        what = f"`{key}:` left with no entries"
+        if bare is None:
+            self.skipped.append(f"{scope}: {what}: its line is not one adopt can edit")
+            return
+        new = f"{prefix}{key}: []{bare.group(1) or ''}{bare.group(2) or ''}"
+        self.claim(key_at.file, (key_at.line, key_at.line), [new], what)
+
+    def mapping_end(self, source: Source) -> int | None:
+        """The last line (1-based) of the block mapping list entry whose first key is at
+        `source` (`- id: X` and the lines indented under it); None for a flow mapping."""
+        lines = self.lines(source.file)
+        index = source.line - 1
+        dash = _DASH.match(lines[index]) if index < len(lines) else None
+        if dash is None or lines[index][dash.end() :].lstrip().startswith("{"):
+            return None
+        indent, end = source.col - 1, index
+        for n in range(index + 1, len(lines)):
+            text = lines[n]
+            if not text.strip() or text.lstrip().startswith("#"):
+                continue  # blank lines and comments belong to whatever follows them
+            if len(text) - len(text.lstrip(" ")) < indent:
+                break
+            end = n
+        return end + 1
 
     def results(self) -> list[FileEdit]:
         out: list[FileEdit] = []
@@ -294,26 +378,11 @@ def _adopt_amc(account: DesiredAmcAccount, live: Live, editor: _Editor, *, now: 
         editor.skipped.append(f"{scope}: not read completely: nothing adopted there")
         return
     resolution = resolve_users(account, found)
-    groups: dict[Source, _GroupChange] = defaultdict(_GroupChange)
-
-    def change_role(user: DesiredUser, role: AmcRole, what: str) -> None:
-        assert user.source is not None
-        if user.group is not None:
-            change = groups[user.source]
-            change.roles[user.key] = role
-            change.what.append(what)
-        else:
-            editor.set_role(user.source, role, what)
-
-    def remove(user: DesiredUser, what: str) -> None:
-        assert user.source is not None
-        if user.group is not None:
-            change = groups[user.source]
-            change.removed.add(user.key)
-            change.what.append(what)
-        else:
-            editor.remove(user.source, what)
-
+    # What live says, per listed user (by position in `account.users`), before any edit:
+    # the whole account is adopted, or none of it (the minAdmins check below).
+    roles: dict[int, tuple[AmcRole, str]] = {}
+    removed: dict[int, str] = {}
+    position = {id(user): n for n, user in enumerate(account.users)}
     for match in resolution.matches:
         want = match.desired
         if want.expired(now):
@@ -321,7 +390,8 @@ def _adopt_amc(account: DesiredAmcAccount, live: Live, editor: _Editor, *, now: 
         if match.invitation is not None:
             role = match.invitation.role
             if role is not None and role is not want.role:
-                change_role(want, role, f"{_who(want)} is invited as {role.value} live")
+                what = f"{_who(want)} is invited as {role.value} live"
+                roles[position[id(want)]] = (role, what)
         elif match.user is not None and match.user.role is not None:
             role = match.user.role
             if role is want.role:
@@ -333,21 +403,78 @@ def _adopt_amc(account: DesiredAmcAccount, live: Live, editor: _Editor, *, now: 
                     "if that is them"
                 )
                 continue
-            change_role(want, role, f"{_who(want)} is {role.value} live")
+            roles[position[id(want)]] = (role, f"{_who(want)} is {role.value} live")
     for user in (*resolution.missing, *resolution.pinned_absent):
         if not user.expired(now):
-            remove(user, f"{_who(user)} is neither a user of {account.id} nor invited live")
+            what = f"{_who(user)} is neither a user of {account.id} nor invited live"
+            removed[position[id(user)]] = what
     for ambiguity in resolution.unresolved:
         editor.skipped.append(
             f"{scope}: {', '.join(_who(u) for u in ambiguity.desired)} cannot be told apart "
             "from live masked users: pin them first"
         )
-    for source, change in groups.items():
-        _split_group(account, source, change, editor)
-    if not account.prune:
+    additions = _additions(account, resolution) if account.prune else []
+
+    admins = sum(
+        1
+        for n, user in enumerate(account.users)
+        if n not in removed and roles.get(n, (user.role, ""))[0] is AmcRole.ADMIN
+    ) + sum(1 for *_, role in additions if role is AmcRole.ADMIN)
+    if account.prune and admins < account.min_admins and (roles or removed or additions):
+        editor.skipped.append(
+            f"{scope}: adopting what is live would list {admins} admin(s), under its "
+            f"minAdmins {account.min_admins}: nothing adopted there; restore an admin with "
+            "apply, or edit the manifest by hand"
+        )
         return
-    anchor = max((u.source for u in account.users if u.source is not None), default=None)
-    additions: list[tuple[str, str, str]] = []
+
+    groups: dict[Source, _GroupChange] = defaultdict(_GroupChange)
+    gone: set[Source] = set()  # entries removed whole
+    for n, user in enumerate(account.users):
+        assert user.source is not None
+        if n not in removed and n not in roles:
+            continue
+        if user.group is not None:
+            change = groups[user.source]
+            if n in removed:
+                change.removed.add(user.key)
+                change.what.append(removed[n])
+            else:
+                change.roles[user.key] = roles[n][0]
+                change.what.append(roles[n][1])
+        elif n in removed:
+            if editor.remove(user.source, removed[n]):
+                gone.add(user.source)
+        else:
+            editor.set_role(user.source, roles[n][0], roles[n][1])
+    for source, change in groups.items():
+        if _split_group(account, source, change, editor):
+            gone.add(source)
+
+    entries = {u.source for u in account.users if u.source is not None}
+    listed = entries - gone
+    found_entries = [(entry, comment, what) for entry, comment, what, _ in additions]
+    if listed:
+        anchor = _entry_start(account, max(listed))
+        for entry, comment, what in found_entries:
+            editor.add_after(anchor, entry, comment, what)
+    elif entries and found_entries:
+        # Every listed entry goes: add after the last one (its lines are replaced by none).
+        anchor = _entry_start(account, max(entries))
+        for entry, comment, what in found_entries:
+            editor.add_after(anchor, entry, comment, what)
+    elif found_entries:
+        editor.add_entries(account.source, "users", account.users_at, found_entries, str(scope))
+    elif entries:
+        editor.empty_list("users", account.users_at, str(scope))
+
+
+def _additions(
+    account: DesiredAmcAccount, resolution: Resolution
+) -> list[tuple[str, str, str, AmcRole]]:
+    """With `prune`, the live users and pending invitations nobody lists: (entry, comment,
+    what was adopted, role)."""
+    additions: list[tuple[str, str, str, AmcRole]] = []
     for live_user in resolution.unlisted_users:
         if live_user.role is None:
             continue
@@ -356,6 +483,7 @@ def _adopt_amc(account: DesiredAmcAccount, live: Live, editor: _Editor, *, now: 
                 f"{{userId: {_q(live_user.user_id)}, role: {live_user.role.value}}}",
                 f"adopted: live user shown as {_q(live_user.email)} (Amazon masks addresses)",
                 f"added {live_user.user_id} ({live_user.role.value}) to {account.id}",
+                live_user.role,
             )
         )
     for invitation in resolution.unlisted_invitations:
@@ -367,13 +495,10 @@ def _adopt_amc(account: DesiredAmcAccount, live: Live, editor: _Editor, *, now: 
                 f"{{email: {_q(invitation.email)}, role: {invitation.role.value}{extra}}}",
                 "adopted: invited live, not accepted yet",
                 f"added {invitation.email} ({invitation.role.value}, invited) to {account.id}",
+                invitation.role,
             )
         )
-    for entry, comment, what in additions:
-        if anchor is None:
-            editor.skipped.append(f"{scope}: {what}: the account lists no user to add it after")
-            continue
-        editor.add_after(_entry_start(account, anchor), entry, comment, what)
+    return additions
 
 
 def _entry_start(account: DesiredAmcAccount, last: Source) -> Source:
@@ -384,8 +509,9 @@ def _entry_start(account: DesiredAmcAccount, last: Source) -> Source:
 
 def _split_group(
     account: DesiredAmcAccount, source: Source, change: _GroupChange, editor: _Editor
-) -> None:
-    """Replace this account's `{group: G, role: R}` entry by its members, changed."""
+) -> bool:
+    """Replace this account's `{group: G, role: R}` entry by its members, changed. True
+    when no member is left here, so the entry was removed whole."""
     members = [u for u in account.users if u.source == source and u.group is not None]
     span = editor.entry_range(source)
     lines = editor.lines(source.file)
@@ -393,8 +519,13 @@ def _split_group(
     what = "; ".join(change.what)
     if span is None or match is None or not members:
         editor.skipped.append(f"{source}: {what}: not a group entry adopt can edit")
-        return
+        return False
     group = members[0].group or ""
+    if all(user.key in change.removed for user in members):
+        if editor.claim(source.file, span, [], what):
+            editor.adopted.append(f"{source}: {what} (group {group} removed from this account)")
+            return True
+        return False
     indent = match.group(1)
     newline = "\r\n" if lines[span[0] - 1].endswith("\r\n") else "\n"
     new = [
@@ -409,21 +540,26 @@ def _split_group(
         new.append(f"{indent}- {_member_entry(user, role)}{newline}")
     if editor.claim(source.file, span, new, what):
         editor.adopted.append(f"{source}: {what} (group {group} listed one by one)")
+    return False
 
 
 def _adopt_links(desired: Desired, plan: Plan, editor: _Editor) -> None:
+    """Per manager account: a listed link not linked live is removed; with `prune`, a live
+    link nobody lists is added (the plan disassociates exactly those)."""
+    gone: dict[int, list[DesiredLink]] = defaultdict(list)
+    found: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
     for action in plan.actions:
         if action.manager is None:
             continue
         scope = manager_scope(action.manager.key)
-        manager = next(
+        index, manager = next(
             (
-                m
-                for m in desired.manager_accounts
+                (n, m)
+                for n, m in enumerate(desired.manager_accounts)
                 if (m.id is not None and m.id == action.manager.id)
                 or (m.id is None and m.name == action.manager.name)
             ),
-            None,
+            (-1, None),
         )
         if manager is None:
             continue
@@ -437,25 +573,38 @@ def _adopt_links(desired: Desired, plan: Plan, editor: _Editor) -> None:
         elif action.kind is ActionKind.ASSOCIATE:
             link = _find_link(manager.links, action)
             if link is not None and link.source is not None:
-                editor.remove(link.source, f"{action.target} is not linked to {manager.name} live")
+                what = f"{action.target} is not linked to {manager.name} live"
+                if editor.remove(link.source, what):
+                    gone[index].append(link)
         elif action.kind is ActionKind.DISASSOCIATE:
-            anchor = max((x.source for x in manager.links if x.source is not None), default=None)
-            what = f"added link {action.target} to {manager.name}"
-            if anchor is None:
-                editor.skipped.append(f"{scope}: {what}: no linked account to add it after")
-                continue
             fields = [f"id: {_q(action.target)}"]
             if action.id_type is not None and action.id_type is not IdType.ACCOUNT_ID:
                 fields.append(f"idType: {action.id_type.value}")
             if action.region is not None and action.region is not Region.NA:
                 fields.append(f"region: {action.region.value}")
             label = f" ({_q(action.label)})" if action.label else ""
-            editor.add_after(
-                anchor,
-                "{" + ", ".join(fields) + "}",
-                f"adopted: linked live{label}",
-                what,
+            found[index].append(
+                (
+                    "{" + ", ".join(fields) + "}",
+                    f"adopted: linked live{label}",
+                    f"added link {action.target} to {manager.name}",
+                )
             )
+    for index in sorted(set(gone) | set(found)):
+        manager = desired.manager_accounts[index]
+        where = str(manager_scope(manager.key))
+        listed = [x.source for x in manager.links if x.source is not None]
+        if listed:
+            # After the last listed link (removed or not: an insertion follows its lines).
+            anchor = max(listed, key=lambda s: s.line)
+            for entry, comment, what in found[index]:
+                editor.add_after(anchor, entry, comment, what)
+        elif found[index]:
+            editor.add_entries(
+                manager.source, "linkedAccounts", manager.links_at, found[index], where
+            )
+        if listed and not found[index] and len(gone[index]) == len(listed):
+            editor.empty_list("linkedAccounts", manager.links_at, where)
 
 
 def _find_link(links: Sequence[DesiredLink], action: Action) -> DesiredLink | None:

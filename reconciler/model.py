@@ -144,6 +144,7 @@ class DesiredManagerAccount:
     prune: bool = True
     links: tuple[DesiredLink, ...] = ()
     source: Source | None = field(default=None, compare=False)
+    links_at: Source | None = field(default=None, compare=False)  # the `linkedAccounts:` key
 
     @property
     def key(self) -> str:
@@ -207,6 +208,7 @@ class DesiredAmcAccount:
     users: tuple[DesiredUser, ...] = ()
     source: Source | None = field(default=None, compare=False)
     policy: AccountPolicy | None = None
+    users_at: Source | None = field(default=None, compare=False)  # the `users:` key
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import click
 
 from reconciler.cli.helptext import GITHUB_ENV, epilog
 from reconciler.errors import EXIT_ERROR, EXIT_OK, Diagnostic, ManifestError
 from reconciler.manifest import load_manifests
+from reconciler.manifest.admins import admin_floor
 from reconciler.manifest.schema import load_schema
 from reconciler.model import Desired
 
@@ -31,14 +33,14 @@ def summary(desired: Desired) -> str:
     )
 
 
-def _annotation(diagnostic: Diagnostic) -> str:
+def _annotation(diagnostic: Diagnostic, level: str = "error") -> str:
     # GitHub workflow commands: `%`, CR and LF must be escaped in the message and properties.
     def escape(text: str) -> str:
         return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
     file = escape(diagnostic.file).replace(":", "%3A").replace(",", "%2C")
     return (
-        f"::error file={file},line={diagnostic.line},col={diagnostic.col}::"
+        f"::{level} file={file},line={diagnostic.line},col={diagnostic.col}::"
         f"{escape(diagnostic.message)}"
     )
 
@@ -58,32 +60,51 @@ def _annotation(diagnostic: Diagnostic) -> str:
     show_default=True,
     help="text for people, json for machines.",
 )
+@click.option(
+    "--expiring-within",
+    "expiring_within_days",
+    metavar="DAYS",
+    type=click.FloatRange(min=0.0),
+    default=14.0,
+    show_default=True,
+    help="Warn when an account falls under its minAdmins because admin grants expire within DAYS.",
+)
 @click.pass_context
-def validate(ctx: click.Context, paths: tuple[str, ...], output_format: str) -> None:
+def validate(
+    ctx: click.Context, paths: tuple[str, ...], output_format: str, expiring_within_days: float
+) -> None:
     """Check manifests offline: every .yaml/.yml under PATH... Exit 0 when valid, 1 with
-    every problem as FILE:LINE:COL: message otherwise."""
+    every problem as FILE:LINE:COL: message otherwise. An account whose admins not yet
+    expired (`expires:`) are fewer than its minAdmins is a problem; one that falls under it
+    within --expiring-within is a warning."""
+    warnings: tuple[Diagnostic, ...] = ()
     try:
         desired = load_manifests(paths)
+        floor = admin_floor(desired, now=time.time(), within_days=expiring_within_days)
+        warnings = floor.warnings
+        if floor.errors:
+            raise ManifestError(floor.errors)
     except ManifestError as exc:
         diagnostics = exc.diagnostics
         if output_format == "json":
             document = {
                 "valid": False,
-                "diagnostics": [
-                    {"file": d.file, "line": d.line, "col": d.col, "message": d.message}
-                    for d in diagnostics
-                ],
+                "diagnostics": [_json(d) for d in diagnostics],
+                "warnings": [_json(d) for d in warnings],
             }
             click.echo(json.dumps(document, indent=2))
         else:
             for diagnostic in diagnostics:
                 click.echo(str(diagnostic), err=True)
+            _warn(warnings)
             click.echo(f"{_plural(len(diagnostics), 'problem')} found.", err=True)
         if os.environ.get("GITHUB_ACTIONS") == "true":
             # The runner reads workflow commands from stdout and stderr alike; with --format
             # json they go to stderr so that stdout stays one JSON document.
             for diagnostic in diagnostics:
                 click.echo(_annotation(diagnostic), err=output_format == "json")
+            for warning in warnings:
+                click.echo(_annotation(warning, "warning"), err=output_format == "json")
         ctx.exit(EXIT_ERROR)
     if output_format == "json":
         document = {
@@ -96,11 +117,30 @@ def validate(ctx: click.Context, paths: tuple[str, ...], output_format: str) -> 
                 "users": sum(len(a.users) for a in desired.amc_accounts),
             },
             "diagnostics": [],
+            "warnings": [_json(d) for d in warnings],
         }
         click.echo(json.dumps(document, indent=2))
     else:
+        _warn(warnings)
         click.echo(summary(desired))
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for warning in warnings:
+            click.echo(_annotation(warning, "warning"), err=output_format == "json")
     ctx.exit(EXIT_OK)
+
+
+def _json(diagnostic: Diagnostic) -> dict[str, object]:
+    return {
+        "file": diagnostic.file,
+        "line": diagnostic.line,
+        "col": diagnostic.col,
+        "message": diagnostic.message,
+    }
+
+
+def _warn(warnings: tuple[Diagnostic, ...]) -> None:
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @click.command(epilog=epilog(exits=((EXIT_OK, "printed"),)))

@@ -132,6 +132,11 @@ def _src(doc: YamlDoc, path: Path) -> Source:
     return Source(doc.file, line, col)
 
 
+def _key_src(doc: YamlDoc, path: Path) -> Source:
+    line, col = doc.key_loc(path)
+    return Source(doc.file, line, col)
+
+
 def _at(source: Source) -> str:
     return f"{source.file}:{source.line}:{source.col}"
 
@@ -180,7 +185,7 @@ def _policy(
     for doc in docs:
         if "policy" not in doc.data:
             continue
-        source = Source(doc.file, *doc.key_loc(("policy",)))
+        source = _key_src(doc, ("policy",))
         if found is not None:
             out.append(
                 _diag(
@@ -240,7 +245,7 @@ def _account_policy(doc: YamlDoc, path: Path, entry: dict[str, Any]) -> AccountP
         allowed_email_domains=tuple(
             sorted({d.lower() for d in block.get("allowedEmailDomains") or ()})
         ),
-        source=Source(doc.file, *doc.key_loc((*path, "policy"))),
+        source=_key_src(doc, (*path, "policy")),
     )
 
 
@@ -329,7 +334,7 @@ def _groups(
     for doc in docs:
         for name, members in (doc.data.get("groups") or {}).items():
             path: Path = ("groups", name)
-            source = Source(doc.file, *doc.key_loc(path))
+            source = _key_src(doc, path)
             if name in where:
                 out.append(_diag(source, f"duplicate group `{name}` (also at {_at(where[name])})"))
                 continue
@@ -462,6 +467,7 @@ def _manager(
         prune=entry.get("prune", True),
         links=tuple(sorted(links, key=lambda k: (k.region.value, k.id_type.value, k.id))),
         source=source,
+        links_at=_key_src(doc, (*path, "linkedAccounts")) if "linkedAccounts" in entry else None,
     )
 
 
@@ -520,6 +526,7 @@ def _amc_accounts(
                     users=tuple(sorted(users, key=lambda u: u.key)),
                     source=source,
                     policy=own,
+                    users_at=_key_src(doc, (*path, "users")) if "users" in entry else None,
                 )
             )
     return result

@@ -1,0 +1,88 @@
+"""The `minAdmins` floor over time (issue #15): `validate`'s check of what `expires:` does
+to the admins an account lists.
+
+Loading counts every admin entry as written (manifests load the same whatever the date), so
+this check is separate and takes the time: from its `expires:` an admin entry counts as
+absent, and the plan would remove that admin. An account (with `prune`, where the
+manifests are the whole truth, as in the load check) whose admins not yet expired are fewer
+than `minAdmins` is an error; one that falls under it within `--expiring-within` is a
+warning, so the pull request that adds the `expires:`, or the nightly expiring job, says
+so before the day comes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.errors import Diagnostic
+from reconciler.model import AmcRole, Desired, DesiredUser, Source
+from reconciler.planning.draft import day
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class AdminFloor:
+    errors: tuple[Diagnostic, ...] = ()
+    warnings: tuple[Diagnostic, ...] = ()
+
+
+def _where(user: DesiredUser, fallback: Source) -> Source:
+    return user.expires_source or user.source or fallback
+
+
+def _who(user: DesiredUser) -> str:
+    return user.email or user.user_id or "?"
+
+
+def admin_floor(desired: Desired, *, now: float, within_days: float) -> AdminFloor:
+    errors: list[Diagnostic] = []
+    warnings: list[Diagnostic] = []
+    horizon = now + within_days * DAY
+    for account in desired.amc_accounts:
+        if not account.prune or account.source is None:
+            continue
+        admins = [u for u in account.users if u.role is AmcRole.ADMIN]
+        if len(admins) < account.min_admins:
+            continue  # the load check already says so
+        expired = sorted((u for u in admins if u.expired(now)), key=lambda u: u.expires or 0.0)
+        active = len(admins) - len(expired)
+        if expired and active < account.min_admins:
+            last = expired[-1]
+            at = _where(last, account.source)
+            names = ", ".join(f"{_who(u)} on {day(u.expires or 0.0)}" for u in expired)
+            errors.append(
+                Diagnostic(
+                    at.file,
+                    at.line,
+                    at.col,
+                    f"AMC account `{account.id}` has {active} admin(s) left, fewer than "
+                    f"minAdmins {account.min_admins}: the admin grant of {names} expired "
+                    "(`expires:`), so the plan would remove it; add an admin, move the "
+                    "`expires:`, or lower `minAdmins`",
+                )
+            )
+            continue
+        ending = sorted(
+            (u for u in admins if u.expires is not None and now < u.expires <= horizon),
+            key=lambda u: u.expires or 0.0,
+        )
+        remaining = active
+        for user in ending:
+            remaining -= 1
+            if remaining < account.min_admins:
+                at = _where(user, account.source)
+                warnings.append(
+                    Diagnostic(
+                        at.file,
+                        at.line,
+                        at.col,
+                        f"AMC account `{account.id}` will have {remaining} admin(s) from "
+                        f"{day(user.expires or 0.0)}, when the admin grant of {_who(user)} "
+                        f"expires: fewer than minAdmins {account.min_admins}, so the plan "
+                        "will refuse to remove it; add an admin, move the `expires:`, or "
+                        "lower `minAdmins`",
+                    )
+                )
+                break
+    return AdminFloor(tuple(errors), tuple(warnings))

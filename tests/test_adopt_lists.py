@@ -1,0 +1,202 @@
+"""Issue #15 `reconciler adopt` at the edges of a list, through the CLI against the sandbox:
+an account or manager account that lists nobody (`users: []`, or no `users:` key at all)
+gains the live entries; one whose every entry is gone live is left with `key: []` (a key
+with no entries would be null, which no manifest allows); an account that adopting would
+leave under its `minAdmins` is skipped on its own, with why, while the rest is adopted."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reconciler.errors import EXIT_CHANGES, EXIT_OK
+from tests.test_identity_scenarios import run
+
+AMC_EMPTY, AMC_ABSENT, AMC_GONE = "ENTITYLISTAMC01", "ENTITYLISTAMC02", "ENTITYLISTAMC03"
+AMC_FLOOR, AMC_FLOW = "ENTITYLISTAMC04", "ENTITYLISTAMC05"
+M_EMPTY, M_ABSENT, M_ONE = "amzn1.ads1.ma1.EMPTY", "amzn1.ads1.ma1.ABSENT", "amzn1.ads1.ma1.ONE"
+
+BOSS = {"email": "boss@corp.example", "user_id": "amzn1.account.BOSS", "role": "ADMIN"}
+ANN = {"email": "ann@corp.example", "user_id": "amzn1.account.ANN", "role": "VIEWER"}
+
+SEED = {
+    "accounts": [
+        {"id": f"ENTITYLIST000{n}", "name": f"Shop {n}"} for n in range(1, 5)
+    ],
+    "manager_accounts": [
+        {"id": M_EMPTY, "name": "Empty Co", "type": "Agency",
+         "links": ["ENTITYLIST0001", "ENTITYLIST0002"]},
+        {"id": M_ABSENT, "name": "Absent Co", "type": "Agency", "links": ["ENTITYLIST0003"]},
+        {"id": M_ONE, "name": "One Co", "type": "Agency", "links": []},
+    ],
+    "amc_accounts": [
+        {"id": AMC_EMPTY, "users": [BOSS, ANN]},
+        {"id": AMC_ABSENT, "users": [BOSS],
+         "invitations": [{"email": "ivy@corp.example", "role": "viewer"}]},
+        {"id": AMC_GONE, "users": []},
+    ],
+}  # fmt: skip
+
+MANIFEST = f"""\
+version: 1
+managerAccounts:
+  - name: Empty Co
+    id: {M_EMPTY}
+    linkedAccounts: []   # nothing yet
+  - name: Absent Co    # no links listed
+
+    id: {M_ABSENT}
+    # the type, after a blank line and a comment
+    type: Agency
+  # the next manager account
+  - name: One Co
+    id: {M_ONE}
+    linkedAccounts:
+      - id: ENTITYLIST0004   # the only one
+
+amcAccounts:
+  - id: {AMC_EMPTY}
+    minAdmins: 0
+    users: []
+  - id: {AMC_ABSENT}
+    minAdmins: 0
+    # nobody listed yet
+
+  - id: {AMC_GONE}
+    minAdmins: 0
+    users:   # both removed in the console
+      - {{email: gone@corp.example, userId: amzn1.account.GONE, role: viewer}}
+      - {{email: went@corp.example, role: viewer}}
+# the end
+"""
+
+
+MASKED = "(Amazon masks addresses)"
+EXPECTED = f"""\
+version: 1
+managerAccounts:
+  - name: Empty Co
+    id: {M_EMPTY}
+    linkedAccounts:   # nothing yet
+      - {{id: "ENTITYLIST0001"}}  # adopted: linked live ("Shop 1")
+      - {{id: "ENTITYLIST0002"}}  # adopted: linked live ("Shop 2")
+  - name: Absent Co    # no links listed
+
+    id: {M_ABSENT}
+    # the type, after a blank line and a comment
+    type: Agency
+    linkedAccounts:
+      - {{id: "ENTITYLIST0003"}}  # adopted: linked live ("Shop 3")
+  # the next manager account
+  - name: One Co
+    id: {M_ONE}
+    linkedAccounts: []
+
+amcAccounts:
+  - id: {AMC_EMPTY}
+    minAdmins: 0
+    users:
+      - {{userId: "amzn1.account.ANN", role: viewer}}  # adopted: live user shown as "a***@corp.example" {MASKED}
+      - {{userId: "amzn1.account.BOSS", role: admin}}  # adopted: live user shown as "b***@corp.example" {MASKED}
+  - id: {AMC_ABSENT}
+    minAdmins: 0
+    users:
+      - {{userId: "amzn1.account.BOSS", role: admin}}  # adopted: live user shown as "b***@corp.example" {MASKED}
+      - {{email: "ivy@corp.example", role: viewer}}  # adopted: invited live, not accepted yet
+    # nobody listed yet
+
+  - id: {AMC_GONE}
+    minAdmins: 0
+    users: []   # both removed in the console
+# the end
+"""  # noqa: E501
+
+
+def setup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], seed: dict[str, object], manifest: str
+) -> tuple[str, Path]:
+    seed_file = tmp_path / "seed.yaml"
+    seed_file.write_text(yaml.safe_dump(seed), encoding="utf-8")
+    state = str(tmp_path / "state.json")
+    assert run(capsys, "sandbox", "reset", "--state", state, "--seed", str(seed_file))[0] == 0
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "access.yaml").write_text(manifest, encoding="utf-8")
+    return state, folder
+
+
+def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
+    diff = list(difflib.ndiff(before.splitlines(), after.splitlines()))
+    return [d[2:] for d in diff if d[:2] == "- "], [d[2:] for d in diff if d[:2] == "+ "]
+
+
+def test_adopt_fills_empty_and_absent_lists_and_empties_lists_gone_live(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, folder = setup(tmp_path, capsys, SEED, MANIFEST)
+    code, out = run(capsys, "drift", "--sandbox-state", state, str(folder))
+    assert code != EXIT_OK and "10 to" not in out and "Plan: 1 to associate" in out, out
+
+    code, out = run(capsys, "adopt", "--sandbox-state", state, str(folder))
+    assert code == EXIT_CHANGES, out
+    assert "not adopted" not in out, out
+    after = (folder / "access.yaml").read_text(encoding="utf-8")
+    # Only the lines that change, change: new keys go at the end of their mapping, before
+    # the comments and blank lines that lead the next entry; `[]` is kept where it is the
+    # whole list and dropped where entries follow; comments on a key line stay.
+    assert after == EXPECTED
+    code, out = run(capsys, "plan", "--sandbox-state", state, "--detailed-exitcode", str(folder))
+    assert code == EXIT_OK, out
+    assert "No changes." in out
+    code, out = run(capsys, "adopt", "--sandbox-state", state, str(folder))
+    assert code == EXIT_OK and "Nothing to adopt." in out, out
+    assert (folder / "access.yaml").read_text(encoding="utf-8") == after
+
+
+FLOOR_SEED = {
+    "accounts": [{"id": "ENTITYLIST0001", "name": "Shop 1"}],
+    "amc_accounts": [
+        {"id": AMC_FLOOR, "users": [ANN]},  # the boss was removed in the console
+        {"id": AMC_FLOW, "users": [BOSS]},
+        {"id": AMC_EMPTY, "users": [BOSS, ANN]},
+    ],
+}
+
+FLOOR_MANIFEST = f"""\
+version: 1
+amcAccounts:
+  - id: {AMC_FLOOR}
+    users:
+      - {{email: boss@corp.example, userId: amzn1.account.BOSS, role: admin}}
+      - {{email: ann@corp.example, userId: amzn1.account.ANN, role: viewer}}
+  - {{id: {AMC_FLOW}, minAdmins: 0, prune: true}}
+  - id: {AMC_EMPTY}
+    users:
+      - {{email: boss@corp.example, userId: amzn1.account.BOSS, role: admin}}
+"""
+
+
+def test_an_account_adopt_would_leave_under_min_admins_is_skipped_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, folder = setup(tmp_path, capsys, FLOOR_SEED, FLOOR_MANIFEST)
+    code, out = run(capsys, "adopt", "--sandbox-state", state, str(folder))
+    assert code == EXIT_CHANGES, out
+    assert (
+        f"amc:{AMC_FLOOR}: adopting what is live would list 0 admin(s), under its minAdmins 1: "
+        "nothing adopted there"
+    ) in out
+    # A flow mapping cannot grow a `users:` key line by line: skipped, with the fix.
+    assert "write `users: []` in it, then adopt again" in out
+    after = (folder / "access.yaml").read_text(encoding="utf-8")
+    removed, added = changed_lines(FLOOR_MANIFEST, after)
+    assert removed == []
+    assert added == [
+        '      - {userId: "amzn1.account.ANN", role: viewer}  # adopted: live user shown as '
+        '"a***@corp.example" (Amazon masks addresses)'
+    ]
+    code, out = run(capsys, "adopt", "--diff", "--sandbox-state", state, str(folder))
+    assert code == EXIT_OK and "Nothing to adopt." in out, out
