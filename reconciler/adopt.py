@@ -21,7 +21,8 @@ What is not: an expired `expires:` grant (git says it ends; the plan removes it)
 expired invitation (the plan resends it), a change on a user that fits an entry by masked
 address only (evidence before access: pin it first, `reconciler pin --held`), masked users
 that cannot be told apart, a manager account that does not exist live, a new key in an
-entry written as a flow mapping, and every scope whose read failed or may be incomplete. Each is listed as skipped, with why.
+entry written as a flow mapping, and every scope whose read failed or may be incomplete.
+Each is listed as skipped, with why.
 
 Groups (decision): a change on one AMC account never edits a group, because a group may be
 used by other accounts. The account's `{group: G, role: R}` entry is replaced by its
@@ -56,17 +57,21 @@ from reconciler.escape import terminal
 from reconciler.identity import Resolution, resolve_users
 from reconciler.importer import write_atomic
 from reconciler.manifest import load_manifests
+from reconciler.manifest.addresses import escaped
 from reconciler.model import (
     AmcRole,
     Desired,
     DesiredAmcAccount,
     DesiredLink,
+    DesiredManagerAccount,
+    DesiredPolicy,
     DesiredUser,
     IdType,
     Live,
     Region,
     Source,
     amc_scope,
+    canonical_email,
     manager_scope,
 )
 from reconciler.plan import Action, ActionKind, Plan, Policy
@@ -139,6 +144,22 @@ class _Editor:
         self.edits: dict[str, _Edits] = defaultdict(_Edits)
         self.adopted: list[str] = []
         self.skipped: list[str] = []
+
+    def fork(self) -> _Editor:
+        """An editor of the same files (read once) with no edits of its own yet."""
+        other = _Editor()
+        other.texts = self.texts
+        return other
+
+    def merge(self, other: _Editor) -> None:
+        """Take `other`'s edits (of other lines: one account's entries are not another's)."""
+        for file, edits in other.edits.items():
+            mine = self.edits[file]
+            mine.replace.update(edits.replace)
+            for line, new in edits.insert.items():
+                mine.insert[line].extend(new)
+        self.adopted += other.adopted
+        self.skipped += other.skipped
 
     def lines(self, file: str) -> list[str]:
         if file not in self.texts:
@@ -371,7 +392,9 @@ class _GroupChange:
     what: list[str] = field(default_factory=list)
 
 
-def _adopt_amc(account: DesiredAmcAccount, live: Live, editor: _Editor, *, now: float) -> None:
+def _adopt_amc(
+    account: DesiredAmcAccount, live: Live, editor: _Editor, *, now: float, rules: DesiredPolicy
+) -> None:
     scope = amc_scope(account.id)
     found = next((a for a in live.amc_accounts if a.id == account.id), None)
     if found is None or not found.reachable or live.unreadable(scope) is not None:
@@ -403,6 +426,13 @@ def _adopt_amc(account: DesiredAmcAccount, live: Live, editor: _Editor, *, now: 
                     "if that is them"
                 )
                 continue
+            if role is AmcRole.ADMIN and not _may_be_admin(want, rules):
+                editor.skipped.append(
+                    f"{scope}: {_who(want)} is admin live, but only members of "
+                    f"{', '.join(rules.admin_groups)} may be admins (policy.adminGroups): not "
+                    "adopted; the plan sets the role back"
+                )
+                continue
             roles[position[id(want)]] = (role, f"{_who(want)} is {role.value} live")
     for user in (*resolution.missing, *resolution.pinned_absent):
         if not user.expired(now):
@@ -413,7 +443,7 @@ def _adopt_amc(account: DesiredAmcAccount, live: Live, editor: _Editor, *, now: 
             f"{scope}: {', '.join(_who(u) for u in ambiguity.desired)} cannot be told apart "
             "from live masked users: pin them first"
         )
-    additions = _additions(account, resolution) if account.prune else []
+    additions = _additions(account, resolution, rules, editor) if account.prune else []
 
     admins = sum(
         1
@@ -470,13 +500,41 @@ def _adopt_amc(account: DesiredAmcAccount, live: Live, editor: _Editor, *, now: 
 
 
 def _additions(
-    account: DesiredAmcAccount, resolution: Resolution
+    account: DesiredAmcAccount, resolution: Resolution, rules: DesiredPolicy, editor: _Editor
 ) -> list[tuple[str, str, str, AmcRole]]:
     """With `prune`, the live users and pending invitations nobody lists: (entry, comment,
-    what was adopted, role)."""
+    what was adopted, role). Never one the manifests' own policy forbids: an address (as
+    Amazon shows it) outside the allowed email domains, or an admin outside `adminGroups`.
+    A `userId:` entry has no address for `validate` to check, so adopt checks the one shown;
+    such people are listed as not adopted, and the plan removes them."""
+    scope = amc_scope(account.id)
+    own = account.policy.allowed_email_domains if account.policy is not None else ()
+    domains = frozenset(rules.allowed_email_domains) | frozenset(d.lower() for d in own)
     additions: list[tuple[str, str, str, AmcRole]] = []
+
+    def forbidden(who: str, shown: str, role: AmcRole, member: bool) -> str | None:
+        domain = shown.rsplit("@", 1)[-1].lower() if "@" in shown else ""
+        if domains and domain not in domains:
+            seen = "an unknown domain" if not domain or "*" in domain else f"`{domain}`"
+            return (
+                f"{scope}: {who} ({_q(shown)}, {role.value}) is at {seen}, not an allowed "
+                "email domain of this account (policy.allowedEmailDomains): not adopted; "
+                "the plan removes them"
+            )
+        if role is AmcRole.ADMIN and rules.admin_groups and not member:
+            return (
+                f"{scope}: {who} ({_q(shown)}) is admin live, but only members of "
+                f"{', '.join(rules.admin_groups)} may be admins (policy.adminGroups): not "
+                "adopted; the plan removes them"
+            )
+        return None
+
     for live_user in resolution.unlisted_users:
         if live_user.role is None:
+            continue
+        refused = forbidden(live_user.user_id, live_user.email, live_user.role, False)
+        if refused is not None:
+            editor.skipped.append(refused)
             continue
         additions.append(
             (
@@ -489,16 +547,29 @@ def _additions(
     for invitation in resolution.unlisted_invitations:
         if invitation.role is None:
             continue
+        member = canonical_email(invitation.email) in rules.admin_members
+        refused = forbidden("invitation", escaped(invitation.email), invitation.role, member)
+        if refused is not None:
+            editor.skipped.append(refused)
+            continue
         extra = "" if invitation.email.isascii() else ", unicode: true"
         additions.append(
             (
                 f"{{email: {_q(invitation.email)}, role: {invitation.role.value}{extra}}}",
                 "adopted: invited live, not accepted yet",
-                f"added {invitation.email} ({invitation.role.value}, invited) to {account.id}",
+                f"added {escaped(invitation.email)} ({invitation.role.value}, invited) to "
+                f"{account.id}",
                 invitation.role,
             )
         )
     return additions
+
+
+def _may_be_admin(user: DesiredUser, rules: DesiredPolicy) -> bool:
+    """`policy.adminGroups` as validate applies it to one entry."""
+    if not rules.admin_groups or user.group in rules.admin_groups:
+        return True
+    return user.email is not None and canonical_email(user.email) in rules.admin_members
 
 
 def _entry_start(account: DesiredAmcAccount, last: Source) -> Source:
@@ -543,11 +614,18 @@ def _split_group(
     return False
 
 
-def _adopt_links(desired: Desired, plan: Plan, editor: _Editor) -> None:
-    """Per manager account: a listed link not linked live is removed; with `prune`, a live
-    link nobody lists is added (the plan disassociates exactly those)."""
-    gone: dict[int, list[DesiredLink]] = defaultdict(list)
-    found: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+@dataclass(slots=True)
+class _LinkChanges:
+    """What adopt changes in one manager account's `linkedAccounts:`."""
+
+    gone: list[tuple[DesiredLink, str]] = field(default_factory=list)
+    found: list[tuple[str, str, str]] = field(default_factory=list)  # (entry, comment, what)
+
+
+def _link_changes(desired: Desired, plan: Plan, editor: _Editor) -> dict[int, _LinkChanges]:
+    """Per manager account (by position): a listed link not linked live goes; with `prune`,
+    a live link nobody lists comes (the plan disassociates exactly those)."""
+    changes: dict[int, _LinkChanges] = defaultdict(_LinkChanges)
     for action in plan.actions:
         if action.manager is None:
             continue
@@ -574,8 +652,7 @@ def _adopt_links(desired: Desired, plan: Plan, editor: _Editor) -> None:
             link = _find_link(manager.links, action)
             if link is not None and link.source is not None:
                 what = f"{action.target} is not linked to {manager.name} live"
-                if editor.remove(link.source, what):
-                    gone[index].append(link)
+                changes[index].gone.append((link, what))
         elif action.kind is ActionKind.DISASSOCIATE:
             fields = [f"id: {_q(action.target)}"]
             if action.id_type is not None and action.id_type is not IdType.ACCOUNT_ID:
@@ -583,28 +660,34 @@ def _adopt_links(desired: Desired, plan: Plan, editor: _Editor) -> None:
             if action.region is not None and action.region is not Region.NA:
                 fields.append(f"region: {action.region.value}")
             label = f" ({_q(action.label)})" if action.label else ""
-            found[index].append(
+            changes[index].found.append(
                 (
                     "{" + ", ".join(fields) + "}",
                     f"adopted: linked live{label}",
                     f"added link {action.target} to {manager.name}",
                 )
             )
-    for index in sorted(set(gone) | set(found)):
-        manager = desired.manager_accounts[index]
-        where = str(manager_scope(manager.key))
-        listed = [x.source for x in manager.links if x.source is not None]
-        if listed:
-            # After the last listed link (removed or not: an insertion follows its lines).
-            anchor = max(listed, key=lambda s: s.line)
-            for entry, comment, what in found[index]:
-                editor.add_after(anchor, entry, comment, what)
-        elif found[index]:
-            editor.add_entries(
-                manager.source, "linkedAccounts", manager.links_at, found[index], where
-            )
-        if listed and not found[index] and len(gone[index]) == len(listed):
-            editor.empty_list("linkedAccounts", manager.links_at, where)
+    return changes
+
+
+def _adopt_links(manager: DesiredManagerAccount, change: _LinkChanges, editor: _Editor) -> None:
+    where = str(manager_scope(manager.key))
+    removed = sum(1 for link, what in change.gone if editor.remove(_source(link), what))
+    listed = [x.source for x in manager.links if x.source is not None]
+    if listed:
+        # After the last listed link (removed or not: an insertion follows its lines).
+        anchor = max(listed, key=lambda s: s.line)
+        for entry, comment, what in change.found:
+            editor.add_after(anchor, entry, comment, what)
+    elif change.found:
+        editor.add_entries(manager.source, "linkedAccounts", manager.links_at, change.found, where)
+    if listed and not change.found and removed == len(listed):
+        editor.empty_list("linkedAccounts", manager.links_at, where)
+
+
+def _source(link: DesiredLink) -> Source:
+    assert link.source is not None
+    return link.source
 
 
 def _find_link(links: Sequence[DesiredLink], action: Action) -> DesiredLink | None:
@@ -616,21 +699,57 @@ def _find_link(links: Sequence[DesiredLink], action: Action) -> DesiredLink | No
 
 def compute(desired: Desired, live: Live, *, now: float) -> Adoption:
     """What adopt would change (nothing written). Raises `ReconcilerError` when the
-    edited manifests would not load, or would plan a change the current ones do not."""
+    edited manifests would not load, or would plan a change the current ones do not.
+
+    Each account (AMC account or manager account) is a unit, adopted whole or not at all.
+    When the edits of all units together do not pass the check, each unit is checked on
+    its own and a unit that fails is left out, listed with why (an address outside the
+    allowed domains, an admin outside `adminGroups`, ...); the rest is adopted."""
     policy = permissive(now)
     before = make_plan(desired, live, policy)
     editor = _Editor()
+    units: list[tuple[str, _Editor]] = []
     unread = {n.scope for n in before.unread}
     for account in desired.amc_accounts:
         if str(amc_scope(account.id)) in unread:
             editor.skipped.append(f"amc:{account.id}: not read completely: nothing adopted")
             continue
-        _adopt_amc(account, live, editor, now=now)
-    _adopt_links(desired, before, editor)
-    files = editor.results()
+        unit = editor.fork()
+        _adopt_amc(account, live, unit, now=now, rules=desired.policy)
+        units.append((str(amc_scope(account.id)), unit))
+    for index, change in sorted(_link_changes(desired, before, editor).items()):
+        manager = desired.manager_accounts[index]
+        unit = editor.fork()
+        _adopt_links(manager, change, unit)
+        units.append((str(manager_scope(manager.key)), unit))
+    merged = editor.fork()
+    for _, unit in units:
+        merged.merge(unit)
+    files = merged.results()
     if files:
-        _verify(desired, live, policy, before, files)
-    return Adoption(tuple(files), tuple(editor.adopted), tuple(editor.skipped))
+        try:
+            _verify(desired, live, policy, before, files)
+        except Refused:
+            merged = editor.fork()
+            for scope, unit in units:
+                unit_files = unit.results()
+                try:
+                    if unit_files:
+                        _verify(desired, live, policy, before, unit_files)
+                except Refused as exc:
+                    merged.skipped += unit.skipped
+                    merged.skipped.append(
+                        f"{scope}: nothing adopted there, because the edit would not pass "
+                        f"the manifests' own checks: {'; '.join(exc.problems)} (it would "
+                        f"have: {'; '.join(unit.adopted)})"
+                    )
+                    continue
+                merged.merge(unit)
+            files = merged.results()
+            if files:
+                _verify(desired, live, policy, before, files)
+    skipped = (*editor.skipped, *merged.skipped)
+    return Adoption(tuple(files), tuple(merged.adopted), skipped)
 
 
 def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
@@ -638,8 +757,13 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
     `within_days`, for a pull request that a reviewer merges (the access ends) or amends
     by moving the date. No live read. An `expires:` on a group member removes the member
     from the group (the expiry applies wherever the group is used); on an entry, the entry.
-    The edited manifests must load, or nothing is returned."""
-    editor = _Editor()
+    An account whose every entry goes is left with `users: []`.
+
+    The edited manifests must load. When they would not (the last admin of an account with
+    `minAdmins`, say), each removal is checked on its own and one that cannot be made is
+    listed with why, for the reviewer to add an admin or move the date; the rest is made."""
+    base = _Editor()
+    units: list[tuple[Source, _Editor]] = []
     done: set[Source] = set()
     horizon = now + within_days * 86_400
     for account in desired.amc_accounts:
@@ -648,20 +772,55 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
                 continue
             # The group entry's own `expires:` ends the group here; a member's ends the
             # member everywhere, so it leaves the group.
-            own = _within(editor.entry_range(user.source), user.source, user.expires_source)
+            own = _within(base.entry_range(user.source), user.source, user.expires_source)
             target = (
                 user.pin_at if user.group is not None and user.pin_at and not own else user.source
             )
             if target in done:
                 continue
             done.add(target)
-            assert user.expires is not None
             state = "expired" if user.expires <= now else "expires"
-            editor.remove(target, f"{_who(user)} {state} on {day(user.expires)}")
-    files = editor.results()
-    if files:
-        _load_edited(desired, files)
-    return Adoption(tuple(files), tuple(editor.adopted), tuple(editor.skipped))
+            unit = base.fork()
+            if unit.remove(target, f"{_who(user)} {state} on {day(user.expires)}"):
+                units.append((target, unit))
+            else:
+                base.skipped += unit.skipped
+
+    def combine(chosen: list[tuple[Source, _Editor]]) -> tuple[_Editor, list[FileEdit]]:
+        merged = base.fork()
+        for _, unit in chosen:
+            merged.merge(unit)
+        gone = {target for target, _ in chosen}
+        for account in desired.amc_accounts:
+            entries = {u.source for u in account.users if u.source is not None}
+            if entries and entries <= gone:
+                merged.empty_list("users", account.users_at, str(amc_scope(account.id)))
+        return merged, merged.results()
+
+    merged, files = combine(units)
+    try:
+        if files:
+            _load_edited(desired, files)
+    except Refused:
+        chosen: list[tuple[Source, _Editor]] = []
+        refused: list[str] = []
+        for item in units:
+            _, unit_files = combine([item])
+            try:
+                _load_edited(desired, unit_files)
+            except Refused as exc:
+                refused.append(
+                    f"{'; '.join(item[1].adopted)}: not removed, because the manifests would "
+                    f"not pass their own checks without it: {'; '.join(exc.problems)} (or "
+                    "move the `expires:`)"
+                )
+                continue
+            chosen.append(item)
+        merged, files = combine(chosen)
+        if files:
+            _load_edited(desired, files)
+        merged.skipped += refused
+    return Adoption(tuple(files), tuple(merged.adopted), (*base.skipped, *merged.skipped))
 
 
 def _within(span: tuple[int, int] | None, entry: Source, at: Source | None) -> bool:
@@ -673,12 +832,22 @@ def _within(span: tuple[int, int] | None, entry: Source, at: Source | None) -> b
     )
 
 
+class Refused(ReconcilerError):
+    """The edited manifests would not load, or would plan a change the current ones do
+    not; `problems` says why, one line each (files named as the user knows them, lines as
+    adopt would write them)."""
+
+    def __init__(self, headline: str, problems: Sequence[str]) -> None:
+        super().__init__(f"{headline}; nothing was written:\n" + "\n".join(problems))
+        self.problems = tuple(problems)
+
+
 def _load_edited(desired: Desired, files: list[FileEdit]) -> Desired:
-    """The edited manifests, loaded from a scratch folder; `ReconcilerError` when they do
-    not load (nothing is written then)."""
+    """The edited manifests, loaded from a scratch folder; `Refused` when they do not load
+    (nothing is written then)."""
     edited = {edit.path: edit.after for edit in files}
     with tempfile.TemporaryDirectory(prefix="reconciler-adopt-") as scratch:
-        copies: list[str] = []
+        copies: dict[str, str] = {}
         for n, file in enumerate(desired.files):
             target = Path(scratch) / str(n) / Path(file).name
             target.parent.mkdir()
@@ -686,14 +855,17 @@ def _load_edited(desired: Desired, files: list[FileEdit]) -> Desired:
                 target.write_text(edited[file], encoding="utf-8")
             else:
                 shutil.copyfile(file, target)
-            copies.append(str(target))
+            copies[str(target)] = file
         try:
-            return load_manifests(copies)
+            return load_manifests(list(copies))
         except ManifestError as exc:
-            raise ReconcilerError(
-                "adopt would leave manifests that do not load; nothing was written:\n"
-                + str(exc).replace(scratch, "<edited>")
-            ) from exc
+            problems = []
+            for diagnostic in exc.diagnostics:
+                line = str(diagnostic)
+                for copy, file in copies.items():
+                    line = line.replace(copy, file)
+                problems.append(line.replace(scratch, "<edited>"))
+            raise Refused("adopt would leave manifests that do not load", problems) from exc
 
 
 def _verify(
@@ -705,9 +877,9 @@ def _verify(
     known = {repr(sorted(action_meaning(a).items())) for a in before.actions}
     new = [a for a in after.actions if repr(sorted(action_meaning(a).items())) not in known]
     if new:
-        raise ReconcilerError(
-            "adopt would make the manifests ask for a change they do not ask for now; nothing "
-            "was written: " + "; ".join(f"{a.kind.value} {a.target}" for a in new)
+        raise Refused(
+            "adopt would make the manifests ask for a change they do not ask for now",
+            [f"{a.kind.value} {a.target}" for a in new],
         )
 
 

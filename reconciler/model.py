@@ -225,6 +225,8 @@ class DesiredPolicy:
     protected_users: tuple[str, ...] = ()  # userIds, and addresses lower-case
     admin_groups: tuple[str, ...] = ()
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False)
+    # The admin groups' members (canonical addresses): who may be an admin by address.
+    admin_members: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ leave under its `minAdmins` is skipped on its own, with why, while the rest is a
 from __future__ import annotations
 
 import difflib
+import json
+import time
 from pathlib import Path
 
 import pytest
@@ -199,4 +201,140 @@ def test_an_account_adopt_would_leave_under_min_admins_is_skipped_alone(
         '"a***@corp.example" (Amazon masks addresses)'
     ]
     code, out = run(capsys, "adopt", "--diff", "--sandbox-state", state, str(folder))
+    assert code == EXIT_OK and "Nothing to adopt." in out, out
+
+
+POLICY_SEED = {
+    "accounts": [{"id": "ENTITYLIST0001", "name": "Shop 1"}],
+    "amc_accounts": [
+        {
+            "id": AMC_EMPTY,
+            "users": [
+                BOSS,
+                {**ANN, "role": "ADMIN"},  # promoted in the console, not in `admins`
+                {"email": "zed@gmail.com", "user_id": "amzn1.account.ZED", "role": "VIEWER"},
+                {"email": "mal@corp.example", "user_id": "amzn1.account.MAL", "role": "ADMIN"},
+                {"email": "val@corp.example", "user_id": "amzn1.account.VAL", "role": "VIEWER"},
+            ],
+            "invitations": [
+                {"email": "out@gmail.com", "role": "viewer"},
+                {"email": "kim@corp.example", "role": "viewer"},
+            ],
+        },
+        {
+            "id": AMC_ABSENT,
+            "users": [BOSS],
+            # A look-alike: Cyrillic "а" in a Latin name. validate refuses mixed scripts.
+            "invitations": [{"email": "p\u0430ul@corp.example", "role": "viewer"}],
+        },
+    ],
+}
+
+POLICY_MANIFEST = f"""\
+version: 1
+policy:
+  allowedEmailDomains: [corp.example]
+  adminGroups: [admins]
+groups:
+  admins:
+    - {{email: boss@corp.example, userId: amzn1.account.BOSS}}
+amcAccounts:
+  - id: {AMC_EMPTY}
+    users:
+      - {{group: admins, role: admin}}
+      - {{email: ann@corp.example, userId: amzn1.account.ANN, role: viewer}}
+  - id: {AMC_ABSENT}
+    users:
+      - {{group: admins, role: admin}}
+"""
+
+
+def test_adopt_never_writes_what_the_manifests_own_policy_forbids(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Console changes outside the policy (a stranger at another domain, an admin outside
+    `adminGroups`, a promotion, a look-alike address) are listed, not adopted; the rest of
+    the account, and the other accounts, are."""
+    state, folder = setup(tmp_path, capsys, POLICY_SEED, POLICY_MANIFEST)
+    code, out = run(capsys, "adopt", "--sandbox-state", state, str(folder))
+    assert code == EXIT_CHANGES, out
+    for refused in (
+        f'amc:{AMC_EMPTY}: amzn1.account.ZED ("z***@gmail.com", viewer) is at `gmail.com`, '
+        "not an allowed email domain of this account (policy.allowedEmailDomains): not "
+        "adopted; the plan removes them",
+        f'amc:{AMC_EMPTY}: amzn1.account.MAL ("m***@corp.example") is admin live, but only '
+        "members of admins may be admins (policy.adminGroups): not adopted; the plan removes "
+        "them",
+        f'amc:{AMC_EMPTY}: invitation ("out@gmail.com", viewer) is at `gmail.com`, not an '
+        "allowed email domain",
+        f"amc:{AMC_EMPTY}: ann@corp.example is admin live, but only members of admins may be "
+        "admins (policy.adminGroups): not adopted; the plan sets the role back",
+        f"amc:{AMC_ABSENT}: nothing adopted there, because the edit would not pass the "
+        "manifests' own checks:",
+    ):
+        assert f"not adopted: {refused}" in out, out
+    assert "address p\\u0430ul@corp.example mixes scripts: Cyrillic, Latin" in out, out
+    assert "\u0430" not in out  # the look-alike is only ever shown escaped
+    after = (folder / "access.yaml").read_text(encoding="utf-8")
+    removed, added = changed_lines(POLICY_MANIFEST, after)
+    assert removed == []
+    assert added == [
+        '      - {userId: "amzn1.account.VAL", role: viewer}  # adopted: live user shown as '
+        '"v***@corp.example" (Amazon masks addresses)',
+        '      - {email: "kim@corp.example", role: viewer}  # adopted: invited live, not '
+        "accepted yet",
+    ]
+    assert "\u0430" not in after and "gmail" not in after
+    # What was not adopted is what the plan now puts back.
+    code, out = run(capsys, "plan", "--sandbox-state", state, "--format", "json", str(folder))
+    document, _ = json.JSONDecoder().raw_decode(out[out.index("{") :])  # then its refusal
+    assert sorted((a["kind"], a["target"]) for a in document["actions"]) == [
+        ("revoke-invitation", "sandbox-invitation-000001"),
+        ("revoke-invitation", "sandbox-invitation-000003"),
+        ("revoke-user", "amzn1.account.MAL"),
+        ("revoke-user", "amzn1.account.ZED"),
+        ("set-role", "amzn1.account.ANN"),
+    ]
+
+
+def test_adopt_expiring_keeps_the_last_admin_and_empties_a_list_it_ends(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The nightly expiring pull request: a removal that would take an account under its
+    minAdmins is not made (the reviewer is told to add an admin or move the date), the rest
+    is; an account whose every entry ends is left with `users: []`."""
+    past = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 3 * 86_400))
+    soon = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 3 * 86_400))
+    text = (
+        "version: 1\n"
+        "amcAccounts:\n"
+        f"  - id: {AMC_FLOOR}\n"
+        "    users:\n"
+        f"      - {{email: alice@corp.example, role: admin, expires: {past}}}  # the only admin\n"
+        f"      - {{email: bob@corp.example, role: viewer, expires: {soon}}}\n"
+        "      - {email: cat@corp.example, role: viewer}\n"
+        f"  - id: {AMC_GONE}\n"
+        "    minAdmins: 0\n"
+        "    users:   # a project that ends\n"
+        f"      - {{email: dan@corp.example, role: viewer, expires: {soon}}}\n"
+    )
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "amc.yaml").write_text(text, encoding="utf-8")
+    code, out = run(capsys, "adopt", "--expiring", str(folder))
+    assert code == EXIT_CHANGES, out
+    assert (
+        f"not adopted: {folder / 'amc.yaml'}:5: alice@corp.example expired on {past}: not "
+        "removed, because the manifests would not pass their own checks without it: "
+    ) in out
+    assert (
+        "lists 0 admin(s) but minAdmins is 1: add an admin, or lower `minAdmins` (or move " in out
+    )
+    after = (folder / "amc.yaml").read_text(encoding="utf-8")
+    assert after == (
+        text.replace(f"      - {{email: bob@corp.example, role: viewer, expires: {soon}}}\n", "")
+        .replace(f"      - {{email: dan@corp.example, role: viewer, expires: {soon}}}\n", "")
+        .replace("    users:   # a project that ends", "    users: []   # a project that ends")
+    )
+    code, out = run(capsys, "adopt", "--expiring", "--diff", str(folder))
     assert code == EXIT_OK and "Nothing to adopt." in out, out

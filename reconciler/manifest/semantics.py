@@ -231,6 +231,9 @@ def _policy(
         protected_users=tuple(protected),
         admin_groups=tuple(sorted(set(admin_groups))),
         sources=sources,
+        admin_members=frozenset(
+            canonical_email(m.email) for name in admin_groups for m in groups.get(name, ())
+        ),
     )
 
 
