@@ -46,10 +46,11 @@ import re
 import shutil
 import tempfile
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from reconciler.digest import action_meaning
 from reconciler.errors import ManifestError, ReconcilerError
@@ -78,6 +79,7 @@ from reconciler.plan import Action, ActionKind, Plan, Policy
 from reconciler.planner import make_plan
 from reconciler.planning.draft import day
 
+U = TypeVar("U")
 _ROLE = re.compile(r"""(\brole:\s*)(["']?)(admin|viewer)\2""")
 _DASH = re.compile(r"^(\s*)- ")
 
@@ -702,9 +704,9 @@ def compute(desired: Desired, live: Live, *, now: float) -> Adoption:
     edited manifests would not load, or would plan a change the current ones do not.
 
     Each account (AMC account or manager account) is a unit, adopted whole or not at all.
-    When the edits of all units together do not pass the check, each unit is checked on
-    its own and a unit that fails is left out, listed with why (an address outside the
-    allowed domains, an admin outside `adminGroups`, ...); the rest is adopted."""
+    A unit whose edit does not pass the check on its own (`_settle` finds it) is left out,
+    listed with why (a look-alike address invited in the console, say); the rest is
+    adopted."""
     policy = permissive(now)
     before = make_plan(desired, live, policy)
     editor = _Editor()
@@ -722,34 +724,52 @@ def compute(desired: Desired, live: Live, *, now: float) -> Adoption:
         unit = editor.fork()
         _adopt_links(manager, change, unit)
         units.append((str(manager_scope(manager.key)), unit))
-    merged = editor.fork()
-    for _, unit in units:
-        merged.merge(unit)
-    files = merged.results()
-    if files:
-        try:
+
+    def combine(chosen: Sequence[tuple[str, _Editor]]) -> _Editor:
+        merged = editor.fork()
+        for _, unit in chosen:
+            merged.merge(unit)
+        return merged
+
+    def check(chosen: Sequence[tuple[str, _Editor]]) -> None:
+        files = combine(chosen).results()
+        if files:
             _verify(desired, live, policy, before, files)
-        except Refused:
-            merged = editor.fork()
-            for scope, unit in units:
-                unit_files = unit.results()
-                try:
-                    if unit_files:
-                        _verify(desired, live, policy, before, unit_files)
-                except Refused as exc:
-                    merged.skipped += unit.skipped
-                    merged.skipped.append(
-                        f"{scope}: nothing adopted there, because the edit would not pass "
-                        f"the manifests' own checks: {'; '.join(exc.problems)} (it would "
-                        f"have: {'; '.join(unit.adopted)})"
-                    )
-                    continue
-                merged.merge(unit)
-            files = merged.results()
-            if files:
-                _verify(desired, live, policy, before, files)
-    skipped = (*editor.skipped, *merged.skipped)
-    return Adoption(tuple(files), tuple(merged.adopted), skipped)
+
+    changing = [u for u in units if u[1].edits]
+    accepted, refused = _settle(changing, check)
+    merged = combine([*[u for u in units if not u[1].edits], *accepted])
+    for (scope, unit), exc in refused:
+        merged.skipped += unit.skipped
+        merged.skipped.append(
+            f"{scope}: nothing adopted there, because the edit would not pass the manifests' "
+            f"own checks: {'; '.join(exc.problems)} (it would have: {'; '.join(unit.adopted)})"
+        )
+    files = merged.results()
+    if refused and files:
+        _verify(desired, live, policy, before, files)  # the units that pass, together
+    return Adoption(tuple(files), tuple(merged.adopted), (*editor.skipped, *merged.skipped))
+
+
+def _settle(
+    units: Sequence[U], check: Callable[[Sequence[U]], None]
+) -> tuple[list[U], list[tuple[U, Refused]]]:
+    """The units whose edits pass `check` (which raises `Refused`), and each one that does
+    not on its own, with why. All together first; when that fails, each half, down to
+    single units: a few bad units among many cost a few checks each (the check loads and
+    plans every manifest), never one per unit."""
+    if not units:
+        return [], []
+    try:
+        check(units)
+    except Refused as exc:
+        if len(units) == 1:
+            return [], [(units[0], exc)]
+        middle = len(units) // 2
+        left_ok, left_bad = _settle(units[:middle], check)
+        right_ok, right_bad = _settle(units[middle:], check)
+        return [*left_ok, *right_ok], [*left_bad, *right_bad]
+    return list(units), []
 
 
 def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
@@ -759,9 +779,9 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
     from the group (the expiry applies wherever the group is used); on an entry, the entry.
     An account whose every entry goes is left with `users: []`.
 
-    The edited manifests must load. When they would not (the last admin of an account with
-    `minAdmins`, say), each removal is checked on its own and one that cannot be made is
-    listed with why, for the reviewer to add an admin or move the date; the rest is made."""
+    The edited manifests must load. A removal they would not load without (the last admin
+    of an account with `minAdmins`, say) is found by `_settle` and listed with why, for the
+    reviewer to add an admin or move the date; the rest is made."""
     base = _Editor()
     units: list[tuple[Source, _Editor]] = []
     done: set[Source] = set()
@@ -786,7 +806,7 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
             else:
                 base.skipped += unit.skipped
 
-    def combine(chosen: list[tuple[Source, _Editor]]) -> tuple[_Editor, list[FileEdit]]:
+    def combine(chosen: Sequence[tuple[Source, _Editor]]) -> tuple[_Editor, list[FileEdit]]:
         merged = base.fork()
         for _, unit in chosen:
             merged.merge(unit)
@@ -797,29 +817,20 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
                 merged.empty_list("users", account.users_at, str(amc_scope(account.id)))
         return merged, merged.results()
 
-    merged, files = combine(units)
-    try:
+    def check(chosen: Sequence[tuple[Source, _Editor]]) -> None:
+        _, files = combine(chosen)
         if files:
             _load_edited(desired, files)
-    except Refused:
-        chosen: list[tuple[Source, _Editor]] = []
-        refused: list[str] = []
-        for item in units:
-            _, unit_files = combine([item])
-            try:
-                _load_edited(desired, unit_files)
-            except Refused as exc:
-                refused.append(
-                    f"{'; '.join(item[1].adopted)}: not removed, because the manifests would "
-                    f"not pass their own checks without it: {'; '.join(exc.problems)} (or "
-                    "move the `expires:`)"
-                )
-                continue
-            chosen.append(item)
-        merged, files = combine(chosen)
-        if files:
-            _load_edited(desired, files)
-        merged.skipped += refused
+
+    accepted, refused = _settle(units, check)
+    merged, files = combine(accepted)
+    if refused and files:
+        _load_edited(desired, files)  # the removals that pass, together
+    for (_, unit), exc in refused:
+        merged.skipped.append(
+            f"{'; '.join(unit.adopted)}: not removed, because the manifests would not pass "
+            f"their own checks without it: {'; '.join(exc.problems)} (or move the `expires:`)"
+        )
     return Adoption(tuple(files), tuple(merged.adopted), (*base.skipped, *merged.skipped))
 
 

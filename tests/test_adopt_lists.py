@@ -2,18 +2,24 @@
 an account or manager account that lists nobody (`users: []`, or no `users:` key at all)
 gains the live entries; one whose every entry is gone live is left with `key: []` (a key
 with no entries would be null, which no manifest allows); an account that adopting would
-leave under its `minAdmins` is skipped on its own, with why, while the rest is adopted."""
+leave under its `minAdmins` is skipped on its own, with why, while the rest is adopted;
+what the manifests' own policy forbids is never written."""
 
 from __future__ import annotations
 
 import difflib
 import json
+import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
+from reconciler.adopt import Refused, _settle
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from tests.test_identity_scenarios import run
 
@@ -338,3 +344,28 @@ def test_adopt_expiring_keeps_the_last_admin_and_empties_a_list_it_ends(
     )
     code, out = run(capsys, "adopt", "--expiring", "--diff", str(folder))
     assert code == EXIT_OK and "Nothing to adopt." in out, out
+
+
+@given(
+    st.integers(min_value=1, max_value=64).flatmap(
+        lambda n: st.tuples(st.just(n), st.sets(st.integers(0, n - 1), max_size=4))
+    )
+)
+def test_settle_finds_exactly_the_bad_units_in_few_checks(case: tuple[int, set[int]]) -> None:
+    """A check fails when any unit it is given is bad (as a look-alike address fails the
+    whole load): `_settle` keeps every good unit, names every bad one with its own refusal,
+    and costs about 2 k log2(n) checks for k bad units among n, never one per unit."""
+    n, bad = case
+    calls = 0
+
+    def check(chosen: Sequence[int]) -> None:
+        nonlocal calls
+        calls += 1
+        found = sorted(set(chosen) & bad)
+        if found:
+            raise Refused("bad", [f"unit {u}" for u in found])
+
+    accepted, refused = _settle(list(range(n)), check)
+    assert accepted == [u for u in range(n) if u not in bad]
+    assert [(u, exc.problems) for u, exc in refused] == [(u, (f"unit {u}",)) for u in sorted(bad)]
+    assert calls <= 1 + 2 * len(bad) * max(1, math.ceil(math.log2(n)))
