@@ -25,9 +25,9 @@ from typing import Any
 
 import yaml
 
+from reconciler.actions import family
 from reconciler.api import AdsClient, ApiConfig
 from reconciler.apply import Status, apply_plan
-from reconciler.apply.batches import LIMITS
 from reconciler.live import read_live
 from reconciler.model import (
     AmcRole,
@@ -131,12 +131,12 @@ def world() -> tuple[dict[str, Any], Desired]:
 
 
 def minimum_calls(plan: Plan) -> int:
-    """One call per (account, kind, region, roles, notify) group and API limit."""
+    """One call per (account, kind, region, role, notify) group and the API's item limit
+    for the kind (its family's `limit`)."""
     groups: Counter[tuple[Any, ...]] = Counter()
     for a in plan.actions:
-        roles = tuple(a.payload.get("roles") or ())
-        groups[(a.kind, a.scope, a.region, roles, a.notify)] += 1
-    return sum(math.ceil(n / LIMITS[key[0]]) for key, n in groups.items())
+        groups[(a.kind, a.scope, a.region, a.role, a.notify)] += 1
+    return sum(math.ceil(n / family(key[0]).limit(key[0])) for key, n in groups.items())
 
 
 def run(config: ApiConfig, want: Desired, concurrency: int, *, verify: bool) -> dict[str, float]:
@@ -149,7 +149,7 @@ def run(config: ApiConfig, want: Desired, concurrency: int, *, verify: bool) -> 
         time.sleep(1.5)  # let the server's token bucket refill after the read
         before = client.stats
         started = time.perf_counter()
-        report = apply_plan(plan, client, desired=want if verify else None, verify=verify)
+        report = apply_plan(plan, client, verify=verify)
         wall = time.perf_counter() - started
         after = client.stats
     statuses = Counter(r.status for r in report.results)

@@ -12,6 +12,8 @@ Benchmarks (each at the issue's size, 1x, and 4x):
 - `plan (CLI)` and `apply (CLI)`: `reconciler plan --out` / `reconciler apply --auto-approve`
   as whole processes against `sandbox serve` seeded with tests/chaos/world.py's world at the
   read benchmark's size, whose plan holds every kind of action (about 1,900 actions at 1x).
+- `adopt (CLI)`: `reconciler adopt` on that world (every account drifted), then a plan to
+  count what is left.
 
 The served sandbox adds `--latency-ms` to every response and admits `--rate` requests per
 second per client (token bucket, 429 + Retry-After beyond). Lower bounds: minimum read
@@ -25,6 +27,7 @@ Results are printed and written to benchmarks/results/ (git-ignored).
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
@@ -253,7 +256,7 @@ def bench_apply(scale: int, opts: argparse.Namespace) -> Row:
             after = served.stats()
         if done.returncode != 0:
             raise RuntimeError(done.describe())
-        plan = plan_from_json(json.loads(out.read_text(encoding="utf-8")))
+        plan = plan_from_json(json.loads(out.read_text(encoding="utf-8")), source=str(out))
     writes = apply_scale.minimum_calls(plan)
     reads = 2 * spec.minimum_reads()
     requests = _requests(after) - _requests(before)
@@ -275,12 +278,64 @@ def bench_apply(scale: int, opts: argparse.Namespace) -> Row:
     )
 
 
+def bench_adopt(scale: int, opts: argparse.Namespace) -> Row:
+    """`reconciler adopt` (whole process) on the plan world, where every manager and AMC
+    account has drifted: it reads the managed scopes, plans, edits the manifests and checks
+    them by loading and planning the edited copies against the same read. The lower bound is
+    the read's, as for plan; the note says what is left to plan afterwards (the manager
+    accounts the manifests create, which adopt does not remove) and how many lines changed."""
+    spec = CHANGE_WORLD.scaled(scale)
+    with tempfile.TemporaryDirectory() as tmp:
+        seed_file, manifests = write(Path(tmp), spec)
+        before = {p: p.read_text(encoding="utf-8") for p in sorted(manifests.rglob("*.yaml"))}
+        with harness.serve(*_load_flags(opts, seed_file)) as served:
+            done = harness.run(
+                ["adopt", "--no-progress", str(manifests)], env=served.env, timeout_s=1800
+            )
+            stats = served.stats()
+            if done.returncode != 2:
+                raise RuntimeError(done.describe())
+            time.sleep(1.5)  # let the server's token bucket refill
+            out = Path(tmp) / "after.json"
+            after = harness.run(
+                ["plan", "--no-progress", "--out", str(out), *GUARDS_OFF, str(manifests)],
+                env=served.env,
+                timeout_s=1800,
+            )
+        if after.returncode != 0:
+            raise RuntimeError(after.describe())
+        left = json.loads(out.read_text(encoding="utf-8"))["actions"]
+        changed = 0
+        for path, text in before.items():
+            new = path.read_text(encoding="utf-8").splitlines()
+            old = text.splitlines()
+            changed += sum(1 for line in difflib.ndiff(old, new) if line[:2] in ("- ", "+ "))
+    reads = spec.minimum_reads()
+    kinds = sorted({a["kind"] for a in left})
+    return Row(
+        "adopt (CLI)",
+        scale,
+        _change_world_size(spec),
+        done.wall_s,
+        requests=_requests(stats),
+        min_requests=reads,
+        bound_s=reads / opts.rate,
+        peak_mib=_mib(done.peak_kib),
+        how="CLI",
+        note=(
+            f"{changed} lines changed; plan after: {len(left)} actions ({', '.join(kinds)}); "
+            f"{stats['throttled']} x 429; CPU {done.cpu_s:.1f} s"
+        ),
+    )
+
+
 BENCHMARKS: dict[str, tuple[Callable[[int, argparse.Namespace], Row], str | None]] = {
     "load": (bench_load, None),
     "read": (bench_read, None),
     "make-plan": (bench_make_plan, None),
     "plan": (bench_plan, "plan"),
     "apply": (bench_apply, "apply"),
+    "adopt": (bench_adopt, "adopt"),
 }
 
 
