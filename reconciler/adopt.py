@@ -52,6 +52,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+import yaml
+
 from reconciler.digest import action_meaning
 from reconciler.errors import ManifestError, ReconcilerError
 from reconciler.escape import terminal
@@ -59,6 +61,7 @@ from reconciler.identity import Resolution, resolve_users
 from reconciler.importer import write_atomic
 from reconciler.manifest import load_manifests
 from reconciler.manifest.addresses import escaped
+from reconciler.manifest.layout import Entry, Layout, layout, line_break
 from reconciler.model import (
     AmcRole,
     Desired,
@@ -80,7 +83,6 @@ from reconciler.planner import make_plan
 from reconciler.planning.draft import day
 
 U = TypeVar("U")
-_ROLE = re.compile(r"""(\brole:\s*)(["']?)(admin|viewer)\2""")
 _DASH = re.compile(r"^(\s*)- ")
 
 
@@ -141,8 +143,11 @@ class _Edits:
 
 
 class _Editor:
+    """Line edits of manifest files, placed by their layout (`reconciler.manifest.layout`).
+    Every edit is claimed first: two that touch the same lines are never both made."""
+
     def __init__(self) -> None:
-        self.texts: dict[str, list[str]] = {}
+        self.layouts: dict[str, Layout] = {}
         self.edits: dict[str, _Edits] = defaultdict(_Edits)
         self.adopted: list[str] = []
         self.skipped: list[str] = []
@@ -150,7 +155,7 @@ class _Editor:
     def fork(self) -> _Editor:
         """An editor of the same files (read once) with no edits of its own yet."""
         other = _Editor()
-        other.texts = self.texts
+        other.layouts = self.layouts
         return other
 
     def merge(self, other: _Editor) -> None:
@@ -163,35 +168,29 @@ class _Editor:
         self.adopted += other.adopted
         self.skipped += other.skipped
 
-    def lines(self, file: str) -> list[str]:
-        if file not in self.texts:
+    def layout(self, file: str) -> Layout:
+        if file not in self.layouts:
             try:
-                text = Path(file).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
+                # newline="": every line keeps its own break (CR LF stays CR LF).
+                with open(file, encoding="utf-8", newline="") as handle:
+                    text = handle.read()
+                self.layouts[file] = layout(text)
+            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
                 raise ReconcilerError(f"{file}: cannot read it to adopt ({exc})") from exc
-            self.texts[file] = text.splitlines(keepends=True)
-        return self.texts[file]
+        return self.layouts[file]
+
+    def lines(self, file: str) -> list[str]:
+        return self.layout(file).lines
+
+    def entry(self, source: Source) -> Entry | None:
+        return self.layout(source.file).entries.get((source.line, source.col))
 
     def entry_range(self, source: Source) -> tuple[int, int] | None:
-        """The lines of the list entry that starts at `source`: a one-line flow mapping
-        (`- {email: a@x, role: viewer}`) or a block mapping (`- email: a@x` and the more
-        indented lines after it). None when the line is not a `- ` entry."""
-        lines = self.lines(source.file)
-        index = source.line - 1
-        dash = _DASH.match(lines[index]) if index < len(lines) else None
-        if dash is None:
-            return None
-        body = lines[index][dash.end() :].lstrip()
-        if body.startswith("{"):
-            return (source.line, source.line) if _flow_closes(body) else None
-        indent = source.col - 1
-        end = index
-        while end + 1 < len(lines):
-            nxt = lines[end + 1]
-            if not nxt.strip() or len(nxt) - len(nxt.lstrip(" ")) < indent:
-                break
-            end += 1
-        return source.line, end + 1
+        """The lines of the list entry whose value starts at `source`, from its dash to the
+        end of its last value (blank lines and comments inside included); None when
+        `source` is not where a block list entry starts."""
+        found = self.entry(source)
+        return None if found is None else (found.first, found.last)
 
     def claim(self, file: str, span: tuple[int, int], new: list[str], what: str) -> bool:
         edits = self.edits[file]
@@ -203,17 +202,14 @@ class _Editor:
         return True
 
     def set_role(self, source: Source, role: AmcRole, what: str) -> None:
-        span = self.entry_range(source)
-        if span is None:
-            self.skipped.append(f"{source}: {what}: not an entry adopt can edit")
-            return
-        lines = self.lines(source.file)[span[0] - 1 : span[1]]
-        text = "".join(lines)
-        if len(_ROLE.findall(text)) != 1:
+        found = self.entry(source)
+        at = found.keys.get("role") if found is not None else None
+        if at is None:
             self.skipped.append(f"{source}: {what}: its `role:` is not where adopt can edit it")
             return
-        new = _ROLE.sub(lambda m: f"{m.group(1)}{m.group(2)}{role.value}{m.group(2)}", text)
-        if self.claim(source.file, span, new.splitlines(keepends=True), what):
+        line = self.lines(source.file)[at.line - 1]
+        new = line[: at.start] + role.value + line[at.end :]
+        if self.claim(source.file, (at.line, at.line), [new], what):
             self.adopted.append(f"{source}: {what}")
 
     def remove(self, source: Source, what: str) -> bool:
@@ -226,17 +222,21 @@ class _Editor:
             return True
         return False
 
+    def dash_indent(self, source: Source) -> str | None:
+        found = self.entry(source)
+        if found is None:
+            return None
+        match = _DASH.match(self.lines(source.file)[found.first - 1])
+        return match.group(1) if match else None
+
     def add_after(self, source: Source, entry: str, comment: str, what: str) -> None:
         """A new list entry after the entry at `source`, indented like it."""
-        span = self.entry_range(source)
-        lines = self.lines(source.file)
-        match = _DASH.match(lines[source.line - 1]) if source.line <= len(lines) else None
-        if span is None or match is None:
+        found, indent = self.entry(source), self.dash_indent(source)
+        if found is None or indent is None:
             self.skipped.append(f"{what}: no entry to add it after in {source.file}")
             return
-        newline = "\r\n" if lines[span[1] - 1].endswith("\r\n") else "\n"
-        self.edits[source.file].insert[span[1]].append(
-            f"{match.group(1)}- {entry}  # {comment}{newline}"
+        self.edits[source.file].insert[found.last].append(
+            f"{indent}- {entry}  # {_one_line(comment)}\n"
         )
         self.adopted.append(f"{source.file}: {what}")
 
@@ -258,100 +258,86 @@ class _Editor:
             lines = self.lines(key_at.file)
             line = lines[key_at.line - 1]
             prefix, rest = line[: key_at.col - 1], line[key_at.col - 1 :]
-            empty = re.fullmatch(rf"{key}:\s*\[\s*\](\s*#[^\r\n]*)?(\r?\n)?", rest)
+            empty = re.fullmatch(rf"{key}:\s*\[\s*\](\s*#.*)?", rest.rstrip("\r\n"))
             if empty is None:
                 self.skipped.append(f"{scope}: {whats}: `{key}:` is not a list adopt can add to")
                 return
-            newline = empty.group(2) or "\n"
-            head = f"{prefix}{key}:{empty.group(1) or ''}{newline}"
+            head = f"{prefix}{key}:{empty.group(1) or ''}{line_break(line)}"
             if not self.claim(key_at.file, (key_at.line, key_at.line), [head], whats):
                 return
             indent, file, after = key_at.col - 1 + 2, key_at.file, key_at.line
         else:
-            end = self.mapping_end(owner) if owner is not None else None
-            if owner is None or end is None:
+            found = self.entry(owner) if owner is not None else None
+            if owner is None or found is None or found.flow:
                 self.skipped.append(
                     f"{scope}: {whats}: the entry is not a block mapping adopt can add "
                     f"`{key}:` to (write `{key}: []` in it, then adopt again)"
                 )
                 return
-            lines = self.lines(owner.file)
-            newline = "\r\n" if lines[end - 1].endswith("\r\n") else "\n"
-            self.edits[owner.file].insert[end].append(f"{' ' * (owner.col - 1)}{key}:{newline}")
-            indent, file, after = owner.col - 1 + 2, owner.file, end
+            self.edits[owner.file].insert[found.last].append(f"{' ' * (owner.col - 1)}{key}:\n")
+            indent, file, after = owner.col - 1 + 2, owner.file, found.last
         for entry, comment, what in entries:
-            self.edits[file].insert[after].append(f"{' ' * indent}- {entry}  # {comment}{newline}")
+            self.edits[file].insert[after].append(
+                f"{' ' * indent}- {entry}  # {_one_line(comment)}\n"
+            )
             self.adopted.append(f"{file}: {what}")
-
-    def empty_list(self, key: str, key_at: Source | None, scope: str) -> None:
-        """`key:` whose every entry adopt removed becomes `key: []` (a key with no entries
-        would be null, which no manifest allows)."""
-        if key_at is None:
-            return
-        line = self.lines(key_at.file)[key_at.line - 1]
-        prefix, rest = line[: key_at.col - 1], line[key_at.col - 1 :]
-        bare = re.fullmatch(rf"{key}:(\s*#[^\r\n]*)?(\r?\n)?", rest)
-        what = f"`{key}:` left with no entries"
-        if bare is None:
-            self.skipped.append(f"{scope}: {what}: its line is not one adopt can edit")
-            return
-        new = f"{prefix}{key}: []{bare.group(1) or ''}{bare.group(2) or ''}"
-        self.claim(key_at.file, (key_at.line, key_at.line), [new], what)
-
-    def mapping_end(self, source: Source) -> int | None:
-        """The last line (1-based) of the block mapping list entry whose first key is at
-        `source` (`- id: X` and the lines indented under it); None for a flow mapping."""
-        lines = self.lines(source.file)
-        index = source.line - 1
-        dash = _DASH.match(lines[index]) if index < len(lines) else None
-        if dash is None or lines[index][dash.end() :].lstrip().startswith("{"):
-            return None
-        indent, end = source.col - 1, index
-        for n in range(index + 1, len(lines)):
-            text = lines[n]
-            if not text.strip() or text.lstrip().startswith("#"):
-                continue  # blank lines and comments belong to whatever follows them
-            if len(text) - len(text.lstrip(" ")) < indent:
-                break
-            end = n
-        return end + 1
 
     def results(self) -> list[FileEdit]:
         out: list[FileEdit] = []
         for file, edits in sorted(self.edits.items()):
-            lines = self.lines(file)
+            laid = self.layout(file)
+            lines = laid.lines
             before = "".join(lines)
+            # The file's own line break for the lines adopt writes (its first one).
+            newline = next((b for b in map(line_break, lines) if b), "\n")
+            replace = dict(edits.replace)
+            replace.update(_emptied(laid, edits))
             new = list(lines)
-            points = [(end, "replace", start) for (start, end) in edits.replace]
+            points = [(end, "replace", start) for (start, end) in replace]
             points += [(after, "insert", 0) for after in edits.insert]
             # Bottom up, insertions (after a line) before the replacement ending on it.
             for line_no, kind, start in sorted(points, key=lambda p: (-p[0], p[1] != "insert")):
                 if kind == "insert":
-                    new[line_no:line_no] = edits.insert[line_no]
+                    new[line_no:line_no] = [t.replace("\n", newline) for t in edits.insert[line_no]]
                 else:
-                    new[start - 1 : line_no] = edits.replace[(start, line_no)]
+                    new[start - 1 : line_no] = replace[(start, line_no)]
+            # A line that had no break (the file's last) and is now followed by another.
+            for n in range(len(new) - 1):
+                if not line_break(new[n]):
+                    new[n] += newline
             after = "".join(new)
             if after != before:
                 out.append(FileEdit(file, before, after))
         return out
 
 
-def _flow_closes(body: str) -> bool:
-    depth, quote = 0, ""
-    for c in body:
-        if quote:
-            quote = "" if c == quote else quote
-        elif c in "'\"":
-            quote = c
-        elif c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return True
-        elif c == "#":
-            return False
-    return False
+def _emptied(laid: Layout, edits: _Edits) -> dict[tuple[int, int], list[str]]:
+    """`key: []` for each block list whose every entry the edits remove, with nothing
+    added in it: a key with no entries would be null, which no manifest allows."""
+    out: dict[tuple[int, int], list[str]] = {}
+    for block in laid.sequences:
+        spans = [laid.entries[start] for start in block.entries]
+        if not spans or any(edits.replace.get((e.first, e.last)) != [] for e in spans):
+            continue
+        first, last = spans[0].first, spans[-1].last
+        if any(first <= at <= last for at, added in edits.insert.items() if added):
+            continue
+        line = laid.lines[block.key_line - 1]
+        rest = re.fullmatch(
+            r"(\s*):([ \t]*)(#.*)?", line[block.key_end :].rstrip("\r\n\x85\u2028\u2029")
+        )
+        if rest is None or (block.key_line, block.key_line) in edits.replace:
+            continue
+        comment = f"{rest.group(2)}{rest.group(3)}" if rest.group(3) else ""
+        new = f"{line[: block.key_end]}{rest.group(1)}: []{comment}{line_break(line)}"
+        out[(block.key_line, block.key_line)] = [new]
+    return out
+
+
+def _one_line(text: str) -> str:
+    """`text` for a YAML comment: printable ASCII, anything else as an escape, so no value
+    can end the comment and start a line."""
+    return "".join(c if c.isascii() and c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
 def _expires_text(epoch: float) -> str:
@@ -497,8 +483,7 @@ def _adopt_amc(
             editor.add_after(anchor, entry, comment, what)
     elif found_entries:
         editor.add_entries(account.source, "users", account.users_at, found_entries, str(scope))
-    elif entries:
-        editor.empty_list("users", account.users_at, str(scope))
+    # A list whose every entry goes becomes `users: []` (`_Editor.results`).
 
 
 def _additions(
@@ -674,7 +659,8 @@ def _link_changes(desired: Desired, plan: Plan, editor: _Editor) -> dict[int, _L
 
 def _adopt_links(manager: DesiredManagerAccount, change: _LinkChanges, editor: _Editor) -> None:
     where = str(manager_scope(manager.key))
-    removed = sum(1 for link, what in change.gone if editor.remove(_source(link), what))
+    for link, what in change.gone:
+        editor.remove(_source(link), what)
     listed = [x.source for x in manager.links if x.source is not None]
     if listed:
         # After the last listed link (removed or not: an insertion follows its lines).
@@ -683,8 +669,6 @@ def _adopt_links(manager: DesiredManagerAccount, change: _LinkChanges, editor: _
             editor.add_after(anchor, entry, comment, what)
     elif change.found:
         editor.add_entries(manager.source, "linkedAccounts", manager.links_at, change.found, where)
-    if listed and not change.found and removed == len(listed):
-        editor.empty_list("linkedAccounts", manager.links_at, where)
 
 
 def _source(link: DesiredLink) -> Source:
@@ -810,11 +794,6 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
         merged = base.fork()
         for _, unit in chosen:
             merged.merge(unit)
-        gone = {target for target, _ in chosen}
-        for account in desired.amc_accounts:
-            entries = {u.source for u in account.users if u.source is not None}
-            if entries and entries <= gone:
-                merged.empty_list("users", account.users_at, str(amc_scope(account.id)))
         return merged, merged.results()
 
     def check(chosen: Sequence[tuple[Source, _Editor]]) -> None:

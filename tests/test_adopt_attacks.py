@@ -120,11 +120,6 @@ def test_every_kind_of_edit_at_once_settles(
     settled(capsys, state, folder)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="adopt reads manifests with Path.read_text (universal newlines), so a CRLF file "
-    "is rewritten with LF on every line: not only the lines that change; --diff hides it",
-)
 def test_crlf_manifest_stays_crlf_through_every_kind_of_edit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -142,12 +137,6 @@ def test_crlf_manifest_stays_crlf_through_every_kind_of_edit(
     settled(capsys, state, folder)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the account is the last thing in the file and the file has no trailing newline: "
-    "adopt appends the new entry to the last line (`...role: admin}      - {userId: ...}`), "
-    "the edit does not parse, and the whole account is refused instead of adopted",
-)
 def test_addition_after_the_last_line_of_a_file_without_a_trailing_newline(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -167,12 +156,6 @@ def test_addition_after_the_last_line_of_a_file_without_a_trailing_newline(
     settled(capsys, state, folder)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an account that is the last thing in a file without a trailing newline and has "
-    "no `users:` key: the added `users:` line is glued to the account's last line "
-    "(`minAdmins: 0    users:`), which does not parse; the account is refused",
-)
 def test_users_key_added_to_the_last_account_of_a_file_without_a_trailing_newline(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -221,14 +204,6 @@ SPLIT_ENTRY = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="entry_range ends a block entry at a blank line or at a comment less indented "
-    "than its keys, though YAML goes on: removing the entry leaves its later keys behind, "
-    "and they become keys of the entry before it: ann@ silently gains gone@'s "
-    "`notUserIds:`, or gone@'s future `expires:` (her access then ends on that date); the "
-    "plan does not change today, so the check lets it through",
-)
 @pytest.mark.parametrize("gap", ["\n", "      # about it:\n"], ids=["blank", "comment"])
 @pytest.mark.parametrize(
     "orphan",
@@ -249,12 +224,6 @@ def test_removing_a_block_entry_with_a_gap_inside_moves_no_key_to_another_entry(
     assert all(len(u) == 3 for u in users), users
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="set_role finds `role:` with a regex over the entry's text: with the key written "
-    "`role :` (valid YAML) and `role: viewer` in a comment, adopt edits the comment, "
-    "reports the role adopted, and the plan still sets the role back",
-)
 def test_a_role_written_with_a_space_before_the_colon_is_edited_not_its_comment(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -295,14 +264,6 @@ def expiring(
     return code, out, folder
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a group entry's own `expires:` written after a blank line or a less indented "
-    "comment is outside entry_range, so it is taken for each member's own expiry: adopt "
-    "--expiring sets out to remove every member from the shared group (ending their access "
-    "on every account that uses it); today that empties the group, which fails the load, "
-    "so it exits 1 with nothing written and the entry that ends is never removed",
-)
 @pytest.mark.parametrize("gap", ["\n", "      # ends with the project\n"], ids=["blank", "comment"])
 def test_expiring_a_group_entry_never_edits_the_shared_group(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], gap: str
@@ -361,14 +322,6 @@ def test_expiring_a_group_entry_in_a_flow_mapping_ends_only_that_entry(
     assert after == "".join(line for line in text.splitlines(True) if "# ends" not in line)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="when every member of a group expires, each removal passes on its own but "
-    "together they leave `temps:` with no entries (null, which the schema refuses): adopt "
-    "--expiring exits 1 and writes nothing; it should leave `temps: []` as it leaves "
-    "`users: []` (with a one-member group the removal is listed as one the manifests "
-    "'would not pass their own checks without')",
-)
 def test_expiring_every_member_of_a_group(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -907,13 +860,6 @@ def test_a_non_ascii_invitation_is_written_escaped_with_unicode_true_and_settles
     settled(capsys, state, folder)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="adopt --expiring removes a block entry only up to a blank line (or a less "
-    "indented comment) inside it: the entry's `expires:` after the gap stays behind and "
-    "becomes ann@'s, so the edit ends ann's access too; --expiring only checks that the "
-    "result loads, and it does",
-)
 @pytest.mark.parametrize("gap", ["\n", "      # why it ends:\n"], ids=["blank", "comment"])
 def test_expiring_a_block_entry_with_a_gap_never_ends_the_entry_before_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], gap: str
@@ -1017,11 +963,6 @@ def test_adopt_writes_through_a_symlinked_manifest(
     assert "gone@" not in shared.read_text(encoding="utf-8")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="adopt --expiring reads with universal newlines too: a CRLF file comes back LF "
-    "on every line",
-)
 def test_expiring_keeps_crlf(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = GONE_TEXT.replace("role: viewer}", f"role: viewer, expires: '{day(-1)}'}}")
     folder = tmp_path / "m"
@@ -1234,12 +1175,6 @@ def json_str(value: str) -> str:
     return json.dumps(value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the same entry_range gap in a group: removing an expired member written as a "
-    "block with a blank line before its `expires:` leaves that line to the member before "
-    "it, whose access then ends on every account that uses the group",
-)
 def test_expiring_a_group_member_with_a_gap_never_ends_the_member_before_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
