@@ -61,6 +61,7 @@ from reconciler.identity import Resolution, resolve_users
 from reconciler.importer import write_atomic
 from reconciler.manifest import load_manifests
 from reconciler.manifest.addresses import escaped
+from reconciler.manifest.admins import admin_floor
 from reconciler.manifest.layout import Entry, Layout, layout, line_break
 from reconciler.model import (
     AmcRole,
@@ -400,9 +401,23 @@ def _adopt_amc(
             continue
         if match.invitation is not None:
             role = match.invitation.role
-            if role is not None and role is not want.role:
-                what = f"{_who(want)} is invited as {role.value} live"
-                roles[position[id(want)]] = (role, what)
+            if role is None or role is want.role:
+                continue
+            if match.invitation.expired(now):
+                editor.skipped.append(
+                    f"{scope}: {_who(want)}'s invitation ({role.value}) has expired: not "
+                    "adopted; the plan resends it as the manifests say"
+                )
+                continue
+            if role is AmcRole.ADMIN and not _may_be_admin(want, rules):
+                editor.skipped.append(
+                    f"{scope}: {_who(want)} is invited as admin live, but only members of "
+                    f"{', '.join(rules.admin_groups)} may be admins (policy.adminGroups): not "
+                    "adopted; the plan invites them again as the manifests say"
+                )
+                continue
+            what = f"{_who(want)} is invited as {role.value} live"
+            roles[position[id(want)]] = (role, what)
         elif match.user is not None and match.user.role is not None:
             role = match.user.role
             if role is want.role:
@@ -431,18 +446,36 @@ def _adopt_amc(
             f"{scope}: {', '.join(_who(u) for u in ambiguity.desired)} cannot be told apart "
             "from live masked users: pin them first"
         )
-    additions = _additions(account, resolution, rules, editor) if account.prune else []
+    additions = _additions(account, resolution, rules, editor, now=now) if account.prune else []
 
+    # Admins as `validate` counts them (an expired `expires:` counts as absent).
     admins = sum(
         1
         for n, user in enumerate(account.users)
-        if n not in removed and roles.get(n, (user.role, ""))[0] is AmcRole.ADMIN
+        if n not in removed
+        and not user.expired(now)
+        and roles.get(n, (user.role, ""))[0] is AmcRole.ADMIN
     ) + sum(1 for *_, role in additions if role is AmcRole.ADMIN)
     if account.prune and admins < account.min_admins and (roles or removed or additions):
         editor.skipped.append(
-            f"{scope}: adopting what is live would list {admins} admin(s), under its "
-            f"minAdmins {account.min_admins}: nothing adopted there; restore an admin with "
+            f"{scope}: nothing adopted there: adopting what is live would list {admins} "
+            f"admin(s), under its minAdmins {account.min_admins}; restore an admin with "
             "apply, or edit the manifest by hand"
+        )
+        return
+    # Without `prune` the manifests need not list every admin, but adopting an admin's
+    # removal while live has fewer than minAdmins would make that lockout what git asks for.
+    lowers = any(
+        account.users[n].role is AmcRole.ADMIN
+        and (n in removed or (n in roles and roles[n][0] is not AmcRole.ADMIN))
+        for n in {*removed, *roles}
+    )
+    live_admins = sum(1 for u in found.users if u.role is AmcRole.ADMIN)
+    if lowers and live_admins < account.min_admins:
+        editor.skipped.append(
+            f"{scope}: nothing adopted there: live has {live_admins} admin(s), under its "
+            f"minAdmins {account.min_admins}, and adopting an admin's removal would make "
+            "that what the manifests ask for; restore an admin with apply"
         )
         return
 
@@ -487,7 +520,12 @@ def _adopt_amc(
 
 
 def _additions(
-    account: DesiredAmcAccount, resolution: Resolution, rules: DesiredPolicy, editor: _Editor
+    account: DesiredAmcAccount,
+    resolution: Resolution,
+    rules: DesiredPolicy,
+    editor: _Editor,
+    *,
+    now: float,
 ) -> list[tuple[str, str, str, AmcRole]]:
     """With `prune`, the live users and pending invitations nobody lists: (entry, comment,
     what was adopted, role). Never one the manifests' own policy forbids: an address (as
@@ -500,9 +538,13 @@ def _additions(
     additions: list[tuple[str, str, str, AmcRole]] = []
 
     def forbidden(who: str, shown: str, role: AmcRole, member: bool) -> str | None:
-        domain = shown.rsplit("@", 1)[-1].lower() if "@" in shown else ""
-        if domains and domain not in domains:
-            seen = "an unknown domain" if not domain or "*" in domain else f"`{domain}`"
+        domain = shown.rsplit("@", 1)[-1] if "@" in shown else ""
+        # ASCII only: lower() would make the Kelvin sign a `k`, a look-alike an allowed name.
+        known = domain.isascii() and domain and "*" not in domain
+        if domains and (not known or domain.lower() not in domains):
+            seen = (
+                f"`{domain.lower()}`" if known else f"{_q(escaped(domain))}, not one it can check"
+            )
             return (
                 f"{scope}: {who} ({_q(shown)}, {role.value}) is at {seen}, not an allowed "
                 "email domain of this account (policy.allowedEmailDomains): not adopted; "
@@ -533,6 +575,13 @@ def _additions(
         )
     for invitation in resolution.unlisted_invitations:
         if invitation.role is None:
+            continue
+        if invitation.expired(now):
+            editor.skipped.append(
+                f"{scope}: invitation ({_q(escaped(invitation.email))}, "
+                f"{invitation.role.value}) has expired, unaccepted: not adopted; the plan "
+                "revokes it"
+            )
             continue
         member = canonical_email(invitation.email) in rules.admin_members
         refused = forbidden("invitation", escaped(invitation.email), invitation.role, member)
@@ -742,6 +791,31 @@ def _settle(
     not on its own, with why. All together first; when that fails, each half, down to
     single units: a few bad units among many cost a few checks each (the check loads and
     plans every manifest), never one per unit."""
+    chunks, refused = _halve(units, check)
+    accepted = [unit for chunk in chunks for unit in chunk]
+    if len(chunks) <= 1:
+        return accepted, refused  # checked as they are
+    try:
+        check(accepted)
+    except Refused:
+        # Units that pass alone but not together (two admins whose removals each leave
+        # one): one by one, each kept only if it passes with those kept before it.
+        kept: list[U] = []
+        for unit in accepted:
+            try:
+                check([*kept, unit])
+            except Refused as exc:
+                refused.append((unit, exc))
+                continue
+            kept.append(unit)
+        return kept, refused
+    return accepted, refused
+
+
+def _halve(
+    units: Sequence[U], check: Callable[[Sequence[U]], None]
+) -> tuple[list[list[U]], list[tuple[U, Refused]]]:
+    """The chunks of `units` that pass `check` each, and the single units that do not."""
     if not units:
         return [], []
     try:
@@ -750,10 +824,10 @@ def _settle(
         if len(units) == 1:
             return [], [(units[0], exc)]
         middle = len(units) // 2
-        left_ok, left_bad = _settle(units[:middle], check)
-        right_ok, right_bad = _settle(units[middle:], check)
+        left_ok, left_bad = _halve(units[:middle], check)
+        right_ok, right_bad = _halve(units[middle:], check)
         return [*left_ok, *right_ok], [*left_bad, *right_bad]
-    return list(units), []
+    return [list(units)], []
 
 
 def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
@@ -799,12 +873,12 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
     def check(chosen: Sequence[tuple[Source, _Editor]]) -> None:
         _, files = combine(chosen)
         if files:
-            _load_edited(desired, files)
+            _load_edited(desired, files, now=now)
 
     accepted, refused = _settle(units, check)
     merged, files = combine(accepted)
     if refused and files:
-        _load_edited(desired, files)  # the removals that pass, together
+        _load_edited(desired, files, now=now)  # the removals that pass, together
     for (_, unit), exc in refused:
         merged.skipped.append(
             f"{'; '.join(unit.adopted)}: not removed, because the manifests would not pass "
@@ -832,9 +906,10 @@ class Refused(ReconcilerError):
         self.problems = tuple(problems)
 
 
-def _load_edited(desired: Desired, files: list[FileEdit]) -> Desired:
-    """The edited manifests, loaded from a scratch folder; `Refused` when they do not load
-    (nothing is written then)."""
+def _load_edited(desired: Desired, files: list[FileEdit], *, now: float) -> Desired:
+    """The edited manifests, loaded from a scratch folder and checked as `validate` checks
+    them (with the time: an admin whose `expires:` has passed is not counted); `Refused`
+    when they would not pass (nothing is written then)."""
     edited = {edit.path: edit.after for edit in files}
     with tempfile.TemporaryDirectory(prefix="reconciler-adopt-") as scratch:
         copies: dict[str, str] = {}
@@ -847,7 +922,19 @@ def _load_edited(desired: Desired, files: list[FileEdit]) -> Desired:
                 shutil.copyfile(file, target)
             copies[str(target)] = file
         try:
-            return load_manifests(list(copies))
+            loaded = load_manifests(list(copies))
+            # An account under its minAdmins before the edit stays so (not adopt's doing:
+            # validate says so either way); an account the edit puts under it is refused.
+            already = set(admin_floor(desired, now=now, within_days=0.0).failing)
+            floor = admin_floor(loaded, now=now, within_days=0.0)
+            new = [
+                d
+                for d, account in zip(floor.errors, floor.failing, strict=True)
+                if account not in already
+            ]
+            if new:
+                raise ManifestError(new)
+            return loaded
         except ManifestError as exc:
             problems = []
             for diagnostic in exc.diagnostics:
@@ -863,7 +950,7 @@ def _verify(
 ) -> None:
     """Load the edited manifests (in a scratch folder) and plan them against the same read:
     they must load, and plan no action the current manifests do not."""
-    after = make_plan(_load_edited(desired, files), live, policy)
+    after = make_plan(_load_edited(desired, files, now=policy.now), live, policy)
     known = {repr(sorted(action_meaning(a).items())) for a in before.actions}
     new = [a for a in after.actions if repr(sorted(action_meaning(a).items())) not in known]
     if new:

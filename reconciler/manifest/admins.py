@@ -25,6 +25,7 @@ DAY = 86_400.0
 class AdminFloor:
     errors: tuple[Diagnostic, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()
+    failing: tuple[str, ...] = ()  # the AMC account of each error, in order
 
 
 def _where(user: DesiredUser, fallback: Source) -> Source:
@@ -38,6 +39,7 @@ def _who(user: DesiredUser) -> str:
 def admin_floor(desired: Desired, *, now: float, within_days: float) -> AdminFloor:
     errors: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
+    failing: list[str] = []
     horizon = now + within_days * DAY
     for account in desired.amc_accounts:
         if not account.prune or account.source is None:
@@ -51,6 +53,7 @@ def admin_floor(desired: Desired, *, now: float, within_days: float) -> AdminFlo
             last = expired[-1]
             at = _where(last, account.source)
             names = ", ".join(f"{_who(u)} on {day(u.expires or 0.0)}" for u in expired)
+            failing.append(account.id)
             errors.append(
                 Diagnostic(
                     at.file,
@@ -85,4 +88,4 @@ def admin_floor(desired: Desired, *, now: float, within_days: float) -> AdminFlo
                     )
                 )
                 break
-    return AdminFloor(tuple(errors), tuple(warnings))
+    return AdminFloor(tuple(errors), tuple(warnings), tuple(failing))
