@@ -635,11 +635,12 @@ def _split_group(
         return False
     indent = match.group(1)
     newline = "\r\n" if lines[span[0] - 1].endswith("\r\n") else "\n"
-    new = [
-        f"{indent}# reconciler adopt: group {_q(group)} ({members[0].role.value}) is listed "
-        f"one by one on this account only, because live changed here ({what}) and the "
-        f"group may be used elsewhere{newline}"
-    ]
+    comment = _one_line(
+        f"reconciler adopt: group {_q(group)} ({members[0].role.value}) is listed one by one "
+        f"on this account only, because live changed here ({what}) and the group may be "
+        "used elsewhere"
+    )
+    new = [f"{indent}# {comment}{newline}"]
     for user in members:
         if user.key in change.removed:
             continue
@@ -752,6 +753,11 @@ def compute(desired: Desired, live: Live, *, now: float) -> Adoption:
         unit = editor.fork()
         _adopt_amc(account, live, unit, now=now, rules=desired.policy)
         units.append((str(amc_scope(account.id)), unit))
+    for manager in desired.manager_accounts:
+        if live.unreadable(manager_scope(manager.key)) is not None:
+            editor.skipped.append(
+                f"{manager_scope(manager.key)}: not read completely: nothing adopted"
+            )
     for index, change in sorted(_link_changes(desired, before, editor).items()):
         manager = desired.manager_accounts[index]
         unit = editor.fork()
@@ -861,6 +867,20 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
             unit = base.fork()
             if unit.remove(target, f"{_who(user)} {state} on {day(user.expires)}"):
                 units.append((target, unit))
+            else:
+                base.skipped += unit.skipped
+    # Members of groups no account uses (yet): their entries end all the same.
+    for members in desired.groups.values():
+        for member in members:
+            if member.expires is None or member.expires > horizon or member.source is None:
+                continue
+            if member.source in done:
+                continue
+            done.add(member.source)
+            state = "expired" if member.expires <= now else "expires"
+            unit = base.fork()
+            if unit.remove(member.source, f"{_who(member)} {state} on {day(member.expires)}"):
+                units.append((member.source, unit))
             else:
                 base.skipped += unit.skipped
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import unicodedata
 from collections.abc import Mapping
 from importlib.resources import files
@@ -233,11 +234,21 @@ def render_import(live: Live) -> dict[str, str]:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file in the same folder and `os.replace`,
-    fsynced: a crash leaves the old file or the new one, never a torn one."""
+    fsynced: a crash leaves the old file or the new one, never a torn one. A file that
+    exists keeps its permissions (a manifest kept private stays private), and a symbolic
+    link is written through (the file it names changes; the link stays). The text is
+    written as given: no line break is translated."""
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode: int | None = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = None
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

@@ -235,6 +235,9 @@ class Desired:
     amc_accounts: tuple[DesiredAmcAccount, ...] = ()
     files: tuple[str, ...] = ()  # the manifest files this was loaded from, in load order
     policy: DesiredPolicy = field(default_factory=DesiredPolicy)
+    # Each group's members as written (role unused: a group entry gives the role), for
+    # edits of the group itself (`adopt --expiring`), used by an account or not.
+    groups: Mapping[str, tuple[DesiredUser, ...]] = field(default_factory=dict, compare=False)
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import yaml
 
 from reconciler.errors import ReconcilerError
 from reconciler.importer import write_atomic
+from reconciler.manifest.layout import split_lines
 from reconciler.plan import Pin
 
 _USER_ID = re.compile(r"[A-Za-z0-9._:-]{1,150}")  # fullmatch; the spec caps userId at 150
@@ -127,7 +128,7 @@ def write_pins(pins: Iterable[Pin], *, dry_run: bool = False) -> PinResult:
         except OSError as exc:
             raise ReconcilerError(f"{file}: cannot read it to pin ({exc.strerror})") from exc
         text = raw.decode("utf-8")
-        lines = text.splitlines(keepends=True)
+        lines = split_lines(text)  # where YAML counts lines, each with its own break
         done: list[Pin] = []
         # Bottom up, so an inserted line never moves a line still to be edited.
         for pin in sorted(file_pins, key=lambda p: -p.line):

@@ -1,7 +1,7 @@
 """Adversarial review of `reconciler adopt` (issue #15): manifest layouts the line editor
 might corrupt, hostile values from the API, and access semantics adopt must keep. Each test
-runs the CLI against the in-process sandbox. An `xfail(strict=True)` marks a defect found in
-review; its reason says what happens and what should."""
+runs the CLI against the in-process sandbox. The review found 17 defects, each first a
+strict xfail here; all are fixed, and the tests stay as the attacks adopt must hold against."""
 
 from __future__ import annotations
 
@@ -900,11 +900,6 @@ GONE_TEXT = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="write_atomic creates a new file with the default mode and os.replace()s it: a "
-    "manifest kept 0600 (it names people) becomes 0644 after adopt, readable by everyone",
-)
 def test_adopt_keeps_the_mode_of_the_file_it_rewrites(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -915,11 +910,6 @@ def test_adopt_keeps_the_mode_of_the_file_it_rewrites(
     assert (folder / "access.yaml").stat().st_mode & 0o777 == 0o600
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="write_atomic os.replace()s the path: a manifest that is a symlink (to a shared "
-    "file) is replaced by a regular file, and the file it pointed to keeps the old text",
-)
 def test_adopt_writes_through_a_symlinked_manifest(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -1057,12 +1047,6 @@ def test_nothing_is_adopted_from_a_read_that_may_be_incomplete(
         assert "ENTITYATTACK0002" in edit.after and "ENTITYATTACK0003" not in edit.after
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a manager account whose read may be incomplete (a failed read, or 50 links in "
-    "a region) is silently not adopted: compute lists incomplete AMC accounts but never "
-    "manager accounts, though README says accounts whose read is incomplete are listed",
-)
 @pytest.mark.parametrize("scope", ["manager:*", f"manager:{MANAGER}"])
 def test_a_manager_account_read_incompletely_is_listed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], scope: str
@@ -1091,13 +1075,6 @@ def test_a_look_alike_domain_shown_by_the_api_is_not_an_allowed_domain(
     assert code == EXIT_OK
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_split_group's comment embeds the change description, which holds the account "
-    "id from the manifest unquoted: an id with a line break (the schema allows any "
-    "non-blank string) ends the comment and adds an entry; here a plan-invisible expired "
-    "one, which the check lets through (README: comments quote values)",
-)
 def test_an_account_id_with_a_line_break_never_adds_a_line_to_the_group_comment(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -1216,12 +1193,6 @@ def test_expiring_never_writes_what_validate_refuses(
     assert run(capsys, "validate", str(folder))[0] == EXIT_OK, out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="expiring() walks the accounts' expanded users only, so an expired member of a "
-    "group no account uses (yet) is never removed, though README says --expiring removes "
-    "every entry whose `expires:` has passed",
-)
 def test_expiring_removes_an_expired_member_of_an_unused_group(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -171,6 +171,25 @@ def build_desired(docs: Sequence[YamlDoc], *, partial: bool = False) -> Desired 
         amc_accounts=tuple(sorted(amcs, key=lambda a: a.id)),
         files=tuple(doc.file for doc in docs),
         policy=policy,
+        groups={
+            name: tuple(_as_user(name, m) for m in members) for name, members in groups.items()
+        },
+    )
+
+
+def _as_user(group: str, member: _Member) -> DesiredUser:
+    return DesiredUser(
+        role=AmcRole.VIEWER,
+        email=member.email,
+        user_id=member.user_id,
+        name=member.name,
+        group=group,
+        not_user_ids=member.not_user_ids,
+        source=member.source,
+        pin_at=member.source,
+        expires=member.expiry.at if member.expiry else None,
+        expiry_reason=member.expiry.reason if member.expiry else None,
+        expires_source=member.expiry.source if member.expiry else None,
     )
 
 
