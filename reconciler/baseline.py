@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 
 from reconciler.errors import BaselineError, ManifestError
 from reconciler.manifest import load_manifests
+from reconciler.manifest.loader import SUFFIXES
 from reconciler.model import Desired
 
 _GIT_TIMEOUT_S = 30
@@ -68,8 +69,17 @@ def check_ref(ref: str) -> None:
         raise _fail(ref, f"holds a control character: {_FIX}")
 
 
+def _where(path: str) -> Path:
+    """`path` made absolute with symlinks resolved, but a file's own name kept: a manifest
+    that is a symlink is looked up at REF under its own name."""
+    absolute = Path(os.path.normpath(Path(path).absolute()))
+    if absolute.is_dir():
+        return absolute.resolve()
+    return absolute.parent.resolve() / absolute.name
+
+
 def _top_level(paths: Sequence[str], ref: str) -> Path:
-    first = Path(paths[0]).resolve()
+    first = _where(paths[0])
     folder = first if first.is_dir() else first.parent
     done = _git(folder, "rev-parse", "--show-toplevel")
     if done.returncode != 0:
@@ -96,7 +106,7 @@ def _commit(top: Path, ref: str) -> str:
 def _relative(paths: Sequence[str], top: Path, ref: str) -> list[str]:
     relative = []
     for path in paths:
-        real = Path(path).resolve()
+        real = _where(path)
         if real != top and not real.is_relative_to(top):
             raise _fail(ref, f"{path} is not in the git repository at {top}")
         relative.append(real.relative_to(top).as_posix() if real != top else ".")
@@ -104,19 +114,21 @@ def _relative(paths: Sequence[str], top: Path, ref: str) -> list[str]:
 
 
 def _extract(top: Path, commit: str, relative: list[str], into: Path, ref: str) -> None:
-    """Copy the blobs (and symlinks) under `relative` at `commit` into `into`."""
+    """Copy what the loader would read under `relative` at `commit` into `into`: the files
+    named, and the `.yaml`/`.yml` files under the folders named (blobs and symlinks)."""
     done = _git(top, "--literal-pathspecs", "ls-tree", "-r", "-z", commit, "--", *relative)
     if done.returncode != 0:
         why = done.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
         raise _fail(ref, f"cannot list the manifests at {commit[:12]} ({''.join(why)})")
+    named = set(relative)
     for entry in done.stdout.split(b"\0"):
         if not entry:
             continue
         meta, _, raw_path = entry.partition(b"\t")
         mode, kind, obj = meta.decode("ascii").split()
         name = PurePosixPath(os.fsdecode(raw_path))
-        if kind != "blob":
-            continue  # a submodule holds no manifests of this repository
+        if kind != "blob" or not (str(name) in named or name.name.endswith(SUFFIXES)):
+            continue  # a submodule, or a file the loader would not read
         if name.is_absolute() or ".." in name.parts or not name.parts:
             raise _fail(ref, f"the tree at {commit[:12]} holds an unsafe path {str(name)!r}")
         target = into.joinpath(*name.parts)
@@ -125,10 +137,19 @@ def _extract(top: Path, commit: str, relative: list[str], into: Path, ref: str) 
             raise _fail(ref, f"cannot read {name} at {commit[:12]}")
         target.parent.mkdir(parents=True, exist_ok=True)
         if mode == "120000":
-            # A symlink as git holds it; the loader refuses one that leads outside PATHS.
-            target.symlink_to(os.fsdecode(blob.stdout))
+            _symlink(target, os.fsdecode(blob.stdout), into, ref, f"{name} at {commit[:12]}")
         else:
             target.write_bytes(blob.stdout)
+
+
+def _symlink(link: Path, to: str, into: Path, ref: str, what: str) -> None:
+    """A symlink as git holds it, only when it stays in the copy: one that leads out of the
+    repository (an absolute path, `../..`) would have the loader read a file of this
+    machine that REF does not hold."""
+    inside = os.path.normpath(os.path.join(link.parent, to))
+    if os.path.isabs(to) or not Path(inside).is_relative_to(into):
+        raise _fail(ref, f"{what} is a symlink leading out of the repository ({to!r})")
+    link.symlink_to(to)
 
 
 def manifests_at(ref: str, paths: Sequence[str]) -> Revision:

@@ -296,3 +296,21 @@ def test_a_plan_file_with_a_baseline_shows_applies_and_refuses_tampering(
     bad.write_text(json.dumps(edited), encoding="utf-8")
     code, out = run(capsys, "show", str(bad))
     assert code == EXIT_ERROR and f"baseline: amc:{AMC} user:x is not the target" in out
+
+
+def test_a_symlink_at_the_baseline_leading_out_of_the_repository_is_refused(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = seed_state(tmp_path, capsys, SEED)
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("version: 1\n# not the manifests'\n", encoding="utf-8")
+    (repo / "m").mkdir()
+    (repo / "m" / "amc.yaml").symlink_to(secret)
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "a link out")
+    linked = git(repo, "rev-parse", "HEAD")
+    (repo / "m" / "amc.yaml").unlink()
+    commit(repo, [BOSS, ANN, CY], "manifests")
+    code, out = drift(capsys, state, repo, "--baseline", linked)
+    assert code == EXIT_ERROR, out
+    assert f"m/amc.yaml at {linked[:12]} is a symlink leading out of the repository" in out

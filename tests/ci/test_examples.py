@@ -96,3 +96,5 @@ def test_the_nightly_drift_runs_against_the_last_successful_apply() -> None:
     template = yaml.safe_load(GITLAB_TEMPLATE.read_text())
     assert template["variables"]["RECONCILER_BASELINE"] == ""
     assert template["reconciler:drift"]["variables"]["GIT_DEPTH"] == "0"
+    example = yaml.safe_load((CI / "gitlab-ci.yml").read_text())
+    assert example["variables"]["RECONCILER_BASELINE"] == "last-apply"

@@ -195,6 +195,34 @@ def test_drift_job_tells_changes_apart_with_reconciler_baseline(workdir: Path) -
     assert done.outputs["RECONCILER_EXIT_CODE"] == "2", done.log
     assert "[changed behind git's back] amc:ENTITY1AA1AA11AAA1: invite" in done.stdout
     assert "not applied yet" not in done.stdout
+    # `last-apply`: the newest successful apply job on the default branch, through the API.
+    jobs = [
+        {"id": 9, "name": "reconciler:apply", "ref": "feature", "status": "success"},
+        {"id": 8, "name": "reconciler:plan", "ref": "main", "status": "success"},
+        {"id": 7, "name": "reconciler:apply", "ref": "main", "status": "failed"},
+        {"id": 6, "name": "reconciler:apply", "ref": "main", "status": "success"},
+    ]
+    jobs = [{**j, "commit": {"id": f"{j['id']}" * 40 if j["id"] != 6 else applied}} for j in jobs]
+    with serve(GitLab(project_jobs=jobs)) as gitlab:
+        variables = {**schedule, **_api(gitlab), "CI_DEFAULT_BRANCH": "main"}
+        done = run_gitlab_job(
+            "reconciler:drift", workdir, {**variables, "RECONCILER_BASELINE": "last-apply"}
+        )
+    assert f"last successful apply: {applied}" in done.stdout, done.log
+    assert "[changed behind git's back] amc:ENTITY1AA1AA11AAA1: invite" in done.stdout
+    with serve(GitLab(project_jobs=jobs[:2])) as gitlab:
+        variables = {**schedule, **_api(gitlab), "CI_DEFAULT_BRANCH": "main"}
+        done = run_gitlab_job(
+            "reconciler:drift", workdir, {**variables, "RECONCILER_BASELINE": "last-apply"}
+        )
+    assert "last successful apply: none found (changes are not told apart)" in done.stdout
+    assert "[changed behind git's back or not applied yet]" in done.stdout, done.log
+    (workdir / "reconciler.env").unlink()
+    done = run_gitlab_job(
+        "reconciler:drift", workdir, {**schedule, "RECONCILER_BASELINE": "last-apply"}
+    )
+    assert done.code != 0 and done.outputs == {}, done.log  # drift did not run
+    assert "GITLAB_API_TOKEN is not set: cannot find the last successful apply" in done.stderr
     done = run_gitlab_job("reconciler:drift", workdir, schedule)  # the template's default: ""
     assert "[changed behind git's back or not applied yet]" in done.stdout
     done = run_gitlab_job("reconciler:drift", workdir, {**schedule, "RECONCILER_BASELINE": "-x y"})
