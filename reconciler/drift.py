@@ -61,15 +61,9 @@ class DriftItem:
 
 def classify(plan: Plan) -> tuple[DriftItem, ...]:
     """Every drift item of `plan`, by class (in `ORDER`), then in plan order."""
-    expired = {(e.amc_account_id, e.target) for e in plan.expiries if e.expired and e.target}
     items: list[DriftItem] = []
-    for action in plan.actions:
-        if action.kind is ActionKind.RESEND_INVITATION:
-            cls = DriftClass.INVITATION_EXPIRED
-        elif action.is_removal and (action.amc_account_id, action.target) in expired:
-            cls = DriftClass.GRANT_EXPIRED
-        else:
-            cls = _against_baseline(plan, action)
+    for action, by_time in zip(plan.actions, time_classes(plan), strict=True):
+        cls = by_time or _against_baseline(plan, action)
         items.append(DriftItem(cls, str(action.scope), f"{describe(action)}: {action.reason}"))
     for w in plan.waiting:
         expires = f" (invitation expires {when(w.expires_at)})" if w.expires_at else ""
@@ -98,6 +92,23 @@ def classify(plan: Plan) -> tuple[DriftItem, ...]:
         )
     rank = {cls: n for n, cls in enumerate(ORDER)}
     return tuple(sorted(items, key=lambda i: rank[i.drift_class]))
+
+
+def time_classes(plan: Plan) -> list[DriftClass | None]:
+    """Per action of `plan`, in order: its class when time made it, not a change in git or
+    live (an invitation that expired and is resent, a grant whose `expires:` has passed),
+    else None. Such an action of a baseline plan is no evidence that live moved since REF
+    was applied (`reconciler.operations.compare`)."""
+    expired = {(e.amc_account_id, e.target) for e in plan.expiries if e.expired and e.target}
+    classes: list[DriftClass | None] = []
+    for action in plan.actions:
+        if action.kind is ActionKind.RESEND_INVITATION:
+            classes.append(DriftClass.INVITATION_EXPIRED)
+        elif action.is_removal and (action.amc_account_id, action.target) in expired:
+            classes.append(DriftClass.GRANT_EXPIRED)
+        else:
+            classes.append(None)
+    return classes
 
 
 def _against_baseline(plan: Plan, action: Action) -> DriftClass:

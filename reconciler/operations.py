@@ -40,6 +40,7 @@ from reconciler.api import AdsClient
 from reconciler.apply import MAX_ATTEMPTS, ActionResult, ApplyReport, Journal, apply_plan, check
 from reconciler.baseline import Revision
 from reconciler.digest import action_meaning, desired_digest, plan_digest, short
+from reconciler.drift import time_classes
 from reconciler.errors import (
     BaselineError,
     GuardError,
@@ -123,9 +124,10 @@ def plan(
 
 def compare(made: Plan, baseline: Revision, live: Live, policy: Policy) -> Baseline:
     """The keys of `made`'s actions that a plan of `baseline`'s manifests against the same
-    `live` and `policy` has an action on too. Its other scopes were not read for it, so its
-    actions there are artefacts; only the keys `made` shares matter, and only they are kept.
-    A baseline that cannot be planned is an error, never a guess."""
+    `live` and `policy` has an action on too, not counting what time alone made there.
+    Its other scopes were not read for it, so its actions there are artefacts; only the
+    keys `made` shares matter, and only they are kept. A baseline that cannot be planned is
+    an error, never a guess."""
     try:
         then = make_plan(baseline.desired, live, policy)
     except PlanError as exc:
@@ -135,7 +137,10 @@ def compare(made: Plan, baseline: Revision, live: Live, policy: Policy) -> Basel
             "last successful apply"
         ) from exc
     mine = {drift_key(a) for a in made.actions}
-    also = {drift_key(a) for a in then.actions} & mine
+    # What time alone made at REF (a resend, an `expires:` that has passed since) is not
+    # live moving away from what was applied.
+    moved = [a for a, by_time in zip(then.actions, time_classes(then), strict=True) if not by_time]
+    also = {drift_key(a) for a in moved} & mine
     return Baseline(ref=baseline.ref, commit=baseline.commit, keys=frozenset(also))
 
 

@@ -3,6 +3,8 @@ the baseline plan's actions classify the plan's own. Pure: no git, no API."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from reconciler.actions import drift_key
 from reconciler.baseline import Revision
 from reconciler.drift import classify
@@ -72,3 +74,29 @@ def test_without_a_baseline_an_action_is_differs_and_expired_classes_stay() -> N
     for baseline in (None, Baseline("A", SHA), Baseline("A", SHA, frozenset({drift_key(resend)}))):
         (item,) = classify(Plan(actions=(resend,), baseline=baseline))
         assert item.drift_class is DriftClass.INVITATION_EXPIRED
+
+
+def test_what_time_made_at_the_baseline_is_not_a_console_change() -> None:
+    """tom's `expires:` passed after REF was applied; since REF his entry was deleted. The
+    baseline plan removes him too, but because time passed, not because live moved: the
+    removal is not applied yet, not a change behind git's back."""
+    lv = live(
+        [],
+        [
+            live_amc(
+                AMC,
+                [
+                    live_user("amzn1.account.BOSS", "b@corp.com", AmcRole.ADMIN),
+                    live_user("amzn1.account.TOM", "tom@corp.com"),
+                ],
+            )
+        ],
+    )
+    boss = user("b@corp.com", AmcRole.ADMIN, user_id="amzn1.account.BOSS")
+    tom = user("tom@corp.com", user_id="amzn1.account.TOM")
+    ended = dataclasses.replace(tom, expires=NOW - 60, expires_source=tom.source)
+    then = desired([], [amc(AMC, boss, ended)])
+    now = desired([], [amc(AMC, boss)])
+    assert classes(now, then, lv) == {
+        "revoke user t***@corp.com (amzn1.account.TOM, viewer)": DriftClass.UNAPPLIED
+    }
