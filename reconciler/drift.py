@@ -9,7 +9,8 @@ Derived, never planned: a pure function of a `Plan`, so text, markdown and the p
   manifests at REF, planned against the same read, change the same target too (live moved
   away from what was applied: behind git's back) and `unapplied` when only the manifests
   since REF ask for it; without a baseline `differs`: either, and nothing here can say
-  which, so nothing claims it (STYLE 19: a guess is not shown as fact);
+  which, so nothing claims it (STYLE 19: a guess is not shown as fact); `differs` too where
+  the baseline's own plan held changes back for want of proof (`Baseline.unsure`);
 - a waiting invitation: `waiting-for-acceptance` (not drift for `drift`'s exit code);
 - a change held back until identity is proven, or a user that cannot be restored:
   `identity-unresolved`;
@@ -116,6 +117,8 @@ def _against_baseline(plan: Plan, action: Action) -> DriftClass:
         return DriftClass.DIFFERS
     if drift_key(action) in plan.baseline.keys:
         return DriftClass.CHANGED
+    if str(action.scope) in plan.baseline.unsure:
+        return DriftClass.DIFFERS  # REF's own plan there is not known: no claim either way
     return DriftClass.UNAPPLIED
 
 

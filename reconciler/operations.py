@@ -141,7 +141,15 @@ def compare(made: Plan, baseline: Revision, live: Live, policy: Policy) -> Basel
     # live moving away from what was applied.
     moved = [a for a, by_time in zip(then.actions, time_classes(then), strict=True) if not by_time]
     also = {drift_key(a) for a in moved} & mine
-    return Baseline(ref=baseline.ref, commit=baseline.commit, keys=frozenset(also))
+    # Where REF's plan held a change back (identity not proven, a user it cannot restore),
+    # what REF would do is not known: no claim either way there.
+    unsure = {n.scope for n in then.held + then.unrestorable} & {k[0] for k in mine}
+    return Baseline(
+        ref=baseline.ref,
+        commit=baseline.commit,
+        keys=frozenset(also),
+        unsure=frozenset(unsure),
+    )
 
 
 def _all_scopes(live: Live, plan: Plan) -> set[Scope]:

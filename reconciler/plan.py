@@ -339,12 +339,16 @@ class Baseline:
     be applied, planned against the same read under the same policy. `keys` are the
     (scope, target) pairs (`reconciler.actions.drift_key`) of this plan's actions that the
     baseline plan has an action on too: there live differs from what was applied, so the
-    change happened behind git's back. For display only, like reasons: not part of the plan
-    digest, never read by the executor."""
+    change happened behind git's back. `unsure` are the scopes of this plan's actions where
+    the baseline plan held a change back for want of proof of identity, or could not
+    restore a user: there an action the baseline does not share may still be a console
+    change, and is not called unapplied. For display only, like reasons: not part of the
+    plan digest, never read by the executor."""
 
     ref: str
     commit: str
     keys: frozenset[tuple[str, str]] = frozenset()
+    unsure: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

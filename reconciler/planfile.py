@@ -483,6 +483,7 @@ def _encode_baseline(baseline: Baseline | None) -> dict[str, Any] | None:
         "alsoInBaseline": [
             {"scope": scope, "target": target} for scope, target in sorted(baseline.keys)
         ],
+        "heldBackInBaseline": sorted(baseline.unsure),
     }
 
 
@@ -493,15 +494,19 @@ def _decode_baseline(data: dict[str, Any] | None) -> Baseline | None:
         ref=data["ref"],
         commit=data["commit"],
         keys=frozenset((k["scope"], k["target"]) for k in data["alsoInBaseline"]),
+        unsure=frozenset(data["heldBackInBaseline"]),
     )
 
 
 def _baseline_problems(baseline: Baseline, actions: tuple[Action, ...]) -> list[str]:
     mine = {drift_key(a) for a in actions}
-    return [
+    problems = [
         f"baseline: {scope} {target} is not the target of any action"
         for scope, target in sorted(baseline.keys - mine)
     ]
+    scopes = {scope for scope, _ in mine}
+    problems += [f"baseline: no action in {scope}" for scope in sorted(baseline.unsure - scopes)]
+    return problems
 
 
 def _decode_expiries(items: list[dict[str, Any]]) -> tuple[Expiry, ...]:

@@ -100,3 +100,22 @@ def test_what_time_made_at_the_baseline_is_not_a_console_change() -> None:
     assert classes(now, then, lv) == {
         "revoke user t***@corp.com (amzn1.account.TOM, viewer)": DriftClass.UNAPPLIED
     }
+
+
+def test_where_the_baseline_held_a_change_back_no_claim_is_made() -> None:
+    """At REF ann was listed by address only, and the API shows a***@corp.com: REF's plan
+    holds her role change back, so whether her role moved in the console since is not
+    known. Pinned since, the change is neither `changed` nor `unapplied`."""
+    users = [
+        live_user("amzn1.account.BOSS", "b@corp.com", AmcRole.ADMIN),
+        live_user("amzn1.account.ANN", "ann@corp.com"),  # masked, as the API shows it
+    ]
+    lv = live([], [live_amc(AMC, users)])
+    boss = user("b@corp.com", AmcRole.ADMIN, user_id="amzn1.account.BOSS")
+    then = desired([], [amc(AMC, boss, user("ann@corp.com", AmcRole.ADMIN))])
+    now = desired(
+        [], [amc(AMC, boss, user("ann@corp.com", AmcRole.ADMIN, user_id="amzn1.account.ANN"))]
+    )
+    assert classes(now, then, lv) == {
+        "set role of ann@corp.com (amzn1.account.ANN)": DriftClass.DIFFERS
+    }
