@@ -424,3 +424,13 @@ def test_a_baseline_round_trips_and_is_not_part_of_the_digest() -> None:
     data["baseline"] = None
     with pytest.raises(PlanFileError, match="the drift classes do not match"):
         planfile.decode(data, source="plan.json")
+
+
+def test_a_baseline_naming_an_account_the_plan_does_not_touch_is_refused() -> None:
+    from reconciler import planfile
+    from reconciler.errors import PlanFileError
+
+    data = json.loads(render_json(baseline_plan()))
+    data["baseline"]["heldBackInBaseline"] = ["amc:ELSEWHERE"]
+    with pytest.raises(PlanFileError, match="baseline: no action in amc:ELSEWHERE"):
+        planfile.decode(data, source="plan.json")
