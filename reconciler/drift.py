@@ -4,8 +4,13 @@ Derived, never planned: a pure function of a `Plan`, so text, markdown and the p
 `drift` array say the same thing, and a plan file read back is checked against it.
 
 - an action: `grant-expired` when it removes what an expired `expires:` entry granted,
-  `invitation-expired` when it resends an invitation, else `changed` (live state changed
-  behind git's back, or the manifests changed and live has not followed yet);
+  `invitation-expired` when it resends an invitation; else, with `--baseline REF` (the
+  commit whose manifests are known to be applied, `Plan.baseline`), `changed` when the
+  manifests at REF, planned against the same read, change the same target too (live moved
+  away from what was applied: behind git's back) and `unapplied` when only the manifests
+  since REF ask for it; without a baseline `differs`: either, and nothing here can say
+  which, so nothing claims it (STYLE 19: a guess is not shown as fact); `differs` too where
+  the baseline's own plan held changes back for want of proof (`Baseline.unsure`);
 - a waiting invitation: `waiting-for-acceptance` (not drift for `drift`'s exit code);
 - a change held back until identity is proven, or a user that cannot be restored:
   `identity-unresolved`;
@@ -18,8 +23,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from reconciler.actions import describe
-from reconciler.plan import ActionKind, DriftClass, Plan
+from reconciler.actions import describe, drift_key
+from reconciler.plan import Action, ActionKind, DriftClass, Plan
 from reconciler.planning.draft import day, when
 
 # Reading order of the classes in summaries.
@@ -27,6 +32,8 @@ ORDER: tuple[DriftClass, ...] = (
     DriftClass.READ_INCOMPLETE,
     DriftClass.GRANT_EXPIRED,
     DriftClass.CHANGED,
+    DriftClass.UNAPPLIED,
+    DriftClass.DIFFERS,
     DriftClass.INVITATION_EXPIRED,
     DriftClass.IDENTITY_UNRESOLVED,
     DriftClass.WAITING,
@@ -35,6 +42,8 @@ ORDER: tuple[DriftClass, ...] = (
 
 LABEL: dict[DriftClass, str] = {
     DriftClass.CHANGED: "changed behind git's back",
+    DriftClass.UNAPPLIED: "not applied yet",
+    DriftClass.DIFFERS: "changed behind git's back or not applied yet",
     DriftClass.WAITING: "waiting for acceptance",
     DriftClass.INVITATION_EXPIRED: "invitation expired",
     DriftClass.GRANT_EXPIRED: "grant expired",
@@ -53,15 +62,9 @@ class DriftItem:
 
 def classify(plan: Plan) -> tuple[DriftItem, ...]:
     """Every drift item of `plan`, by class (in `ORDER`), then in plan order."""
-    expired = {(e.amc_account_id, e.target) for e in plan.expiries if e.expired and e.target}
     items: list[DriftItem] = []
-    for action in plan.actions:
-        if action.kind is ActionKind.RESEND_INVITATION:
-            cls = DriftClass.INVITATION_EXPIRED
-        elif action.is_removal and (action.amc_account_id, action.target) in expired:
-            cls = DriftClass.GRANT_EXPIRED
-        else:
-            cls = DriftClass.CHANGED
+    for action, by_time in zip(plan.actions, time_classes(plan), strict=True):
+        cls = by_time or _against_baseline(plan, action)
         items.append(DriftItem(cls, str(action.scope), f"{describe(action)}: {action.reason}"))
     for w in plan.waiting:
         expires = f" (invitation expires {when(w.expires_at)})" if w.expires_at else ""
@@ -90,6 +93,55 @@ def classify(plan: Plan) -> tuple[DriftItem, ...]:
         )
     rank = {cls: n for n, cls in enumerate(ORDER)}
     return tuple(sorted(items, key=lambda i: rank[i.drift_class]))
+
+
+def time_classes(plan: Plan) -> list[DriftClass | None]:
+    """Per action of `plan`, in order: its class when time made it, not a change in git or
+    live (an invitation that expired and is resent, a grant whose `expires:` has passed),
+    else None. Such an action of a baseline plan is no evidence that live moved since REF
+    was applied (`reconciler.operations.compare`)."""
+    expired = {(e.amc_account_id, e.target) for e in plan.expiries if e.expired and e.target}
+    classes: list[DriftClass | None] = []
+    for action in plan.actions:
+        if action.kind is ActionKind.RESEND_INVITATION:
+            classes.append(DriftClass.INVITATION_EXPIRED)
+        elif action.is_removal and (action.amc_account_id, action.target) in expired:
+            classes.append(DriftClass.GRANT_EXPIRED)
+        else:
+            classes.append(None)
+    return classes
+
+
+def _against_baseline(plan: Plan, action: Action) -> DriftClass:
+    if plan.baseline is None:
+        return DriftClass.DIFFERS
+    if drift_key(action) in plan.baseline.keys:
+        return DriftClass.CHANGED
+    if str(action.scope) in plan.baseline.unsure:
+        return DriftClass.DIFFERS  # REF's own plan there is not known: no claim either way
+    return DriftClass.UNAPPLIED
+
+
+def heading(plan: Plan) -> str:
+    """`baseline main at 0123456789ab`: what the action classes were told apart against
+    ("" without one). Untrusted text (the ref): the renderers escape it."""
+    if plan.baseline is None:
+        return ""
+    ref, commit = plan.baseline.ref, plan.baseline.commit
+    if len(ref) >= 7 and commit.lower().startswith(ref.lower()):
+        return f"baseline {commit[:12]}"
+    return f"baseline {ref} at {commit[:12]}"
+
+
+HINT = (
+    "Changed behind git's back or not applied yet: `plan` or `drift` with `--baseline REF` "
+    "(REF: the commit of the last successful apply) tells which."
+)
+
+
+def hint(items: tuple[DriftItem, ...]) -> str:
+    """How to tell the `differs` items apart; "" when there are none."""
+    return HINT if any(i.drift_class is DriftClass.DIFFERS for i in items) else ""
 
 
 def class_counts(items: tuple[DriftItem, ...]) -> dict[DriftClass, int]:

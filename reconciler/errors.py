@@ -17,6 +17,8 @@ The tree::
     ├── StalePlanError              live state moved since a saved plan was made
     ├── PlanMismatchError           a saved plan is not the plan of the apply's own inputs
     ├── PlanFileError               a saved plan file is unreadable, foreign or of another version
+    ├── BaselineError               `--baseline REF`: not a commit, no repository, or its
+    │                               manifests do not load
     └── LockError                   another apply holds the apply lock (`reconciler.lock`)
 
 Only `reconciler.api` sees httpx exceptions and only `reconciler.manifest` sees yaml and
@@ -177,6 +179,12 @@ class PlanMismatchError(ReconcilerError):
 
 class PlanFileError(ReconcilerError):
     """A saved plan file cannot be used: not JSON, not a plan, or another format version."""
+
+
+class BaselineError(ReconcilerError):
+    """`--baseline REF` cannot be used: REF is not a commit of the manifests' repository
+    (or looks like an option), the manifests are not in a git repository, or the manifests
+    at REF do not load. One line: REF, what is wrong, what to pass instead."""
 
 
 class LockError(ReconcilerError):

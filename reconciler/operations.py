@@ -2,13 +2,17 @@
 
 - `plan(desired, client, policy, ...)`: read what the manifests manage, plan, bind. A plan
   a guard refuses is returned all the same, carrying its refusals, so it can be shown.
+  With `baseline=` (`--baseline REF`) the manifests at REF are planned against the same
+  read, and the plan records which of its actions that plan has too (issue #15).
 - `apply(plan, desired, client, ...)`: confirm, check nothing moved since the plan, execute,
   verify, and say whether live state converged. Runs under the caller's apply lock.
 - `check_saved(saved, desired, client, policy, ...)`: `apply --plan`: re-read, re-plan from
   the manifests as they are now, and return the fresh plan only when it is the saved plan
   (same plan digest, same API identity, same policy, nothing moved); else raise
   `PlanMismatchError` or `StalePlanError` listing what differs, or `GuardError` when the
-  saved plan or the plan made now is refused. Nothing is written.
+  saved plan or the plan made now is refused. Nothing is written. A saved plan's
+  `baseline` is display only (not in its digest or bindings): it is neither needed nor
+  compared, and the plan executed (made now) has none.
 
 `policy` is always the command line's (`reconciler.cli.state.guard_options`); each operation
 combines it with the manifests' `policy:` (`reconciler.policy.effective`).
@@ -29,16 +33,24 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import __version__
-from reconciler.actions import describe
+from reconciler.actions import describe, drift_key
 from reconciler.adopt import Adoption
 from reconciler.adopt import compute as compute_adoption
 from reconciler.api import AdsClient
 from reconciler.apply import MAX_ATTEMPTS, ActionResult, ApplyReport, Journal, apply_plan, check
+from reconciler.baseline import Revision
 from reconciler.digest import action_meaning, desired_digest, plan_digest, short
-from reconciler.errors import GuardError, PlanError, PlanMismatchError, StalePlanError
+from reconciler.drift import time_classes
+from reconciler.errors import (
+    BaselineError,
+    GuardError,
+    PlanError,
+    PlanMismatchError,
+    StalePlanError,
+)
 from reconciler.live import read_live
 from reconciler.model import Desired, Live, Scope, amc_scope, manager_scope
-from reconciler.plan import Action, Bindings, Plan, Policy
+from reconciler.plan import Action, Baseline, Bindings, Plan, Policy
 from reconciler.planfile import encode_live
 from reconciler.planner import make_plan, refusal_error
 from reconciler.policy import differences, effective
@@ -95,10 +107,49 @@ def plan(
     policy: Policy,
     context: Context,
     *,
+    baseline: Revision | None = None,
     progress: Progress | None = None,
 ) -> Plan:
+    """Read what `desired` manages, plan, bind. With `baseline` (`--baseline REF`, the
+    manifests known to be applied) its manifests are planned against the same read under
+    the same policy, and the plan records which of its actions that plan has too
+    (`Plan.baseline`), so drift can tell a console change from a change not applied yet."""
     live = read_live(desired, client.reader(), now=policy.now, progress=progress)
-    return bind(make_plan(desired, live, effective(policy, desired)), desired, context)
+    policy = effective(policy, desired)
+    made = bind(make_plan(desired, live, policy), desired, context)
+    if baseline is None:
+        return made
+    return replace(made, baseline=compare(made, baseline, live, policy))
+
+
+def compare(made: Plan, baseline: Revision, live: Live, policy: Policy) -> Baseline:
+    """The keys of `made`'s actions that a plan of `baseline`'s manifests against the same
+    `live` and `policy` has an action on too, not counting what time alone made there.
+    Its other scopes were not read for it, so its actions there are artefacts; only the
+    keys `made` shares matter, and only they are kept. A baseline that cannot be planned is
+    an error, never a guess."""
+    try:
+        then = make_plan(baseline.desired, live, policy)
+    except PlanError as exc:
+        raise BaselineError(
+            f"--baseline {baseline.ref!r}: the manifests at {baseline.commit[:12]} cannot be "
+            f"planned against live state ({str(exc).splitlines()[0]}): pass the commit of the "
+            "last successful apply"
+        ) from exc
+    mine = {drift_key(a) for a in made.actions}
+    # What time alone made at REF (a resend, an `expires:` that has passed since) is not
+    # live moving away from what was applied.
+    moved = [a for a, by_time in zip(then.actions, time_classes(then), strict=True) if not by_time]
+    also = {drift_key(a) for a in moved} & mine
+    # Where REF's plan held a change back (identity not proven, a user it cannot restore),
+    # what REF would do is not known: no claim either way there.
+    unsure = {n.scope for n in then.held + then.unrestorable} & {k[0] for k in mine}
+    return Baseline(
+        ref=baseline.ref,
+        commit=baseline.commit,
+        keys=frozenset(also),
+        unsure=frozenset(unsure),
+    )
 
 
 def _all_scopes(live: Live, plan: Plan) -> set[Scope]:

@@ -236,7 +236,10 @@ class Expiry:
 class DriftClass(StrEnum):
     """What kind of drift one item is (issue #15); see `reconciler.drift`."""
 
-    CHANGED = "changed"  # live changed behind git's back: an action puts it back
+    # An action, told apart by `--baseline REF` (the manifests known to be applied):
+    CHANGED = "changed"  # proven: live differs from what REF applied too (a console change)
+    UNAPPLIED = "unapplied"  # proven: only the manifests since REF ask for it
+    DIFFERS = "differs"  # without a baseline: either of the two, not known which
     WAITING = "waiting-for-acceptance"
     INVITATION_EXPIRED = "invitation-expired"
     GRANT_EXPIRED = "grant-expired"
@@ -331,6 +334,24 @@ class Bindings:
 
 
 @dataclass(frozen=True, slots=True)
+class Baseline:
+    """`--baseline REF` (issue #15): the manifests at `ref` (resolved to `commit`), known to
+    be applied, planned against the same read under the same policy. `keys` are the
+    (scope, target) pairs (`reconciler.actions.drift_key`) of this plan's actions that the
+    baseline plan has an action on too: there live differs from what was applied, so the
+    change happened behind git's back. `unsure` are the scopes of this plan's actions where
+    the baseline plan held a change back for want of proof of identity, or could not
+    restore a user: there an action the baseline does not share may still be a console
+    change, and is not called unapplied. For display only, like reasons: not part of the
+    plan digest, never read by the executor."""
+
+    ref: str
+    commit: str
+    keys: frozenset[tuple[str, str]] = frozenset()
+    unsure: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     actions: tuple[Action, ...] = ()
     waiting: tuple[Waiting, ...] = ()
@@ -356,6 +377,8 @@ class Plan:
     unread: tuple[Notice, ...] = ()
     # `expires:` entries past or coming within --expiring-within (issue #15).
     expiries: tuple[Expiry, ...] = ()
+    # `--baseline REF`: what tells a console change from a manifest change not applied yet.
+    baseline: Baseline | None = None
     format_version: int = FORMAT_VERSION
 
     @property

@@ -25,7 +25,7 @@ from typing import Any
 
 import jsonschema
 
-from reconciler.actions import check_actions
+from reconciler.actions import check_actions, drift_key
 from reconciler.digest import action_meaning, plan_digest
 from reconciler.drift import DriftItem, classify
 from reconciler.errors import PlanFileError
@@ -49,6 +49,7 @@ from reconciler.plan import (
     AccountLimits,
     Action,
     ActionKind,
+    Baseline,
     Bindings,
     Expiry,
     ManagerRef,
@@ -356,7 +357,11 @@ def _decode_checked(data: dict[str, Any], source: str) -> Plan:
             f"the actions do not match the plan digest {data['planDigest']} (they hash to {digest})"
         )
     expiries = _decode_expiries(data["expiries"])
-    drift = [_drift_item(i) for i in classify(Plan(actions=actions, expiries=expiries))]
+    baseline = _decode_baseline(data.get("baseline"))
+    if baseline is not None:
+        problems += _baseline_problems(baseline, actions)
+    derived = Plan(actions=actions, expiries=expiries, baseline=baseline)
+    drift = [_drift_item(i) for i in classify(derived)]
     if not _same_classes(drift, data["drift"]):
         problems.append("the drift classes do not match the plan's actions and expiries")
     if problems:
@@ -431,11 +436,13 @@ def _decode_checked(data: dict[str, Any], source: str) -> Plan:
         },
         live=decode_live(data["live"]),
         expiries=expiries,
+        baseline=baseline,
     )
 
 
 # Drift classes and expiries (issue #15). The `drift` array is derived (`reconciler.drift`);
-# read back, the classes of the actions and expiries must be what they classify as.
+# read back, the classes of the actions and expiries must be what they classify as (with
+# the file's `baseline`, if any).
 
 
 def _drift_item(item: DriftItem) -> dict[str, str]:
@@ -457,8 +464,49 @@ def _encode_drift(plan: Plan) -> dict[str, Any]:
             }
             for e in plan.expiries
         ],
+        "baseline": _encode_baseline(plan.baseline),
         "drift": [_drift_item(i) for i in classify(plan)],
     }
+
+
+# `--baseline REF` (issue #15): which action classes were told apart against what. Like the
+# reasons, it is as the file says (not in the plan digest); read back, its keys must be keys
+# of the plan's own actions, and the drift array must be what they classify as.
+
+
+def _encode_baseline(baseline: Baseline | None) -> dict[str, Any] | None:
+    if baseline is None:
+        return None
+    return {
+        "ref": baseline.ref,
+        "commit": baseline.commit,
+        "alsoInBaseline": [
+            {"scope": scope, "target": target} for scope, target in sorted(baseline.keys)
+        ],
+        "heldBackInBaseline": sorted(baseline.unsure),
+    }
+
+
+def _decode_baseline(data: dict[str, Any] | None) -> Baseline | None:
+    if data is None:
+        return None
+    return Baseline(
+        ref=data["ref"],
+        commit=data["commit"],
+        keys=frozenset((k["scope"], k["target"]) for k in data["alsoInBaseline"]),
+        unsure=frozenset(data["heldBackInBaseline"]),
+    )
+
+
+def _baseline_problems(baseline: Baseline, actions: tuple[Action, ...]) -> list[str]:
+    mine = {drift_key(a) for a in actions}
+    problems = [
+        f"baseline: {scope} {target} is not the target of any action"
+        for scope, target in sorted(baseline.keys - mine)
+    ]
+    scopes = {scope for scope, _ in mine}
+    problems += [f"baseline: no action in {scope}" for scope in sorted(baseline.unsure - scopes)]
+    return problems
 
 
 def _decode_expiries(items: list[dict[str, Any]]) -> tuple[Expiry, ...]:
@@ -480,7 +528,14 @@ def _decode_expiries(items: list[dict[str, Any]]) -> tuple[Expiry, ...]:
 def _same_classes(derived: list[dict[str, str]], stored: list[dict[str, str]]) -> bool:
     """The action and expiry classes stored are the derived ones (the other classes come
     from held, unread and waiting items, which are display only)."""
-    mine = {"changed", "grant-expired", "invitation-expired", "expiring-soon"}
+    mine = {
+        "changed",
+        "unapplied",
+        "differs",
+        "grant-expired",
+        "invitation-expired",
+        "expiring-soon",
+    }
     return [d for d in derived if d["class"] in mine] == [d for d in stored if d["class"] in mine]
 
 

@@ -224,12 +224,63 @@ def expiry_plan() -> Plan:
     return make_plan(d, lv, Policy(now=NOW, max_removal_fraction=1.0))
 
 
+def baseline_plan() -> Plan:
+    """`--baseline main` (issue #15): val's role was lowered in the console after main was
+    applied (main wants admin too: changed behind git's back); kim is new since main (not
+    applied yet); lee was made admin in the console and is removed since main (both on one
+    target: changed); an `expires:` that passed keeps its own class."""
+    from reconciler.baseline import Revision
+    from reconciler.operations import compare
+
+    def ends(u: DesiredUser, at: float) -> DesiredUser:
+        return dataclasses.replace(u, expires=at, expires_source=u.source)
+
+    boss = user("boss@corp.com", AmcRole.ADMIN, user_id="amzn1.account.BOSS", line=30)
+    val = user("val@corp.com", AmcRole.ADMIN, user_id="amzn1.account.VAL", line=31)
+    tom = ends(user("tom@corp.com", user_id="amzn1.account.TOM", line=32), NOW - 86_400)
+    lee = user("lee@corp.com", user_id="amzn1.account.LEE", line=33)
+    now = desired(
+        [],
+        [
+            amc(
+                "ENTITY8AMC",
+                boss,
+                val,
+                tom,
+                user("kim@corp.com", line=34),
+                line=29,
+            )
+        ],
+    )
+    then = desired([], [amc("ENTITY8AMC", boss, val, tom, lee, line=29)])
+    lv = live(
+        [],
+        [
+            live_amc(
+                "ENTITY8AMC",
+                [
+                    live_user("amzn1.account.BOSS", "boss@corp.com", AmcRole.ADMIN),
+                    live_user("amzn1.account.VAL", "val@corp.com"),
+                    live_user("amzn1.account.TOM", "tom@corp.com"),
+                    live_user("amzn1.account.LEE", "lee@corp.com", AmcRole.ADMIN),
+                ],
+                name="Baseline AMC",
+            )
+        ],
+    )
+    policy = Policy(now=NOW, max_removal_fraction=1.0)
+    made = make_plan(now, lv, policy)
+    revision = Revision("main", "0123456789abcdef0123456789abcdef01234567", then)
+    return dataclasses.replace(made, baseline=compare(made, revision, lv, policy))
+
+
 PLANS = {
     "demo": demo_plan,
     "empty": empty_plan,
     "busy": busy_plan,
     "refused": refused_plan,
     "expiry": expiry_plan,
+    "baseline": baseline_plan,
 }
 
 
@@ -353,4 +404,33 @@ def test_a_plan_file_whose_drift_classes_were_edited_is_refused() -> None:
     assert planfile.decode(data, source="plan.json").expiries  # round trip
     data["drift"][0]["class"] = "changed"  # a grant expired passed off as ordinary drift
     with pytest.raises(PlanFileError, match="the drift classes do not match"):
+        planfile.decode(data, source="plan.json")
+
+
+def test_a_baseline_round_trips_and_is_not_part_of_the_digest() -> None:
+    from reconciler import planfile
+    from reconciler.drift import classify
+    from reconciler.errors import PlanFileError
+
+    plan = baseline_plan()
+    data = json.loads(render_json(plan))
+    back = planfile.decode(data, source="plan.json")
+    assert back.baseline == plan.baseline
+    assert classify(back) == classify(plan)
+    without = dataclasses.replace(plan, baseline=None)
+    assert json.loads(render_json(without))["planDigest"] == data["planDigest"]
+    assert {i["class"] for i in json.loads(render_json(without))["drift"]} >= {"differs"}
+    # Dropping the baseline but keeping its classes is a tampered file.
+    data["baseline"] = None
+    with pytest.raises(PlanFileError, match="the drift classes do not match"):
+        planfile.decode(data, source="plan.json")
+
+
+def test_a_baseline_naming_an_account_the_plan_does_not_touch_is_refused() -> None:
+    from reconciler import planfile
+    from reconciler.errors import PlanFileError
+
+    data = json.loads(render_json(baseline_plan()))
+    data["baseline"]["heldBackInBaseline"] = ["amc:ELSEWHERE"]
+    with pytest.raises(PlanFileError, match="baseline: no action in amc:ELSEWHERE"):
         planfile.decode(data, source="plan.json")

@@ -48,6 +48,11 @@ def describe(action: Action) -> str:
     return FAMILIES[action.kind].describe(action)
 
 
+def drift_key(action: Action) -> tuple[str, str]:
+    """(scope, target) of an action for `--baseline` (`Family.drift_target`)."""
+    return (str(action.scope), FAMILIES[action.kind].drift_target(action))
+
+
 def check_actions(actions: Sequence[Action]) -> list[str]:
     """Whether a list of actions is a plan this tool could have made: each action's fields
     fit its kind, the order is execution order, no target is changed twice, an action on a

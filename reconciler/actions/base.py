@@ -29,6 +29,14 @@ class Family(Protocol):
         """The action in a few words, without its reason (untrusted text not yet escaped)."""
         ...
 
+    def drift_target(self, action: Action) -> str:
+        """What the action is about, as live knows it and whatever the manifests call it (a
+        userId, an invitation id, a lower-case address, a linked account's id type and id),
+        so that `--baseline` can tell whether the manifests at an older commit would change
+        the same thing (`reconciler.drift`). Unique within the action's scope per kind of
+        target, and prefixed with that kind."""
+        ...
+
     def limit(self, kind: ActionKind) -> int:
         """The most actions of `kind` one call may carry."""
         ...

@@ -96,6 +96,12 @@ class Invitations:
         email = unambiguous(action.email or "")
         return f"revoke invitation of {email} ({action.target}, {role}{again})"
 
+    def drift_target(self, action: Action) -> str:
+        # An invite is known by its address; a live invitation by its id.
+        if action.kind is ActionKind.INVITE:
+            return f"address:{canonical_email(action.target)}"
+        return f"invitation:{action.target}"
+
     def limit(self, kind: ActionKind) -> int:
         return ops.MAX_INVITATIONS_PER_CALL
 

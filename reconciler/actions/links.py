@@ -76,6 +76,10 @@ class Links:
             return f"associate {what}" + (f" as {action.link_role}" if action.link_role else "")
         return f"disassociate {what}" + (f" {action.label}" if action.label else "")
 
+    def drift_target(self, action: Action) -> str:
+        id_type = action.id_type.value if action.id_type else ""
+        return f"link:{id_type}:{action.target}"
+
     def limit(self, kind: ActionKind) -> int:
         return ops.MAX_LINKS_PER_CALL
 

@@ -57,6 +57,9 @@ class ManagerAccounts:
         kind = action.manager_type.value if action.manager_type else "?"
         return f'create manager account "{action.target}" ({kind})'
 
+    def drift_target(self, action: Action) -> str:
+        return f"manager-account:{action.target}"
+
     def limit(self, kind: ActionKind) -> int:
         return 1
 

@@ -70,6 +70,9 @@ class Permissions:
             return f"set role of {action.label} ({action.target}): {old} -> {role}"
         return f"revoke user {action.label} ({action.target}, {role})"
 
+    def drift_target(self, action: Action) -> str:
+        return f"user:{action.target}"
+
     def limit(self, kind: ActionKind) -> int:
         if kind is ActionKind.SET_ROLE:
             return ops.MAX_PERMISSION_UPDATES_PER_CALL

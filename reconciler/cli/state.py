@@ -27,6 +27,7 @@ from reconciler import operations, planfile
 from reconciler.api import AdsClient
 from reconciler.apply import ActionResult, stop_on_signals
 from reconciler.apply.render import render_report, result_line
+from reconciler.baseline import manifests_at
 from reconciler.cli.helptext import CREDENTIALS_ENV, ERROR, OK, SANDBOX_ENV, epilog
 from reconciler.cli.options import ApiOptions, api_options
 from reconciler.errors import (
@@ -257,12 +258,29 @@ def _context(api: ApiOptions, paths: tuple[str, ...]) -> operations.Context:
     )
 
 
-def _plan(paths: tuple[str, ...], api: ApiOptions, policy: Policy) -> tuple[Desired, Plan]:
+def _plan(
+    paths: tuple[str, ...], api: ApiOptions, policy: Policy, baseline: str | None = None
+) -> tuple[Desired, Plan]:
     desired = _load(paths)
+    # Before anything is read live: a baseline that cannot be used stops here.
+    revision = manifests_at(baseline, paths) if baseline is not None else None
     context = _context(api, paths)
     with api.open_client() as client:
-        the_plan = operations.plan(desired, client, policy, context, progress=api.progress)
+        the_plan = operations.plan(
+            desired, client, policy, context, baseline=revision, progress=api.progress
+        )
     return desired, the_plan
+
+
+_BASELINE = click.option(
+    "--baseline",
+    metavar="REF",
+    default=None,
+    help="The git commit (or branch, tag) whose manifests are known to be applied: the "
+    "last successful apply. Each change is then labelled changed behind git's back (the "
+    "manifests at REF would make it too) or not applied yet (only the manifests since REF "
+    "ask for it). Without it the two cannot be told apart, and are not.",
+)
 
 
 @click.command(epilog=_EPILOG_PLAN)
@@ -281,6 +299,7 @@ def _plan(paths: tuple[str, ...], api: ApiOptions, policy: Policy) -> tuple[Desi
     is_flag=True,
     help="Exit 2 when the plan has changes (0 when none).",
 )
+@_BASELINE
 @guard_options
 @api_options
 @click.pass_context
@@ -292,6 +311,7 @@ def plan(
     mask_emails: bool,
     show_waiting: bool,
     detailed_exitcode: bool,
+    baseline: str | None,
     policy: Policy,
     api: ApiOptions,
 ) -> None:
@@ -303,7 +323,7 @@ def plan(
         from reconciler.cli import MASK_ERRORS
 
         MASK_ERRORS.set()
-    _, the_plan = _plan(paths, api, policy)
+    _, the_plan = _plan(paths, api, policy, baseline)
     if out is not None:
         planfile.write(out, the_plan)
     click.echo(
@@ -332,6 +352,7 @@ def _refused(the_plan: Plan) -> int:
 @_MASK
 @_SHOW_WAITING
 @_PATHS
+@_BASELINE
 @guard_options
 @api_options
 @click.pass_context
@@ -341,20 +362,22 @@ def drift(
     output_format: str,
     mask_emails: bool,
     show_waiting: bool,
+    baseline: str | None,
     policy: Policy,
     api: ApiOptions,
 ) -> None:
     """Read-only check: exit 0 when live state matches the manifests, 2 when it drifted.
 
-    Every item says its class (changed behind git's back, grant expired, invitation
-    expired, identity unresolved, read incomplete, waiting for acceptance, expiring soon)
-    and a line counts each. Invitations waiting to be accepted and grants expiring within
-    --expiring-within are listed but are not drift; an expired grant still live is."""
+    Every item says its class (grant expired, invitation expired, identity unresolved,
+    read incomplete, waiting for acceptance, expiring soon; a change to put back is changed
+    behind git's back or not applied yet, told apart by --baseline REF) and a line counts
+    each. Invitations waiting to be accepted and grants expiring within --expiring-within
+    are listed but are not drift; an expired grant still live is."""
     if mask_emails:
         from reconciler.cli import MASK_ERRORS
 
         MASK_ERRORS.set()
-    _, the_plan = _plan(paths, api, policy)
+    _, the_plan = _plan(paths, api, policy, baseline)
     click.echo(
         _render(the_plan, output_format, mask=mask_emails, show_waiting=show_waiting), nl=False
     )

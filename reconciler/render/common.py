@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from reconciler.actions import SYMBOL, describe
 from reconciler.digest import plan_digest
-from reconciler.drift import LABEL, classify
+from reconciler.drift import LABEL, classify, heading, hint
 from reconciler.drift import summary as drift_summary
 from reconciler.plan import Action, ActionKind, Notice, Pin, Plan, Waiting
 from reconciler.planning.draft import when
@@ -96,11 +96,26 @@ def sections(plan: Plan) -> list[tuple[str, str, list[str]]]:
     ]
 
 
-def drift_view(plan: Plan) -> tuple[str, list[tuple[str, str, str]]]:
-    """The drift classes (issue #15): the per-class summary line ("" when there is no
-    drift) and (class label, scope, message) per item, from `reconciler.drift`."""
+@dataclass(frozen=True, slots=True)
+class DriftView:
+    """The drift classes (issue #15), from `reconciler.drift`: the per-class summary line
+    ("" when there is no drift), (class label, scope, message) per item, the baseline the
+    actions were told apart against ("" without one) and, without one, how to get one."""
+
+    counts: str
+    items: list[tuple[str, str, str]]
+    baseline: str
+    hint: str
+
+
+def drift_view(plan: Plan) -> DriftView:
     items = classify(plan)
-    return drift_summary(items), [(LABEL[i.drift_class], i.scope, i.message) for i in items]
+    return DriftView(
+        counts=drift_summary(items),
+        items=[(LABEL[i.drift_class], i.scope, i.message) for i in items],
+        baseline=heading(plan),
+        hint=hint(items),
+    )
 
 
 def digest_line(plan: Plan) -> str:

@@ -104,12 +104,16 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
 def _drift(plan: Plan, cell: Callable[[str], str]) -> list[str]:
     """Every drift item with its class, in a collapsed table under the per-class counts
     (issue #15)."""
-    counts, items = drift_view(plan)
-    if not items:
+    view = drift_view(plan)
+    if not view.items:
         return []
-    out = ["<details>", f"<summary>{counts}</summary>", "", "| Class | Account | What |"]
-    out.append("|---|---|---|")
-    out += [f"| {label} | {cell(scope)} | {cell(message)} |" for label, scope, message in items]
+    against = f" Against {cell(view.baseline)}." if view.baseline else ""
+    out = ["<details>", f"<summary>{view.counts}{against}</summary>", ""]
+    out += [view.hint, ""] if view.hint else []  # our own words, not escaped
+    out += ["| Class | Account | What |", "|---|---|---|"]
+    out += [
+        f"| {label} | {cell(scope)} | {cell(message)} |" for label, scope, message in view.items
+    ]
     return [*out, "", "</details>", ""]
 
 

@@ -112,14 +112,18 @@ def _drift(
 ) -> list[str]:
     """Every drift item with its class, then the per-class counts (issue #15). Without
     `show_waiting`, invitations waiting to be accepted are only counted."""
-    counts, items = drift_view(plan)
+    view = drift_view(plan)
+    items = view.items
     if not show_waiting:
         items = [i for i in items if i[0] != LABEL[DriftClass.WAITING]]
+    tail = [bold(view.counts)] if view.counts else []
+    tail += [safe(view.hint)] if view.hint else []
     if not items:
-        return [bold(counts), ""] if counts else []
-    lines = [bold("Drift by class:")]
+        return [*tail, ""] if tail else []
+    against = f" (against {safe(view.baseline)})" if view.baseline else ""
+    lines = [bold(f"Drift by class{against}:")]
     lines += [
         f"  [{label}] {safe(f'{scope}: {message}' if scope else message)}"
         for label, scope, message in items
     ]
-    return [*lines, "", bold(counts)]
+    return [*lines, "", *tail]

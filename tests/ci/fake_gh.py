@@ -25,6 +25,8 @@ def main(argv: list[str]) -> int:
         print("gh: no token", file=sys.stderr)
         return 4
     args = argv[1:]
+    if args[0] == "run" and args[1] == "list":
+        return _run_list(state, args[2:])
     if args[0] == "run":
         return _run_download(state, args[1:])
     if args[0] == "pr":
@@ -124,6 +126,26 @@ def _pr(state: dict[str, Any], args: list[str]) -> int:
     assert verb == "edit", args
     (pr,) = [p for p in prs if p["number"] == number]
     pr.update(title=options["--title"], body=body)
+    return 0
+
+
+def _run_list(state: dict[str, Any], args: list[str]) -> int:
+    """`gh run list --repo R --workflow W --branch B --event E --status S --limit N --json
+    headSha --jq Q`: the workflow's runs, newest first, filtered as gh filters them."""
+    options = dict(zip(args[::2], args[1::2], strict=True))
+    runs = [
+        {"headSha": run["head_sha"]}
+        for run in sorted(state.get("runs", []), key=lambda r: -r["id"])
+        if run["name"] == options["--workflow"]
+        and run.get("head_branch") == options["--branch"]
+        and run.get("event") == options.get("--event", run.get("event"))
+        and run.get("status") == options["--status"]
+    ][: int(options["--limit"])]
+    assert options["--json"] == "headSha", options
+    text = subprocess.run(
+        ["jq", "-r", options["--jq"]], input=json.dumps(runs), capture_output=True, text=True
+    ).stdout
+    sys.stdout.write(text)
     return 0
 
 

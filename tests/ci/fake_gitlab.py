@@ -26,6 +26,7 @@ class GitLab:
     artifacts: dict[tuple[int, str], bytes] = field(default_factory=dict)  # (job id, path)
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # by MR iid
     opened: list[dict[str, Any]] = field(default_factory=list)  # MRs the adopt job opens
+    project_jobs: list[dict[str, Any]] = field(default_factory=list)  # newest first
     url: str = ""
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Any:
@@ -51,6 +52,11 @@ class GitLab:
             jobs = self.jobs.get(int(m.group(1)), [])
             scopes = query.get("scope[]", [])
             return [j for j in jobs if not scopes or j["status"] in scopes]
+        if route == "/jobs":
+            scopes = query.get("scope[]", [])
+            jobs = [j for j in self.project_jobs if not scopes or j["status"] in scopes]
+            page, per_page = int(query["page"][0]), int(query["per_page"][0])
+            return jobs[(page - 1) * per_page : page * per_page]
         if m := re.fullmatch(r"/jobs/(\d+)/artifacts/(.+)", route):
             return self.artifacts[(int(m.group(1)), m.group(2))]
         if m := re.fullmatch(r"/merge_requests/(\d+)/notes", route):

@@ -143,3 +143,38 @@ def run_gitlab_job(job: str, workdir: Path, variables: dict[str, str]) -> StepRu
         else {}
     )
     return StepRun(done.returncode, done.stdout, done.stderr, outputs)
+
+
+def run_workflow_step(
+    workflow: Path, job: str, step_id: str, workdir: Path, env: dict[str, str]
+) -> StepRun:
+    """Run one `run:` step of a workflow file (the examples) as GitHub would, with bash;
+    `${{ github.token }}` and `${{ github.workflow }}` come from `env`."""
+    steps = yaml.safe_load(workflow.read_text(encoding="utf-8"))["jobs"][job]["steps"]
+    (step,) = [s for s in steps if s.get("id") == step_id]
+    known = {"github.token": env.get("GITHUB_TOKEN", ""), "github.workflow": env["GITHUB_WORKFLOW"]}
+
+    def resolve(value: str) -> str:
+        return EXPRESSION.sub(lambda m: known[m.group(1)], value)
+
+    output = workdir / f"output-{job}-{step_id}"
+    output.write_text("")
+    full = {
+        **_base_env(workdir),
+        "GITHUB_REPOSITORY": "example-org/ads-access",
+        **env,
+        **{k: resolve(str(v)) for k, v in step.get("env", {}).items()},
+        "GITHUB_OUTPUT": str(output),
+    }
+    script = workdir / f"{job}-{step_id}.sh"
+    script.write_text(step["run"], encoding="utf-8")
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+        cwd=workdir,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
+    return StepRun(done.returncode, done.stdout, done.stderr, outputs)

@@ -3,6 +3,7 @@ pull_request event (tests/ci/pull_request.json): exit codes, outputs, the PR com
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.sandbox import World
-from tests.ci.steps import REPO, ActionRunner
+from tests.ci.steps import REPO, ActionRunner, run_workflow_step
 
 EXAMPLES = REPO / "examples" / "manifests"
 
@@ -267,6 +268,85 @@ def test_apply_fetches_the_merged_pull_requests_plan(workdir: Path, tmp_path: Pa
     applied = runner.run("run")
     assert applied.code == 0, applied.log
     assert applied.outputs["exit-code"] == "0"
+
+
+ACME = "ENTITY1AA1AA11AAA1"
+
+
+def _commit(workdir: Path, message: str) -> str:
+    _git(workdir, "add", "-A", "manifests")
+    _git(workdir, "-c", "user.name=t", "-c", "user.email=t@x", "-c", "commit.gpgsign=false",
+         "commit", "--quiet", "-m", message)  # fmt: skip
+    return _git(workdir, "rev-parse", "HEAD").strip()
+
+
+@pytest.mark.skipif(
+    shutil.which("jq") is None or shutil.which("git") is None, reason="needs jq and git"
+)
+def test_nightly_drift_against_the_last_successful_apply(workdir: Path, tmp_path: Path) -> None:
+    """Issue #15: the example's drift job finds the head of the last successful apply run
+    with `gh run list` and passes it as `baseline:`: a console change is told from a merged
+    change not applied yet."""
+    _git(workdir, "init", "--quiet", "-b", "main")
+    applied = _commit(workdir, "A")
+    assert _runner(workdir, command="plan").run("run").code == 0
+    assert _runner(workdir, command="apply").run("run").outputs["exit-code"] == "0"
+    # Someone lowers erin's role in the console; then a merge adds zoe and its apply fails.
+    world = World.load(workdir / "sandbox.json")
+    account = world.amc[ACME]
+    world.amc[ACME] = dataclasses.replace(
+        account,
+        users=tuple(
+            dataclasses.replace(u, role="VIEWER") if u.user_id == "amzn1.account.ERIN0001" else u
+            for u in account.users
+        ),
+    )
+    world.save(workdir / "sandbox.json")
+    acme = workdir / "manifests" / "amc" / "acme-amc.yaml"
+    analysts = "      - {group: analysts, role: viewer}\n"
+    zoe = "      - {email: zoe@example.com, role: viewer}\n"
+    text = acme.read_text(encoding="utf-8")
+    acme.write_text(text.replace(analysts, analysts + zoe), encoding="utf-8")
+    merged = _commit(workdir, "B")
+    state = tmp_path / "github.json"
+    runs = [
+        {"id": 1, "head_sha": applied, "event": "push", "status": "success"},
+        {"id": 2, "head_sha": merged, "event": "push", "status": "failure"},
+        {"id": 3, "head_sha": merged, "event": "schedule", "status": "success"},
+    ]
+    runs = [{**r, "name": "reconciler", "head_branch": "main", "artifacts": {}} for r in runs]
+    state.write_text(json.dumps({"comments": [], "runs": runs}))
+    env = {
+        "GITHUB_TOKEN": "fake-token",
+        "FAKE_GH_STATE": str(state),
+        "GITHUB_WORKFLOW": "reconciler",
+    }
+    fake = f"{_fake_gh(tmp_path)}{os.pathsep}"
+    example = REPO / "examples" / "ci" / "github-actions.yml"
+    found = run_workflow_step(
+        example, "drift", "applied", workdir, {**env, "PATH": fake + os.environ["PATH"]}
+    )
+    assert found.code == 0, found.log
+    assert found.outputs["sha"] == applied
+    drift = _runner(workdir, command="drift", baseline=found.outputs["sha"]).run("run")
+    assert drift.code == 1 and drift.outputs["exit-code"] == "2", drift.log
+    assert f"[changed behind git's back] amc:{ACME}: set role of e***@example.com" in drift.stdout
+    assert f"[not applied yet] amc:{ACME}: invite z***@example.com" in drift.stdout
+    assert f"Drift by class (against baseline {applied[:12]}):" in drift.stdout
+    # No successful apply yet: no baseline, and nothing claimed.
+    state.write_text(json.dumps({"comments": [], "runs": runs[1:]}))
+    none = run_workflow_step(
+        example, "drift", "applied", workdir, {**env, "PATH": fake + os.environ["PATH"]}
+    )
+    assert none.code == 0 and none.outputs["sha"] == "", none.log
+    assert "last successful apply: none yet" in none.stdout
+    drift = _runner(workdir, command="drift", baseline="").run("run")
+    assert drift.outputs["exit-code"] == "2"
+    assert "[changed behind git's back or not applied yet]" in drift.stdout
+    # The ref is data: one that looks like an option is refused, and fails the step.
+    bad = _runner(workdir, command="drift", baseline="--output=x").run("run")
+    assert bad.code == 1 and bad.outputs["exit-code"] == "1", bad.log
+    assert "looks like an option, not a git revision" in bad.stderr
 
 
 def _fake_gh(tmp_path: Path) -> Path:

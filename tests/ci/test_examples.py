@@ -79,3 +79,22 @@ def test_ci_never_lifts_a_guard(path: Any) -> None:
     guards |= {"--allow-incomplete", "--allow-unresolved", "--allow-fewer-admins"}
     used = {flag for _, flag in _reconciler_flags(path.read_text(encoding="utf-8"))}
     assert not used & guards
+
+
+def test_the_nightly_drift_runs_against_the_last_successful_apply() -> None:
+    """Issue #15: the GitHub drift job passes the last successful apply's head sha as
+    `baseline:`, from a full clone; the GitLab template offers RECONCILER_BASELINE."""
+    job = yaml.safe_load((CI / "github-actions.yml").read_text())["jobs"]["drift"]
+    checkout, find, drift = job["steps"]
+    assert checkout["with"]["fetch-depth"] == 0
+    assert "gh run list" in find["run"] and "--status success" in find["run"]
+    assert "--json headSha --jq '.[0].headSha // empty'" in find["run"]
+    assert drift["with"]["baseline"] == "${{ steps.applied.outputs.sha }}"
+    assert job["permissions"]["actions"] == "read"
+    action = yaml.safe_load(ACTION.read_text())
+    assert "baseline" in action["inputs"]
+    template = yaml.safe_load(GITLAB_TEMPLATE.read_text())
+    assert template["variables"]["RECONCILER_BASELINE"] == ""
+    assert template["reconciler:drift"]["variables"]["GIT_DEPTH"] == "0"
+    example = yaml.safe_load((CI / "gitlab-ci.yml").read_text())
+    assert example["variables"]["RECONCILER_BASELINE"] == "last-apply"

@@ -3,8 +3,11 @@ sandbox: the plan job accepts exactly 0 and 2, says why otherwise, and leaves it
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -163,3 +166,65 @@ def test_adopt_job_opens_one_merge_request_then_updates_it(workdir: Path, tmp_pa
     assert _git(origin, "log", "-1", "--format=%s", "reconciler/adopt").strip() == (
         "reconciler: adopt"
     )
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_drift_job_tells_changes_apart_with_reconciler_baseline(workdir: Path) -> None:
+    """Issue #15: RECONCILER_BASELINE (the last applied commit) labels each change."""
+    git = ["-c", "user.name=t", "-c", "user.email=t@x", "-c", "commit.gpgsign=false"]
+    _git(workdir, "init", "--quiet", "-b", "main")
+    _git(workdir, "add", "manifests")
+    _git(workdir, *git, "commit", "--quiet", "-m", "A")
+    applied = _git(workdir, "rev-parse", "HEAD").strip()
+    env = {**os.environ, "RECONCILER_SANDBOX_STATE": str(workdir / "sandbox.json")}
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "apply", "--sandbox", "--auto-approve", "manifests"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    world = World.load(workdir / "sandbox.json")
+    world.amc["ENTITY1AA1AA11AAA1"] = dataclasses.replace(
+        world.amc["ENTITY1AA1AA11AAA1"], users=()
+    )  # the console removed everyone
+    world.save(workdir / "sandbox.json")
+    schedule = {"CI_PIPELINE_SOURCE": "schedule", "RECONCILER_ARGS": "--sandbox"}
+    done = run_gitlab_job("reconciler:drift", workdir, {**schedule, "RECONCILER_BASELINE": applied})
+    assert done.outputs["RECONCILER_EXIT_CODE"] == "2", done.log
+    assert "[changed behind git's back] amc:ENTITY1AA1AA11AAA1: invite" in done.stdout
+    assert "not applied yet" not in done.stdout
+    # `last-apply`: the newest successful apply job on the default branch, through the API.
+    jobs = [
+        {"id": 9, "name": "reconciler:apply", "ref": "feature", "status": "success"},
+        {"id": 8, "name": "reconciler:plan", "ref": "main", "status": "success"},
+        {"id": 7, "name": "reconciler:apply", "ref": "main", "status": "failed"},
+        {"id": 6, "name": "reconciler:apply", "ref": "main", "status": "success"},
+    ]
+    jobs = [{**j, "commit": {"id": f"{j['id']}" * 40 if j["id"] != 6 else applied}} for j in jobs]
+    with serve(GitLab(project_jobs=jobs)) as gitlab:
+        variables = {**schedule, **_api(gitlab), "CI_DEFAULT_BRANCH": "main"}
+        done = run_gitlab_job(
+            "reconciler:drift", workdir, {**variables, "RECONCILER_BASELINE": "last-apply"}
+        )
+    assert f"last successful apply: {applied}" in done.stdout, done.log
+    assert "[changed behind git's back] amc:ENTITY1AA1AA11AAA1: invite" in done.stdout
+    with serve(GitLab(project_jobs=jobs[:2])) as gitlab:
+        variables = {**schedule, **_api(gitlab), "CI_DEFAULT_BRANCH": "main"}
+        done = run_gitlab_job(
+            "reconciler:drift", workdir, {**variables, "RECONCILER_BASELINE": "last-apply"}
+        )
+    assert "last successful apply: none found (changes are not told apart)" in done.stdout
+    assert "[changed behind git's back or not applied yet]" in done.stdout, done.log
+    (workdir / "reconciler.env").unlink()
+    done = run_gitlab_job(
+        "reconciler:drift", workdir, {**schedule, "RECONCILER_BASELINE": "last-apply"}
+    )
+    assert done.code != 0 and done.outputs == {}, done.log  # drift did not run
+    assert "GITLAB_API_TOKEN is not set: cannot find the last successful apply" in done.stderr
+    done = run_gitlab_job("reconciler:drift", workdir, schedule)  # the template's default: ""
+    assert "[changed behind git's back or not applied yet]" in done.stdout
+    done = run_gitlab_job("reconciler:drift", workdir, {**schedule, "RECONCILER_BASELINE": "-x y"})
+    assert done.outputs["RECONCILER_EXIT_CODE"] == "1", done.log
+    assert "Error: --baseline '-x y': looks like an option" in done.stderr

@@ -1,0 +1,180 @@
+"""The manifests at a git revision, for `--baseline REF` (issue #15).
+
+REF names the commit whose manifests are known to be applied (the last successful apply).
+`manifests_at` loads the manifests under the same PATHS as they were at REF: each path is
+taken relative to the repository's top level, the files under it at REF are copied out of
+git (`git ls-tree`, `git cat-file`) into a private temporary folder and loaded from there
+like any manifests. A path absent at REF contributes nothing (manifests added since).
+
+REF comes from the user (or a CI variable): it is checked not to look like an option, is
+passed to git after `--end-of-options` as one argument (never through a shell), and is
+resolved to a full commit id once; everything after uses that id. What git gives back is
+data: a tree path that would leave the temporary folder is refused.
+
+Every failure is a `BaselineError`: one line naming REF, what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from reconciler.errors import BaselineError, ManifestError
+from reconciler.manifest import load_manifests
+from reconciler.manifest.loader import SUFFIXES
+from reconciler.model import Desired
+
+_GIT_TIMEOUT_S = 30
+_SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+_FIX = "pass the commit of the last successful apply"
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """The manifests at `ref`, which resolved to `commit`."""
+
+    ref: str
+    commit: str
+    desired: Desired
+
+
+def _git(top: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(top), *args],
+            capture_output=True,
+            timeout=_GIT_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise BaselineError(f"cannot run git ({exc}): --baseline needs git on PATH") from exc
+
+
+def _fail(ref: str, what: str) -> BaselineError:
+    return BaselineError(f"--baseline {ref!r}: {what}")
+
+
+def check_ref(ref: str) -> None:
+    """REF is a revision, not an option or anything else git would read differently."""
+    if not ref.strip():
+        raise _fail(ref, f"is empty: {_FIX}, e.g. --baseline 1a2b3c4")
+    if ref.startswith("-"):
+        raise _fail(ref, f"looks like an option, not a git revision: {_FIX}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in ref):
+        raise _fail(ref, f"holds a control character: {_FIX}")
+
+
+def _where(path: str) -> Path:
+    """`path` made absolute with symlinks resolved, but a file's own name kept: a manifest
+    that is a symlink is looked up at REF under its own name."""
+    absolute = Path(os.path.normpath(Path(path).absolute()))
+    if absolute.is_dir():
+        return absolute.resolve()
+    return absolute.parent.resolve() / absolute.name
+
+
+def _top_level(paths: Sequence[str], ref: str) -> Path:
+    first = _where(paths[0])
+    folder = first if first.is_dir() else first.parent
+    done = _git(folder, "rev-parse", "--show-toplevel")
+    if done.returncode != 0:
+        raise _fail(
+            ref,
+            f"{paths[0]} is not in a git repository: run from a clone of the repository that "
+            "holds the manifests (CI: check it out), or leave out --baseline",
+        )
+    return Path(os.fsdecode(done.stdout.strip())).resolve()
+
+
+def _commit(top: Path, ref: str) -> str:
+    done = _git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    sha = done.stdout.decode("ascii", "replace").strip()
+    if done.returncode != 0 or not _SHA.fullmatch(sha):
+        raise _fail(
+            ref,
+            f"is not a commit in {top}: {_FIX} (CI: fetch the whole history, e.g. "
+            "actions/checkout with fetch-depth: 0)",
+        )
+    return sha
+
+
+def _relative(paths: Sequence[str], top: Path, ref: str) -> list[str]:
+    relative = []
+    for path in paths:
+        real = _where(path)
+        if real != top and not real.is_relative_to(top):
+            raise _fail(ref, f"{path} is not in the git repository at {top}")
+        relative.append(real.relative_to(top).as_posix() if real != top else ".")
+    return relative
+
+
+def _extract(top: Path, commit: str, relative: list[str], into: Path, ref: str) -> None:
+    """Copy what the loader would read under `relative` at `commit` into `into`: the files
+    named, and the `.yaml`/`.yml` files under the folders named (blobs and symlinks)."""
+    done = _git(top, "--literal-pathspecs", "ls-tree", "-r", "-z", commit, "--", *relative)
+    if done.returncode != 0:
+        why = done.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
+        raise _fail(ref, f"cannot list the manifests at {commit[:12]} ({''.join(why)})")
+    named = set(relative)
+    for entry in done.stdout.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, raw_path = entry.partition(b"\t")
+        mode, kind, obj = meta.decode("ascii").split()
+        name = PurePosixPath(os.fsdecode(raw_path))
+        if kind != "blob" or not (str(name) in named or name.name.endswith(SUFFIXES)):
+            continue  # a submodule, or a file the loader would not read
+        if name.is_absolute() or ".." in name.parts or not name.parts:
+            raise _fail(ref, f"the tree at {commit[:12]} holds an unsafe path {str(name)!r}")
+        target = into.joinpath(*name.parts)
+        blob = _git(top, "cat-file", "blob", obj)
+        if blob.returncode != 0:
+            raise _fail(ref, f"cannot read {name} at {commit[:12]}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if mode == "120000":
+            _symlink(target, os.fsdecode(blob.stdout), into, ref, f"{name} at {commit[:12]}")
+        else:
+            target.write_bytes(blob.stdout)
+
+
+def _symlink(link: Path, to: str, into: Path, ref: str, what: str) -> None:
+    """A symlink as git holds it, only when it stays in the copy: one that leads out of the
+    repository (an absolute path, `../..`) would have the loader read a file of this
+    machine that REF does not hold."""
+    inside = os.path.normpath(os.path.join(link.parent, to))
+    if os.path.isabs(to) or not Path(inside).is_relative_to(into):
+        raise _fail(ref, f"{what} is a symlink leading out of the repository ({to!r})")
+    link.symlink_to(to)
+
+
+def manifests_at(ref: str, paths: Sequence[str]) -> Revision:
+    """The manifests under `paths` as they were at `ref` (module docstring). Raises
+    `BaselineError` for a ref that is not a commit, paths outside a git repository, or
+    manifests at `ref` that do not load."""
+    check_ref(ref)
+    top = _top_level(paths, ref)
+    commit = _commit(top, ref)
+    relative = _relative(paths, top, ref)
+    with tempfile.TemporaryDirectory(prefix="reconciler-baseline-") as tmp:
+        into = Path(tmp)
+        _extract(top, commit, relative, into, ref)
+        present = [str(into / rel) for rel in relative if (into / rel).exists()]
+        if not present:
+            return Revision(ref, commit, Desired())  # the manifests did not exist yet
+        try:
+            desired = load_manifests(present)
+        except ManifestError as exc:
+            found = [str(d).replace(str(into) + os.sep, "") for d in exc.diagnostics]
+            also = f"; and {len(found) - 1} more" if len(found) > 1 else ""
+            first = found[0] if found else str(exc)
+            raise _fail(
+                ref,
+                f"the manifests at {commit[:12]} do not load ({first}{also}): {_FIX}, whose "
+                "manifests were valid",
+            ) from exc
+    return Revision(ref, commit, desired)

@@ -1,0 +1,317 @@
+"""Issue #15, `--baseline REF`, through the CLI against the sandbox and a real git repository:
+a console change (live moved away from what REF applied) is `changed`, a manifest change
+not applied yet is `unapplied`, and without a baseline neither is claimed (`differs`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from tests.test_identity_scenarios import AMC, BOSS, run, seed_state
+
+ANN = {"email": "ann@corp.example", "userId": "amzn1.account.ANN", "role": "viewer"}
+CY = {"email": "cy@corp.example", "userId": "amzn1.account.CY", "role": "viewer"}
+SEED = [
+    {"email": "boss@corp.example", "user_id": "amzn1.account.BOSS", "role": "ADMIN"},
+    {"email": "ann@corp.example", "user_id": "amzn1.account.ANN", "role": "VIEWER"},
+    {"email": "cy@corp.example", "user_id": "amzn1.account.CY", "role": "VIEWER"},
+]
+CHANGED = "[changed behind git's back]"
+UNAPPLIED = "[not applied yet]"
+DIFFERS = "[changed behind git's back or not applied yet]"
+
+
+GIT_CONFIG = ("-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false")
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *GIT_CONFIG, *args], cwd=repo, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def commit(repo: Path, users: list[dict[str, Any]], message: str) -> str:
+    """Write the manifests under repo/m and commit them; the commit's sha."""
+    doc = {"version": 1, "amcAccounts": [{"id": AMC, "users": users}]}
+    folder = repo / "m"
+    folder.mkdir(exist_ok=True)
+    (folder / "amc.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "init", "--quiet", "-b", "main")
+    return path
+
+
+@pytest.fixture
+def applied(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    """Commit A (boss, ann and cy as they are live) applied: (state file, A's sha)."""
+    state = seed_state(tmp_path, capsys, SEED)
+    a = commit(repo, [BOSS, ANN, CY], "A")
+    code, out = run(capsys, "apply", "--sandbox-state", state, "--auto-approve", str(repo / "m"))
+    assert code == EXIT_OK, out
+    return state, a
+
+
+def console_role(capsys: pytest.CaptureFixture[str], state: str, who: str, role: str) -> None:
+    """Someone changes a role in the console: the user goes and comes back with `role`."""
+    user_id, email = f"amzn1.account.{who.upper()}", f"{who}@corp.example"
+    assert run(capsys, "sandbox", "remove-user", "--state", state, AMC, user_id)[0] == EXIT_OK
+    code, out = run(
+        capsys, "sandbox", "add-user", "--state", state, AMC, email, "--role", role,
+        "--user-id", user_id,
+    )  # fmt: skip
+    assert code == EXIT_OK, out
+
+
+def drift(
+    capsys: pytest.CaptureFixture[str], state: str, repo: Path, *extra: str
+) -> tuple[int, str]:
+    return run(capsys, "drift", "--sandbox-state", state, *extra, str(repo / "m"))
+
+
+def line_of(out: str, needle: str) -> str:
+    (line,) = [x for x in out.splitlines() if needle in x and x.startswith("  [")]
+    return line
+
+
+def test_a_console_change_after_the_applied_commit_is_changed(
+    repo: Path, applied: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, a = applied
+    console_role(capsys, state, "ann", "admin")
+    code, out = drift(capsys, state, repo, "--baseline", a)
+    assert code == EXIT_CHANGES, out
+    assert line_of(out, "amzn1.account.ANN").startswith(f"  {CHANGED} amc:{AMC}: set role")
+    assert f"Drift by class (against baseline {a[:12]}):" in out
+    assert "Drift: 1 changed behind git's back." in out
+    # A branch name works as well as a sha, and says both.
+    code, out = drift(capsys, state, repo, "--baseline", "main")
+    assert f"Drift by class (against baseline main at {a[:12]}):" in out
+
+
+def test_without_a_baseline_neither_is_claimed(
+    repo: Path, applied: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, _ = applied
+    console_role(capsys, state, "ann", "admin")
+    code, out = drift(capsys, state, repo)
+    assert code == EXIT_CHANGES, out
+    assert line_of(out, "amzn1.account.ANN").startswith(f"  {DIFFERS} ")
+    assert CHANGED not in out and UNAPPLIED not in out
+    assert "`--baseline REF` (REF: the commit of the last successful apply) tells which" in out
+
+
+def test_a_manifest_change_not_applied_is_unapplied_and_both_on_one_target_is_changed(
+    repo: Path, applied: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, a = applied
+    console_role(capsys, state, "ann", "admin")
+    # B: cy becomes admin, dee is invited, ann (made admin in the console) is removed.
+    commit(
+        repo,
+        [BOSS, {**CY, "role": "admin"}, {"email": "Dee@Corp.example", "role": "viewer"}],
+        "B",
+    )
+    code, out = drift(capsys, state, repo, "--baseline", a)
+    assert code == EXIT_CHANGES, out
+    assert line_of(out, "amzn1.account.CY").startswith(f"  {UNAPPLIED} ")
+    assert line_of(out, "invite Dee@Corp.example").startswith(f"  {UNAPPLIED} ")
+    # A removed ann; the console had changed her too: live differs from what A applied.
+    assert line_of(out, "amzn1.account.ANN").startswith(f"  {CHANGED} ")
+    assert "revoke user" in line_of(out, "amzn1.account.ANN")
+    assert "Drift: 1 changed behind git's back, 2 not applied yet." in out
+    # A commit that was never applied is no baseline: against B itself every change looks
+    # like a console change. REF must be the last successful apply (README).
+    code, out = drift(capsys, state, repo, "--baseline", "HEAD")
+    assert "Drift: 3 changed behind git's back." in out
+
+
+def test_a_path_absent_at_the_baseline_contributes_nothing(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = seed_state(tmp_path, capsys, SEED)
+    (repo / "README").write_text("access\n", encoding="utf-8")
+    git(repo, "add", "README")
+    git(repo, "commit", "--quiet", "-m", "before any manifest")
+    first = git(repo, "rev-parse", "HEAD")
+    commit(repo, [BOSS, {**ANN, "role": "admin"}, CY], "manifests")
+    code, out = drift(capsys, state, repo, "--baseline", first)
+    assert code == EXIT_CHANGES, out
+    assert line_of(out, "amzn1.account.ANN").startswith(f"  {UNAPPLIED} ")
+
+
+def test_paths_are_taken_relative_to_the_repository_top_level(
+    repo: Path,
+    applied: tuple[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state, a = applied
+    console_role(capsys, state, "cy", "admin")
+    (repo / "docs").mkdir()
+    monkeypatch.chdir(repo / "docs")
+    code, out = run(capsys, "drift", "--sandbox-state", state, "--baseline", a, "../m")
+    assert code == EXIT_CHANGES, out
+    assert line_of(out, "amzn1.account.CY").startswith(f"  {CHANGED} ")
+    monkeypatch.chdir(repo)
+    code, out = run(capsys, "drift", "--sandbox-state", state, "--baseline", a, "m/amc.yaml")
+    assert line_of(out, "amzn1.account.CY").startswith(f"  {CHANGED} ")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--baseline", "no-such-ref"], "Error: --baseline 'no-such-ref': is not a commit in "),
+        (["--baseline=-x"], "Error: --baseline '-x': looks like an option, not a git revision"),
+        (["--baseline", "--output=/tmp/x"], "looks like an option, not a git revision"),
+        (["--baseline", ""], "Error: --baseline '': is empty"),
+        (["--baseline", "HEAD~5"], "is not a commit in "),
+    ],
+)
+def test_a_bad_ref_is_a_one_line_error_naming_it_and_the_fix(
+    repo: Path,
+    applied: tuple[str, str],
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    state, _ = applied
+    code, out = drift(capsys, state, repo, *argv)
+    assert code == EXIT_ERROR, out
+    assert message in out
+    (line,) = out.strip().splitlines()  # one line, no traceback
+    assert "pass the commit of the last successful apply" in line
+
+
+def test_not_a_git_repository_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    state = seed_state(tmp_path, capsys, SEED)
+    folder = tmp_path / "plain" / "m"
+    folder.mkdir(parents=True)
+    doc = {"version": 1, "amcAccounts": [{"id": AMC, "users": [BOSS, ANN, CY]}]}
+    (folder / "amc.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    code, out = run(capsys, "drift", "--sandbox-state", state, "--baseline", "HEAD", str(folder))
+    assert code == EXIT_ERROR, out
+    assert f"Error: --baseline 'HEAD': {folder} is not in a git repository" in out
+    assert "or leave out --baseline" in out and len(out.strip().splitlines()) == 1
+
+
+def test_manifests_that_do_not_load_at_the_baseline_are_an_error(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = seed_state(tmp_path, capsys, SEED)
+    (repo / "m").mkdir()
+    (repo / "m" / "amc.yaml").write_text("version: 2\n", encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "broken")
+    broken = git(repo, "rev-parse", "HEAD")
+    commit(repo, [BOSS, ANN, CY], "fixed")
+    code, out = drift(capsys, state, repo, "--baseline", broken)
+    assert code == EXIT_ERROR, out
+    assert (
+        f"Error: --baseline '{broken}': the manifests at {broken[:12]} do not load "
+        "(m/amc.yaml:1:10: " in out
+    )
+    assert "pass the commit of the last successful apply, whose manifests were valid" in out
+    assert "reconciler-baseline-" not in out  # no temporary path leaks
+    assert len(out.strip().splitlines()) == 1
+
+
+def test_apply_has_no_baseline(
+    repo: Path, applied: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, a = applied
+    code, out = run(capsys, "apply", "--sandbox-state", state, "--baseline", a, str(repo / "m"))
+    assert code == 64 and "No such option '--baseline'" in out
+
+
+def test_a_plan_file_with_a_baseline_shows_applies_and_refuses_tampering(
+    repo: Path,
+    applied: tuple[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    state, a = applied
+    console_role(capsys, state, "ann", "admin")
+    commit(repo, [BOSS, ANN, {**CY, "role": "admin"}], "B")
+    plan_file = tmp_path / "plan.json"
+    code, out = run(
+        capsys, "plan", "--sandbox-state", state, "--baseline", a, "--out", str(plan_file),
+        str(repo / "m"),
+    )  # fmt: skip
+    assert code == EXIT_OK, out
+    data = json.loads(plan_file.read_text(encoding="utf-8"))
+    assert data["baseline"] == {
+        "ref": a,
+        "commit": a,
+        "alsoInBaseline": [{"scope": f"amc:{AMC}", "target": "user:amzn1.account.ANN"}],
+        "heldBackInBaseline": [],
+    }
+    classes = {item["class"] for item in data["drift"]}
+    assert classes == {"changed", "unapplied"}
+    for fmt, expected in (
+        ("text", f"{CHANGED} amc:{AMC}: set role of"),
+        ("markdown", f"Against baseline {a[:12]}."),
+        ("json", '"class": "unapplied"'),
+    ):
+        code, out = run(capsys, "show", "--format", fmt, str(plan_file))
+        assert code == EXIT_OK, out
+        assert expected in out
+    # The baseline is not part of what runs: the saved plan applies as any other.
+    code, out = run(
+        capsys, "apply", "--sandbox-state", state, "--plan", str(plan_file), str(repo / "m")
+    )
+    assert code == EXIT_OK, out
+    assert "is the plan of these manifests now" in out
+    # A console change passed off as not applied yet (or the reverse) is refused.
+    for tamper in ("unapplied", "changed", "differs"):
+        edited = json.loads(json.dumps(data))
+        for item in edited["drift"]:
+            if item["class"] in ("changed", "unapplied"):
+                item["class"] = tamper
+        bad = tmp_path / f"{tamper}.json"
+        bad.write_text(json.dumps(edited), encoding="utf-8")
+        code, out = run(capsys, "show", str(bad))
+        assert code == EXIT_ERROR, (tamper, out)
+        assert "the drift classes do not match" in out
+    # A baseline key naming no action of the plan is refused too.
+    edited = json.loads(json.dumps(data))
+    edited["baseline"]["alsoInBaseline"].append({"scope": f"amc:{AMC}", "target": "user:x"})
+    bad = tmp_path / "key.json"
+    bad.write_text(json.dumps(edited), encoding="utf-8")
+    code, out = run(capsys, "show", str(bad))
+    assert code == EXIT_ERROR and f"baseline: amc:{AMC} user:x is not the target" in out
+
+
+def test_a_symlink_at_the_baseline_leading_out_of_the_repository_is_refused(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = seed_state(tmp_path, capsys, SEED)
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("version: 1\n# not the manifests'\n", encoding="utf-8")
+    (repo / "m").mkdir()
+    (repo / "m" / "amc.yaml").symlink_to(secret)
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "a link out")
+    linked = git(repo, "rev-parse", "HEAD")
+    (repo / "m" / "amc.yaml").unlink()
+    commit(repo, [BOSS, ANN, CY], "manifests")
+    code, out = drift(capsys, state, repo, "--baseline", linked)
+    assert code == EXIT_ERROR, out
+    assert f"m/amc.yaml at {linked[:12]} is a symlink leading out of the repository" in out
