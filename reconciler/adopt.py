@@ -54,6 +54,8 @@ from typing import TypeVar
 
 import yaml
 
+from reconciler.actions import describe, drift_key
+from reconciler.baseline import Revision, compare
 from reconciler.digest import action_meaning
 from reconciler.errors import ManifestError, ReconcilerError
 from reconciler.escape import terminal
@@ -74,12 +76,13 @@ from reconciler.model import (
     IdType,
     Live,
     Region,
+    Scope,
     Source,
     amc_scope,
     canonical_email,
     manager_scope,
 )
-from reconciler.plan import Action, ActionKind, Plan, Policy
+from reconciler.plan import Action, ActionKind, Baseline, Plan, Policy
 from reconciler.planner import make_plan
 from reconciler.planning.draft import day
 
@@ -381,8 +384,54 @@ class _GroupChange:
     what: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """`adopt --baseline REF` (REF: the commit of the last successful apply): a difference
+    is adopted only where the manifests at REF differ from live the same way, so it was
+    made behind git's back. Where only the manifests since REF ask for it, it is a change
+    not applied yet, and adopting it would undo a reviewed, merged change: listed, never
+    adopted. Without a baseline every difference is adopted (the README says to pass one).
+    Targets are `drift_key`'s (`Family.drift_target`)."""
+
+    baseline: Baseline | None = None
+    then: Desired | None = None
+
+    def allows(self, scope: Scope | str, target: str, what: str, editor: _Editor) -> bool:
+        b = self.baseline
+        if b is None or (str(scope), target) in b.keys:
+            return True
+        at = f"{b.ref!r} ({b.commit[:12]})"
+        if str(scope) in b.unsure:
+            why = (
+                f"the manifests at {at} hold a change back there, so a console change "
+                "cannot be told from one not applied yet"
+            )
+        else:
+            why = f"not applied yet: the manifests changed it after {at}; apply it"
+        editor.skipped.append(f"{scope}: {what}: not adopted: {why}")
+        return False
+
+    def allows_pinned(
+        self, scope: Scope, account_id: str, user: DesiredUser, what: str, editor: _Editor
+    ) -> bool:
+        """A pinned user with no email, gone live, has no action to compare: it went
+        behind git's back when REF's manifests list the same user on the account too."""
+        if self.then is None or self.baseline is None:
+            return True
+        for account in self.then.amc_accounts:
+            if account.id == account_id and any(u.key == user.key for u in account.users):
+                return True
+        return self.allows(scope, f"pinned:{user.key}", what, editor)
+
+
 def _adopt_amc(
-    account: DesiredAmcAccount, live: Live, editor: _Editor, *, now: float, rules: DesiredPolicy
+    account: DesiredAmcAccount,
+    live: Live,
+    editor: _Editor,
+    *,
+    now: float,
+    rules: DesiredPolicy,
+    evidence: _Evidence,
 ) -> None:
     scope = amc_scope(account.id)
     found = next((a for a in live.amc_accounts if a.id == account.id), None)
@@ -417,7 +466,8 @@ def _adopt_amc(
                 )
                 continue
             what = f"{_who(want)} is invited as {role.value} live"
-            roles[position[id(want)]] = (role, what)
+            if evidence.allows(scope, f"invitation:{match.invitation.invitation_id}", what, editor):
+                roles[position[id(want)]] = (role, what)
         elif match.user is not None and match.user.role is not None:
             role = match.user.role
             if role is want.role:
@@ -436,17 +486,28 @@ def _adopt_amc(
                     "adopted; the plan sets the role back"
                 )
                 continue
-            roles[position[id(want)]] = (role, f"{_who(want)} is {role.value} live")
+            what = f"{_who(want)} is {role.value} live"
+            if evidence.allows(scope, f"user:{match.user.user_id}", what, editor):
+                roles[position[id(want)]] = (role, what)
     for user in (*resolution.missing, *resolution.pinned_absent):
         if not user.expired(now):
             what = f"{_who(user)} is neither a user of {account.id} nor invited live"
-            removed[position[id(user)]] = what
+            if user.email is not None:  # the plan invites them
+                ok = evidence.allows(scope, f"address:{canonical_email(user.email)}", what, editor)
+            else:  # nothing can restore them: no action to compare
+                ok = evidence.allows_pinned(scope, account.id, user, what, editor)
+            if ok:
+                removed[position[id(user)]] = what
     for ambiguity in resolution.unresolved:
         editor.skipped.append(
             f"{scope}: {', '.join(_who(u) for u in ambiguity.desired)} cannot be told apart "
             "from live masked users: pin them first"
         )
-    additions = _additions(account, resolution, rules, editor, now=now) if account.prune else []
+    additions = (
+        _additions(account, resolution, rules, editor, now=now, evidence=evidence)
+        if account.prune
+        else []
+    )
 
     # Admins as `validate` counts them (an expired `expires:` counts as absent).
     admins = sum(
@@ -526,6 +587,7 @@ def _additions(
     editor: _Editor,
     *,
     now: float,
+    evidence: _Evidence,
 ) -> list[tuple[str, str, str, AmcRole]]:
     """With `prune`, the live users and pending invitations nobody lists: (entry, comment,
     what was adopted, role). Never one the manifests' own policy forbids: an address (as
@@ -565,6 +627,9 @@ def _additions(
         if refused is not None:
             editor.skipped.append(refused)
             continue
+        what = f"added {live_user.user_id} ({live_user.role.value}) to {account.id}"
+        if not evidence.allows(scope, f"user:{live_user.user_id}", what, editor):
+            continue
         additions.append(
             (
                 f"{{userId: {_q(live_user.user_id)}, role: {live_user.role.value}}}",
@@ -587,6 +652,9 @@ def _additions(
         refused = forbidden("invitation", escaped(invitation.email), invitation.role, member)
         if refused is not None:
             editor.skipped.append(refused)
+            continue
+        what = f"added {escaped(invitation.email)} ({invitation.role.value}, invited)"
+        if not evidence.allows(scope, f"invitation:{invitation.invitation_id}", what, editor):
             continue
         extra = "" if invitation.email.isascii() else ", unicode: true"
         additions.append(
@@ -659,7 +727,9 @@ class _LinkChanges:
     found: list[tuple[str, str, str]] = field(default_factory=list)  # (entry, comment, what)
 
 
-def _link_changes(desired: Desired, plan: Plan, editor: _Editor) -> dict[int, _LinkChanges]:
+def _link_changes(
+    desired: Desired, plan: Plan, editor: _Editor, evidence: _Evidence
+) -> dict[int, _LinkChanges]:
     """Per manager account (by position): a listed link not linked live goes; with `prune`,
     a live link nobody lists comes (the plan disassociates exactly those)."""
     changes: dict[int, _LinkChanges] = defaultdict(_LinkChanges)
@@ -685,6 +755,8 @@ def _link_changes(desired: Desired, plan: Plan, editor: _Editor) -> dict[int, _L
                 f"{scope}: manager account {_q(manager.name)} does not exist live: create it "
                 "with apply, or remove it from the manifests"
             )
+        elif not evidence.allows(scope, drift_key(action)[1], describe(action), editor):
+            continue
         elif action.kind is ActionKind.ASSOCIATE:
             link = _find_link(manager.links, action)
             if link is not None and link.source is not None:
@@ -733,7 +805,9 @@ def _find_link(links: Sequence[DesiredLink], action: Action) -> DesiredLink | No
     return None
 
 
-def compute(desired: Desired, live: Live, *, now: float) -> Adoption:
+def compute(
+    desired: Desired, live: Live, *, now: float, baseline: Revision | None = None
+) -> Adoption:
     """What adopt would change (nothing written). Raises `ReconcilerError` when the
     edited manifests would not load, or would plan a change the current ones do not.
 
@@ -743,6 +817,9 @@ def compute(desired: Desired, live: Live, *, now: float) -> Adoption:
     adopted."""
     policy = permissive(now)
     before = make_plan(desired, live, policy)
+    evidence = _Evidence()
+    if baseline is not None:
+        evidence = _Evidence(compare(before, baseline, live, policy), baseline.desired)
     editor = _Editor()
     units: list[tuple[str, _Editor]] = []
     unread = {n.scope for n in before.unread}
@@ -751,14 +828,14 @@ def compute(desired: Desired, live: Live, *, now: float) -> Adoption:
             editor.skipped.append(f"amc:{account.id}: not read completely: nothing adopted")
             continue
         unit = editor.fork()
-        _adopt_amc(account, live, unit, now=now, rules=desired.policy)
+        _adopt_amc(account, live, unit, now=now, rules=desired.policy, evidence=evidence)
         units.append((str(amc_scope(account.id)), unit))
     for manager in desired.manager_accounts:
         if live.unreadable(manager_scope(manager.key)) is not None:
             editor.skipped.append(
                 f"{manager_scope(manager.key)}: not read completely: nothing adopted"
             )
-    for index, change in sorted(_link_changes(desired, before, editor).items()):
+    for index, change in sorted(_link_changes(desired, before, editor, evidence).items()):
         manager = desired.manager_accounts[index]
         unit = editor.fork()
         _adopt_links(manager, change, unit)

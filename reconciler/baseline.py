@@ -24,10 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from reconciler.errors import BaselineError, ManifestError
+from reconciler.actions import drift_key
+from reconciler.drift import time_classes
+from reconciler.errors import BaselineError, ManifestError, PlanError
 from reconciler.manifest import load_manifests
 from reconciler.manifest.loader import SUFFIXES
-from reconciler.model import Desired
+from reconciler.model import Desired, Live
+from reconciler.plan import Baseline, Plan, Policy
+from reconciler.planner import make_plan
 
 _GIT_TIMEOUT_S = 30
 _SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
@@ -178,3 +182,33 @@ def manifests_at(ref: str, paths: Sequence[str]) -> Revision:
                 "manifests were valid",
             ) from exc
     return Revision(ref, commit, desired)
+
+
+def compare(made: Plan, baseline: Revision, live: Live, policy: Policy) -> Baseline:
+    """The keys of `made`'s actions that a plan of `baseline`'s manifests against the same
+    `live` and `policy` has an action on too, not counting what time alone made there.
+    Its other scopes were not read for it, so its actions there are artefacts; only the
+    keys `made` shares matter, and only they are kept. A baseline that cannot be planned is
+    an error, never a guess."""
+    try:
+        then = make_plan(baseline.desired, live, policy)
+    except PlanError as exc:
+        raise BaselineError(
+            f"--baseline {baseline.ref!r}: the manifests at {baseline.commit[:12]} cannot be "
+            f"planned against live state ({str(exc).splitlines()[0]}): pass the commit of the "
+            "last successful apply"
+        ) from exc
+    mine = {drift_key(a) for a in made.actions}
+    # What time alone made at REF (a resend, an `expires:` that has passed since) is not
+    # live moving away from what was applied.
+    moved = [a for a, by_time in zip(then.actions, time_classes(then), strict=True) if not by_time]
+    also = {drift_key(a) for a in moved} & mine
+    # Where REF's plan held a change back (identity not proven, a user it cannot restore),
+    # what REF would do is not known: no claim either way there.
+    unsure = {n.scope for n in then.held + then.unrestorable} & {k[0] for k in mine}
+    return Baseline(
+        ref=baseline.ref,
+        commit=baseline.commit,
+        keys=frozenset(also),
+        unsure=frozenset(unsure),
+    )

@@ -33,16 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import __version__
-from reconciler.actions import describe, drift_key
+from reconciler.actions import describe
 from reconciler.adopt import Adoption
 from reconciler.adopt import compute as compute_adoption
 from reconciler.api import AdsClient
 from reconciler.apply import MAX_ATTEMPTS, ActionResult, ApplyReport, Journal, apply_plan, check
-from reconciler.baseline import Revision
+from reconciler.baseline import Revision, compare
 from reconciler.digest import action_meaning, desired_digest, plan_digest, short
-from reconciler.drift import time_classes
 from reconciler.errors import (
-    BaselineError,
     GuardError,
     PlanError,
     PlanMismatchError,
@@ -50,7 +48,7 @@ from reconciler.errors import (
 )
 from reconciler.live import read_live
 from reconciler.model import Desired, Live, Scope, amc_scope, manager_scope
-from reconciler.plan import Action, Baseline, Bindings, Plan, Policy
+from reconciler.plan import Action, Bindings, Plan, Policy
 from reconciler.planfile import encode_live
 from reconciler.planner import make_plan, refusal_error
 from reconciler.policy import differences, effective
@@ -120,36 +118,6 @@ def plan(
     if baseline is None:
         return made
     return replace(made, baseline=compare(made, baseline, live, policy))
-
-
-def compare(made: Plan, baseline: Revision, live: Live, policy: Policy) -> Baseline:
-    """The keys of `made`'s actions that a plan of `baseline`'s manifests against the same
-    `live` and `policy` has an action on too, not counting what time alone made there.
-    Its other scopes were not read for it, so its actions there are artefacts; only the
-    keys `made` shares matter, and only they are kept. A baseline that cannot be planned is
-    an error, never a guess."""
-    try:
-        then = make_plan(baseline.desired, live, policy)
-    except PlanError as exc:
-        raise BaselineError(
-            f"--baseline {baseline.ref!r}: the manifests at {baseline.commit[:12]} cannot be "
-            f"planned against live state ({str(exc).splitlines()[0]}): pass the commit of the "
-            "last successful apply"
-        ) from exc
-    mine = {drift_key(a) for a in made.actions}
-    # What time alone made at REF (a resend, an `expires:` that has passed since) is not
-    # live moving away from what was applied.
-    moved = [a for a, by_time in zip(then.actions, time_classes(then), strict=True) if not by_time]
-    also = {drift_key(a) for a in moved} & mine
-    # Where REF's plan held a change back (identity not proven, a user it cannot restore),
-    # what REF would do is not known: no claim either way there.
-    unsure = {n.scope for n in then.held + then.unrestorable} & {k[0] for k in mine}
-    return Baseline(
-        ref=baseline.ref,
-        commit=baseline.commit,
-        keys=frozenset(also),
-        unsure=frozenset(unsure),
-    )
 
 
 def _all_scopes(live: Live, plan: Plan) -> set[Scope]:
@@ -254,12 +222,19 @@ def check_saved(
 
 
 def adopt(
-    desired: Desired, client: AdsClient, *, now: float, progress: Progress | None = None
+    desired: Desired,
+    client: AdsClient,
+    *,
+    now: float,
+    baseline: Revision | None = None,
+    progress: Progress | None = None,
 ) -> Adoption:
     """`reconciler adopt`: read what the manifests manage and compute the manifest edits
-    that describe it (`reconciler.adopt`); the caller writes or shows them."""
+    that describe it (`reconciler.adopt`); the caller writes or shows them. With
+    `baseline` (the manifests at the last successful apply) only what changed behind git's
+    back is adopted."""
     live = read_live(desired, client.reader(), now=now, progress=progress)
-    return compute_adoption(desired, live, now=now)
+    return compute_adoption(desired, live, now=now, baseline=baseline)
 
 
 @dataclass(frozen=True, slots=True)

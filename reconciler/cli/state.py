@@ -715,6 +715,14 @@ def pin(
     show_default=True,
     help="With --expiring: how far ahead to look.",
 )
+@click.option(
+    "--baseline",
+    metavar="REF",
+    default=None,
+    help="The git commit (or branch, tag) of the last successful apply: adopt only what "
+    "changed behind git's back, never a manifest change merged since REF and not applied "
+    "yet (listed instead). Without it every difference is adopted.",
+)
 @api_options
 @click.pass_context
 def adopt(
@@ -723,6 +731,7 @@ def adopt(
     show_diff: bool,
     expiring_only: bool,
     expiring_within_days: float,
+    baseline: str | None,
     api: ApiOptions,
 ) -> None:
     """Rewrite the manifests under PATH... to describe what is live for the accounts they
@@ -732,18 +741,26 @@ def adopt(
     account that gets a person through a shared group lists that group's members one by one
     on that account only, with a comment. Live users are added pinned by `userId:`, with the
     masked address Amazon shows in a comment. Expired `expires:` grants, expired invitations,
-    masked-only fits and incompletely read accounts are not adopted (listed). Exit 0 when
-    there is nothing to adopt, 2 when files changed (with --diff: would change)."""
+    masked-only fits and incompletely read accounts are not adopted (listed). With
+    --baseline REF (the last successful apply) only changes made behind git's back are
+    adopted, never a merged change that is not applied yet. Exit 0 when there is nothing to
+    adopt, 2 when files changed (with --diff: would change)."""
     from reconciler.adopt import expiring
     from reconciler.adopt import write as write_adoption
     from reconciler.escape import terminal
 
+    if expiring_only and baseline is not None:
+        raise click.UsageError("--expiring reads nothing live; --baseline is for adopt alone")
     desired = _load(paths)
     if expiring_only:
         adoption = expiring(desired, now=time.time(), within_days=expiring_within_days)
     else:
+        # Before anything is read live: a baseline that cannot be used stops here.
+        revision = manifests_at(baseline, paths) if baseline is not None else None
         with api.open_client() as client:
-            adoption = operations.adopt(desired, client, now=time.time(), progress=api.progress)
+            adoption = operations.adopt(
+                desired, client, now=time.time(), baseline=revision, progress=api.progress
+            )
     if show_diff:
         click.echo(adoption.diff(), nl=False)
     else:

@@ -347,6 +347,21 @@ def test_nightly_drift_against_the_last_successful_apply(workdir: Path, tmp_path
     bad = _runner(workdir, command="drift", baseline="--output=x").run("run")
     assert bad.code == 1 and bad.outputs["exit-code"] == "1", bad.log
     assert "looks like an option, not a git revision" in bad.stderr
+    # The nightly adopt against the same commit: erin's console change is adopted, zoe's
+    # merged entry is kept (not applied yet), never reverted.
+    state.write_text(json.dumps({"comments": [], "runs": runs}))
+    found = run_workflow_step(
+        example, "adopt", "applied", workdir, {**env, "PATH": fake + os.environ["PATH"]}
+    )
+    assert found.code == 0 and found.outputs["sha"] == applied, found.log
+    adopt = _runner(workdir, command="adopt", baseline=applied).run("run")
+    assert adopt.code == 0 and adopt.outputs["exit-code"] == "2", adopt.log
+    text = acme.read_text(encoding="utf-8")
+    assert zoe in text
+    assert "userId: amzn1.account.ERIN0001, name: Erin, role: viewer}" in text
+    bad = _runner(workdir, command="adopt", baseline="--output=x").run("run")
+    assert bad.code == 1 and bad.outputs["exit-code"] == "1", bad.log
+    assert "looks like an option, not a git revision" in bad.stdout
 
 
 def _fake_gh(tmp_path: Path) -> Path:

@@ -228,3 +228,10 @@ def test_drift_job_tells_changes_apart_with_reconciler_baseline(workdir: Path) -
     done = run_gitlab_job("reconciler:drift", workdir, {**schedule, "RECONCILER_BASELINE": "-x y"})
     assert done.outputs["RECONCILER_EXIT_CODE"] == "1", done.log
     assert "Error: --baseline '-x y': looks like an option" in done.stderr
+    # The adopt job passes the same baseline (its error is in adopt.txt, shown on failure);
+    # the expiring job reads nothing live and takes none.
+    for mode, code in (("adopt", "1"), ("expiring", "0")):
+        variables = {**schedule, "RECONCILER_ADOPT": mode, "RECONCILER_BASELINE": "-x y"}
+        done = run_gitlab_job("reconciler:adopt", workdir, variables)
+        assert done.outputs["RECONCILER_EXIT_CODE"] == code, done.log
+        assert ("looks like an option" in done.stdout) is (mode == "adopt"), done.log
