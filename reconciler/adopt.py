@@ -55,7 +55,7 @@ from typing import TypeVar
 import yaml
 
 from reconciler.actions import describe, drift_key
-from reconciler.baseline import Revision, compare
+from reconciler.baseline import Revision, compare, plan_then
 from reconciler.digest import action_meaning
 from reconciler.errors import ManifestError, ReconcilerError
 from reconciler.escape import terminal
@@ -293,7 +293,8 @@ class _Editor:
             lines = laid.lines
             before = "".join(lines)
             # The file's own line break for the lines adopt writes (its first one).
-            newline = next((b for b in map(line_break, lines) if b), "\n")
+            # LF or CR LF (or CR): NEL, LS and PS split lines for YAML but end none for git.
+            newline = next((b for b in map(line_break, lines) if b in ("\n", "\r\n", "\r")), "\n")
             replace = dict(edits.replace)
             replace.update(_emptied(laid, edits))
             new = list(lines)
@@ -395,13 +396,23 @@ class _Evidence:
 
     baseline: Baseline | None = None
     then: Desired | None = None
+    # The targets where REF's plan asks for exactly what today's does: the manifests did
+    # not change there since REF, so live moved behind git's back. A target both plans
+    # touch but differently is one the manifests changed too (a merged change), and is
+    # never adopted over.
+    agreed: frozenset[tuple[str, str]] = frozenset()
 
     def allows(self, scope: Scope | str, target: str, what: str, editor: _Editor) -> bool:
         b = self.baseline
-        if b is None or (str(scope), target) in b.keys:
+        if b is None or (str(scope), target) in self.agreed:
             return True
         at = f"{b.ref!r} ({b.commit[:12]})"
-        if str(scope) in b.unsure:
+        if (str(scope), target) in b.keys:
+            why = (
+                f"live changed it behind git's back, and the manifests changed it too after "
+                f"{at} (a merged change not applied yet): decide by hand, or apply it"
+            )
+        elif str(scope) in b.unsure:
             why = (
                 f"the manifests at {at} hold a change back there, so a console change "
                 "cannot be told from one not applied yet"
@@ -419,9 +430,16 @@ class _Evidence:
         if self.then is None or self.baseline is None:
             return True
         for account in self.then.amc_accounts:
-            if account.id == account_id and any(u.key == user.key for u in account.users):
+            if account.id == account_id and any(
+                u.key == user.key and u.role is user.role for u in account.users
+            ):
                 return True
-        return self.allows(scope, f"pinned:{user.key}", what, editor)
+        at = f"{self.baseline.ref!r} ({self.baseline.commit[:12]})"
+        editor.skipped.append(
+            f"{scope}: {what}: not adopted: the manifests added or changed it after {at}, and "
+            "with no address apply cannot invite them: add `email:` to the entry, or remove it"
+        )
+        return False
 
 
 def _adopt_amc(
@@ -819,7 +837,10 @@ def compute(
     before = make_plan(desired, live, policy)
     evidence = _Evidence()
     if baseline is not None:
-        evidence = _Evidence(compare(before, baseline, live, policy), baseline.desired)
+        then = {_meaning(a) for a in plan_then(baseline, live, policy, desired).actions}
+        agreed = frozenset(drift_key(a) for a in before.actions if _meaning(a) in then)
+        shared = compare(before, baseline, live, policy, desired)
+        evidence = _Evidence(shared, baseline.desired, agreed)
     editor = _Editor()
     units: list[tuple[str, _Editor]] = []
     unread = {n.scope for n in before.unread}
@@ -1042,14 +1063,18 @@ def _load_edited(desired: Desired, files: list[FileEdit], *, now: float) -> Desi
             raise Refused("adopt would leave manifests that do not load", problems) from exc
 
 
+def _meaning(action: Action) -> str:
+    return repr(sorted(action_meaning(action).items()))
+
+
 def _verify(
     desired: Desired, live: Live, policy: Policy, before: Plan, files: list[FileEdit]
 ) -> None:
     """Load the edited manifests (in a scratch folder) and plan them against the same read:
     they must load, and plan no action the current manifests do not."""
     after = make_plan(_load_edited(desired, files, now=policy.now), live, policy)
-    known = {repr(sorted(action_meaning(a).items())) for a in before.actions}
-    new = [a for a in after.actions if repr(sorted(action_meaning(a).items())) not in known]
+    known = {_meaning(a) for a in before.actions}
+    new = [a for a in after.actions if _meaning(a) not in known]
     if new:
         raise Refused(
             "adopt would make the manifests ask for a change they do not ask for now",

@@ -21,7 +21,7 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from reconciler.actions import drift_key
@@ -36,6 +36,7 @@ from reconciler.planner import make_plan
 _GIT_TIMEOUT_S = 30
 _SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 _FIX = "pass the commit of the last successful apply"
+_MAX_REF = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,12 @@ class Revision:
     ref: str
     commit: str
     desired: Desired
+    # The private folder REF's files were loaded from (gone now): sources under it are
+    # shown relative to the repository, as they are in it.
+    copied_to: str = ""
+
+    def shown(self, text: str) -> str:
+        return text.replace(self.copied_to + os.sep, "") if self.copied_to else text
 
 
 def _git(top: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -71,6 +78,10 @@ def check_ref(ref: str) -> None:
         raise _fail(ref, f"looks like an option, not a git revision: {_FIX}")
     if any(ord(c) < 32 or ord(c) == 127 for c in ref):
         raise _fail(ref, f"holds a control character: {_FIX}")
+    if len(ref) > _MAX_REF:
+        # Longer than any revision git names (a sha is 40 or 64 characters); one argument
+        # that long would not even reach git.
+        raise _fail(ref[:40] + "...", f"is {len(ref)} characters long, not a revision: {_FIX}")
 
 
 def _where(path: str) -> Path:
@@ -131,8 +142,16 @@ def _extract(top: Path, commit: str, relative: list[str], into: Path, ref: str) 
         meta, _, raw_path = entry.partition(b"\t")
         mode, kind, obj = meta.decode("ascii").split()
         name = PurePosixPath(os.fsdecode(raw_path))
-        if kind != "blob" or not (str(name) in named or name.name.endswith(SUFFIXES)):
-            continue  # a submodule, or a file the loader would not read
+        wanted = str(name) in named or name.name.endswith(SUFFIXES)
+        if kind == "commit" and (wanted or any(str(name).startswith(f"{n}/") for n in named)):
+            # A nested repository: its files are not in this tree, so REF would look empty.
+            raise _fail(
+                ref,
+                f"{name} is a submodule at {commit[:12]}: --baseline reads only "
+                "the manifests this repository holds; leave out --baseline",
+            )
+        if kind != "blob" or not wanted:
+            continue  # a file the loader would not read
         if name.is_absolute() or ".." in name.parts or not name.parts:
             raise _fail(ref, f"the tree at {commit[:12]} holds an unsafe path {str(name)!r}")
         target = into.joinpath(*name.parts)
@@ -141,19 +160,16 @@ def _extract(top: Path, commit: str, relative: list[str], into: Path, ref: str) 
             raise _fail(ref, f"cannot read {name} at {commit[:12]}")
         target.parent.mkdir(parents=True, exist_ok=True)
         if mode == "120000":
-            _symlink(target, os.fsdecode(blob.stdout), into, ref, f"{name} at {commit[:12]}")
-        else:
-            target.write_bytes(blob.stdout)
-
-
-def _symlink(link: Path, to: str, into: Path, ref: str, what: str) -> None:
-    """A symlink as git holds it, only when it stays in the copy: one that leads out of the
-    repository (an absolute path, `../..`) would have the loader read a file of this
-    machine that REF does not hold."""
-    inside = os.path.normpath(os.path.join(link.parent, to))
-    if os.path.isabs(to) or not Path(inside).is_relative_to(into):
-        raise _fail(ref, f"{what} is a symlink leading out of the repository ({to!r})")
-    link.symlink_to(to)
+            # Decision: no symbolic link at REF is followed. Made on this machine, one could
+            # lead the loader to any file here (`a -> b/..` through another link), or to
+            # nothing, and REF would look as if it held no manifests: a claim, not evidence.
+            raise _fail(
+                ref,
+                f"{name} is a symbolic link at {commit[:12]}: --baseline reads only the "
+                "regular files the repository holds; pass the folder the link names, or "
+                "leave out --baseline",
+            )
+        target.write_bytes(blob.stdout)
 
 
 def manifests_at(ref: str, paths: Sequence[str]) -> Revision:
@@ -169,7 +185,7 @@ def manifests_at(ref: str, paths: Sequence[str]) -> Revision:
         _extract(top, commit, relative, into, ref)
         present = [str(into / rel) for rel in relative if (into / rel).exists()]
         if not present:
-            return Revision(ref, commit, Desired())  # the manifests did not exist yet
+            return Revision(ref, commit, Desired(), str(into))  # no manifests there yet
         try:
             desired = load_manifests(present)
         except ManifestError as exc:
@@ -181,22 +197,24 @@ def manifests_at(ref: str, paths: Sequence[str]) -> Revision:
                 f"the manifests at {commit[:12]} do not load ({first}{also}): {_FIX}, whose "
                 "manifests were valid",
             ) from exc
-    return Revision(ref, commit, desired)
+    return Revision(ref, commit, desired, str(into))
 
 
-def compare(made: Plan, baseline: Revision, live: Live, policy: Policy) -> Baseline:
+def compare(
+    made: Plan, baseline: Revision, live: Live, policy: Policy, desired: Desired
+) -> Baseline:
     """The keys of `made`'s actions that a plan of `baseline`'s manifests against the same
     `live` and `policy` has an action on too, not counting what time alone made there.
     Its other scopes were not read for it, so its actions there are artefacts; only the
     keys `made` shares matter, and only they are kept. A baseline that cannot be planned is
     an error, never a guess."""
     try:
-        then = make_plan(baseline.desired, live, policy)
+        then = plan_then(baseline, live, policy, desired)
     except PlanError as exc:
         raise BaselineError(
             f"--baseline {baseline.ref!r}: the manifests at {baseline.commit[:12]} cannot be "
-            f"planned against live state ({str(exc).splitlines()[0]}): pass the commit of the "
-            "last successful apply"
+            f"planned against live state ({baseline.shown(str(exc).splitlines()[0])}): pass "
+            "the commit of the last successful apply"
         ) from exc
     mine = {drift_key(a) for a in made.actions}
     # What time alone made at REF (a resend, an `expires:` that has passed since) is not
@@ -212,3 +230,27 @@ def compare(made: Plan, baseline: Revision, live: Live, policy: Policy) -> Basel
         keys=frozenset(also),
         unsure=frozenset(unsure),
     )
+
+
+def plan_then(baseline: Revision, live: Live, policy: Policy, desired: Desired) -> Plan:
+    """What REF's manifests ask of today's read, but for time: planned for the accounts
+    today's manifests manage (only those were read: an account dropped since REF was not,
+    and would look unreachable), with every `expires:` left out. An `expires:` that has
+    passed since REF was applied is time's doing, not live moving away from what was
+    applied; without it, REF's plan says what REF asked of each person (a role), which is
+    what a console change is measured against."""
+    amc = {a.id for a in desired.amc_accounts}
+    ids = {m.id for m in desired.manager_accounts if m.id is not None}
+    names = {m.name for m in desired.manager_accounts}
+    then = replace(
+        baseline.desired,
+        amc_accounts=tuple(
+            replace(a, users=tuple(replace(u, expires=None) for u in a.users))
+            for a in baseline.desired.amc_accounts
+            if a.id in amc
+        ),
+        manager_accounts=tuple(
+            m for m in baseline.desired.manager_accounts if m.id in ids or m.name in names
+        ),
+    )
+    return make_plan(then, live, policy)

@@ -117,7 +117,7 @@ def plan(
     made = bind(make_plan(desired, live, policy), desired, context)
     if baseline is None:
         return made
-    return replace(made, baseline=compare(made, baseline, live, policy))
+    return replace(made, baseline=compare(made, baseline, live, policy, desired))
 
 
 def _all_scopes(live: Live, plan: Plan) -> set[Scope]:

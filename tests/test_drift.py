@@ -6,10 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 from reconciler.actions import drift_key
-from reconciler.baseline import Revision
+from reconciler.baseline import Revision, compare
 from reconciler.drift import classify
 from reconciler.model import AmcRole, Desired, IdType, Live, Region
-from reconciler.operations import compare
 from reconciler.plan import Action, ActionKind, Baseline, DriftClass, ManagerRef, Plan, Policy
 from reconciler.planner import make_plan
 from tests.factories import NOW, amc, desired, live, live_amc, live_user, user
@@ -21,7 +20,8 @@ SHA = "89abcdef" * 5
 def classes(now: Desired, then: Desired, lv: Live) -> dict[str, DriftClass]:
     policy = Policy(now=NOW, max_removal_fraction=1.0)
     made = make_plan(now, lv, policy)
-    plan = Plan(actions=made.actions, baseline=compare(made, Revision("A", SHA, then), lv, policy))
+    shared = compare(made, Revision("A", SHA, then), lv, policy, now)
+    plan = Plan(actions=made.actions, baseline=shared)
     return {item.message.split(":")[0]: item.drift_class for item in classify(plan)}
 
 

@@ -229,8 +229,7 @@ def baseline_plan() -> Plan:
     applied (main wants admin too: changed behind git's back); kim is new since main (not
     applied yet); lee was made admin in the console and is removed since main (both on one
     target: changed); an `expires:` that passed keeps its own class."""
-    from reconciler.baseline import Revision
-    from reconciler.operations import compare
+    from reconciler.baseline import Revision, compare
 
     def ends(u: DesiredUser, at: float) -> DesiredUser:
         return dataclasses.replace(u, expires=at, expires_source=u.source)
@@ -271,7 +270,7 @@ def baseline_plan() -> Plan:
     policy = Policy(now=NOW, max_removal_fraction=1.0)
     made = make_plan(now, lv, policy)
     revision = Revision("main", "0123456789abcdef0123456789abcdef01234567", then)
-    return dataclasses.replace(made, baseline=compare(made, revision, lv, policy))
+    return dataclasses.replace(made, baseline=compare(made, revision, lv, policy, now))
 
 
 PLANS = {
