@@ -29,7 +29,7 @@ from reconciler.drift import time_classes
 from reconciler.errors import BaselineError, ManifestError, PlanError
 from reconciler.manifest import load_manifests
 from reconciler.manifest.loader import SUFFIXES
-from reconciler.model import Desired, Live
+from reconciler.model import Desired, IdType, Live, manager_scope
 from reconciler.plan import Baseline, Plan, Policy
 from reconciler.planner import make_plan
 
@@ -124,6 +124,16 @@ def _relative(paths: Sequence[str], top: Path, ref: str) -> list[str]:
         real = _where(path)
         if real != top and not real.is_relative_to(top):
             raise _fail(ref, f"{path} is not in the git repository at {top}")
+        folder = real if real.is_dir() else real.parent
+        own = _git(folder, "rev-parse", "--show-toplevel")
+        if own.returncode == 0 and Path(os.fsdecode(own.stdout.strip())).resolve() != top:
+            # A nested repository (a submodule): the tree at REF holds a link to it, not its
+            # files, so REF would look as if it had no manifests there.
+            raise _fail(
+                ref,
+                f"{path} is in another git repository than {paths[0]} (a submodule or an "
+                "embedded repository): --baseline reads one repository; leave out --baseline",
+            )
         relative.append(real.relative_to(top).as_posix() if real != top else ".")
     return relative
 
@@ -224,6 +234,7 @@ def compare(
     # Where REF's plan held a change back (identity not proven, a user it cannot restore),
     # what REF would do is not known: no claim either way there.
     unsure = {n.scope for n in then.held + then.unrestorable} & {k[0] for k in mine}
+    unsure |= _respelled(baseline.desired, desired) & {k[0] for k in mine}
     return Baseline(
         ref=baseline.ref,
         commit=baseline.commit,
@@ -254,3 +265,31 @@ def plan_then(baseline: Revision, live: Live, policy: Policy, desired: Desired) 
         ),
     )
     return make_plan(then, live, policy)
+
+
+def _respelled(then: Desired, now: Desired) -> set[str]:
+    """Manager accounts whose links changed since REF in a way that may only be spelling:
+    a DSP advertiser can be listed by its advertiser id or by its account id, and a link's
+    target key follows the manifest's spelling, not the live link. Where a link listed or
+    no longer listed since REF is not an ACCOUNT_ID one, and links both came and went, no
+    target there is called not applied yet (it may be the same link, unlinked in the
+    console)."""
+    out: set[str] = set()
+    for manager in now.manager_accounts:
+        before = next(
+            (
+                m
+                for m in then.manager_accounts
+                if (m.id is not None and m.id == manager.id) or m.name == manager.name
+            ),
+            None,
+        )
+        if before is None:
+            continue
+        listed = {link.key for link in manager.links}
+        was = {link.key for link in before.links}
+        added, dropped = listed - was, was - listed
+        # Spelling changes only where one link goes and another comes.
+        if added and dropped and any(t != IdType.ACCOUNT_ID.value for t, _ in added | dropped):
+            out.add(str(manager_scope(manager.key)))
+    return out

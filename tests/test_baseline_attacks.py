@@ -1,7 +1,8 @@
 """Adversarial review of issue #15's `--baseline REF` (review-15b): adopt's evidence gate,
-the layout-based line editor and the git handling in `reconciler.baseline`. A defect is a
-strict xfail that says input, what happens and what should; a passing attack stays as a
-regression test."""
+the layout-based line editor and the git handling in `reconciler.baseline`. The review
+found 14 defects, each first a strict xfail; all are fixed (one by decision: no symbolic
+link at REF is followed, so such a baseline is refused, never read as absent), and every
+attack stays as a regression test."""
 
 from __future__ import annotations
 
@@ -46,13 +47,6 @@ MANAGER = "amzn1.ads1.ma1.REVIEW15B"
 # --- adopt's evidence gate and the drift classes it rests on -------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="adopt --baseline: a merged, unapplied removal of ann (B) shares the drift key "
-    "user:ANN with REF's plan once the console changes ann's role, so adopt adds ann back "
-    "as admin and undoes B; the gate compares keys, not what each side asks for. It should "
-    "list ann as not adopted (B removes her) and leave her out",
-)
 def test_adopt_never_adds_back_a_user_a_merged_change_removed(
     repo: Path,  # noqa: F811 (the fixture)
     applied: tuple[str, str],  # noqa: F811 (the fixture)
@@ -66,14 +60,6 @@ def test_adopt_never_adds_back_a_user_a_merged_change_removed(
     assert "amzn1.account.ANN" not in users_of(repo), out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A lists boss and cy (applied); the console adds ann as admin; B (merged, "
-    "reviewed) lists ann as viewer. REF's plan removes ann and today's plan sets her to "
-    "viewer: both on user:ANN, so adopt writes `role: admin` over B's reviewed viewer, "
-    "raising access a reviewed change set. It should list ann as not adopted (B says "
-    "viewer; apply it) and keep B's line",
-)
 def test_adopt_never_raises_a_role_a_merged_change_set_lower(
     repo: Path,  # noqa: F811 (the fixture)
     tmp_path: Path,
@@ -94,15 +80,6 @@ def test_adopt_never_raises_a_role_a_merged_change_set_lower(
     assert users_of(repo)["amzn1.account.ANN"] == "viewer", out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="REF granted ann until a day that has passed since; B (merged) extends it; the "
-    "console makes ann admin. REF's plan has only a grant-expired removal on user:ANN, "
-    "which compare drops as time's doing, so the key is missing and drift calls the console "
-    "change `not applied yet` (and adopt refuses it saying the manifests changed it). What "
-    "REF would do on ANN but for time is not known: it should be `differs` (or `changed`), "
-    "never `not applied yet`",
-)
 def test_a_console_change_on_a_grant_expired_at_ref_is_not_called_unapplied(
     repo: Path,  # noqa: F811 (the fixture)
     tmp_path: Path,
@@ -157,15 +134,6 @@ def no_changes(capsys: pytest.CaptureFixture[str], state: str, root: Path) -> No
     assert code == EXIT_OK and "No changes." in out, out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A lists a DSP link by its advertiser id (applied); B lists the same link by "
-    "its account id (an identity-only edit: today's plan and A's agree it is linked); the "
-    "console unlinks it. A's plan associates link:DSP_ADVERTISER_ID:5830000000001, today's "
-    "link:ACCOUNT_ID:ENTITYATTACKDSP1: the key follows the manifest's spelling, not the "
-    "link's live identity, so drift calls a console unlink `not applied yet`, a claim it "
-    "cannot know. It should be `changed` (or `differs`), never `not applied yet`",
-)
 def test_a_console_unlink_of_a_link_relisted_by_another_id_is_not_called_unapplied(
     repo: Path,  # noqa: F811 (the fixture)
     tmp_path: Path,
@@ -252,13 +220,6 @@ def test_pinned_users_without_email_gone_live_against_the_last_apply(
     assert line.startswith("not adopted: "), out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="B adds quinn by `userId:` alone, never live; adopt --baseline keeps her entry "
-    "but says `not applied yet: the manifests changed it after REF; apply it`, and apply "
-    "cannot add her (no address to invite: the plan lists her as not restorable). The "
-    "message should say what can be done (invite her by address, or remove the entry)",
-)
 def test_adopt_never_tells_to_apply_what_apply_cannot_make(
     repo: Path,  # noqa: F811 (the fixture)
     applied: tuple[str, str],  # noqa: F811 (the fixture)
@@ -295,16 +256,6 @@ def dropped_account(
     return state, a
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A manages AMC and AMC2 (applied); B (merged) drops AMC2; the console makes ann "
-    "admin on AMC. Today's read covers AMC only, so REF's plan finds AMC2 missing and "
-    "compare raises: drift and adopt --baseline fail with `AMC2 is not among the AMC "
-    "accounts these credentials can reach ... pass the commit of the last successful apply`, "
-    "both untrue, in exactly the merge-to-apply window --baseline is for. A scope not read "
-    "today should be left out of REF's plan (its actions there are artefacts anyway): ann "
-    "is `changed` and adopted",
-)
 def test_an_account_dropped_from_the_manifests_since_ref_is_no_baseline_error(
     repo: Path,  # noqa: F811 (the fixture)
     tmp_path: Path,
@@ -319,13 +270,6 @@ def test_an_account_dropped_from_the_manifests_since_ref_is_no_baseline_error(
     assert users_of(repo)["amzn1.account.ANN"] == "admin", out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="when REF's manifests cannot be planned, the BaselineError quotes the planner's "
-    "first problem as is, with the private copy's path (/tmp/reconciler-baseline-XXXX/"
-    "m/amc.yaml:10) where the load error shows m/amc.yaml: the path should be the "
-    "repository's, as for a load error",
-)
 def test_a_baseline_plan_error_names_the_file_in_the_repository_not_the_temporary_copy(
     repo: Path,  # noqa: F811 (the fixture)
     tmp_path: Path,
@@ -446,15 +390,6 @@ def symlinks_commit(
     return ref
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="baseline._symlink checks a symlink at REF lexically (normpath), but the OS "
-    "resolves `y.yaml/..` through y.yaml, a symlink at REF to its own folder: with "
-    "a/x.yaml -> ../b/y.yaml/y.yaml/.../../../<abs path>, the check sees a path inside the "
-    "copy while the loader (given the file itself, so its own symlink check never runs) "
-    "reads any file of this machine as REF's manifests. It should refuse the symlink "
-    "(resolve it, or refuse one through another symlink) with a BaselineError",
-)
 def test_a_symlink_at_ref_never_leads_out_of_the_copy_through_another_symlink(
     repo: Path,  # noqa: F811 (the fixture)
     tmp_path: Path,
@@ -479,14 +414,6 @@ def amc_doc(users: list[dict[str, Any]]) -> str:
     return yaml.safe_dump({"version": 1, "amcAccounts": [{"id": AMC, "users": users}]})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a manifests folder that was a symlink at REF (m -> real, the files under real/) "
-    "is copied as a dangling link: `present` finds nothing, REF is taken as having no "
-    "manifests, and drift calls a console change on ann `not applied yet`, a claim it "
-    "cannot know (A applied ann as viewer). It should follow the link inside the tree at REF "
-    "or refuse the baseline, never read it as absent",
-)
 def test_a_manifests_folder_that_was_a_symlink_at_ref_is_not_read_as_absent(
     repo: Path,  # noqa: F811 (the fixture)
     tmp_path: Path,
@@ -510,15 +437,7 @@ def test_a_manifests_folder_that_was_a_symlink_at_ref_is_not_read_as_absent(
     assert UNAPPLIED not in out, out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="m/amc.yaml is a symlink to ../shared/amc.yaml, at REF and now; the user passes "
-    "the file, which loads today. At REF it is copied as a link to a file not copied, "
-    "`present` drops the dangling link, REF counts as having no manifests, and drift calls "
-    "a console change `not applied yet`. It should copy the target (it is in the tree at "
-    "REF) or refuse the baseline",
-)
-def test_a_manifest_file_symlinked_elsewhere_in_the_repository_is_read_at_ref(
+def test_a_manifest_file_symlinked_elsewhere_in_the_repository_is_refused_at_ref(
     repo: Path,  # noqa: F811 (the fixture)
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -536,17 +455,12 @@ def test_a_manifest_file_symlinked_elsewhere_in_the_repository_is_read_at_ref(
     assert code == EXIT_OK, out
     console_role(capsys, state, "ann", "admin")
     code, out = run(capsys, "drift", "--sandbox-state", state, "--baseline", a, target)
-    assert code == EXIT_CHANGES, out
-    assert UNAPPLIED not in out, out
+    # Decision: no symbolic link at REF is followed (one could lead out of the copy through
+    # another); the baseline is refused, naming the link, never read as absent.
+    assert code == EXIT_ERROR, out
+    assert "m/amc.yaml is a symbolic link at" in out and UNAPPLIED not in out, out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a manifests folder inside a nested repository (a submodule or embedded repo) is "
-    "a gitlink in the tree at REF: _extract skips it silently, REF is taken as having no "
-    "manifests there, and drift calls a console change `not applied yet`. It should be a "
-    "BaselineError naming the path (or read the nested repository), never an empty baseline",
-)
 def test_manifests_in_a_nested_repository_are_not_read_as_absent_at_ref(
     repo: Path,  # noqa: F811 (the fixture)
     tmp_path: Path,
@@ -572,14 +486,6 @@ def test_manifests_in_a_nested_repository_are_not_read_as_absent_at_ref(
     assert UNAPPLIED not in out, out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the tree at REF holds m/a.yaml -> b.yaml and m/b.yaml -> a.yaml (a symlink "
-    "loop, each link lexically inside the copy): the loader's Path.resolve raises "
-    "RuntimeError('Symlink loop'), which is no ReconcilerError, so drift --baseline ends in "
-    "the internal-error path with a traceback. It should be a one-line BaselineError "
-    "naming the link at REF",
-)
 def test_a_symlink_loop_at_ref_is_a_one_line_baseline_error(
     repo: Path,  # noqa: F811 (the fixture)
     applied: tuple[str, str],  # noqa: F811 (the fixture)
@@ -616,13 +522,6 @@ def test_a_ref_that_is_no_commit_is_refused_in_one_line(
     assert "\u202e" not in out and "\x9b" not in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a REF of 200,000 characters (CI passes what it is given) is longer than one "
-    "argument may be: running git fails with E2BIG and the error says `--baseline needs "
-    "git on PATH`, which is untrue. A REF that long should be refused as no revision, "
-    "naming neither git nor PATH",
-)
 def test_an_overlong_ref_is_refused_as_a_ref_not_blamed_on_git(
     repo: Path,  # noqa: F811 (the fixture)
     applied: tuple[str, str],  # noqa: F811 (the fixture)
@@ -862,14 +761,6 @@ def test_a_users_key_is_added_after_lists_and_flows_that_end_the_account(
     settled(capsys, state, folder)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a file whose first line break is a NEL (ending a comment on line 1, which YAML "
-    "1.1 reads as a line break) gets every line adopt writes ended by NEL: the added entry "
-    "and the next account's line become one line for git, editors and YAML 1.2 tools "
-    "(where NEL is no break), hiding `- id: AMC2` in a comment. Lines adopt writes should "
-    "end with the file's LF or CR LF (NEL, LS and PS only ever split lines)",
-)
 def test_lines_adopt_writes_never_end_with_nel(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
