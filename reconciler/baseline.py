@@ -29,6 +29,7 @@ from reconciler.drift import time_classes
 from reconciler.errors import BaselineError, ManifestError, PlanError
 from reconciler.manifest import load_manifests
 from reconciler.manifest.loader import SUFFIXES
+from reconciler.manifest.yamlload import MAX_FILE_BYTES
 from reconciler.model import Desired, IdType, Live, manager_scope
 from reconciler.plan import Baseline, Plan, Policy
 from reconciler.planner import make_plan
@@ -141,7 +142,9 @@ def _relative(paths: Sequence[str], top: Path, ref: str) -> list[str]:
 def _extract(top: Path, commit: str, relative: list[str], into: Path, ref: str) -> None:
     """Copy what the loader would read under `relative` at `commit` into `into`: the files
     named, and the `.yaml`/`.yml` files under the folders named (blobs and symlinks)."""
-    done = _git(top, "--literal-pathspecs", "ls-tree", "-r", "-z", commit, "--", *relative)
+    done = _git(
+        top, "--literal-pathspecs", "ls-tree", "-r", "-z", "--long", commit, "--", *relative
+    )
     if done.returncode != 0:
         why = done.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
         raise _fail(ref, f"cannot list the manifests at {commit[:12]} ({''.join(why)})")
@@ -150,7 +153,7 @@ def _extract(top: Path, commit: str, relative: list[str], into: Path, ref: str) 
         if not entry:
             continue
         meta, _, raw_path = entry.partition(b"\t")
-        mode, kind, obj = meta.decode("ascii").split()
+        mode, kind, obj, size = meta.decode("ascii").split()
         name = PurePosixPath(os.fsdecode(raw_path))
         wanted = str(name) in named or name.name.endswith(SUFFIXES)
         if kind == "commit" and (wanted or any(str(name).startswith(f"{n}/") for n in named)):
@@ -165,6 +168,13 @@ def _extract(top: Path, commit: str, relative: list[str], into: Path, ref: str) 
         if name.is_absolute() or ".." in name.parts or not name.parts:
             raise _fail(ref, f"the tree at {commit[:12]} holds an unsafe path {str(name)!r}")
         target = into.joinpath(*name.parts)
+        if size.isdigit() and int(size) > MAX_FILE_BYTES:
+            # The loader's own cap, checked before git hands the blob over.
+            raise _fail(
+                ref,
+                f"{name} at {commit[:12]} is larger than the manifests' limit "
+                f"({MAX_FILE_BYTES // (1024 * 1024)} MiB)",
+            )
         blob = _git(top, "cat-file", "blob", obj)
         if blob.returncode != 0:
             raise _fail(ref, f"cannot read {name} at {commit[:12]}")

@@ -534,6 +534,25 @@ def test_an_overlong_ref_is_refused_as_a_ref_not_blamed_on_git(
     assert len(out) < 2_000, out[:300]
 
 
+def test_a_manifest_at_ref_over_the_size_limit_is_refused_before_it_is_read(
+    repo: Path,  # noqa: F811 (the fixture)
+    applied: tuple[str, str],  # noqa: F811 (the fixture)
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """git says a blob's size before handing it over: one over the loader's cap (64 MiB;
+    lowered here so the test stays small) is refused, never read into memory."""
+    state, _ = applied
+    (repo / "m" / "big.yaml").write_text("version: 1\n" + "#" * 4096 + "\n", encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "big")
+    big = git(repo, "rev-parse", "HEAD")
+    monkeypatch.setattr("reconciler.baseline.MAX_FILE_BYTES", 1024)
+    code, out = drift(capsys, state, repo, "--baseline", big)
+    assert code == EXIT_ERROR, out
+    assert f"m/big.yaml at {big[:12]} is larger than the manifests' limit" in out, out
+
+
 def test_an_annotated_tag_and_paths_dot_dotdot_and_a_symlinked_folder_work(
     repo: Path,  # noqa: F811 (the fixture)
     applied: tuple[str, str],  # noqa: F811 (the fixture)
