@@ -104,6 +104,7 @@ class Result:
     minimum: int
     throttled: int
     cpu_s: float
+    peak_kib: int = 0
 
     @property
     def ratio(self) -> float:
@@ -152,6 +153,7 @@ def run(scenario: str, scale: int) -> Result:
         sum(minimum.values()),
         int(stats["throttled"]),
         done.cpu_s,
+        done.peak_kib,
     )
 
 
