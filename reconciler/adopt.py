@@ -24,6 +24,11 @@ that cannot be told apart, a manager account that does not exist live, a new key
 entry written as a flow mapping, and every scope whose read failed or may be incomplete.
 Each is listed as skipped, with why.
 
+With `--baseline REF` (the last successful apply) a difference is adopted only where the
+plan of REF's manifests asks exactly what today's plan asks (`_Evidence`): there the
+manifests did not change, so live moved behind git's back. Anything else is a merged change
+that apply has not made yet, or one both live and git moved: listed, never adopted over.
+
 Groups (decision): a change on one AMC account never edits a group, because a group may be
 used by other accounts. The account's `{group: G, role: R}` entry is replaced by its
 members listed one by one (with the change made), under a comment that says why; the
