@@ -455,6 +455,7 @@ def _adopt_amc(
     now: float,
     rules: DesiredPolicy,
     evidence: _Evidence,
+    plan: Plan,
 ) -> None:
     scope = amc_scope(account.id)
     found = next((a for a in live.amc_accounts if a.id == account.id), None)
@@ -554,7 +555,20 @@ def _adopt_amc(
         and (n in removed or (n in roles and roles[n][0] is not AmcRole.ADMIN))
         for n in {*removed, *roles}
     )
-    live_admins = sum(1 for u in found.users if u.role is AmcRole.ADMIN)
+    # Live admins the plan keeps: not one it removes (an `expires:` passed) or demotes (a
+    # policy that refuses their admin role, a role adopt does not take).
+    lowered = {
+        a.target
+        for a in plan.actions
+        if a.amc_account_id == account.id
+        and (
+            a.kind is ActionKind.REVOKE_USER
+            or (a.kind is ActionKind.SET_ROLE and a.role is not AmcRole.ADMIN)
+        )
+    }
+    live_admins = sum(
+        1 for u in found.users if u.role is AmcRole.ADMIN and u.user_id not in lowered
+    )
     if lowers and live_admins < account.min_admins:
         editor.skipped.append(
             f"{scope}: nothing adopted there: live has {live_admins} admin(s), under its "
@@ -854,7 +868,9 @@ def compute(
             editor.skipped.append(f"amc:{account.id}: not read completely: nothing adopted")
             continue
         unit = editor.fork()
-        _adopt_amc(account, live, unit, now=now, rules=desired.policy, evidence=evidence)
+        _adopt_amc(
+            account, live, unit, now=now, rules=desired.policy, evidence=evidence, plan=before
+        )
         units.append((str(amc_scope(account.id)), unit))
     for manager in desired.manager_accounts:
         if live.unreadable(manager_scope(manager.key)) is not None:

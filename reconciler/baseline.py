@@ -25,13 +25,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from reconciler.actions import drift_key
-from reconciler.drift import time_classes
 from reconciler.errors import BaselineError, ManifestError, PlanError
 from reconciler.manifest import load_manifests
 from reconciler.manifest.loader import SUFFIXES
 from reconciler.manifest.yamlload import MAX_FILE_BYTES
-from reconciler.model import Desired, IdType, Live, manager_scope
-from reconciler.plan import Baseline, Plan, Policy
+from reconciler.model import Desired, DesiredUser, IdType, Live, manager_scope
+from reconciler.plan import ActionKind, Baseline, Plan, Policy
 from reconciler.planner import make_plan
 
 _GIT_TIMEOUT_S = 30
@@ -50,6 +49,7 @@ class Revision:
     # The private folder REF's files were loaded from (gone now): sources under it are
     # shown relative to the repository, as they are in it.
     copied_to: str = ""
+    committed_at: float = 0.0  # REF's commit time, UTC epoch seconds
 
     def shown(self, text: str) -> str:
         return text.replace(self.copied_to + os.sep, "") if self.copied_to else text
@@ -119,6 +119,14 @@ def _commit(top: Path, ref: str) -> str:
     return sha
 
 
+def _committed_at(top: Path, commit: str, ref: str) -> float:
+    done = _git(top, "show", "-s", "--format=%ct", commit)
+    text = done.stdout.decode("ascii", "replace").strip()
+    if done.returncode != 0 or not text.isdigit():
+        raise _fail(ref, f"cannot read the commit time of {commit[:12]}")
+    return float(text)
+
+
 def _relative(paths: Sequence[str], top: Path, ref: str) -> list[str]:
     relative = []
     for path in paths:
@@ -156,7 +164,8 @@ def _extract(top: Path, commit: str, relative: list[str], into: Path, ref: str) 
         mode, kind, obj, size = meta.decode("ascii").split()
         name = PurePosixPath(os.fsdecode(raw_path))
         wanted = str(name) in named or name.name.endswith(SUFFIXES)
-        if kind == "commit" and (wanted or any(str(name).startswith(f"{n}/") for n in named)):
+        under = any(n == "." or str(name).startswith(f"{n}/") for n in named)
+        if kind == "commit" and (wanted or under):
             # A nested repository: its files are not in this tree, so REF would look empty.
             raise _fail(
                 ref,
@@ -199,13 +208,14 @@ def manifests_at(ref: str, paths: Sequence[str]) -> Revision:
     check_ref(ref)
     top = _top_level(paths, ref)
     commit = _commit(top, ref)
+    when = _committed_at(top, commit, ref)
     relative = _relative(paths, top, ref)
     with tempfile.TemporaryDirectory(prefix="reconciler-baseline-") as tmp:
         into = Path(tmp)
         _extract(top, commit, relative, into, ref)
         present = [str(into / rel) for rel in relative if (into / rel).exists()]
         if not present:
-            return Revision(ref, commit, Desired(), str(into))  # no manifests there yet
+            return Revision(ref, commit, Desired(), str(into), when)  # no manifests there yet
         try:
             desired = load_manifests(present)
         except ManifestError as exc:
@@ -217,7 +227,7 @@ def manifests_at(ref: str, paths: Sequence[str]) -> Revision:
                 f"the manifests at {commit[:12]} do not load ({first}{also}): {_FIX}, whose "
                 "manifests were valid",
             ) from exc
-    return Revision(ref, commit, desired, str(into))
+    return Revision(ref, commit, desired, str(into), when)
 
 
 def compare(
@@ -237,9 +247,9 @@ def compare(
             "the commit of the last successful apply"
         ) from exc
     mine = {drift_key(a) for a in made.actions}
-    # What time alone made at REF (a resend, an `expires:` that has passed since) is not
-    # live moving away from what was applied.
-    moved = [a for a, by_time in zip(then.actions, time_classes(then), strict=True) if not by_time]
+    # What time alone made at REF (a resend) is not live moving away from what was applied;
+    # an `expires:` that had passed by REF's time is REF's own wish (`plan_then`).
+    moved = [a for a in then.actions if a.kind is not ActionKind.RESEND_INVITATION]
     also = {drift_key(a) for a in moved} & mine
     # Where REF's plan held a change back (identity not proven, a user it cannot restore),
     # what REF would do is not known: no claim either way there.
@@ -254,19 +264,30 @@ def compare(
 
 
 def plan_then(baseline: Revision, live: Live, policy: Policy, desired: Desired) -> Plan:
-    """What REF's manifests ask of today's read, but for time: planned for the accounts
-    today's manifests manage (only those were read: an account dropped since REF was not,
-    and would look unreachable), with every `expires:` left out. An `expires:` that has
-    passed since REF was applied is time's doing, not live moving away from what was
-    applied; without it, REF's plan says what REF asked of each person (a role), which is
-    what a console change is measured against."""
+    """What REF's manifests asked of live when REF was made, planned against today's read:
+    for the accounts today's manifests manage (only those were read: an account dropped
+    since REF was not, and would look unreachable), and with each `expires:` as it stood at
+    REF's commit time. One that had passed by then is REF's own wish (the person absent);
+    one that has passed since is time's doing, not live moving away from what was applied,
+    so it is left out and REF asks for the person with their role. Decision: REF's commit
+    time stands for when it was applied (apply runs on merge); an `expires:` that passed
+    between the two is taken as time's doing."""
     amc = {a.id for a in desired.amc_accounts}
     ids = {m.id for m in desired.manager_accounts if m.id is not None}
     names = {m.name for m in desired.manager_accounts}
+    at = baseline.committed_at
+
+    def as_applied(user: DesiredUser) -> DesiredUser:
+        # Ended when REF was made: REF asked for the person's absence (keep it). Ended
+        # since: time's doing (leave the `expires:` out).
+        if user.expires is not None and user.expires > at:
+            return replace(user, expires=None)
+        return user
+
     then = replace(
         baseline.desired,
         amc_accounts=tuple(
-            replace(a, users=tuple(replace(u, expires=None) for u in a.users))
+            replace(a, users=tuple(map(as_applied, a.users)))
             for a in baseline.desired.amc_accounts
             if a.id in amc
         ),
