@@ -473,46 +473,37 @@ def _adopt_amc(
         if want.expired(now):
             continue
         if match.invitation is not None:
-            role = match.invitation.role
-            if role is None or role is want.role:
-                continue
-            if match.invitation.expired(now):
+            role, target = match.invitation.role, f"invitation:{match.invitation.invitation_id}"
+            live_as, undo = "invited as", "the plan invites them again as the manifests say"
+            if role is not None and role is not want.role and match.invitation.expired(now):
                 editor.skipped.append(
                     f"{scope}: {_who(want)}'s invitation ({role.value}) has expired: not "
                     "adopted; the plan resends it as the manifests say"
                 )
                 continue
-            if role is AmcRole.ADMIN and not _may_be_admin(want, rules):
-                editor.skipped.append(
-                    f"{scope}: {_who(want)} is invited as admin live, but only members of "
-                    f"{', '.join(rules.admin_groups)} may be admins (policy.adminGroups): not "
-                    "adopted; the plan invites them again as the manifests say"
-                )
-                continue
-            what = f"{_who(want)} is invited as {role.value} live"
-            if evidence.allows(scope, f"invitation:{match.invitation.invitation_id}", what, editor):
-                roles[position[id(want)]] = (role, what)
-        elif match.user is not None and match.user.role is not None:
-            role = match.user.role
-            if role is want.role:
-                continue
-            if not match.proven:
+        elif match.user is not None:
+            role, target = match.user.role, f"user:{match.user.user_id}"
+            live_as, undo = "", "the plan sets the role back"
+            if role is not None and role is not want.role and not match.proven:
                 editor.skipped.append(
                     f"{scope}: {_who(want)} fits live user {match.user.user_id} by masked "
                     f"address only ({role.value} live): pin it first (`reconciler pin --held`) "
                     "if that is them"
                 )
                 continue
-            if role is AmcRole.ADMIN and not _may_be_admin(want, rules):
-                editor.skipped.append(
-                    f"{scope}: {_who(want)} is admin live, but only members of "
-                    f"{', '.join(rules.admin_groups)} may be admins (policy.adminGroups): not "
-                    "adopted; the plan sets the role back"
-                )
-                continue
-            what = f"{_who(want)} is {role.value} live"
-            if evidence.allows(scope, f"user:{match.user.user_id}", what, editor):
-                roles[position[id(want)]] = (role, what)
+        else:
+            continue
+        if role is None or role is want.role:
+            continue
+        what = f"{_who(want)} is {f'{live_as} ' if live_as else ''}{role.value} live"
+        if role is AmcRole.ADMIN and not _may_be_admin(want, rules):
+            editor.skipped.append(
+                f"{scope}: {what}, but only members of {', '.join(rules.admin_groups)} may be "
+                f"admins (policy.adminGroups): not adopted; {undo}"
+            )
+            continue
+        if evidence.allows(scope, target, what, editor):
+            roles[position[id(want)]] = (role, what)
     for user in (*resolution.missing, *resolution.pinned_absent):
         if not user.expired(now):
             what = f"{_who(user)} is neither a user of {account.id} nor invited live"
