@@ -51,7 +51,7 @@ import re
 import shutil
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,7 +69,7 @@ from reconciler.importer import write_atomic
 from reconciler.manifest import load_manifests
 from reconciler.manifest.addresses import escaped
 from reconciler.manifest.admins import admin_floor
-from reconciler.manifest.layout import Entry, Layout, layout, line_break
+from reconciler.manifest.layout import Entry, Layout, layout, line_break, split_lines
 from reconciler.model import (
     AmcRole,
     Desired,
@@ -127,8 +127,8 @@ class Adoption:
         out: list[str] = []
         for edit in self.files:
             out += difflib.unified_diff(
-                edit.before.splitlines(keepends=True),
-                edit.after.splitlines(keepends=True),
+                split_lines(edit.before),
+                split_lines(edit.after),
                 fromfile=f"a/{edit.path}",
                 tofile=f"b/{edit.path}",
             )
@@ -455,7 +455,7 @@ def _adopt_amc(
     now: float,
     rules: DesiredPolicy,
     evidence: _Evidence,
-    plan: Plan,
+    lowered: Collection[str],
 ) -> None:
     scope = amc_scope(account.id)
     found = next((a for a in live.amc_accounts if a.id == account.id), None)
@@ -546,17 +546,7 @@ def _adopt_amc(
         and (n in removed or (n in roles and roles[n][0] is not AmcRole.ADMIN))
         for n in {*removed, *roles}
     )
-    # Live admins the plan keeps: not one it removes (an `expires:` passed) or demotes (a
-    # policy that refuses their admin role, a role adopt does not take).
-    lowered = {
-        a.target
-        for a in plan.actions
-        if a.amc_account_id == account.id
-        and (
-            a.kind is ActionKind.REVOKE_USER
-            or (a.kind is ActionKind.SET_ROLE and a.role is not AmcRole.ADMIN)
-        )
-    }
+    # Live admins the plan keeps: not one it removes or demotes (`lowered`).
     live_admins = sum(
         1 for u in found.users if u.role is AmcRole.ADMIN and u.user_id not in lowered
     )
@@ -716,11 +706,9 @@ def _split_group(
     """Replace this account's `{group: G, role: R}` entry by its members, changed. True
     when no member is left here, so the entry was removed whole."""
     members = [u for u in account.users if u.source == source and u.group is not None]
-    span = editor.entry_range(source)
-    lines = editor.lines(source.file)
-    match = _DASH.match(lines[source.line - 1]) if source.line <= len(lines) else None
+    span, indent = editor.entry_range(source), editor.dash_indent(source)
     what = "; ".join(change.what)
-    if span is None or match is None or not members:
+    if span is None or indent is None or not members:
         editor.skipped.append(f"{source}: {what}: not a group entry adopt can edit")
         return False
     group = members[0].group or ""
@@ -729,8 +717,7 @@ def _split_group(
             editor.adopted.append(f"{source}: {what} (group {group} removed from this account)")
             return True
         return False
-    indent = match.group(1)
-    newline = "\r\n" if lines[span[0] - 1].endswith("\r\n") else "\n"
+    newline = line_break(editor.lines(source.file)[span[0] - 1]) or "\n"
     comment = _one_line(
         f"reconciler adopt: group {_q(group)} ({members[0].role.value}) is listed one by one "
         f"on this account only, because live changed here ({what}) and the group may be "
@@ -845,12 +832,23 @@ def compute(
     adopted."""
     policy = permissive(now)
     before = make_plan(desired, live, policy)
+    already = _floor_before(desired, now)
     evidence = _Evidence()
     if baseline is not None:
-        then = {_meaning(a) for a in plan_then(baseline, live, policy, desired).actions}
-        agreed = frozenset(drift_key(a) for a in before.actions if _meaning(a) in then)
-        shared = compare(before, baseline, live, policy, desired)
+        then = plan_then(baseline, live, policy, desired)
+        asked = {_meaning(a) for a in then.actions}
+        agreed = frozenset(drift_key(a) for a in before.actions if _meaning(a) in asked)
+        shared = compare(before, baseline, live, policy, desired, then=then)
         evidence = _Evidence(shared, baseline.desired, agreed)
+    # Per AMC account, the live users the plan removes or demotes from admin (an
+    # `expires:` passed, a policy refusing their admin role): not admins it keeps.
+    lowered: dict[str, set[str]] = defaultdict(set)
+    for a in before.actions:
+        if a.amc_account_id is not None and (
+            a.kind is ActionKind.REVOKE_USER
+            or (a.kind is ActionKind.SET_ROLE and a.role is not AmcRole.ADMIN)
+        ):
+            lowered[a.amc_account_id].add(a.target)
     editor = _Editor()
     units: list[tuple[str, _Editor]] = []
     unread = {n.scope for n in before.unread}
@@ -860,7 +858,13 @@ def compute(
             continue
         unit = editor.fork()
         _adopt_amc(
-            account, live, unit, now=now, rules=desired.policy, evidence=evidence, plan=before
+            account,
+            live,
+            unit,
+            now=now,
+            rules=desired.policy,
+            evidence=evidence,
+            lowered=lowered.get(account.id, frozenset()),
         )
         units.append((str(amc_scope(account.id)), unit))
     for manager in desired.manager_accounts:
@@ -883,7 +887,7 @@ def compute(
     def check(chosen: Sequence[tuple[str, _Editor]]) -> None:
         files = combine(chosen).results()
         if files:
-            _verify(desired, live, policy, before, files)
+            _verify(desired, live, policy, before, files, already)
 
     changing = [u for u in units if u[1].edits]
     accepted, refused = _settle(changing, check)
@@ -896,7 +900,7 @@ def compute(
         )
     files = merged.results()
     if refused and files:
-        _verify(desired, live, policy, before, files)  # the units that pass, together
+        _verify(desired, live, policy, before, files, already)  # the units that pass, together
     return Adoption(tuple(files), tuple(merged.adopted), (*editor.skipped, *merged.skipped))
 
 
@@ -957,6 +961,7 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
     of an account with `minAdmins`, say) is found by `_settle` and listed with why, for the
     reviewer to add an admin or move the date; the rest is made."""
     base = _Editor()
+    already = _floor_before(desired, now)
     units: list[tuple[Source, _Editor]] = []
     done: set[Source] = set()
     horizon = now + within_days * 86_400
@@ -1003,12 +1008,12 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
     def check(chosen: Sequence[tuple[Source, _Editor]]) -> None:
         _, files = combine(chosen)
         if files:
-            _load_edited(desired, files, now=now)
+            _load_edited(desired, files, now=now, already=already)
 
     accepted, refused = _settle(units, check)
     merged, files = combine(accepted)
     if refused and files:
-        _load_edited(desired, files, now=now)  # the removals that pass, together
+        _load_edited(desired, files, now=now, already=already)  # those that pass, together
     for (_, unit), exc in refused:
         merged.skipped.append(
             f"{'; '.join(unit.adopted)}: not removed, because the manifests would not pass "
@@ -1036,10 +1041,13 @@ class Refused(ReconcilerError):
         self.problems = tuple(problems)
 
 
-def _load_edited(desired: Desired, files: list[FileEdit], *, now: float) -> Desired:
+def _load_edited(
+    desired: Desired, files: list[FileEdit], *, now: float, already: Collection[str] = ()
+) -> Desired:
     """The edited manifests, loaded from a scratch folder and checked as `validate` checks
     them (with the time: an admin whose `expires:` has passed is not counted); `Refused`
-    when they would not pass (nothing is written then)."""
+    when they would not pass (nothing is written then). `already`: the accounts under their
+    minAdmins before the edit (`_floor_before`), which stay so (not adopt's doing)."""
     edited = {edit.path: edit.after for edit in files}
     with tempfile.TemporaryDirectory(prefix="reconciler-adopt-") as scratch:
         copies: dict[str, str] = {}
@@ -1053,9 +1061,6 @@ def _load_edited(desired: Desired, files: list[FileEdit], *, now: float) -> Desi
             copies[str(target)] = file
         try:
             loaded = load_manifests(list(copies))
-            # An account under its minAdmins before the edit stays so (not adopt's doing:
-            # validate says so either way); an account the edit puts under it is refused.
-            already = set(admin_floor(desired, now=now, within_days=0.0).failing)
             floor = admin_floor(loaded, now=now, within_days=0.0)
             new = [
                 d
@@ -1080,11 +1085,17 @@ def _meaning(action: Action) -> str:
 
 
 def _verify(
-    desired: Desired, live: Live, policy: Policy, before: Plan, files: list[FileEdit]
+    desired: Desired,
+    live: Live,
+    policy: Policy,
+    before: Plan,
+    files: list[FileEdit],
+    already: frozenset[str] | None = None,
 ) -> None:
     """Load the edited manifests (in a scratch folder) and plan them against the same read:
     they must load, and plan no action the current manifests do not."""
-    after = make_plan(_load_edited(desired, files, now=policy.now), live, policy)
+    already = _floor_before(desired, policy.now) if already is None else already
+    after = make_plan(_load_edited(desired, files, now=policy.now, already=already), live, policy)
     known = {_meaning(a) for a in before.actions}
     new = [a for a in after.actions if _meaning(a) not in known]
     if new:
@@ -1097,3 +1108,9 @@ def _verify(
 def write(adoption: Adoption) -> None:
     for edit in adoption.files:
         write_atomic(Path(edit.path), edit.after)
+
+
+def _floor_before(desired: Desired, now: float) -> frozenset[str]:
+    """The AMC accounts already under their minAdmins (validate says so either way): an
+    edit is refused only for one it puts under, computed once per adopt, not per check."""
+    return frozenset(admin_floor(desired, now=now, within_days=0.0).failing)

@@ -231,21 +231,21 @@ def manifests_at(ref: str, paths: Sequence[str]) -> Revision:
 
 
 def compare(
-    made: Plan, baseline: Revision, live: Live, policy: Policy, desired: Desired
+    made: Plan,
+    baseline: Revision,
+    live: Live,
+    policy: Policy,
+    desired: Desired,
+    *,
+    then: Plan | None = None,
 ) -> Baseline:
     """The keys of `made`'s actions that a plan of `baseline`'s manifests against the same
     `live` and `policy` has an action on too, not counting what time alone made there.
     Its other scopes were not read for it, so its actions there are artefacts; only the
     keys `made` shares matter, and only they are kept. A baseline that cannot be planned is
-    an error, never a guess."""
-    try:
+    an error, never a guess. `then` is that plan when the caller has it already."""
+    if then is None:
         then = plan_then(baseline, live, policy, desired)
-    except PlanError as exc:
-        raise BaselineError(
-            f"--baseline {baseline.ref!r}: the manifests at {baseline.commit[:12]} cannot be "
-            f"planned against live state ({baseline.shown(str(exc).splitlines()[0])}): pass "
-            "the commit of the last successful apply"
-        ) from exc
     mine = {drift_key(a) for a in made.actions}
     # What time alone made at REF (a resend) is not live moving away from what was applied;
     # an `expires:` that had passed by REF's time is REF's own wish (`plan_then`).
@@ -271,7 +271,8 @@ def plan_then(baseline: Revision, live: Live, policy: Policy, desired: Desired) 
     one that has passed since is time's doing, not live moving away from what was applied,
     so it is left out and REF asks for the person with their role. Decision: REF's commit
     time stands for when it was applied (apply runs on merge); an `expires:` that passed
-    between the two is taken as time's doing."""
+    between the two is taken as time's doing. A plan that cannot be made is a
+    `BaselineError`, never a guess."""
     amc = {a.id for a in desired.amc_accounts}
     ids = {m.id for m in desired.manager_accounts if m.id is not None}
     names = {m.name for m in desired.manager_accounts}
@@ -295,7 +296,14 @@ def plan_then(baseline: Revision, live: Live, policy: Policy, desired: Desired) 
             m for m in baseline.desired.manager_accounts if m.id in ids or m.name in names
         ),
     )
-    return make_plan(then, live, policy)
+    try:
+        return make_plan(then, live, policy)
+    except PlanError as exc:
+        raise BaselineError(
+            f"--baseline {baseline.ref!r}: the manifests at {baseline.commit[:12]} cannot be "
+            f"planned against live state ({baseline.shown(str(exc).splitlines()[0])}): pass "
+            "the commit of the last successful apply"
+        ) from exc
 
 
 def _respelled(then: Desired, now: Desired) -> set[str]:

@@ -98,8 +98,8 @@ def classify(plan: Plan) -> tuple[DriftItem, ...]:
 def time_classes(plan: Plan) -> list[DriftClass | None]:
     """Per action of `plan`, in order: its class when time made it, not a change in git or
     live (an invitation that expired and is resent, a grant whose `expires:` has passed),
-    else None. Such an action of a baseline plan is no evidence that live moved since REF
-    was applied (`reconciler.baseline.compare`)."""
+    else None. (A baseline plan has no such grant removal: `reconciler.baseline.plan_then`
+    keeps only the `expires:` that had passed by REF's time, which are REF's own wish.)"""
     expired = {(e.amc_account_id, e.target) for e in plan.expiries if e.expired and e.target}
     classes: list[DriftClass | None] = []
     for action in plan.actions:

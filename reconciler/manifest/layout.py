@@ -62,7 +62,6 @@ class Entry:
     last: int
     flow: bool = False  # a flow mapping (`- {id: X}`): no key can be added line by line
     keys: dict[str, Scalar] = field(default_factory=dict)
-    parent: BlockList | None = None
 
 
 @dataclass(slots=True)
@@ -132,7 +131,7 @@ def _entry(item: yaml.Node, result: Layout, sequence: BlockList | None) -> None:
     if _DASHES.fullmatch(text[: col - 1]) is None:
         return  # `-` alone on its line, the value below: not an entry adopt edits
     flow = isinstance(item, yaml.MappingNode) and bool(item.flow_style)
-    entry = Entry(line, max(line, _last_line(item)), flow=flow, parent=sequence)
+    entry = Entry(line, max(line, _last_line(item)), flow=flow)
     if isinstance(item, yaml.MappingNode):
         for key, value in item.value:
             scalars = isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode)
