@@ -28,7 +28,7 @@ import yaml
 from reconciler.actions import family
 from reconciler.api import AdsClient, ApiConfig
 from reconciler.apply import Status, apply_plan
-from reconciler.live import read_live
+from reconciler.live.read import read_live
 from reconciler.model import (
     AmcRole,
     Desired,
@@ -40,7 +40,7 @@ from reconciler.model import (
     Region,
 )
 from reconciler.plan import Plan, Policy
-from reconciler.planner import allowed_plan
+from reconciler.planning.planner import allowed_plan
 
 # Runnable as a script: the repository root, for the subprocess harness the chaos suite uses.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

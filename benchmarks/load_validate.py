@@ -1,8 +1,8 @@
-"""Benchmark: load and validate a generated manifest set (issue #3).
+"""Benchmark: load and validate a generated manifest set.
 
 Size 1x: 500 manager accounts x 40 linked accounts and 500 AMC accounts x 100 users, written as
 one file per 50 accounts; the goal is under 2 s on a 2-core machine. `--scale 4` gives 4x
-(issue #6). Prints one line per run and, with `--json`, a JSON document.
+. Prints one line per run and, with `--json`, a JSON document.
 
     .venv/bin/python benchmarks/load_validate.py [--scale N] [--repeat R] [--json]
 """

@@ -1,4 +1,4 @@
-"""Benchmark: plan a large world with live state already read (issue #5).
+"""Benchmark: plan a large world with live state already read.
 
 200 manager accounts x 40 linked accounts and 100 AMC accounts x 50 users, built with
 `tests/factories.py`. Each manager account has 2 links to associate and 2 to disassociate;
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reconciler.model import AmcRole, Desired, Live, Region
 from reconciler.plan import Policy
-from reconciler.planner import make_plan
+from reconciler.planning.planner import make_plan
 from tests import factories as f
 
 MANAGERS = 200
@@ -32,7 +32,7 @@ REGIONS = (Region.NA, Region.EU, Region.FE)
 
 
 def world(*, ambiguous: bool = False, scale: int = 1) -> tuple[Desired, Live]:
-    """`scale` multiplies the manager and AMC account counts (issue #6: 4x)."""
+    """`scale` multiplies the manager and AMC account counts (4x)."""
     d_managers, l_managers = [], []
     for m in range(MANAGERS * scale):
         ids = [f"ENTITY{m:04d}L{i:03d}" for i in range(LINKS + 2)]

@@ -5,7 +5,7 @@ Seeds a large world (200 manager accounts x 40 links over three regions; 100 AMC
 loopback with 20 ms latency and 200 requests/second for the client across all hosts, and
 times `read_all` twice: concurrently (the default client) and strictly one request at a time.
 
-Goal (issue #4): requests made equal the minimum (429 retries excepted) and wall time within
+Goal: requests made equal the minimum (429 retries excepted) and wall time within
 1.25x of the lower bound, minimum requests / rate limit.
 
     .venv/bin/python benchmarks/read_scale.py [--rate 200] [--latency-ms 20] [--no-sequential]
@@ -26,7 +26,7 @@ import yaml
 
 from reconciler.api import AdsClient, ApiConfig
 from reconciler.api.operations import PAGE_INVITATIONS, PAGE_ROLES, PAGE_USERS
-from reconciler.live import read_all
+from reconciler.live.read import read_all
 
 # Runnable as a script: the repository root, for the subprocess harness the chaos suite uses.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,7 +39,7 @@ MARKETPLACES = ("ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1VC38T7YXB528")  # US, UK, 
 
 
 def seed(scale: int = 1) -> dict[str, Any]:
-    """The world; `scale` multiplies the manager and AMC account counts (issue #6: 4x)."""
+    """The world; `scale` multiplies the manager and AMC account counts (4x)."""
     accounts, managers = [], []
     for m in range(MANAGERS * scale):
         links = []
@@ -121,7 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--latency-ms", type=float, default=20.0)
-    # 16, as `reconciler.session.open_client` uses: at 8, this 2-core loopback setup is bound
+    # 16, as `reconciler.live.session.open_client` uses: at 8, this 2-core loopback setup is bound
     # by latency x concurrency (about 120 rps), not by the rate limit.
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--no-sequential", action="store_true")

@@ -1,4 +1,4 @@
-"""Run every benchmark at two sizes and print one table (issue #6).
+"""Run every benchmark at two sizes and print one table.
 
     .venv/bin/python benchmarks/run_all.py [--scales 1,4] [--only NAME ...] [--rate 200]
                                            [--latency-ms 20]
@@ -101,8 +101,8 @@ def bench_load(scale: int, opts: argparse.Namespace) -> Row:
 
 # ---- full read ------------------------------------------------------------------------------
 def worker_read() -> None:
-    from reconciler.live import read_all
-    from reconciler.session import open_client
+    from reconciler.live.read import read_all
+    from reconciler.live.session import open_client
 
     with open_client(sandbox=False, sandbox_state=None, env=os.environ, debug=False) as client:
         started = time.perf_counter()
@@ -235,7 +235,7 @@ def bench_apply(scale: int, opts: argparse.Namespace) -> Row:
     The minimum: two reads of the managed scopes (plan, verification) plus the fewest batched
     write calls for the plan (apply_scale.minimum_calls: per account, kind, region, role and
     notify flag, ceil(items / API limit))."""
-    from reconciler.planfile import decode as plan_from_json
+    from reconciler.planfile.codec import decode as plan_from_json
 
     spec = CHANGE_WORLD.scaled(scale)
     with tempfile.TemporaryDirectory() as tmp:
@@ -333,7 +333,7 @@ def bench_adopt(scale: int, opts: argparse.Namespace) -> Row:
 
 
 def bench_throttle(scale: int, opts: argparse.Namespace) -> Row:
-    """benchmarks/throttle_scale.py's per-operation scenario with `Retry-After` (issue #16):
+    """benchmarks/throttle_scale.py's per-operation scenario with `Retry-After`:
     `reconciler import` as a whole process under Amazon's limits (200/s per client, 120/s on
     the role query), 20 ms latency. The bound is what those limits allow at best; its other
     scenarios run with `benchmarks/throttle_scale.py`. (`--rate`/`--latency-ms` do not apply:

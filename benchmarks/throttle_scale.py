@@ -1,4 +1,4 @@
-"""Throttling as Amazon does it (issue #16): a full read under per-operation limits, with and
+"""Throttling as Amazon does it: a full read under per-operation limits, with and
 without `Retry-After`, whole-process against `reconciler sandbox serve`.
 
 The world is benchmarks/read_scale.py's (1x: 200 manager accounts x 40 links, 100 AMC

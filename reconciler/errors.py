@@ -19,7 +19,7 @@ The tree::
     ├── PlanFileError               a saved plan file is unreadable, foreign or of another version
     ├── BaselineError               `--baseline REF`: not a commit, no repository, or its
     │                               manifests do not load
-    └── LockError                   another apply holds the apply lock (`reconciler.lock`)
+    └── LockError                   another apply holds the apply lock (`reconciler.apply.lock`)
 
 Only `reconciler.api` sees httpx exceptions and only `reconciler.manifest` sees yaml and
 jsonschema ones; each translates them into this tree at its boundary. The CLI maps this tree

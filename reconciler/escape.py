@@ -1,4 +1,4 @@
-"""Untrusted strings stay data in every output (STYLE 20, issue #13).
+"""Untrusted strings stay data in every output .
 
 Names of linked and AMC accounts are chosen by third parties, addresses by whoever writes a
 manifest, and a plan file is input like any other. Every such string passes through one of

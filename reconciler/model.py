@@ -5,7 +5,7 @@ Everything here is immutable: frozen dataclasses holding tuples. A stage returns
 and never changes its input. Collections are kept in a canonical order (see each `sorted_*`
 helper) so that equal worlds compare equal and plans come out in a stable order.
 
-Identity rules (issue #3):
+Identity rules:
 - manager account: `id` when pinned, else `name` (exact, case-sensitive);
 - linked account: (`id_type`, `id`);
 - AMC account: `id`;
@@ -169,7 +169,7 @@ class DesiredUser:
     # Where a `userId:` for this person belongs: the entry itself, or the group member entry
     # it came from (a userId is the same Amazon user in every account).
     pin_at: Source | None = field(default=None, compare=False)
-    # `expires:` (issue #15) as UTC epoch seconds: from that moment the entry counts as
+    # `expires:` as UTC epoch seconds: from that moment the entry counts as
     # absent (its live user or invitation is removed, it is never invited). `expiry_reason`
     # is the optional `reason:`; `expires_source` where the `expires:` was written.
     expires: float | None = None

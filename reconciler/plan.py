@@ -11,12 +11,12 @@ account by id or by the name a create in the same plan gives it), never API wire
 request body is built from it in one place per family (`reconciler.actions`), and every view
 of it (text, markdown, JSON, journal, apply report) is rendered from the same value.
 
-Execution order (issue #5 "Order within an apply"): phase 0 creates, phase 1 grants,
+Execution order: phase 0 creates, phase 1 grants,
 phase 2 removals and demotions, so nobody is locked out halfway. Within a phase actions are
 sorted by scope, then kind in `KIND_ORDER`, then target. The executor may batch consecutive
 actions of one kind and scope; it never branches on `reason`, which is for people.
 
-The plan file codec is `reconciler.planfile`; the digests are `reconciler.digest`.
+The plan file codec is `reconciler.planfile.codec`; the digests are `reconciler.planfile.digest`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from reconciler.model import (
@@ -63,12 +64,17 @@ KIND_ORDER: tuple[ActionKind, ...] = (
     ActionKind.REVOKE_USER,
 )
 _KIND_RANK = {kind: rank for rank, kind in enumerate(KIND_ORDER)}
+# The kinds that take a link or a person's access (or invitation) away: what the removal
+# guards count, and what a summary lists after the grants.
+REMOVING_KINDS: frozenset[ActionKind] = frozenset(
+    {ActionKind.DISASSOCIATE, ActionKind.REVOKE_USER, ActionKind.REVOKE_INVITATION}
+)
 
 PHASE_CREATE = 0
 PHASE_GRANT = 1
 PHASE_REMOVE = 2
 
-# 2: typed actions (no wire payloads), bindings and the plan digest (issue #9).
+# 2: typed actions (no wire payloads), bindings and the plan digest.
 FORMAT_VERSION = 2
 
 
@@ -139,11 +145,7 @@ class Action:
     @property
     def is_removal(self) -> bool:
         """Counted by the removal guards: a link or a person's access (or invitation) goes."""
-        return self.phase == PHASE_REMOVE and self.kind in (
-            ActionKind.DISASSOCIATE,
-            ActionKind.REVOKE_USER,
-            ActionKind.REVOKE_INVITATION,
-        )
+        return self.phase == PHASE_REMOVE and self.kind in REMOVING_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +198,7 @@ DEFAULT_SOURCE = "default"
 @dataclass(frozen=True, slots=True, order=True)
 class Pin:
     """A `userId:` pin proposed for a manifest entry that a live user fits by masked address
-    only (issue #10). `held` is the change kept back until the pin proves who it is ("viewer
+    only. `held` is the change kept back until the pin proves who it is ("viewer
     -> admin"), "" when the roles agree and nothing waits. `reconciler pin` writes `userId:
     <user_id>` into the entry at `file:line`."""
 
@@ -215,7 +217,7 @@ class Pin:
 
 @dataclass(frozen=True, slots=True, order=True)
 class Expiry:
-    """An `expires:` entry (issue #15) that has passed (`expired`) or comes within
+    """An `expires:` entry that has passed (`expired`) or comes within
     `--expiring-within`. `target` is the userId or invitation id whose removal the plan
     makes for an expired entry ("" when nothing live was found or proven)."""
 
@@ -234,7 +236,7 @@ class Expiry:
 
 
 class DriftClass(StrEnum):
-    """What kind of drift one item is (issue #15); see `reconciler.drift`."""
+    """What kind of drift one item is; see `reconciler.planning.drift`."""
 
     # An action, told apart by `--baseline REF` (the manifests known to be applied):
     CHANGED = "changed"  # proven: live differs from what REF applied too (a console change)
@@ -259,7 +261,7 @@ class Policy:
     `sources` says where each setting that is not the default came from, keyed by its
     manifest name (`maxRemovals`, ...): a flag (`--max-removals`) or a manifest location
     (`teams/policy.yaml:4`); a setting absent from it is the default. It is for people and
-    never changes what the plan does (`reconciler.policy.effective` builds it).
+    never changes what the plan does (`reconciler.planning.policy.effective` builds it).
     """
 
     max_removals: int = 10  # --max-removals, policy.maxRemovals
@@ -321,9 +323,9 @@ class Refusal:
 @dataclass(frozen=True, slots=True)
 class Bindings:
     """What a plan was computed from, so that `apply --plan` can refuse a plan that is not
-    the plan of what it is given (issue #9). Nothing here is secret.
+    the plan of what it is given. Nothing here is secret.
 
-    `desired_digest`: the meaning of the manifests (`reconciler.digest.desired_digest`), not
+    `desired_digest`: the meaning of the manifests (`planfile.digest.desired_digest`), not
     their bytes or layout. `api_identity`: the client id and API hosts (`ApiIdentity.text`).
     `commit`: where the manifests came from, when it can be found (CI variables or git)."""
 
@@ -335,7 +337,7 @@ class Bindings:
 
 @dataclass(frozen=True, slots=True)
 class Baseline:
-    """`--baseline REF` (issue #15): the manifests at `ref` (resolved to `commit`), known to
+    """`--baseline REF`: the manifests at `ref` (resolved to `commit`), known to
     be applied, planned against the same read under the same policy. `keys` are the
     (scope, target) pairs (`reconciler.actions.drift_key`) of this plan's actions that the
     baseline plan has an action on too: there live differs from what was applied, so the
@@ -367,7 +369,7 @@ class Plan:
     min_admins: Mapping[str, int] = field(default_factory=dict)
     # Guards that refuse this plan: it is shown in full, and never applied.
     refusals: tuple[Refusal, ...] = ()
-    # Identity (issue #10): proposed pins; changes held back until identity is proven (a
+    # Identity: proposed pins; changes held back until identity is proven (a
     # candidate whose role differs, masked users that cannot be told apart); manifest
     # entries whose live user is gone and that cannot be restored (no `email:` to invite).
     pins: tuple[Pin, ...] = ()
@@ -375,7 +377,7 @@ class Plan:
     unrestorable: tuple[Notice, ...] = ()
     # Scopes whose read failed or may be incomplete, skipped under --allow-incomplete.
     unread: tuple[Notice, ...] = ()
-    # `expires:` entries past or coming within --expiring-within (issue #15).
+    # `expires:` entries past or coming within --expiring-within.
     expiries: tuple[Expiry, ...] = ()
     # `--baseline REF`: what tells a console change from a manifest change not applied yet.
     baseline: Baseline | None = None
@@ -408,3 +410,20 @@ class Plan:
 
 def sort_actions(actions: list[Action]) -> tuple[Action, ...]:
     return tuple(sorted(actions, key=lambda action: action.sort_key))
+
+
+def day(epoch: float) -> str:
+    """An `expires:` moment as written: the date alone when it is 00:00 UTC (a bare date)."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    if moment.hour == moment.minute == moment.second == 0:
+        return moment.strftime("%Y-%m-%d")
+    return when(epoch)
+
+
+def when(epoch: float) -> str:
+    """A time for people. Total: a time from a file that no calendar holds (NaN, 1e300) is
+    said to be so, never a traceback."""
+    try:
+        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (OverflowError, OSError, ValueError):
+        return f"an impossible time ({epoch!r})"

@@ -285,9 +285,9 @@ def demo_world() -> tuple[Desired, Live]:
 
 
 def run_apply(plan: Any, want: Desired, client: Any, **options: Any) -> Any:
-    """`reconciler.operations.apply` without a prompt: the report, convergence decided from
+    """`workflows.operations.apply` without a prompt: the report, convergence decided from
     `want` as the CLI does."""
-    from reconciler import operations
+    from reconciler.workflows import operations
 
     report = operations.apply(plan, want, client, **options).report
     assert report is not None

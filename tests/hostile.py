@@ -1,4 +1,4 @@
-"""Hostile strings: what a third party can put in a name the API hands us (issue #13).
+"""Hostile strings: what a third party can put in a name the API hands us.
 
 Linked-account names, AMC account names, manager account names and invitation user names
 are chosen by other people. `hostile_text()` draws strings built to break an output that

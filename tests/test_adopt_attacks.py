@@ -1,4 +1,4 @@
-"""Adversarial review of `reconciler adopt` (issue #15): manifest layouts the line editor
+"""Adversarial review of `reconciler adopt`: manifest layouts the line editor
 might corrupt, hostile values from the API, and access semantics adopt must keep. Each test
 runs the CLI against the in-process sandbox. The review found 17 defects, each first a
 strict xfail here; all are fixed, and the tests stay as the attacks adopt must hold against."""
@@ -987,12 +987,12 @@ def test_links_in_other_regions_and_dsp_links_are_adopted_with_their_keys_and_se
 def adopt_partial(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], scope: str
 ) -> tuple[Any, str]:
-    from reconciler.adopt import compute
     from reconciler.api import AdsClient, ApiConfig
-    from reconciler.live import read_live
+    from reconciler.live.read import read_live
     from reconciler.manifest import load_manifests
     from reconciler.model import Incomplete, Scope
     from reconciler.sandbox import SandboxTransport
+    from reconciler.workflows.adopt import compute
 
     text = (
         "version: 1\n"

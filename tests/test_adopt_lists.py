@@ -19,8 +19,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.adopt import Refused, _settle
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
+from reconciler.workflows.gate import Refused, settle
 from tests.test_identity_scenarios import run
 
 AMC_EMPTY, AMC_ABSENT, AMC_GONE = "ENTITYLISTAMC01", "ENTITYLISTAMC02", "ENTITYLISTAMC03"
@@ -365,7 +365,7 @@ def test_settle_finds_exactly_the_bad_units_in_few_checks(case: tuple[int, set[i
         if found:
             raise Refused("bad", [f"unit {u}" for u in found])
 
-    accepted, refused = _settle(list(range(n)), check)
+    accepted, refused = settle(list(range(n)), check)
     assert accepted == [u for u in range(n) if u not in bad]
     assert [(u, exc.problems) for u, exc in refused] == [(u, (f"unit {u}",)) for u in sorted(bad)]
     # Halving, then one check of what passed in several pieces, together.

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.adopt import compute
 from reconciler.api import AdsClient, ApiConfig
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
-from reconciler.live import read_live
+from reconciler.live.read import read_live
 from reconciler.manifest import load_manifests
 from reconciler.model import AmcRole, LiveUser
 from reconciler.sandbox import SandboxTransport, World
+from reconciler.workflows.adopt import compute
 from tests.test_identity_scenarios import run
 
 AMC1, AMC2 = "ENTITYADOPTAMC01", "ENTITYADOPTAMC02"

@@ -25,10 +25,10 @@ from reconciler.apply import (
 )
 from reconciler.apply.batches import make_batches
 from reconciler.errors import EXIT_OK, EXIT_PARTIAL, StalePlanError
-from reconciler.live import read_live
+from reconciler.live.read import read_live
 from reconciler.model import Desired, IdType, LinkRole, ManagerAccountType, Region
 from reconciler.plan import PHASE_GRANT, Action, ActionKind, ManagerRef, Plan, Policy
-from reconciler.planner import make_plan
+from reconciler.planning.planner import make_plan
 from reconciler.sandbox import Faults, SandboxTransport, World
 from tests.factories import (
     ACME_AMC,

@@ -26,10 +26,10 @@ from reconciler.api import AdsClient, ApiConfig
 from reconciler.apply import Status
 from reconciler.apply.render import render_report, result_line
 from reconciler.errors import EXIT_OK, EXIT_PARTIAL, PlanError
-from reconciler.live import read_live
+from reconciler.live.read import read_live
 from reconciler.model import AmcRole, Desired
 from reconciler.plan import ActionKind, Plan, Policy
-from reconciler.planner import allowed_plan
+from reconciler.planning.planner import allowed_plan
 from reconciler.sandbox import SandboxTransport, World
 from tests.factories import amc, desired, run_apply, user
 from tests.test_render import check_golden

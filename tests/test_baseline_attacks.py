@@ -1,5 +1,5 @@
-"""Adversarial review of issue #15's `--baseline REF` (review-15b): adopt's evidence gate,
-the layout-based line editor and the git handling in `reconciler.baseline`. The review
+"""Adversarial review of `--baseline REF` (review-15b): adopt's evidence gate,
+the layout-based line editor and the git handling in `reconciler.workflows.baseline`. The review
 found 14 defects, each first a strict xfail; all are fixed (one by decision: no symbolic
 link at REF is followed, so such a baseline is refused, never read as absent), and every
 attack stays as a regression test."""
@@ -362,7 +362,7 @@ def test_a_forged_display_only_drift_item_in_a_plan_file_is_never_shown(
         assert "FORGED" not in out, (fmt, code, out)
 
 
-# --- git handling in reconciler.baseline ---------------------------------------------------
+# --- git handling in reconciler.workflows.baseline ---------------------------------------------
 
 
 def manifest(account: str) -> str:
@@ -394,8 +394,8 @@ def test_a_symlink_at_ref_never_leads_out_of_the_copy_through_another_symlink(
     repo: Path,  # noqa: F811 (the fixture)
     tmp_path: Path,
 ) -> None:
-    from reconciler.baseline import manifests_at
     from reconciler.errors import BaselineError
+    from reconciler.workflows.baseline import manifests_at
 
     outside = tmp_path / "outside.yaml"
     outside.write_text(manifest(OUTSIDE_AMC), encoding="utf-8")
@@ -547,7 +547,7 @@ def test_a_manifest_at_ref_over_the_size_limit_is_refused_before_it_is_read(
     git(repo, "add", "-A")
     git(repo, "commit", "--quiet", "-m", "big")
     big = git(repo, "rev-parse", "HEAD")
-    monkeypatch.setattr("reconciler.baseline.MAX_FILE_BYTES", 1024)
+    monkeypatch.setattr("reconciler.workflows.baseline.MAX_FILE_BYTES", 1024)
     code, out = drift(capsys, state, repo, "--baseline", big)
     assert code == EXIT_ERROR, out
     assert f"m/big.yaml at {big[:12]} is larger than the manifests' limit" in out, out

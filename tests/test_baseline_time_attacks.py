@@ -1,4 +1,4 @@
-"""Adversarial review of issue #15's `--baseline` against time (review-15c): REF's plan
+"""Adversarial review of `--baseline` against time (review-15c): REF's plan
 once left out every `expires:`, so a grant REF ended on purpose looked like one REF asked
 for; `plan_then` now keeps each `expires:` as it stood at REF's commit time. Also adopt's
 `_Evidence.agreed`, the minAdmins checks in `_adopt_amc` (live admins the plan keeps) and a

@@ -27,9 +27,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from reconciler.cli import main
-from reconciler.digest import plan_digest
 from reconciler.errors import EXIT_ERROR, EXIT_OK
-from reconciler.planfile import decode
+from reconciler.planfile.codec import decode
+from reconciler.planfile.digest import plan_digest
 from tests.chaos.harness import REPO, Served, serve
 
 EXAMPLES = str(REPO / "examples" / "manifests")
@@ -166,7 +166,7 @@ def reseal(data: dict[str, Any]) -> None:
 
 
 def decode_unchecked(data: dict[str, Any]) -> Any:
-    from reconciler.planfile import _decode_action
+    from reconciler.planfile.codec import _decode_action
 
     return [_decode_action(a) for a in data["actions"]]
 

@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from reconciler.cli import main
-from reconciler.digest import desired_digest
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from reconciler.manifest import load_manifests
-from reconciler.planfile import read as read_plan
+from reconciler.planfile.codec import read as read_plan
+from reconciler.planfile.digest import desired_digest
 from reconciler.sandbox import World
 
 TEAM = "ENTITY7TEAM000001"

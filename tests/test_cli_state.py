@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from reconciler.apply.lock import hold, lock_path
 from reconciler.cli import main
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_USAGE
-from reconciler.lock import hold, lock_path
-from reconciler.planfile import decode as plan_from_json
+from reconciler.planfile.codec import decode as plan_from_json
 from reconciler.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,

@@ -1,5 +1,5 @@
 """Configuration mistakes end in one line naming the variable or flag and the fix, exit 1
-(64 for a bad command line), never a traceback and never a password (issue #13)."""
+(64 for a bad command line), never a traceback and never a password."""
 
 from __future__ import annotations
 

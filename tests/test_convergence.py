@@ -1,4 +1,4 @@
-"""The key test (STYLE principle 9): against the sandbox, plan -> apply -> plan is empty, and
+"""The key test: against the sandbox, plan -> apply -> plan is empty, and
 import -> plan is empty, for every example manifest set and for random (manifest, live)
 pairs seeded into a sandbox world."""
 
@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 from reconciler.api import AdsClient, ApiConfig
 from reconciler.apply import Status
 from reconciler.errors import PlanError
-from reconciler.importer import import_live
-from reconciler.live import read_all, read_live
+from reconciler.live.read import read_all, read_live
 from reconciler.manifest import load_manifests
 from reconciler.model import AmcRole, Desired, ManagerAccountType, Region
 from reconciler.plan import ActionKind, Plan, Policy
-from reconciler.planner import allowed_plan
+from reconciler.planning.planner import allowed_plan
 from reconciler.sandbox import SandboxTransport, World
+from reconciler.workflows.importer import import_live
 from tests.factories import amc, desired, link, manager, run_apply, user
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "manifests"
@@ -163,7 +163,7 @@ def scenarios(draw: st.DrawFn) -> tuple[dict[str, Any], Desired, set[str]]:
     want_amc = amc(
         _AMC,
         # Live people pinned by userId, as `import` writes them: a masked address that fits
-        # is never proof enough to change a role (issue #10).
+        # is never proof enough to change a role.
         *(
             user(
                 f"{p}@example.com",

@@ -1,4 +1,4 @@
-"""`reconciler.drift` with `--baseline` (issue #15): which target an action is about, and how
+"""`reconciler.planning.drift` with `--baseline`: which target an action is about, and how
 the baseline plan's actions classify the plan's own. Pure: no git, no API."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 import dataclasses
 
 from reconciler.actions import drift_key
-from reconciler.baseline import Revision, compare
-from reconciler.drift import classify
 from reconciler.model import AmcRole, Desired, IdType, Live, Region
 from reconciler.plan import Action, ActionKind, Baseline, DriftClass, ManagerRef, Plan, Policy
-from reconciler.planner import make_plan
+from reconciler.planning.drift import classify
+from reconciler.planning.planner import make_plan
+from reconciler.workflows.baseline import Revision, compare
 from tests.factories import NOW, amc, desired, live, live_amc, live_user, user
 
 AMC = "ENTITYDRIFT1"

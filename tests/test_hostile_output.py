@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 
 from reconciler.api import AdsClient, ApiConfig
 from reconciler.apply import Journal
-from reconciler.live import read_live
+from reconciler.live.read import read_live
 from reconciler.model import AmcRole
-from reconciler.operations import apply
 from reconciler.plan import Policy
-from reconciler.planfile import decode, encode
-from reconciler.planner import make_plan
+from reconciler.planfile.codec import decode, encode
+from reconciler.planning.planner import make_plan
 from reconciler.render import render_json, render_markdown, render_text
 from reconciler.sandbox import SandboxTransport, World
+from reconciler.workflows.operations import apply
 from tests.factories import amc, desired, link, manager, user
 from tests.hostile import REPRODUCTIONS, hostile_text
 
@@ -130,7 +130,7 @@ def test_a_hostile_label_in_an_edited_plan_file_is_escaped_by_show(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from reconciler.cli import main
-    from reconciler.digest import plan_digest
+    from reconciler.planfile.digest import plan_digest
 
     world = world_named("Gone", "AMC", "Gone")
     want = desired([manager("Hostile Agency", link("ENTITYKEEP"), id=MANAGER)], [])
@@ -152,6 +152,6 @@ def test_a_hostile_label_in_an_edited_plan_file_is_escaped_by_show(
 
 
 def decode_actions(data: dict[str, object]) -> list[object]:
-    from reconciler.planfile import _decode_action
+    from reconciler.planfile.codec import _decode_action
 
     return [_decode_action(a) for a in data["actions"]]  # type: ignore[attr-defined]

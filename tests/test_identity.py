@@ -1,4 +1,4 @@
-"""Masked-email resolution (issue #4): pins, invitations, one-to-one masked matches, and
+"""Masked-email resolution: pins, invitations, one-to-one masked matches, and
 every way matching can be ambiguous."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from reconciler.identity import masked_matches, resolve_users
 from reconciler.model import AmcRole
+from reconciler.planning.identity import masked_matches, resolve_users
 from tests.factories import amc, invitation, live_amc, live_user, user
 
 AMC = "ENTITY1AA1AA11AAA1"

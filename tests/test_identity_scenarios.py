@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from reconciler.api import AdsClient, ApiConfig
 from reconciler.cli import main
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, GuardError, PlanError
-from reconciler.live import read_live
+from reconciler.live.read import read_live
 from reconciler.model import AmcRole, Desired
 from reconciler.plan import ActionKind, Policy
-from reconciler.planner import allowed_plan, make_plan
+from reconciler.planning.planner import allowed_plan, make_plan
 from reconciler.sandbox import SandboxTransport, World
 from tests.factories import amc, desired, user
 
@@ -330,8 +330,8 @@ def test_an_unreachable_token_endpoint_is_named_as_such(
     """Every request needs a token: no account can be read, and the error says why instead of
     "manager account ... does not exist" or a plan of invitations for everyone."""
     from reconciler.api import RetryPolicy
+    from reconciler.live.session import open_client
     from reconciler.sandbox import SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN
-    from reconciler.session import open_client
 
     want = desired(amcs=[amc(AMC, user("boss@corp.example", AmcRole.ADMIN))])
     env = {

@@ -1,4 +1,4 @@
-"""`reconciler.importer`: live state -> manifests that plan to nothing."""
+"""`reconciler.workflows.importer`: live state -> manifests that plan to nothing."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, given, settings
 
 from reconciler.api import AdsClient, ApiConfig
 from reconciler.errors import ReconcilerError
-from reconciler.importer import HEADER, import_live, render_import
-from reconciler.live import read_all, read_live
+from reconciler.live.read import read_all, read_live
 from reconciler.manifest import load_manifests
 from reconciler.model import LiveUser
 from reconciler.plan import ActionKind, Plan, Policy
-from reconciler.planner import make_plan
+from reconciler.planning.planner import make_plan
 from reconciler.sandbox import SandboxTransport, World
+from reconciler.workflows.importer import HEADER, import_live, render_import
 from tests.factories import (
     ACME_AMC,
     ACME_ID,
@@ -140,7 +140,7 @@ def test_same_named_manager_accounts_get_separate_files() -> None:
     ]
 
 
-# --- Hostile names (issue #13): third parties choose them; they stay data ------------------
+# --- Hostile names: third parties choose them; they stay data ------------------
 
 HOSTILE_MANAGER = "amzn1.ads1.ma1.hostile0001"
 HOSTILE_AMC = "ENTITYHOSTILEAMC1"

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from reconciler.errors import AuthError
-from reconciler.live import epoch_seconds, live_user, manager_regions, read_all, read_live
+from reconciler.live.progress import Progress
+from reconciler.live.read import epoch_seconds, live_user, manager_regions, read_all, read_live
 from reconciler.model import (
     AmcRole,
     Desired,
@@ -19,7 +20,6 @@ from reconciler.model import (
     amc_scope,
     manager_scope,
 )
-from reconciler.progress import Progress
 from reconciler.sandbox import SandboxTransport, World
 from tests.api.helpers import ACME, AMC, Intercept, sandbox_client
 from tests.factories import amc, desired, link, manager

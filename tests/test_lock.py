@@ -1,4 +1,4 @@
-"""`reconciler.lock`: the apply lock, with real `flock`s on files in tmp_path."""
+"""`reconciler.apply.lock`: the apply lock, with real `flock`s on files in tmp_path."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.apply.lock import describe_duration, hold, lock_dir, lock_path, parse_duration
 from reconciler.errors import LockError, UsageError
-from reconciler.lock import describe_duration, hold, lock_dir, lock_path, parse_duration
 
 
 @pytest.mark.parametrize(

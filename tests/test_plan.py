@@ -12,8 +12,8 @@ import pytest
 from reconciler.errors import PlanFileError
 from reconciler.model import AmcRole, Region, Scope
 from reconciler.plan import Action, ActionKind, ManagerRef, Plan, Policy, sort_actions
-from reconciler.planfile import decode, encode, plan_schema
-from reconciler.planner import make_plan
+from reconciler.planfile.codec import decode, encode, plan_schema
+from reconciler.planning.planner import make_plan
 from reconciler.planning.stale import changes
 from tests.factories import (
     ACME_AMC,

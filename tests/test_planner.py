@@ -1,4 +1,4 @@
-"""The planning rules of issue #5, one behaviour per test, on values built with factories."""
+"""The planning rules, one behaviour per test, on values built with factories."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from reconciler.model import (
     Region,
 )
 from reconciler.plan import AccountLimits, Action, ActionKind, ManagerRef, Plan, Policy, Protected
-from reconciler.planner import allowed_plan, make_plan
+from reconciler.planning.planner import allowed_plan, make_plan
 from tests.factories import (
     ACME_AMC,
     ACME_ID,
@@ -386,7 +386,7 @@ def test_pinned_user_absent_without_email_cannot_be_restored_and_is_not_in_sync(
         admin_live(),
         POLICY,
     )
-    assert plan.is_empty and not plan.in_sync  # drift sees every person (issue #10)
+    assert plan.is_empty and not plan.in_sync  # drift sees every person
     assert "userId amzn1.account.GONE is not a user" in plan.unrestorable[0].message
 
 
@@ -519,7 +519,7 @@ def leaving(n: int, gone: int, **policy: object) -> Plan:
     [
         (1, 1, False),  # one of one (no admin left is another guard's business)
         (3, 2, False),  # two of three: the floor
-        (7, 2, False),  # two of seven: the routine change of issue #12
+        (7, 2, False),  # two of seven: a routine change
         (7, 3, True),  # three of seven: over the floor and over a quarter
         (7, 5, True),  # five of seven: a mass removal
         (12, 3, False),  # a quarter of twelve
@@ -619,7 +619,7 @@ def test_incomplete_scope_refuses_removals_and_the_flag_skips_them() -> None:
         "would look missing): fix the read, or pass --allow-incomplete to plan everything else"
     ]
     plan = make_plan(d, lv, dataclasses.replace(POLICY, allow_incomplete=True))
-    assert rows(plan) == []  # a failed read is an error, not drift: no adds either (issue #10)
+    assert rows(plan) == []  # a failed read is an error, not drift: no adds either
     assert "2 planned action(s) not planned here" in plan.unread[0].message
     assert not plan.in_sync
 

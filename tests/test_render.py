@@ -13,11 +13,11 @@ from unittest import mock
 import jsonschema
 import pytest
 
-from reconciler.digest import plan_digest
 from reconciler.model import AmcRole, DesiredUser, LinkRole, Region
 from reconciler.plan import Plan, Policy, Protected
-from reconciler.planfile import plan_schema
-from reconciler.planner import make_plan
+from reconciler.planfile.codec import plan_schema
+from reconciler.planfile.digest import plan_digest
+from reconciler.planning.planner import make_plan
 from reconciler.render import render_json, render_markdown, render_text
 from reconciler.render.markdown import mask_addresses
 from tests.factories import (
@@ -176,7 +176,7 @@ def refused_plan() -> Plan:
 
 
 def expiry_plan() -> Plan:
-    """Every drift class an `expires:` makes (issue #15): grants expired (a pinned user, an
+    """Every drift class an `expires:` makes: grants expired (a pinned user, an
     invitation), one held back (its live user fits by masked address only), one expiring
     soon, one expired and never invited; and a change made behind git's back."""
     day = 86_400.0
@@ -225,11 +225,11 @@ def expiry_plan() -> Plan:
 
 
 def baseline_plan() -> Plan:
-    """`--baseline main` (issue #15): val's role was lowered in the console after main was
+    """`--baseline main`: val's role was lowered in the console after main was
     applied (main wants admin too: changed behind git's back); kim is new since main (not
     applied yet); lee was made admin in the console and is removed since main (both on one
     target: changed); an `expires:` that passed keeps its own class."""
-    from reconciler.baseline import Revision, compare
+    from reconciler.workflows.baseline import Revision, compare
 
     def ends(u: DesiredUser, at: float) -> DesiredUser:
         return dataclasses.replace(u, expires=at, expires_source=u.source)
@@ -358,8 +358,8 @@ def test_json(name: str) -> None:
 
 def bound_plan() -> Plan:
     """The demo plan with fixed bindings, as `plan --out` would have written it."""
-    from reconciler.digest import desired_digest
     from reconciler.plan import Bindings
+    from reconciler.planfile.digest import desired_digest
 
     want, lv = demo_world()
     plan = make_plan(want, lv, Policy(now=NOW))
@@ -379,8 +379,8 @@ def bound_plan() -> Plan:
 def test_show_renders_a_saved_plan_with_its_digest_and_bindings(
     fmt: str, suffix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from reconciler import planfile
     from reconciler.cli import main
+    from reconciler.planfile import codec as planfile
 
     path = tmp_path / "plan.json"
     planfile.write(path, bound_plan())
@@ -396,8 +396,8 @@ def test_show_renders_a_saved_plan_with_its_digest_and_bindings(
 
 
 def test_a_plan_file_whose_drift_classes_were_edited_is_refused() -> None:
-    from reconciler import planfile
     from reconciler.errors import PlanFileError
+    from reconciler.planfile import codec as planfile
 
     data = json.loads(render_json(expiry_plan()))
     assert planfile.decode(data, source="plan.json").expiries  # round trip
@@ -407,9 +407,9 @@ def test_a_plan_file_whose_drift_classes_were_edited_is_refused() -> None:
 
 
 def test_a_baseline_round_trips_and_is_not_part_of_the_digest() -> None:
-    from reconciler import planfile
-    from reconciler.drift import classify
     from reconciler.errors import PlanFileError
+    from reconciler.planfile import codec as planfile
+    from reconciler.planning.drift import classify
 
     plan = baseline_plan()
     data = json.loads(render_json(plan))
@@ -426,8 +426,8 @@ def test_a_baseline_round_trips_and_is_not_part_of_the_digest() -> None:
 
 
 def test_a_baseline_naming_an_account_the_plan_does_not_touch_is_refused() -> None:
-    from reconciler import planfile
     from reconciler.errors import PlanFileError
+    from reconciler.planfile import codec as planfile
 
     data = json.loads(render_json(baseline_plan()))
     data["baseline"]["heldBackInBaseline"] = ["amc:ELSEWHERE"]

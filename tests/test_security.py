@@ -1,4 +1,4 @@
-"""The whole-process security pass (issue #6): every command run as `python -m reconciler`,
+"""The whole-process security pass: every command run as `python -m reconciler`,
 with `--debug` wherever a command takes it, against the sandbox in-process (a state file) and
 served on loopback (`reconciler sandbox serve`, credentials from the environment).
 

@@ -8,10 +8,10 @@ from click.testing import CliRunner
 
 from reconciler.cli.options import ApiOptions, api_options
 from reconciler.errors import ConfigError
-from reconciler.live import read_all
+from reconciler.live.read import read_all
+from reconciler.live.session import open_client
 from reconciler.model import Region
 from reconciler.sandbox import SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN, open_state
-from reconciler.session import open_client
 
 
 def test_sandbox_client_reads_and_writes_the_state_file(tmp_path: Path) -> None:

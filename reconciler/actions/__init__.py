@@ -1,4 +1,4 @@
-"""Action families (STYLE 16): one module per family says how its actions are planned into
+"""Action families: one module per family says how its actions are planned into
 typed values, described, batched, sent and recognised as done.
 
     manager_accounts  create-manager-account
@@ -6,8 +6,10 @@ typed values, described, batched, sent and recognised as done.
     invitations       invite, revoke-invitation, resend-invitation
     permissions       set-role, revoke-user
 
-Everything else looks a family up here (`family`). Adding a kind touches its family module
-(and `ActionKind`, `KIND_ORDER` in `reconciler.plan`), plus its tests.
+Everything else looks a family up here (`family`, `SYMBOL`, `PHRASE`): the renderers, the
+plan file's checks and the executor. Adding a kind touches its family module, `ActionKind`
+and `KIND_ORDER` in `reconciler.plan` (the plan's values: execution order, and whether it
+removes access), the plan file's schema, and tests.
 """
 
 from __future__ import annotations
@@ -27,17 +29,9 @@ _ALL: tuple[Family, ...] = (ManagerAccounts(), Links(), Invitations(), Permissio
 FAMILIES: dict[ActionKind, Family] = {kind: f for f in _ALL for kind in f.kinds}
 assert set(FAMILIES) == set(ActionKind), "every kind belongs to exactly one family"
 
-# How each kind reads at a glance: added, changed, removed.
-SYMBOL = {
-    ActionKind.CREATE_MANAGER_ACCOUNT: "+",
-    ActionKind.ASSOCIATE: "+",
-    ActionKind.INVITE: "+",
-    ActionKind.RESEND_INVITATION: "~",
-    ActionKind.SET_ROLE: "~",
-    ActionKind.DISASSOCIATE: "-",
-    ActionKind.REVOKE_INVITATION: "-",
-    ActionKind.REVOKE_USER: "-",
-}
+# How each kind reads at a glance (added, changed, removed), and its summary phrase.
+SYMBOL: dict[ActionKind, str] = {kind: f.symbols[kind] for f in _ALL for kind in f.kinds}
+PHRASE: dict[ActionKind, str] = {kind: f.phrases[kind] for f in _ALL for kind in f.kinds}
 
 
 def family(kind: ActionKind) -> Family:

@@ -1,4 +1,4 @@
-"""The contract every action family keeps (STYLE 16: a family of actions is a plug-in).
+"""The contract every action family keeps (a family of actions is a plug-in).
 
 A family owns a few `ActionKind`s and says, for each of its actions: which typed fields it
 uses (`check`), how people read it (`describe`), how many fit in one call and which can share
@@ -20,6 +20,8 @@ from reconciler.plan import Action, ActionKind
 
 class Family(Protocol):
     kinds: tuple[ActionKind, ...]
+    symbols: Mapping[ActionKind, str]  # "+" adds, "~" changes, "-" removes (per kind)
+    phrases: Mapping[ActionKind, str]  # the summary line's "N to <phrase>" (per kind)
 
     def check(self, action: Action) -> list[str]:
         """What is wrong with this action's fields for its kind ([] when consistent)."""
@@ -33,7 +35,7 @@ class Family(Protocol):
         """What the action is about, as live knows it and whatever the manifests call it (a
         userId, an invitation id, a lower-case address, a linked account's id type and id),
         so that `--baseline` can tell whether the manifests at an older commit would change
-        the same thing (`reconciler.drift`). Unique within the action's scope per kind of
+        the same thing (`reconciler.planning.drift`). Unique within the action's scope per kind of
         target, and prefixed with that kind."""
         ...
 

@@ -10,12 +10,13 @@ lists the person any more is a removal."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from reconciler.actions.base import others, require
+from reconciler.addresses import unambiguous
 from reconciler.api import AdsClient, BatchResult
 from reconciler.api import operations as ops
-from reconciler.manifest.addresses import unambiguous
 from reconciler.model import AmcRole, Live, LiveInvitation, canonical_email
 from reconciler.plan import PHASE_GRANT, PHASE_REMOVE, Action, ActionKind
 
@@ -65,6 +66,21 @@ class Invitations:
         ActionKind.INVITE,
         ActionKind.REVOKE_INVITATION,
         ActionKind.RESEND_INVITATION,
+    )
+    # How each kind reads at a glance (added, changed, removed) and in the summary line.
+    symbols: Mapping[ActionKind, str] = MappingProxyType(
+        {
+            ActionKind.INVITE: "+",
+            ActionKind.RESEND_INVITATION: "~",
+            ActionKind.REVOKE_INVITATION: "-",
+        }
+    )
+    phrases: Mapping[ActionKind, str] = MappingProxyType(
+        {
+            ActionKind.INVITE: "to invite",
+            ActionKind.RESEND_INVITATION: "to resend",
+            ActionKind.REVOKE_INVITATION: "to revoke",
+        }
     )
 
     def check(self, action: Action) -> list[str]:

@@ -8,6 +8,7 @@ sent on associate but never verified."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from reconciler.actions.base import others, require
@@ -53,6 +54,19 @@ def disassociate(manager: ManagerRef, link: LiveLink, reason: str) -> Action:
 
 class Links:
     kinds: tuple[ActionKind, ...] = (ActionKind.ASSOCIATE, ActionKind.DISASSOCIATE)
+    # How each kind reads at a glance (added, changed, removed) and in the summary line.
+    symbols: Mapping[ActionKind, str] = MappingProxyType(
+        {
+            ActionKind.ASSOCIATE: "+",
+            ActionKind.DISASSOCIATE: "-",
+        }
+    )
+    phrases: Mapping[ActionKind, str] = MappingProxyType(
+        {
+            ActionKind.ASSOCIATE: "to associate",
+            ActionKind.DISASSOCIATE: "to disassociate",
+        }
+    )
 
     def check(self, action: Action) -> list[str]:
         used = ("manager", "id_type", "region")

@@ -8,6 +8,7 @@ A create is sent one per call; Amazon does not refuse a second account of the sa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from reconciler.actions.base import others, require
@@ -38,6 +39,17 @@ def created_ids(action: Action, fresh: Live, saved: Live) -> list[str]:
 
 class ManagerAccounts:
     kinds: tuple[ActionKind, ...] = (ActionKind.CREATE_MANAGER_ACCOUNT,)
+    # How each kind reads at a glance (added, changed, removed) and in the summary line.
+    symbols: Mapping[ActionKind, str] = MappingProxyType(
+        {
+            ActionKind.CREATE_MANAGER_ACCOUNT: "+",
+        }
+    )
+    phrases: Mapping[ActionKind, str] = MappingProxyType(
+        {
+            ActionKind.CREATE_MANAGER_ACCOUNT: "to create",
+        }
+    )
 
     def check(self, action: Action) -> list[str]:
         problems = require(

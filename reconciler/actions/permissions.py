@@ -7,6 +7,7 @@ to admin is a grant; a demotion to viewer runs with the removals."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from reconciler.actions.base import others, require
@@ -45,6 +46,19 @@ def revoke_user(amc_account_id: str, user: LiveUser, *, reason: str) -> Action:
 
 class Permissions:
     kinds: tuple[ActionKind, ...] = (ActionKind.SET_ROLE, ActionKind.REVOKE_USER)
+    # How each kind reads at a glance (added, changed, removed) and in the summary line.
+    symbols: Mapping[ActionKind, str] = MappingProxyType(
+        {
+            ActionKind.SET_ROLE: "~",
+            ActionKind.REVOKE_USER: "-",
+        }
+    )
+    phrases: Mapping[ActionKind, str] = MappingProxyType(
+        {
+            ActionKind.SET_ROLE: "to change role",
+            ActionKind.REVOKE_USER: "to revoke",
+        }
+    )
 
     def check(self, action: Action) -> list[str]:
         if action.kind is ActionKind.SET_ROLE:

@@ -1,8 +1,8 @@
 """The Amazon Ads API client: one method per operation, raw JSON in and out.
 
 `AdsReader` has the read methods only; `AdsClient` adds the writes, and `client.reader()`
-hands out the read-only view that `reconciler.live` takes, so the read path cannot send a
-write (STYLE principle 4). Each write method sends exactly one request (retried only when the
+hands out the read-only view that `reconciler.live.read` takes, so the read path cannot send a
+write. Each write method sends exactly one request (retried only when the
 server provably did not process it, see `retry.py`).
 
 Layers, outermost first: Retrier (limiter + retries) -> concurrency bound -> httpx.Client

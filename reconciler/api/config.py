@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
 from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError
@@ -25,6 +26,12 @@ DEFAULT_API_URLS: Mapping[Region, str] = {
     Region.FE: "https://advertising-api-fe.amazon.com",
 }
 DEFAULT_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
+
+# The sandbox's well-known credentials (not secrets: the built-in emulator accepts only these,
+# and `ApiConfig.sandbox()` sends them to the in-process sandbox only).
+SANDBOX_CLIENT_ID: Final = "amzn1.application-oa2-client.sandbox"
+SANDBOX_CLIENT_SECRET: Final = "sandbox-secret"
+SANDBOX_REFRESH_TOKEN: Final = "Atzr|sandbox-refresh"
 
 ENV_CLIENT_ID = "AMAZON_ADS_CLIENT_ID"
 ENV_CLIENT_SECRET = "AMAZON_ADS_CLIENT_SECRET"
@@ -211,12 +218,10 @@ class ApiConfig:
     def sandbox(cls) -> ApiConfig:
         """The sandbox's well-known credentials with the real Amazon URLs: the in-process
         `SandboxTransport` answers for those hosts, so nothing leaves the process."""
-        from reconciler import sandbox
-
         return cls(
-            client_id=sandbox.SANDBOX_CLIENT_ID,
-            client_secret=sandbox.SANDBOX_CLIENT_SECRET,
-            refresh_token=sandbox.SANDBOX_REFRESH_TOKEN,
+            client_id=SANDBOX_CLIENT_ID,
+            client_secret=SANDBOX_CLIENT_SECRET,
+            refresh_token=SANDBOX_REFRESH_TOKEN,
         )
 
 

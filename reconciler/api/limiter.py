@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from reconciler.api.retry import RetryPolicy
+    from reconciler.api.policy import RetryPolicy
 
 CLIENT = "*"  # the name of the client-wide pace in `RateLimiter.rates`
 

@@ -1,10 +1,10 @@
 """One generator for every `nextToken`-paginated list (reference §3.1, §4.4, §5).
 
 A server decides when a list ends, so a broken or hostile one could keep a read going
-forever (issue #13: a fresh `nextToken` with every empty page made `plan` send 400
+forever (a fresh `nextToken` with every empty page made `plan` send 400
 requests in 20 s while holding the apply lock). Every loop here is bounded: too many pages,
 several empty pages in a row that still name a next page, and a token sent twice all stop
-the read with an ApiError. `reconciler.live` records that as the scope's incomplete reason,
+the read with an ApiError. `reconciler.live.read` records that as the scope's incomplete reason,
 so the plan removes nothing there.
 """
 

@@ -14,7 +14,7 @@ from reconciler.escape import terminal
 from reconciler.redact import redact
 
 _MAX_DETAIL = 300
-# A response body larger than this is refused (issue #13: answers are read bounded). The
+# A response body larger than this is refused (answers are read bounded). The
 # largest real answer, a page of 100 users, is a few tens of kB.
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
@@ -64,7 +64,7 @@ def error_fields(response: httpx.Response) -> tuple[str | None, str | None]:
 
 
 def _plain(text: str) -> str:
-    """A gateway's HTML error page (seen on 429s, issue #16) as its title, or its text."""
+    """A gateway's HTML error page (seen on 429s) as its title, or its text."""
     title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
     if title:
         text = title.group(1)

@@ -1,6 +1,6 @@
 """Re-reading what a plan touches, and the one verdict on whether an action is in place.
 
-`read_scopes` reads exactly the scopes of some actions through `reconciler.live.read_live`,
+`read_scopes` reads exactly the scopes of some actions through `reconciler.live.read.read_live`,
 with a `Desired` that names only those scopes (`selector`). `verdict` says, from such a read,
 whether one action is done, not done, or cannot be told (the read of its scope may be
 incomplete; several manager accounts of one name appeared); the executor asks it before a
@@ -19,7 +19,7 @@ from reconciler.actions import family
 from reconciler.actions.manager_accounts import created_ids
 from reconciler.api import AdsReader
 from reconciler.errors import StalePlanError
-from reconciler.live import HOME_REGION, read_live
+from reconciler.live.read import HOME_REGION, read_live
 from reconciler.model import (
     Desired,
     DesiredAmcAccount,

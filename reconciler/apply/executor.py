@@ -1,9 +1,9 @@
-"""Execute a `Plan` (never the manifests) with an `AdsClient` (issue #5 "Apply semantics").
+"""Execute a `Plan` (never the manifests) with an `AdsClient`.
 
 - Phases in order: creates, then grants, then removals (`Action.phase`), so nobody is locked
   out halfway. A scope's removals and demotions are sent only when all of that scope's
   grants took effect, and never one that, counting what this apply actually did, leaves an
-  AMC account with fewer admins than `minAdmins` (or than it had), or none (issue #11).
+  AMC account with fewer admins than `minAdmins` (or than it had), or none.
   Within a phase the scopes are independent and run concurrently (bounded by
   the client's concurrency; the client's limiter keeps the pace), each scope's calls in plan
   order.
@@ -19,7 +19,7 @@
   the next plan shows what is left.
 - Afterwards the touched scopes are re-read and each action's effect is checked
   (`check.verdict`). Whether live state converged (a fresh plan from the manifests is empty)
-  is the apply operation's question (`reconciler.operations`), not the executor's: the
+  is the apply operation's question (`reconciler.workflows.operations`), not the executor's: the
   executor never calls the planner.
 """
 

@@ -1,5 +1,5 @@
 """`--journal FILE`: one JSON line per action outcome, appended, flushed and fsynced as it
-happens, so an audit trail survives a crash or a kill at any point (issue #5). Each line is
+happens, so an audit trail survives a crash or a kill at any point. Each line is
 rendered from the same typed action the request was built from (`meaning` is the action's
 typed fields, `description` the words the plan showed). Created 0600."""
 
@@ -17,8 +17,8 @@ from typing import IO, Self
 
 from reconciler.actions import describe
 from reconciler.apply.report import ActionResult
-from reconciler.digest import action_meaning
 from reconciler.errors import ConfigError
+from reconciler.planfile.digest import action_meaning
 from reconciler.redact import redact
 
 

@@ -8,13 +8,13 @@ the result and returns an exit code. This package is the only place that imports
 from __future__ import annotations
 
 import sys
-import threading
 import traceback
 
 import click
 
 from reconciler import __version__
 from reconciler.cli.helptext import CREDENTIALS_ENV, SANDBOX_ENV, epilog
+from reconciler.cli.options import MASK_ERRORS
 from reconciler.errors import (
     EXIT_BUG,
     EXIT_CHANGES,
@@ -28,10 +28,6 @@ from reconciler.errors import (
 from reconciler.escape import terminal
 from reconciler.redact import redact
 from reconciler.render.mask import mask_addresses
-
-# Set by a command given --mask-emails: its error messages are masked too (they can name
-# the people a refused plan was about, in a public CI log).
-MASK_ERRORS = threading.Event()
 
 _EPILOG = (
     epilog(

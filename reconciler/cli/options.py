@@ -7,13 +7,14 @@
             live = read_live(desired, client.reader(), progress=api.progress)
 
 The options: `--sandbox`, `--sandbox-state FILE`, `--debug`, `--progress/--no-progress`.
-The client itself is built by `reconciler.session.open_client`, nowhere else.
+The client itself is built by `reconciler.live.session.open_client`, nowhere else.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,10 +23,14 @@ from typing import Any, TypeVar
 import click
 
 from reconciler.api import AdsClient
-from reconciler.progress import Progress
-from reconciler.session import open_client
+from reconciler.live.progress import Progress
+from reconciler.live.session import open_client
 
 R = TypeVar("R")
+
+# Set by a command given --mask-emails: its error messages are masked too (they can name
+# the people a refused plan was about, in a public CI log).
+MASK_ERRORS = threading.Event()
 
 
 @dataclass(frozen=True, slots=True)

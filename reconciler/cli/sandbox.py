@@ -316,7 +316,7 @@ def show(state: Path | None, url: str | None) -> None:
         target = state_path(state)
         data = (World.load(target) if target.exists() else World.default()).snapshot()
     # The state holds each emulated client's secret and refresh token; printed, they would
-    # end up in CI logs (issue #6 security pass). Show the client ids only.
+    # end up in CI logs (the security pass). Show the client ids only.
     data["clients"] = {client_id: [MASK, MASK] for client_id in data.get("clients", {})}
     click.echo(json.dumps(data, indent=2, sort_keys=True))
 

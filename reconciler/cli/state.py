@@ -1,10 +1,10 @@
-"""Commands over live state: `plan`, `apply`, `drift`, `import` (issue #5).
+"""Commands over live state: `plan`, `apply`, `drift`, `import`.
 
 Exit codes (reconciler.errors): 0 ok / no changes, 1 error or refused, 2 changes present
 (`plan --detailed-exitcode`, `drift`), 3 apply finished but something failed or did not
 converge, 64 usage error; 130 when an apply was interrupted.
 
-`apply` holds the apply lock (`reconciler.lock`; `--lock/--no-lock`, `--lock-timeout`) from
+`apply` holds the apply lock (`reconciler.apply.lock`; `--lock/--no-lock`, `--lock-timeout`) from
 before it reads live state (or checks a saved plan) until it has verified.
 """
 
@@ -22,14 +22,12 @@ from typing import Any, TypeVar
 
 import click
 
-from reconciler import lock as apply_lock
-from reconciler import operations, planfile
 from reconciler.api import AdsClient
 from reconciler.apply import ActionResult, stop_on_signals
+from reconciler.apply import lock as apply_lock
 from reconciler.apply.render import render_report, result_line
-from reconciler.baseline import manifests_at
 from reconciler.cli.helptext import CREDENTIALS_ENV, ERROR, OK, SANDBOX_ENV, epilog
-from reconciler.cli.options import ApiOptions, api_options
+from reconciler.cli.options import MASK_ERRORS, ApiOptions, api_options
 from reconciler.errors import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -39,15 +37,18 @@ from reconciler.errors import (
     UsageError,
 )
 from reconciler.escape import terminal
-from reconciler.importer import import_live
-from reconciler.live import read_all
+from reconciler.live.progress import Progress
+from reconciler.live.read import read_all
+from reconciler.live.session import api_identity
 from reconciler.manifest import load_manifests
 from reconciler.model import Desired
 from reconciler.plan import Plan, Policy
-from reconciler.progress import Progress
+from reconciler.planfile import codec as planfile
 from reconciler.redact import redact
 from reconciler.render import render_json, render_markdown, render_text
-from reconciler.session import api_identity
+from reconciler.workflows import operations
+from reconciler.workflows.baseline import manifests_at
+from reconciler.workflows.importer import import_live
 
 R = TypeVar("R")
 _DEFAULTS = Policy()
@@ -115,7 +116,7 @@ _GUARDS = (
 def guard_options(command: Callable[..., R]) -> Callable[..., R]:
     """Add the guard flags; the command receives them as one `policy` argument, in which a
     flag given on the command line names itself in `policy.sources` (it then wins over the
-    manifests' `policy:`, `reconciler.policy.effective`)."""
+    manifests' `policy:`, `reconciler.planning.policy.effective`)."""
 
     @functools.wraps(command)
     def wrapper(
@@ -320,8 +321,6 @@ def plan(
     The plan ends with its digest (`Plan digest: sha256:...`): `apply --plan FILE` runs a
     saved plan only while a plan made from the manifests it is given has that digest."""
     if mask_emails:
-        from reconciler.cli import MASK_ERRORS
-
         MASK_ERRORS.set()
     _, the_plan = _plan(paths, api, policy, baseline)
     if out is not None:
@@ -374,8 +373,6 @@ def drift(
     each. Invitations waiting to be accepted and grants expiring within --expiring-within
     are listed but are not drift; an expired grant still live is."""
     if mask_emails:
-        from reconciler.cli import MASK_ERRORS
-
         MASK_ERRORS.set()
     _, the_plan = _plan(paths, api, policy, baseline)
     click.echo(
@@ -411,7 +408,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
 
 
 def _lock_file(api: ApiOptions) -> Path:
-    """The apply lock for the API account these options reach (`reconciler.lock`): the
+    """The apply lock for the API account these options reach (`reconciler.apply.lock`): the
     client id and API hosts; for `--sandbox`, the sandbox state file (its "host")."""
     identity = api_identity(sandbox=api.sandbox, sandbox_state=api.sandbox_state, env=os.environ)
     return apply_lock.lock_path(identity.client_id, identity.hosts, env=os.environ)
@@ -491,8 +488,6 @@ def apply(
     the apply lock, so a second apply started meanwhile waits, then plans (or checks its
     saved plan) against what this one left."""
     if mask_emails:
-        from reconciler.cli import MASK_ERRORS
-
         MASK_ERRORS.set()
     desired = _load(paths)
     saved = planfile.read(plan_file) if plan_file is not None else None
@@ -589,8 +584,6 @@ def show(plan_file: Path, output_format: str, mask_emails: bool) -> None:
     credentials, no API call. A file that is not a plan this reconciler made, or that was
     edited after it was made, is refused (exit 1)."""
     if mask_emails:
-        from reconciler.cli import MASK_ERRORS
-
         MASK_ERRORS.set()
     saved = planfile.read(plan_file)
     click.echo(_render(saved, output_format, mask=mask_emails, bindings=True), nl=False)
@@ -653,7 +646,7 @@ def pin(
     pin says "this live user is that person". An entry whose role differs live is not
     pinned unless --held: the fit may be someone else (a***@ is andrew, not alice). Exit 0
     nothing pinned, 2 pins written."""
-    from reconciler.pin import write_pins
+    from reconciler.workflows.pin import write_pins
 
     desired = _load(paths)
     permissive = Policy(
@@ -745,9 +738,9 @@ def adopt(
     --baseline REF (the last successful apply) only changes made behind git's back are
     adopted, never a merged change that is not applied yet. Exit 0 when there is nothing to
     adopt, 2 when files changed (with --diff: would change)."""
-    from reconciler.adopt import expiring
-    from reconciler.adopt import write as write_adoption
     from reconciler.escape import terminal
+    from reconciler.workflows.adopt import write as write_adoption
+    from reconciler.workflows.expiring import expiring
 
     if expiring_only and baseline is not None:
         raise click.UsageError("--expiring reads nothing live; --baseline is for adopt alone")

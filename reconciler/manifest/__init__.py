@@ -4,6 +4,6 @@
 identities and limits and normalises, `loader` finds files and ties it together.
 """
 
-from reconciler.manifest.loader import discover, load_manifests
+from reconciler.manifest.loader import discover, load_manifests, load_texts
 
-__all__ = ["discover", "load_manifests"]
+__all__ = ["discover", "load_manifests", "load_texts"]

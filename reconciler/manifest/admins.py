@@ -1,4 +1,4 @@
-"""The `minAdmins` floor over time (issue #15): `validate`'s check of what `expires:` does
+"""The `minAdmins` floor over time: `validate`'s check of what `expires:` does
 to the admins an account lists.
 
 Loading counts every admin entry as written (manifests load the same whatever the date), so
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from reconciler.errors import Diagnostic
 from reconciler.model import AmcRole, Desired, DesiredUser, Source
-from reconciler.planning.draft import day
+from reconciler.plan import day
 
 DAY = 86_400.0
 

@@ -45,18 +45,33 @@ def load_manifests(paths: Sequence[StrPath]) -> Desired:
     Raises `ManifestError` carrying every problem found, each as `FILE:LINE:COL: message`.
     """
     files, problems = _discover(paths)
+    texts: list[tuple[str, bytes | None]] = []
+    for path in files:
+        try:
+            texts.append((str(path), path.read_bytes()))
+        except OSError as exc:
+            problems.append(Diagnostic(str(path), 1, 1, f"cannot read file: {exc.strerror}"))
+            texts.append((str(path), None))
+    return _load(texts, problems)
+
+
+def load_texts(texts: Sequence[tuple[str, bytes]]) -> Desired:
+    """`load_manifests` for manifests held in memory: `(name, content)` pairs, in the order
+    the loader would have found them, each named as its diagnostics should name it (a path
+    in a repository at a revision, an edited file). Nothing is read from disk."""
+    return _load(list(texts), [])
+
+
+def _load(texts: Sequence[tuple[str, bytes | None]], problems: list[Diagnostic]) -> Desired:
     docs: list[YamlDoc] = []
     # Some group may be defined where we cannot see it (a file that does not parse, a
     # `groups` set aside): then "unknown group" and "too few admins" would be guesses.
     partial = False
-    for path in files:
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            problems.append(Diagnostic(str(path), 1, 1, f"cannot read file: {exc.strerror}"))
+    for name, raw in texts:
+        if raw is None:  # unreadable, already reported
             partial = True
             continue
-        parsed = read_yaml(raw, str(path))
+        parsed = read_yaml(raw, name)
         if isinstance(parsed, list):
             problems.extend(parsed)
             partial = True

@@ -1,5 +1,5 @@
 """From schema-valid documents to one normalised `Desired`, enforcing the rules a schema cannot
-express (issue #3, "Semantics to enforce"):
+express ("Semantics to enforce"):
 
 - identities are unique across all files: a manager account by `id`, else `name`; a linked
   account by (`idType`, `id`) within its manager account; an AMC account by `id`; an AMC user
@@ -10,7 +10,7 @@ express (issue #3, "Semantics to enforce"):
   verified;
 - an AMC account that prunes must list at least `minAdmins` admins, else the plan could only
   refuse;
-- `policy:` (issue #12) is set in one file at most; with `allowedEmailDomains` (top level,
+- `policy:` is set in one file at most; with `allowedEmailDomains` (top level,
   plus an AMC account's own `policy.allowedEmailDomains`) every address listed for an AMC
   account, directly or through a group, must be at one of them (exact domain,
   case-insensitive); with `adminGroups`, an admin entry must be a group named there or a
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from reconciler import addresses
 from reconciler.errors import Diagnostic
-from reconciler.manifest import addresses
 from reconciler.manifest.prune import PRUNED
 from reconciler.manifest.yamlload import Path, YamlDoc
 from reconciler.model import (
@@ -73,7 +73,7 @@ class Expiry:
 
 
 def parse_expires(text: str) -> float | str:
-    """`expires:` as UTC epoch seconds, or what is wrong with it (issue #15).
+    """`expires:` as UTC epoch seconds, or what is wrong with it.
 
     Decision: a bare date (`2026-12-31`) means 00:00 UTC that day: the access is gone on the
     date written, in every time zone, and never lasts longer than the date says. A date and

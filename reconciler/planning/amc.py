@@ -1,4 +1,4 @@
-"""Plan the users and invitations of AMC accounts (issue #5, reference §4 and §5).
+"""Plan the users and invitations of AMC accounts (reference §4 and §5).
 
 - A pending invitation counts as the person being there. With the wrong role it is revoked
   and re-issued (both phase 1: invitations grant nothing until accepted, and revoking first
@@ -11,7 +11,7 @@
   None) are reported and never touched, listed or not. Such a role was set deliberately in
   the console and cannot be written back by a manifest; touching it could lose access that
   the manifest has no way to express.
-- Unresolved masked users (see `reconciler.identity`) are never revoked, changed or invited.
+- Unresolved masked users (see `planning.identity`) are never revoked, changed or invited.
 """
 
 from __future__ import annotations
@@ -20,13 +20,6 @@ from collections import Counter
 from dataclasses import replace
 
 from reconciler.actions import invitations, permissions
-from reconciler.identity import (
-    Ambiguity,
-    Match,
-    Resolution,
-    invitation_is_pending,
-    resolve_users,
-)
 from reconciler.model import (
     AmcRole,
     Desired,
@@ -39,8 +32,25 @@ from reconciler.model import (
     Scope,
     amc_scope,
 )
-from reconciler.plan import PHASE_GRANT, PHASE_REMOVE, Action, Expiry, Notice, Pin, Waiting
-from reconciler.planning.draft import AdminCount, Draft, day, when, where
+from reconciler.plan import (
+    PHASE_GRANT,
+    PHASE_REMOVE,
+    Action,
+    Expiry,
+    Notice,
+    Pin,
+    Waiting,
+    day,
+    when,
+)
+from reconciler.planning.draft import AdminCount, Draft, where
+from reconciler.planning.identity import (
+    Ambiguity,
+    Match,
+    Resolution,
+    invitation_is_pending,
+    resolve_users,
+)
 
 DAY = 86_400.0
 
@@ -146,7 +156,7 @@ def _plan_account(
             draft.expiries.append(_expiry(account, user))
             continue
         # Drift sees every person: a pinned user gone live is a change, even one that
-        # cannot be made (issue #10).
+        # cannot be made.
         draft.unrestorable.append(
             Notice(
                 str(scope),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from reconciler.model import Scope
 from reconciler.plan import Action, Expiry, Notice, Pin, Waiting
@@ -41,20 +40,3 @@ class Draft:
 def where(source: object | None, fallback: str = "the manifests") -> str:
     """A manifest location for reasons ("teams/acme.yaml:14")."""
     return str(source) if source is not None else fallback
-
-
-def day(epoch: float) -> str:
-    """An `expires:` moment as written: the date alone when it is 00:00 UTC (a bare date)."""
-    moment = datetime.fromtimestamp(epoch, UTC)
-    if moment.hour == moment.minute == moment.second == 0:
-        return moment.strftime("%Y-%m-%d")
-    return when(epoch)
-
-
-def when(epoch: float) -> str:
-    """A time for people. Total: a time from a file that no calendar holds (NaN, 1e300) is
-    said to be so, never a traceback."""
-    try:
-        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    except (OverflowError, OSError, ValueError):
-        return f"an impossible time ({epoch!r})"

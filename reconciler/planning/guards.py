@@ -1,11 +1,11 @@
-"""Safety guards (issue #5 "Guards"; peribolos `--maximum-removal-delta`).
+"""Safety guards (peribolos `--maximum-removal-delta`).
 
 Every violation is collected as a `Refusal` (guard, scope, what it counted, its limit, where
 the limit came from, what lifts it); the plan is still made and shown with its refusals on
 top, and is never applied. Lifting never makes the plan unsafe:
 
 - incomplete read (`--allow-incomplete`): a scope whose read failed or may be incomplete
-  gets no action at all, additions included (issue #10: a failed read makes everything look
+  gets no action at all, additions included (a failed read makes everything look
   missing; a manager account created on it could be a duplicate that can never be
   deleted). Without the flag the plan is refused; with it the scope is skipped and named.
 - unresolved masked users (`--allow-unresolved`): they are already left untouched; the flag
@@ -74,7 +74,7 @@ def apply_guards(draft: Draft, live: Live, policy: Policy) -> list[Refusal]:
     """Drop what a lifting flag skips (reported in `draft.warnings`); return the refusals."""
     violations: list[Refusal] = []
 
-    # A failed read is an error, not drift (issue #10): a scope whose read failed or may be
+    # A failed read is an error, not drift: a scope whose read failed or may be
     # incomplete gets no action at all, adds included (a failed read looks like everything
     # is missing). Without --allow-incomplete the plan is refused; with it, everything else
     # is planned and what was skipped is named.

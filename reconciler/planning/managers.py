@@ -1,4 +1,4 @@
-"""Plan manager accounts and their linked accounts (issue #5, reference §2).
+"""Plan manager accounts and their linked accounts (reference §2).
 
 - A manager account is found by its `id` pin, else by its exact name. Missing and unpinned:
   created (it needs a `type`), and its links associated in the same apply with
@@ -39,7 +39,7 @@ def _find_live(
         found = by_id.get(account.id)
         if found is None and live.unreadable(manager_scope(account.id)) is not None:
             # Not seen because the read failed, not because it does not exist: the guards
-            # report the failed read (issue #10), this is no identity problem.
+            # report the failed read, this is no identity problem.
             draft.members[manager_scope(account.id)] = 0
         elif found is None:
             draft.problems.append(

@@ -4,17 +4,17 @@ revokes (break-glass accounts, the account the tool itself runs as).
 An entry is a userId or an address. A userId matches a live user by id. An address matches a
 live user's or an invitation's address exactly, in canonical form (`model.canonical_email`).
 A masked live address (`a***@example.com`) is never taken to *be* a protected address
-(evidence before access, STYLE 19): that would be a guess. But a guess may hold a change
+(evidence before access): that would be a guess. But a guess may hold a change
 back, so every live user whose masked address could be the protected one is kept too, with a
 warning that says so. Whatever is kept is reported as a warning naming the rule's location.
 """
 
 from __future__ import annotations
 
-from reconciler.identity import masked_matches
 from reconciler.model import AmcRole, Live, canonical_email
 from reconciler.plan import PHASE_GRANT, Action, ActionKind, Notice, Policy, Protected
 from reconciler.planning.draft import Draft
+from reconciler.planning.identity import masked_matches
 
 
 def _address(action: Action, live: Live) -> str:

@@ -1,4 +1,4 @@
-"""What moved in live state since a saved plan was made (issue #5 "stale plan").
+"""What moved in live state since a saved plan was made.
 
 Each touched scope is reduced to a plain dict keyed by identity (userId, invitationId, link
 id), the saved and fresh dicts are compared with deepdiff, and every difference becomes one
@@ -13,7 +13,7 @@ from typing import Any
 from deepdiff import DeepDiff
 
 from reconciler.model import Live, Scope
-from reconciler.planning.draft import when
+from reconciler.plan import when
 
 
 def _manager_view(live: Live, key: str) -> dict[str, Any]:

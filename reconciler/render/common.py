@@ -8,12 +8,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from reconciler.actions import SYMBOL, describe
-from reconciler.digest import plan_digest
-from reconciler.drift import LABEL, classify, heading, hint
-from reconciler.drift import summary as drift_summary
-from reconciler.plan import Action, ActionKind, Notice, Pin, Plan, Waiting
-from reconciler.planning.draft import when
+from reconciler.actions import PHRASE, SYMBOL, describe
+from reconciler.plan import (
+    KIND_ORDER,
+    REMOVING_KINDS,
+    Action,
+    ActionKind,
+    Notice,
+    Pin,
+    Plan,
+    Waiting,
+    when,
+)
+from reconciler.planfile.digest import plan_digest
+from reconciler.planning.drift import LABEL, classify, heading, hint
+from reconciler.planning.drift import summary as drift_summary
 
 __all__ = [
     "SYMBOL",
@@ -29,16 +38,19 @@ __all__ = [
 
 NO_CHANGES = "No changes. Live state matches the manifests."
 
-# Summary phrases in reading order; revoking a user and an invitation are both "revoke".
-_PHRASES: tuple[tuple[str, tuple[ActionKind, ...]], ...] = (
-    ("to create", (ActionKind.CREATE_MANAGER_ACCOUNT,)),
-    ("to associate", (ActionKind.ASSOCIATE,)),
-    ("to invite", (ActionKind.INVITE,)),
-    ("to resend", (ActionKind.RESEND_INVITATION,)),
-    ("to change role", (ActionKind.SET_ROLE,)),
-    ("to disassociate", (ActionKind.DISASSOCIATE,)),
-    ("to revoke", (ActionKind.REVOKE_USER, ActionKind.REVOKE_INVITATION)),
-)
+
+def _phrases() -> tuple[tuple[str, tuple[ActionKind, ...]], ...]:
+    """Each family's summary phrases in reading order (what is granted, in execution order,
+    then what is removed); kinds that share a phrase ("to revoke" a user or an invitation)
+    are counted together. Every kind has one, so none can vanish from the summary."""
+    order = sorted(ActionKind, key=lambda k: (k in REMOVING_KINDS, KIND_ORDER.index(k)))
+    grouped: dict[str, list[ActionKind]] = {}
+    for kind in order:
+        grouped.setdefault(PHRASE[kind], []).append(kind)
+    return tuple((phrase, tuple(kinds)) for phrase, kinds in grouped.items())
+
+
+_PHRASES = _phrases()
 
 
 def counts(actions: tuple[Action, ...] | list[Action]) -> str:
@@ -98,7 +110,7 @@ def sections(plan: Plan) -> list[tuple[str, str, list[str]]]:
 
 @dataclass(frozen=True, slots=True)
 class DriftView:
-    """The drift classes (issue #15), from `reconciler.drift`: the per-class summary line
+    """The drift classes, from `reconciler.planning.drift`: the per-class summary line
     ("" when there is no drift), (class label, scope, message) per item, the baseline the
     actions were told apart against ("" without one) and, without one, how to get one."""
 

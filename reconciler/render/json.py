@@ -4,7 +4,7 @@ what a pipeline reads is exactly what `apply --plan` accepts."""
 from __future__ import annotations
 
 from reconciler.plan import Plan
-from reconciler.planfile import to_text
+from reconciler.planfile.codec import to_text
 
 
 def render_json(plan: Plan) -> str:

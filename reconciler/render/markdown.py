@@ -103,7 +103,7 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
 
 def _drift(plan: Plan, cell: Callable[[str], str]) -> list[str]:
     """Every drift item with its class, in a collapsed table under the per-class counts
-    (issue #15)."""
+    ."""
     view = drift_view(plan)
     if not view.items:
         return []

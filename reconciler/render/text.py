@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from reconciler.drift import LABEL
 from reconciler.escape import terminal
 from reconciler.plan import DriftClass, Plan
+from reconciler.planning.drift import LABEL
 from reconciler.render.common import (
     SYMBOL,
     binding_lines,
@@ -110,7 +110,7 @@ def _drift(
     *,
     show_waiting: bool = True,
 ) -> list[str]:
-    """Every drift item with its class, then the per-class counts (issue #15). Without
+    """Every drift item with its class, then the per-class counts. Without
     `show_waiting`, invitations waiting to be accepted are only counted."""
     view = drift_view(plan)
     items = view.items

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import Final
 
+# The sandbox's well-known credentials are defined beside the client's configuration.
+from reconciler.api.config import SANDBOX_CLIENT_ID as SANDBOX_CLIENT_ID
+from reconciler.api.config import SANDBOX_CLIENT_SECRET as SANDBOX_CLIENT_SECRET
+from reconciler.api.config import SANDBOX_REFRESH_TOKEN as SANDBOX_REFRESH_TOKEN
 from reconciler.model import Region
 
 # Reference §1.1: one host per region. The sandbox answers on exactly these origins.
@@ -19,9 +23,6 @@ TOKEN_HOSTS: Final = ("api.amazon.com", "api.amazon.co.uk", "api.amazon.co.jp")
 TOKEN_PATH: Final = "/auth/o2/token"
 
 # Obviously fake credentials: a repo hook flags `Atzr|` followed by 20+ token characters.
-SANDBOX_CLIENT_ID: Final = "amzn1.application-oa2-client.sandbox"
-SANDBOX_CLIENT_SECRET: Final = "sandbox-secret"
-SANDBOX_REFRESH_TOKEN: Final = "Atzr|sandbox-refresh"
 ACCESS_TOKEN_PREFIX: Final = "Atza|sandbox-"
 ACCESS_TOKEN_LIFETIME_S: Final = 3600  # reference §1.3: access tokens last 60 minutes
 
@@ -64,7 +65,7 @@ PAGE_SIZE_CAPS: Final[dict[str, int]] = {
 }
 
 # Media types exactly as the specs spell them. [UNK] whether Amazon compares them
-# case-sensitively, and whether it takes the request media type as `Accept` (issue #13).
+# case-sensitively, and whether it takes the request media type as `Accept`.
 # Decision: lenient by default (case-insensitive, as RFC 6838 has it; the request type is
 # accepted in `Accept`), exact with `Sandbox(strict_media_types=True)` / `sandbox serve
 # --strict-media-types`. See the `reconciler.sandbox.app` docstring.

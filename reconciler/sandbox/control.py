@@ -3,7 +3,7 @@
 `POST /_sandbox/<op>` with a JSON object of keyword arguments; `GET /_sandbox/state` returns
 the snapshot. Only the loopback server exposes these to other processes.
 
-A web page the developer visits can send requests to loopback too (issue #13: a `text/plain`
+A web page the developer visits can send requests to loopback too (a `text/plain`
 POST with a foreign `Origin` reset the sandbox). A browser sends a cross-site POST without a
 CORS preflight only with a form or `text/plain` body, and always names its page's `Origin`:
 so a POST must say `Content-Type: application/json`, and any request whose `Origin` is not a

@@ -4,7 +4,7 @@ dropped connections, and write faults that fire after the write took effect.
 Rate limits: one token bucket per client id across the three regional hosts, and optionally
 a tighter bucket per (client id, operationId). A request needs a token from both and takes
 them only when both have one; a refused request takes none. How a 429 is signalled is part of
-the policy, since the API is seen to vary (issue #16): `Retry-After` in delta-seconds (the
+the policy, since the API is seen to vary: `Retry-After` in delta-seconds (the
 reference, §1.5), as an HTTP date, or absent; the `amazon-advertising-api-throttled: true`
 header; the operation's JSON error body, or a gateway's HTML page.
 

@@ -4,7 +4,7 @@ One listener per emulated origin: the LWA token endpoint and one per region, eac
 own port (consecutive from `--port`, or all ephemeral with port 0), so a client sets its
 base URLs and sends requests exactly as Amazon's docs show them. Stdlib only.
 
-It speaks HTTP/1.1 like a server (issue #13, found by a spec-driven fuzzer and third-party
+It speaks HTTP/1.1 like a server (found by a spec-driven fuzzer and third-party
 clients): `Content-Length` and chunked request bodies; every method reaches the app, which
 answers 405 in JSON for one it does not serve (TRACE, OPTIONS, ...); every error the HTTP
 layer itself raises (a malformed request line, a bad `Content-Length`) is a JSON body too;

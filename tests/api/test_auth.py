@@ -5,7 +5,7 @@ import pytest
 
 from reconciler.api import ApiConfig, ClientEvent, EventKind
 from reconciler.errors import AuthError
-from reconciler.live import read_all
+from reconciler.live.read import read_all
 from reconciler.sandbox import SANDBOX_CLIENT_ID, World
 from tests.api.helpers import sandbox_client
 

@@ -5,7 +5,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from reconciler.api import debuglog
-from reconciler.live import read_all
+from reconciler.live.read import read_all
 from reconciler.sandbox import SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN, World
 from tests.api.helpers import AMC, invitation, sandbox_client
 

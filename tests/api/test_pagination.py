@@ -8,10 +8,10 @@ import pytest
 from reconciler.api.pagination import paginate
 from reconciler.api.translate import MAX_BODY_BYTES
 from reconciler.errors import ApiError, AuthError
-from reconciler.live import read_all, read_live
+from reconciler.live.read import read_all, read_live
 from reconciler.model import amc_scope
 from reconciler.plan import Policy
-from reconciler.planner import make_plan
+from reconciler.planning.planner import make_plan
 from reconciler.sandbox import SandboxTransport, World
 from tests.api.helpers import AMC, Intercept, sandbox_client
 from tests.factories import amc, desired, user
@@ -67,7 +67,7 @@ def test_paginate_refuses_a_repeated_token() -> None:
         list(paginate(pages.__getitem__, items="items", operation="op"))
 
 
-# --- A server whose lists do not end, or whose answers cannot be read (issue #13) ----------
+# --- A server whose lists do not end, or whose answers cannot be read ----------
 # The hostile answers come from a hand-made network rule in front of the sandbox: the server
 # is what is faked, never our code.
 

@@ -11,7 +11,7 @@ from reconciler.api import ClientEvent, EventKind, RetryPolicy
 from reconciler.api.limiter import CLIENT, RateLimiter
 from reconciler.api.retry import AdaptiveLimiter, is_throttle, parse_retry_after
 from reconciler.errors import ApiError, OutcomeUnknownError, ThrottledError, TransportError
-from reconciler.live import read_all
+from reconciler.live.read import read_all
 from reconciler.model import Region
 from reconciler.sandbox import Faults, SandboxTransport, World
 from reconciler.sandbox.faults import RetryAfter
@@ -223,7 +223,7 @@ def test_random_429s_do_not_drag_the_rate_to_the_floor() -> None:
     assert admitted / sim.t > 30.0
 
 
-# ---- issue #16: a pace per operation family, whatever the 429 signalling --------------------
+# ---- a pace per operation family, whatever the 429 signalling --------------------
 class _Server:
     """Token buckets as the sandbox keeps them: one for the client, one per limited operation;
     a request needs a token from each and a refused one takes none."""

@@ -13,7 +13,7 @@ from tests.chaos import harness
 # Guards off: the chaos world removes more than the default 10 links/users per apply.
 APPLY = ("apply", "--auto-approve", "--no-progress", "--max-removals", "100000",
          "--max-removal-fraction", "1")  # fmt: skip
-# Sandbox faults as *marginal* rates per request (issue #6): the sandbox draws them in order
+# Sandbox faults as *marginal* rates per request: the sandbox draws them in order
 # (429, then 5xx, then drop, then 5xx-after-write; `reconciler/sandbox/faults.py`), so each
 # flag is the conditional probability given that no earlier fault fired.
 RATE_429, RATE_5XX, RATE_DROP, RATE_5XX_AFTER = 0.20, 0.10, 0.05, 0.05
@@ -50,7 +50,7 @@ def journal_lines(path: Path) -> list[dict[str, Any]]:
 
 @dataclass
 class Tally:
-    """Figures printed at the end of each chaos test (issue #6 "the note gives the figures")."""
+    """Figures printed at the end of each chaos test."""
 
     faults: dict[str, int] = field(default_factory=dict)
     applies: int = 0

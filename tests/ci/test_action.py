@@ -27,7 +27,7 @@ def _has_show() -> bool:
     return done.returncode == 0
 
 
-# Plan digests come with `reconciler show` (issue #14, the plan-file branch); these
+# Plan digests come with `reconciler show` (the plan-file branch); these
 # assertions start running once that lands.
 needs_plan_digest = pytest.mark.skipif(
     not _has_show(), reason="this reconciler has no `show` / planDigest yet (plan-file branch)"

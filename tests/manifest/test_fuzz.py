@@ -1,4 +1,4 @@
-"""Fuzzing the loader (issue #6 part 4): for random bytes and for mutated valid manifests the
+"""Fuzzing the loader: for random bytes and for mutated valid manifests the
 loader either returns a `Desired` or raises `ManifestError` whose every diagnostic is a
 `FILE:LINE:COL: message` inside the file; never any other exception. Hypothesis's `deadline`
 fails any single input that takes more than a second."""

@@ -1,4 +1,4 @@
-"""Property tests (issue #3): load -> normalise is stable, and merge order never matters."""
+"""Property tests: load -> normalise is stable, and merge order never matters."""
 
 from __future__ import annotations
 

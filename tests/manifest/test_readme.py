@@ -1,4 +1,4 @@
-"""The README's manifest reference stays in step with the schema (issue #3)."""
+"""The README's manifest reference stays in step with the schema."""
 
 from __future__ import annotations
 

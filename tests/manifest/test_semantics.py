@@ -1,4 +1,4 @@
-"""Normalisation: defaults, groups, identities, canonical order (issue #3 semantics)."""
+"""Normalisation: defaults, groups, identities, canonical order."""
 
 from __future__ import annotations
 

@@ -124,7 +124,7 @@ def test_media_type_constant_is_the_spec_spelling() -> None:
     assert c.MT_CREATE_INVITATIONS == "application/vnd.CreateUserInvitations.v1+json"
 
 
-# ---- issue #16: per-operation limits and how a 429 is signalled ----------------------------
+# ---- per-operation limits and how a 429 is signalled ----------------------------
 def _amc_accounts(http: httpx.Client, headers: dict[str, str]) -> httpx.Response:
     return http.get(f"{NA}/amc/accounts", headers=headers)
 

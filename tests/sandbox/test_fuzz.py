@@ -1,5 +1,5 @@
 """The sandbox fuzzed from Amazon's OpenAPI specs by Schemathesis, a spec-driven tool no one
-here wrote (issue #13): over loopback HTTP, each operation the sandbox serves gets positive
+here wrote: over loopback HTTP, each operation the sandbox serves gets positive
 cases (schema-valid requests) and negative ones (requests the spec forbids). Asserted: no
 5xx, no traceback on the server's stderr, every response conforms to the spec (status,
 media type, schema), and invalid requests are rejected.

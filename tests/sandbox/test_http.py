@@ -1,4 +1,4 @@
-"""`sandbox serve` speaks HTTP like a server (issue #13), on a raw loopback socket: chunked
+"""`sandbox serve` speaks HTTP like a server, on a raw loopback socket: chunked
 bodies, JSON 405 for other methods, JSON 400 on malformed bodies with the connection still
 usable, 400 for bodies that break the spec's request schemas, and a control API that a web
 page cannot drive."""

@@ -3,7 +3,7 @@
 Same inputs, same plan: nothing here reads a clock, the network or the environment (the
 time comes in as `Policy.now`), and every collection is sorted before it leaves. The rules
 live in `reconciler.planning`: `managers` (manager accounts and links), `amc` (AMC users
-and invitations, on top of `reconciler.identity`) and `guards`.
+and invitations, on top of `reconciler.planning.identity`) and `guards`.
 """
 
 from __future__ import annotations

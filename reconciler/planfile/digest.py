@@ -1,4 +1,4 @@
-"""Digests that bind a plan to what it means (issue #9).
+"""Digests that bind a plan to what it means.
 
 - `plan_digest(actions)`: sha256 over what each action means, in plan order: every typed
   field except `reason` (which cites manifest file:line, and must not make a reformatted
@@ -74,7 +74,7 @@ def _user_meaning(u: DesiredUser) -> dict[str, Any]:
         "name": u.name,
         "notUserIds": sorted(u.not_user_ids),
     }
-    # `expires:` (issue #15) changes what the manifests mean; written only when set, so the
+    # `expires:` changes what the manifests mean; written only when set, so the
     # digest of manifests without it is what it always was.
     if u.expires is not None:
         meaning["expires"] = u.expires

@@ -1,5 +1,5 @@
 """`reconciler adopt PATH...`: rewrite the manifests so that they describe what is live for
-the accounts they manage (issue #15). The opposite of `apply`: drift becomes a reviewed
+the accounts they manage. The opposite of `apply`: drift becomes a reviewed
 change in git instead of being reverted.
 
 What is adopted, per account whose read is complete:
@@ -34,7 +34,7 @@ used by other accounts. The account's `{group: G, role: R}` entry is replaced by
 members listed one by one (with the change made), under a comment that says why; the
 other accounts keep the group.
 
-Edits are line-level text edits, as `reconciler.pin` makes them: only the lines that change,
+Edits are line-level text edits, as `workflows.pin` makes them: only the lines that change,
 change; comments, order, quoting and layout stay byte for byte. Every value that came from
 the API (addresses, ids) is written as a JSON string, a valid YAML scalar whatever it holds;
 comments quote it the same way, so no value can add a key, a line or a document. Before
@@ -46,30 +46,19 @@ else nothing is written.
 from __future__ import annotations
 
 import difflib
-import json
 import re
-import shutil
-import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-import yaml
-
 from reconciler.actions import describe, drift_key
-from reconciler.baseline import Revision, compare, plan_then
-from reconciler.digest import action_meaning
-from reconciler.errors import ManifestError, ReconcilerError
+from reconciler.addresses import escaped
 from reconciler.escape import terminal
-from reconciler.identity import Resolution, resolve_users
-from reconciler.importer import write_atomic
-from reconciler.manifest import load_manifests
-from reconciler.manifest.addresses import escaped
-from reconciler.manifest.admins import admin_floor
-from reconciler.manifest.layout import Entry, Layout, layout, line_break, split_lines
+from reconciler.manifest.edit import Editor, FileEdit, one_line, quoted, write_atomic
+from reconciler.manifest.layout import line_break, split_lines
 from reconciler.model import (
     AmcRole,
     Desired,
@@ -87,9 +76,11 @@ from reconciler.model import (
     canonical_email,
     manager_scope,
 )
-from reconciler.plan import Action, ActionKind, Baseline, Plan, Policy
-from reconciler.planner import make_plan
-from reconciler.planning.draft import day
+from reconciler.plan import Action, ActionKind, Baseline, Plan, Policy, day
+from reconciler.planning.identity import Resolution, resolve_users
+from reconciler.planning.planner import make_plan
+from reconciler.workflows.baseline import Revision, compare, plan_then
+from reconciler.workflows.gate import floor_before, meaning, settle, verify
 
 U = TypeVar("U")
 _DASH = re.compile(r"^(\s*)- ")
@@ -105,13 +96,6 @@ def permissive(now: float) -> Policy:
         allow_unresolved=True,
         allow_fewer_admins=True,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class FileEdit:
-    path: str
-    before: str
-    after: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,220 +120,6 @@ class Adoption:
         return "".join(terminal(line.rstrip("\r\n")) + "\n" for line in out)
 
 
-def _q(value: str) -> str:
-    """A JSON string, ASCII only: a valid YAML double-quoted scalar whatever `value` holds
-    (no raw line break, U+2028, bidi control or quote can end it)."""
-    return json.dumps(value, ensure_ascii=True)
-
-
-@dataclass(slots=True)
-class _Edits:
-    """Pending line edits of one file: replacements of line ranges (1-based, inclusive;
-    no new lines deletes them) and insertions after a line."""
-
-    replace: dict[tuple[int, int], list[str]] = field(default_factory=dict)
-    insert: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
-
-
-class _Editor:
-    """Line edits of manifest files, placed by their layout (`reconciler.manifest.layout`).
-    Every edit is claimed first: two that touch the same lines are never both made."""
-
-    def __init__(self) -> None:
-        self.layouts: dict[str, Layout] = {}
-        self.edits: dict[str, _Edits] = defaultdict(_Edits)
-        self.adopted: list[str] = []
-        self.skipped: list[str] = []
-
-    def fork(self) -> _Editor:
-        """An editor of the same files (read once) with no edits of its own yet."""
-        other = _Editor()
-        other.layouts = self.layouts
-        return other
-
-    def merge(self, other: _Editor) -> None:
-        """Take `other`'s edits (of other lines: one account's entries are not another's)."""
-        for file, edits in other.edits.items():
-            mine = self.edits[file]
-            mine.replace.update(edits.replace)
-            for line, new in edits.insert.items():
-                mine.insert[line].extend(new)
-        self.adopted += other.adopted
-        self.skipped += other.skipped
-
-    def layout(self, file: str) -> Layout:
-        if file not in self.layouts:
-            try:
-                # newline="": every line keeps its own break (CR LF stays CR LF).
-                with open(file, encoding="utf-8", newline="") as handle:
-                    text = handle.read()
-                self.layouts[file] = layout(text)
-            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-                raise ReconcilerError(f"{file}: cannot read it to adopt ({exc})") from exc
-        return self.layouts[file]
-
-    def lines(self, file: str) -> list[str]:
-        return self.layout(file).lines
-
-    def entry(self, source: Source) -> Entry | None:
-        return self.layout(source.file).entries.get((source.line, source.col))
-
-    def entry_range(self, source: Source) -> tuple[int, int] | None:
-        """The lines of the list entry whose value starts at `source`, from its dash to the
-        end of its last value (blank lines and comments inside included); None when
-        `source` is not where a block list entry starts."""
-        found = self.entry(source)
-        return None if found is None else (found.first, found.last)
-
-    def claim(self, file: str, span: tuple[int, int], new: list[str], what: str) -> bool:
-        edits = self.edits[file]
-        for start, end in edits.replace:
-            if not (span[1] < start or end < span[0]):
-                self.skipped.append(f"{what}: its lines are changed by another adoption")
-                return False
-        edits.replace[span] = new
-        return True
-
-    def set_role(self, source: Source, role: AmcRole, what: str) -> None:
-        found = self.entry(source)
-        at = found.keys.get("role") if found is not None else None
-        if at is None:
-            self.skipped.append(f"{source}: {what}: its `role:` is not where adopt can edit it")
-            return
-        line = self.lines(source.file)[at.line - 1]
-        new = line[: at.start] + role.value + line[at.end :]
-        if self.claim(source.file, (at.line, at.line), [new], what):
-            self.adopted.append(f"{source}: {what}")
-
-    def remove(self, source: Source, what: str) -> bool:
-        span = self.entry_range(source)
-        if span is None:
-            self.skipped.append(f"{source}: {what}: not an entry adopt can edit")
-            return False
-        if self.claim(source.file, span, [], what):
-            self.adopted.append(f"{source}: {what}")
-            return True
-        return False
-
-    def dash_indent(self, source: Source) -> str | None:
-        found = self.entry(source)
-        if found is None:
-            return None
-        match = _DASH.match(self.lines(source.file)[found.first - 1])
-        return match.group(1) if match else None
-
-    def add_after(self, source: Source, entry: str, comment: str, what: str) -> None:
-        """A new list entry after the entry at `source`, indented like it."""
-        found, indent = self.entry(source), self.dash_indent(source)
-        if found is None or indent is None:
-            self.skipped.append(f"{what}: no entry to add it after in {source.file}")
-            return
-        self.edits[source.file].insert[found.last].append(
-            f"{indent}- {entry}  # {_one_line(comment)}\n"
-        )
-        self.adopted.append(f"{source.file}: {what}")
-
-    def add_entries(
-        self,
-        owner: Source | None,
-        key: str,
-        key_at: Source | None,
-        entries: Sequence[tuple[str, str, str]],
-        scope: str,
-    ) -> None:
-        """New entries `(entry, comment, what)` for a list that has none: under the key's
-        line when it reads `key: []` (which becomes `key:`), else under a `key:` line added
-        at the end of the block mapping at `owner`."""
-        if not entries:
-            return
-        whats = ", ".join(what for _, _, what in entries)
-        if key_at is not None:
-            lines = self.lines(key_at.file)
-            line = lines[key_at.line - 1]
-            prefix, rest = line[: key_at.col - 1], line[key_at.col - 1 :]
-            empty = re.fullmatch(rf"{key}:\s*\[\s*\](\s*#.*)?", rest.rstrip("\r\n"))
-            if empty is None:
-                self.skipped.append(f"{scope}: {whats}: `{key}:` is not a list adopt can add to")
-                return
-            head = f"{prefix}{key}:{empty.group(1) or ''}{line_break(line)}"
-            if not self.claim(key_at.file, (key_at.line, key_at.line), [head], whats):
-                return
-            indent, file, after = key_at.col - 1 + 2, key_at.file, key_at.line
-        else:
-            found = self.entry(owner) if owner is not None else None
-            if owner is None or found is None or found.flow:
-                self.skipped.append(
-                    f"{scope}: {whats}: the entry is not a block mapping adopt can add "
-                    f"`{key}:` to (write `{key}: []` in it, then adopt again)"
-                )
-                return
-            self.edits[owner.file].insert[found.last].append(f"{' ' * (owner.col - 1)}{key}:\n")
-            indent, file, after = owner.col - 1 + 2, owner.file, found.last
-        for entry, comment, what in entries:
-            self.edits[file].insert[after].append(
-                f"{' ' * indent}- {entry}  # {_one_line(comment)}\n"
-            )
-            self.adopted.append(f"{file}: {what}")
-
-    def results(self) -> list[FileEdit]:
-        out: list[FileEdit] = []
-        for file, edits in sorted(self.edits.items()):
-            laid = self.layout(file)
-            lines = laid.lines
-            before = "".join(lines)
-            # The file's own line break for the lines adopt writes (its first one).
-            # LF or CR LF (or CR): NEL, LS and PS split lines for YAML but end none for git.
-            newline = next((b for b in map(line_break, lines) if b in ("\n", "\r\n", "\r")), "\n")
-            replace = dict(edits.replace)
-            replace.update(_emptied(laid, edits))
-            new = list(lines)
-            points = [(end, "replace", start) for (start, end) in replace]
-            points += [(after, "insert", 0) for after in edits.insert]
-            # Bottom up, insertions (after a line) before the replacement ending on it.
-            for line_no, kind, start in sorted(points, key=lambda p: (-p[0], p[1] != "insert")):
-                if kind == "insert":
-                    new[line_no:line_no] = [t.replace("\n", newline) for t in edits.insert[line_no]]
-                else:
-                    new[start - 1 : line_no] = replace[(start, line_no)]
-            # A line that had no break (the file's last) and is now followed by another.
-            for n in range(len(new) - 1):
-                if not line_break(new[n]):
-                    new[n] += newline
-            after = "".join(new)
-            if after != before:
-                out.append(FileEdit(file, before, after))
-        return out
-
-
-def _emptied(laid: Layout, edits: _Edits) -> dict[tuple[int, int], list[str]]:
-    """`key: []` for each block list whose every entry the edits remove, with nothing
-    added in it: a key with no entries would be null, which no manifest allows."""
-    out: dict[tuple[int, int], list[str]] = {}
-    for block in laid.sequences:
-        spans = [laid.entries[start] for start in block.entries]
-        if not spans or any(edits.replace.get((e.first, e.last)) != [] for e in spans):
-            continue
-        first, last = spans[0].first, spans[-1].last
-        if any(first <= at <= last for at, added in edits.insert.items() if added):
-            continue
-        line = laid.lines[block.key_line - 1]
-        rest = re.fullmatch(
-            r"(\s*):([ \t]*)(#.*)?", line[block.key_end :].rstrip("\r\n\x85\u2028\u2029")
-        )
-        if rest is None or (block.key_line, block.key_line) in edits.replace:
-            continue
-        comment = f"{rest.group(2)}{rest.group(3)}" if rest.group(3) else ""
-        new = f"{line[: block.key_end]}{rest.group(1)}: []{comment}{line_break(line)}"
-        out[(block.key_line, block.key_line)] = [new]
-    return out
-
-
-def _one_line(text: str) -> str:
-    """`text` for a YAML comment: printable ASCII, anything else as an escape, so no value
-    can end the comment and start a line."""
-    return "".join(c if c.isascii() and c.isprintable() else f"\\u{ord(c):04x}" for c in text)
-
-
 def _expires_text(epoch: float) -> str:
     text = day(epoch)
     if len(text) == 10:
@@ -360,24 +130,24 @@ def _expires_text(epoch: float) -> str:
 def _member_entry(user: DesiredUser, role: AmcRole) -> str:
     parts = []
     if user.email is not None:
-        parts.append(f"email: {_q(user.email)}")
+        parts.append(f"email: {quoted(user.email)}")
         if not user.email.isascii():
             parts.append("unicode: true")
         if user.name and user.name != user.email.split("@", 1)[0]:
-            parts.append(f"name: {_q(user.name)}")
+            parts.append(f"name: {quoted(user.name)}")
     if user.user_id is not None:
-        parts.append(f"userId: {_q(user.user_id)}")
+        parts.append(f"userId: {quoted(user.user_id)}")
     parts.append(f"role: {role.value}")
     if user.not_user_ids:
-        parts.append(f"notUserIds: [{', '.join(_q(i) for i in sorted(user.not_user_ids))}]")
+        parts.append(f"notUserIds: [{', '.join(quoted(i) for i in sorted(user.not_user_ids))}]")
     if user.expires is not None:
-        parts.append(f"expires: {_q(_expires_text(user.expires))}")
+        parts.append(f"expires: {quoted(_expires_text(user.expires))}")
         if user.expiry_reason:
-            parts.append(f"reason: {_q(user.expiry_reason)}")
+            parts.append(f"reason: {quoted(user.expiry_reason)}")
     return "{" + ", ".join(parts) + "}"
 
 
-def _who(user: DesiredUser) -> str:
+def who(user: DesiredUser) -> str:
     return user.email or user.user_id or "?"
 
 
@@ -407,7 +177,7 @@ class _Evidence:
     # never adopted over.
     agreed: frozenset[tuple[str, str]] = frozenset()
 
-    def allows(self, scope: Scope | str, target: str, what: str, editor: _Editor) -> bool:
+    def allows(self, scope: Scope | str, target: str, what: str, editor: Editor) -> bool:
         b = self.baseline
         if b is None or (str(scope), target) in self.agreed:
             return True
@@ -428,7 +198,7 @@ class _Evidence:
         return False
 
     def allows_pinned(
-        self, scope: Scope, account_id: str, user: DesiredUser, what: str, editor: _Editor
+        self, scope: Scope, account_id: str, user: DesiredUser, what: str, editor: Editor
     ) -> bool:
         """A pinned user with no email, gone live, has no action to compare: it went
         behind git's back when REF's manifests list the same user on the account too."""
@@ -450,7 +220,7 @@ class _Evidence:
 def _adopt_amc(
     account: DesiredAmcAccount,
     live: Live,
-    editor: _Editor,
+    editor: Editor,
     *,
     now: float,
     rules: DesiredPolicy,
@@ -477,7 +247,7 @@ def _adopt_amc(
             live_as, undo = "invited as", "the plan invites them again as the manifests say"
             if role is not None and role is not want.role and match.invitation.expired(now):
                 editor.skipped.append(
-                    f"{scope}: {_who(want)}'s invitation ({role.value}) has expired: not "
+                    f"{scope}: {who(want)}'s invitation ({role.value}) has expired: not "
                     "adopted; the plan resends it as the manifests say"
                 )
                 continue
@@ -486,7 +256,7 @@ def _adopt_amc(
             live_as, undo = "", "the plan sets the role back"
             if role is not None and role is not want.role and not match.proven:
                 editor.skipped.append(
-                    f"{scope}: {_who(want)} fits live user {match.user.user_id} by masked "
+                    f"{scope}: {who(want)} fits live user {match.user.user_id} by masked "
                     f"address only ({role.value} live): pin it first (`reconciler pin --held`) "
                     "if that is them"
                 )
@@ -495,7 +265,7 @@ def _adopt_amc(
             continue
         if role is None or role is want.role:
             continue
-        what = f"{_who(want)} is {f'{live_as} ' if live_as else ''}{role.value} live"
+        what = f"{who(want)} is {f'{live_as} ' if live_as else ''}{role.value} live"
         if role is AmcRole.ADMIN and not _may_be_admin(want, rules):
             editor.skipped.append(
                 f"{scope}: {what}, but only members of {', '.join(rules.admin_groups)} may be "
@@ -506,7 +276,7 @@ def _adopt_amc(
             roles[position[id(want)]] = (role, what)
     for user in (*resolution.missing, *resolution.pinned_absent):
         if not user.expired(now):
-            what = f"{_who(user)} is neither a user of {account.id} nor invited live"
+            what = f"{who(user)} is neither a user of {account.id} nor invited live"
             if user.email is not None:  # the plan invites them
                 ok = evidence.allows(scope, f"address:{canonical_email(user.email)}", what, editor)
             else:  # nothing can restore them: no action to compare
@@ -515,7 +285,7 @@ def _adopt_amc(
                 removed[position[id(user)]] = what
     for ambiguity in resolution.unresolved:
         editor.skipped.append(
-            f"{scope}: {', '.join(_who(u) for u in ambiguity.desired)} cannot be told apart "
+            f"{scope}: {', '.join(who(u) for u in ambiguity.desired)} cannot be told apart "
             "from live masked users: pin them first"
         )
     additions = (
@@ -595,14 +365,14 @@ def _adopt_amc(
             editor.add_after(anchor, entry, comment, what)
     elif found_entries:
         editor.add_entries(account.source, "users", account.users_at, found_entries, str(scope))
-    # A list whose every entry goes becomes `users: []` (`_Editor.results`).
+    # A list whose every entry goes becomes `users: []` (`Editor.results`).
 
 
 def _additions(
     account: DesiredAmcAccount,
     resolution: Resolution,
     rules: DesiredPolicy,
-    editor: _Editor,
+    editor: Editor,
     *,
     now: float,
     evidence: _Evidence,
@@ -623,16 +393,18 @@ def _additions(
         known = domain.isascii() and domain and "*" not in domain
         if domains and (not known or domain.lower() not in domains):
             seen = (
-                f"`{domain.lower()}`" if known else f"{_q(escaped(domain))}, not one it can check"
+                f"`{domain.lower()}`"
+                if known
+                else f"{quoted(escaped(domain))}, not one it can check"
             )
             return (
-                f"{scope}: {who} ({_q(shown)}, {role.value}) is at {seen}, not an allowed "
+                f"{scope}: {who} ({quoted(shown)}, {role.value}) is at {seen}, not an allowed "
                 "email domain of this account (policy.allowedEmailDomains): not adopted; "
                 "the plan removes them"
             )
         if role is AmcRole.ADMIN and rules.admin_groups and not member:
             return (
-                f"{scope}: {who} ({_q(shown)}) is admin live, but only members of "
+                f"{scope}: {who} ({quoted(shown)}) is admin live, but only members of "
                 f"{', '.join(rules.admin_groups)} may be admins (policy.adminGroups): not "
                 "adopted; the plan removes them"
             )
@@ -650,8 +422,8 @@ def _additions(
             continue
         additions.append(
             (
-                f"{{userId: {_q(live_user.user_id)}, role: {live_user.role.value}}}",
-                f"adopted: live user shown as {_q(live_user.email)} (Amazon masks addresses)",
+                f"{{userId: {quoted(live_user.user_id)}, role: {live_user.role.value}}}",
+                f"adopted: live user shown as {quoted(live_user.email)} (Amazon masks addresses)",
                 f"added {live_user.user_id} ({live_user.role.value}) to {account.id}",
                 live_user.role,
             )
@@ -661,7 +433,7 @@ def _additions(
             continue
         if invitation.expired(now):
             editor.skipped.append(
-                f"{scope}: invitation ({_q(escaped(invitation.email))}, "
+                f"{scope}: invitation ({quoted(escaped(invitation.email))}, "
                 f"{invitation.role.value}) has expired, unaccepted: not adopted; the plan "
                 "revokes it"
             )
@@ -677,7 +449,7 @@ def _additions(
         extra = "" if invitation.email.isascii() else ", unicode: true"
         additions.append(
             (
-                f"{{email: {_q(invitation.email)}, role: {invitation.role.value}{extra}}}",
+                f"{{email: {quoted(invitation.email)}, role: {invitation.role.value}{extra}}}",
                 "adopted: invited live, not accepted yet",
                 f"added {escaped(invitation.email)} ({invitation.role.value}, invited) to "
                 f"{account.id}",
@@ -701,7 +473,7 @@ def _entry_start(account: DesiredAmcAccount, last: Source) -> Source:
 
 
 def _split_group(
-    account: DesiredAmcAccount, source: Source, change: _GroupChange, editor: _Editor
+    account: DesiredAmcAccount, source: Source, change: _GroupChange, editor: Editor
 ) -> bool:
     """Replace this account's `{group: G, role: R}` entry by its members, changed. True
     when no member is left here, so the entry was removed whole."""
@@ -718,8 +490,8 @@ def _split_group(
             return True
         return False
     newline = line_break(editor.lines(source.file)[span[0] - 1]) or "\n"
-    comment = _one_line(
-        f"reconciler adopt: group {_q(group)} ({members[0].role.value}) is listed one by one "
+    comment = one_line(
+        f"reconciler adopt: group {quoted(group)} ({members[0].role.value}) is listed one by one "
         f"on this account only, because live changed here ({what}) and the group may be "
         "used elsewhere"
     )
@@ -743,7 +515,7 @@ class _LinkChanges:
 
 
 def _link_changes(
-    desired: Desired, plan: Plan, editor: _Editor, evidence: _Evidence
+    desired: Desired, plan: Plan, editor: Editor, evidence: _Evidence
 ) -> dict[int, _LinkChanges]:
     """Per manager account (by position): a listed link not linked live goes; with `prune`,
     a live link nobody lists comes (the plan disassociates exactly those)."""
@@ -767,7 +539,7 @@ def _link_changes(
             continue  # its links wait for the create: reported once, below
         if action.kind is ActionKind.CREATE_MANAGER_ACCOUNT:
             editor.skipped.append(
-                f"{scope}: manager account {_q(manager.name)} does not exist live: create it "
+                f"{scope}: manager account {quoted(manager.name)} does not exist live: create it "
                 "with apply, or remove it from the manifests"
             )
         elif not evidence.allows(scope, drift_key(action)[1], describe(action), editor):
@@ -778,12 +550,12 @@ def _link_changes(
                 what = f"{action.target} is not linked to {manager.name} live"
                 changes[index].gone.append((link, what))
         elif action.kind is ActionKind.DISASSOCIATE:
-            fields = [f"id: {_q(action.target)}"]
+            fields = [f"id: {quoted(action.target)}"]
             if action.id_type is not None and action.id_type is not IdType.ACCOUNT_ID:
                 fields.append(f"idType: {action.id_type.value}")
             if action.region is not None and action.region is not Region.NA:
                 fields.append(f"region: {action.region.value}")
-            label = f" ({_q(action.label)})" if action.label else ""
+            label = f" ({quoted(action.label)})" if action.label else ""
             changes[index].found.append(
                 (
                     "{" + ", ".join(fields) + "}",
@@ -794,7 +566,7 @@ def _link_changes(
     return changes
 
 
-def _adopt_links(manager: DesiredManagerAccount, change: _LinkChanges, editor: _Editor) -> None:
+def _adopt_links(manager: DesiredManagerAccount, change: _LinkChanges, editor: Editor) -> None:
     where = str(manager_scope(manager.key))
     for link, what in change.gone:
         editor.remove(_source(link), what)
@@ -832,12 +604,12 @@ def compute(
     adopted."""
     policy = permissive(now)
     before = make_plan(desired, live, policy)
-    already = _floor_before(desired, now)
+    already = floor_before(desired, now)
     evidence = _Evidence()
     if baseline is not None:
         then = plan_then(baseline, live, policy, desired)
-        asked = {_meaning(a) for a in then.actions}
-        agreed = frozenset(drift_key(a) for a in before.actions if _meaning(a) in asked)
+        asked = {meaning(a) for a in then.actions}
+        agreed = frozenset(drift_key(a) for a in before.actions if meaning(a) in asked)
         shared = compare(before, baseline, live, policy, desired, then=then)
         evidence = _Evidence(shared, baseline.desired, agreed)
     # Per AMC account, the live users the plan removes or demotes from admin (an
@@ -849,8 +621,8 @@ def compute(
             or (a.kind is ActionKind.SET_ROLE and a.role is not AmcRole.ADMIN)
         ):
             lowered[a.amc_account_id].add(a.target)
-    editor = _Editor()
-    units: list[tuple[str, _Editor]] = []
+    editor = Editor()
+    units: list[tuple[str, Editor]] = []
     unread = {n.scope for n in before.unread}
     for account in desired.amc_accounts:
         if str(amc_scope(account.id)) in unread:
@@ -878,19 +650,19 @@ def compute(
         _adopt_links(manager, change, unit)
         units.append((str(manager_scope(manager.key)), unit))
 
-    def combine(chosen: Sequence[tuple[str, _Editor]]) -> _Editor:
+    def combine(chosen: Sequence[tuple[str, Editor]]) -> Editor:
         merged = editor.fork()
         for _, unit in chosen:
             merged.merge(unit)
         return merged
 
-    def check(chosen: Sequence[tuple[str, _Editor]]) -> None:
+    def check(chosen: Sequence[tuple[str, Editor]]) -> None:
         files = combine(chosen).results()
         if files:
-            _verify(desired, live, policy, before, files, already)
+            verify(desired, live, policy, before, files, already)
 
     changing = [u for u in units if u[1].edits]
-    accepted, refused = _settle(changing, check)
+    accepted, refused = settle(changing, check)
     merged = combine([*[u for u in units if not u[1].edits], *accepted])
     for (scope, unit), exc in refused:
         merged.skipped += unit.skipped
@@ -900,217 +672,10 @@ def compute(
         )
     files = merged.results()
     if refused and files:
-        _verify(desired, live, policy, before, files, already)  # the units that pass, together
+        verify(desired, live, policy, before, files, already)  # the units that pass, together
     return Adoption(tuple(files), tuple(merged.adopted), (*editor.skipped, *merged.skipped))
-
-
-def _settle(
-    units: Sequence[U], check: Callable[[Sequence[U]], None]
-) -> tuple[list[U], list[tuple[U, Refused]]]:
-    """The units whose edits pass `check` (which raises `Refused`), and each one that does
-    not on its own, with why. All together first; when that fails, each half, down to
-    single units: a few bad units among many cost a few checks each (the check loads and
-    plans every manifest), never one per unit."""
-    chunks, refused = _halve(units, check)
-    accepted = [unit for chunk in chunks for unit in chunk]
-    if len(chunks) <= 1:
-        return accepted, refused  # checked as they are
-    try:
-        check(accepted)
-    except Refused:
-        # Units that pass alone but not together (two admins whose removals each leave
-        # one): one by one, each kept only if it passes with those kept before it.
-        kept: list[U] = []
-        for unit in accepted:
-            try:
-                check([*kept, unit])
-            except Refused as exc:
-                refused.append((unit, exc))
-                continue
-            kept.append(unit)
-        return kept, refused
-    return accepted, refused
-
-
-def _halve(
-    units: Sequence[U], check: Callable[[Sequence[U]], None]
-) -> tuple[list[list[U]], list[tuple[U, Refused]]]:
-    """The chunks of `units` that pass `check` each, and the single units that do not."""
-    if not units:
-        return [], []
-    try:
-        check(units)
-    except Refused as exc:
-        if len(units) == 1:
-            return [], [(units[0], exc)]
-        middle = len(units) // 2
-        left_ok, left_bad = _halve(units[:middle], check)
-        right_ok, right_bad = _halve(units[middle:], check)
-        return [*left_ok, *right_ok], [*left_bad, *right_bad]
-    return [list(units)], []
-
-
-def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
-    """`adopt --expiring`: remove every entry whose `expires:` has passed or comes within
-    `within_days`, for a pull request that a reviewer merges (the access ends) or amends
-    by moving the date. No live read. An `expires:` on a group member removes the member
-    from the group (the expiry applies wherever the group is used); on an entry, the entry.
-    An account whose every entry goes is left with `users: []`.
-
-    The edited manifests must load. A removal they would not load without (the last admin
-    of an account with `minAdmins`, say) is found by `_settle` and listed with why, for the
-    reviewer to add an admin or move the date; the rest is made."""
-    base = _Editor()
-    already = _floor_before(desired, now)
-    units: list[tuple[Source, _Editor]] = []
-    done: set[Source] = set()
-    horizon = now + within_days * 86_400
-    for account in desired.amc_accounts:
-        for user in account.users:
-            if user.expires is None or user.expires > horizon or user.source is None:
-                continue
-            # The group entry's own `expires:` ends the group here; a member's ends the
-            # member everywhere, so it leaves the group.
-            own = _within(base.entry_range(user.source), user.source, user.expires_source)
-            target = (
-                user.pin_at if user.group is not None and user.pin_at and not own else user.source
-            )
-            if target in done:
-                continue
-            done.add(target)
-            state = "expired" if user.expires <= now else "expires"
-            unit = base.fork()
-            if unit.remove(target, f"{_who(user)} {state} on {day(user.expires)}"):
-                units.append((target, unit))
-            else:
-                base.skipped += unit.skipped
-    # Members of groups no account uses (yet): their entries end all the same.
-    for members in desired.groups.values():
-        for member in members:
-            if member.expires is None or member.expires > horizon or member.source is None:
-                continue
-            if member.source in done:
-                continue
-            done.add(member.source)
-            state = "expired" if member.expires <= now else "expires"
-            unit = base.fork()
-            if unit.remove(member.source, f"{_who(member)} {state} on {day(member.expires)}"):
-                units.append((member.source, unit))
-            else:
-                base.skipped += unit.skipped
-
-    def combine(chosen: Sequence[tuple[Source, _Editor]]) -> tuple[_Editor, list[FileEdit]]:
-        merged = base.fork()
-        for _, unit in chosen:
-            merged.merge(unit)
-        return merged, merged.results()
-
-    def check(chosen: Sequence[tuple[Source, _Editor]]) -> None:
-        _, files = combine(chosen)
-        if files:
-            _load_edited(desired, files, now=now, already=already)
-
-    accepted, refused = _settle(units, check)
-    merged, files = combine(accepted)
-    if refused and files:
-        _load_edited(desired, files, now=now, already=already)  # those that pass, together
-    for (_, unit), exc in refused:
-        merged.skipped.append(
-            f"{'; '.join(unit.adopted)}: not removed, because the manifests would not pass "
-            f"their own checks without it: {'; '.join(exc.problems)} (or move the `expires:`)"
-        )
-    return Adoption(tuple(files), tuple(merged.adopted), (*base.skipped, *merged.skipped))
-
-
-def _within(span: tuple[int, int] | None, entry: Source, at: Source | None) -> bool:
-    return (
-        span is not None
-        and at is not None
-        and at.file == entry.file
-        and span[0] <= at.line <= span[1]
-    )
-
-
-class Refused(ReconcilerError):
-    """The edited manifests would not load, or would plan a change the current ones do
-    not; `problems` says why, one line each (files named as the user knows them, lines as
-    adopt would write them)."""
-
-    def __init__(self, headline: str, problems: Sequence[str]) -> None:
-        super().__init__(f"{headline}; nothing was written:\n" + "\n".join(problems))
-        self.problems = tuple(problems)
-
-
-def _load_edited(
-    desired: Desired, files: list[FileEdit], *, now: float, already: Collection[str] = ()
-) -> Desired:
-    """The edited manifests, loaded from a scratch folder and checked as `validate` checks
-    them (with the time: an admin whose `expires:` has passed is not counted); `Refused`
-    when they would not pass (nothing is written then). `already`: the accounts under their
-    minAdmins before the edit (`_floor_before`), which stay so (not adopt's doing)."""
-    edited = {edit.path: edit.after for edit in files}
-    with tempfile.TemporaryDirectory(prefix="reconciler-adopt-") as scratch:
-        copies: dict[str, str] = {}
-        for n, file in enumerate(desired.files):
-            target = Path(scratch) / str(n) / Path(file).name
-            target.parent.mkdir()
-            if file in edited:
-                target.write_text(edited[file], encoding="utf-8")
-            else:
-                shutil.copyfile(file, target)
-            copies[str(target)] = file
-        try:
-            loaded = load_manifests(list(copies))
-            floor = admin_floor(loaded, now=now, within_days=0.0)
-            new = [
-                d
-                for d, account in zip(floor.errors, floor.failing, strict=True)
-                if account not in already
-            ]
-            if new:
-                raise ManifestError(new)
-            return loaded
-        except ManifestError as exc:
-            problems = []
-            for diagnostic in exc.diagnostics:
-                line = str(diagnostic)
-                for copy, file in copies.items():
-                    line = line.replace(copy, file)
-                problems.append(line.replace(scratch, "<edited>"))
-            raise Refused("adopt would leave manifests that do not load", problems) from exc
-
-
-def _meaning(action: Action) -> str:
-    return repr(sorted(action_meaning(action).items()))
-
-
-def _verify(
-    desired: Desired,
-    live: Live,
-    policy: Policy,
-    before: Plan,
-    files: list[FileEdit],
-    already: frozenset[str] | None = None,
-) -> None:
-    """Load the edited manifests (in a scratch folder) and plan them against the same read:
-    they must load, and plan no action the current manifests do not."""
-    already = _floor_before(desired, policy.now) if already is None else already
-    after = make_plan(_load_edited(desired, files, now=policy.now, already=already), live, policy)
-    known = {_meaning(a) for a in before.actions}
-    new = [a for a in after.actions if _meaning(a) not in known]
-    if new:
-        raise Refused(
-            "adopt would make the manifests ask for a change they do not ask for now",
-            [f"{a.kind.value} {a.target}" for a in new],
-        )
 
 
 def write(adoption: Adoption) -> None:
     for edit in adoption.files:
         write_atomic(Path(edit.path), edit.after)
-
-
-def _floor_before(desired: Desired, now: float) -> frozenset[str]:
-    """The AMC accounts already under their minAdmins (validate says so either way): an
-    edit is refused only for one it puts under, computed once per adopt, not per check."""
-    return frozenset(admin_floor(desired, now=now, within_days=0.0).failing)

@@ -15,7 +15,7 @@ import httpx
 
 from reconciler.api import AdsClient, ApiConfig, ClientEvent, RetryPolicy, debuglog
 from reconciler.api.client import DEFAULT_RETRY
-from reconciler.progress import Progress
+from reconciler.live.progress import Progress
 
 
 @contextmanager

@@ -10,7 +10,7 @@ notes), so a manifest email cannot simply be looked up. The rules (issues #4 and
 3. Otherwise a live masked address is a pattern (each run of `*` is a wildcard, compared
    in the canonical form), and a pair fits only where the fit is one-to-one between the
    manifest's unmatched users and the live unmatched users. Such a pair is a *candidate*
-   (`Match.proven` is False), never proof (issue #10): the planner does not grant, raise,
+   (`Match.proven` is False), never proof: the planner does not grant, raise,
    lower or remove access on it, and proposes the `userId:` pin that would prove it.
 4. `notUserIds` on an entry removes those live users from its candidates: how a manifest
    says "a***@corp.example is andrew, not alice".

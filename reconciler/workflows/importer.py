@@ -31,15 +31,14 @@ length.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import stat
 import unicodedata
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
+from reconciler.manifest.edit import write_atomic
 from reconciler.model import (
     Live,
     LiveAmcAccount,
@@ -49,7 +48,7 @@ from reconciler.model import (
     amc_scope,
     manager_scope,
 )
-from reconciler.planning.draft import when
+from reconciler.plan import when
 
 SCHEMA_FILE = "manifest.schema.json"
 HEADER = "# yaml-language-server: $schema=../" + SCHEMA_FILE
@@ -230,32 +229,6 @@ def render_import(live: Live) -> dict[str, str]:
         schema = (files("reconciler") / "schemas" / "manifest.schema.json").read_text("utf-8")
         out[SCHEMA_FILE] = schema
     return out
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder and `os.replace`,
-    fsynced: a crash leaves the old file or the new one, never a torn one. A file that
-    exists keeps its permissions (a manifest kept private stays private), and a symbolic
-    link is written through (the file it names changes; the link stays). The text is
-    written as given: no line break is translated."""
-    path = Path(os.path.realpath(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode: int | None = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        mode = None
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as handle:
-            if mode is not None:
-                os.fchmod(handle.fileno(), mode)
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def import_live(live: Live, out_dir: Path, *, force: bool = False) -> tuple[Path, ...]:

@@ -26,8 +26,6 @@ from typing import Any
 import jsonschema
 
 from reconciler.actions import check_actions, drift_key
-from reconciler.digest import action_meaning, plan_digest
-from reconciler.drift import DriftItem, classify
 from reconciler.errors import PlanFileError
 from reconciler.model import (
     AmcRole,
@@ -61,6 +59,8 @@ from reconciler.plan import (
     Refusal,
     Waiting,
 )
+from reconciler.planfile.digest import action_meaning, plan_digest
+from reconciler.planning.drift import DriftItem, classify
 
 _REFUSAL_FIELDS = ("scope", "guard", "counted", "limit", "source", "lift", "message")
 
@@ -440,7 +440,7 @@ def _decode_checked(data: dict[str, Any], source: str) -> Plan:
     )
 
 
-# Drift classes and expiries (issue #15). The `drift` array is derived (`reconciler.drift`);
+# Drift classes and expiries. The `drift` array is derived (`reconciler.planning.drift`);
 # read back, the classes of the actions and expiries must be what they classify as (with
 # the file's `baseline`, if any).
 
@@ -469,7 +469,7 @@ def _encode_drift(plan: Plan) -> dict[str, Any]:
     }
 
 
-# `--baseline REF` (issue #15): which action classes were told apart against what. Like the
+# `--baseline REF`: which action classes were told apart against what. Like the
 # reasons, it is as the file says (not in the plan digest); read back, its keys must be keys
 # of the plan's own actions, and the drift array must be what they classify as.
 

@@ -1,4 +1,4 @@
-"""One apply at a time per Amazon Ads API account on this machine (issue #6), like
+"""One apply at a time per Amazon Ads API account on this machine, like
 Terraform's state lock and its `-lock-timeout`.
 
 Two applies of the same manifests started together would both plan from the same live
@@ -9,7 +9,7 @@ reads live state until it has verified, so the second one plans after the first 
 - The lock file is keyed by the API client id and the API hosts (`lock_path`): applies to
   one API account share it, applies to different ones (or to two sandboxes) do not. It is
   never deleted: removing a flock'd file lets a third process lock a new inode beside a holder.
-- It lives where only this user can write (issue #13: a shared temp dir let another user
+- It lives where only this user can write (a shared temp dir let another user
   plant a symlink that a root apply followed, or hold the lock and block every apply):
   `$XDG_RUNTIME_DIR` when it is a directory of ours that no one else can write, else a
   per-user directory `reconciler-<uid>` under the temp dir, created 0700, whose owner and

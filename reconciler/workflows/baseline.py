@@ -1,15 +1,16 @@
-"""The manifests at a git revision, for `--baseline REF` (issue #15).
+"""The manifests at a git revision, for `--baseline REF`.
 
 REF names the commit whose manifests are known to be applied (the last successful apply).
 `manifests_at` loads the manifests under the same PATHS as they were at REF: each path is
-taken relative to the repository's top level, the files under it at REF are copied out of
-git (`git ls-tree`, `git cat-file`) into a private temporary folder and loaded from there
-like any manifests. A path absent at REF contributes nothing (manifests added since).
+taken relative to the repository's top level, and the files the loader would find under it
+are read from git (`git ls-tree`, `git cat-file`) straight into the loader (`load_texts`),
+named by their path in the repository. Nothing is copied to disk. A path absent at REF
+contributes nothing (manifests added since).
 
 REF comes from the user (or a CI variable): it is checked not to look like an option, is
 passed to git after `--end-of-options` as one argument (never through a shell), and is
 resolved to a full commit id once; everything after uses that id. What git gives back is
-data: a tree path that would leave the temporary folder is refused.
+data: a tree path that is absolute or climbs out (`..`) is refused.
 
 Every failure is a `BaselineError`: one line naming REF, what is wrong and what to do.
 """
@@ -19,19 +20,18 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from reconciler.actions import drift_key
 from reconciler.errors import BaselineError, ManifestError, PlanError
-from reconciler.manifest import load_manifests
+from reconciler.manifest import load_texts
 from reconciler.manifest.loader import SUFFIXES
 from reconciler.manifest.yamlload import MAX_FILE_BYTES
 from reconciler.model import Desired, DesiredUser, IdType, Live, manager_scope
 from reconciler.plan import ActionKind, Baseline, Plan, Policy
-from reconciler.planner import make_plan
+from reconciler.planning.planner import make_plan
 
 _GIT_TIMEOUT_S = 30
 _SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
@@ -46,13 +46,7 @@ class Revision:
     ref: str
     commit: str
     desired: Desired
-    # The private folder REF's files were loaded from (gone now): sources under it are
-    # shown relative to the repository, as they are in it.
-    copied_to: str = ""
     committed_at: float = 0.0  # REF's commit time, UTC epoch seconds
-
-    def shown(self, text: str) -> str:
-        return text.replace(self.copied_to + os.sep, "") if self.copied_to else text
 
 
 def _git(top: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -147,9 +141,10 @@ def _relative(paths: Sequence[str], top: Path, ref: str) -> list[str]:
     return relative
 
 
-def _extract(top: Path, commit: str, relative: list[str], into: Path, ref: str) -> None:
-    """Copy what the loader would read under `relative` at `commit` into `into`: the files
-    named, and the `.yaml`/`.yml` files under the folders named (blobs and symlinks)."""
+def _extract(top: Path, commit: str, relative: list[str], ref: str) -> list[tuple[str, bytes]]:
+    """What the loader would read under `relative` at `commit`, in its order: each file
+    named, and the `.yaml`/`.yml` files under each folder named (none whose name, or a
+    folder's on the way, starts with `.`), sorted by path parts; each file once."""
     done = _git(
         top, "--literal-pathspecs", "ls-tree", "-r", "-z", "--long", commit, "--", *relative
     )
@@ -157,6 +152,7 @@ def _extract(top: Path, commit: str, relative: list[str], into: Path, ref: str) 
         why = done.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
         raise _fail(ref, f"cannot list the manifests at {commit[:12]} ({''.join(why)})")
     named = set(relative)
+    blobs: dict[PurePosixPath, bytes] = {}
     for entry in done.stdout.split(b"\0"):
         if not entry:
             continue
@@ -176,7 +172,6 @@ def _extract(top: Path, commit: str, relative: list[str], into: Path, ref: str) 
             continue  # a file the loader would not read
         if name.is_absolute() or ".." in name.parts or not name.parts:
             raise _fail(ref, f"the tree at {commit[:12]} holds an unsafe path {str(name)!r}")
-        target = into.joinpath(*name.parts)
         if size.isdigit() and int(size) > MAX_FILE_BYTES:
             # The loader's own cap, checked before git hands the blob over.
             raise _fail(
@@ -187,7 +182,6 @@ def _extract(top: Path, commit: str, relative: list[str], into: Path, ref: str) 
         blob = _git(top, "cat-file", "blob", obj)
         if blob.returncode != 0:
             raise _fail(ref, f"cannot read {name} at {commit[:12]}")
-        target.parent.mkdir(parents=True, exist_ok=True)
         if mode == "120000":
             # Decision: no symbolic link at REF is followed. Made on this machine, one could
             # lead the loader to any file here (`a -> b/..` through another link), or to
@@ -198,7 +192,31 @@ def _extract(top: Path, commit: str, relative: list[str], into: Path, ref: str) 
                 "regular files the repository holds; pass the folder the link names, or "
                 "leave out --baseline",
             )
-        target.write_bytes(blob.stdout)
+        blobs[name] = blob.stdout
+    return _in_loader_order(relative, blobs)
+
+
+def _in_loader_order(
+    relative: list[str], blobs: dict[PurePosixPath, bytes]
+) -> list[tuple[str, bytes]]:
+    """The blobs the loader's discovery would find under the paths named, in its order
+    (`manifest.loader`: a file named is read whatever its name; a folder is searched for
+    `.yaml`/`.yml` files, skipping names that start with `.`, in order of path parts)."""
+    out: dict[PurePosixPath, bytes] = {}
+    for rel in relative:
+        path = PurePosixPath(rel)
+        if path in blobs:
+            out.setdefault(path, blobs[path])
+            continue
+        under = sorted(
+            (name for name in blobs if rel == "." or path in name.parents),
+            key=lambda name: name.parts,
+        )
+        for name in under:
+            inside = name.parts if rel == "." else name.parts[len(path.parts) :]
+            if name.name.endswith(SUFFIXES) and not any(p.startswith(".") for p in inside):
+                out.setdefault(name, blobs[name])
+    return [(str(name), raw) for name, raw in out.items()]
 
 
 def manifests_at(ref: str, paths: Sequence[str]) -> Revision:
@@ -210,24 +228,21 @@ def manifests_at(ref: str, paths: Sequence[str]) -> Revision:
     commit = _commit(top, ref)
     when = _committed_at(top, commit, ref)
     relative = _relative(paths, top, ref)
-    with tempfile.TemporaryDirectory(prefix="reconciler-baseline-") as tmp:
-        into = Path(tmp)
-        _extract(top, commit, relative, into, ref)
-        present = [str(into / rel) for rel in relative if (into / rel).exists()]
-        if not present:
-            return Revision(ref, commit, Desired(), str(into), when)  # no manifests there yet
-        try:
-            desired = load_manifests(present)
-        except ManifestError as exc:
-            found = [str(d).replace(str(into) + os.sep, "") for d in exc.diagnostics]
-            also = f"; and {len(found) - 1} more" if len(found) > 1 else ""
-            first = found[0] if found else str(exc)
-            raise _fail(
-                ref,
-                f"the manifests at {commit[:12]} do not load ({first}{also}): {_FIX}, whose "
-                "manifests were valid",
-            ) from exc
-    return Revision(ref, commit, desired, str(into), when)
+    texts = _extract(top, commit, relative, ref)
+    if not texts:
+        return Revision(ref, commit, Desired(), when)  # no manifests there yet
+    try:
+        desired = load_texts(texts)
+    except ManifestError as exc:
+        found = [str(d) for d in exc.diagnostics]
+        also = f"; and {len(found) - 1} more" if len(found) > 1 else ""
+        first = found[0] if found else str(exc)
+        raise _fail(
+            ref,
+            f"the manifests at {commit[:12]} do not load ({first}{also}): {_FIX}, whose "
+            "manifests were valid",
+        ) from exc
+    return Revision(ref, commit, desired, when)
 
 
 def compare(
@@ -301,7 +316,7 @@ def plan_then(baseline: Revision, live: Live, policy: Policy, desired: Desired) 
     except PlanError as exc:
         raise BaselineError(
             f"--baseline {baseline.ref!r}: the manifests at {baseline.commit[:12]} cannot be "
-            f"planned against live state ({baseline.shown(str(exc).splitlines()[0])}): pass "
+            f"planned against live state ({str(exc).splitlines()[0]}): pass "
             "the commit of the last successful apply"
         ) from exc
 

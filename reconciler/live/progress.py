@@ -70,7 +70,7 @@ class Progress:
 
     def phase(self, name: str) -> None:
         """Name what the requests are for from now on ("applying", "verifying"): the line
-        never says it is reading while apply writes (issue #14)."""
+        never says it is reading while apply writes."""
         self.clear()
         with self._lock:
             self._phase = name

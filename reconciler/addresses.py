@@ -1,4 +1,4 @@
-"""Addresses that look like one thing and are another are refused (issue #10).
+"""Addresses that look like one thing and are another are refused.
 
 `ops@exаmple.com` (a Cyrillic `а`) and `bob\u200b@example.com` (a zero-width space) print
 exactly like the real addresses, and an invitation to them goes to someone else. `validate`

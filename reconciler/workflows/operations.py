@@ -1,9 +1,9 @@
-"""The operations the commands run (STYLE 17: commands parse, operations run).
+"""The operations the commands run (commands parse, operations run).
 
 - `plan(desired, client, policy, ...)`: read what the manifests manage, plan, bind. A plan
   a guard refuses is returned all the same, carrying its refusals, so it can be shown.
   With `baseline=` (`--baseline REF`) the manifests at REF are planned against the same
-  read, and the plan records which of its actions that plan has too (issue #15).
+  read, and the plan records which of its actions that plan has too.
 - `apply(plan, desired, client, ...)`: confirm, check nothing moved since the plan, execute,
   verify, and say whether live state converged. Runs under the caller's apply lock.
 - `check_saved(saved, desired, client, policy, ...)`: `apply --plan`: re-read, re-plan from
@@ -15,7 +15,7 @@
   compared, and the plan executed (made now) has none.
 
 `policy` is always the command line's (`reconciler.cli.state.guard_options`); each operation
-combines it with the manifests' `policy:` (`reconciler.policy.effective`).
+combines it with the manifests' `policy:` (`reconciler.planning.policy.effective`).
 
 The executor (`reconciler.apply`) only executes a plan; re-planning for convergence happens
 here, from the verification's re-read of the touched scopes overlaid on the plan's own read.
@@ -34,25 +34,25 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.actions import describe
-from reconciler.adopt import Adoption
-from reconciler.adopt import compute as compute_adoption
 from reconciler.api import AdsClient
 from reconciler.apply import MAX_ATTEMPTS, ActionResult, ApplyReport, Journal, apply_plan, check
-from reconciler.baseline import Revision, compare
-from reconciler.digest import action_meaning, desired_digest, plan_digest, short
 from reconciler.errors import (
     GuardError,
     PlanError,
     PlanMismatchError,
     StalePlanError,
 )
-from reconciler.live import read_live
+from reconciler.live.progress import Progress
+from reconciler.live.read import read_live
 from reconciler.model import Desired, Live, Scope, amc_scope, manager_scope
 from reconciler.plan import Action, Bindings, Plan, Policy
-from reconciler.planfile import encode_live
-from reconciler.planner import make_plan, refusal_error
-from reconciler.policy import differences, effective
-from reconciler.progress import Progress
+from reconciler.planfile.codec import encode_live
+from reconciler.planfile.digest import action_meaning, desired_digest, plan_digest, short
+from reconciler.planning.planner import make_plan, refusal_error
+from reconciler.planning.policy import differences, effective
+from reconciler.workflows.adopt import Adoption
+from reconciler.workflows.adopt import compute as compute_adoption
+from reconciler.workflows.baseline import Revision, compare
 
 
 def find_commit(paths: Sequence[str], env: Mapping[str, str]) -> str | None:
@@ -230,7 +230,7 @@ def adopt(
     progress: Progress | None = None,
 ) -> Adoption:
     """`reconciler adopt`: read what the manifests manage and compute the manifest edits
-    that describe it (`reconciler.adopt`); the caller writes or shows them. With
+    that describe it (`reconciler.workflows.adopt`); the caller writes or shows them. With
     `baseline` (the manifests at the last successful apply) only what changed behind git's
     back is adopted."""
     live = read_live(desired, client.reader(), now=now, progress=progress)

@@ -1,4 +1,4 @@
-"""What kind of drift a plan shows (issue #15): every item in one `DriftClass`.
+"""What kind of drift a plan shows: every item in one `DriftClass`.
 
 Derived, never planned: a pure function of a `Plan`, so text, markdown and the plan file's
 `drift` array say the same thing, and a plan file read back is checked against it.
@@ -9,7 +9,7 @@ Derived, never planned: a pure function of a `Plan`, so text, markdown and the p
   manifests at REF, planned against the same read, change the same target too (live moved
   away from what was applied: behind git's back) and `unapplied` when only the manifests
   since REF ask for it; without a baseline `differs`: either, and nothing here can say
-  which, so nothing claims it (STYLE 19: a guess is not shown as fact); `differs` too where
+  which, so nothing claims it (a guess is not shown as fact); `differs` too where
   the baseline's own plan held changes back for want of proof (`Baseline.unsure`);
 - a waiting invitation: `waiting-for-acceptance` (not drift for `drift`'s exit code);
 - a change held back until identity is proven, or a user that cannot be restored:
@@ -24,8 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from reconciler.actions import describe, drift_key
-from reconciler.plan import Action, ActionKind, DriftClass, Plan
-from reconciler.planning.draft import day, when
+from reconciler.plan import Action, ActionKind, DriftClass, Plan, day, when
 
 # Reading order of the classes in summaries.
 ORDER: tuple[DriftClass, ...] = (
@@ -98,7 +97,7 @@ def classify(plan: Plan) -> tuple[DriftItem, ...]:
 def time_classes(plan: Plan) -> list[DriftClass | None]:
     """Per action of `plan`, in order: its class when time made it, not a change in git or
     live (an invitation that expired and is resent, a grant whose `expires:` has passed),
-    else None. (A baseline plan has no such grant removal: `reconciler.baseline.plan_then`
+    else None. (A baseline plan has no such grant removal: `reconciler.workflows.baseline.plan_then`
     keeps only the `expires:` that had passed by REF's time, which are REF's own wish.)"""
     expired = {(e.amc_account_id, e.target) for e in plan.expiries if e.expired and e.target}
     classes: list[DriftClass | None] = []

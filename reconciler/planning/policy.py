@@ -4,7 +4,7 @@
 setting given as a flag has its flag in `flags.sources` (`--max-removals`) and wins over the
 manifests, for every account; any other setting takes the manifests' value when they set it
 (with its `file:line` as the source), else stays the default. The manifests' policy is part
-of their digest (`reconciler.digest`), so a pull request that loosens a limit changes it and
+of their digest (`planfile.digest`), so a pull request that loosens a limit changes it and
 is visible as such; a plan states every setting that is not the default and where it came
 from.
 """

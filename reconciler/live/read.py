@@ -1,7 +1,7 @@
 """Read live state from the Amazon Ads API: exactly what the manifests manage (`read_live`),
 or everything the caller can see (`read_all`, for `import`).
 
-What is read (issue #4, "Reading live state"):
+What is read ("Reading live state"):
 - `GET /managerAccounts` on the NA host (manager accounts are global, so NA shows that they
   exist) plus every region a managed manager account's links name; all three regions when
   any managed manager account has `prune` on, because links in other regions are invisible
@@ -31,6 +31,7 @@ from typing import Any
 
 from reconciler.api import AdsReader
 from reconciler.errors import ApiError, AuthError
+from reconciler.live.progress import Progress
 from reconciler.model import (
     AmcRole,
     Desired,
@@ -46,7 +47,6 @@ from reconciler.model import (
     amc_scope,
     manager_scope,
 )
-from reconciler.progress import Progress
 from reconciler.redact import redact
 
 # Reference §2.2: "A maximum of 50 linked accounts are returned for each manager account".
@@ -143,7 +143,7 @@ def live_user(raw: dict[str, Any], roles: Iterable[dict[str, Any]]) -> LiveUser:
         else:
             managed.add(role)
     # Any role we do not manage makes the user unmanaged, ADMIN with it too: demoting such a
-    # user would touch a grant the manifests cannot express (issue #10 review).
+    # user would touch a grant the manifests cannot express.
     chosen: AmcRole | None = None
     if unmanaged:
         chosen = None
@@ -484,7 +484,7 @@ def read_live(
 
     read.run(tasks)
     if progress is not None:
-        progress.finish()  # the line goes before the plan is printed (issue #14)
+        progress.finish()  # the line goes before the plan is printed
     return read.result(read_at)
 
 
@@ -559,7 +559,7 @@ def read_all(
         progress.add_total(len(tasks) - 1)
     read.run(tasks)
     if progress is not None:
-        progress.finish()  # the line goes before the plan is printed (issue #14)
+        progress.finish()  # the line goes before the plan is printed
     return read.result(read_at)
 
 

@@ -1,4 +1,4 @@
-"""`reconciler pin PATH...`: write the proposed `userId:` pins into the manifests (issue #10).
+"""`reconciler pin PATH...`: write the proposed `userId:` pins into the manifests.
 
 A manifest entry that a live user fits only by masked address is a candidate, never proof;
 the plan proposes the pin that proves it (`Plan.pins`). This writes `userId: <id>` into each
@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from reconciler.errors import ReconcilerError
-from reconciler.importer import write_atomic
+from reconciler.manifest.edit import write_atomic
 from reconciler.manifest.layout import split_lines
 from reconciler.plan import Pin
 

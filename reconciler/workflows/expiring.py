@@ -1,0 +1,94 @@
+"""`reconciler adopt --expiring`: remove from the manifests every entry whose `expires:` has
+passed or comes soon, for a pull request that a reviewer merges (the access ends) or amends
+by moving the date. No live read: git alone says when access ends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reconciler.manifest.edit import Editor, FileEdit
+from reconciler.model import Desired, Source
+from reconciler.plan import day
+from reconciler.workflows.adopt import Adoption, who
+from reconciler.workflows.gate import floor_before, load_edited, settle
+
+
+def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
+    """`adopt --expiring`: remove every entry whose `expires:` has passed or comes within
+    `within_days`, for a pull request that a reviewer merges (the access ends) or amends
+    by moving the date. No live read. An `expires:` on a group member removes the member
+    from the group (the expiry applies wherever the group is used); on an entry, the entry.
+    An account whose every entry goes is left with `users: []`.
+
+    The edited manifests must load. A removal they would not load without (the last admin
+    of an account with `minAdmins`, say) is found by `_settle` and listed with why, for the
+    reviewer to add an admin or move the date; the rest is made."""
+    base = Editor()
+    already = floor_before(desired, now)
+    units: list[tuple[Source, Editor]] = []
+    done: set[Source] = set()
+    horizon = now + within_days * 86_400
+    for account in desired.amc_accounts:
+        for user in account.users:
+            if user.expires is None or user.expires > horizon or user.source is None:
+                continue
+            # The group entry's own `expires:` ends the group here; a member's ends the
+            # member everywhere, so it leaves the group.
+            own = _within(base.entry_range(user.source), user.source, user.expires_source)
+            target = (
+                user.pin_at if user.group is not None and user.pin_at and not own else user.source
+            )
+            if target in done:
+                continue
+            done.add(target)
+            state = "expired" if user.expires <= now else "expires"
+            unit = base.fork()
+            if unit.remove(target, f"{who(user)} {state} on {day(user.expires)}"):
+                units.append((target, unit))
+            else:
+                base.skipped += unit.skipped
+    # Members of groups no account uses (yet): their entries end all the same.
+    for members in desired.groups.values():
+        for member in members:
+            if member.expires is None or member.expires > horizon or member.source is None:
+                continue
+            if member.source in done:
+                continue
+            done.add(member.source)
+            state = "expired" if member.expires <= now else "expires"
+            unit = base.fork()
+            if unit.remove(member.source, f"{who(member)} {state} on {day(member.expires)}"):
+                units.append((member.source, unit))
+            else:
+                base.skipped += unit.skipped
+
+    def combine(chosen: Sequence[tuple[Source, Editor]]) -> tuple[Editor, list[FileEdit]]:
+        merged = base.fork()
+        for _, unit in chosen:
+            merged.merge(unit)
+        return merged, merged.results()
+
+    def check(chosen: Sequence[tuple[Source, Editor]]) -> None:
+        _, files = combine(chosen)
+        if files:
+            load_edited(desired, files, now=now, already=already)
+
+    accepted, refused = settle(units, check)
+    merged, files = combine(accepted)
+    if refused and files:
+        load_edited(desired, files, now=now, already=already)  # those that pass, together
+    for (_, unit), exc in refused:
+        merged.skipped.append(
+            f"{'; '.join(unit.adopted)}: not removed, because the manifests would not pass "
+            f"their own checks without it: {'; '.join(exc.problems)} (or move the `expires:`)"
+        )
+    return Adoption(tuple(files), tuple(merged.adopted), (*base.skipped, *merged.skipped))
+
+
+def _within(span: tuple[int, int] | None, entry: Source, at: Source | None) -> bool:
+    return (
+        span is not None
+        and at is not None
+        and at.file == entry.file
+        and span[0] <= at.line <= span[1]
+    )
