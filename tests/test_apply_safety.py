@@ -399,6 +399,14 @@ class Terminal:
 
         os.write(self.master, text.encode())
 
+    def expect_running(self, wait_s: float = 0.05) -> None:
+        """Wait a moment for output; the command must not have ended meanwhile."""
+        import time
+
+        self.read_available()
+        assert self.process.poll() is None, f"it ended early:\n{self.output}"
+        time.sleep(wait_s)
+
     def interrupt(self, timeout_s: float = 30.0) -> None:
         """Ctrl-C, as the terminal would send it: SIGINT, again each second until it exits
         (a signal that lands between two Python bytecodes of the prompt is not lost, but one
@@ -516,9 +524,12 @@ def test_ctrl_c_while_reading_exits_130(tmp_path: Path) -> None:
     manifests = write_manifest(tmp_path, PROMOTE_PETE)
     with serve("--seed", write_seed(tmp_path, OLGA_PETE), "--latency-ms", "3000") as served:
         term = Terminal(["apply", manifests], _env(dict(served.env)))
-        import time
-
-        time.sleep(1.5)  # the read is under way: every answer takes 3 s
+        # Ready when the token is issued: the read is then under way, and every answer
+        # takes 3 s, so the interrupt lands while it reads.
+        for _ in range(1200):  # a minute at most
+            if "lwa:token" in served.stats()["requests"]:
+                break
+            term.expect_running()
         term.interrupt()
         code, output = term.finish()
     assert code == 130, output

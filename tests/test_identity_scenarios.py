@@ -129,7 +129,7 @@ def test_invite_accept_then_pin_the_common_path(
     assert code == EXIT_CHANGES, out
     after = (Path(folder) / "amc.yaml").read_text(encoding="utf-8").splitlines()
     diff = [d for d in difflib.ndiff(before, after) if d[:1] in "+-"]
-    assert len(diff) == 1 and diff[0].startswith("+ ") and "userId: amzn1.account." in diff[0]
+    assert len(diff) == 1 and diff[0].startswith("+ ") and 'userId: "amzn1.account.' in diff[0]
     code, out = run(capsys, "plan", "--sandbox-state", state, folder)
     assert "Proposed pins" not in out
     assert run(capsys, "pin", "--sandbox-state", state, folder)[0] == EXIT_OK  # idempotent

@@ -98,7 +98,7 @@ class Editor:
             try:
                 self.layouts[file] = layout(self.read(file))
             except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-                raise ReconcilerError(f"{file}: cannot read it to adopt ({exc})") from exc
+                raise ReconcilerError(f"{file}: cannot read it to edit ({exc})") from exc
         return self.layouts[file]
 
     def lines(self, file: str) -> list[str]:
@@ -127,7 +127,7 @@ class Editor:
         found = self.entry(source)
         at = found.keys.get("role") if found is not None else None
         if at is None:
-            self.skipped.append(f"{source}: {what}: its `role:` is not where adopt can edit it")
+            self.skipped.append(f"{source}: {what}: its `role:` is not where it can be edited")
             return
         line = self.lines(source.file)[at.line - 1]
         new = line[: at.start] + role.value + line[at.end :]
@@ -143,6 +143,37 @@ class Editor:
             self.adopted.append(f"{source}: {what}")
             return True
         return False
+
+    def entry_on_line(self, file: str, line: int) -> Entry | None:
+        """The one list entry whose value starts on `line` of `file` (None for none, or for
+        two: `- - x` is not an entry anything here edits)."""
+        found = [e for (at, _), e in self.layout(file).entries.items() if at == line]
+        return found[0] if len(found) == 1 else None
+
+    def add_key(self, file: str, found: Entry, key: str, value: str, what: str) -> bool:
+        """`key: value` (value already quoted) added to the mapping entry `found`: in a
+        one-line flow mapping before its `}`, in a block mapping as a line after the entry's
+        last, at its keys' column. False (and listed as skipped) for any other entry, or one
+        that has `key` already."""
+        lines = self.lines(file)
+        text = "".join(lines[found.first - 1 : found.last])
+        if key in found.keys or re.search(rf"(^|[\s{{,]){re.escape(key)}\s*:", text):
+            self.skipped.append(f"{file}:{found.first}: {what}: it has a `{key}:` already")
+            return False
+        if found.close is not None and found.close.line == found.first:
+            line = lines[found.close.line - 1]
+            before = line[: found.close.start].rstrip()
+            comma = "" if before.endswith("{") else ", "
+            new = f"{before}{comma}{key}: {value}{line[found.close.start :]}"
+            if not self.claim(file, (found.close.line, found.close.line), [new], what):
+                return False
+        elif found.indent is not None and not found.flow:
+            self.edits[file].insert[found.last].append(f"{' ' * found.indent}{key}: {value}\n")
+        else:
+            self.skipped.append(f"{file}:{found.first}: {what}: not an entry this can edit")
+            return False
+        self.adopted.append(f"{file}:{found.first}: {what}")
+        return True
 
     def dash_indent(self, source: Source) -> str | None:
         found = self.entry(source)

@@ -1,4 +1,4 @@
-"""Where things are in a manifest file, from the YAML parser, for line edits (`adopt`).
+"""Where things are in a manifest file, from the YAML parser, for line edits (`manifest.edit`).
 
 A line edit must know exactly which lines a list entry spans: guessing it from indentation
 gets a blank line or a comment inside a block entry wrong, and then removing the entry
@@ -62,6 +62,10 @@ class Entry:
     last: int
     flow: bool = False  # a flow mapping (`- {id: X}`): no key can be added line by line
     keys: dict[str, Scalar] = field(default_factory=dict)
+    # A flow mapping's closing `}` (where a key is added), or a block mapping's keys'
+    # column (0-based, where an added key's line starts); None for anything else.
+    close: Scalar | None = None
+    indent: int | None = None
 
 
 @dataclass(slots=True)
@@ -132,6 +136,11 @@ def _entry(item: yaml.Node, result: Layout, sequence: BlockList | None) -> None:
         return  # `-` alone on its line, the value below: not an entry adopt edits
     flow = isinstance(item, yaml.MappingNode) and bool(item.flow_style)
     entry = Entry(line, max(line, _last_line(item)), flow=flow)
+    if flow:
+        end = item.end_mark  # just after the `}`
+        entry.close = Scalar(end.line + 1, end.column - 1, end.column)
+    elif isinstance(item, yaml.MappingNode) and item.value:
+        entry.indent = item.value[0][0].start_mark.column
     if isinstance(item, yaml.MappingNode):
         for key, value in item.value:
             scalars = isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode)

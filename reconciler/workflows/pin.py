@@ -1,12 +1,12 @@
 """`reconciler pin PATH...`: write the proposed `userId:` pins into the manifests.
 
 A manifest entry that a live user fits only by masked address is a candidate, never proof;
-the plan proposes the pin that proves it (`Plan.pins`). This writes `userId: <id>` into each
-such entry, editing text, not re-serialising YAML: only the pinned lines change, comments,
-order, quoting and layout stay byte for byte. Each edit is checked by loading the file again:
-the entry must now carry exactly that `userId` and nothing else in the file may differ. An
-entry that is not a one-line flow mapping (`- {email: ..., role: ...}`) or a block mapping
-whose first key is on the pin's line is reported, not guessed at.
+the plan proposes the pin that proves it (`Plan.pins`). This writes `userId: "<id>"` into
+each such entry with the one manifest editor (`manifest.edit`): only the pinned lines change;
+comments, order, quoting, line breaks and layout stay byte for byte. Each edit is checked by
+loading the file again: the entry must now carry exactly that `userId` and nothing else in the
+file may differ. An entry that is not a one-line flow mapping (`- {email: ..., role: ...}`)
+or a block mapping is reported, not guessed at.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from typing import Any
 import yaml
 
 from reconciler.errors import ReconcilerError
-from reconciler.manifest.edit import write_atomic
-from reconciler.manifest.layout import split_lines
+from reconciler.manifest.edit import Editor, quoted, write_atomic
 from reconciler.plan import Pin
 
 _USER_ID = re.compile(r"[A-Za-z0-9._:-]{1,150}")  # fullmatch; the spec caps userId at 150
@@ -33,43 +32,6 @@ class PinResult:
     written: tuple[Pin, ...]
     skipped: tuple[tuple[Pin, str], ...]  # (pin, why it was not written)
     files: tuple[Path, ...]
-
-
-def _flow_insert(line: str, user_id: str) -> str | None:
-    """`- {email: a@x, role: viewer}  # c` -> `- {email: a@x, role: viewer, userId: X}  # c`."""
-    start = line.find("{")
-    if start < 0:
-        return None
-    depth, quote = 0, ""
-    for i in range(start, len(line)):
-        c = line[i]
-        if quote:
-            if c == quote:
-                quote = ""
-            continue
-        if c in "'\"":
-            quote = c
-        elif c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return f"{line[:i].rstrip()}, userId: {user_id}{line[i:]}"
-        elif c == "#" and i > 0 and line[i - 1] == " ":
-            return None  # a comment before the mapping closes: not a one-line mapping
-    return None
-
-
-def _block_insert(lines: list[str], index: int, user_id: str) -> list[str] | None:
-    """A block mapping whose first key is on `lines[index]` (`- email: a@x` or `email:`):
-    a `userId:` line right after it, at the keys' indentation."""
-    line = lines[index]
-    match = re.match(r"^(\s*)(- +)?([A-Za-z]+):", line)
-    if match is None:
-        return None
-    indent = len(match.group(1)) + len(match.group(2) or "")
-    newline = "\r\n" if line.endswith("\r\n") else "\n"
-    return [*lines[: index + 1], f"{' ' * indent}userId: {user_id}{newline}", *lines[index + 1 :]]
 
 
 def _pinned(doc: Any) -> list[tuple[str, str]]:
@@ -122,43 +84,31 @@ def write_pins(pins: Iterable[Pin], *, dry_run: bool = False) -> PinResult:
     written: list[Pin] = []
     files: list[Path] = []
     for file, file_pins in sorted(chosen.items()):
-        path = Path(file)
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise ReconcilerError(f"{file}: cannot read it to pin ({exc.strerror})") from exc
-        text = raw.decode("utf-8")
-        lines = split_lines(text)  # where YAML counts lines, each with its own break
+        editor = Editor()
         done: list[Pin] = []
-        # Bottom up, so an inserted line never moves a line still to be edited.
-        for pin in sorted(file_pins, key=lambda p: -p.line):
-            index = pin.line - 1
-            if index >= len(lines) or "userId" in lines[index]:
-                skipped.append((pin, f"{file}:{pin.line} already has a userId, or is gone"))
-                continue
-            flow = _flow_insert(lines[index], pin.user_id)
-            if flow is not None:
-                lines[index] = flow
+        for pin in sorted(file_pins, key=lambda p: p.line):
+            found = editor.entry_on_line(file, pin.line)
+            what = f"pin {pin.email} as {pin.user_id}"
+            if found is None:
+                skipped.append((pin, f"{file}:{pin.line}: not an entry this can edit, or gone"))
+            elif editor.add_key(file, found, "userId", quoted(pin.user_id), what):
+                done.append(pin)
             else:
-                block = _block_insert(lines, index, pin.user_id)
-                if block is None:
-                    skipped.append((pin, f"{file}:{pin.line}: not an entry this can edit"))
-                    continue
-                lines = block
-            done.append(pin)
-        if not done:
+                skipped.append((pin, editor.skipped[-1]))
+        edits = editor.results()
+        if not done or not edits:
             continue
-        new_text = "".join(lines)
-        _check(file, text, new_text, done)
+        (edit,) = edits
+        _check(file, edit.before, edit.after, done)
         if not dry_run:
             try:
-                write_atomic(path, new_text)
+                write_atomic(Path(file), edit.after)
             except OSError as exc:
                 raise ReconcilerError(
                     f"{file}: cannot write the pins ({exc.strerror}); nothing was changed in it"
                 ) from exc
         written += done
-        files.append(path)
+        files.append(Path(file))
     return PinResult(tuple(sorted(written)), tuple(skipped), tuple(files))
 
 
