@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -69,6 +69,10 @@ _KIND_RANK = {kind: rank for rank, kind in enumerate(KIND_ORDER)}
 REMOVING_KINDS: frozenset[ActionKind] = frozenset(
     {ActionKind.DISASSOCIATE, ActionKind.REVOKE_USER, ActionKind.REVOKE_INVITATION}
 )
+
+# The kinds that time alone makes necessary (an invitation that expired is sent again):
+# never evidence that live moved away from what was applied.
+TIME_KINDS: frozenset[ActionKind] = frozenset({ActionKind.RESEND_INVITATION})
 
 PHASE_CREATE = 0
 PHASE_GRANT = 1
@@ -146,6 +150,22 @@ class Action:
     def is_removal(self) -> bool:
         """Counted by the removal guards: a link or a person's access (or invitation) goes."""
         return self.phase == PHASE_REMOVE and self.kind in REMOVING_KINDS
+
+
+# The fields every action has; the rest are typed fields that each kind uses or leaves unset
+# (its family's contract, `reconciler.actions`).
+COMMON_FIELDS = ("kind", "phase", "target", "notify", "label", "reason")
+
+
+def typed_fields() -> tuple[str, ...]:
+    """The typed fields of `Action` that a kind may use, in declaration order."""
+    return tuple(f.name for f in fields(Action) if f.name not in COMMON_FIELDS)
+
+
+def json_name(field_name: str) -> str:
+    """A field's name in a plan file: `amc_account_id` -> `amcAccountId`."""
+    head, *rest = field_name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 @dataclass(frozen=True, slots=True)

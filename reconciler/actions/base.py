@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from reconciler.api import AdsClient, BatchResult
 from reconciler.model import Live
-from reconciler.plan import Action, ActionKind
+from reconciler.plan import Action, ActionKind, typed_fields
 
 
 class Family(Protocol):
@@ -79,18 +79,7 @@ def require(action: Action, *, present: Sequence[str], absent: Sequence[str]) ->
     return problems
 
 
-ALL_FIELDS = (
-    "manager",
-    "amc_account_id",
-    "manager_type",
-    "id_type",
-    "region",
-    "link_role",
-    "role",
-    "old_role",
-    "email",
-    "user_name",
-)
+ALL_FIELDS = typed_fields()
 
 
 def others(*used: str) -> tuple[str, ...]:

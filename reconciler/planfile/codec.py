@@ -18,6 +18,10 @@ import contextlib
 import json
 import os
 import tempfile
+import types
+import typing
+from dataclasses import fields
+from enum import Enum
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -29,16 +33,13 @@ from reconciler.actions import check_actions, drift_key
 from reconciler.errors import PlanFileError
 from reconciler.model import (
     AmcRole,
-    IdType,
     Incomplete,
-    LinkRole,
     Live,
     LiveAmcAccount,
     LiveInvitation,
     LiveLink,
     LiveManagerAccount,
     LiveUser,
-    ManagerAccountType,
     Region,
     Scope,
 )
@@ -46,7 +47,6 @@ from reconciler.plan import (
     FORMAT_VERSION,
     AccountLimits,
     Action,
-    ActionKind,
     Baseline,
     Bindings,
     Expiry,
@@ -58,6 +58,7 @@ from reconciler.plan import (
     Protected,
     Refusal,
     Waiting,
+    json_name,
 )
 from reconciler.planfile.digest import action_meaning, plan_digest
 from reconciler.planning.drift import DriftItem, classify
@@ -209,29 +210,31 @@ def _encode_action(a: Action) -> dict[str, Any]:
     return {**action_meaning(a), "scope": str(a.scope), "reason": a.reason}
 
 
-def _opt(enum: Any, value: Any) -> Any:
-    return None if value is None else enum(value)
+def _typed(hint: Any, raw: Any) -> Any:
+    """A plan file's JSON value as the `Action` field of type `hint` holds it (the schema has
+    checked its JSON type; a value outside an enum raises ValueError)."""
+    if raw is None:
+        return None
+    if isinstance(hint, types.UnionType):
+        (hint,) = [h for h in typing.get_args(hint) if h is not type(None)]
+    if typing.get_origin(hint) is tuple:
+        inner = typing.get_args(hint)[0]
+        return tuple(_typed(inner, v) for v in raw)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint(raw)
+    if hint is ManagerRef:
+        return ManagerRef(name=raw["name"], id=raw["id"])
+    return raw
+
+
+_ACTION_TYPES = typing.get_type_hints(Action)
 
 
 def _decode_action(d: dict[str, Any]) -> Action:
-    manager = d["manager"]
+    """The action a plan file's object describes, field by field from `Action`'s own
+    declaration (so a field a new kind adds needs no line here)."""
     return Action(
-        kind=ActionKind(d["kind"]),
-        phase=d["phase"],
-        target=d["target"],
-        manager=None if manager is None else ManagerRef(name=manager["name"], id=manager["id"]),
-        amc_account_id=d["amcAccountId"],
-        manager_type=_opt(ManagerAccountType, d["managerType"]),
-        id_type=_opt(IdType, d["idType"]),
-        region=_opt(Region, d["region"]),
-        link_role=_opt(LinkRole, d["linkRole"]),
-        role=_opt(AmcRole, d["role"]),
-        old_role=_opt(AmcRole, d["oldRole"]),
-        email=d["email"],
-        user_name=d["userName"],
-        notify=d["notify"],
-        label=d["label"],
-        reason=d["reason"],
+        **{f.name: _typed(_ACTION_TYPES[f.name], d[json_name(f.name)]) for f in fields(Action)}
     )
 
 

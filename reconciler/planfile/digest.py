@@ -17,10 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import fields
+from enum import Enum
 from typing import Any
 
 from reconciler.model import Desired, DesiredPolicy, DesiredUser, canonical_email
-from reconciler.plan import Action
+from reconciler.plan import Action, ManagerRef, json_name
 
 PREFIX = "sha256:"
 
@@ -35,26 +37,24 @@ def _value(v: Any) -> Any:
 
 
 def action_meaning(action: Action) -> dict[str, Any]:
-    """Every field of `action` but `reason`, as plain JSON values (the plan file's action
-    object, less `reason`)."""
-    manager = action.manager
+    """Every field of `action` but `reason`, as plain JSON values under its plan-file name
+    (the plan file's action object, less `scope` and `reason`). Derived from `Action`'s
+    fields, so a field a new kind adds is in the digest without a line here."""
     return {
-        "kind": action.kind.value,
-        "phase": action.phase,
-        "target": action.target,
-        "manager": None if manager is None else {"id": manager.id, "name": manager.name},
-        "amcAccountId": action.amc_account_id,
-        "managerType": _value(action.manager_type),
-        "idType": _value(action.id_type),
-        "region": _value(action.region),
-        "linkRole": _value(action.link_role),
-        "role": _value(action.role),
-        "oldRole": _value(action.old_role),
-        "email": action.email,
-        "userName": action.user_name,
-        "notify": action.notify,
-        "label": action.label,
+        json_name(f.name): _plain(getattr(action, f.name))
+        for f in fields(Action)
+        if f.name != "reason"
     }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, ManagerRef):
+        return {"id": value.id, "name": value.name}
+    if isinstance(value, tuple | frozenset):
+        return [_plain(v) for v in value]
+    return value
 
 
 def plan_digest(actions: Iterable[Action]) -> str:

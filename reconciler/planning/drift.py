@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from reconciler.actions import describe, drift_key
-from reconciler.plan import Action, ActionKind, DriftClass, Plan, day, when
+from reconciler.plan import TIME_KINDS, Action, DriftClass, Plan, day, when
 
 # Reading order of the classes in summaries.
 ORDER: tuple[DriftClass, ...] = (
@@ -102,7 +102,7 @@ def time_classes(plan: Plan) -> list[DriftClass | None]:
     expired = {(e.amc_account_id, e.target) for e in plan.expiries if e.expired and e.target}
     classes: list[DriftClass | None] = []
     for action in plan.actions:
-        if action.kind is ActionKind.RESEND_INVITATION:
+        if action.kind in TIME_KINDS:
             classes.append(DriftClass.INVITATION_EXPIRED)
         elif action.is_removal and (action.amc_account_id, action.target) in expired:
             classes.append(DriftClass.GRANT_EXPIRED)

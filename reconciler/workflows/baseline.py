@@ -30,7 +30,7 @@ from reconciler.manifest import load_texts
 from reconciler.manifest.loader import SUFFIXES
 from reconciler.manifest.yamlload import MAX_FILE_BYTES
 from reconciler.model import Desired, DesiredUser, IdType, Live, manager_scope
-from reconciler.plan import ActionKind, Baseline, Plan, Policy
+from reconciler.plan import TIME_KINDS, Baseline, Plan, Policy
 from reconciler.planning.planner import make_plan
 
 _GIT_TIMEOUT_S = 30
@@ -264,7 +264,7 @@ def compare(
     mine = {drift_key(a) for a in made.actions}
     # What time alone made at REF (a resend) is not live moving away from what was applied;
     # an `expires:` that had passed by REF's time is REF's own wish (`plan_then`).
-    moved = [a for a in then.actions if a.kind is not ActionKind.RESEND_INVITATION]
+    moved = [a for a in then.actions if a.kind not in TIME_KINDS]
     also = {drift_key(a) for a in moved} & mine
     # Where REF's plan held a change back (identity not proven, a user it cannot restore),
     # what REF would do is not known: no claim either way there.
