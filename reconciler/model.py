@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class Region(StrEnum):
@@ -314,8 +315,109 @@ class LiveAmcAccount:
 
 
 class ScopeKind(StrEnum):
+    """A kind of account: the first half of an account's typed address (`Scope`)."""
+
     MANAGER = "manager"
+    SPONSORED_ADS = "sponsored-ads"
+    DSP = "dsp"
     AMC = "amc"
+
+
+class Role(StrEnum):
+    """A role on an account of any kind. The user-permission API spells these ADMIN,
+    EDITOR, VIEWER; AMC invitations spell them lower-case (reference §4.2, §5). `from_api`
+    normalises both."""
+
+    ADMIN = "admin"
+    EDITOR = "editor"
+    VIEWER = "viewer"
+
+    @classmethod
+    def from_api(cls, value: str) -> Role | None:
+        """Any casing of a role to the role; None for anything else (a custom set)."""
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class KindFacts:
+    """What differs between kinds of account, as the invitation and user-permission APIs
+    serve them (reference §4.1, §4.2, §5.1): one row per kind, read by the planner, the
+    validator, the client and the sandbox; nothing else branches on a kind's name."""
+
+    kind: ScopeKind
+    noun: str  # how people read it: "manager account"
+    header: str  # the request header that names the account
+    roles: tuple[Role, ...]  # the roles it accepts
+    permissions: tuple[str, ...]  # the custom permission names it accepts (none: roles only)
+    countries: bool  # whether a grant names countries (global sponsored-ads accounts only)
+    invitation_role_case: str  # "lower" (AMC's guide spells admin/viewer) or "upper"
+
+
+# S-UPM's `CountryCode` (reference §5): the countries a sponsored-ads grant may name.
+COUNTRY_CODES: frozenset[str] = frozenset(
+    {"AE", "AU", "BE", "BR", "CA", "CL", "CO", "DE", "EG", "ES", "FR", "GB", "IE"}
+    | {"IN", "IT", "JP", "MX", "NG", "NL", "PL", "SA", "SE", "SG", "TR", "US", "ZA"}
+)
+ACCOUNT_HEADER = "Amazon-Ads-AccountId"
+MANAGER_ACCOUNT_HEADER = "Amazon-Ads-ManagerAccountId"
+_ALL_ROLES = (Role.ADMIN, Role.EDITOR, Role.VIEWER)
+
+KINDS: Mapping[ScopeKind, KindFacts] = MappingProxyType(
+    {
+        ScopeKind.MANAGER: KindFacts(
+            kind=ScopeKind.MANAGER,
+            noun="manager account",
+            header=MANAGER_ACCOUNT_HEADER,
+            roles=_ALL_ROLES,
+            permissions=(),
+            countries=False,
+            invitation_role_case="upper",
+        ),
+        ScopeKind.SPONSORED_ADS: KindFacts(
+            kind=ScopeKind.SPONSORED_ADS,
+            noun="sponsored-ads account",
+            header=ACCOUNT_HEADER,
+            roles=_ALL_ROLES,
+            permissions=(
+                "campaign_edit",
+                "campaign_view",
+                "reports_view",
+                "brand_posts_edit",
+                "store_edit",
+                "payment_method_edit",
+                "payment_method_view",
+                "billing_edit",
+                "billing_view",
+                "user_edit",
+            ),
+            countries=True,
+            invitation_role_case="upper",
+        ),
+        ScopeKind.DSP: KindFacts(
+            kind=ScopeKind.DSP,
+            noun="DSP account",
+            header=ACCOUNT_HEADER,
+            roles=_ALL_ROLES,
+            permissions=("campaign_edit", "creatives_edit", "reports_edit", "reports_limited"),
+            countries=False,
+            invitation_role_case="upper",
+        ),
+        # [UNK] reference §4.2: whether AMC invitations accept ADMIN/VIEWER upper-case; the
+        # AMC guide's lower-case is what is sent.
+        ScopeKind.AMC: KindFacts(
+            kind=ScopeKind.AMC,
+            noun="AMC account",
+            header=ACCOUNT_HEADER,
+            roles=(Role.ADMIN, Role.VIEWER),
+            permissions=(),
+            countries=False,
+            invitation_role_case="lower",
+        ),
+    }
+)
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconciler.model import ACCOUNT_HEADER as ACCOUNT_HEADER  # the header per kind: KINDS
 from reconciler.model import Region
-
-ACCOUNT_HEADER = "Amazon-Ads-AccountId"  # invitations and user permissions, AMC (§4.1)
 
 
 @dataclass(frozen=True, slots=True)
