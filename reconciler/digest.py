@@ -1,8 +1,9 @@
 """Digests that bind a plan to what it means (issue #9).
 
-- `plan_digest(actions)`: sha256 over what each action means, in plan order: every typed
-  field except `reason` (which cites manifest file:line, and must not make a reformatted
-  manifest a different plan). Printed by text and markdown so an approval can name it.
+- `plan_digest(actions, coverage)`: sha256 over what each action means, in plan order: every
+  typed field except `reason` (which cites manifest file:line, and must not make a
+  reformatted manifest a different plan), and for a `--changed-since` plan the accounts it
+  covers. Printed by text and markdown so an approval can name it.
 - `desired_digest(desired)`: sha256 over what the manifests mean: `Desired` without source
   locations, file names or the group an entry came from, every collection sorted. The same
   manifests reformatted, reordered or split over other files give the same digest.
@@ -20,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from reconciler.model import Desired, DesiredPolicy, DesiredUser, canonical_email
-from reconciler.plan import Action
+from reconciler.plan import Action, Coverage
 
 PREFIX = "sha256:"
 
@@ -57,8 +58,23 @@ def action_meaning(action: Action) -> dict[str, Any]:
     }
 
 
-def plan_digest(actions: Iterable[Action]) -> str:
-    return _hash([action_meaning(a) for a in actions])
+def coverage_meaning(coverage: Coverage) -> dict[str, Any]:
+    """What binds a `--changed-since` plan's scope: REF's commit, the accounts planned and
+    those leaving management (not why each is in, which is for people)."""
+    return {
+        "commit": coverage.commit,
+        "planned": sorted(a.scope for a in coverage.accounts if not a.leaving),
+        "leaving": sorted(a.scope for a in coverage.accounts if a.leaving),
+    }
+
+
+def plan_digest(actions: Iterable[Action], coverage: Coverage | None = None) -> str:
+    """The actions' meaning in plan order; for a plan made with `--changed-since`, together
+    with the accounts it covers (a plan over everything keeps the digest it always had)."""
+    meaning = [action_meaning(a) for a in actions]
+    if coverage is None:
+        return _hash(meaning)
+    return _hash({"actions": meaning, "coverage": coverage_meaning(coverage)})
 
 
 def short(digest: str) -> str:

@@ -27,7 +27,7 @@ from reconciler import operations, planfile
 from reconciler.api import AdsClient
 from reconciler.apply import ActionResult, stop_on_signals
 from reconciler.apply.render import render_report, result_line
-from reconciler.baseline import manifests_at
+from reconciler.baseline import manifests_at, manifests_since
 from reconciler.cli.helptext import CREDENTIALS_ENV, ERROR, OK, SANDBOX_ENV, epilog
 from reconciler.cli.options import ApiOptions, api_options
 from reconciler.errors import (
@@ -259,15 +259,26 @@ def _context(api: ApiOptions, paths: tuple[str, ...]) -> operations.Context:
 
 
 def _plan(
-    paths: tuple[str, ...], api: ApiOptions, policy: Policy, baseline: str | None = None
+    paths: tuple[str, ...],
+    api: ApiOptions,
+    policy: Policy,
+    baseline: str | None = None,
+    changed_since: str | None = None,
 ) -> tuple[Desired, Plan]:
     desired = _load(paths)
-    # Before anything is read live: a baseline that cannot be used stops here.
+    # Before anything is read live: a baseline or REF that cannot be used stops here.
     revision = manifests_at(baseline, paths) if baseline is not None else None
+    since = manifests_since(changed_since, paths) if changed_since is not None else None
     context = _context(api, paths)
     with api.open_client() as client:
         the_plan = operations.plan(
-            desired, client, policy, context, baseline=revision, progress=api.progress
+            desired,
+            client,
+            policy,
+            context,
+            baseline=revision,
+            changed_since=since,
+            progress=api.progress,
         )
     return desired, the_plan
 
@@ -280,6 +291,17 @@ _BASELINE = click.option(
     "last successful apply. Each change is then labelled changed behind git's back (the "
     "manifests at REF would make it too) or not applied yet (only the manifests since REF "
     "ask for it). Without it the two cannot be told apart, and are not.",
+)
+
+_CHANGED_SINCE = click.option(
+    "--changed-since",
+    metavar="REF",
+    default=None,
+    help="The git commit (or branch, tag) the change starts from, e.g. a pull request's "
+    "merge base: read and plan only the accounts whose desired state differs between the "
+    "manifests at REF and PATH... (an entry, a group or the policy reaching them, an account "
+    "added; one dropped is listed as leaving management). The plan lists them and why, and "
+    "a saved plan applies over exactly those. Without it, everything the manifests manage.",
 )
 
 
@@ -300,6 +322,7 @@ _BASELINE = click.option(
     help="Exit 2 when the plan has changes (0 when none).",
 )
 @_BASELINE
+@_CHANGED_SINCE
 @guard_options
 @api_options
 @click.pass_context
@@ -312,6 +335,7 @@ def plan(
     show_waiting: bool,
     detailed_exitcode: bool,
     baseline: str | None,
+    changed_since: str | None,
     policy: Policy,
     api: ApiOptions,
 ) -> None:
@@ -323,7 +347,7 @@ def plan(
         from reconciler.cli import MASK_ERRORS
 
         MASK_ERRORS.set()
-    _, the_plan = _plan(paths, api, policy, baseline)
+    _, the_plan = _plan(paths, api, policy, baseline, changed_since)
     if out is not None:
         planfile.write(out, the_plan)
     click.echo(
@@ -353,6 +377,7 @@ def _refused(the_plan: Plan) -> int:
 @_SHOW_WAITING
 @_PATHS
 @_BASELINE
+@_CHANGED_SINCE
 @guard_options
 @api_options
 @click.pass_context
@@ -363,6 +388,7 @@ def drift(
     mask_emails: bool,
     show_waiting: bool,
     baseline: str | None,
+    changed_since: str | None,
     policy: Policy,
     api: ApiOptions,
 ) -> None:
@@ -377,7 +403,7 @@ def drift(
         from reconciler.cli import MASK_ERRORS
 
         MASK_ERRORS.set()
-    _, the_plan = _plan(paths, api, policy, baseline)
+    _, the_plan = _plan(paths, api, policy, baseline, changed_since)
     click.echo(
         _render(the_plan, output_format, mask=mask_emails, show_waiting=show_waiting), nl=False
     )
@@ -467,6 +493,7 @@ def _locked(api: ApiOptions, *, enabled: bool, timeout_s: float) -> Iterator[Non
 )
 @_MASK
 @_SHOW_WAITING
+@_CHANGED_SINCE
 @guard_options
 @api_options
 @click.pass_context
@@ -480,6 +507,7 @@ def apply(
     lock_timeout_s: float,
     mask_emails: bool,
     show_waiting: bool,
+    changed_since: str | None,
     policy: Policy,
     api: ApiOptions,
 ) -> None:
@@ -494,15 +522,24 @@ def apply(
         from reconciler.cli import MASK_ERRORS
 
         MASK_ERRORS.set()
+    if plan_file is not None and changed_since is not None:
+        raise UsageError(
+            "--changed-since with --plan: a saved plan applies over the accounts it records; "
+            "leave out --changed-since"
+        )
     desired = _load(paths)
     saved = planfile.read(plan_file) if plan_file is not None else None
+    # Before anything is read live or locked: a REF that cannot be used stops here.
+    since = manifests_since(changed_since, paths) if changed_since is not None else None
     context = _context(api, paths)
     with (
         _locked(api, enabled=use_lock, timeout_s=lock_timeout_s),
         api.open_client() as client,
     ):
         if saved is None:
-            the_plan = operations.plan(desired, client, policy, context, progress=api.progress)
+            the_plan = operations.plan(
+                desired, client, policy, context, changed_since=since, progress=api.progress
+            )
             confirm = None if auto_approve else _confirm
         else:
             the_plan = operations.check_saved(
