@@ -7,9 +7,11 @@ summary, and the `Live` snapshot the plan was computed from (so
 `apply --plan` can say what moved). A plan file is untrusted input (a pull request's job
 wrote it): `decode` refuses a file of another format version, one that breaks the schema,
 one whose actions are not a plan this tool could have made (`reconciler.actions
-.check_actions`), one whose stored scopes or summary disagree with its actions, and one whose
-actions do not match its `planDigest`. JSON and jsonschema errors stop here: a bad file
-becomes a `PlanFileError` naming the file and the problem. Nothing secret is in a plan.
+.check_actions`), one whose stored scopes or summary disagree with its actions, one whose
+actions (and, for a `--changed-since` plan, the accounts its `coverage` lists) do not match
+its `planDigest`, and one with an action outside its coverage. JSON and jsonschema errors
+stop here: a bad file becomes a `PlanFileError` naming the file and the problem. Nothing
+secret is in a plan.
 """
 
 from __future__ import annotations
@@ -306,7 +308,8 @@ def encode(plan: Plan) -> dict[str, Any]:
         },
         "live": encode_live(plan.live),
         **_encode_drift(plan),
-        "coverage": _encode_coverage(plan.coverage),
+        # Only for a `--changed-since` plan: a plan over everything is the file it always was.
+        **({} if plan.coverage is None else {"coverage": _encode_coverage(plan.coverage)}),
     }
     # Our own output must satisfy our own schema; a failure here is a bug, not a user error.
     jsonschema.validate(data, plan_schema())
@@ -522,9 +525,7 @@ def _baseline_problems(baseline: Baseline, actions: tuple[Action, ...]) -> list[
 # read back, each must be a scope, listed once, and every action must be on one of them.
 
 
-def _encode_coverage(coverage: Coverage | None) -> dict[str, Any] | None:
-    if coverage is None:
-        return None
+def _encode_coverage(coverage: Coverage) -> dict[str, Any]:
     return {
         "ref": coverage.ref,
         "commit": coverage.commit,

@@ -391,15 +391,32 @@ def test_a_tampered_coverage_is_refused(
     out = tampered("leaving", leave, rehash=True)
     assert f"action 1: amc:{AMC[3]} is not an account the plan covers" in out
 
-    # A widened scope that hashes right is a plan of its own: another digest than the one
-    # reviewed, and a plan made now over A1 and A4 is that plan, so what runs is what the
-    # file says (A1 has nothing to change).
+    # Why an account is in is for people, like a reason: not in the digest, and escaped.
+    hostile = json.loads(json.dumps(data))
+    hostile["coverage"]["accounts"][0]["why"] = ["\x1b[2J\x1b[31mall clear\n## Approved"]
+    path = tmp_path / "why.json"
+    path.write_text(json.dumps(hostile), encoding="utf-8")
+    for fmt in ("text", "markdown"):
+        code, out = run(capsys, "show", "--format", fmt, str(path))
+        assert code == EXIT_OK, out
+        assert "\x1b" not in out and "\n## Approved" not in out, out
+
+    # A widened scope that hashes right is another digest than the one reviewed (an
+    # approval names the digest), and its manifests digest (of A4 alone) is not what the
+    # manifests mean for A1 and A4: refused too.
     widened = json.loads(json.dumps(data))
     widen(widened)
     widened["coverage"]["accounts"].sort(key=lambda a: a["scope"])
     widened["planDigest"] = _digest(widened)
     assert widened["planDigest"] != data["planDigest"]
-    # Nothing was applied by any refused file.
+    assert invitations(state, AMC[3]) == {}  # nothing was applied by any refused file
+    path = tmp_path / "rehashed.json"
+    path.write_text(json.dumps(widened), encoding="utf-8")
+    code, out = run(capsys, "show", str(path))
+    assert f"Plan digest: {widened['planDigest']}" in out and "Covers: 2 accounts" in out
+    code, out = run(capsys, "apply", "--sandbox-state", state, "--plan", str(path), str(repo / "m"))
+    assert code == EXIT_ERROR, out
+    assert "the manifests given mean something else for the accounts the plan covers" in out
     assert invitations(state, AMC[3]) == {}
 
 
