@@ -286,7 +286,7 @@ def test_an_invitation_accepted_elsewhere_between_plan_and_merge_does_not_refuse
         capsys, "apply", "--sandbox-state", state, "--plan", str(scoped), str(repo / "m")
     )
     assert code == EXIT_OK, out
-    assert "is the plan of these manifests now" in out
+    assert "is the plan of these manifests now in the 1 account it covers." in out
     assert invitations(state, AMC[3]) == {"carol@corp.example": "viewer"}
     assert invitations(state, AMC[4]) == {}  # dee is the other pull request's to apply
 

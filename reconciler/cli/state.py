@@ -517,7 +517,9 @@ def apply(
     skips the question. A saved plan was reviewed already and is applied without asking, but
     only if it is exactly the plan of PATH... now (see --plan). Either way it first takes
     the apply lock, so a second apply started meanwhile waits, then plans (or checks its
-    saved plan) against what this one left."""
+    saved plan) against what this one left. With --changed-since REF it plans and applies
+    only the accounts whose desired state differs between the manifests at REF and PATH...,
+    and shows the plan's digest as `plan` does."""
     if mask_emails:
         from reconciler.cli import MASK_ERRORS
 
@@ -545,7 +547,11 @@ def apply(
             the_plan = operations.check_saved(
                 saved, desired, client, policy, context, progress=api.progress
             )
-            click.echo(f"The saved plan {plan_file} is the plan of these manifests now.")
+            covered = ""
+            if saved.coverage is not None:
+                n = len(saved.coverage.planned)
+                covered = f" in the {n} account{'s' if n != 1 else ''} it covers"
+            click.echo(f"The saved plan {plan_file} is the plan of these manifests now{covered}.")
             confirm = None
         shown = render_text(
             the_plan, color=_color(), mask_emails=mask_emails, show_waiting=show_waiting
