@@ -456,6 +456,15 @@ def test_apply_and_drift_take_changed_since(
     )
     assert code == EXIT_CHANGES, out
     assert "invite carol@corp.example" in out and AMC[1] not in out
+    # With a baseline as well: told apart over the accounts covered.
+    code, out = run(
+        capsys, "drift", "--sandbox-state", state, "--changed-since", sha, "--baseline", sha,
+        "--format", "markdown", str(repo / "m"),
+    )  # fmt: skip
+    assert code == EXIT_CHANGES, out
+    assert f"<summary>Covers 1 account changed since {sha[:12]} (no other account" in out
+    assert "Drift: 1 not applied yet." in out
+    assert AMC[1] not in out
     # The one-step re-plan and apply: shows the new digest, applies A4 alone.
     code, out = run(
         capsys, "apply", "--sandbox-state", state, "--changed-since", sha, "--auto-approve",
