@@ -47,7 +47,7 @@ from reconciler.planfile import codec as planfile
 from reconciler.redact import redact
 from reconciler.render import render_json, render_markdown, render_text
 from reconciler.workflows import operations
-from reconciler.workflows.baseline import manifests_at
+from reconciler.workflows.baseline import manifests_at, manifests_since
 from reconciler.workflows.importer import import_live
 
 R = TypeVar("R")
@@ -260,15 +260,26 @@ def _context(api: ApiOptions, paths: tuple[str, ...]) -> operations.Context:
 
 
 def _plan(
-    paths: tuple[str, ...], api: ApiOptions, policy: Policy, baseline: str | None = None
+    paths: tuple[str, ...],
+    api: ApiOptions,
+    policy: Policy,
+    baseline: str | None = None,
+    changed_since: str | None = None,
 ) -> tuple[Desired, Plan]:
     desired = _load(paths)
-    # Before anything is read live: a baseline that cannot be used stops here.
+    # Before anything is read live: a baseline or REF that cannot be used stops here.
     revision = manifests_at(baseline, paths) if baseline is not None else None
+    since = manifests_since(changed_since, paths) if changed_since is not None else None
     context = _context(api, paths)
     with api.open_client() as client:
         the_plan = operations.plan(
-            desired, client, policy, context, baseline=revision, progress=api.progress
+            desired,
+            client,
+            policy,
+            context,
+            baseline=revision,
+            changed_since=since,
+            progress=api.progress,
         )
     return desired, the_plan
 
@@ -281,6 +292,17 @@ _BASELINE = click.option(
     "last successful apply. Each change is then labelled changed behind git's back (the "
     "manifests at REF would make it too) or not applied yet (only the manifests since REF "
     "ask for it). Without it the two cannot be told apart, and are not.",
+)
+
+_CHANGED_SINCE = click.option(
+    "--changed-since",
+    metavar="REF",
+    default=None,
+    help="The git commit (or branch, tag) the change starts from, e.g. a pull request's "
+    "merge base: read and plan only the accounts whose desired state differs between the "
+    "manifests at REF and PATH... (an entry, a group or the policy reaching them, an account "
+    "added; one dropped is listed as leaving management). The plan lists them and why, and "
+    "a saved plan applies over exactly those. Without it, everything the manifests manage.",
 )
 
 
@@ -301,6 +323,7 @@ _BASELINE = click.option(
     help="Exit 2 when the plan has changes (0 when none).",
 )
 @_BASELINE
+@_CHANGED_SINCE
 @guard_options
 @api_options
 @click.pass_context
@@ -313,6 +336,7 @@ def plan(
     show_waiting: bool,
     detailed_exitcode: bool,
     baseline: str | None,
+    changed_since: str | None,
     policy: Policy,
     api: ApiOptions,
 ) -> None:
@@ -322,7 +346,7 @@ def plan(
     saved plan only while a plan made from the manifests it is given has that digest."""
     if mask_emails:
         MASK_ERRORS.set()
-    _, the_plan = _plan(paths, api, policy, baseline)
+    _, the_plan = _plan(paths, api, policy, baseline, changed_since)
     if out is not None:
         planfile.write(out, the_plan)
     click.echo(
@@ -352,6 +376,7 @@ def _refused(the_plan: Plan) -> int:
 @_SHOW_WAITING
 @_PATHS
 @_BASELINE
+@_CHANGED_SINCE
 @guard_options
 @api_options
 @click.pass_context
@@ -362,6 +387,7 @@ def drift(
     mask_emails: bool,
     show_waiting: bool,
     baseline: str | None,
+    changed_since: str | None,
     policy: Policy,
     api: ApiOptions,
 ) -> None:
@@ -374,7 +400,7 @@ def drift(
     are listed but are not drift; an expired grant still live is."""
     if mask_emails:
         MASK_ERRORS.set()
-    _, the_plan = _plan(paths, api, policy, baseline)
+    _, the_plan = _plan(paths, api, policy, baseline, changed_since)
     click.echo(
         _render(the_plan, output_format, mask=mask_emails, show_waiting=show_waiting), nl=False
     )
@@ -464,6 +490,7 @@ def _locked(api: ApiOptions, *, enabled: bool, timeout_s: float) -> Iterator[Non
 )
 @_MASK
 @_SHOW_WAITING
+@_CHANGED_SINCE
 @guard_options
 @api_options
 @click.pass_context
@@ -477,6 +504,7 @@ def apply(
     lock_timeout_s: float,
     mask_emails: bool,
     show_waiting: bool,
+    changed_since: str | None,
     policy: Policy,
     api: ApiOptions,
 ) -> None:
@@ -486,24 +514,39 @@ def apply(
     skips the question. A saved plan was reviewed already and is applied without asking, but
     only if it is exactly the plan of PATH... now (see --plan). Either way it first takes
     the apply lock, so a second apply started meanwhile waits, then plans (or checks its
-    saved plan) against what this one left."""
+    saved plan) against what this one left. With --changed-since REF it plans and applies
+    only the accounts whose desired state differs between the manifests at REF and PATH...,
+    and shows the plan's digest as `plan` does."""
     if mask_emails:
         MASK_ERRORS.set()
+    if plan_file is not None and changed_since is not None:
+        raise UsageError(
+            "--changed-since with --plan: a saved plan applies over the accounts it records; "
+            "leave out --changed-since"
+        )
     desired = _load(paths)
     saved = planfile.read(plan_file) if plan_file is not None else None
+    # Before anything is read live or locked: a REF that cannot be used stops here.
+    since = manifests_since(changed_since, paths) if changed_since is not None else None
     context = _context(api, paths)
     with (
         _locked(api, enabled=use_lock, timeout_s=lock_timeout_s),
         api.open_client() as client,
     ):
         if saved is None:
-            the_plan = operations.plan(desired, client, policy, context, progress=api.progress)
+            the_plan = operations.plan(
+                desired, client, policy, context, changed_since=since, progress=api.progress
+            )
             confirm = None if auto_approve else _confirm
         else:
             the_plan = operations.check_saved(
                 saved, desired, client, policy, context, progress=api.progress
             )
-            click.echo(f"The saved plan {plan_file} is the plan of these manifests now.")
+            covered = ""
+            if saved.coverage is not None:
+                n = len(saved.coverage.planned)
+                covered = f" in the {n} account{'s' if n != 1 else ''} it covers"
+            click.echo(f"The saved plan {plan_file} is the plan of these manifests now{covered}.")
             confirm = None
         shown = render_text(
             the_plan, color=_color(), mask_emails=mask_emails, show_waiting=show_waiting

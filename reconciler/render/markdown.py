@@ -13,6 +13,7 @@ from reconciler.render.common import (
     SYMBOL,
     binding_lines,
     counts,
+    coverage_section,
     describe,
     describe_waiting,
     digest_line,
@@ -54,6 +55,14 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
     for heading, _, items in top:
         if items:
             out += [f"### {heading.rstrip(':')}", ""] + [f"- {cell(i)}" for i in items] + [""]
+    covered = coverage_section(plan)
+    if covered is not None:
+        heading, items = covered
+        if items:
+            out += ["<details>", f"<summary>{cell(heading.rstrip(':'))}</summary>", ""]
+            out += [f"- {cell(i)}" for i in items] + ["", "</details>", ""]
+        else:
+            out += [cell(heading), ""]
     in_force = policy_lines(plan)
     if in_force:
         out += ["**Policy (not the defaults)**", ""]

@@ -12,6 +12,7 @@ from reconciler.planning.drift import LABEL
 from reconciler.render.common import (
     SYMBOL,
     binding_lines,
+    coverage_section,
     describe,
     describe_waiting,
     digest_line,
@@ -61,6 +62,11 @@ def render_text(
             lines.append(paint("bold", heading))
             lines += [f"  {paint('!', '! ' + safe(item))}" for item in items]
             lines.append("")
+    covered = coverage_section(plan)
+    if covered is not None:
+        lines.append(paint("bold", safe(covered[0])))
+        lines += [f"  - {safe(item)}" for item in covered[1]]
+        lines.append("")
     in_force = policy_lines(plan)
     if in_force:
         lines.append(paint("bold", "Policy (not the defaults):"))
