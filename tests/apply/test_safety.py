@@ -32,7 +32,7 @@ from reconciler.plan import ActionKind, Plan, Policy
 from reconciler.planning.planner import allowed_plan
 from reconciler.sandbox import SandboxTransport, World
 from tests.factories import amc, desired, run_apply, user
-from tests.test_render import check_golden
+from tests.render.test_golden import check_golden
 
 AMC = "ENTITYSAFE000001"
 PERMISSIVE = {"max_removals": 1000, "max_removal_fraction": 1.0}

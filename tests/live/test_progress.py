@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_apply_safety import (
+from tests.apply.test_safety import (
     AMC,
     OLGA_PETE,
     PROMOTE_PETE,
@@ -18,7 +18,7 @@ from tests.test_apply_safety import (
     write_manifest,
     write_seed,
 )
-from tests.test_render import check_golden
+from tests.render.test_golden import check_golden
 
 
 def screen(raw: str) -> list[str]:

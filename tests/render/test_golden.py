@@ -1,5 +1,5 @@
 """Golden tests for the three renderers. Regenerate after a deliberate change with
-`UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_render.py` and review the diff."""
+`UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/render/test_golden.py` and review the diff."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from tests.factories import (
     user,
 )
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 
 
 def check_golden(name: str, text: str) -> None:

@@ -15,7 +15,7 @@ import yaml
 
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.sandbox import World
-from tests.test_identity_scenarios import run
+from tests.planning.test_identity_scenarios import run
 
 AMC, AMC2 = "ENTITYATTACKAMC1", "ENTITYATTACKAMC2"
 MANAGER = "amzn1.ads1.ma1.ATTACK"

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_USAGE
-from tests.test_baseline_scenarios import (  # noqa: F401 (fixtures)
+from tests.planning.test_identity_scenarios import run
+from tests.workflows.test_baseline_scenarios import (  # noqa: F401 (fixtures)
     AMC,
     BOSS,
     CY,
@@ -23,7 +24,6 @@ from tests.test_baseline_scenarios import (  # noqa: F401 (fixtures)
     git,
     repo,
 )
-from tests.test_identity_scenarios import run
 
 DEE = {"email": "dee@corp.example", "role": "viewer"}
 

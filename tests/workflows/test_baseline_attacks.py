@@ -15,13 +15,14 @@ import pytest
 import yaml
 
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
-from tests.test_adopt_attacks import ANN as A_ANN
-from tests.test_adopt_attacks import BOSS as A_BOSS
-from tests.test_adopt_attacks import ZED as A_ZED
-from tests.test_adopt_attacks import adopt as a_adopt
-from tests.test_adopt_attacks import bytes_of, day, seed, settled, setup
-from tests.test_adopt_baseline import users_of
-from tests.test_baseline_scenarios import (  # noqa: F401 (fixtures)
+from tests.planning.test_identity_scenarios import run, seed_state
+from tests.workflows.test_adopt_attacks import ANN as A_ANN
+from tests.workflows.test_adopt_attacks import BOSS as A_BOSS
+from tests.workflows.test_adopt_attacks import ZED as A_ZED
+from tests.workflows.test_adopt_attacks import adopt as a_adopt
+from tests.workflows.test_adopt_attacks import bytes_of, day, seed, settled, setup
+from tests.workflows.test_adopt_baseline import users_of
+from tests.workflows.test_baseline_scenarios import (  # noqa: F401 (fixtures)
     AMC,
     ANN,
     BOSS,
@@ -37,7 +38,6 @@ from tests.test_baseline_scenarios import (  # noqa: F401 (fixtures)
     line_of,
     repo,
 )
-from tests.test_identity_scenarios import run, seed_state
 
 OUTSIDE_AMC = "ENTITYOUTSIDE001"
 AMC2 = "ENTITYWHO0000002"

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
-from tests.test_identity_scenarios import AMC, BOSS, run, seed_state
+from tests.planning.test_identity_scenarios import AMC, BOSS, run, seed_state
 
 ANN = {"email": "ann@corp.example", "userId": "amzn1.account.ANN", "role": "viewer"}
 CY = {"email": "cy@corp.example", "userId": "amzn1.account.CY", "role": "viewer"}

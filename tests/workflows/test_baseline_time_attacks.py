@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
-from tests.test_adopt_attacks import AMC as A_AMC
-from tests.test_adopt_attacks import adopt as a_adopt
-from tests.test_adopt_attacks import bytes_of, day, seed, setup
-from tests.test_adopt_baseline import users_of
-from tests.test_baseline_attacks import amc_doc
-from tests.test_baseline_scenarios import (  # noqa: F401 (fixtures)
+from tests.planning.test_identity_scenarios import run, seed_state
+from tests.workflows.test_adopt_attacks import AMC as A_AMC
+from tests.workflows.test_adopt_attacks import adopt as a_adopt
+from tests.workflows.test_adopt_attacks import bytes_of, day, seed, setup
+from tests.workflows.test_adopt_baseline import users_of
+from tests.workflows.test_baseline_attacks import amc_doc
+from tests.workflows.test_baseline_scenarios import (  # noqa: F401 (fixtures)
     AMC,
     ANN,
     BOSS,
@@ -31,7 +32,6 @@ from tests.test_baseline_scenarios import (  # noqa: F401 (fixtures)
     line_of,
     repo,
 )
-from tests.test_identity_scenarios import run, seed_state
 
 
 def apply(capsys: pytest.CaptureFixture[str], state: str, repo: Path) -> None:  # noqa: F811
