@@ -20,6 +20,7 @@ from reconciler.planfile.digest import plan_digest
 from reconciler.planning.planner import make_plan
 from reconciler.render import render_json, render_markdown, render_text
 from reconciler.render.markdown import mask_addresses
+from tests.driver import check_golden
 from tests.factories import (
     NOW,
     amc,
@@ -35,16 +36,6 @@ from tests.factories import (
     manager,
     user,
 )
-
-GOLDEN = Path(__file__).parents[1] / "golden"
-
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"differs from tests/golden/{name}"
 
 
 def demo_plan() -> Plan:
