@@ -1,5 +1,5 @@
 """The CI files call real commands with real flags, and never run two applies at once.
-(Moved from tests/test_cli_state.py when the examples started using the action and the
+(Moved from tests/cli/test_state.py when the examples started using the action and the
 GitLab template, where the commands now live.)"""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Golden tests for the three renderers. Regenerate after a deliberate change with
-`UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_render.py` and review the diff."""
+`UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/render/test_golden.py` and review the diff."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from reconciler.planfile.digest import plan_digest
 from reconciler.planning.planner import make_plan
 from reconciler.render import render_json, render_markdown, render_text
 from reconciler.render.markdown import mask_addresses
+from tests.driver import check_golden
 from tests.factories import (
     NOW,
     amc,
@@ -35,16 +36,6 @@ from tests.factories import (
     manager,
     user,
 )
-
-GOLDEN = Path(__file__).parent / "golden"
-
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"differs from tests/golden/{name}"
 
 
 def demo_plan() -> Plan:

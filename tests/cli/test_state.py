@@ -24,7 +24,7 @@ from reconciler.sandbox import (
 )
 from tests.factories import ACME_AMC, ACME_ID
 
-EXAMPLES = str(Path(__file__).resolve().parents[1] / "examples" / "manifests")
+EXAMPLES = str(Path(__file__).resolve().parents[2] / "examples" / "manifests")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
