@@ -16,8 +16,7 @@ import yaml
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from reconciler.planfile.digest import action_meaning
 from reconciler.sandbox import World
-from tests.test_baseline_scenarios import git
-from tests.test_identity_scenarios import run
+from tests.driver import git, run
 
 AMC = [f"ENTITYSCOPEAMC{n:02d}" for n in range(1, 6)]  # A1..A5
 MANAGER = "amzn1.ads1.ma1.scope0000001"
