@@ -13,7 +13,7 @@ import traceback
 
 import click
 
-from reconciler import __version__
+from reconciler import version_line
 from reconciler.cli.helptext import CREDENTIALS_ENV, SANDBOX_ENV, epilog
 from reconciler.errors import (
     EXIT_BUG,
@@ -52,7 +52,14 @@ _EPILOG = (
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=_EPILOG)
-@click.version_option(__version__, prog_name="reconciler")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, _param, value: _version(ctx) if value else None,
+    help="Show the version and the commit it was built from, and exit.",
+)
 def cli() -> None:
     """GitOps for Amazon Ads account access.
 
@@ -60,6 +67,11 @@ def cli() -> None:
     Cloud account in YAML; reconciler plans and applies the difference. Every command that
     talks to Amazon takes --sandbox to run against the built-in emulator instead.
     """
+
+
+def _version(ctx: click.Context) -> None:
+    click.echo(f"reconciler, version {version_line()}")
+    ctx.exit(EXIT_OK)
 
 
 def _register() -> None:

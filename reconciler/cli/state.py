@@ -42,6 +42,7 @@ from reconciler.escape import terminal
 from reconciler.importer import import_live
 from reconciler.live import read_all
 from reconciler.manifest import load_manifests
+from reconciler.manifest.addresses import manifest_addresses
 from reconciler.model import Desired
 from reconciler.plan import Plan, Policy
 from reconciler.progress import Progress
@@ -208,7 +209,17 @@ _SHOW_WAITING = click.option(
 _MASK = click.option(
     "--mask-emails",
     is_flag=True,
-    help="Mask email addresses (a***@example.com) in text and markdown, for public logs.",
+    help="Mask email addresses (a***@example.com) in text and markdown, for public logs; "
+    "an address the manifests hold is shown as written (it is in the reviewed files).",
+)
+_MAX_LENGTH = click.option(
+    "--max-length",
+    metavar="CHARS",
+    type=click.IntRange(min=1000),
+    default=None,
+    help="markdown: keep the output under CHARS characters (a pull-request comment's limit): "
+    "the summary and every section stay, per-account detail that does not fit is left out "
+    "and a line says so. The job summary and the plan file keep the whole plan.",
 )
 
 
@@ -223,24 +234,34 @@ def _render(
     mask: bool,
     bindings: bool = False,
     show_waiting: bool = True,
+    keep: frozenset[str] = frozenset(),
+    max_length: int | None = None,
 ) -> str:
     if output_format == "json":
         return render_json(plan)
     if output_format == "markdown":
-        return render_markdown(plan, mask_emails=mask, bindings=bindings)
+        return render_markdown(
+            plan, mask_emails=mask, bindings=bindings, keep=keep, max_length=max_length
+        )
     return render_text(
-        plan, color=_color(), mask_emails=mask, bindings=bindings, show_waiting=show_waiting
+        plan,
+        color=_color(),
+        mask_emails=mask,
+        bindings=bindings,
+        show_waiting=show_waiting,
+        keep=keep,
     )
 
 
-def _step_summary(plan: Plan, *, mask: bool) -> None:
-    """GitHub Actions: append the markdown to the job summary page as well."""
+def _step_summary(plan: Plan, *, mask: bool, keep: frozenset[str]) -> None:
+    """GitHub Actions: append the markdown to the job summary page as well (the whole
+    plan, whatever --max-length cut from the output)."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
         return
     try:
         with open(target, "a", encoding="utf-8") as handle:
-            handle.write(render_markdown(plan, mask_emails=mask) + "\n")
+            handle.write(render_markdown(plan, mask_emails=mask, keep=keep) + "\n")
     except OSError as exc:
         click.echo(f"warning: cannot write GITHUB_STEP_SUMMARY {target}: {exc}", err=True)
 
@@ -293,6 +314,7 @@ _BASELINE = click.option(
 )
 @_FORMAT
 @_MASK
+@_MAX_LENGTH
 @_SHOW_WAITING
 @click.option(
     "--detailed-exitcode",
@@ -309,6 +331,7 @@ def plan(
     out: Path | None,
     output_format: str,
     mask_emails: bool,
+    max_length: int | None,
     show_waiting: bool,
     detailed_exitcode: bool,
     baseline: str | None,
@@ -323,13 +346,20 @@ def plan(
         from reconciler.cli import MASK_ERRORS
 
         MASK_ERRORS.set()
-    _, the_plan = _plan(paths, api, policy, baseline)
+    desired, the_plan = _plan(paths, api, policy, baseline)
     if out is not None:
         planfile.write(out, the_plan)
-    click.echo(
-        _render(the_plan, output_format, mask=mask_emails, show_waiting=show_waiting), nl=False
+    keep = manifest_addresses(desired)
+    shown = _render(
+        the_plan,
+        output_format,
+        mask=mask_emails,
+        show_waiting=show_waiting,
+        keep=keep,
+        max_length=max_length,
     )
-    _step_summary(the_plan, mask=mask_emails)
+    click.echo(shown, nl=False)
+    _step_summary(the_plan, mask=mask_emails, keep=keep)
     if the_plan.refused:
         ctx.exit(_refused(the_plan))
     changed = detailed_exitcode and not the_plan.in_sync
@@ -350,6 +380,7 @@ def _refused(the_plan: Plan) -> int:
 @click.command(epilog=_EPILOG_DRIFT)
 @_FORMAT
 @_MASK
+@_MAX_LENGTH
 @_SHOW_WAITING
 @_PATHS
 @_BASELINE
@@ -361,6 +392,7 @@ def drift(
     paths: tuple[str, ...],
     output_format: str,
     mask_emails: bool,
+    max_length: int | None,
     show_waiting: bool,
     baseline: str | None,
     policy: Policy,
@@ -377,11 +409,18 @@ def drift(
         from reconciler.cli import MASK_ERRORS
 
         MASK_ERRORS.set()
-    _, the_plan = _plan(paths, api, policy, baseline)
-    click.echo(
-        _render(the_plan, output_format, mask=mask_emails, show_waiting=show_waiting), nl=False
+    desired, the_plan = _plan(paths, api, policy, baseline)
+    keep = manifest_addresses(desired)
+    shown = _render(
+        the_plan,
+        output_format,
+        mask=mask_emails,
+        show_waiting=show_waiting,
+        keep=keep,
+        max_length=max_length,
     )
-    _step_summary(the_plan, mask=mask_emails)
+    click.echo(shown, nl=False)
+    _step_summary(the_plan, mask=mask_emails, keep=keep)
     if the_plan.refused:
         ctx.exit(_refused(the_plan))
     ctx.exit(EXIT_OK if the_plan.in_sync else EXIT_CHANGES)
@@ -510,14 +549,20 @@ def apply(
             )
             click.echo(f"The saved plan {plan_file} is the plan of these manifests now.")
             confirm = None
+        keep = manifest_addresses(desired)
         shown = render_text(
-            the_plan, color=_color(), mask_emails=mask_emails, show_waiting=show_waiting
+            the_plan,
+            color=_color(),
+            mask_emails=mask_emails,
+            show_waiting=show_waiting,
+            keep=keep,
         )
         click.echo(shown, nl=False)
         if the_plan.refused:
             click.echo("Nothing was applied.", err=True)
             ctx.exit(_refused(the_plan))
-        code = _run_apply(the_plan, desired, client, confirm, journal, mask_emails, api.progress)
+        masking = keep if mask_emails else None
+        code = _run_apply(the_plan, desired, client, confirm, journal, masking, api.progress)
     ctx.exit(code)
 
 
@@ -531,10 +576,12 @@ def _run_apply(
     client: AdsClient,
     confirm: Callable[[Plan], bool] | None,
     journal: Path | None,
-    mask_emails: bool,
+    masking: frozenset[str] | None,
     progress: Progress | None = None,
 ) -> int:
-    """Apply under the lock the caller holds; report; the exit code."""
+    """Apply under the lock the caller holds; report; the exit code. `masking`: None shows
+    addresses; else they are masked, but for these (the manifests' own)."""
+    mask_emails, keep = masking is not None, masking or frozenset()
     if the_plan.is_empty:
         # Nothing can be sent; not in sync (held back, unrestorable) is not converged.
         return EXIT_OK if the_plan.in_sync else EXIT_PARTIAL
@@ -550,7 +597,7 @@ def _run_apply(
     def on_result(result: ActionResult) -> None:
         if progress is not None:
             progress.clear()  # a result line never lands behind the progress line
-        click.echo(result_line(result, mask_emails=mask_emails))
+        click.echo(result_line(result, mask_emails=mask_emails, keep=keep))
         phase("applying")
 
     def on_start(p: Plan) -> None:
@@ -576,7 +623,7 @@ def _run_apply(
         return EXIT_ERROR
     if outcome.report is None:
         return EXIT_OK
-    click.echo(render_report(outcome.report, mask_emails=mask_emails), nl=False)
+    click.echo(render_report(outcome.report, mask_emails=mask_emails, keep=keep), nl=False)
     return outcome.report.exit_code
 
 

@@ -1,7 +1,10 @@
 """`--format markdown`: a pull-request comment. A summary table, then one collapsible
-`<details>` per account; `mask_emails` masks every address for public logs. Every string that
-came from a manifest, the API or a plan file is escaped (`reconciler.escape
-.markdown`), so none can add a heading, a link, an image, HTML or break the table."""
+`<details>` per account; `mask_emails` masks the addresses the manifests do not hold (`keep`)
+for public logs. Every string that came from a manifest, the API or a plan file is escaped
+(`reconciler.escape.markdown`), so none can add a heading, a link, an image, HTML or break
+the table. `max_length` keeps a comment under a platform's limit: the summary and every
+section stay, and the per-account detail that does not fit is left out, with a line that
+says so and where the whole plan is."""
 
 from __future__ import annotations
 
@@ -28,9 +31,16 @@ from reconciler.render.mask import mask_addresses
 __all__ = ["mask_addresses", "render_markdown"]
 
 
-def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) -> str:
+def render_markdown(
+    plan: Plan,
+    *,
+    mask_emails: bool,
+    bindings: bool = False,
+    keep: frozenset[str] = frozenset(),
+    max_length: int | None = None,
+) -> str:
     def cell(text: str) -> str:
-        return markdown(mask_addresses(text) if mask_emails else text)
+        return markdown(mask_addresses(text, keep) if mask_emails else text)
 
     out: list[str] = ["## reconciler plan", ""]
     if plan.refusals:
@@ -68,7 +78,9 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
                 f"| {cell(g.title)} | {by['+']} | {by['~']} | {by['-']} | {len(g.waiting)} |"
             )
         out.append("")
+    head, details = out, list[str]()
     for g in all_groups:
+        out = []
         what = counts(g.actions) or "no changes"
         if g.waiting:
             what += f"; {len(g.waiting)} waiting"
@@ -86,6 +98,8 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
         for waiting in g.waiting:
             out.append(f"| `=` | {cell(describe_waiting(waiting))} | pending, not a change |")
         out += ["", "</details>", ""]
+        details.append("\n".join(out) + "\n")
+    out = []
     for heading, _, items in rest:
         if items:
             out += [f"### {heading.rstrip(':')}", ""] + [f"- {cell(i)}" for i in items] + [""]
@@ -98,7 +112,40 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
         out += ["<details>", f"<summary>Notes ({len(plan.notes)})</summary>", ""]
         out += [_notice(n.scope, cell(n.message)) for n in plan.notes]
         out += ["", "</details>", ""]
-    return "\n".join(out).rstrip("\n") + "\n"
+    return _fit("\n".join(head) + "\n", details, "\n".join(out) + "\n" if out else "", max_length)
+
+
+def _fit(head: str, details: list[str], tail: str, max_length: int | None) -> str:
+    """head + as many per-account details as fit + tail, under `max_length` characters."""
+    whole = (head + "".join(details) + tail).rstrip("\n") + "\n"
+    if max_length is None or len(whole) <= max_length:
+        return whole
+
+    def note(left_out: int) -> str:
+        return (
+            f"> [!NOTE]\n> The detail of {left_out} of {len(details)} account(s) is left out: "
+            f"this comment is limited to {max_length:,} characters. The whole plan is in the "
+            "job summary and in the plan file (`reconciler show plan.json`).\n\n"
+        )
+
+    kept: list[str] = []
+    for block in details:
+        size = len(head) + sum(map(len, kept)) + len(block) + len(note(0)) + len(tail) + 1
+        if size > max_length:
+            break
+        kept.append(block)
+    text = (head + "".join(kept) + note(len(details) - len(kept)) + tail).rstrip("\n") + "\n"
+    if len(text) <= max_length:
+        return text
+    # Even the summary does not fit: cut at a line, and say so.
+    cut = note(len(details)) + "(cut here: the plan goes on in the job summary)\n"
+    lines, size = [], len(cut)
+    for line in text.splitlines(keepends=True):
+        if size + len(line) > max_length:
+            break
+        lines.append(line)
+        size += len(line)
+    return "".join(lines) + cut
 
 
 def _drift(plan: Plan, cell: Callable[[str], str]) -> list[str]:
