@@ -78,13 +78,14 @@ def render_markdown(
                 f"| {cell(g.title)} | {by['+']} | {by['~']} | {by['-']} | {len(g.waiting)} |"
             )
         out.append("")
-    head, details = out, list[str]()
+    # (text, foldable): a foldable part is a collapsed <details> block that max_length may
+    # leave out; the rest always stays.
+    parts: list[tuple[str, bool]] = [("\n".join(out) + "\n", False)]
     for g in all_groups:
-        out = []
         what = counts(g.actions) or "no changes"
         if g.waiting:
             what += f"; {len(g.waiting)} waiting"
-        out += [
+        out = [
             "<details>",
             f"<summary>{cell(g.title)}: {what}</summary>",
             "",
@@ -98,47 +99,66 @@ def render_markdown(
         for waiting in g.waiting:
             out.append(f"| `=` | {cell(describe_waiting(waiting))} | pending, not a change |")
         out += ["", "</details>", ""]
-        details.append("\n".join(out) + "\n")
+        parts.append(("\n".join(out) + "\n", True))
     out = []
     for heading, _, items in rest:
         if items:
             out += [f"### {heading.rstrip(':')}", ""] + [f"- {cell(i)}" for i in items] + [""]
-    out += _drift(plan, cell)
+    parts.append(("\n".join(out) + "\n" if out else "", False))
+    drift = _drift(plan, cell)
+    parts.append(("\n".join(drift) + "\n" if drift else "", bool(drift)))
+    out = []
     if plan.warnings:
         out += ["### Warnings", ""]
         out += [_notice(n.scope, cell(n.message)) for n in plan.warnings]
         out.append("")
+    parts.append(("\n".join(out) + "\n" if out else "", False))
     if plan.notes:
-        out += ["<details>", f"<summary>Notes ({len(plan.notes)})</summary>", ""]
+        out = ["<details>", f"<summary>Notes ({len(plan.notes)})</summary>", ""]
         out += [_notice(n.scope, cell(n.message)) for n in plan.notes]
         out += ["", "</details>", ""]
-    return _fit("\n".join(head) + "\n", details, "\n".join(out) + "\n" if out else "", max_length)
+        parts.append(("\n".join(out) + "\n", True))
+    return _fit(parts, max_length)
 
 
-def _fit(head: str, details: list[str], tail: str, max_length: int | None) -> str:
-    """head + as many per-account details as fit + tail, under `max_length` characters."""
-    whole = (head + "".join(details) + tail).rstrip("\n") + "\n"
+def _fit(parts: list[tuple[str, bool]], max_length: int | None) -> str:
+    """The parts in order, under `max_length` characters: every part that is not foldable,
+    and the foldable ones (collapsed detail) that fit, in order; a note says what was left
+    out and where the whole plan is."""
+
+    def joined(texts: list[str]) -> str:
+        return "".join(texts).rstrip("\n") + "\n"
+
+    whole = joined([text for text, _ in parts])
     if max_length is None or len(whole) <= max_length:
         return whole
+    folded = sum(1 for text, foldable in parts if foldable and text)
 
     def note(left_out: int) -> str:
         return (
-            f"> [!NOTE]\n> The detail of {left_out} of {len(details)} account(s) is left out: "
-            f"this comment is limited to {max_length:,} characters. The whole plan is in the "
-            "job summary and in the plan file (`reconciler show plan.json`).\n\n"
+            f"> [!NOTE]\n> {left_out} of {folded} collapsed section(s) (the detail of each "
+            f"account, the drift by class, the notes) left out: this comment is limited to "
+            f"{max_length:,} characters. The whole plan is in the job summary and in the plan "
+            "file (`reconciler show plan.json`).\n\n"
         )
 
+    budget = max_length - sum(len(t) for t, f in parts if not f) - len(note(folded)) - 1
     kept: list[str] = []
-    for block in details:
-        size = len(head) + sum(map(len, kept)) + len(block) + len(note(0)) + len(tail) + 1
-        if size > max_length:
-            break
-        kept.append(block)
-    text = (head + "".join(kept) + note(len(details) - len(kept)) + tail).rstrip("\n") + "\n"
+    left_out = 0
+    for text, foldable in parts:
+        if not foldable or not text:
+            kept.append(text)
+        elif len(text) <= budget:
+            kept.append(text)
+            budget -= len(text)
+        else:
+            left_out += 1
+    kept.insert(1, note(left_out))  # under the summary table, where a reader looks first
+    text = joined(kept)
     if len(text) <= max_length:
         return text
-    # Even the summary does not fit: cut at a line, and say so.
-    cut = note(len(details)) + "(cut here: the plan goes on in the job summary)\n"
+    # Even what always stays does not fit: cut at a line, and say so.
+    cut = note(folded) + "(cut here: the plan goes on in the job summary)\n"
     lines, size = [], len(cut)
     for line in text.splitlines(keepends=True):
         if size + len(line) > max_length:
