@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.sandbox import World
+from reconciler.sandbox.state import Invitation
 from tests.ci.steps import (
     REPO,
     ActionRunner,
@@ -39,6 +40,9 @@ def _has_show() -> bool:
 needs_plan_digest = pytest.mark.skipif(
     not _has_show(), reason="this reconciler has no `show` / planDigest yet (plan-file branch)"
 )
+
+
+ACME_ID = "ENTITY1AA1AA11AAA1"
 
 
 @pytest.fixture
@@ -93,6 +97,30 @@ def test_plan_without_changes_passes_with_exit_0(workdir: Path) -> None:
     assert again.code == 0, again.log
     assert again.outputs["exit-code"] == "0"
     assert "no changes" in again.stdout
+
+
+def test_apply_log_masks_live_only_addresses_and_shows_the_manifests(workdir: Path) -> None:
+    """The apply step masks as the comment does: a pending invitation nobody lists (an
+    address only live state holds) is masked in the log; what the manifests hold is shown."""
+    world = World.load(workdir / "sandbox.json")
+    account = world.amc[ACME_ID]
+    stray = Invitation(
+        invitation_id="inv-stray",
+        email="mallory@outsider.example",
+        name="Mallory",
+        role="admin",
+        state="PENDING",
+        created_at=world.now() - 60,
+        expires_at=world.now() + 86_400,
+    )
+    world.amc[ACME_ID] = dataclasses.replace(account, invitations=(*account.invitations, stray))
+    world.save(workdir / "sandbox.json")
+    assert _runner(workdir, command="plan").run("run").code == 0
+    applied = _applier(workdir).run("run")
+    assert applied.code == 0 and applied.outputs["exit-code"] == "0", applied.log
+    assert "mallory" not in applied.log
+    assert "m***@outsider.example" in applied.stdout
+    assert f"ok       amc:{ACME_ID}: invite carol@example.com as viewer" in applied.stdout
 
 
 @pytest.mark.parametrize(
