@@ -157,9 +157,8 @@ def test_only_mains_jobs_receive_the_amazon_credentials() -> None:
     assert amazon_values(received(workflow, "apply", PUSH_MAIN)) == AMAZON_KEYS
     assert amazon_values(received(workflow, "drift", SCHEDULE)) == AMAZON_KEYS
     assert amazon_values(received(workflow, "adopt", SCHEDULE)) == AMAZON_KEYS
-    # ... and no job that runs on pull_request (the branch's own workflow file) does.
-    on_pull_request = [j for j, job in workflow["jobs"].items() if job_runs_on(job, PULL_REQUEST)]
-    assert on_pull_request == ["validate"]
+    # ... and nothing runs on pull_request (the branch's own copy of the workflow file).
+    assert "pull_request" not in triggers(workflow)
     for job_id in workflow["jobs"]:
         assert amazon_values(received(workflow, job_id, PULL_REQUEST)) == set(), job_id
     # The job that applies names the environment that holds the write credential.
@@ -185,21 +184,31 @@ def _steal(job_if: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _with_trigger(workflow: dict[str, Any], event: str, value: Any) -> dict[str, Any]:
+    on = workflow.pop("on", None) or workflow.pop(True, {})
+    workflow["on"] = {**on, event: value}
+    return workflow
+
+
 def _branch_edits() -> dict[str, dict[str, Any]]:
     """What a person who can push a branch may make of the workflow file on it."""
+    pull_request = "github.event_name == 'pull_request'"
     edits: dict[str, dict[str, Any]] = {}
-    wf = _example()
-    wf["jobs"]["plan"] = _steal("github.event_name == 'pull_request'")
-    edits["plan job moved to pull_request"] = wf
-    wf = _example()
-    wf["jobs"]["validate"] = _steal("github.event_name == 'pull_request'", environment="amazon-ads")
+    wf = _with_trigger(_example(), "pull_request", {})
+    wf["jobs"]["steal"] = _steal(pull_request)
+    edits["a pull_request job asking for the secrets"] = wf
+    wf = _with_trigger(_example(), "pull_request", {})
+    wf["jobs"]["steal"] = _steal(pull_request, environment="amazon-ads")
     edits["the apply environment on a pull_request job"] = wf
-    wf = _example()
+    wf = _with_trigger(_example(), "pull_request", {})
+    wf["jobs"]["plan"]["if"] = pull_request
+    wf["jobs"]["plan"]["steps"].insert(2, {"run": "sh manifests/evil.sh"})
+    edits["the plan job moved to pull_request"] = wf
+    wf = _with_trigger(_example(), "pull_request", {})
     wf["env"] = {k: f"${{{{ secrets.{k} }}}}" for k in AMAZON}
-    wf["jobs"]["validate"] = _steal("github.event_name == 'pull_request'")
+    wf["jobs"]["steal"] = _steal(pull_request)
     edits["workflow-level env"] = wf
-    wf = _example()
-    wf["on"] = {**wf.get("on", wf.pop(True, {})), "push": {"branches": ["**"]}}
+    wf = _with_trigger(_example(), "push", {"branches": ["**"]})
     wf["jobs"]["steal"] = _steal("github.event_name == 'push'", environment="amazon-ads-read")
     edits["a push trigger for its own branch"] = wf
     wf = _example()
@@ -237,7 +246,7 @@ def test_the_plan_job_takes_only_the_manifests_from_the_pull_request() -> None:
     taken, and nothing from it runs."""
     job = _example()["jobs"]["plan"]
     assert "head.repo.full_name == github.repository" in job["if"]  # no fork is planned
-    checkout, take, plan = job["steps"]
+    checkout, take, validate, plan = job["steps"]
     assert checkout["with"] == {
         "ref": "${{ github.event.pull_request.head.sha }}",
         "path": "pull-request",
@@ -245,7 +254,8 @@ def test_the_plan_job_takes_only_the_manifests_from_the_pull_request() -> None:
         "sparse-checkout": "manifests",
     }
     assert "120000" in take["run"] and "160000" in take["run"]  # links, submodules refused
-    assert "env" not in take
+    assert "env" not in take and "env" not in validate  # no credential for either
+    assert validate["with"] == {"command": "validate", "paths": "manifests"}
     assert str(plan["uses"]).startswith("OWNER/reconciler@")
     assert plan["with"] == {"command": "plan", "paths": "manifests"}
 
@@ -368,6 +378,7 @@ def test_the_adopt_loop_closes(tmp_path: Path) -> None:
     )
     planned = planning.run("run")
     assert planned.code == 0 and planned.outputs["exit-code"] == "0", planned.log  # = live
+    assert json.loads((run / "plan.json").read_text())["bindings"]["commit"] == head
     posted = planning.run("comment")
     assert f"posted the plan as a comment on PR #{pr['number']}" in posted.stdout, posted.log
     held = json.loads(state.read_text())
