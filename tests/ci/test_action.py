@@ -248,6 +248,33 @@ def test_adopt_marks_an_admin_grant_in_the_pull_request(workdir: Path, tmp_path:
     )
 
 
+@pytest.mark.skipif(
+    shutil.which("jq") is None or shutil.which("git") is None, reason="needs jq and git"
+)
+def test_pin_opens_one_pull_request_with_the_proven_pins(workdir: Path, tmp_path: Path) -> None:
+    """The scheduled pin job: the pins plan proposes (a one-to-one fit, the same role), in
+    one pull request, so nobody needs production credentials on a laptop to pin."""
+    origin = github_origin(tmp_path, workdir)
+    state = tmp_path / "github.json"
+    env = {"GITHUB_TOKEN": "fake-token", "FAKE_GH_STATE": str(state), **github_server(tmp_path)}
+    runner = _runner(workdir, env=env, command="pin")
+    runner.env["PATH"] = f"{fake_gh_bin(tmp_path)}{os.pathsep}{runner.env['PATH']}"
+    done = runner.run("run")
+    assert done.code == 0 and done.outputs["exit-code"] == "2", done.log
+    assert "alice" not in done.log  # who was pinned goes to the pull request only
+    opened = runner.run("pull-request")
+    assert opened.code == 0, opened.log
+    assert "opened a pull request from reconciler/pin into main" in opened.stdout
+    [pr] = json.loads(state.read_text())["prs"]
+    assert pr["title"] == "reconciler: pin the people proven live"
+    assert (
+        "- pinned manifests/amc/acme-amc.yaml:10: a\\*\\*\\*&#64;example.com -&gt; userId: "
+        "amzn1.account.ALICE0001 (a\\*\\*\\*&#64;example.com)"
+    ) in pr["body"]
+    pinned = _git(origin, "show", "reconciler/pin:manifests/amc/acme-amc.yaml")
+    assert "userId: amzn1.account.ALICE0001" in pinned
+
+
 def test_expiring_with_nothing_soon_changes_nothing(workdir: Path) -> None:
     done = _runner(workdir, command="expiring").run("run")
     assert done.code == 0, done.log
