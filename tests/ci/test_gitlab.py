@@ -301,6 +301,36 @@ def test_adopt_job_opens_one_merge_request_then_updates_it(workdir: Path, tmp_pa
     assert _git(origin, "log", "-1", "--format=%s", "reconciler/adopt").strip() == (
         "reconciler: adopt"
     )
+    assert "d\\*\\*\\*&#64;example.com, domain example.com) as viewer" in mr["description"]
+    assert "@example.com" not in mr["description"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_pin_job_opens_one_merge_request_with_the_proven_pins(
+    workdir: Path, tmp_path: Path
+) -> None:
+    origin = tmp_path / "origin.git"
+    _git(tmp_path, "init", "--quiet", "--bare", str(origin))
+    _git(workdir, "init", "--quiet", "-b", "main")
+    _git(workdir, "-c", "user.name=t", "-c", "user.email=t@x", "add", "manifests")
+    _git(workdir, "-c", "user.name=t", "-c", "user.email=t@x", "commit", "--quiet", "-m", "m")
+    schedule = {
+        "CI_PIPELINE_SOURCE": "schedule",
+        "RECONCILER_ADOPT": "pin",
+        "RECONCILER_BASELINE": "last-apply",  # pin takes none: no lookup, no token needed
+        "RECONCILER_ARGS": "--sandbox",
+        "RECONCILER_PUSH_URL": str(origin),
+        "CI_DEFAULT_BRANCH": "main",
+    }
+    with serve(GitLab()) as gitlab:
+        done = run_gitlab_job("reconciler:adopt", workdir, {**schedule, **_api(gitlab)})
+    assert done.code == 0 and done.outputs["RECONCILER_EXIT_CODE"] == "2", done.log
+    assert "opened merge request !30 from reconciler/pin into main" in done.stdout
+    [mr] = gitlab.opened
+    assert mr["title"] == "reconciler: pin the people proven live"
+    assert "userId: amzn1.account.ALICE0001 (a\\*\\*\\*&#64;example.com)" in mr["description"]
+    pinned = _git(origin, "show", "reconciler/pin:manifests/amc/acme-amc.yaml")
+    assert "userId: amzn1.account.ALICE0001" in pinned
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
