@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -476,3 +477,39 @@ def test_an_import_whose_read_was_incomplete_says_so_and_fails(
     assert "manager:amzn1.ads1.ma1.big:" in err and "--force" in err
     manager = yaml.safe_load((out_dir / "managers" / "big.yaml").read_text())
     assert manager["managerAccounts"][0]["prune"] is False
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [("3d3c42e5aac5ba805825da76410c181273ba90b1\n", "3d3c42e5aac5ba805825da76410c181273ba90b1"),
+     ("v0.2.0\n", "unknown"),  # a tag is not a commit: not believed
+     ("", "unknown")],
+)  # fmt: skip
+def test_a_build_commit_file_names_the_commit_where_git_cannot(
+    tmp_path: Path, written: str, shown: str
+) -> None:
+    """The GitHub Action's copy has no .git: its install step writes the sha the action is
+    pinned at into reconciler/BUILD_COMMIT, which the package data ships."""
+    package = Path(reconciler.__file__).resolve().parent
+    copy = tmp_path / "site" / "reconciler"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__", "BUILD_COMMIT"))
+    if written:
+        (copy / "BUILD_COMMIT").write_text(written, encoding="ascii")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import reconciler; print(reconciler.__file__, reconciler.version_line())",
+        ],
+        env={**os.environ, "PYTHONPATH": str(copy.parent)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    where, line = done.stdout.split(" ", 1)
+    assert Path(where).parent == copy
+    # Without the file, pip's record of an editable install (here) names no commit either.
+    assert line.strip() == f"{reconciler.__version__} (commit {shown})"
+    pyproject = (package.parent / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"BUILD_COMMIT"' in pyproject
