@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from reconciler import __version__
+from reconciler import version_line
 from reconciler.actions import describe
 from reconciler.api import AdsClient
 from reconciler.apply import MAX_ATTEMPTS, ActionResult, ApplyReport, Journal, apply_plan, check
@@ -96,7 +96,7 @@ def bind(plan: Plan, desired: Desired, context: Context) -> Plan:
         bindings=Bindings(
             desired_digest=desired_digest(desired),
             api_identity=context.identity,
-            tool_version=__version__,
+            tool_version=version_line(),
             commit=context.commit,
         ),
     )
