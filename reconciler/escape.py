@@ -72,3 +72,15 @@ def markdown(text: str) -> str:
     # GitHub turns bare URLs into links: break the patterns it looks for.
     out = out.replace("://", "&#58;//")
     return re.sub(r"(?i)\bwww\.", lambda m: m.group()[:3] + "&#46;", out)
+
+
+# A spreadsheet reads a cell starting with one of these as a formula (or, for tab and
+# carriage return, strips what follows into one): OWASP's CSV injection list.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """`text` for a CSV cell a spreadsheet opens: `terminal` first, then a leading `'` on a
+    cell a spreadsheet would run as a formula (`=HYPERLINK(...)`, `+1`, `@SUM`)."""
+    out = terminal(text)
+    return f"'{out}" if out.startswith(_FORMULA_START) else out

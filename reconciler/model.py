@@ -176,6 +176,10 @@ class DesiredUser:
     expires: float | None = None
     expiry_reason: str | None = None
     expires_source: Source | None = field(default=None, compare=False)
+    # `reviewed:` as UTC epoch seconds (the latest of the entry's, the group entry's and the
+    # member's), and where it is written; for access reviews only, never for the plan.
+    reviewed: float | None = field(default=None, compare=False)
+    reviewed_source: Source | None = field(default=None, compare=False)
 
     def expired(self, now: float) -> bool:
         return self.expires is not None and self.expires <= now
@@ -197,6 +201,7 @@ class AccountPolicy:
     removal_floor: int | None = None
     allowed_email_domains: tuple[str, ...] = ()
     source: Source | None = field(default=None, compare=False)
+    review_every: float | None = None  # `reviewEvery:` in days
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +215,7 @@ class DesiredAmcAccount:
     source: Source | None = field(default=None, compare=False)
     policy: AccountPolicy | None = None
     users_at: Source | None = field(default=None, compare=False)  # the `users:` key
+    owners: tuple[str, ...] = field(default=(), compare=False)  # who reviews its access
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +231,7 @@ class DesiredPolicy:
     allowed_email_domains: tuple[str, ...] = ()  # lower-case
     protected_users: tuple[str, ...] = ()  # userIds, and addresses lower-case
     admin_groups: tuple[str, ...] = ()
+    review_every: float | None = None  # `reviewEvery:` in days: access reviews
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False)
     # The admin groups' members (canonical addresses): who may be an admin by address.
     admin_members: frozenset[str] = field(default=frozenset(), compare=False)

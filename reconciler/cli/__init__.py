@@ -72,9 +72,9 @@ def _version(ctx: click.Context) -> None:
 
 def _register() -> None:
     # Imported here so that each command module can import `cli` without a cycle.
-    from reconciler.cli import apply, edits, manifest, sandbox, state
+    from reconciler.cli import apply, edits, manifest, people, sandbox, state
 
-    for module in (manifest, sandbox, state, apply, edits):
+    for module in (manifest, sandbox, state, apply, edits, people):
         for command in module.COMMANDS:
             cli.add_command(command)
 

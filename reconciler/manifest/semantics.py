@@ -31,6 +31,7 @@ from typing import Any
 from reconciler import addresses
 from reconciler.errors import Diagnostic
 from reconciler.manifest.prune import PRUNED
+from reconciler.manifest.review import latest, review_every, reviewed
 from reconciler.manifest.yamlload import Path, YamlDoc
 from reconciler.model import (
     AccountPolicy,
@@ -61,6 +62,7 @@ class _Member:
     user_id: str | None = None
     not_user_ids: frozenset[str] = frozenset()
     expiry: Expiry | None = None
+    reviewed: tuple[float, Source] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +127,10 @@ def _expiry(
         out.append(_diag(where, parsed))
         return False, None
     return True, Expiry(parsed, item.get("reason"), where)
+
+
+def _review_fields(found: tuple[float, Source] | None) -> dict[str, Any]:
+    return {} if found is None else {"reviewed": found[0], "reviewed_source": found[1]}
 
 
 def _src(doc: YamlDoc, path: Path) -> Source:
@@ -249,6 +255,7 @@ def _policy(
         ),
         protected_users=tuple(protected),
         admin_groups=tuple(sorted(set(admin_groups))),
+        review_every=review_every(doc, ("policy",), block, out),
         sources=sources,
         admin_members=frozenset(
             canonical_email(m.email) for name in admin_groups for m in groups.get(name, ())
@@ -256,7 +263,9 @@ def _policy(
     )
 
 
-def _account_policy(doc: YamlDoc, path: Path, entry: dict[str, Any]) -> AccountPolicy | None:
+def _account_policy(
+    doc: YamlDoc, path: Path, entry: dict[str, Any], out: list[Diagnostic]
+) -> AccountPolicy | None:
     block = entry.get("policy")
     if block is None:
         return None
@@ -268,6 +277,7 @@ def _account_policy(doc: YamlDoc, path: Path, entry: dict[str, Any]) -> AccountP
             sorted({d.lower() for d in block.get("allowedEmailDomains") or ()})
         ),
         source=_key_src(doc, (*path, "policy")),
+        review_every=review_every(doc, (*path, "policy"), block, out),
     )
 
 
@@ -394,6 +404,7 @@ def _groups(
                         member.get("userId"),
                         frozenset(member.get("notUserIds") or ()),
                         expiry,
+                        reviewed(doc, (*path, index), member, out),
                     )
                 )
             groups[name] = expanded
@@ -520,7 +531,7 @@ def _amc_accounts(
                 )
                 continue
             seen[account_id] = source
-            own = _account_policy(doc, path, entry)
+            own = _account_policy(doc, path, entry, out)
             rules = _rules(account_id, policy, own, groups)
             users = _users(doc, path, entry, groups, rules, out, partial=partial)
             min_admins: int = entry.get("minAdmins", 1)
@@ -549,6 +560,7 @@ def _amc_accounts(
                     source=source,
                     policy=own,
                     users_at=_key_src(doc, (*path, "users")) if "users" in entry else None,
+                    owners=tuple(entry.get("owners") or ()),
                 )
             )
     return result
@@ -599,6 +611,7 @@ def _users(
         ok, own = _expiry(doc, upath, item, out)
         if not ok:
             continue
+        own_review = reviewed(doc, upath, item, out)
         if "group" in item:
             if len(given) > 1 or "name" in item:  # `expires`/`reason` apply to every member
                 extra = [k for k in ("email", "userId", "name") if k in item]
@@ -640,6 +653,7 @@ def _users(
                     expires=ends.at if ends else None,
                     expiry_reason=ends.reason if ends else None,
                     expires_source=ends.source if ends else None,
+                    **_review_fields(latest(member.reviewed, own_review)),
                 )
                 grant(user, source, f"through group `{name}`")
                 # An address is reported where it is written (the group's member); the
@@ -678,6 +692,7 @@ def _users(
             expires=own.at if own else None,
             expiry_reason=own.reason if own else None,
             expires_source=own.source if own else None,
+            **_review_fields(own_review),
         )
         grant(user, source, "directly")
         _check_rules(user, source, rules, out)

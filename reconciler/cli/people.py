@@ -1,0 +1,192 @@
+"""Commands about people rather than accounts: `access` (who holds what), `offboard` (remove
+a person from the manifests) and `review` (the access-review pull request's edit)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from reconciler.addresses import manifest_addresses
+from reconciler.cli.helptext import CREDENTIALS_ENV, ERROR, SANDBOX_ENV, epilog
+from reconciler.cli.options import MASK_ERRORS, ApiOptions, api_options
+from reconciler.cli.state import MASK, PATHS, load
+from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from reconciler.escape import terminal
+from reconciler.render.access import RENDERERS
+from reconciler.render.mask import mask_addresses
+
+_API_ENV = (*CREDENTIALS_ENV, *SANDBOX_ENV)
+
+
+@click.command(
+    epilog=epilog(
+        env=_API_ENV,
+        exits=((EXIT_OK, "listed"), (EXIT_ERROR, "error, or an account could not be read in full")),
+    )
+)
+@PATHS
+@click.option(
+    "--person",
+    metavar="WHO",
+    default=None,
+    help="Only this person: an address or a userId. A masked live address (a***@corp.example) "
+    "is this person only when a userId pin or an exact address proves it.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(sorted(RENDERERS)),
+    default="text",
+    show_default=True,
+    help="text for people, markdown for pull requests, json and csv for auditors.",
+)
+@click.option(
+    "--overdue", is_flag=True, help="Only grants whose access review is due (`reviewEvery`)."
+)
+@MASK
+@api_options
+@click.pass_context
+def access(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    person: str | None,
+    output_format: str,
+    overdue: bool,
+    mask_emails: bool,
+    api: ApiOptions,
+) -> None:
+    """List every grant live on every account the manifests under PATH... manage: one row
+    per person and account, with the role, the state (active, invited, invitation
+    expired), where the manifests grant it (FILE:LINE and group, or live only), `expires:`,
+    the review date, and access inherited through a manager account. Exit 1 when an
+    account could not be read in full (the rows that could be read are listed)."""
+    from reconciler.workflows.access import access as list_access
+
+    if mask_emails:
+        MASK_ERRORS.set()
+    desired = load(paths)
+    now = time.time()
+    with api.open_client() as client:
+        found = list_access(
+            desired, client, now=now, person=person, overdue=overdue, progress=api.progress
+        )
+    keep = manifest_addresses(desired)
+    click.echo(RENDERERS[output_format](found, now=now, mask=mask_emails, keep=keep), nl=False)
+    if found.incomplete:
+        names = ", ".join(str(scope) for scope, _ in found.incomplete)
+        click.echo(terminal(f"Error: not read in full, grants may be missing: {names}"), err=True)
+        ctx.exit(EXIT_ERROR)
+    ctx.exit(EXIT_OK)
+
+
+@click.command(
+    epilog=epilog(
+        env=_API_ENV,
+        exits=((EXIT_OK, "nothing to change"), (EXIT_CHANGES, "files changed"), ERROR),
+    )
+)
+@click.argument("who", metavar="WHO")
+@PATHS
+@click.option("--diff", "show_diff", is_flag=True, help="Print the change; write nothing.")
+@MASK
+@api_options
+@click.pass_context
+def offboard(
+    ctx: click.Context,
+    who: str,
+    paths: tuple[str, ...],
+    show_diff: bool,
+    mask_emails: bool,
+    api: ApiOptions,
+) -> None:
+    """Rewrite the manifests under PATH... so that WHO (an address or a userId) holds
+    nothing: every entry and group membership naming them goes (only those lines change).
+    An entry whose removal would leave an account without its admins is listed, not
+    removed. Also lists where WHO still has access live on accounts the manifests do not
+    manage (or keep unlisted users, `prune: false`): a merge cannot end that. Exit 0 when
+    nothing changes, 2 when files changed (with --diff: would change)."""
+    from reconciler.workflows.adopt import write as write_edit
+    from reconciler.workflows.offboard import offboard as compute
+
+    if mask_emails:
+        MASK_ERRORS.set()
+    desired = load(paths)
+    keep = manifest_addresses(desired)
+
+    def shown(text: str) -> str:
+        return terminal(mask_addresses(text, keep) if mask_emails else text)
+
+    with api.open_client() as client:
+        result = compute(who, desired, client, now=time.time(), progress=api.progress)
+    edit = result.adoption
+    if show_diff:
+        click.echo(edit.diff(), nl=False)
+    else:
+        write_edit(edit)
+    for line in edit.adopted:
+        click.echo(shown(f"would be {line}" if show_diff else line))
+    for line in edit.skipped:
+        click.echo(shown(f"not removed: {line}"), err=True)
+    for grant, why in result.elsewhere:
+        role = grant.role or ", ".join(grant.permissions) or "access"
+        name = f" ({grant.account_name})" if grant.account_name else ""
+        click.echo(
+            shown(
+                f"still live, a merge does not end it ({why}): {grant.noun} "
+                f"{grant.scope.key}{name}: {grant.email or '?'} ({grant.user_id or 'invited'}), "
+                f"{role}, {grant.state}"
+            )
+        )
+    for line in result.unread:
+        click.echo(shown(f"not read in full, access there may be missing: {line}"), err=True)
+    if not edit.files:
+        click.echo("Nothing to change in the manifests.")
+    ctx.exit(EXIT_CHANGES if edit.files else EXIT_OK)
+
+
+@click.command(
+    epilog=epilog(exits=((EXIT_OK, "nothing due"), (EXIT_CHANGES, "files changed"), ERROR))
+)
+@PATHS
+@click.option("--diff", "show_diff", is_flag=True, help="Print the change; write nothing.")
+@click.option(
+    "--body",
+    "body_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the pull request's body (markdown: the due grants per account, with "
+    "the accounts' owners) to FILE.",
+)
+@click.pass_context
+def review(
+    ctx: click.Context, paths: tuple[str, ...], show_diff: bool, body_file: Path | None
+) -> None:
+    """The access review: set `reviewed:` to today on every entry under PATH... whose
+    review is due (`policy: {reviewEvery: 90d}`), for one pull request whose merge records
+    the review; deleting an entry in it ends that grant instead. Lists the due grants per
+    account. Reads nothing live. Exit 0 when nothing is due, 2 when files changed."""
+    from reconciler.manifest.edit import write_atomic
+    from reconciler.workflows.adopt import write as write_edit
+    from reconciler.workflows.review import body
+    from reconciler.workflows.review import review as compute
+
+    desired = load(paths)
+    now = time.time()
+    result = compute(desired, now=now)
+    text = body(result.due, now=now)
+    if body_file is not None:
+        write_atomic(body_file, text)
+    if show_diff:
+        click.echo(result.adoption.diff(), nl=False)
+    else:
+        write_edit(result.adoption)
+    click.echo(terminal(text), nl=False, err=show_diff)
+    for line in result.adoption.skipped:
+        click.echo(f"not bumped: {terminal(line)}", err=True)
+    ctx.exit(EXIT_CHANGES if result.adoption.files else EXIT_OK)
+
+
+COMMANDS: list[click.Command] = [access, offboard, review]
