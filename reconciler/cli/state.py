@@ -35,7 +35,9 @@ from reconciler.manifest import load_manifests
 from reconciler.model import Desired
 from reconciler.plan import Plan, Policy
 from reconciler.planfile import codec as planfile
+from reconciler.planning.review import due
 from reconciler.render import render_json, render_markdown, render_text
+from reconciler.render.access import render_review_due
 from reconciler.workflows import operations
 from reconciler.workflows.baseline import manifests_at, manifests_since
 
@@ -370,6 +372,7 @@ def plan(
         max_length=max_length,
     )
     click.echo(shown, nl=False)
+    click.echo(render_review_due(due(desired, now=time.time()), output_format), nl=False)
     _step_summary(the_plan, mask=mask_emails, keep=keep)
     if the_plan.refused:
         ctx.exit(refused(the_plan))
@@ -431,6 +434,7 @@ def drift(
         max_length=max_length,
     )
     click.echo(shown, nl=False)
+    click.echo(render_review_due(due(desired, now=time.time()), output_format), nl=False)
     _step_summary(the_plan, mask=mask_emails, keep=keep)
     if the_plan.refused:
         ctx.exit(refused(the_plan))

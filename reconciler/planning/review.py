@@ -8,7 +8,9 @@ reviewed is due from the day its account's rule applies: it is overdue at once. 
 
 from __future__ import annotations
 
-from reconciler.model import Desired, DesiredUser, Scope, ScopeKind
+from dataclasses import dataclass
+
+from reconciler.model import Desired, DesiredUser, Scope, ScopeKind, Source, amc_scope
 from reconciler.planning.access import Review, ReviewOf
 
 
@@ -30,3 +32,48 @@ def review_of(desired: Desired, *, now: float) -> ReviewOf:
         return Review(due=due, reviewed=reviewed, at=user.reviewed_source or user.source)
 
     return of
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """One grant due for review."""
+
+    account: str  # "AMC account NAME (ID)"
+    owners: tuple[str, ...]
+    who: str
+    role: str
+    source: Source
+    group: str | None
+    reviewed: float | None
+
+
+def due(desired: Desired, *, now: float) -> tuple[Due, ...]:
+    """The grants the manifests make whose review is due at `now`, per account."""
+    review = review_of(desired, now=now)
+    out: list[Due] = []
+    for account in desired.amc_accounts:
+        label = (
+            f"AMC account {account.name} ({account.id})"
+            if account.name
+            else (f"AMC account {account.id}")
+        )
+        for user in account.users:
+            found = review(amc_scope(account.id), user)
+            if found is None or found.due > now or user.source is None:
+                continue
+            out.append(
+                Due(
+                    label,
+                    account.owners,
+                    _who(user),
+                    user.role.value,
+                    user.source,
+                    user.group,
+                    found.reviewed,
+                )
+            )
+    return tuple(out)
+
+
+def _who(user: DesiredUser) -> str:
+    return user.email or user.user_id or "?"

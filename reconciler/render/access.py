@@ -17,6 +17,7 @@ from typing import Any
 
 from reconciler.escape import csv_cell, markdown, terminal
 from reconciler.planning.access import Access, Grant
+from reconciler.planning.review import Due
 from reconciler.render.mask import mask_addresses
 
 COLUMNS = (
@@ -198,6 +199,22 @@ def render_markdown(access: Access, *, now: float, mask: bool, keep: frozenset[s
     out.append(f"{len(records)} grant{'s' if len(records) != 1 else ''}.")
     out += [markdown(line) for line in _footer(access)]
     return "\n".join(out) + "\n"
+
+
+def render_review_due(items: Sequence[Due], output_format: str) -> str:
+    """What `plan` and `drift` add after the plan: the grants whose access review is due,
+    a class of their own (`[review due]`), never drift for the exit code. Nothing for JSON
+    (the plan file holds the plan alone) or when nothing is due."""
+    if not items or output_format == "json":
+        return ""
+    head = (
+        f"Access review due: {len(items)} grant{'s' if len(items) != 1 else ''} "
+        "(not drift; `reconciler review` writes the pull request that records the review):"
+    )
+    lines = [f"[review due] {i.account}: {i.who} ({i.role}) at {i.source}" for i in items]
+    if output_format == "markdown":
+        return "\n".join(["", markdown(head), *(f"- {markdown(x)}" for x in lines)]) + "\n"
+    return "\n".join(["", terminal(head), *(f"  {terminal(x)}" for x in lines)]) + "\n"
 
 
 RENDERERS = {

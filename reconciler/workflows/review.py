@@ -15,22 +15,9 @@ from datetime import UTC, datetime
 from reconciler.addresses import escaped
 from reconciler.escape import markdown
 from reconciler.manifest.edit import Editor, quoted
-from reconciler.model import Desired, DesiredUser, Source, amc_scope
-from reconciler.planning.review import review_of
+from reconciler.model import Desired, Source
+from reconciler.planning.review import Due, due
 from reconciler.workflows.adopt import Adoption
-
-
-@dataclass(frozen=True, slots=True)
-class Due:
-    """One grant due for review."""
-
-    account: str  # "AMC account NAME (ID)"
-    owners: tuple[str, ...]
-    who: str
-    role: str
-    source: Source
-    group: str | None
-    reviewed: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,38 +28,6 @@ class ReviewEdit:
 
 def _day(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d")
-
-
-def due(desired: Desired, *, now: float) -> tuple[Due, ...]:
-    """The grants the manifests make whose review is due at `now`, per account."""
-    review = review_of(desired, now=now)
-    out: list[Due] = []
-    for account in desired.amc_accounts:
-        label = (
-            f"AMC account {account.name} ({account.id})"
-            if account.name
-            else (f"AMC account {account.id}")
-        )
-        for user in account.users:
-            found = review(amc_scope(account.id), user)
-            if found is None or found.due > now or user.source is None:
-                continue
-            out.append(
-                Due(
-                    label,
-                    account.owners,
-                    _who(user),
-                    user.role.value,
-                    user.source,
-                    user.group,
-                    found.reviewed,
-                )
-            )
-    return tuple(out)
-
-
-def _who(user: DesiredUser) -> str:
-    return user.email or user.user_id or "?"
 
 
 def review(desired: Desired, *, now: float) -> ReviewEdit:

@@ -166,7 +166,7 @@ def test_offboard_then_apply_leaves_no_access_anywhere_managed(
     text = (folder / "access.yaml").read_text(encoding="utf-8")
     assert "ana@corp.example" not in text and "# the data team" not in text
     assert "- {email: cy@corp.example}" in text
-    assert f"access.yaml:4: removed ana@corp.example from group analysts" in out
+    assert "access.yaml:4: removed ana@corp.example from group analysts" in out
     # TWO's entry pins a userId that ana's address only fits masked: listed, not removed.
     assert "amzn1.account.ANA" in text
     assert (
@@ -209,9 +209,11 @@ def test_offboard_keeps_the_last_admin_and_says_why(
 def test_review_bumps_due_entries_and_lists_them_per_account_with_owners(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    manifest = MANIFEST.replace("amcAccounts:", "policy: {reviewEvery: 90d}\namcAccounts:").replace(
-        "{email: boss@corp.example, userId: amzn1.account.BOSS, role: admin}\n      - {group",
-        f"{{email: boss@corp.example, userId: amzn1.account.BOSS, role: admin, reviewed: {day(-10)}}}\n      - {{group",
+    boss = "{email: boss@corp.example, userId: amzn1.account.BOSS, role: admin"
+    manifest = MANIFEST.replace("amcAccounts:", "policy: {reviewEvery: 90d}\namcAccounts:")
+    # ONE's boss was reviewed ten days ago: not due.
+    manifest = manifest.replace(
+        f"{boss}}}\n      - {{group", f"{boss}, reviewed: {day(-10)}}}\n      - {{group"
     )
     state, folder = setup(tmp_path, capsys, world(), {"access.yaml": manifest})
     overdue = grants(capsys, state, folder, "--overdue")
@@ -234,3 +236,28 @@ def test_review_bumps_due_entries_and_lists_them_per_account_with_owners(
     code, out = run(capsys, "review", str(folder))
     assert code == 0 and "No access is due for review." in out, out
     assert grants(capsys, state, folder, "--overdue") == []
+
+
+def test_plan_and_drift_list_a_due_review_in_its_own_class_not_as_drift(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = f"""version: 1
+policy: {{reviewEvery: 30d}}
+amcAccounts:
+  - id: {ONE}
+    users:
+      - {{email: boss@corp.example, userId: amzn1.account.BOSS, role: admin, reviewed: {day(-31)}}}
+"""
+    state, folder = setup(tmp_path, capsys, seed((ONE, [BOSS])), {"access.yaml": manifest})
+    code, out = run(capsys, "drift", "--sandbox-state", state, str(folder))
+    assert code == 0, out  # in sync: a due review is not drift
+    assert (
+        "Access review due: 1 grant (not drift; `reconciler review` writes the pull request "
+        "that records the review):\n"
+        f"  [review due] AMC account {ONE}: boss@corp.example (admin) at "
+        f"{folder / 'access.yaml'}:6"
+    ) in out
+    code, out = run(capsys, "plan", "--sandbox-state", state, "--format", "markdown", str(folder))
+    assert code == 0 and "\\[review due\\]" in out, out
+    code, out = run(capsys, "plan", "--sandbox-state", state, "--format", "json", str(folder))
+    assert code == 0 and "review due" not in out
