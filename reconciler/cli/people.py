@@ -160,9 +160,19 @@ def offboard(
     help="Also write the pull request's body (markdown: the due grants per account, with "
     "the accounts' owners) to FILE.",
 )
+@click.option(
+    "--mask-emails",
+    is_flag=True,
+    help="Mask every address (a***@example.com) in what is printed and in the body: a pull "
+    "request is as public as the repository.",
+)
 @click.pass_context
 def review(
-    ctx: click.Context, paths: tuple[str, ...], show_diff: bool, body_file: Path | None
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    show_diff: bool,
+    body_file: Path | None,
+    mask_emails: bool,
 ) -> None:
     """The access review: set `reviewed:` to today on every entry under PATH... whose
     review is due (`policy: {reviewEvery: 90d}`), for one pull request whose merge records
@@ -176,7 +186,7 @@ def review(
     desired = load(paths)
     now = time.time()
     result = compute(desired, now=now)
-    text = body(result.due, now=now)
+    text = body(result.due, now=now, mask=mask_emails)
     if body_file is not None:
         write_atomic(body_file, text)
     if show_diff:

@@ -17,6 +17,7 @@ from reconciler.escape import markdown
 from reconciler.manifest.edit import Editor, quoted
 from reconciler.model import Desired, Source
 from reconciler.planning.review import Due, due
+from reconciler.render.mask import mask_addresses
 from reconciler.workflows.adopt import Adoption
 
 
@@ -57,8 +58,9 @@ def review(desired: Desired, *, now: float) -> ReviewEdit:
     return ReviewEdit(Adoption(tuple(files), tuple(editor.adopted), tuple(editor.skipped)), items)
 
 
-def body(items: tuple[Due, ...], *, now: float) -> str:
-    """The pull request's body (markdown; every name and address escaped)."""
+def body(items: tuple[Due, ...], *, now: float, mask: bool = False) -> str:
+    """The pull request's body (markdown; every name and address escaped; with `mask`,
+    every address masked first: a pull request is as public as the repository)."""
     if not items:
         return "No access is due for review.\n"
     out = [
@@ -81,7 +83,8 @@ def body(items: tuple[Due, ...], *, now: float) -> str:
             last = _day(row.reviewed) if row.reviewed is not None else "never"
             via = f" through group {markdown(row.group)}" if row.group else ""
             out.append(
-                f"- {markdown(escaped(row.who))}: {row.role}{via} "
+                f"- {markdown(mask_addresses(escaped(row.who)) if mask else escaped(row.who))}: "
+                f"{row.role}{via} "
                 f"({markdown(str(row.source))}), last reviewed {last}"
             )
     return "\n".join(out) + "\n"

@@ -422,3 +422,26 @@ def test_the_adopt_loop_closes(tmp_path: Path) -> None:
     again = action(merged, {"GITHUB_EVENT_NAME": "schedule"}, command="drift").run("run")
     assert again.code == 0 and again.outputs["exit-code"] == "0", again.log
     assert "erin@example.com" in (merged / "manifests" / "amc" / "acme-amc.yaml").read_text()
+
+
+def test_the_people_jobs_run_real_commands_and_open_one_pull_request_each() -> None:
+    github = yaml.safe_load((CI / "github-actions.yml").read_text())
+    people = github["jobs"]["people"]
+    assert people["environment"] == "amazon-ads-read"
+    assert people["permissions"] == {"contents": "read"}
+    script = people["steps"][-1]["run"]
+    # The person comes in through the environment, never spliced into the script.
+    assert people["steps"][-1]["env"]["WHO"] == "${{ inputs.offboard }}"
+    assert "${{" not in script
+    assert 'offboard "$WHO" manifests' in script
+    assert "review manifests --mask-emails --body" in script
+    assert "mask_addresses" in script and "gh pr create" in script
+    # Drift and adopt do not run on an offboarding dispatch.
+    for job in ("drift", "adopt"):
+        assert "inputs.offboard == ''" in github["jobs"][job]["if"]
+    template = yaml.safe_load(GITLAB_TEMPLATE.read_text())
+    gitlab = "\n".join(template["reconciler:people"]["script"])
+    assert 'reconciler offboard "$RECONCILER_OFFBOARD" $RECONCILER_PATHS' in gitlab
+    assert "reconciler review $RECONCILER_PATHS --mask-emails --body review.md" in gitlab
+    for command, flags in (("offboard", set()), ("review", {"--mask-emails", "--body"})):
+        assert flags <= _known(command)
