@@ -261,3 +261,27 @@ amcAccounts:
     assert code == 0 and "\\[review due\\]" in out, out
     code, out = run(capsys, "plan", "--sandbox-state", state, "--format", "json", str(folder))
     assert code == 0 and "review due" not in out
+
+
+def test_access_shows_invitations_pending_and_expired_and_refuses_a_look_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeded = world()
+    seeded["amc_accounts"][0]["invitations"] = [
+        {"email": "cy@corp.example", "role": "viewer", "age_days": 1},
+        {"email": "old@elsewhere.example", "role": "viewer", "age_days": 400},
+    ]
+    state, folder = setup(tmp_path, capsys, seeded, {"access.yaml": MANIFEST})
+    rows = {r["email"]: r for r in grants(capsys, state, folder) if r["userId"] is None}
+    cy = rows["cy@corp.example"]
+    assert (cy["state"], cy["manifestEmail"], cy["group"]) == (
+        "invited",
+        "cy@corp.example",
+        "analysts",
+    )
+    assert cy["source"] == f"{folder / 'access.yaml'}:18"
+    old = rows["old@elsewhere.example"]
+    assert (old["state"], old["source"]) == ("invitation expired", None)
+    # A Cyrillic `а` is another mailbox: it names nobody here.
+    assert grants(capsys, state, folder, "--person", "\u0430na@corp.example") == []
+    assert grants(capsys, state, folder, "--person", "CY@corp.example") == [cy]
