@@ -33,6 +33,10 @@ class Grant:
     countries: tuple[str, ...] = ()
 
 
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'AEIOUaeiou' else 'a'} {noun}"
+
+
 def checked(kind: ScopeKind, grant: Grant) -> Grant:
     """`grant` in canonical order (sorted, no repeats), or ValueError naming what `kind`
     does not take."""
@@ -40,15 +44,15 @@ def checked(kind: ScopeKind, grant: Grant) -> Grant:
     if (grant.role is None) == (not grant.permissions):
         raise ValueError("a grant is a role or a custom permission set, not both or neither")
     if grant.role is not None and grant.role not in facts.roles:
-        raise ValueError(f"a {facts.noun} has no role {grant.role.value}")
+        raise ValueError(f"{_a(facts.noun)} has no role {grant.role.value}")
     unknown = sorted(set(grant.permissions) - set(facts.permissions))
     if unknown:
         raise ValueError(
-            f"a {facts.noun} takes no custom permission {unknown[0]!r}"
+            f"{_a(facts.noun)} takes no custom permission {unknown[0]!r}"
             + (f" (it takes {', '.join(facts.permissions)})" if facts.permissions else "")
         )
     if grant.countries and not facts.countries:
-        raise ValueError(f"a {facts.noun} takes no countries (only sponsored-ads accounts do)")
+        raise ValueError(f"{_a(facts.noun)} takes no countries (only sponsored-ads accounts do)")
     bad = sorted(set(grant.countries) - COUNTRY_CODES)
     if bad:
         raise ValueError(f"{bad[0]!r} is not a country code of S-UPM's CountryCode")
