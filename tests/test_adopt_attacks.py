@@ -48,7 +48,9 @@ def setup(
     seed_file = tmp_path / "seed.yaml"
     seed_file.write_text(yaml.safe_dump(world), encoding="utf-8")
     state = str(tmp_path / "state.json")
-    assert run(capsys, "sandbox", "reset", "--state", state, "--seed", str(seed_file))[0] == 0
+    assert (
+        run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed_file))[0] == 0
+    )
     folder = tmp_path / "m"
     folder.mkdir()
     for name, text in files.items():
@@ -805,7 +807,7 @@ def test_an_expired_invitations_role_is_not_adopted_and_blocks_nothing_else(
     world["amc_accounts"][0]["invitations"] = [{"email": "ann@corp.example", "role": "admin"}]
     state, folder = setup(tmp_path, capsys, world, {"access.yaml": text})
     [invitation] = World.load(state).amc[AMC].invitations
-    expire = ("sandbox", "expire", AMC, invitation.invitation_id, "--state", state)
+    expire = ("sandbox", "expire", AMC, invitation.invitation_id, "--sandbox-state", state)
     assert run(capsys, *expire)[0] == EXIT_OK
     code, out = adopt(capsys, state, folder)
     assert code == EXIT_CHANGES, out
@@ -880,7 +882,7 @@ def test_an_unlisted_expired_invitation_is_not_added_and_blocks_nothing_else(
     world["amc_accounts"][0]["invitations"] = [{"email": "old@corp.example", "role": "viewer"}]
     state, folder = setup(tmp_path, capsys, world, {"access.yaml": text})
     [invitation] = World.load(state).amc[AMC].invitations
-    expire = ("sandbox", "expire", AMC, invitation.invitation_id, "--state", state)
+    expire = ("sandbox", "expire", AMC, invitation.invitation_id, "--sandbox-state", state)
     assert run(capsys, *expire)[0] == EXIT_OK
     code, out = adopt(capsys, state, folder)
     assert code == EXIT_CHANGES, out

@@ -69,9 +69,11 @@ def applied(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> t
 def console_role(capsys: pytest.CaptureFixture[str], state: str, who: str, role: str) -> None:
     """Someone changes a role in the console: the user goes and comes back with `role`."""
     user_id, email = f"amzn1.account.{who.upper()}", f"{who}@corp.example"
-    assert run(capsys, "sandbox", "remove-user", "--state", state, AMC, user_id)[0] == EXIT_OK
+    assert (
+        run(capsys, "sandbox", "remove-user", "--sandbox-state", state, AMC, user_id)[0] == EXIT_OK
+    )
     code, out = run(
-        capsys, "sandbox", "add-user", "--state", state, AMC, email, "--role", role,
+        capsys, "sandbox", "add-user", "--sandbox-state", state, AMC, email, "--role", role,
         "--user-id", user_id,
     )  # fmt: skip
     assert code == EXIT_OK, out

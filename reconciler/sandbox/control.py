@@ -128,6 +128,9 @@ def apply_control(world: World, op: str, args: dict[str, Any]) -> Any:
             countries=_strings(args, "countries"),
             keep_other_countries=bool(args.get("keep_other_countries", False)),
         )
+    if op == "set-countries":
+        account_id, kind = _target(args)
+        return world.set_countries(account_id, args["user_id"], _strings(args, "countries"), kind)
     if op == "remove-user":
         account_id, kind = _target(args)
         return world.remove_user(account_id, args["user_id"], kind)

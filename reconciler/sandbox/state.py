@@ -482,6 +482,34 @@ class World:
             )
             self.store(replace(account, users=users))
 
+    def set_countries(
+        self,
+        account_id: str,
+        user_id: str,
+        countries: tuple[str, ...],
+        kind: ScopeKind | None = None,
+    ) -> None:
+        """Move a user's one permission set to other countries, as a console change would."""
+        with self.lock:
+            account = self.account(account_id, kind)
+            user = account.user(user_id)
+            if user is None:
+                raise KeyError(f"no user {user_id!r} on {account_id}")
+            if user.more:
+                raise ValueError(
+                    f"{user_id} holds {len(user.grants)} permission sets on {account_id}: "
+                    "say which with set-role or set-permissions --countries"
+                )
+            (grant,) = user.grants
+            self.set_grant(
+                account.account_id,
+                user_id,
+                grant.role,
+                kind=account.kind,
+                permissions=grant.permissions,
+                countries=countries,
+            )
+
     def remove_user(self, account_id: str, user_id: str, kind: ScopeKind | None = None) -> None:
         with self.lock:
             account = self.account(account_id, kind)

@@ -515,3 +515,11 @@ def _auth(http: httpx.Client) -> dict[str, str]:
         "Authorization": f"Bearer {token}",
         "Amazon-Advertising-API-ClientId": SANDBOX_CLIENT_ID,
     }
+
+
+def test_the_sandbox_clock_is_read_over_the_control_route(
+    sandbox_world: World, sandbox_http: httpx.Client
+) -> None:
+    sandbox_world.freeze_clock(1_800_000_000.0)
+    sandbox_world.advance_clock(3600)
+    assert sandbox_http.get(f"{NA}/_sandbox/clock").json() == {"now": 1_800_003_600.0}
