@@ -43,9 +43,11 @@ AccountRef = Scope | str
 def account_header(account: AccountRef) -> tuple[str, str]:
     """(header, value) naming the account, the header per kind from `KINDS` (reference
     §4.1): `Amazon-Ads-ManagerAccountId` for a manager account, `Amazon-Ads-AccountId` for
-    the others. ValueError for an address that names no one account (a wildcard, a blank)."""
+    the others. ValueError for the wildcard address (`Scope.wildcard`: every account of a kind),
+    which names no one account. Any other id is sent as it is: an id is data, and the API
+    answers for it."""
     scope = account if isinstance(account, Scope) else amc_scope(account)
-    if scope.key == "*" or not scope.key.strip() or any(ch.isspace() for ch in scope.key):
+    if scope.key == "*":
         raise ValueError(f"{scope}: not the id of one account")
     return KINDS[scope.kind].header, scope.key
 

@@ -79,6 +79,8 @@ def _target(args: dict[str, Any]) -> tuple[str, ScopeKind | None]:
     or `amc_account_id` as before accounts of other kinds were served."""
     if "amc_account_id" in args:
         return str(args["amc_account_id"]), ScopeKind.AMC
+    if "account" not in args:
+        raise TypeError("name the account: `account` (an id, or KIND:ID)")
     text = str(args["account"])
     kind, sep, key = text.partition(":")
     if sep and kind in {k.value for k in ScopeKind}:

@@ -523,3 +523,13 @@ def test_the_sandbox_clock_is_read_over_the_control_route(
     sandbox_world.freeze_clock(1_800_000_000.0)
     sandbox_world.advance_clock(3600)
     assert sandbox_http.get(f"{NA}/_sandbox/clock").json() == {"now": 1_800_003_600.0}
+
+
+def test_a_control_operation_without_an_account_says_how_to_name_one(
+    sandbox_http: httpx.Client,
+) -> None:
+    response = sandbox_http.post(f"{NA}/_sandbox/remove-user", json={"user_id": "u"})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"error": "name the account: `account` (an id, or KIND:ID)"},
+    )
