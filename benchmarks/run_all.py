@@ -12,6 +12,9 @@ Benchmarks (each at the issue's size, 1x, and 4x):
 - `plan (CLI)` and `apply (CLI)`: `reconciler plan --out` / `reconciler apply --auto-approve`
   as whole processes against `sandbox serve` seeded with tests/chaos/world.py's world at the
   read benchmark's size, whose plan holds every kind of action (about 1,900 actions at 1x).
+- `plan --changed-since`: `reconciler plan --changed-since REF --out` on that world for a
+  change inviting one person to one AMC account, its requests as a share of the full plan's
+  of the same manifests (goal: at most 2%).
 - `adopt (CLI)`: `reconciler adopt` on that world (every account drifted), then a plan to
   count what is left.
 - `read throttled (CLI)`: benchmarks/throttle_scale.py's per-operation scenario (Amazon's
@@ -230,6 +233,74 @@ def bench_plan(scale: int, opts: argparse.Namespace) -> Row:
     )
 
 
+def _git(folder: Path, *args: str) -> None:
+    import subprocess
+
+    config = ("-c", "user.name=b", "-c", "user.email=b@example.com", "-c", "commit.gpgsign=false")
+    subprocess.run(["git", *config, *args], cwd=folder, check=True, capture_output=True)
+
+
+def _one_account_change(manifests: Path) -> str:
+    """Invite one person to one AMC account (the middle one) in the manifests; its id."""
+    path = manifests / "amc" / "amc.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    account = doc["amcAccounts"][len(doc["amcAccounts"]) // 2]
+    account["users"].append({"email": "one.change@example.com", "role": "viewer"})
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, width=200), encoding="utf-8")
+    return str(account["id"])
+
+
+def bench_changed_since(scale: int, opts: argparse.Namespace) -> Row:
+    """`reconciler plan --changed-since REF --out` (whole process) for a pull request that
+    invites one person to one AMC account of the plan world, next to the full plan of the
+    same manifests: requests as a share of the full plan's (goal: at most 2%). The lower
+    bound is that one account's read: the AMC account list, its invitations and users, and
+    one role query per user."""
+    spec = CHANGE_WORLD.scaled(scale)
+    with tempfile.TemporaryDirectory() as tmp:
+        seed_file, manifests = write(Path(tmp), spec)
+        _git(Path(tmp), "init", "--quiet", "-b", "main")
+        _git(Path(tmp), "add", "manifests")
+        _git(Path(tmp), "commit", "--quiet", "-m", "base")
+        changed = _one_account_change(manifests)
+        _git(Path(tmp), "commit", "--quiet", "-am", "one account")
+        with harness.serve(*_load_flags(opts, seed_file)) as served:
+            runs: dict[str, tuple[harness.Finished, int, int]] = {}
+            for label, extra in (("full", ()), ("since", ("--changed-since", "HEAD~1"))):
+                out = Path(tmp) / f"{label}.json"
+                before = _requests(served.stats())
+                done = harness.run(
+                    ["plan", "--no-progress", "--out", str(out), *extra, *GUARDS_OFF,
+                     str(manifests)],
+                    env=served.env,
+                    timeout_s=1800,
+                )  # fmt: skip
+                if done.returncode != 0:
+                    raise RuntimeError(done.describe())
+                actions = len(json.loads(out.read_text(encoding="utf-8"))["actions"])
+                runs[label] = (done, _requests(served.stats()) - before, actions)
+                time.sleep(1.5)  # let the server's token bucket refill
+    (done, requests, actions), (full, full_requests, _) = runs["since"], runs["full"]
+    reads = 1 + -(-spec.invitations // 50) + -(-spec.users // 100) + spec.users
+    share = requests / full_requests
+    return Row(
+        "plan --changed-since",
+        scale,
+        f"1 of {spec.amc_accounts} AMC accounts changed ({changed}); " + _change_world_size(spec),
+        done.wall_s,
+        requests=requests,
+        min_requests=reads,
+        bound_s=reads / opts.rate,
+        peak_mib=_mib(done.peak_kib),
+        how="CLI",
+        note=(
+            f"{100 * share:.2f}% of the full plan's {full_requests} requests "
+            f"({full.wall_s:.1f} s; goal <= 2%: {'ok' if share <= 0.02 else 'OVER'}); "
+            f"{actions} actions; CPU {done.cpu_s:.1f} s"
+        ),
+    )
+
+
 def bench_apply(scale: int, opts: argparse.Namespace) -> Row:
     """`reconciler apply --auto-approve` (whole process): read, plan, write, re-read to verify.
     The minimum: two reads of the managed scopes (plan, verification) plus the fewest batched
@@ -361,6 +432,7 @@ BENCHMARKS: dict[str, tuple[Callable[[int, argparse.Namespace], Row], str | None
     "read": (bench_read, None),
     "make-plan": (bench_make_plan, None),
     "plan": (bench_plan, "plan"),
+    "changed-since": (bench_changed_since, "plan"),
     "apply": (bench_apply, "apply"),
     "adopt": (bench_adopt, "adopt"),
     "throttle": (bench_throttle, "import"),

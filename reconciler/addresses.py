@@ -16,6 +16,7 @@ from __future__ import annotations
 import unicodedata
 
 from reconciler.escape import invisible
+from reconciler.model import Desired, canonical_email
 
 _INVISIBLE = {"Cc", "Cf", "Co", "Cn", "Zl", "Zp", "Zs"}
 
@@ -73,3 +74,13 @@ def unambiguous(address: str) -> str:
     """As written, followed by its escaped form when they differ: `ángel@x (\\u00e1ngel@x)`."""
     plain = escaped(address)
     return address if plain == address else f"{address} ({plain})"
+
+
+def manifest_addresses(desired: Desired) -> frozenset[str]:
+    """Every address the manifests hold (canonical form): the users of every AMC account,
+    every group's members, the protected users. `--mask-emails` shows these as written:
+    they are in the reviewed files already."""
+    found = {u.email for a in desired.amc_accounts for u in a.users if u.email}
+    found |= {m.email for members in desired.groups.values() for m in members if m.email}
+    found |= {who for who in desired.policy.protected_users if "@" in who}
+    return frozenset(canonical_email(address) for address in found)

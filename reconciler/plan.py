@@ -373,6 +373,36 @@ class Baseline:
     unsure: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class Covered:
+    """One account a plan made with `--changed-since REF` covers: `scope` (`amc:<id>`, or
+    `manager:<id or name>` as the manifests key it) and `why` it is in (what changed in
+    the manifests since REF, for people). `leaving`: in the manifests at REF and no longer,
+    so it leaves management: nothing is read or changed there."""
+
+    scope: str
+    why: tuple[str, ...] = ()
+    leaving: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """`--changed-since REF`: the plan covers exactly `accounts`, those whose desired state
+    differs between the manifests at `commit` (`ref` as given) and now; every other account
+    was neither read nor planned. Part of the plan digest (`planfile.digest.plan_digest`):
+    `apply --plan` re-reads and re-plans exactly these. A plan without one covers
+    everything the manifests manage."""
+
+    ref: str
+    commit: str
+    accounts: tuple[Covered, ...] = ()
+
+    @property
+    def planned(self) -> frozenset[str]:
+        """The scopes read and planned (those leaving management are neither)."""
+        return frozenset(a.scope for a in self.accounts if not a.leaving)
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     actions: tuple[Action, ...] = ()
@@ -401,6 +431,8 @@ class Plan:
     expiries: tuple[Expiry, ...] = ()
     # `--baseline REF`: what tells a console change from a manifest change not applied yet.
     baseline: Baseline | None = None
+    # `--changed-since REF`: the accounts this plan covers (None: all the manifests manage).
+    coverage: Coverage | None = None
     format_version: int = FORMAT_VERSION
 
     @property

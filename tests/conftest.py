@@ -1,13 +1,19 @@
-"""Suite-wide guards. Fixtures for the sandbox live in tests/sandbox_fixtures.py."""
+"""Suite-wide guards, and the fixtures the `--baseline REF` tests share: `repo`, a git
+repository for manifests, and `applied`, its first commit applied to a sandbox. Fixtures for
+the sandbox live in tests/sandbox_fixtures.py; the helpers these call, in tests/driver.py."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from reconciler.errors import EXIT_OK
+from tests.driver import ANN, BOSS, CY, SEED, commit, git, run, seed_state
 
 pytest_plugins = ["tests.sandbox_fixtures"]
 
@@ -44,3 +50,21 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
     monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
     yield
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "init", "--quiet", "-b", "main")
+    return path
+
+
+@pytest.fixture
+def applied(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    """Commit A (boss, ann and cy as they are live) applied: (state file, A's sha)."""
+    state = seed_state(tmp_path, capsys, SEED)
+    a = commit(repo, [BOSS, ANN, CY], "A")
+    code, out = run(capsys, "apply", "--sandbox-state", state, "--auto-approve", str(repo / "m"))
+    assert code == EXIT_OK, out
+    return state, a

@@ -8,12 +8,14 @@ from reconciler.render.common import SYMBOL, counts, describe
 from reconciler.render.mask import mask_addresses
 
 
-def result_line(result: ActionResult, *, mask_emails: bool = False) -> str:
+def result_line(
+    result: ActionResult, *, mask_emails: bool = False, keep: frozenset[str] = frozenset()
+) -> str:
     """`  ok       amc:ENTITY1: invite x@agency.example as viewer`: every line names its
     account, and every untrusted string in it is escaped for the terminal."""
 
     def safe(text: str) -> str:
-        return terminal(mask_addresses(text) if mask_emails else text)
+        return terminal(mask_addresses(text, keep) if mask_emails else text)
 
     action = result.action
     line = f"  {result.status.value:<8} {safe(f'{action.scope}: {describe(action)}')}"
@@ -24,7 +26,9 @@ def result_line(result: ActionResult, *, mask_emails: bool = False) -> str:
     return line
 
 
-def render_report(report: ApplyReport, *, mask_emails: bool = False) -> str:
+def render_report(
+    report: ApplyReport, *, mask_emails: bool = False, keep: frozenset[str] = frozenset()
+) -> str:
     by = report.counts()
     done = by.get(Status.OK, 0) + by.get(Status.VERIFIED, 0)
     lines = [
@@ -34,10 +38,10 @@ def render_report(report: ApplyReport, *, mask_emails: bool = False) -> str:
     ]
     if report.failed:
         lines.append("Failed:")
-        lines += [result_line(r, mask_emails=mask_emails) for r in report.failed]
+        lines += [result_line(r, mask_emails=mask_emails, keep=keep) for r in report.failed]
     if report.skipped and not report.interrupted:
         lines.append("Not sent:")
-        lines += [result_line(r, mask_emails=mask_emails) for r in report.skipped]
+        lines += [result_line(r, mask_emails=mask_emails, keep=keep) for r in report.skipped]
     if report.interrupted:
         lines.append(
             "Stopped after the calls in flight. Nothing is lost: run `reconciler plan` to "
@@ -45,7 +49,7 @@ def render_report(report: ApplyReport, *, mask_emails: bool = False) -> str:
         )
         return "\n".join(lines) + "\n"
     for problem in report.problems:
-        lines.append(f"! {terminal(mask_addresses(problem) if mask_emails else problem)}")
+        lines.append(f"! {terminal(mask_addresses(problem, keep) if mask_emails else problem)}")
     if report.verified and report.converged:
         lines.append("Converged: a re-read of live state shows nothing left to do.")
     elif report.verified:

@@ -12,7 +12,7 @@ import traceback
 
 import click
 
-from reconciler import __version__
+from reconciler import version_line
 from reconciler.cli.helptext import CREDENTIALS_ENV, SANDBOX_ENV, epilog
 from reconciler.cli.options import MASK_ERRORS
 from reconciler.errors import (
@@ -48,7 +48,14 @@ _EPILOG = (
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=_EPILOG)
-@click.version_option(__version__, prog_name="reconciler")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, _param, value: _version(ctx) if value else None,
+    help="Show the version and the commit it was built from, and exit.",
+)
 def cli() -> None:
     """GitOps for Amazon Ads account access.
 
@@ -58,11 +65,16 @@ def cli() -> None:
     """
 
 
+def _version(ctx: click.Context) -> None:
+    click.echo(f"reconciler, version {version_line()}")
+    ctx.exit(EXIT_OK)
+
+
 def _register() -> None:
     # Imported here so that each command module can import `cli` without a cycle.
-    from reconciler.cli import manifest, sandbox, state
+    from reconciler.cli import apply, edits, manifest, sandbox, state
 
-    for module in (manifest, sandbox, state):
+    for module in (manifest, sandbox, state, apply, edits):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -7,9 +7,11 @@ summary, and the `Live` snapshot the plan was computed from (so
 `apply --plan` can say what moved). A plan file is untrusted input (a pull request's job
 wrote it): `decode` refuses a file of another format version, one that breaks the schema,
 one whose actions are not a plan this tool could have made (`reconciler.actions
-.check_actions`), one whose stored scopes or summary disagree with its actions, and one whose
-actions do not match its `planDigest`. JSON and jsonschema errors stop here: a bad file
-becomes a `PlanFileError` naming the file and the problem. Nothing secret is in a plan.
+.check_actions`), one whose stored scopes or summary disagree with its actions, one whose
+actions (and, for a `--changed-since` plan, the accounts its `coverage` lists) do not match
+its `planDigest`, and one with an action outside its coverage. JSON and jsonschema errors
+stop here: a bad file becomes a `PlanFileError` naming the file and the problem. Nothing
+secret is in a plan.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from reconciler.model import (
     LiveUser,
     Region,
     Scope,
+    manager_scope,
 )
 from reconciler.plan import (
     FORMAT_VERSION,
@@ -49,6 +52,8 @@ from reconciler.plan import (
     Action,
     Baseline,
     Bindings,
+    Coverage,
+    Covered,
     Expiry,
     ManagerRef,
     Notice,
@@ -242,7 +247,7 @@ def encode(plan: Plan) -> dict[str, Any]:
     p = plan.policy
     data: dict[str, Any] = {
         "formatVersion": plan.format_version,
-        "planDigest": plan_digest(plan.actions),
+        "planDigest": plan_digest(plan.actions, plan.coverage),
         "createdAt": plan.created_at,
         "bindings": {
             "desiredDigest": plan.bindings.desired_digest,
@@ -306,6 +311,8 @@ def encode(plan: Plan) -> dict[str, Any]:
         },
         "live": encode_live(plan.live),
         **_encode_drift(plan),
+        # Only for a `--changed-since` plan: a plan over everything is the file it always was.
+        **({} if plan.coverage is None else {"coverage": _encode_coverage(plan.coverage)}),
     }
     # Our own output must satisfy our own schema; a failure here is a bug, not a user error.
     jsonschema.validate(data, plan_schema())
@@ -354,11 +361,15 @@ def _decode_checked(data: dict[str, Any], source: str) -> Plan:
     summary = {kind.value: count for kind, count in Plan(actions=actions).summary().items()}
     if summary != data["summary"]:
         problems.append("the summary does not count the actions")
-    digest = plan_digest(actions)
+    coverage = _decode_coverage(data.get("coverage"))
+    digest = plan_digest(actions, coverage)
     if digest != data["planDigest"]:
+        what = "the actions" if coverage is None else "the actions and the accounts covered"
         problems.append(
-            f"the actions do not match the plan digest {data['planDigest']} (they hash to {digest})"
+            f"{what} do not match the plan digest {data['planDigest']} (they hash to {digest})"
         )
+    if coverage is not None:
+        problems += _coverage_problems(coverage, actions)
     expiries = _decode_expiries(data["expiries"])
     baseline = _decode_baseline(data.get("baseline"))
     if baseline is not None:
@@ -440,6 +451,7 @@ def _decode_checked(data: dict[str, Any], source: str) -> Plan:
         live=decode_live(data["live"]),
         expiries=expiries,
         baseline=baseline,
+        coverage=coverage,
     )
 
 
@@ -509,6 +521,54 @@ def _baseline_problems(baseline: Baseline, actions: tuple[Action, ...]) -> list[
     ]
     scopes = {scope for scope, _ in mine}
     problems += [f"baseline: no action in {scope}" for scope in sorted(baseline.unsure - scopes)]
+    return problems
+
+
+# `--changed-since REF`: the accounts the plan covers. Their scopes are in the plan digest;
+# read back, each must be a scope, listed once, and every action must be on one of them.
+
+
+def _encode_coverage(coverage: Coverage) -> dict[str, Any]:
+    return {
+        "ref": coverage.ref,
+        "commit": coverage.commit,
+        "accounts": [
+            {"scope": a.scope, "why": list(a.why), "leaving": a.leaving} for a in coverage.accounts
+        ],
+    }
+
+
+def _decode_coverage(data: dict[str, Any] | None) -> Coverage | None:
+    if data is None:
+        return None
+    return Coverage(
+        ref=data["ref"],
+        commit=data["commit"],
+        accounts=tuple(
+            Covered(a["scope"], tuple(a["why"]), a["leaving"]) for a in data["accounts"]
+        ),
+    )
+
+
+def _coverage_problems(coverage: Coverage, actions: tuple[Action, ...]) -> list[str]:
+    problems: list[str] = []
+    seen: set[str] = set()
+    for account in coverage.accounts:
+        try:
+            Scope.parse(account.scope)
+        except ValueError:
+            problems.append(f"coverage: {account.scope!r} is not an account")
+        if account.scope in seen:
+            problems.append(f"coverage: {account.scope} is listed twice")
+        seen.add(account.scope)
+    planned = coverage.planned
+    for n, action in enumerate(actions, 1):
+        # A manager account the manifests key by name has actions under its live id.
+        names = {str(action.scope)}
+        if action.manager is not None:
+            names.add(str(manager_scope(action.manager.name)))
+        if not names & planned:
+            problems.append(f"action {n}: {action.scope} is not an account the plan covers")
     return problems
 
 

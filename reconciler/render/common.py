@@ -14,6 +14,7 @@ from reconciler.plan import (
     REMOVING_KINDS,
     Action,
     ActionKind,
+    Coverage,
     Notice,
     Pin,
     Plan,
@@ -65,6 +66,8 @@ def counts(actions: tuple[Action, ...] | list[Action]) -> str:
 
 def summary_line(plan: Plan) -> str:
     if plan.in_sync:
+        if plan.coverage is not None:
+            return "No changes. Live state matches the manifests in the accounts covered."
         return NO_CHANGES
     waiting = [
         f"{len(items)} {what}"
@@ -132,7 +135,29 @@ def drift_view(plan: Plan) -> DriftView:
 
 def digest_line(plan: Plan) -> str:
     """`Plan digest: sha256:…`: what an approval names; `apply --plan` runs only this."""
-    return f"Plan digest: {plan_digest(plan.actions)}"
+    return f"Plan digest: {plan_digest(plan.actions, plan.coverage)}"
+
+
+def _since(coverage: Coverage) -> str:
+    commit = coverage.commit[:12]
+    return commit if coverage.ref in (commit, coverage.commit) else f"{coverage.ref} at {commit}"
+
+
+def coverage_section(plan: Plan) -> tuple[str, list[str]] | None:
+    """`--changed-since REF`: (heading, one line per account covered and why), None for a
+    plan over everything the manifests manage."""
+    coverage = plan.coverage
+    if coverage is None:
+        return None
+    since = _since(coverage)
+    if not coverage.accounts:
+        return (f"Covers no account: nothing the manifests ask changed since {since}.", [])
+    n = len(coverage.planned)
+    heading = (
+        f"Covers {n} account{'s' if n != 1 else ''} changed since {since} (no other account "
+        "was read or planned):"
+    )
+    return heading, [f"{a.scope}: {'; '.join(a.why)}" for a in coverage.accounts]
 
 
 def binding_lines(plan: Plan) -> list[str]:
@@ -143,6 +168,11 @@ def binding_lines(plan: Plan) -> list[str]:
         lines.append(f"API identity: {b.api_identity}")
     if b.commit:
         lines.append(f"Commit: {b.commit}")
+    if plan.coverage is not None:
+        n = len(plan.coverage.planned)
+        lines.append(
+            f"Covers: {n} account{'s' if n != 1 else ''} changed since {_since(plan.coverage)}"
+        )
     made = when(plan.created_at) if plan.created_at else "unknown"
     lines.append(f"Made: {made} by reconciler {b.tool_version or 'unknown'}")
     return lines

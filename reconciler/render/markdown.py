@@ -1,7 +1,10 @@
 """`--format markdown`: a pull-request comment. A summary table, then one collapsible
-`<details>` per account; `mask_emails` masks every address for public logs. Every string that
-came from a manifest, the API or a plan file is escaped (`reconciler.escape
-.markdown`), so none can add a heading, a link, an image, HTML or break the table."""
+`<details>` per account; `mask_emails` masks the addresses the manifests do not hold (`keep`)
+for public logs. Every string that came from a manifest, the API or a plan file is escaped
+(`reconciler.escape.markdown`), so none can add a heading, a link, an image, HTML or break
+the table. `max_length` keeps a comment under a platform's limit: the summary and every
+section stay, and the per-account detail that does not fit is left out, with a line that
+says so and where the whole plan is."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from reconciler.render.common import (
     SYMBOL,
     binding_lines,
     counts,
+    coverage_section,
     describe,
     describe_waiting,
     digest_line,
@@ -28,9 +32,16 @@ from reconciler.render.mask import mask_addresses
 __all__ = ["mask_addresses", "render_markdown"]
 
 
-def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) -> str:
+def render_markdown(
+    plan: Plan,
+    *,
+    mask_emails: bool,
+    bindings: bool = False,
+    keep: frozenset[str] = frozenset(),
+    max_length: int | None = None,
+) -> str:
     def cell(text: str) -> str:
-        return markdown(mask_addresses(text) if mask_emails else text)
+        return markdown(mask_addresses(text, keep) if mask_emails else text)
 
     out: list[str] = ["## reconciler plan", ""]
     if plan.refusals:
@@ -54,6 +65,14 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
     for heading, _, items in top:
         if items:
             out += [f"### {heading.rstrip(':')}", ""] + [f"- {cell(i)}" for i in items] + [""]
+    covered = coverage_section(plan)
+    if covered is not None:
+        heading, items = covered
+        if items:
+            out += ["<details>", f"<summary>{cell(heading.rstrip(':'))}</summary>", ""]
+            out += [f"- {cell(i)}" for i in items] + ["", "</details>", ""]
+        else:
+            out += [cell(heading), ""]
     in_force = policy_lines(plan)
     if in_force:
         out += ["**Policy (not the defaults)**", ""]
@@ -68,11 +87,14 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
                 f"| {cell(g.title)} | {by['+']} | {by['~']} | {by['-']} | {len(g.waiting)} |"
             )
         out.append("")
+    # (text, foldable): a foldable part is a collapsed <details> block that max_length may
+    # leave out; the rest always stays.
+    parts: list[tuple[str, bool]] = [("\n".join(out) + "\n", False)]
     for g in all_groups:
         what = counts(g.actions) or "no changes"
         if g.waiting:
             what += f"; {len(g.waiting)} waiting"
-        out += [
+        out = [
             "<details>",
             f"<summary>{cell(g.title)}: {what}</summary>",
             "",
@@ -86,19 +108,73 @@ def render_markdown(plan: Plan, *, mask_emails: bool, bindings: bool = False) ->
         for waiting in g.waiting:
             out.append(f"| `=` | {cell(describe_waiting(waiting))} | pending, not a change |")
         out += ["", "</details>", ""]
+        parts.append(("\n".join(out) + "\n", True))
+    out = []
     for heading, _, items in rest:
         if items:
             out += [f"### {heading.rstrip(':')}", ""] + [f"- {cell(i)}" for i in items] + [""]
-    out += _drift(plan, cell)
+    parts.append(("\n".join(out) + "\n" if out else "", False))
+    drift = _drift(plan, cell)
+    parts.append(("\n".join(drift) + "\n" if drift else "", bool(drift)))
+    out = []
     if plan.warnings:
         out += ["### Warnings", ""]
         out += [_notice(n.scope, cell(n.message)) for n in plan.warnings]
         out.append("")
+    parts.append(("\n".join(out) + "\n" if out else "", False))
     if plan.notes:
-        out += ["<details>", f"<summary>Notes ({len(plan.notes)})</summary>", ""]
+        out = ["<details>", f"<summary>Notes ({len(plan.notes)})</summary>", ""]
         out += [_notice(n.scope, cell(n.message)) for n in plan.notes]
         out += ["", "</details>", ""]
-    return "\n".join(out).rstrip("\n") + "\n"
+        parts.append(("\n".join(out) + "\n", True))
+    return _fit(parts, max_length)
+
+
+def _fit(parts: list[tuple[str, bool]], max_length: int | None) -> str:
+    """The parts in order, under `max_length` characters: every part that is not foldable,
+    and the foldable ones (collapsed detail) that fit, in order; a note says what was left
+    out and where the whole plan is."""
+
+    def joined(texts: list[str]) -> str:
+        return "".join(texts).rstrip("\n") + "\n"
+
+    whole = joined([text for text, _ in parts])
+    if max_length is None or len(whole) <= max_length:
+        return whole
+    folded = sum(1 for text, foldable in parts if foldable and text)
+
+    def note(left_out: int) -> str:
+        return (
+            f"> [!NOTE]\n> {left_out} of {folded} collapsed section(s) (the detail of each "
+            f"account, the drift by class, the notes) left out: this comment is limited to "
+            f"{max_length:,} characters. The whole plan is in the job summary and in the plan "
+            "file (`reconciler show plan.json`).\n\n"
+        )
+
+    budget = max_length - sum(len(t) for t, f in parts if not f) - len(note(folded)) - 1
+    kept: list[str] = []
+    left_out = 0
+    for text, foldable in parts:
+        if not foldable or not text:
+            kept.append(text)
+        elif len(text) <= budget:
+            kept.append(text)
+            budget -= len(text)
+        else:
+            left_out += 1
+    kept.insert(1, note(left_out))  # under the summary table, where a reader looks first
+    text = joined(kept)
+    if len(text) <= max_length:
+        return text
+    # Even what always stays does not fit: cut at a line, and say so.
+    cut = note(folded) + "(cut here: the plan goes on in the job summary)\n"
+    lines, size = [], len(cut)
+    for line in text.splitlines(keepends=True):
+        if size + len(line) > max_length:
+            break
+        lines.append(line)
+        size += len(line)
+    return "".join(lines) + cut
 
 
 def _drift(plan: Plan, cell: Callable[[str], str]) -> list[str]:

@@ -1,6 +1,7 @@
 """`--format text`: grouped by account, `+`/`-`/`~`, ANSI colour only when asked. Every
 string that came from a manifest, the API or a plan file is escaped for the terminal
-(`reconciler.escape.terminal`), after masking when `mask_emails`."""
+(`reconciler.escape.terminal`), after masking when `mask_emails` (what the manifests hold,
+`keep`, is shown as written)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from reconciler.planning.drift import LABEL
 from reconciler.render.common import (
     SYMBOL,
     binding_lines,
+    coverage_section,
     describe,
     describe_waiting,
     digest_line,
@@ -34,6 +36,7 @@ def render_text(
     mask_emails: bool = False,
     bindings: bool = False,
     show_waiting: bool = True,
+    keep: frozenset[str] = frozenset(),
 ) -> str:
     """The plan for a terminal. `show_waiting=False` (the CLI's default) says how many
     invitations wait in each account instead of one line each, so forty of them do not push
@@ -43,7 +46,7 @@ def render_text(
         return f"\x1b[{_COLOURS[code]}m{text}\x1b[0m" if color else text
 
     def safe(text: str) -> str:
-        return terminal(mask_addresses(text) if mask_emails else text)
+        return terminal(mask_addresses(text, keep) if mask_emails else text)
 
     lines: list[str] = []
     if plan.refusals:
@@ -61,6 +64,11 @@ def render_text(
             lines.append(paint("bold", heading))
             lines += [f"  {paint('!', '! ' + safe(item))}" for item in items]
             lines.append("")
+    covered = coverage_section(plan)
+    if covered is not None:
+        lines.append(paint("bold", safe(covered[0])))
+        lines += [f"  - {safe(item)}" for item in covered[1]]
+        lines.append("")
     in_force = policy_lines(plan)
     if in_force:
         lines.append(paint("bold", "Policy (not the defaults):"))

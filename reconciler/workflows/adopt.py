@@ -417,6 +417,14 @@ def _additions(
         if refused is not None:
             editor.skipped.append(refused)
             continue
+        # Who it is, as far as Amazon shows it (masked address, so its domain), and the role
+        # in capitals when it is admin: a reviewer of adopt's pull request must not miss one.
+        shown = escaped(live_user.email)
+        as_role = "ADMIN" if live_user.role is AmcRole.ADMIN else live_user.role.value
+        added = (
+            f"added {live_user.user_id} (shown as {shown}, domain {shown.rpartition('@')[2]}) "
+            f"as {as_role} to {account.id}"
+        )
         what = f"added {live_user.user_id} ({live_user.role.value}) to {account.id}"
         if not evidence.allows(scope, f"user:{live_user.user_id}", what, editor):
             continue
@@ -424,7 +432,7 @@ def _additions(
             (
                 f"{{userId: {quoted(live_user.user_id)}, role: {live_user.role.value}}}",
                 f"adopted: live user shown as {quoted(live_user.email)} (Amazon masks addresses)",
-                f"added {live_user.user_id} ({live_user.role.value}) to {account.id}",
+                added,
                 live_user.role,
             )
         )
@@ -451,8 +459,10 @@ def _additions(
             (
                 f"{{email: {quoted(invitation.email)}, role: {invitation.role.value}{extra}}}",
                 "adopted: invited live, not accepted yet",
-                f"added {escaped(invitation.email)} ({invitation.role.value}, invited) to "
-                f"{account.id}",
+                f"added {escaped(invitation.email)} (domain "
+                f"{escaped(invitation.email).rpartition('@')[2]}) as "
+                f"{'ADMIN' if invitation.role is AmcRole.ADMIN else invitation.role.value}, "
+                f"invited, to {account.id}",
                 invitation.role,
             )
         )

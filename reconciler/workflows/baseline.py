@@ -347,3 +347,17 @@ def _respelled(then: Desired, now: Desired) -> set[str]:
         if added and dropped and any(t != IdType.ACCOUNT_ID.value for t, _ in added | dropped):
             out.add(str(manager_scope(manager.key)))
     return out
+
+
+_SINCE_FIX = "pass the commit the change starts from (a pull request's merge base)"
+
+
+def manifests_since(ref: str, paths: Sequence[str]) -> Revision:
+    """`--changed-since REF`: the manifests under `paths` at `ref`, read by `manifests_at`
+    (git's blobs, no working copy, the same checks and refusals); an error names
+    --changed-since and what to pass for it."""
+    try:
+        return manifests_at(ref, paths)
+    except BaselineError as exc:
+        text = str(exc).replace("--baseline", "--changed-since").replace(_FIX, _SINCE_FIX)
+        raise BaselineError(text) from exc

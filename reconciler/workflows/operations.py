@@ -3,7 +3,9 @@
 - `plan(desired, client, policy, ...)`: read what the manifests manage, plan, bind. A plan
   a guard refuses is returned all the same, carrying its refusals, so it can be shown.
   With `baseline=` (`--baseline REF`) the manifests at REF are planned against the same
-  read, and the plan records which of its actions that plan has too.
+  read, and the plan records which of its actions that plan has too. With
+  `changed_since=` (`--changed-since REF`) it reads and plans only the accounts whose
+  desired state differs between REF's manifests and these (`reconciler.planning.scope`).
 - `apply(plan, desired, client, ...)`: confirm, check nothing moved since the plan, execute,
   verify, and say whether live state converged. Runs under the caller's apply lock.
 - `check_saved(saved, desired, client, policy, ...)`: `apply --plan`: re-read, re-plan from
@@ -32,7 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from reconciler import __version__
+from reconciler import version_line
 from reconciler.actions import describe
 from reconciler.api import AdsClient
 from reconciler.apply import MAX_ATTEMPTS, ActionResult, ApplyReport, Journal, apply_plan, check
@@ -45,11 +47,12 @@ from reconciler.errors import (
 from reconciler.live.progress import Progress
 from reconciler.live.read import read_live
 from reconciler.model import Desired, Live, Scope, amc_scope, manager_scope
-from reconciler.plan import Action, Bindings, Plan, Policy
+from reconciler.plan import Action, Bindings, Coverage, Plan, Policy
 from reconciler.planfile.codec import encode_live
 from reconciler.planfile.digest import action_meaning, desired_digest, plan_digest, short
 from reconciler.planning.planner import make_plan, refusal_error
 from reconciler.planning.policy import differences, effective
+from reconciler.planning.scope import changed, narrow
 from reconciler.workflows.adopt import Adoption
 from reconciler.workflows.adopt import compute as compute_adoption
 from reconciler.workflows.baseline import Revision, compare
@@ -93,7 +96,7 @@ def bind(plan: Plan, desired: Desired, context: Context) -> Plan:
         bindings=Bindings(
             desired_digest=desired_digest(desired),
             api_identity=context.identity,
-            tool_version=__version__,
+            tool_version=version_line(),
             commit=context.commit,
         ),
     )
@@ -106,15 +109,27 @@ def plan(
     context: Context,
     *,
     baseline: Revision | None = None,
+    changed_since: Revision | None = None,
     progress: Progress | None = None,
 ) -> Plan:
     """Read what `desired` manages, plan, bind. With `baseline` (`--baseline REF`, the
     manifests known to be applied) its manifests are planned against the same read under
     the same policy, and the plan records which of its actions that plan has too
-    (`Plan.baseline`), so drift can tell a console change from a change not applied yet."""
+    (`Plan.baseline`), so drift can tell a console change from a change not applied yet.
+    With `changed_since` (`--changed-since REF`) only the accounts whose desired state
+    differs between REF's manifests and `desired` are read and planned, and the plan
+    records them (`Plan.coverage`, bound by its digest)."""
+    coverage = None
+    if changed_since is not None:
+        coverage = Coverage(
+            ref=changed_since.ref,
+            commit=changed_since.commit,
+            accounts=changed(changed_since.desired, desired),
+        )
+        desired = narrow(desired, coverage)
     live = read_live(desired, client.reader(), now=policy.now, progress=progress)
     policy = effective(policy, desired)
-    made = bind(make_plan(desired, live, policy), desired, context)
+    made = replace(bind(make_plan(desired, live, policy), desired, context), coverage=coverage)
     if baseline is None:
         return made
     return replace(made, baseline=compare(made, baseline, live, policy, desired))
@@ -154,6 +169,12 @@ def _action_differences(saved: Sequence[Action], fresh: Sequence[Action]) -> lis
     return lines
 
 
+def in_scope(desired: Desired, the_plan: Plan) -> Desired:
+    """What of `desired` `the_plan` covers: all of it, or for a `--changed-since` plan the
+    accounts its coverage plans."""
+    return desired if the_plan.coverage is None else narrow(desired, the_plan.coverage)
+
+
 def check_saved(
     saved: Plan,
     desired: Desired,
@@ -166,7 +187,8 @@ def check_saved(
     """The plan to execute for `apply --plan`: a plan made now from `desired` against a fresh
     read, returned only when it is `saved` (module docstring). Raises `PlanMismatchError`
     listing every difference, `StalePlanError` listing what moved, `GuardError` when a guard
-    refuses now."""
+    refuses now. A saved plan with a coverage (`--changed-since`) is checked, and made
+    again, over exactly the accounts it covers: nothing else is read or compared."""
     if saved.refusals:
         raise GuardError(
             [
@@ -174,6 +196,7 @@ def check_saved(
                 *(f"  {r.message}" for r in saved.refusals),
             ]
         )
+    desired = in_scope(desired, saved)
     policy = effective(policy, desired)
     problems: list[str] = []
     if saved.bindings.api_identity != context.identity:
@@ -186,9 +209,10 @@ def check_saved(
         raise PlanMismatchError(problems)
     fresh_live = read_live(desired, client.reader(), now=policy.now, progress=progress)
     if saved.bindings.desired_digest != desired_digest(desired):
+        covered = "" if saved.coverage is None else " for the accounts the plan covers"
         problems.append(
-            "the manifests given mean something else than the ones the plan was made from "
-            f"(manifests digest {short(desired_digest(desired))}, the plan's "
+            f"the manifests given mean something else{covered} than the ones the plan was "
+            f"made from (manifests digest {short(desired_digest(desired))}, the plan's "
             f"{short(saved.bindings.desired_digest) or 'none'})"
         )
         try:
@@ -205,11 +229,14 @@ def check_saved(
             moved
             or ["the plan's record of live state is not what a fresh read shows (was it edited?)"]
         )
-    fresh = bind(make_plan(desired, fresh_live, policy), desired, context)
+    fresh = replace(
+        bind(make_plan(desired, fresh_live, policy), desired, context), coverage=saved.coverage
+    )
     error = refusal_error(fresh)
     if error is not None:
         raise error
-    saved_digest, fresh_digest = plan_digest(saved.actions), plan_digest(fresh.actions)
+    saved_digest = plan_digest(saved.actions, saved.coverage)
+    fresh_digest = plan_digest(fresh.actions, fresh.coverage)
     if saved_digest != fresh_digest:
         raise PlanMismatchError(
             [
@@ -299,7 +326,7 @@ def apply(
         if own and log is not None:
             log.close()
     if desired is not None and report.fresh is not None:
-        report = _converged(report, the_plan, desired)
+        report = _converged(report, the_plan, in_scope(desired, the_plan))
     return ApplyOutcome(the_plan, report)
 
 

@@ -1,7 +1,11 @@
-"""A stand-in for the `gh` CLI that holds state: the issue comments of one repository, in a
-JSON file (`FAKE_GH_STATE`). It answers the `gh api` calls the action's comment step makes,
-and filters with the real `jq` (gh's `--jq` is jq), so the test checks what GitHub would hold
-after the step ran, not which calls were made.
+"""A stand-in for the `gh` CLI that holds state: the issue comments, pull requests, workflow
+runs and their artifacts of one repository, in a JSON file (`FAKE_GH_STATE`). It answers the
+`gh` calls the action's steps make, and filters with the real `jq` (gh's `--jq` is jq), so the
+test checks what GitHub would hold after the step ran, not which calls were made.
+
+Who a token is: `state["tokens"]` maps a token to a login; any other token is the workflow's
+own, `github-actions[bot]`. As on GitHub, a pull request opened with the workflow's own
+token starts no workflow (`workflows_started` false on it); one opened with an App's does.
 """
 
 from __future__ import annotations
@@ -14,6 +18,12 @@ import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+WORKFLOW_TOKEN_LOGIN = "github-actions[bot]"
+
+
+def _login(state: dict[str, Any]) -> str:
+    return str(state.get("tokens", {}).get(os.environ["GH_TOKEN"], WORKFLOW_TOKEN_LOGIN))
 
 
 def main(argv: list[str]) -> int:
@@ -58,13 +68,21 @@ def main(argv: list[str]) -> int:
     ):
         assert body_file is not None
         body = json.loads(Path(body_file).read_text())["body"]
-        result = {"id": 1000 + len(state["comments"]), "issue": int(m.group(1)), "body": body}
+        result = {
+            "id": 1000 + len(state["comments"]),
+            "issue": int(m.group(1)),
+            "body": body,
+            "user": {"login": _login(state)},
+        }
         state["comments"].append(result)
     elif method == "PATCH" and (
         m := re.fullmatch(r"repos/[^/]+/[^/]+/issues/comments/(\d+)", endpoint)
     ):
         assert body_file is not None
         (result,) = [c for c in state["comments"] if c["id"] == int(m.group(1))]
+        if result["user"]["login"] != _login(state):  # GitHub: 403 for another's comment
+            print("gh: Resource not accessible by integration (HTTP 403)", file=sys.stderr)
+            return 1
         result["body"] = json.loads(Path(body_file).read_text())["body"]
     elif method == "GET" and (
         m := re.fullmatch(r"repos/[^/]+/[^/]+/commits/(\w+)/pulls", endpoint)
@@ -72,6 +90,23 @@ def main(argv: list[str]) -> int:
         result = [p for p in state.get("pulls", []) if m.group(1) in p["commits"]]
     elif method == "GET" and (m := re.fullmatch(r"repos/[^/]+/[^/]+/pulls/(\d+)", endpoint)):
         (result,) = [p for p in state.get("pulls", []) if p["number"] == int(m.group(1))]
+    elif method == "GET" and "/actions/artifacts?" in endpoint:
+        name = parse_qs(urlsplit(endpoint).query)["name"][0]
+        result = {
+            "artifacts": [
+                {"name": name, "expired": False, "workflow_run": {"id": run["id"]}}
+                for run in state.get("runs", [])
+                if name in run.get("artifacts", {})
+            ]
+        }
+    elif method == "GET" and (m := re.fullmatch(r"repos/[^/]+/[^/]+/actions/runs/(\d+)", endpoint)):
+        (run,) = [r for r in state.get("runs", []) if r["id"] == int(m.group(1))]
+        result = {
+            "id": run["id"],
+            "event": run["event"],
+            "conclusion": run.get("conclusion", run.get("status")),
+            "path": run.get("path", ".github/workflows/reconciler.yml"),
+        }
     elif method == "GET" and endpoint.startswith("repos/") and "/actions/runs?" in endpoint:
         query = parse_qs(urlsplit(endpoint).query)
         runs = [
@@ -120,6 +155,8 @@ def _pr(state: dict[str, Any], args: list[str]) -> int:
                 "head": options["--head"],
                 "title": options["--title"],
                 "body": body,
+                "author": _login(state),
+                "workflows_started": _login(state) != WORKFLOW_TOKEN_LOGIN,
             }
         )
         return 0

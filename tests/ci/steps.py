@@ -61,6 +61,7 @@ class ActionRunner:
         self.inputs = {**defaults, **inputs}
         self.temp = workdir / "runner-temp"
         self.temp.mkdir(exist_ok=True)
+        self.outputs: dict[str, dict[str, str]] = {}  # by step id, as `steps.ID.outputs`
         self.env = {
             **_base_env(workdir),
             "GITHUB_ACTIONS": "true",
@@ -84,6 +85,8 @@ class ActionRunner:
                 return self._resolve(self.inputs[expression.removeprefix("inputs.")])
             if expression == "github.token":
                 return self.env.get("GITHUB_TOKEN", "")
+            if m := re.fullmatch(r"steps\.([\w-]+)\.outputs\.([\w-]+)", expression):
+                return self.outputs.get(m.group(1), {}).get(m.group(2), "")
             raise AssertionError(f"expression the test runner does not know: {expression}")
 
         return EXPRESSION.sub(one, value)
@@ -112,6 +115,7 @@ class ActionRunner:
         outputs = dict(
             line.split("=", 1) for line in output.read_text().splitlines() if "=" in line
         )
+        self.outputs[step_id] = outputs
         return StepRun(done.returncode, done.stdout, done.stderr, outputs)
 
 
@@ -178,3 +182,39 @@ def run_workflow_step(
     )
     outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
     return StepRun(done.returncode, done.stdout, done.stderr, outputs)
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def github_origin(tmp_path: Path, workdir: Path) -> Path:
+    """The repository on the stand-in GitHub (a bare repository under GITHUB_SERVER_URL),
+    and `workdir` a checkout of its main."""
+    origin = tmp_path / "server" / "example-org" / "ads-access.git"
+    origin.parent.mkdir(parents=True, exist_ok=True)
+    git(tmp_path, "init", "--quiet", "--bare", "-b", "main", str(origin))
+    git(workdir, "init", "--quiet", "-b", "main")
+    git(workdir, "config", "user.email", "t@example.com")
+    git(workdir, "config", "user.name", "t")
+    git(workdir, "config", "commit.gpgsign", "false")
+    git(workdir, "add", "manifests")
+    git(workdir, "commit", "--quiet", "-m", "manifests")
+    git(workdir, "push", "--quiet", str(origin), "main")
+    return origin
+
+
+def github_server(tmp_path: Path) -> dict[str, str]:
+    return {"GITHUB_SERVER_URL": (tmp_path / "server").as_uri()}
+
+
+def fake_gh_bin(tmp_path: Path) -> Path:
+    """A folder with `gh`, the stand-in (tests/ci/fake_gh.py), to put first on PATH."""
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir(exist_ok=True)
+    gh = bin_dir / "gh"
+    fake = Path(__file__).with_name("fake_gh.py")
+    gh.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{fake}" "$@"\n')
+    gh.chmod(0o755)
+    return bin_dir

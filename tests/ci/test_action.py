@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 
 from reconciler.sandbox import World
-from tests.ci.steps import REPO, ActionRunner, run_workflow_step
+from reconciler.sandbox.state import Invitation
+from tests.ci.steps import (
+    REPO,
+    ActionRunner,
+    fake_gh_bin,
+    github_origin,
+    github_server,
+    run_workflow_step,
+)
 
 EXAMPLES = REPO / "examples" / "manifests"
 
@@ -34,6 +42,9 @@ needs_plan_digest = pytest.mark.skipif(
 )
 
 
+ACME_ID = "ENTITY1AA1AA11AAA1"
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     shutil.copytree(EXAMPLES, tmp_path / "manifests")
@@ -43,6 +54,17 @@ def workdir(tmp_path: Path) -> Path:
 
 def _runner(workdir: Path, env: dict[str, str] | None = None, **inputs: str) -> ActionRunner:
     return ActionRunner(workdir, inputs={"args": "--sandbox", **inputs}, env=env or {})
+
+
+def _applier(workdir: Path, env: dict[str, str] | None = None, **inputs: str) -> ActionRunner:
+    """An apply whose fetch-plan step found the plan the last plan step wrote (the tests of
+    fetch-plan itself are below): a copy in the runner's temp, as fetch-plan leaves it."""
+    runner = _runner(workdir, env, command="apply", **inputs)
+    fetched = runner.temp / "reconciler" / "reviewed-plan.json"
+    fetched.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(workdir / "plan.json", fetched)
+    runner.outputs["fetch-plan"] = {"path": str(fetched)}
+    return runner
 
 
 def test_plan_with_changes_passes_and_keeps_the_plan(workdir: Path) -> None:
@@ -57,14 +79,17 @@ def test_plan_with_changes_passes_and_keeps_the_plan(workdir: Path) -> None:
     # The markdown the comment step posts, and the job summary reconciler wrote itself.
     assert (runner.temp / "reconciler" / "plan.md").read_text(encoding="utf-8").strip()
     assert (workdir / "step-summary.md").read_text(encoding="utf-8").strip()
-    assert "carol@example.com" not in (runner.temp / "reconciler" / "plan.md").read_text()
-    assert "&#64;example.com" in (runner.temp / "reconciler" / "plan.md").read_text()  # masked
+    # Masked: the live-only address (dave's); shown as written: what the manifests hold.
+    plan_md = (runner.temp / "reconciler" / "plan.md").read_text(encoding="utf-8")
+    assert "revoke user d\\*\\*\\*&#64;example.com (amzn1.account.DAVE0001, viewer)" in plan_md
+    assert "invite carol&#64;example.com as viewer" in plan_md
+    assert "dave" not in plan_md.lower().replace("amzn1.account.dave0001", "")
 
 
 def test_plan_without_changes_passes_with_exit_0(workdir: Path) -> None:
     first = _runner(workdir, command="plan")
     assert first.run("run").code == 0
-    apply = _runner(workdir, command="apply").run("run")
+    apply = _applier(workdir).run("run")
     assert apply.code == 0, apply.log
     assert apply.outputs["exit-code"] == "0"
     assert (workdir / "journal.jsonl").read_text(encoding="utf-8").count("\n") >= 1
@@ -72,6 +97,30 @@ def test_plan_without_changes_passes_with_exit_0(workdir: Path) -> None:
     assert again.code == 0, again.log
     assert again.outputs["exit-code"] == "0"
     assert "no changes" in again.stdout
+
+
+def test_apply_log_masks_live_only_addresses_and_shows_the_manifests(workdir: Path) -> None:
+    """The apply step masks as the comment does: a pending invitation nobody lists (an
+    address only live state holds) is masked in the log; what the manifests hold is shown."""
+    world = World.load(workdir / "sandbox.json")
+    account = world.amc[ACME_ID]
+    stray = Invitation(
+        invitation_id="inv-stray",
+        email="mallory@outsider.example",
+        name="Mallory",
+        role="admin",
+        state="PENDING",
+        created_at=world.now() - 60,
+        expires_at=world.now() + 86_400,
+    )
+    world.amc[ACME_ID] = dataclasses.replace(account, invitations=(*account.invitations, stray))
+    world.save(workdir / "sandbox.json")
+    assert _runner(workdir, command="plan").run("run").code == 0
+    applied = _applier(workdir).run("run")
+    assert applied.code == 0 and applied.outputs["exit-code"] == "0", applied.log
+    assert "mallory" not in applied.log
+    assert "m***@outsider.example" in applied.stdout
+    assert f"ok       amc:{ACME_ID}: invite carol@example.com as viewer" in applied.stdout
 
 
 @pytest.mark.parametrize(
@@ -133,18 +182,11 @@ def _git(cwd: Path, *args: str) -> str:
     shutil.which("jq") is None or shutil.which("git") is None, reason="needs jq and git"
 )
 def test_adopt_opens_one_pull_request_then_updates_it(workdir: Path, tmp_path: Path) -> None:
-    origin = tmp_path / "origin.git"
-    _git(tmp_path, "init", "--quiet", "--bare", str(origin))
-    _git(workdir, "init", "--quiet", "-b", "main")
-    _git(workdir, "config", "user.email", "t@example.com")
-    _git(workdir, "config", "user.name", "t")
-    _git(workdir, "add", "manifests")
-    _git(workdir, "commit", "--quiet", "-m", "manifests")
-    _git(workdir, "remote", "add", "origin", str(origin))
+    origin = github_origin(tmp_path, workdir)
     state = tmp_path / "github.json"
-    env = {"GITHUB_TOKEN": "fake-token", "FAKE_GH_STATE": str(state)}
+    env = {"GITHUB_TOKEN": "fake-token", "FAKE_GH_STATE": str(state), **github_server(tmp_path)}
     runner = _runner(workdir, env=env, command="adopt")
-    runner.env["PATH"] = f"{_fake_gh(tmp_path)}{os.pathsep}{runner.env['PATH']}"
+    runner.env["PATH"] = f"{fake_gh_bin(tmp_path)}{os.pathsep}{runner.env['PATH']}"
     done = runner.run("run")
     assert done.code == 0, done.log
     assert done.outputs["exit-code"] == "2"
@@ -162,6 +204,75 @@ def test_adopt_opens_one_pull_request_then_updates_it(workdir: Path, tmp_path: P
     assert "updated pull request #100 from reconciler/adopt" in again.stdout
     [pr] = json.loads(state.read_text())["prs"]
     assert pr["head"] == "reconciler/adopt" and "close it and run apply" in pr["body"]
+    # Each added person by masked address and domain; nobody's full address.
+    assert (
+        "- adopted: manifests/amc/acme-amc.yaml: added amzn1.account.DAVE0001 (shown as "
+        "d\\*\\*\\*&#64;example.com, domain example.com) as viewer to ENTITY1AA1AA11AAA1"
+    ) in pr["body"]
+    assert "@example.com" not in pr["body"] and "ADMIN" not in pr["body"]
+    # Opened with the workflow's own token: GitHub starts no workflow for it (no plan, and
+    # merging it could not be applied). The examples open it with a GitHub App's token.
+    assert pr["author"] == "github-actions[bot]" and pr["workflows_started"] is False
+
+
+@pytest.mark.skipif(
+    shutil.which("jq") is None or shutil.which("git") is None, reason="needs jq and git"
+)
+def test_adopt_marks_an_admin_grant_in_the_pull_request(workdir: Path, tmp_path: Path) -> None:
+    """A console admin adopted into the manifests is marked ADMIN, with the domain of the
+    address Amazon shows: a reviewer cannot miss it or take it for a viewer."""
+    world = World.load(workdir / "sandbox.json")
+    account = world.amc[ACME]
+    world.amc[ACME] = dataclasses.replace(
+        account,
+        users=tuple(
+            dataclasses.replace(u, role="ADMIN") if u.user_id == "amzn1.account.DAVE0001" else u
+            for u in account.users
+        ),
+    )
+    world.save(workdir / "sandbox.json")
+    github_origin(tmp_path, workdir)
+    state = tmp_path / "github.json"
+    env = {"GITHUB_TOKEN": "fake-token", "FAKE_GH_STATE": str(state), **github_server(tmp_path)}
+    runner = _runner(workdir, env=env, command="adopt")
+    runner.env["PATH"] = f"{fake_gh_bin(tmp_path)}{os.pathsep}{runner.env['PATH']}"
+    assert runner.run("run").outputs["exit-code"] == "2"
+    assert runner.run("pull-request").code == 0
+    [pr] = json.loads(state.read_text())["prs"]
+    assert (
+        "- **ADMIN** adopted: manifests/amc/acme-amc.yaml: added amzn1.account.DAVE0001 (shown "
+        "as d\\*\\*\\*&#64;example.com, domain example.com) as ADMIN to ENTITY1AA1AA11AAA1"
+    ) in pr["body"]
+    assert (
+        "> [!WARNING]\n> 1 change(s) above involve admin access (marked **ADMIN**)." in (pr["body"])
+    )
+
+
+@pytest.mark.skipif(
+    shutil.which("jq") is None or shutil.which("git") is None, reason="needs jq and git"
+)
+def test_pin_opens_one_pull_request_with_the_proven_pins(workdir: Path, tmp_path: Path) -> None:
+    """The scheduled pin job: the pins plan proposes (a one-to-one fit, the same role), in
+    one pull request, so nobody needs production credentials on a laptop to pin."""
+    origin = github_origin(tmp_path, workdir)
+    state = tmp_path / "github.json"
+    env = {"GITHUB_TOKEN": "fake-token", "FAKE_GH_STATE": str(state), **github_server(tmp_path)}
+    runner = _runner(workdir, env=env, command="pin")
+    runner.env["PATH"] = f"{fake_gh_bin(tmp_path)}{os.pathsep}{runner.env['PATH']}"
+    done = runner.run("run")
+    assert done.code == 0 and done.outputs["exit-code"] == "2", done.log
+    assert "alice" not in done.log  # who was pinned goes to the pull request only
+    opened = runner.run("pull-request")
+    assert opened.code == 0, opened.log
+    assert "opened a pull request from reconciler/pin into main" in opened.stdout
+    [pr] = json.loads(state.read_text())["prs"]
+    assert pr["title"] == "reconciler: pin the people proven live"
+    assert (
+        "- pinned manifests/amc/acme-amc.yaml:10: a\\*\\*\\*&#64;example.com -&gt; userId: "
+        "amzn1.account.ALICE0001 (a\\*\\*\\*&#64;example.com)"
+    ) in pr["body"]
+    pinned = _git(origin, "show", "reconciler/pin:manifests/amc/acme-amc.yaml")
+    assert "userId: amzn1.account.ALICE0001" in pinned
 
 
 def test_expiring_with_nothing_soon_changes_nothing(workdir: Path) -> None:
@@ -184,16 +295,16 @@ def test_comment_is_created_once_then_updated(workdir: Path, tmp_path: Path) -> 
     state = tmp_path / "github.json"
     env = {"GITHUB_TOKEN": "fake-token", "FAKE_GH_STATE": str(state)}
     runner = _runner(workdir, env=env, command="plan")
-    runner.env["PATH"] = f"{_fake_gh(tmp_path)}{os.pathsep}{runner.env['PATH']}"
+    runner.env["PATH"] = f"{fake_gh_bin(tmp_path)}{os.pathsep}{runner.env['PATH']}"
     assert runner.run("run").code == 0
     first = runner.run("comment")
     assert first.code == 0, first.log
     assert "posted the plan as a comment on PR #42" in first.stdout
     # Someone else comments; then a push re-plans: the same comment is updated.
     held = json.loads(state.read_text())
-    held["comments"].append({"id": 7, "issue": 42, "body": "LGTM"})
+    held["comments"].append({"id": 7, "issue": 42, "body": "LGTM", "user": {"login": "ann"}})
     state.write_text(json.dumps(held))
-    _runner(workdir, command="apply").run("run")
+    _applier(workdir).run("run")
     assert runner.run("run").code == 0
     second = runner.run("comment")
     assert second.code == 0, second.log
@@ -202,6 +313,53 @@ def test_comment_is_created_once_then_updated(workdir: Path, tmp_path: Path) -> 
     assert [c["id"] for c in comments] == [1000, 7]
     assert comments[0]["body"].startswith("<!-- reconciler-plan -->\n")
     assert "No changes" in comments[0]["body"]
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the fake gh filters with jq")
+def test_a_planted_marker_comment_by_another_author_is_left_alone(
+    workdir: Path, tmp_path: Path
+) -> None:
+    """Anyone can write a comment that starts with the marker ("No changes, approve!"): it
+    is never taken for the plan, never overwritten, and the job does not fail on it."""
+    planted = {
+        "id": 5,
+        "issue": 42,
+        "body": "<!-- reconciler-plan -->\n## reconciler plan\n\n**No changes.**",
+        "user": {"login": "mallory"},
+    }
+    state = tmp_path / "github.json"
+    state.write_text(json.dumps({"comments": [planted]}))
+    env = {"GITHUB_TOKEN": "fake-token", "FAKE_GH_STATE": str(state)}
+    runner = _runner(workdir, env=env, command="plan")
+    runner.env["PATH"] = f"{fake_gh_bin(tmp_path)}{os.pathsep}{runner.env['PATH']}"
+    assert runner.run("run").code == 0
+    first = runner.run("comment")
+    assert first.code == 0, first.log
+    assert "posted the plan as a comment on PR #42" in first.stdout
+    again = runner.run("comment")
+    assert again.code == 0, again.log
+    assert "updated the plan comment 1001 on PR #42" in again.stdout
+    comments = json.loads(state.read_text())["comments"]
+    assert comments[0] == planted
+    assert [(c["id"], c["user"]["login"]) for c in comments] == [
+        (5, "mallory"),
+        (1001, "github-actions[bot]"),
+    ]
+    assert "invite carol&#64;example.com as viewer" in comments[1]["body"]
+    # Posting as a GitHub App: its own login is the author to look for.
+    held = json.loads(state.read_text())
+    state.write_text(json.dumps({**held, "tokens": {"ghs-app": "reconciler-app[bot]"}}))
+    app = _runner(
+        workdir,
+        env={**env, "GITHUB_TOKEN": "ghs-app"},
+        command="plan",
+        **{"comment-author": "reconciler-app[bot]"},
+    )
+    app.env["PATH"] = runner.env["PATH"]
+    assert app.run("run").code == 0
+    posted = app.run("comment")
+    assert "posted the plan as a comment on PR #42" in posted.stdout, posted.log
+    assert len(json.loads(state.read_text())["comments"]) == 3
 
 
 @needs_plan_digest
@@ -217,15 +375,51 @@ def test_plan_digest_output_is_the_plan_files(workdir: Path) -> None:
     ).read_text(encoding="utf-8")
 
 
-def test_apply_uses_a_plan_file_present_and_needs_a_token_otherwise(workdir: Path) -> None:
-    runner = _runner(workdir, command="apply")
-    missing = runner.run("fetch-plan")
-    assert missing.code == 1
-    assert "no plan file plan.json and no github-token to fetch the reviewed one" in missing.stdout
-    assert _runner(workdir, command="plan").run("run").code == 0
-    present = runner.run("fetch-plan")
-    assert present.code == 0, present.log
-    assert "using the plan file plan.json already present" in present.stdout
+def test_apply_needs_a_token_to_fetch_the_reviewed_plan(workdir: Path) -> None:
+    done = _runner(workdir, command="apply").run("fetch-plan")
+    assert done.code == 1
+    assert "no github-token to fetch the plan the merged pull request's plan run uploaded" in (
+        done.stdout
+    )
+    assert "path" not in done.outputs
+
+
+MERGE_SHA, HEAD_SHA = "a1b2c3", "6dcb09b5b57875f334f61aebed695e2e4193db5e"
+ARTIFACT = f"reconciler-plan-42-{HEAD_SHA}"
+
+
+def _merged_pr_state(reviewed: str, *extra_runs: dict[str, object]) -> dict[str, object]:
+    """GitHub after PR #42 merged as MERGE_SHA: its plan run (pull_request_target, this
+    workflow, success) uploaded `reviewed`."""
+    plan_run = {"event": "pull_request_target", "status": "success", "head_sha": "9049f126"}
+    return {
+        "comments": [],
+        "pulls": [
+            {"number": 41, "merged_at": None, "commits": [MERGE_SHA]},
+            {"number": 42, "merged_at": "2026-01-02T03:04:05Z", "commits": [MERGE_SHA],
+             "head": {"sha": HEAD_SHA}},
+        ],
+        "runs": [
+            {"id": 301, "name": "lint", **plan_run, "path": ".github/workflows/lint.yml",
+             "artifacts": {}},
+            {"id": 302, "name": "reconciler", **plan_run,
+             "artifacts": {ARTIFACT: {"plan.json": reviewed}}},
+            *extra_runs,
+        ],
+    }  # fmt: skip
+
+
+def _apply_env(state: Path) -> dict[str, str]:
+    return {
+        "GITHUB_TOKEN": "fake-token",
+        "FAKE_GH_STATE": str(state),
+        "GITHUB_SHA": MERGE_SHA,
+        "GITHUB_WORKFLOW": "reconciler",
+        "GITHUB_WORKFLOW_REF": (
+            "example-org/ads-access/.github/workflows/reconciler.yml@refs/heads/main"
+        ),
+        "GITHUB_EVENT_NAME": "push",
+    }
 
 
 @pytest.mark.skipif(shutil.which("jq") is None, reason="the fake gh filters with jq")
@@ -233,41 +427,79 @@ def test_apply_fetches_the_merged_pull_requests_plan(workdir: Path, tmp_path: Pa
     assert _runner(workdir, command="plan").run("run").code == 0
     reviewed = (workdir / "plan.json").read_text(encoding="utf-8")
     (workdir / "plan.json").unlink()  # apply runs on a fresh runner
-    merge_sha, head_sha = "a1b2c3", "6dcb09b5b57875f334f61aebed695e2e4193db5e"
     state = tmp_path / "github.json"
-    plan_run = {"event": "pull_request", "status": "success", "head_sha": head_sha}
-    state.write_text(
-        json.dumps(
-            {
-                "comments": [],
-                "pulls": [
-                    {"number": 41, "merged_at": None, "commits": [merge_sha]},
-                    {"number": 42, "merged_at": "2026-01-02T03:04:05Z", "commits": [merge_sha],
-                     "head": {"sha": head_sha}},
-                ],
-                "runs": [
-                    {"id": 301, "name": "lint", **plan_run, "artifacts": {}},
-                    {"id": 302, "name": "reconciler", **plan_run,
-                     "artifacts": {"reconciler-plan": {"plan.json": reviewed}}},
-                ],
-            }
-        )
-    )  # fmt: skip
-    env = {
-        "GITHUB_TOKEN": "fake-token",
-        "FAKE_GH_STATE": str(state),
-        "GITHUB_SHA": merge_sha,
-        "GITHUB_WORKFLOW": "reconciler",
-        "GITHUB_EVENT_NAME": "push",
-    }
-    runner = _runner(workdir, env=env, command="apply")
-    runner.env["PATH"] = f"{_fake_gh(tmp_path)}{os.pathsep}{runner.env['PATH']}"
+    state.write_text(json.dumps(_merged_pr_state(reviewed)))
+    runner = _runner(workdir, env=_apply_env(state), command="apply")
+    runner.env["PATH"] = f"{fake_gh_bin(tmp_path)}{os.pathsep}{runner.env['PATH']}"
     fetched = runner.run("fetch-plan")
     assert fetched.code == 0, fetched.log
     assert "fetched the plan of PR #42 from run 302" in fetched.stdout
+    assert fetched.outputs["path"] == str(runner.temp / "reconciler" / "reviewed-plan.json")
     applied = runner.run("run")
     assert applied.code == 0, applied.log
     assert applied.outputs["exit-code"] == "0"
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the fake gh filters with jq")
+def test_apply_ignores_a_plan_json_committed_to_the_checkout(workdir: Path, tmp_path: Path) -> None:
+    """A plan.json in the checkout is whatever someone committed: apply never reads it, not
+    even when it is a real plan, and never writes through it (a link to elsewhere)."""
+    assert _runner(workdir, command="plan").run("run").code == 0
+    reviewed = (workdir / "plan.json").read_text(encoding="utf-8")
+    committed = '{"formatVersion": 2, "actions": []}'
+    (workdir / "plan.json").write_text(committed, encoding="utf-8")
+    state = tmp_path / "github.json"
+    state.write_text(json.dumps(_merged_pr_state(reviewed)))
+    runner = _runner(workdir, env=_apply_env(state), command="apply")
+    runner.env["PATH"] = f"{fake_gh_bin(tmp_path)}{os.pathsep}{runner.env['PATH']}"
+    fetched = runner.run("fetch-plan")
+    assert fetched.code == 0, fetched.log
+    assert "ignoring plan.json in the checkout" in fetched.stdout
+    assert "fetched the plan of PR #42 from run 302" in fetched.stdout
+    assert (workdir / "plan.json").read_text(encoding="utf-8") == committed
+    applied = runner.run("run")
+    assert applied.code == 0 and applied.outputs["exit-code"] == "0", applied.log
+    # With no run of the merged pull request, the committed file is still not used.
+    state.write_text(json.dumps({**_merged_pr_state(reviewed), "runs": []}))
+    again = _runner(workdir, env=_apply_env(state), command="apply")
+    again.env["PATH"] = runner.env["PATH"]
+    missing = again.run("fetch-plan")
+    assert missing.code == 1
+    assert (
+        "no successful plan run of .github/workflows/reconciler.yml for PR #42 "
+        f"(head {HEAD_SHA}): re-run its plan"
+    ) in missing.stdout
+    assert "path" not in missing.outputs
+    refused = again.run("run")
+    assert refused.code == 1 and "no reviewed plan was fetched" in refused.stdout
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the fake gh filters with jq")
+def test_apply_takes_the_plan_only_from_this_workflows_pull_request_target_run(
+    workdir: Path, tmp_path: Path
+) -> None:
+    """An artifact of the right name is not enough: a branch's edited workflow can upload one
+    from a `pull_request` run, another workflow file from its own, and a run that failed
+    proves nothing. Only this workflow's successful pull_request_target run counts."""
+    assert _runner(workdir, command="plan").run("run").code == 0
+    reviewed = (workdir / "plan.json").read_text(encoding="utf-8")
+    forged = {ARTIFACT: {"plan.json": "forged"}}
+    decoys = [
+        {"id": 303, "name": "reconciler", "event": "pull_request", "status": "success",
+         "artifacts": forged},
+        {"id": 304, "name": "reconciler", "event": "pull_request_target", "status": "success",
+         "path": ".github/workflows/other.yml", "artifacts": forged},
+        {"id": 305, "name": "reconciler", "event": "pull_request_target", "status": "failure",
+         "artifacts": forged},
+    ]  # fmt: skip
+    state = tmp_path / "github.json"
+    state.write_text(json.dumps(_merged_pr_state(reviewed, *decoys)))
+    runner = _runner(workdir, env=_apply_env(state), command="apply")
+    runner.env["PATH"] = f"{fake_gh_bin(tmp_path)}{os.pathsep}{runner.env['PATH']}"
+    fetched = runner.run("fetch-plan")
+    assert fetched.code == 0, fetched.log
+    assert "fetched the plan of PR #42 from run 302" in fetched.stdout
+    assert Path(fetched.outputs["path"]).read_text(encoding="utf-8") == reviewed
 
 
 ACME = "ENTITY1AA1AA11AAA1"
@@ -290,7 +522,7 @@ def test_nightly_drift_against_the_last_successful_apply(workdir: Path, tmp_path
     _git(workdir, "init", "--quiet", "-b", "main")
     applied = _commit(workdir, "A")
     assert _runner(workdir, command="plan").run("run").code == 0
-    assert _runner(workdir, command="apply").run("run").outputs["exit-code"] == "0"
+    assert _applier(workdir).run("run").outputs["exit-code"] == "0"
     # Someone lowers erin's role in the console; then a merge adds zoe and its apply fails.
     world = World.load(workdir / "sandbox.json")
     account = world.amc[ACME]
@@ -321,7 +553,7 @@ def test_nightly_drift_against_the_last_successful_apply(workdir: Path, tmp_path
         "FAKE_GH_STATE": str(state),
         "GITHUB_WORKFLOW": "reconciler",
     }
-    fake = f"{_fake_gh(tmp_path)}{os.pathsep}"
+    fake = f"{fake_gh_bin(tmp_path)}{os.pathsep}"
     example = REPO / "examples" / "ci" / "github-actions.yml"
     found = run_workflow_step(
         example, "drift", "applied", workdir, {**env, "PATH": fake + os.environ["PATH"]}
@@ -330,8 +562,8 @@ def test_nightly_drift_against_the_last_successful_apply(workdir: Path, tmp_path
     assert found.outputs["sha"] == applied
     drift = _runner(workdir, command="drift", baseline=found.outputs["sha"]).run("run")
     assert drift.code == 1 and drift.outputs["exit-code"] == "2", drift.log
-    assert f"[changed behind git's back] amc:{ACME}: set role of e***@example.com" in drift.stdout
-    assert f"[not applied yet] amc:{ACME}: invite z***@example.com" in drift.stdout
+    assert f"[changed behind git's back] amc:{ACME}: set role of erin@example.com" in drift.stdout
+    assert f"[not applied yet] amc:{ACME}: invite zoe@example.com" in drift.stdout
     assert f"Drift by class (against baseline {applied[:12]}):" in drift.stdout
     # No successful apply yet: no baseline, and nothing claimed.
     state.write_text(json.dumps({"comments": [], "runs": runs[1:]}))
@@ -362,13 +594,3 @@ def test_nightly_drift_against_the_last_successful_apply(workdir: Path, tmp_path
     bad = _runner(workdir, command="adopt", baseline="--output=x").run("run")
     assert bad.code == 1 and bad.outputs["exit-code"] == "1", bad.log
     assert "looks like an option, not a git revision" in bad.stdout
-
-
-def _fake_gh(tmp_path: Path) -> Path:
-    bin_dir = tmp_path / "fake-bin"
-    bin_dir.mkdir(exist_ok=True)
-    gh = bin_dir / "gh"
-    fake = Path(__file__).with_name("fake_gh.py")
-    gh.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{fake}" "$@"\n')
-    gh.chmod(0o755)
-    return bin_dir

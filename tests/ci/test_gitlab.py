@@ -4,17 +4,20 @@ sandbox: the plan job accepts exactly 0 and 2, says why otherwise, and leaves it
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from reconciler.sandbox import World
-from tests.ci.fake_gitlab import PROJECT, TOKEN, GitLab, serve
-from tests.ci.steps import REPO, run_gitlab_job
+from tests.ci.fake_gitlab import PROJECT, TOKEN, GitLab, Variable, archive_of, serve, variables_for
+from tests.ci.steps import GITLAB_TEMPLATE, REPO, run_gitlab_job
 
 MR = {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "7"}
 
@@ -26,30 +29,87 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_plan_job_passes_with_changes_and_keeps_its_artifacts(workdir: Path) -> None:
-    done = run_gitlab_job("reconciler:plan", workdir, {**MR, "RECONCILER_ARGS": "--sandbox"})
+HEAD = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
+PLAN_SCHEDULE = {
+    "CI_PIPELINE_SOURCE": "schedule",
+    "CI_COMMIT_BRANCH": "main",
+    "CI_DEFAULT_BRANCH": "main",
+    "RECONCILER_PLAN": "merge-requests",
+    "RECONCILER_ARGS": "--sandbox",
+}
+
+
+def _open_mr(workdir: Path, **archive: Any) -> GitLab:
+    """Merge request !7 into main, its head HEAD holding the example manifests."""
+    return GitLab(
+        merge_requests=[{"iid": 7, "state": "opened", "target_branch": "main", "sha": HEAD}],
+        archives={HEAD: archive_of(REPO / "examples" / "manifests", HEAD, **archive)},
+    )
+
+
+def test_validate_job_runs_on_merge_requests_and_fails_on_bad_manifests(workdir: Path) -> None:
+    done = run_gitlab_job("reconciler:validate", workdir, MR)
     assert done.code == 0, done.log
-    assert done.outputs["RECONCILER_EXIT_CODE"] == "2"
-    assert "RECONCILER_PLAN_DIGEST" in done.outputs
-    assert (workdir / "plan.json").exists()
-    assert (workdir / "plan.md").read_text(encoding="utf-8").strip()
-    assert "GITLAB_API_TOKEN is not set: the plan is not posted" in done.stdout
+    assert done.outputs["RECONCILER_EXIT_CODE"] == "0"
+    (workdir / "manifests" / "bad.yaml").write_text("version: 2\n", encoding="utf-8")
+    bad = run_gitlab_job("reconciler:validate", workdir, MR)
+    assert bad.code != 0 and bad.outputs["RECONCILER_EXIT_CODE"] == "1"
+    assert "reconciler validate failed (exit 1)" in bad.stderr
+
+
+def test_plan_job_plans_each_open_merge_request_from_its_manifests(workdir: Path) -> None:
+    """On the default branch, the merge request's manifests fetched as data (not the
+    checkout's: here those are deleted), planned, posted, kept with the head they are of."""
+    shutil.rmtree(workdir / "manifests")
+    with serve(_open_mr(workdir)) as gitlab:
+        done = run_gitlab_job("reconciler:plan", workdir, {**PLAN_SCHEDULE, **_api(gitlab)})
+    assert done.code == 0, done.log
+    assert done.outputs["RECONCILER_EXIT_CODE"] == "0"
+    assert f"!7 (head {HEAD[:12]}): plan exit 2" in done.stdout
+    assert "posted the plan as a note on !7" in done.stdout
+    assert "planned 1 merge request(s)" in done.stdout
+    plans = workdir / "plans" / "7"
+    assert (plans / "head").read_text().strip() == HEAD
+    plan = json.loads((plans / "plan.json").read_text(encoding="utf-8"))
+    assert plan["actions"] and plan["bindings"]["commit"] == HEAD
+    assert (plans / "plan.json.digest").read_text().strip() == plan["planDigest"]
+    (note,) = gitlab.notes[7]
+    assert note["body"].startswith("<!-- reconciler-plan -->\n## reconciler plan")
+    assert "invite carol&#64;example.com as viewer" in note["body"]  # in the manifests
+    assert "d\\*\\*\\*&#64;example.com" in note["body"]  # live only: masked
+
+
+def test_plan_job_refuses_a_merge_request_whose_manifests_hold_a_link(workdir: Path) -> None:
+    with serve(_open_mr(workdir, link=("x.yaml", "/proc/self/environ"))) as gitlab:
+        done = run_gitlab_job("reconciler:plan", workdir, {**PLAN_SCHEDULE, **_api(gitlab)})
+    assert done.code != 0
+    assert (
+        "!7: not planned: its manifests hold a link or special file, which plan never reads: "
+        "manifests/x.yaml"
+    ) in done.stderr
+    assert "not planned, or refused: !7" in done.stderr
+    assert not (workdir / "plans" / "7" / "plan.json").exists()
+    assert gitlab.notes.get(7, []) == []
 
 
 @pytest.mark.parametrize(
-    ("variables", "code", "why"),
-    [
-        ({"RECONCILER_ARGS": "--sandbox --no-such-flag"}, "64", "usage error"),
-        ({"RECONCILER_ARGS": "--sandbox --max-removals 0"}, "1", "an error, or refused"),
-    ],
+    ("args", "posted"),
+    [("--sandbox --no-such-flag", False), ("--sandbox --max-removals 0", True)],
 )
-def test_plan_job_fails_on_anything_else_and_says_why(
-    workdir: Path, variables: dict[str, str], code: str, why: str
-) -> None:
-    done = run_gitlab_job("reconciler:plan", workdir, {**MR, **variables})
+def test_plan_job_fails_on_anything_but_0_and_2(workdir: Path, args: str, posted: bool) -> None:
+    """A refused plan is posted (who would lose access is shown) and kept from apply."""
+    with serve(_open_mr(workdir)) as gitlab:
+        variables = {**PLAN_SCHEDULE, **_api(gitlab), "RECONCILER_ARGS": args}
+        done = run_gitlab_job("reconciler:plan", workdir, variables)
     assert done.code != 0
-    assert done.outputs["RECONCILER_EXIT_CODE"] == code
-    assert f"reconciler plan failed (exit {code}): {why}" in done.stderr
+    assert done.outputs["RECONCILER_EXIT_CODE"] == "1"
+    assert "not planned, or refused: !7 (see above)" in done.stderr
+    assert not (workdir / "plans" / "7" / "plan.json").exists()
+    if posted:
+        (note,) = gitlab.notes[7]
+        assert "REFUSED by 1 guard" in note["body"]
+    else:
+        assert gitlab.notes.get(7, []) == []
 
 
 def test_drift_job_fails_when_drifted(workdir: Path) -> None:
@@ -70,57 +130,87 @@ def _api(gitlab: GitLab, **extra: str) -> dict[str, str]:
     }
 
 
-def test_plan_note_is_created_once_then_updated(workdir: Path) -> None:
-    with serve(GitLab()) as gitlab:
-        gitlab.notes[7] = [{"id": 5, "body": "looks good"}]
-        variables = {**MR, **_api(gitlab), "RECONCILER_ARGS": "--sandbox"}
+def test_plan_note_is_ours_alone_created_once_then_updated(workdir: Path) -> None:
+    """The note is found by marker AND author (the token's user): a note anyone else wrote
+    with the marker is left alone."""
+    planted = {"id": 5, "body": "<!-- reconciler-plan -->\nNo changes.", "author": {"id": 9}}
+    with serve(_open_mr(workdir)) as gitlab:
+        gitlab.notes[7] = [dict(planted), {"id": 6, "body": "looks good", "author": {"id": 9}}]
+        variables = {**PLAN_SCHEDULE, **_api(gitlab)}
         first = run_gitlab_job("reconciler:plan", workdir, variables)
         assert first.code == 0, first.log
-        assert "posted the plan as a note on the merge request" in first.stdout
+        assert "posted the plan as a note on !7" in first.stdout
         second = run_gitlab_job("reconciler:plan", workdir, variables)
         assert second.code == 0, second.log
-        assert "updated the plan note 901" in second.stdout
+        assert "updated the plan note 902 on !7" in second.stdout
     notes = gitlab.notes[7]
-    assert [n["id"] for n in notes] == [5, 901]
-    assert notes[1]["body"].startswith("<!-- reconciler-plan -->\n")
+    assert [n["id"] for n in notes] == [5, 6, 902]
+    assert notes[0] == planted
+    assert notes[2]["body"].startswith("<!-- reconciler-plan -->\n")
 
 
-def test_a_refused_plan_is_posted_then_fails_the_job(workdir: Path) -> None:
-    """Issue #12: the merge request shows who would lose access exactly when a guard refuses."""
-    with serve(GitLab()) as gitlab:
-        variables = {**MR, **_api(gitlab), "RECONCILER_ARGS": "--sandbox --max-removals 0"}
-        done = run_gitlab_job("reconciler:plan", workdir, variables)
-        assert done.code != 0
-        assert "posted the plan as a note on the merge request" in done.stdout, done.log
-        assert "reconciler plan failed (exit 1): an error, or refused" in done.stderr
-    (note,) = gitlab.notes[7]
-    assert "REFUSED by 1 guard" in note["body"]
-
-
-def test_apply_fetches_the_merged_mrs_plan_through_its_pipelines(workdir: Path) -> None:
-    # The plan job ran in a merge-request pipeline (no branch artifacts); the source branch
-    # is gone. A newer pipeline's plan job failed: the last successful one is used.
-    plan = run_gitlab_job("reconciler:plan", workdir, {**MR, "RECONCILER_ARGS": "--sandbox"})
-    assert plan.code == 0, plan.log
-    reviewed = (workdir / "plan.json").read_bytes()
-    (workdir / "plan.json").unlink()  # a fresh runner
-    merged = "c0ffee"
-    state = GitLab(
-        merge_requests=[{"iid": 7, "state": "merged", "commits": [merged, "ab12"]}],
-        pipelines={7: [{"id": 11}, {"id": 12}]},
-        jobs={
-            11: [{"id": 111, "name": "reconciler:plan", "status": "success"}],
-            12: [{"id": 121, "name": "reconciler:plan", "status": "failed"}],
-        },
-        artifacts={(111, "plan.json"): reviewed},
+def _planned_state(reviewed: bytes, *jobs: dict[str, Any]) -> GitLab:
+    """!7 merged as `merged`; the plan schedule's job 111 on main planned its head HEAD."""
+    return GitLab(
+        merge_requests=[{"iid": 7, "state": "merged", "sha": HEAD, "commits": ["c0ffee", HEAD]}],
+        project_jobs=[
+            *jobs,
+            {"id": 111, "name": "reconciler:plan", "ref": "main", "status": "success"},
+        ],
+        artifacts={(111, "plans/7/plan.json"): reviewed, (111, "plans/7/head"): HEAD.encode()},
     )
+
+
+def _reviewed_plan(workdir: Path) -> bytes:
+    with serve(_open_mr(workdir)) as gitlab:
+        done = run_gitlab_job("reconciler:plan", workdir, {**PLAN_SCHEDULE, **_api(gitlab)})
+    assert done.code == 0, done.log
+    reviewed = (workdir / "plans" / "7" / "plan.json").read_bytes()
+    shutil.rmtree(workdir / "plans")  # apply runs on a fresh runner
+    return reviewed
+
+
+def test_apply_fetches_the_plan_of_the_merged_mrs_head(workdir: Path) -> None:
+    """Only a successful plan job of the default branch that planned the MR's final head:
+    not a job of the same name on another branch (a branch names its jobs as it likes), not
+    a plan of an older head, not a plan.json committed to the checkout."""
+    reviewed = _reviewed_plan(workdir)
+    (workdir / "plan.json").write_text('{"formatVersion": 2}', encoding="utf-8")
+    decoys = [
+        {"id": 130, "name": "reconciler:plan", "ref": "add-carol", "status": "success"},
+        {"id": 120, "name": "reconciler:plan", "ref": "main", "status": "success"},
+    ]
+    state = _planned_state(reviewed, *decoys)
+    state.artifacts |= {
+        (130, "plans/7/plan.json"): b"forged",
+        (130, "plans/7/head"): HEAD.encode(),
+        (120, "plans/7/plan.json"): b"older",
+        (120, "plans/7/head"): b"0123abcd",
+    }
     with serve(state) as gitlab:
-        variables = {**_api(gitlab, CI_COMMIT_SHA=merged), "RECONCILER_ARGS": "--sandbox"}
+        variables = {**_api(gitlab, CI_COMMIT_SHA="c0ffee"), "RECONCILER_ARGS": "--sandbox"}
         done = run_gitlab_job("reconciler:apply", workdir, variables)
     assert done.code == 0, done.log
-    assert "fetched the plan of !7 from job 111 (pipeline 11)" in done.stdout
+    assert f"fetched the plan of !7 (head {HEAD[:12]}) from job 111" in done.stdout
     assert done.outputs["RECONCILER_EXIT_CODE"] == "0"
-    assert (workdir / "journal.jsonl").read_text(encoding="utf-8").strip()
+    assert (workdir / "reconciler-apply" / "plan.json").read_bytes() == reviewed
+    assert (workdir / "reconciler-apply" / "journal.jsonl").read_text(encoding="utf-8").strip()
+    assert (workdir / "plan.json").read_text(encoding="utf-8") == '{"formatVersion": 2}'
+
+
+def test_apply_without_a_plan_of_the_merged_head_applies_nothing(workdir: Path) -> None:
+    reviewed = _reviewed_plan(workdir)
+    state = _planned_state(reviewed)
+    state.artifacts[(111, "plans/7/head")] = b"0123abcd"  # planned before the last push
+    with serve(state) as gitlab:
+        variables = {**_api(gitlab, CI_COMMIT_SHA="c0ffee"), "RECONCILER_ARGS": "--sandbox"}
+        done = run_gitlab_job("reconciler:apply", workdir, variables)
+    assert done.code != 0
+    assert (
+        f"no successful reconciler:plan job on main planned !7 at its head {HEAD[:12]}: run "
+        "the plan schedule, then re-run this job"
+    ) in done.stderr
+    assert not (workdir / "reconciler-apply" / "journal.jsonl").exists()
 
 
 def test_apply_without_a_merged_mr_applies_nothing_and_says_why(workdir: Path) -> None:
@@ -129,7 +219,52 @@ def test_apply_without_a_merged_mr_applies_nothing_and_says_why(workdir: Path) -
         done = run_gitlab_job("reconciler:apply", workdir, variables)
     assert done.code != 0
     assert "no merged merge request for deadbeef" in done.stderr
-    assert not (workdir / "journal.jsonl").exists()
+    assert not (workdir / "reconciler-apply" / "journal.jsonl").exists()
+
+
+AMAZON_VARIABLES = {
+    "AMAZON_ADS_CLIENT_ID": Variable("amzn1.application-oa2-client.REAL"),
+    "AMAZON_ADS_CLIENT_SECRET": Variable("REAL-CLIENT-SECRET"),
+    "AMAZON_ADS_REFRESH_TOKEN": Variable("Atzr|REAL-REFRESH-TOKEN"),
+    "GITLAB_API_TOKEN": Variable(TOKEN),
+}
+
+
+def test_a_branch_edited_pipeline_gets_no_credential(workdir: Path) -> None:
+    """A merge-request pipeline runs the branch's .gitlab-ci.yml, so the branch can make a
+    job print its environment: with every credential protected and only main protected,
+    there is nothing to print. The plan schedule on main gets them, and uses them."""
+    protected = frozenset({"main"})
+    script = workdir / "edited.sh"
+    script.write_text("env\n", encoding="utf-8")
+    branch = variables_for(AMAZON_VARIABLES, ref="add-carol", protected_branches=protected)
+    done = subprocess.run(
+        ["bash", str(script)],
+        env={**os.environ, **branch},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for variable in AMAZON_VARIABLES.values():
+        assert variable.value not in done.stdout
+    assert branch == {}
+    # The same project's default branch: the plan job receives them and talks to GitLab.
+    main = variables_for(AMAZON_VARIABLES, ref="main", protected_branches=protected)
+    assert set(main) == set(AMAZON_VARIABLES)
+    with serve(_open_mr(workdir)) as gitlab:
+        variables = {**PLAN_SCHEDULE, **_api(gitlab), **main}
+        planned = run_gitlab_job("reconciler:plan", workdir, variables)
+    assert planned.code == 0, planned.log
+    assert "posted the plan as a note on !7" in planned.stdout
+    # The template says so: every job that reads live state runs only on the default
+    # branch or on a schedule (which runs on a protected branch), never for a merge request.
+    template = yaml.safe_load(GITLAB_TEMPLATE.read_text(encoding="utf-8"))
+    for job in ("reconciler:plan", "reconciler:apply", "reconciler:drift", "reconciler:adopt"):
+        for rule in template[job]["rules"]:
+            assert "merge_request_event" not in rule["if"], job
+    (validate_rule,) = template["reconciler:validate"]["rules"]
+    assert "merge_request_event" in validate_rule["if"]
+    assert "reconciler plan" not in str(template["reconciler:validate"]["script"])
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -166,6 +301,36 @@ def test_adopt_job_opens_one_merge_request_then_updates_it(workdir: Path, tmp_pa
     assert _git(origin, "log", "-1", "--format=%s", "reconciler/adopt").strip() == (
         "reconciler: adopt"
     )
+    assert "d\\*\\*\\*&#64;example.com, domain example.com) as viewer" in mr["description"]
+    assert "@example.com" not in mr["description"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_pin_job_opens_one_merge_request_with_the_proven_pins(
+    workdir: Path, tmp_path: Path
+) -> None:
+    origin = tmp_path / "origin.git"
+    _git(tmp_path, "init", "--quiet", "--bare", str(origin))
+    _git(workdir, "init", "--quiet", "-b", "main")
+    _git(workdir, "-c", "user.name=t", "-c", "user.email=t@x", "add", "manifests")
+    _git(workdir, "-c", "user.name=t", "-c", "user.email=t@x", "commit", "--quiet", "-m", "m")
+    schedule = {
+        "CI_PIPELINE_SOURCE": "schedule",
+        "RECONCILER_ADOPT": "pin",
+        "RECONCILER_BASELINE": "last-apply",  # pin takes none: no lookup, no token needed
+        "RECONCILER_ARGS": "--sandbox",
+        "RECONCILER_PUSH_URL": str(origin),
+        "CI_DEFAULT_BRANCH": "main",
+    }
+    with serve(GitLab()) as gitlab:
+        done = run_gitlab_job("reconciler:adopt", workdir, {**schedule, **_api(gitlab)})
+    assert done.code == 0 and done.outputs["RECONCILER_EXIT_CODE"] == "2", done.log
+    assert "opened merge request !30 from reconciler/pin into main" in done.stdout
+    [mr] = gitlab.opened
+    assert mr["title"] == "reconciler: pin the people proven live"
+    assert "userId: amzn1.account.ALICE0001 (a\\*\\*\\*&#64;example.com)" in mr["description"]
+    pinned = _git(origin, "show", "reconciler/pin:manifests/amc/acme-amc.yaml")
+    assert "userId: amzn1.account.ALICE0001" in pinned
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")

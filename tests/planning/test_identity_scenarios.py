@@ -18,39 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.api import AdsClient, ApiConfig
-from reconciler.cli import main
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, GuardError, PlanError
 from reconciler.live.read import read_live
 from reconciler.model import AmcRole, Desired
 from reconciler.plan import ActionKind, Policy
 from reconciler.planning.planner import allowed_plan, make_plan
 from reconciler.sandbox import SandboxTransport, World
+from tests.driver import AMC, BOSS, run, seed_state
 from tests.factories import amc, desired, user
-
-AMC = "ENTITYWHO0000001"
-BOSS = {"email": "boss@corp.example", "userId": "amzn1.account.BOSS", "role": "admin"}
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as stop:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return int(stop.value.code or 0), out + err
-
-
-def seed_state(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], users: list[dict[str, str]]
-) -> str:
-    seed = tmp_path / "seed.yaml"
-    seed.write_text(
-        yaml.safe_dump({"amc_accounts": [{"id": AMC, "name": "Who AMC", "users": users}]}),
-        encoding="utf-8",
-    )
-    state = str(tmp_path / "state.json")
-    assert (
-        run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed))[0] == EXIT_OK
-    )
-    return state
 
 
 def manifests(tmp_path: Path, users: list[dict[str, Any]], name: str = "m") -> str:

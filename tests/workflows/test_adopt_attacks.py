@@ -15,68 +15,17 @@ import yaml
 
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.sandbox import World
-from tests.test_identity_scenarios import run
+from tests.driver import A_AMC as AMC
+from tests.driver import A_ANN as ANN
+from tests.driver import A_BOSS as BOSS
+from tests.driver import A_ZED as ZED
+from tests.driver import adopt, bytes_of, day, run, seed, settled, setup
 
-AMC, AMC2 = "ENTITYATTACKAMC1", "ENTITYATTACKAMC2"
+AMC2 = "ENTITYATTACKAMC2"
 MANAGER = "amzn1.ads1.ma1.ATTACK"
 
-BOSS = {"email": "boss@corp.example", "user_id": "amzn1.account.BOSS", "role": "ADMIN"}
-ANN = {"email": "ann@corp.example", "user_id": "amzn1.account.ANN", "role": "VIEWER"}
 BEA = {"email": "bea@corp.example", "user_id": "amzn1.account.BEA", "role": "VIEWER"}
-ZED = {"email": "zed@corp.example", "user_id": "amzn1.account.ZED", "role": "VIEWER"}
 AMY = {"email": "amy@corp.example", "user_id": "amzn1.account.AMY", "role": "ADMIN"}
-
-
-def day(offset_days: float) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(time.time() + offset_days * 86_400))
-
-
-def seed(*amc: tuple[str, list[dict[str, str]]], **extra: Any) -> dict[str, Any]:
-    return {
-        "accounts": extra.pop("accounts", [{"id": "ENTITYATTACK0001", "name": "Shop 1"}]),
-        "manager_accounts": extra.pop("manager_accounts", []),
-        "amc_accounts": [{"id": i, "users": users} for i, users in amc],
-    }
-
-
-def setup(
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    world: dict[str, Any],
-    files: dict[str, str | bytes],
-) -> tuple[str, Path]:
-    seed_file = tmp_path / "seed.yaml"
-    seed_file.write_text(yaml.safe_dump(world), encoding="utf-8")
-    state = str(tmp_path / "state.json")
-    assert (
-        run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed_file))[0] == 0
-    )
-    folder = tmp_path / "m"
-    folder.mkdir()
-    for name, text in files.items():
-        data = text.encode("utf-8") if isinstance(text, str) else text
-        (folder / name).write_bytes(data)
-    return state, folder
-
-
-def adopt(capsys: pytest.CaptureFixture[str], state: str, folder: Path) -> tuple[int, str]:
-    return run(capsys, "adopt", "--sandbox-state", state, str(folder))
-
-
-def settled(capsys: pytest.CaptureFixture[str], state: str, folder: Path) -> None:
-    """After adopt: validate passes, plan shows no changes, adopt again is a no-op."""
-    code, out = run(capsys, "validate", str(folder))
-    assert code == EXIT_OK, out
-    code, out = run(capsys, "plan", "--sandbox-state", state, "--detailed-exitcode", str(folder))
-    assert code == EXIT_OK and "No changes." in out, out
-    before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    code, out = adopt(capsys, state, folder)
-    assert code == EXIT_OK and "Nothing to adopt." in out, out
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
-
-
-def bytes_of(folder: Path, name: str = "access.yaml") -> bytes:
-    return (folder / name).read_bytes()
 
 
 # --- layouts -------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from reconciler.sandbox import (
 )
 from reconciler.sandbox.server import Endpoints, SandboxServer
 
-EXAMPLES = str(Path(__file__).resolve().parents[1] / "examples" / "manifests")
+EXAMPLES = str(Path(__file__).resolve().parents[2] / "examples" / "manifests")
 PASSWORD = "P4ssw0rd"
 
 

@@ -5,89 +5,30 @@ not applied yet is `unapplied`, and without a baseline neither is claimed (`diff
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
-from tests.test_identity_scenarios import AMC, BOSS, run, seed_state
+from tests.driver import (
+    AMC,
+    ANN,
+    BOSS,
+    CHANGED,
+    CY,
+    SEED,
+    UNAPPLIED,
+    commit,
+    console_role,
+    drift,
+    git,
+    line_of,
+    run,
+    seed_state,
+)
 
-ANN = {"email": "ann@corp.example", "userId": "amzn1.account.ANN", "role": "viewer"}
-CY = {"email": "cy@corp.example", "userId": "amzn1.account.CY", "role": "viewer"}
-SEED = [
-    {"email": "boss@corp.example", "user_id": "amzn1.account.BOSS", "role": "ADMIN"},
-    {"email": "ann@corp.example", "user_id": "amzn1.account.ANN", "role": "VIEWER"},
-    {"email": "cy@corp.example", "user_id": "amzn1.account.CY", "role": "VIEWER"},
-]
-CHANGED = "[changed behind git's back]"
-UNAPPLIED = "[not applied yet]"
 DIFFERS = "[changed behind git's back or not applied yet]"
-
-
-GIT_CONFIG = ("-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false")
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *GIT_CONFIG, *args], cwd=repo, capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
-
-
-def commit(repo: Path, users: list[dict[str, Any]], message: str) -> str:
-    """Write the manifests under repo/m and commit them; the commit's sha."""
-    doc = {"version": 1, "amcAccounts": [{"id": AMC, "users": users}]}
-    folder = repo / "m"
-    folder.mkdir(exist_ok=True)
-    (folder / "amc.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    git(repo, "add", "-A")
-    git(repo, "commit", "--quiet", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    path = tmp_path / "repo"
-    path.mkdir()
-    git(path, "init", "--quiet", "-b", "main")
-    return path
-
-
-@pytest.fixture
-def applied(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
-    """Commit A (boss, ann and cy as they are live) applied: (state file, A's sha)."""
-    state = seed_state(tmp_path, capsys, SEED)
-    a = commit(repo, [BOSS, ANN, CY], "A")
-    code, out = run(capsys, "apply", "--sandbox-state", state, "--auto-approve", str(repo / "m"))
-    assert code == EXIT_OK, out
-    return state, a
-
-
-def console_role(capsys: pytest.CaptureFixture[str], state: str, who: str, role: str) -> None:
-    """Someone changes a role in the console: the user goes and comes back with `role`."""
-    user_id, email = f"amzn1.account.{who.upper()}", f"{who}@corp.example"
-    assert (
-        run(capsys, "sandbox", "remove-user", "--sandbox-state", state, AMC, user_id)[0] == EXIT_OK
-    )
-    code, out = run(
-        capsys, "sandbox", "add-user", "--sandbox-state", state, AMC, email, "--role", role,
-        "--user-id", user_id,
-    )  # fmt: skip
-    assert code == EXIT_OK, out
-
-
-def drift(
-    capsys: pytest.CaptureFixture[str], state: str, repo: Path, *extra: str
-) -> tuple[int, str]:
-    return run(capsys, "drift", "--sandbox-state", state, *extra, str(repo / "m"))
-
-
-def line_of(out: str, needle: str) -> str:
-    (line,) = [x for x in out.splitlines() if needle in x and x.startswith("  [")]
-    return line
 
 
 def test_a_console_change_after_the_applied_commit_is_changed(

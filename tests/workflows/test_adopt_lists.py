@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.workflows.gate import Refused, settle
-from tests.test_identity_scenarios import run
+from tests.driver import run
 
 AMC_EMPTY, AMC_ABSENT, AMC_GONE = "ENTITYLISTAMC01", "ENTITYLISTAMC02", "ENTITYLISTAMC03"
 AMC_FLOOR, AMC_FLOW = "ENTITYLISTAMC04", "ENTITYLISTAMC05"

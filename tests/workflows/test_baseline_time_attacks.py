@@ -11,12 +11,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
-from tests.test_adopt_attacks import AMC as A_AMC
-from tests.test_adopt_attacks import adopt as a_adopt
-from tests.test_adopt_attacks import bytes_of, day, seed, setup
-from tests.test_adopt_baseline import users_of
-from tests.test_baseline_attacks import amc_doc
-from tests.test_baseline_scenarios import (  # noqa: F401 (fixtures)
+from tests.driver import (
+    A_AMC,
     AMC,
     ANN,
     BOSS,
@@ -24,23 +20,30 @@ from tests.test_baseline_scenarios import (  # noqa: F401 (fixtures)
     CY,
     SEED,
     UNAPPLIED,
+    amc_doc,
+    bytes_of,
     commit,
     console_role,
+    day,
     drift,
     git,
     line_of,
-    repo,
+    run,
+    seed,
+    seed_state,
+    setup,
+    users_of,
 )
-from tests.test_identity_scenarios import run, seed_state
+from tests.driver import adopt as a_adopt
 
 
-def apply(capsys: pytest.CaptureFixture[str], state: str, repo: Path) -> None:  # noqa: F811
+def apply(capsys: pytest.CaptureFixture[str], state: str, repo: Path) -> None:
     code, out = run(capsys, "apply", "--sandbox-state", state, "--auto-approve", str(repo / "m"))
     assert code == EXIT_OK, out
 
 
 def ended_then_regranted(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> tuple[str, str]:
@@ -54,7 +57,7 @@ def ended_then_regranted(
 
 
 def test_a_renewal_of_a_grant_ref_ended_is_not_applied_yet_in_drift(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -65,7 +68,7 @@ def test_a_renewal_of_a_grant_ref_ended_is_not_applied_yet_in_drift(
 
 
 def test_adopt_never_reverts_a_merged_renewal_of_a_grant_ref_ended(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -101,7 +104,7 @@ def test_prune_false_live_admins_whose_grant_ended_are_not_counted(
 
 
 def test_adopt_never_raises_a_role_over_a_merged_renewal_of_a_grant_ref_ended(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -122,7 +125,7 @@ def test_adopt_never_raises_a_role_over_a_merged_renewal_of_a_grant_ref_ended(
 
 
 def test_a_console_readd_after_an_expiring_cleanup_is_not_called_unapplied(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -142,7 +145,7 @@ def test_a_console_readd_after_an_expiring_cleanup_is_not_called_unapplied(
 
 
 def test_a_submodule_under_the_top_level_path_is_not_read_as_absent_at_ref(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -194,7 +197,7 @@ def test_prune_false_live_admins_the_plan_demotes_are_not_counted(
 
 
 def test_a_console_readd_of_a_grant_still_ended_in_git_is_expired_and_never_adopted(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -31,10 +30,18 @@ from reconciler.model import AmcRole, Desired
 from reconciler.plan import ActionKind, Plan, Policy
 from reconciler.planning.planner import allowed_plan
 from reconciler.sandbox import SandboxTransport, World
+from tests.driver import (
+    OLGA_PETE,
+    PROMOTE_PETE,
+    Terminal,
+    check_golden,
+    write_manifest,
+    write_seed,
+)
+from tests.driver import SAFE_AMC as AMC
+from tests.driver import terminal_env as _env
 from tests.factories import amc, desired, run_apply, user
-from tests.test_render import check_golden
 
-AMC = "ENTITYSAFE000001"
 PERMISSIVE = {"max_removals": 1000, "max_removal_fraction": 1.0}
 
 
@@ -296,37 +303,6 @@ def test_after_any_apply_with_failures_admins_are_kept(
 
 # ---- the CLI: prompt, interruptions, permissions ------------------------------------------
 
-OLGA_PETE = {
-    "amc_accounts": [
-        {
-            "id": AMC,
-            "name": "Safe AMC",
-            "users": [
-                {"user_id": "amzn1.account.OLGA", "email": "olga@corp.example", "role": "ADMIN"},
-                {"user_id": "amzn1.account.PETE", "email": "pete@corp.example", "role": "VIEWER"},
-            ],
-        }
-    ]
-}
-PROMOTE_PETE = [
-    {"email": "olga@corp.example", "userId": "amzn1.account.OLGA", "role": "admin"},
-    {"email": "pete@corp.example", "userId": "amzn1.account.PETE", "role": "admin"},
-]
-
-
-def write_manifest(tmp_path: Path, users: list[dict[str, str]]) -> str:
-    folder = tmp_path / "manifests"
-    folder.mkdir(exist_ok=True)
-    doc = {"version": 1, "amcAccounts": [{"id": AMC, "users": users}]}
-    (folder / "amc.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
-    return str(folder)
-
-
-def write_seed(tmp_path: Path, seed: dict[str, Any]) -> str:
-    path = tmp_path / "seed.yaml"
-    path.write_text(yaml.safe_dump(seed), encoding="utf-8")
-    return str(path)
-
 
 def test_a_write_refused_with_401_after_renewal_is_a_missing_permission_on_that_account(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -350,129 +326,6 @@ def test_a_write_refused_with_401_after_renewal_is_a_missing_permission_on_that_
 
 
 # ---- through a pseudo-terminal: the prompt and interruptions ------------------------------
-
-
-class Terminal:
-    """`reconciler ARGS` with a pseudo-terminal as its stdin, stdout and stderr."""
-
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        import os
-        import subprocess
-        import sys
-
-        from tests.chaos.harness import REPO
-
-        self.master, slave = os.openpty()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", *args],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            cwd=REPO,
-            env=env,
-        )
-        os.close(slave)
-        self.output = ""
-
-    def read_until(self, text: str, timeout_s: float = 60.0) -> str:
-        import os
-        import select
-        import time
-
-        deadline = time.monotonic() + timeout_s
-        while text not in self.output:
-            left = deadline - time.monotonic()
-            assert left > 0, f"no {text!r} in:\n{self.output}"
-            ready, _, _ = select.select([self.master], [], [], left)
-            if ready:
-                try:
-                    chunk = os.read(self.master, 4096)
-                except OSError:
-                    chunk = b""
-                if not chunk:
-                    assert text in self.output, f"no {text!r} in:\n{self.output}"
-                self.output += chunk.decode("utf-8", "replace")
-        return self.output
-
-    def send(self, text: str) -> None:
-        import os
-
-        os.write(self.master, text.encode())
-
-    def expect_running(self, wait_s: float = 0.05) -> None:
-        """Wait a moment for output; the command must not have ended meanwhile."""
-        import time
-
-        self.read_available()
-        assert self.process.poll() is None, f"it ended early:\n{self.output}"
-        time.sleep(wait_s)
-
-    def interrupt(self, timeout_s: float = 30.0) -> None:
-        """Ctrl-C, as the terminal would send it: SIGINT, again each second until it exits
-        (a signal that lands between two Python bytecodes of the prompt is not lost, but one
-        that lands before the prompt reads is handled after it)."""
-        import signal
-        import subprocess
-
-        for _ in range(int(timeout_s)):
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=1.0)
-                return
-            except subprocess.TimeoutExpired:
-                self.read_available()
-        self.process.kill()
-
-    def read_available(self) -> None:
-        import os
-        import select
-
-        while select.select([self.master], [], [], 0)[0]:
-            try:
-                chunk = os.read(self.master, 4096)
-            except OSError:
-                return
-            if not chunk:
-                return
-            self.output += chunk.decode("utf-8", "replace")
-
-    def finish(self, timeout_s: float = 60.0) -> tuple[int, str]:
-        import os
-        import select
-        import subprocess
-
-        try:
-            code = self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise
-        while True:
-            ready, _, _ = select.select([self.master], [], [], 0.2)
-            if not ready:
-                break
-            try:
-                chunk = os.read(self.master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            self.output += chunk.decode("utf-8", "replace")
-        os.close(self.master)
-        return code, self.output.replace("\r\n", "\n")
-
-
-def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    import os
-
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("AMAZON_ADS_") and k != "RECONCILER_SANDBOX_STATE"
-    }
-    env.update(extra or {})
-    env["NO_COLOR"] = "1"
-    return env
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Golden tests for the three renderers. Regenerate after a deliberate change with
-`UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_render.py` and review the diff."""
+`UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/render/test_golden.py` and review the diff."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from reconciler.planfile.digest import plan_digest
 from reconciler.planning.planner import make_plan
 from reconciler.render import render_json, render_markdown, render_text
 from reconciler.render.markdown import mask_addresses
+from tests.driver import check_golden
 from tests.factories import (
     NOW,
     amc,
@@ -35,16 +36,6 @@ from tests.factories import (
     manager,
     user,
 )
-
-GOLDEN = Path(__file__).parent / "golden"
-
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"differs from tests/golden/{name}"
 
 
 def demo_plan() -> Plan:
@@ -433,3 +424,61 @@ def test_a_baseline_naming_an_account_the_plan_does_not_touch_is_refused() -> No
     data["baseline"]["heldBackInBaseline"] = ["amc:ELSEWHERE"]
     with pytest.raises(PlanFileError, match="baseline: no action in amc:ELSEWHERE"):
         planfile.decode(data, source="plan.json")
+
+
+KEPT = frozenset({"carol@example.com", "ops@corp.example"})
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("invite Carol@Example.com as viewer", "invite Carol@Example.com as viewer"),
+        ("(carol@example.com)", "(carol@example.com)"),
+        ("a line ends with carol@example.com.", "a line ends with carol@example.com."),
+        ("revoke dave@example.com", "revoke d***@example.com"),  # live only
+        ("carol@example.com.evil.test", "c***@example.com.evil.test"),  # a longer domain
+        ("xcarol@example.com", "x***@example.com"),  # a longer local part
+        ("carol@exаmple.com", "c***@exаmple.com"),  # a Cyrillic а: a look-alike
+        ("ops@corp.example, dave@corp.example", "ops@corp.example, d***@corp.example"),
+    ],
+)
+def test_mask_shows_only_what_the_manifests_hold(text: str, masked: str) -> None:
+    """An address the reviewed manifests hold is no secret: shown as written, so a reviewer
+    sees which group member a line means. Anything else, look-alikes first, is masked."""
+    assert mask_addresses(text, KEPT) == masked
+    assert "@" not in mask_addresses(text).replace("***@", "")
+
+
+def _wide_plan(accounts: int) -> Plan:
+    """One invitation in each of `accounts` AMC accounts: a 200-account onboarding."""
+    ids = [f"ENTITY{i:04d}" for i in range(accounts)]
+    people = [user(f"person{n}@corp.example") for n in range(accounts)]
+    d = desired([], [amc(i, who, min_admins=0) for i, who in zip(ids, people, strict=True)])
+    return make_plan(d, live([], [live_amc(i) for i in ids]), Policy(now=NOW))
+
+
+def test_markdown_max_length_leaves_out_the_detail_that_does_not_fit() -> None:
+    plan = _wide_plan(200)
+    whole = render_markdown(plan, mask_emails=True)
+    assert len(whole) > 60_000 and whole.count("<summary>AMC account") == 200
+    assert render_markdown(plan, mask_emails=True, max_length=len(whole)) == whole
+    cut = render_markdown(plan, mask_emails=True, max_length=30_000)
+    assert len(cut) <= 30_000
+    kept = cut.count("<summary>AMC account")
+    assert 0 < kept < 200
+    drift = "<summary>Drift: 200 changed behind git's back or not applied yet.</summary>"
+    assert drift in whole and drift not in cut  # the drift table, 200 rows, left out
+    assert (
+        f"> [!NOTE]\n> {200 - kept + 1} of 201 collapsed section(s) (the detail of each "
+        "account, the drift by class, the notes) left out: this comment is limited to 30,000 "
+        "characters. The whole plan is in the job summary and in the plan file (`reconciler "
+        "show plan.json`)."
+    ) in cut
+    # The summary and the table of every account stay.
+    assert "**Plan: 200 to invite.**" in cut
+    assert cut.count("| AMC account ENTITY") == 200
+    assert cut.startswith(whole[: whole.index("<details>")] + "> [!NOTE]")
+    # Even the summary over the limit: cut at a line, under the limit, and said.
+    tiny = render_markdown(plan, mask_emails=True, max_length=1_000)
+    assert len(tiny) <= 1_000
+    assert tiny.endswith("(cut here: the plan goes on in the job summary)\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import reconciler
 from reconciler.apply.lock import hold, lock_path
 from reconciler.cli import main
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_USAGE
@@ -24,7 +26,7 @@ from reconciler.sandbox import (
 )
 from tests.factories import ACME_AMC, ACME_ID
 
-EXAMPLES = str(Path(__file__).resolve().parents[1] / "examples" / "manifests")
+EXAMPLES = str(Path(__file__).resolve().parents[2] / "examples" / "manifests")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -321,9 +323,39 @@ def test_markdown_goes_to_the_github_step_summary_masked_on_request(
     assert code == EXIT_OK
     text = summary.read_text()
     assert text.startswith("## reconciler plan") and out in text
-    assert "carol@example.com" not in text and r"c\*\*\*&#64;example.com" in text
+    # carol is in the reviewed manifests: shown as written; dave is live only: masked.
+    assert "invite carol&#64;example.com as viewer" in text
+    assert r"revoke user d\*\*\*&#64;example.com" in text
     code, out, _ = run(capsys, "plan", "--sandbox", "--mask-emails", EXAMPLES)
-    assert "carol@example.com" not in out and "invite c***@example.com as viewer" in out
+    assert "invite carol@example.com as viewer" in out and "d***@example.com" in out
+    # --max-length cuts what is printed (the comment), never the job summary.
+    summary.unlink()
+    code, out, _ = run(
+        capsys, "plan", "--sandbox", "--format", "markdown", "--max-length", "1000", EXAMPLES
+    )
+    assert code == EXIT_OK and len(out) <= 1000
+    assert "left out: this comment is limited to 1,000 characters" in out
+    whole = summary.read_text()
+    assert len(whole) > 1000 and "<summary>AMC account ENTITY1AA1AA11AAA1" in whole
+
+
+def test_plan_files_and_version_name_the_commit_the_tool_was_built_from(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A checkout installed in place (as here): git's HEAD of that checkout. An install from
+    git+URL@REF reads pip's record of REF's commit; the action writes its pinned sha."""
+    repo = Path(reconciler.__file__).resolve().parents[1]
+    head = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    expected = f"{reconciler.__version__} (commit {head or 'unknown'})"
+    code, out, _ = run(capsys, "--version")
+    assert code == EXIT_OK and out == f"reconciler, version {expected}\n"
+    out_file = tmp_path / "plan.json"
+    run(capsys, "plan", "--sandbox", "--out", str(out_file), EXAMPLES)
+    assert json.loads(out_file.read_text())["bindings"]["toolVersion"] == expected
+    code, out, _ = run(capsys, "show", str(out_file))
+    assert f"by reconciler {expected}" in out
 
 
 def test_import_then_plan_shows_no_changes_and_import_refuses_to_overwrite(
@@ -445,3 +477,39 @@ def test_an_import_whose_read_was_incomplete_says_so_and_fails(
     assert "manager:amzn1.ads1.ma1.big:" in err and "--force" in err
     manager = yaml.safe_load((out_dir / "managers" / "big.yaml").read_text())
     assert manager["managerAccounts"][0]["prune"] is False
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [("3d3c42e5aac5ba805825da76410c181273ba90b1\n", "3d3c42e5aac5ba805825da76410c181273ba90b1"),
+     ("v0.2.0\n", "unknown"),  # a tag is not a commit: not believed
+     ("", "unknown")],
+)  # fmt: skip
+def test_a_build_commit_file_names_the_commit_where_git_cannot(
+    tmp_path: Path, written: str, shown: str
+) -> None:
+    """The GitHub Action's copy has no .git: its install step writes the sha the action is
+    pinned at into reconciler/BUILD_COMMIT, which the package data ships."""
+    package = Path(reconciler.__file__).resolve().parent
+    copy = tmp_path / "site" / "reconciler"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__", "BUILD_COMMIT"))
+    if written:
+        (copy / "BUILD_COMMIT").write_text(written, encoding="ascii")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import reconciler; print(reconciler.__file__, reconciler.version_line())",
+        ],
+        env={**os.environ, "PYTHONPATH": str(copy.parent)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    where, line = done.stdout.split(" ", 1)
+    assert Path(where).parent == copy
+    # Without the file, pip's record of an editable install (here) names no commit either.
+    assert line.strip() == f"{reconciler.__version__} (commit {shown})"
+    pyproject = (package.parent / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"BUILD_COMMIT"' in pyproject

@@ -25,7 +25,7 @@ from reconciler.sandbox import SandboxTransport, World
 from reconciler.workflows.importer import import_live
 from tests.factories import amc, desired, link, manager, run_apply, user
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "manifests"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "manifests"
 # Every directory under examples/manifests/ that is a complete manifest set on its own (a
 # subdirectory that needs its parent's groups is not): today the whole tree.
 EXAMPLE_SETS = [EXAMPLES]
@@ -86,7 +86,7 @@ _ACCOUNTS = [
 ]
 _REGION = {"ATVPDKIKX0DER": Region.NA, "A1F83G8C2ARO7P": Region.EU, "A1VC38T7YXB528": Region.FE}
 # Distinct first letters: masked addresses (a***@example.com) never collide, so every person
-# resolves; ambiguity has its own tests in test_identity.py and test_cli_state.py.
+# resolves; ambiguity has its own tests in planning/test_identity.py and cli/test_state.py.
 _PEOPLE = ["alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank"]
 _AMC = "ENTITYAMCRANDOM1"
 # Invitations are seeded a day old or twenty days old (expired), far from the 3-day resend
@@ -199,7 +199,7 @@ def test_random_worlds_converge(scenario: tuple[dict[str, Any], Desired, set[str
             plan_for(want, client, world)
     except PlanError:
         # e.g. the plan would leave no active admin, which no flag lifts: not this test's
-        # business (tests/test_planner.py covers it).
+        # business (tests/planning/test_planner.py covers it).
         assume(False)
     count = converge(want, world)
     event(f"{count} action(s)" if count < 5 else "5+ actions")

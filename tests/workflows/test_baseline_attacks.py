@@ -15,13 +15,10 @@ import pytest
 import yaml
 
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
-from tests.test_adopt_attacks import ANN as A_ANN
-from tests.test_adopt_attacks import BOSS as A_BOSS
-from tests.test_adopt_attacks import ZED as A_ZED
-from tests.test_adopt_attacks import adopt as a_adopt
-from tests.test_adopt_attacks import bytes_of, day, seed, settled, setup
-from tests.test_adopt_baseline import users_of
-from tests.test_baseline_scenarios import (  # noqa: F401 (fixtures)
+from tests.driver import (
+    A_ANN,
+    A_BOSS,
+    A_ZED,
     AMC,
     ANN,
     BOSS,
@@ -29,15 +26,22 @@ from tests.test_baseline_scenarios import (  # noqa: F401 (fixtures)
     CY,
     SEED,
     UNAPPLIED,
-    applied,
+    amc_doc,
+    bytes_of,
     commit,
     console_role,
+    day,
     drift,
     git,
     line_of,
-    repo,
+    run,
+    seed,
+    seed_state,
+    settled,
+    setup,
+    users_of,
 )
-from tests.test_identity_scenarios import run, seed_state
+from tests.driver import adopt as a_adopt
 
 OUTSIDE_AMC = "ENTITYOUTSIDE001"
 AMC2 = "ENTITYWHO0000002"
@@ -48,8 +52,8 @@ MANAGER = "amzn1.ads1.ma1.REVIEW15B"
 
 
 def test_adopt_never_adds_back_a_user_a_merged_change_removed(
-    repo: Path,  # noqa: F811 (the fixture)
-    applied: tuple[str, str],  # noqa: F811 (the fixture)
+    repo: Path,
+    applied: tuple[str, str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     state, a = applied
@@ -61,7 +65,7 @@ def test_adopt_never_adds_back_a_user_a_merged_change_removed(
 
 
 def test_adopt_never_raises_a_role_a_merged_change_set_lower(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -81,7 +85,7 @@ def test_adopt_never_raises_a_role_a_merged_change_set_lower(
 
 
 def test_a_console_change_on_a_grant_expired_at_ref_is_not_called_unapplied(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -135,7 +139,7 @@ def no_changes(capsys: pytest.CaptureFixture[str], state: str, root: Path) -> No
 
 
 def test_a_console_unlink_of_a_link_relisted_by_another_id_is_not_called_unapplied(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -162,7 +166,7 @@ def test_a_console_unlink_of_a_link_relisted_by_another_id_is_not_called_unappli
 
 
 def test_adopt_against_the_last_apply_adopts_a_console_unlink_and_keeps_a_merged_link(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -215,8 +219,8 @@ def pinned_without_email(
 
 
 def test_pinned_users_without_email_gone_live_against_the_last_apply(
-    repo: Path,  # noqa: F811 (the fixture)
-    applied: tuple[str, str],  # noqa: F811 (the fixture)
+    repo: Path,
+    applied: tuple[str, str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Ann, listed by id at A and removed in the console, goes from the manifests; quinn,
@@ -231,8 +235,8 @@ def test_pinned_users_without_email_gone_live_against_the_last_apply(
 
 
 def test_adopt_never_tells_to_apply_what_apply_cannot_make(
-    repo: Path,  # noqa: F811 (the fixture)
-    applied: tuple[str, str],  # noqa: F811 (the fixture)
+    repo: Path,
+    applied: tuple[str, str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     _out, line = pinned_without_email(repo, applied[0], capsys)
@@ -269,7 +273,7 @@ def dropped_account(
 
 
 def test_an_account_dropped_from_the_manifests_since_ref_is_no_baseline_error(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -283,7 +287,7 @@ def test_an_account_dropped_from_the_manifests_since_ref_is_no_baseline_error(
 
 
 def test_a_baseline_plan_error_names_the_file_in_the_repository_not_the_temporary_copy(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -293,7 +297,7 @@ def test_a_baseline_plan_error_names_the_file_in_the_repository_not_the_temporar
 
 
 def test_ref_whose_only_admin_grant_has_passed_since_is_still_a_baseline(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -334,8 +338,8 @@ HOSTILE_REF = (
 
 @pytest.mark.parametrize("fmt", ["text", "markdown"])
 def test_a_hostile_baseline_ref_in_a_plan_file_is_shown_escaped(
-    repo: Path,  # noqa: F811 (the fixture)
-    applied: tuple[str, str],  # noqa: F811 (the fixture)
+    repo: Path,
+    applied: tuple[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     fmt: str,
@@ -358,8 +362,8 @@ def test_a_hostile_baseline_ref_in_a_plan_file_is_shown_escaped(
     "cls", ["read-incomplete", "identity-unresolved", "waiting-for-acceptance"]
 )
 def test_a_forged_display_only_drift_item_in_a_plan_file_is_never_shown(
-    repo: Path,  # noqa: F811 (the fixture)
-    applied: tuple[str, str],  # noqa: F811 (the fixture)
+    repo: Path,
+    applied: tuple[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     cls: str,
@@ -403,7 +407,7 @@ def symlinks_commit(
 
 
 def test_a_symlink_at_ref_never_leads_out_of_the_copy_through_another_symlink(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
 ) -> None:
     from reconciler.errors import BaselineError
@@ -422,12 +426,8 @@ def test_a_symlink_at_ref_never_leads_out_of_the_copy_through_another_symlink(
     assert OUTSIDE_AMC not in {a.id for a in revision.desired.amc_accounts}
 
 
-def amc_doc(users: list[dict[str, Any]]) -> str:
-    return yaml.safe_dump({"version": 1, "amcAccounts": [{"id": AMC, "users": users}]})
-
-
 def test_a_manifests_folder_that_was_a_symlink_at_ref_is_not_read_as_absent(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -450,7 +450,7 @@ def test_a_manifests_folder_that_was_a_symlink_at_ref_is_not_read_as_absent(
 
 
 def test_a_manifest_file_symlinked_elsewhere_in_the_repository_is_refused_at_ref(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -474,7 +474,7 @@ def test_a_manifest_file_symlinked_elsewhere_in_the_repository_is_refused_at_ref
 
 
 def test_manifests_in_a_nested_repository_are_not_read_as_absent_at_ref(
-    repo: Path,  # noqa: F811 (the fixture)
+    repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -499,8 +499,8 @@ def test_manifests_in_a_nested_repository_are_not_read_as_absent_at_ref(
 
 
 def test_a_symlink_loop_at_ref_is_a_one_line_baseline_error(
-    repo: Path,  # noqa: F811 (the fixture)
-    applied: tuple[str, str],  # noqa: F811 (the fixture)
+    repo: Path,
+    applied: tuple[str, str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     state, _ = applied
@@ -521,8 +521,8 @@ def test_a_symlink_loop_at_ref_is_a_one_line_baseline_error(
     ["HEAD^{tree}", "HEAD:m/amc.yaml", "HEAD..HEAD", "HEAD\u202e", "HEAD\x9b2J", "HEAD~1"],
 )
 def test_a_ref_that_is_no_commit_is_refused_in_one_line(
-    repo: Path,  # noqa: F811 (the fixture)
-    applied: tuple[str, str],  # noqa: F811 (the fixture)
+    repo: Path,
+    applied: tuple[str, str],
     capsys: pytest.CaptureFixture[str],
     ref: str,
 ) -> None:
@@ -535,8 +535,8 @@ def test_a_ref_that_is_no_commit_is_refused_in_one_line(
 
 
 def test_an_overlong_ref_is_refused_as_a_ref_not_blamed_on_git(
-    repo: Path,  # noqa: F811 (the fixture)
-    applied: tuple[str, str],  # noqa: F811 (the fixture)
+    repo: Path,
+    applied: tuple[str, str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     state, _ = applied
@@ -547,8 +547,8 @@ def test_an_overlong_ref_is_refused_as_a_ref_not_blamed_on_git(
 
 
 def test_a_manifest_at_ref_over_the_size_limit_is_refused_before_it_is_read(
-    repo: Path,  # noqa: F811 (the fixture)
-    applied: tuple[str, str],  # noqa: F811 (the fixture)
+    repo: Path,
+    applied: tuple[str, str],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -566,8 +566,8 @@ def test_a_manifest_at_ref_over_the_size_limit_is_refused_before_it_is_read(
 
 
 def test_an_annotated_tag_and_paths_dot_dotdot_and_a_symlinked_folder_work(
-    repo: Path,  # noqa: F811 (the fixture)
-    applied: tuple[str, str],  # noqa: F811 (the fixture)
+    repo: Path,
+    applied: tuple[str, str],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -583,8 +583,8 @@ def test_an_annotated_tag_and_paths_dot_dotdot_and_a_symlinked_folder_work(
 
 
 def test_a_shallow_clone_without_ref_says_to_fetch_the_history(
-    repo: Path,  # noqa: F811 (the fixture)
-    applied: tuple[str, str],  # noqa: F811 (the fixture)
+    repo: Path,
+    applied: tuple[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -220,7 +220,7 @@ def test_apply_refuses_a_lock_dir_planted_by_another_user_in_one_line(
     planted = temp_dir / f"reconciler-{os.geteuid()}"
     planted.mkdir(mode=0o700)
     os.chown(planted, OTHER_UID, OTHER_UID)
-    examples = str(Path(__file__).resolve().parents[1] / "examples" / "manifests")
+    examples = str(Path(__file__).resolve().parents[2] / "examples" / "manifests")
     with pytest.raises(SystemExit) as stop:
         main(["apply", "--sandbox", "--auto-approve", examples])
     _, err = capsys.readouterr()

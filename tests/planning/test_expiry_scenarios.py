@@ -14,7 +14,7 @@ import yaml
 
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from reconciler.sandbox import World
-from tests.test_identity_scenarios import AMC, BOSS, run, seed_state
+from tests.driver import AMC, BOSS, run, seed_state
 
 PAST = "2020-01-01"
 BOSS_SEED = {"email": "boss@corp.example", "user_id": "amzn1.account.BOSS", "role": "ADMIN"}

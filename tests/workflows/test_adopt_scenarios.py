@@ -20,7 +20,7 @@ from reconciler.manifest import load_manifests
 from reconciler.model import AmcRole, LiveUser
 from reconciler.sandbox import SandboxTransport, World
 from reconciler.workflows.adopt import compute
-from tests.test_identity_scenarios import run
+from tests.driver import run
 
 AMC1, AMC2 = "ENTITYADOPTAMC01", "ENTITYADOPTAMC02"
 MANAGER = "amzn1.ads1.ma1.ADOPT"

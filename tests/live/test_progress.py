@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_apply_safety import (
-    AMC,
+from tests.driver import (
     OLGA_PETE,
     PROMOTE_PETE,
     Terminal,
-    _env,
+    check_golden,
     write_manifest,
     write_seed,
 )
-from tests.test_render import check_golden
+from tests.driver import SAFE_AMC as AMC
+from tests.driver import terminal_env as _env
 
 
 def screen(raw: str) -> list[str]:

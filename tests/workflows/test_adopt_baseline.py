@@ -10,32 +10,16 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_USAGE
-from tests.test_baseline_scenarios import (  # noqa: F401 (fixtures)
-    AMC,
-    BOSS,
-    CY,
-    applied,
-    commit,
-    console_role,
-    git,
-    repo,
-)
-from tests.test_identity_scenarios import run
+from tests.driver import AMC, BOSS, CY, commit, console_role, git, run, users_of
 
 DEE = {"email": "dee@corp.example", "role": "viewer"}
 
 
-def users_of(folder: Path) -> dict[str, str]:
-    doc = yaml.safe_load((folder / "m" / "amc.yaml").read_text(encoding="utf-8"))
-    return {u.get("userId") or u["email"]: u["role"] for u in doc["amcAccounts"][0]["users"]}
-
-
 def test_adopt_against_the_last_apply_keeps_what_is_merged_but_not_applied(
-    repo: Path,  # noqa: F811 (the fixture)
-    applied: tuple[str, str],  # noqa: F811 (the fixture)
+    repo: Path,
+    applied: tuple[str, str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     state, a = applied
@@ -85,8 +69,8 @@ def test_adopt_against_the_last_apply_keeps_what_is_merged_but_not_applied(
 
 
 def test_adopt_baseline_errors_are_one_line_and_expiring_takes_none(
-    repo: Path,  # noqa: F811 (the fixture)
-    applied: tuple[str, str],  # noqa: F811 (the fixture)
+    repo: Path,
+    applied: tuple[str, str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     state, _ = applied
