@@ -272,7 +272,7 @@ def test_pin_opens_one_pull_request_with_the_proven_pins(workdir: Path, tmp_path
         "amzn1.account.ALICE0001 (a\\*\\*\\*&#64;example.com)"
     ) in pr["body"]
     pinned = _git(origin, "show", "reconciler/pin:manifests/amc/acme-amc.yaml")
-    assert "userId: amzn1.account.ALICE0001" in pinned
+    assert 'userId: "amzn1.account.ALICE0001"' in pinned  # the writer quotes the id
 
 
 def test_expiring_with_nothing_soon_changes_nothing(workdir: Path) -> None:
@@ -388,6 +388,11 @@ MERGE_SHA, HEAD_SHA = "a1b2c3", "6dcb09b5b57875f334f61aebed695e2e4193db5e"
 ARTIFACT = f"reconciler-plan-42-{HEAD_SHA}"
 
 
+def _named(run: int, attempt: int = 1) -> str:
+    """The plan artifact's name as the upload step gives it: PR, head, run id, attempt."""
+    return f"{ARTIFACT}-{run}-{attempt}"
+
+
 def _merged_pr_state(reviewed: str, *extra_runs: dict[str, object]) -> dict[str, object]:
     """GitHub after PR #42 merged as MERGE_SHA: its plan run (pull_request_target, this
     workflow, success) uploaded `reviewed`."""
@@ -403,7 +408,7 @@ def _merged_pr_state(reviewed: str, *extra_runs: dict[str, object]) -> dict[str,
             {"id": 301, "name": "lint", **plan_run, "path": ".github/workflows/lint.yml",
              "artifacts": {}},
             {"id": 302, "name": "reconciler", **plan_run,
-             "artifacts": {ARTIFACT: {"plan.json": reviewed}}},
+             "artifacts": {_named(302): {"plan.json": reviewed}}},
             *extra_runs,
         ],
     }  # fmt: skip
@@ -483,14 +488,20 @@ def test_apply_takes_the_plan_only_from_this_workflows_pull_request_target_run(
     proves nothing. Only this workflow's successful pull_request_target run counts."""
     assert _runner(workdir, command="plan").run("run").code == 0
     reviewed = (workdir / "plan.json").read_text(encoding="utf-8")
-    forged = {ARTIFACT: {"plan.json": "forged"}}
+
+    def forged(run: int) -> dict[str, dict[str, str]]:
+        return {_named(run): {"plan.json": "forged"}}
+
     decoys = [
         {"id": 303, "name": "reconciler", "event": "pull_request", "status": "success",
-         "artifacts": forged},
+         "artifacts": forged(303)},
         {"id": 304, "name": "reconciler", "event": "pull_request_target", "status": "success",
-         "path": ".github/workflows/other.yml", "artifacts": forged},
+         "path": ".github/workflows/other.yml", "artifacts": forged(304)},
         {"id": 305, "name": "reconciler", "event": "pull_request_target", "status": "failure",
-         "artifacts": forged},
+         "artifacts": forged(305)},
+        # A newer successful run holding an artifact named for run 302: not its own upload.
+        {"id": 306, "name": "reconciler", "event": "pull_request_target", "status": "success",
+         "artifacts": {_named(302, 2): {"plan.json": "forged"}}},
     ]  # fmt: skip
     state = tmp_path / "github.json"
     state.write_text(json.dumps(_merged_pr_state(reviewed, *decoys)))
@@ -500,6 +511,34 @@ def test_apply_takes_the_plan_only_from_this_workflows_pull_request_target_run(
     assert fetched.code == 0, fetched.log
     assert "fetched the plan of PR #42 from run 302" in fetched.stdout
     assert Path(fetched.outputs["path"]).read_text(encoding="utf-8") == reviewed
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the fake gh filters with jq")
+def test_a_rerun_plan_is_fetched_from_its_own_attempt(workdir: Path, tmp_path: Path) -> None:
+    """Each attempt uploads under its own name (run id and attempt appended), so a re-run
+    never clashes with an earlier attempt's artifact; apply takes the upload of the attempt
+    whose success it checked (the run's latest), never an earlier attempt's."""
+    assert _runner(workdir, command="plan").run("run").code == 0
+    reviewed = (workdir / "plan.json").read_text(encoding="utf-8")
+    state_value = _merged_pr_state(reviewed)
+    runs = state_value["runs"]
+    assert isinstance(runs, list)
+    runs[1] = {**runs[1], "run_attempt": 2,
+               "artifacts": {_named(302, 1): {"plan.json": "attempt 1"},
+                             _named(302, 2): {"plan.json": reviewed}}}  # fmt: skip
+    state = tmp_path / "github.json"
+    state.write_text(json.dumps(state_value))
+    runner = _runner(workdir, env=_apply_env(state), command="apply")
+    runner.env["PATH"] = f"{fake_gh_bin(tmp_path)}{os.pathsep}{runner.env['PATH']}"
+    fetched = runner.run("fetch-plan")
+    assert fetched.code == 0, fetched.log
+    assert "fetched the plan of PR #42 from run 302" in fetched.stdout
+    assert Path(fetched.outputs["path"]).read_text(encoding="utf-8") == reviewed
+    # Only attempt 1's upload there, while attempt 2 is the run's conclusion: nothing.
+    runs[1] = {**runs[1], "artifacts": {_named(302, 1): {"plan.json": reviewed}}}
+    state.write_text(json.dumps(state_value))
+    missing = runner.run("fetch-plan")
+    assert missing.code == 1 and "no successful plan run" in missing.stdout, missing.log
 
 
 ACME = "ENTITY1AA1AA11AAA1"
