@@ -541,6 +541,36 @@ def test_a_rerun_plan_is_fetched_from_its_own_attempt(workdir: Path, tmp_path: P
     assert missing.code == 1 and "no successful plan run" in missing.stdout, missing.log
 
 
+@pytest.mark.parametrize(
+    ("command", "event"),
+    [("drift", "schedule"), ("plan", "push"), ("apply", "pull_request_target")],
+)
+def test_merge_base_is_only_for_a_pull_requests_plan(
+    workdir: Path, command: str, event: str
+) -> None:
+    """`changed-since: merge-base` means the pull request's: anywhere else it is refused,
+    never read as a git revision."""
+    runner = _runner(workdir, {"GITHUB_EVENT_NAME": event}, command=command)
+    runner.inputs["changed-since"] = "merge-base"
+    done = runner.run("since")
+    assert done.code == 1 and "ref" not in done.outputs
+    assert (
+        f"::error title=reconciler {command}::changed-since: merge-base is for plan on a pull "
+        "request; give a commit instead"
+    ) in done.stdout
+
+
+def test_replan_and_apply_needs_a_commit_to_replan_from(workdir: Path) -> None:
+    """Outside a git checkout (or on a root commit) there is no first parent: it says so
+    and applies nothing."""
+    done = _runner(workdir, command="replan-and-apply").run("since")
+    assert done.code == 1 and "ref" not in done.outputs
+    assert (
+        "the commit checked out has no parent to re-plan from: give changed-since (and check "
+        "out with fetch-depth: 0)"
+    ) in done.stdout
+
+
 ACME = "ENTITY1AA1AA11AAA1"
 
 
