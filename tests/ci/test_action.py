@@ -272,7 +272,7 @@ def test_pin_opens_one_pull_request_with_the_proven_pins(workdir: Path, tmp_path
         "amzn1.account.ALICE0001 (a\\*\\*\\*&#64;example.com)"
     ) in pr["body"]
     pinned = _git(origin, "show", "reconciler/pin:manifests/amc/acme-amc.yaml")
-    assert 'userId: "amzn1.account.ALICE0001"' in pinned  # the writer quotes the id
+    assert 'userId: "amzn1.account.ALICE0001"' in pinned
 
 
 def test_expiring_with_nothing_soon_changes_nothing(workdir: Path) -> None:

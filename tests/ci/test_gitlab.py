@@ -348,7 +348,7 @@ def test_pin_job_opens_one_merge_request_with_the_proven_pins(
     assert mr["title"] == "reconciler: pin the people proven live"
     assert "userId: amzn1.account.ALICE0001 (a\\*\\*\\*&#64;example.com)" in mr["description"]
     pinned = _git(origin, "show", "reconciler/pin:manifests/amc/acme-amc.yaml")
-    assert 'userId: "amzn1.account.ALICE0001"' in pinned  # the writer quotes the id
+    assert 'userId: "amzn1.account.ALICE0001"' in pinned
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
