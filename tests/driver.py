@@ -39,7 +39,9 @@ def seed_state(
         encoding="utf-8",
     )
     state = str(tmp_path / "state.json")
-    assert run(capsys, "sandbox", "reset", "--state", state, "--seed", str(seed))[0] == EXIT_OK
+    assert (
+        run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed))[0] == EXIT_OK
+    )
     return state
 
 
@@ -78,9 +80,11 @@ def commit(repo: Path, users: list[dict[str, Any]], message: str) -> str:
 def console_role(capsys: pytest.CaptureFixture[str], state: str, who: str, role: str) -> None:
     """Someone changes a role in the console: the user goes and comes back with `role`."""
     user_id, email = f"amzn1.account.{who.upper()}", f"{who}@corp.example"
-    assert run(capsys, "sandbox", "remove-user", "--state", state, AMC, user_id)[0] == EXIT_OK
+    assert (
+        run(capsys, "sandbox", "remove-user", "--sandbox-state", state, AMC, user_id)[0] == EXIT_OK
+    )
     code, out = run(
-        capsys, "sandbox", "add-user", "--state", state, AMC, email, "--role", role,
+        capsys, "sandbox", "add-user", "--sandbox-state", state, AMC, email, "--role", role,
         "--user-id", user_id,
     )  # fmt: skip
     assert code == EXIT_OK, out
@@ -135,7 +139,9 @@ def setup(
     seed_file = tmp_path / "seed.yaml"
     seed_file.write_text(yaml.safe_dump(world), encoding="utf-8")
     state = str(tmp_path / "state.json")
-    assert run(capsys, "sandbox", "reset", "--state", state, "--seed", str(seed_file))[0] == 0
+    assert (
+        run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed_file))[0] == 0
+    )
     folder = tmp_path / "m"
     folder.mkdir()
     for name, text in files.items():

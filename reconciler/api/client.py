@@ -30,10 +30,28 @@ from reconciler.api.pagination import paginate
 from reconciler.api.retry import Retrier, RetryPolicy
 from reconciler.api.translate import BodyError, api_error, json_body, read_bounded
 from reconciler.errors import ApiError, AuthError, PermissionDeniedError
-from reconciler.model import ManagerAccountType, Region
+from reconciler.model import KINDS, ManagerAccountType, Region, Scope, amc_scope
 from reconciler.redact import redact
 
 _OPERATION_KEY = "reconciler.operation"
+
+# The account an invitation or user-permission call is about: its typed address, or a bare id
+# meaning an AMC account (what these methods took before other kinds were served).
+AccountRef = Scope | str
+
+
+def account_header(account: AccountRef) -> tuple[str, str]:
+    """(header, value) naming the account, the header per kind from `KINDS` (reference
+    §4.1): `Amazon-Ads-ManagerAccountId` for a manager account, `Amazon-Ads-AccountId` for
+    the others. ValueError for the wildcard address (`Scope.wildcard`: every account of a kind),
+    which names no one account. Any other id is sent as it is: an id is data, and the API
+    answers for it."""
+    scope = account if isinstance(account, Scope) else amc_scope(account)
+    if scope.key == "*":
+        raise ValueError(f"{scope}: not the id of one account")
+    return KINDS[scope.kind].header, scope.key
+
+
 DEFAULT_RETRY = RetryPolicy()
 
 
@@ -122,13 +140,14 @@ class _Core:
         path: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
-        account_id: str | None = None,
+        account: AccountRef | None = None,
     ) -> dict[str, Any]:
         """Send `op` and return its JSON body (a dict), or raise from `reconciler.errors`."""
         url = self.config.api_url(region) + op.path.format(**(path or {}))
         headers = {"Accept": op.accept}
-        if account_id is not None:
-            headers[ops.ACCOUNT_HEADER] = account_id
+        if account is not None:
+            header, value = account_header(account)
+            headers[header] = value
         content: bytes | None = None
         if body is not None:
             headers["Content-Type"] = op.content_type or "application/json"
@@ -244,38 +263,41 @@ class AdsReader:
         return paginate(page, items="amcAccounts", operation=ops.LIST_AMC_ACCOUNTS.name)
 
     def _paged_post(
-        self, op: ops.Operation, amc_account_id: str, body: Mapping[str, Any], items: str
+        self, op: ops.Operation, account: AccountRef, body: Mapping[str, Any], items: str
     ) -> Iterator[dict[str, Any]]:
+        account_header(account)  # a bad address fails here, not at the first page
+
         def page(token: str | None) -> dict[str, Any]:
             payload = dict(body)
             if token:
                 payload["nextToken"] = token
-            return self._core.call(op, body=payload, account_id=amc_account_id)
+            return self._core.call(op, body=payload, account=account)
 
         return paginate(page, items=items, operation=op.name)
 
-    def iter_invitations(self, amc_account_id: str) -> Iterator[dict[str, Any]]:
-        """`ListUserInvitations`: pending invitations, full emails (reference §4.4)."""
+    def iter_invitations(self, account: AccountRef) -> Iterator[dict[str, Any]]:
+        """`ListUserInvitations` on an account of any kind: pending invitations, full emails
+        (reference §4.4)."""
         return self._paged_post(
             ops.LIST_INVITATIONS,
-            amc_account_id,
+            account,
             {"maxResults": ops.PAGE_INVITATIONS},
             "invitations",
         )
 
-    def iter_users(self, amc_account_id: str) -> Iterator[dict[str, Any]]:
-        """`ListUsers`: active users, masked emails (reference §5). [UNK] which
-        `accessScopeFilter` suits AMC; we send none and take the server's default."""
-        return self._paged_post(
-            ops.LIST_USERS, amc_account_id, {"maxResults": ops.PAGE_USERS}, "users"
-        )
+    def iter_users(self, account: AccountRef) -> Iterator[dict[str, Any]]:
+        """`ListUsers` on an account of any kind: active users, masked emails (reference §5).
+        [UNK] which `accessScopeFilter` suits each kind; we send none and take the server's
+        default."""
+        return self._paged_post(ops.LIST_USERS, account, {"maxResults": ops.PAGE_USERS}, "users")
 
-    def list_user_roles(self, amc_account_id: str, user_id: str) -> list[dict[str, Any]]:
-        """`QueryUserRoles` for one user, all pages (reference §5)."""
+    def list_user_roles(self, account: AccountRef, user_id: str) -> list[dict[str, Any]]:
+        """`QueryUserRoles` for one user, all pages: a role or custom set per country
+        (reference §5, §5.1)."""
         return list(
             self._paged_post(
                 ops.LIST_USER_ROLES,
-                amc_account_id,
+                account,
                 {"userId": user_id, "maxResults": ops.PAGE_ROLES},
                 "roles",
             )
@@ -399,13 +421,14 @@ class AdsClient(AdsReader):
         return self._links(ops.DISASSOCIATE, region, manager_account_id, accounts)
 
     def create_invitations(
-        self, amc_account_id: str, requests: Sequence[Mapping[str, Any]], *, notify: bool
+        self, account: AccountRef, requests: Sequence[Mapping[str, Any]], *, notify: bool
     ) -> BatchResult:
-        """`CreateUserInvitations`, <= 50 (reference §4.2). Partial success comes as 200."""
+        """`CreateUserInvitations`, <= 50 (reference §4.2). Partial success comes as 200.
+        Build each request with `reconciler.api.grants.invitation_request`."""
         _check_size(ops.CREATE_INVITATIONS.name, requests, ops.MAX_INVITATIONS_PER_CALL)
         body = self._core.call(
             ops.CREATE_INVITATIONS,
-            account_id=amc_account_id,
+            account=account,
             body={
                 "userInvitationRequests": [dict(r) for r in requests],
                 "notifyInvitedUsers": notify,
@@ -419,13 +442,13 @@ class AdsClient(AdsReader):
         )
 
     def update_invitations(
-        self, amc_account_id: str, updates: Sequence[Mapping[str, Any]], *, notify: bool = False
+        self, account: AccountRef, updates: Sequence[Mapping[str, Any]], *, notify: bool = False
     ) -> BatchResult:
         """`UpdateUserInvitations`: state REVOKED or RESENT, <= 50 (reference §4.3)."""
         _check_size(ops.UPDATE_INVITATIONS.name, updates, ops.MAX_INVITATIONS_PER_CALL)
         body = self._core.call(
             ops.UPDATE_INVITATIONS,
-            account_id=amc_account_id,
+            account=account,
             body={"updates": [dict(u) for u in updates], "notifyInvitedUsers": notify},
         )
         return BatchResult(
@@ -434,15 +457,17 @@ class AdsClient(AdsReader):
         )
 
     def update_user_permissions(
-        self, amc_account_id: str, permissions: Sequence[Mapping[str, Any]]
+        self, account: AccountRef, permissions: Sequence[Mapping[str, Any]]
     ) -> BatchResult:
-        """`UpdateUserPermissions` (reference §5)."""
+        """`UpdateUserPermissions` (`PUT /userPermissions`, reference §5): each item sets one
+        user's role or custom set (and countries); build it with
+        `reconciler.api.grants.permission_update`."""
         _check_size(
             ops.UPDATE_USER_PERMISSIONS.name, permissions, ops.MAX_PERMISSION_UPDATES_PER_CALL
         )
         body = self._core.call(
             ops.UPDATE_USER_PERMISSIONS,
-            account_id=amc_account_id,
+            account=account,
             body={"userPermissions": [dict(p) for p in permissions]},
         )
         return BatchResult(
@@ -450,13 +475,11 @@ class AdsClient(AdsReader):
             failed=_failed(body.get("errors"), permissions, lambda p: p.get("userId")),
         )
 
-    def delete_user_permissions(self, amc_account_id: str, user_ids: Sequence[str]) -> BatchResult:
+    def delete_user_permissions(self, account: AccountRef, user_ids: Sequence[str]) -> BatchResult:
         """`DeleteUserPermissions`, <= 200 users (reference §5)."""
         _check_size(ops.DELETE_USER_PERMISSIONS.name, user_ids, ops.MAX_DELETES_PER_CALL)
         users = [{"userId": user_id} for user_id in user_ids]
-        body = self._core.call(
-            ops.DELETE_USER_PERMISSIONS, account_id=amc_account_id, body={"users": users}
-        )
+        body = self._core.call(ops.DELETE_USER_PERMISSIONS, account=account, body={"users": users})
         return BatchResult(
             succeeded=_succeeded(body.get("successes")),
             failed=_failed(body.get("errors"), users, lambda u: u.get("userId")),

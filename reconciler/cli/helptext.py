@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import click
-
 from reconciler.errors import EXIT_BUG, EXIT_ERROR, EXIT_OK, EXIT_USAGE
 
 EnvVar = tuple[str, str]
@@ -55,16 +53,3 @@ def _block(title: str, rows: Sequence[tuple[str, str]]) -> str:
     width = max(len(name) for name, _ in rows)
     lines = [f"  {name.ljust(width)}  {text}" for name, text in rows]
     return "\n".join(["\b", title, *lines])
-
-
-class AliasedOption(click.Option):
-    """An option shown in help under its first name only; its other names still work (old
-    spellings kept so scripts do not break, e.g. sandbox `--state` for `--sandbox-state`)."""
-
-    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
-        names = self.opts
-        self.opts = names[:1]
-        try:
-            return super().get_help_record(ctx)
-        finally:
-            self.opts = names

@@ -10,6 +10,7 @@ import json
 import re
 import shlex
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,9 @@ import click
 import httpx
 
 from reconciler.api.config import shown_url
-from reconciler.cli.helptext import OK, SANDBOX_ENV, AliasedOption, epilog
+from reconciler.cli.helptext import OK, SANDBOX_ENV, epilog
 from reconciler.errors import EXIT_ERROR, ConfigError, UsageError
+from reconciler.model import ScopeKind
 from reconciler.redact import MASK
 from reconciler.sandbox import (
     SANDBOX_CLIENT_ID,
@@ -37,9 +39,7 @@ from reconciler.sandbox.server import SandboxServer, check_loopback
 
 _STATE = click.option(
     "--sandbox-state",
-    "--state",  # the old spelling, still accepted; help shows the name the others use
     "state",
-    cls=AliasedOption,
     metavar="FILE",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -105,6 +105,7 @@ def _run(op: str, args: dict[str, Any], *, state: Path | None, url: str | None) 
     """Apply one sandbox operation to a running server (`url`) or to the state file."""
     if url is not None:
         return _call("POST", url, op, args).get("result")
+    _say_if_created(state)
     try:
         with open_state(state) as world:
             return apply_control(world, op, args)
@@ -112,6 +113,29 @@ def _run(op: str, args: dict[str, Any], *, state: Path | None, url: str | None) 
         raise UsageError(f"sandbox {op}: {exc.args[0] if exc.args else exc}") from exc
     except ValueError as exc:
         raise UsageError(f"sandbox {op}: {exc}") from exc
+
+
+def _say_if_created(state: Path | None) -> None:
+    """A state file that does not exist yet is made from the built-in demo world: say so, so
+    a mistyped path or an unset RECONCILER_SANDBOX_STATE does not pass for the user's world."""
+    target = state_path(state)
+    if not target.exists():
+        click.echo(
+            f"note: {target} did not exist; it now holds the built-in demo world "
+            "(`reconciler sandbox reset --seed FILE` starts from yours)",
+            err=True,
+        )
+
+
+def _account_arg(text: str) -> dict[str, Any]:
+    """ACCOUNT: an account id, or `KIND:ID` (manager, sponsored-ads, dsp, amc) when an id
+    alone could name two accounts."""
+    return {"account": text}
+
+
+def _names(text: str | None) -> list[str]:
+    """A comma-separated option (`--countries US,CA`, `--permissions a,b`) as a list."""
+    return [x.strip() for x in (text or "").split(",") if x.strip()]
 
 
 @click.group("sandbox")
@@ -221,18 +245,32 @@ def serve(
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
-    def run(world: World, target: Path | None) -> None:
+    def run(world: World, target: Path | None, origin: str) -> None:
+        where = f"state file {target}" if target is not None else "memory (not saved)"
+        serving = f"# serving the sandbox world {world.seed_name!r} from {origin}, in {where}"
         _serve(
-            world, faults, target, host=host, port=port, verbose=verbose, strict=strict_media_types
+            world,
+            faults,
+            target,
+            host=host,
+            port=port,
+            verbose=verbose,
+            strict=strict_media_types,
+            serving=serving,
         )
 
+    seeded_from = f"seed {seed}" if seed is not None else "the built-in demo seed"
     if state is None:
-        run(_seeded(seed), None)
+        run(_seeded(seed), None, seeded_from)
         return
     with lock_state(state, timeout_s=1.0) as target:
-        world = World.load(target) if target.exists() else _seeded(seed)
+        existed = target.exists()
+        world = World.load(target) if existed else _seeded(seed)
         world.save(target)
-        run(world, target)
+        origin = "the existing state file" if existed else f"{seeded_from} (new state file)"
+        if existed and seed is not None:
+            origin += f"; --seed {seed} is ignored while the file exists (`sandbox reset` it)"
+        run(world, target, origin)
 
 
 def _op_rate(text: str) -> tuple[str, float]:
@@ -256,6 +294,7 @@ def _serve(
     port: int,
     verbose: bool,
     strict: bool,
+    serving: str,
 ) -> None:
     server = SandboxServer(
         world,
@@ -282,6 +321,9 @@ def _serve(
         "public, fake values). Ctrl-C stops.",
         err=True,
     )
+    # Which world this is: a user who meant their own state file and got the demo world sees
+    # it here, not three commands later.
+    click.echo(serving, err=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
@@ -314,6 +356,8 @@ def show(state: Path | None, url: str | None) -> None:
         data = _call("GET", url, "state")
     else:
         target = state_path(state)
+        if not target.exists():
+            click.echo(f"note: {target} does not exist; showing the built-in demo world", err=True)
         data = (World.load(target) if target.exists() else World.default()).snapshot()
     # The state holds each emulated client's secret and refresh token; printed, they would
     # end up in CI logs (the security pass). Show the client ids only.
@@ -322,27 +366,29 @@ def show(state: Path | None, url: str | None) -> None:
 
 
 @sandbox.command("accept")
-@click.argument("amc_account_id")
+@click.argument("account")
 @click.argument("invitation")
 @_STATE
 @_URL
-def accept(amc_account_id: str, invitation: str, state: Path | None, url: str | None) -> None:
-    """The invitee accepts INVITATION (an invitation id, or the invitee's email)."""
-    args = {"amc_account_id": amc_account_id, "invitation_id": invitation}
+def accept(account: str, invitation: str, state: Path | None, url: str | None) -> None:
+    """The invitee accepts INVITATION (an invitation id, or the invitee's email) to ACCOUNT
+    (an id, or KIND:ID). They get their one user id: the one their address already holds on
+    any account of the sandbox, else a new one."""
+    args = {**_account_arg(account), "invitation_id": invitation}
     user_id = _run("accept", args, state=state, url=url)
-    click.echo(f"accepted: {invitation} is now user {user_id} of {amc_account_id}")
+    click.echo(f"accepted: {invitation} is now user {user_id} of {account}")
 
 
 @sandbox.command("expire")
-@click.argument("amc_account_id")
+@click.argument("account")
 @click.argument("invitation")
 @_STATE
 @_URL
-def expire(amc_account_id: str, invitation: str, state: Path | None, url: str | None) -> None:
-    """Make INVITATION (id or email) expire now."""
-    args = {"amc_account_id": amc_account_id, "invitation_id": invitation}
+def expire(account: str, invitation: str, state: Path | None, url: str | None) -> None:
+    """Make INVITATION (id or email) to ACCOUNT (id, or KIND:ID) expire now."""
+    args = {**_account_arg(account), "invitation_id": invitation}
     _run("expire", args, state=state, url=url)
-    click.echo(f"expired: {invitation} on {amc_account_id}")
+    click.echo(f"expired: {invitation} on {account}")
 
 
 @sandbox.command("link")
@@ -369,38 +415,186 @@ def unlink(manager_account_id: str, account_id: str, state: Path | None, url: st
     click.echo(f"unlinked: {account_id} from {manager_account_id}")
 
 
+_KINDS = click.Choice([k.value for k in ScopeKind])
+_COUNTRIES = click.option(
+    "--countries",
+    default=None,
+    metavar="CC,CC",
+    help="Countries the access holds in (sponsored-ads accounts only), e.g. US,CA.",
+)
+_PERMISSIONS = click.option(
+    "--permissions",
+    default=None,
+    metavar="NAME,NAME",
+    help="A custom permission set instead of a role (sponsored-ads and DSP accounts), e.g. "
+    "campaign_edit,reports_view.",
+)
+
+
+@sandbox.command("add-account")
+@click.argument("kind", type=_KINDS)
+@click.argument("account_id")
+@click.option("--name", default="", help="Display name (default: the id).")
+@click.option("--viewer-only", is_flag=True, help="These credentials may read it, not write.")
+@_STATE
+@_URL
+def add_account(
+    kind: str,
+    account_id: str,
+    name: str,
+    viewer_only: bool,
+    state: Path | None,
+    url: str | None,
+) -> None:
+    """Create an account of KIND (manager, sponsored-ads, dsp, amc) with nobody on it."""
+    args = {"kind": kind, "account_id": account_id, "name": name, "viewer_only": viewer_only}
+    address = _run("add-account", args, state=state, url=url)
+    click.echo(f"added: account {address}")
+
+
+def _grant_args(role: str | None, permissions: str | None, countries: str | None) -> dict[str, Any]:
+    if (role is None) == (permissions is None):
+        raise UsageError("give a role or --permissions, not both")
+    return {"role": role, "permissions": _names(permissions), "countries": _names(countries)}
+
+
 @sandbox.command("add-user")
-@click.argument("amc_account_id")
+@click.argument("account")
 @click.argument("email")
-@click.option("--role", type=click.Choice(["admin", "viewer"]), default="viewer")
-@click.option("--user-id", default=None, help="Pin the userId (default: a generated one).")
+@click.option("--role", type=click.Choice(["admin", "editor", "viewer"]), default=None)
+@_PERMISSIONS
+@_COUNTRIES
+@click.option("--user-id", default=None, help="Pin the userId (default: the person's own).")
 @_STATE
 @_URL
 def add_user(
-    amc_account_id: str,
+    account: str,
     email: str,
-    role: str,
+    role: str | None,
+    permissions: str | None,
+    countries: str | None,
     user_id: str | None,
     state: Path | None,
     url: str | None,
 ) -> None:
-    """Give EMAIL access to an AMC account out of band (no invitation)."""
-    args = {"amc_account_id": amc_account_id, "email": email, "role": role, "user_id": user_id}
+    """Give EMAIL access to ACCOUNT (an id, or KIND:ID) out of band (no invitation): a role
+    (default viewer) or a custom permission set, in countries on a sponsored-ads account."""
+    if role is None and permissions is None:
+        role = "viewer"
+    args = {**_account_arg(account), "email": email, "user_id": user_id}
+    args.update(_grant_args(role, permissions, countries))
     new_id = _run("add-user", args, state=state, url=url)
-    click.echo(f"added: {email} as {role} of {amc_account_id} (userId {new_id})")
+    held = role if role is not None else f"permissions {permissions}"
+    click.echo(f"added: {email} as {held} of {account} (userId {new_id})")
+
+
+def _set(
+    account: str,
+    user_id: str,
+    grant: dict[str, Any],
+    *,
+    keep_other_countries: bool,
+    state: Path | None,
+    url: str | None,
+) -> None:
+    args = {**_account_arg(account), "user_id": user_id, **grant}
+    args["keep_other_countries"] = keep_other_countries
+    _run("set-grant", args, state=state, url=url)
+
+
+_KEEP = click.option(
+    "--keep-other-countries",
+    is_flag=True,
+    help="Change only the countries given; the user keeps what they hold in the others.",
+)
+
+
+@sandbox.command("set-role")
+@click.argument("account")
+@click.argument("user_id")
+@click.argument("role", type=click.Choice(["admin", "editor", "viewer"]))
+@_COUNTRIES
+@_KEEP
+@_STATE
+@_URL
+def set_role(
+    account: str,
+    user_id: str,
+    role: str,
+    countries: str | None,
+    keep_other_countries: bool,
+    state: Path | None,
+    url: str | None,
+) -> None:
+    """Give USER_ID the role ROLE on ACCOUNT out of band, as a console change would."""
+    grant = _grant_args(role, None, countries)
+    _set(account, user_id, grant, keep_other_countries=keep_other_countries, state=state, url=url)
+    click.echo(f"changed: {user_id} is {role} of {account}")
+
+
+@sandbox.command("set-permissions")
+@click.argument("account")
+@click.argument("user_id")
+@click.argument("permissions")
+@_COUNTRIES
+@_KEEP
+@_STATE
+@_URL
+def set_permissions(
+    account: str,
+    user_id: str,
+    permissions: str,
+    countries: str | None,
+    keep_other_countries: bool,
+    state: Path | None,
+    url: str | None,
+) -> None:
+    """Give USER_ID the custom permission set PERMISSIONS (comma-separated) on ACCOUNT."""
+    grant = _grant_args(None, permissions, countries)
+    _set(account, user_id, grant, keep_other_countries=keep_other_countries, state=state, url=url)
+    click.echo(f"changed: {user_id} holds {permissions} on {account}")
+
+
+@sandbox.command("set-countries")
+@click.argument("account")
+@click.argument("user_id")
+@click.argument("countries")
+@_STATE
+@_URL
+def set_countries(
+    account: str, user_id: str, countries: str, state: Path | None, url: str | None
+) -> None:
+    """Move USER_ID's access on a sponsored-ads ACCOUNT to COUNTRIES (comma-separated),
+    keeping their role or permission set (one set: a user holding several says which with
+    set-role or set-permissions)."""
+    args = {**_account_arg(account), "user_id": user_id, "countries": _names(countries)}
+    _run("set-countries", args, state=state, url=url)
+    click.echo(f"changed: {user_id} holds access on {account} in {countries}")
 
 
 @sandbox.command("remove-user")
-@click.argument("amc_account_id")
+@click.argument("account")
 @click.argument("user_id")
 @_STATE
 @_URL
-def remove_user(amc_account_id: str, user_id: str, state: Path | None, url: str | None) -> None:
-    """Remove USER_ID from an AMC account out of band."""
-    _run(
-        "remove-user", {"amc_account_id": amc_account_id, "user_id": user_id}, state=state, url=url
-    )
-    click.echo(f"removed: {user_id} from {amc_account_id}")
+def remove_user(account: str, user_id: str, state: Path | None, url: str | None) -> None:
+    """Remove USER_ID from ACCOUNT (an id, or KIND:ID) out of band."""
+    _run("remove-user", {**_account_arg(account), "user_id": user_id}, state=state, url=url)
+    click.echo(f"removed: {user_id} from {account}")
+
+
+@sandbox.command("clock")
+@_STATE
+@_URL
+def clock(state: Path | None, url: str | None) -> None:
+    """Print the sandbox's clock (what its invitations expire by): epoch seconds and UTC."""
+    if url is not None:
+        now = float(_call("GET", url, "clock")["now"])
+    else:
+        target = state_path(state)
+        now = (World.load(target) if target.exists() else World.default()).now()
+    stamp = datetime.fromtimestamp(now, tz=UTC).isoformat(timespec="seconds")
+    click.echo(f"{now:.3f} {stamp}")
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")

@@ -1,8 +1,10 @@
 """The built-in Amazon Ads API sandbox: an emulator of the API subset reconciler uses.
 
-- `state.World`: the emulated accounts, links, users, invitations and clock;
-- `app.Sandbox`: answers requests (routing, auth, media types, faults);
-- `ops_manager`, `ops_amc`, `ops_users`: the operations, one function per operationId;
+- `state.World`: the emulated accounts, links, people (users and invitations on accounts of
+  every kind: manager, sponsored-ads, DSP, AMC) and clock;
+- `app.Sandbox`: answers requests (routing, auth, media types, the header per kind, faults);
+- `ops_manager`, `ops_amc`, `ops_invitations`, `ops_users`: the operations, one function per
+  operationId; `grants`: what each kind takes (roles, custom sets, countries), from `KINDS`;
 - `transport.SandboxTransport`: the in-process way in; `server`: the loopback one;
 - `persist.open_state`: the locked JSON state file behind `--sandbox`;
 - `constants`: hosts, credentials, and every decision made where the reference says [UNK].

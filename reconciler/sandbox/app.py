@@ -3,7 +3,7 @@
 Both ways in (the in-process httpx transport and the loopback server) turn their requests
 into a `Request` and send back the `Response`. The order of checks for an API call: route
 (404/405) -> load faults (429/5xx/drop) -> auth (401) -> media types (415/406) -> body
-(400: not JSON, or against the spec's request schema) -> account header (400/403) -> the
+(400: not JSON, or against the spec's request schema) -> account header per kind (400/403) -> the
 operation -> faults after a write.
 
 Request schemas: `request_schemas.json` beside this module holds the request-body schemas
@@ -30,10 +30,18 @@ from urllib.parse import parse_qsl
 
 from jsonschema import Draft4Validator
 
-from reconciler.model import Region
+from reconciler.model import (
+    ACCOUNT_HEADER,
+    KINDS,
+    MANAGER_ACCOUNT_HEADER,
+    Region,
+    ScopeKind,
+)
 from reconciler.sandbox import constants as c
 from reconciler.sandbox.faults import Fault, FaultRun, Faults
+from reconciler.sandbox.grants import a_noun
 from reconciler.sandbox.ops_amc import ROUTES as AMC
+from reconciler.sandbox.ops_invitations import ROUTES as INVITATIONS
 from reconciler.sandbox.ops_manager import ROUTES as MANAGER
 from reconciler.sandbox.ops_users import ROUTES as USERS
 from reconciler.sandbox.state import World
@@ -66,7 +74,7 @@ __all__ = [
 
 def _routes() -> tuple[Route, ...]:
 
-    return (*MANAGER, *AMC, *USERS)
+    return (*MANAGER, *AMC, *INVITATIONS, *USERS)
 
 
 def _media_type(value: str | None, *, strict: bool = True) -> str | None:
@@ -209,8 +217,8 @@ class Sandbox:
             body = self._parse_body(route, request, strict=self.strict_media_types)
             if body is not None:
                 check_request_schema(route.operation, body)
-            account_id = self._account(route, request)
-            response = route.handler(Call(world, region, request, params, body, account_id))
+            kind, account_id = self._account(route, request)
+            response = route.handler(Call(world, region, request, params, body, account_id, kind))
         except ApiFailure as exc:
             return fail(exc.status, exc.message, exc.code)
         if route.write and response.status < 300:
@@ -242,21 +250,41 @@ class Sandbox:
             )
         return parse_json_body(request.body)
 
-    def _account(self, route: Route, request: Request) -> str | None:
+    def _account(self, route: Route, request: Request) -> tuple[ScopeKind | None, str | None]:
+        """The account an account-scoped request names, by the header of its kind
+        (reference §4.1): `Amazon-Ads-ManagerAccountId` for a manager account,
+        `Amazon-Ads-AccountId` for the others. An account named by the other kind's header
+        is refused with 403, as Amazon authorizes per resource type."""
         if not route.account_scoped:
-            return None
-        account_id = request.header("Amazon-Ads-AccountId")
-        if not account_id:
-            if request.header("Amazon-Ads-ManagerAccountId") or request.header(
-                "Amazon-Advertising-API-Scope"
-            ):
+            return None, None
+        named = {
+            header: value
+            for header in sorted({facts.header for facts in KINDS.values()})
+            if (value := request.header(header))
+        }
+        if len(named) > 1:
+            # [UNK] what Amazon does with both headers. Decision: refuse; the client must
+            # say which account it means.
+            raise ApiFailure(400, f"send one of {' or '.join(named)}, not both")
+        if not named:
+            if request.header("Amazon-Advertising-API-Scope"):
                 raise ApiFailure(
-                    403, "the sandbox emulates AMC accounts only: send Amazon-Ads-AccountId"
+                    403,
+                    "the sandbox does not emulate profiles: name the account with "
+                    f"{ACCOUNT_HEADER} or {MANAGER_ACCOUNT_HEADER}",
                 )
-            raise ApiFailure(400, "the Amazon-Ads-AccountId header is required (S-INV/S-UPM)")
-        if account_id not in self.world.amc:
-            raise ApiFailure(403, f"Forbidden: no AMC_ADMIN access to account {account_id!r}")
-        return account_id
+            raise ApiFailure(400, f"the {ACCOUNT_HEADER} header is required (S-INV/S-UPM)")
+        ((header, account_id),) = named.items()
+        for kind, facts in KINDS.items():
+            if account_id in self.world.accounts[kind]:
+                if facts.header == header:
+                    return kind, account_id
+                raise ApiFailure(
+                    403,
+                    f"Forbidden: {account_id!r} is {a_noun(kind)}; name it with {facts.header}, "
+                    f"not {header}",
+                )
+        raise ApiFailure(403, f"Forbidden: no access to account {account_id!r}")
 
 
 API_HOSTS_BY_REGION = c.API_HOSTS

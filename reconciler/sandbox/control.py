@@ -1,7 +1,8 @@
 """Sandbox-only operations over HTTP, under `/_sandbox/` (never an Amazon path).
 
 `POST /_sandbox/<op>` with a JSON object of keyword arguments; `GET /_sandbox/state` returns
-the snapshot. Only the loopback server exposes these to other processes.
+the snapshot; `GET /_sandbox/clock` the sandbox's clock as `{"now": <epoch seconds>}` (the
+time its invitations expire by). Only the loopback server exposes these to other processes.
 
 A web page the developer visits can send requests to loopback too (a `text/plain`
 POST with a foreign `Origin` reset the sandbox). A browser sends a cross-site POST without a
@@ -17,8 +18,9 @@ from urllib.parse import urlsplit
 
 from reconciler.api.config import is_loopback
 from reconciler.errors import ReconcilerError
+from reconciler.model import ScopeKind
 from reconciler.sandbox import constants as c
-from reconciler.sandbox.state import World
+from reconciler.sandbox.state import Account, World
 from reconciler.sandbox.wire import Request, Response
 from reconciler.sandbox.world import World as Seeded
 
@@ -48,6 +50,8 @@ def handle_control(world: World, request: Request) -> Response:
         return _ok(world.snapshot())
     if request.method == "GET" and op == "stats":
         return _ok(world.stats.as_dict())
+    if request.method == "GET" and op == "clock":
+        return _ok({"now": world.now()})
     if request.method != "POST":
         return _error(405, "use POST for sandbox operations, GET for state and stats")
     content_type = (request.header("Content-Type") or "").split(";")[0].strip().lower()
@@ -70,26 +74,80 @@ def handle_control(world: World, request: Request) -> Response:
     return _ok({"result": result})
 
 
+def _target(args: dict[str, Any]) -> tuple[str, ScopeKind | None]:
+    """The account an operation names: `account` (an id, or `kind:id` to say which kind),
+    or `amc_account_id` as before accounts of other kinds were served."""
+    if "amc_account_id" in args:
+        return str(args["amc_account_id"]), ScopeKind.AMC
+    if "account" not in args:
+        raise TypeError("name the account: `account` (an id, or KIND:ID)")
+    text = str(args["account"])
+    kind, sep, key = text.partition(":")
+    if sep and kind in {k.value for k in ScopeKind}:
+        return key, ScopeKind(kind)
+    return text, None
+
+
+def _strings(args: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = args.get(key) or ()
+    if not isinstance(value, list | tuple) or not all(isinstance(x, str) for x in value):
+        raise TypeError(f"`{key}` must be a list of strings")
+    return tuple(value)
+
+
 def apply_control(world: World, op: str, args: dict[str, Any]) -> Any:
     """Run one sandbox operation by name; the CLI and the HTTP route share it."""
-    if op == "accept":
-        account = args["amc_account_id"]
-        return world.accept_invitation(account, _invitation(world, account, args))
-    if op == "expire":
-        account = args["amc_account_id"]
-        return world.expire_invitation(account, _invitation(world, account, args))
+    if op in ("accept", "expire"):
+        account_id, kind = _target(args)
+        account = world.account(account_id, kind)
+        invitation = _invitation(world, account, args)
+        if op == "accept":
+            return world.accept_invitation(account.account_id, invitation, account.kind)
+        return world.expire_invitation(account.account_id, invitation, account.kind)
     if op == "link":
         return world.link(args["manager_account_id"], args["account_id"])
     if op == "unlink":
         return world.unlink(args["manager_account_id"], args["account_id"])
     if op == "add-user":
+        account_id, kind = _target(args)
         return world.add_user(
-            args["amc_account_id"], args["email"], args["role"], args.get("user_id")
+            account_id,
+            args["email"],
+            args.get("role"),
+            args.get("user_id"),
+            kind=kind,
+            permissions=_strings(args, "permissions"),
+            countries=_strings(args, "countries"),
         )
+    if op == "set-grant":
+        account_id, kind = _target(args)
+        return world.set_grant(
+            account_id,
+            args["user_id"],
+            args.get("role"),
+            kind=kind,
+            permissions=_strings(args, "permissions"),
+            countries=_strings(args, "countries"),
+            keep_other_countries=bool(args.get("keep_other_countries", False)),
+        )
+    if op == "set-countries":
+        account_id, kind = _target(args)
+        return world.set_countries(account_id, args["user_id"], _strings(args, "countries"), kind)
     if op == "remove-user":
-        return world.remove_user(args["amc_account_id"], args["user_id"])
+        account_id, kind = _target(args)
+        return world.remove_user(account_id, args["user_id"], kind)
+    if op == "add-account":
+        account = world.add_account(
+            ScopeKind(args["kind"]),
+            str(args["account_id"]),
+            str(args.get("name") or ""),
+            viewer_only=bool(args.get("viewer_only", False)),
+        )
+        return f"{account.kind.value}:{account.account_id}"
     if op == "advance-clock":
         return world.advance_clock(float(args["seconds"]))
+    if op == "clock":
+        return world.now()
     if op == "reset":
         seed = args.get("seed")
         if seed is not None and not isinstance(seed, dict):
@@ -100,14 +158,11 @@ def apply_control(world: World, op: str, args: dict[str, Any]) -> Any:
     raise KeyError(f"no sandbox operation {op!r}")
 
 
-def _invitation(world: World, amc_account_id: str, args: dict[str, Any]) -> str:
+def _invitation(world: World, account: Account, args: dict[str, Any]) -> str:
     """`invitation_id` may also be the invitee's email: the newest open invitation for it."""
     key = str(args["invitation_id"])
     if "@" not in key:
         return key
-    account = world.amc.get(amc_account_id)
-    if account is None:
-        raise KeyError(f"no AMC account {amc_account_id!r} in the sandbox")
     matches = [
         i
         for i in account.invitations
@@ -115,5 +170,5 @@ def _invitation(world: World, amc_account_id: str, args: dict[str, Any]) -> str:
         and world.invitation_state(i) in (c.STATE_PENDING, c.STATE_EXPIRED)
     ]
     if not matches:
-        raise KeyError(f"no open invitation for {key} on {amc_account_id}")
+        raise KeyError(f"no open invitation for {key} on {account.account_id}")
     return max(matches, key=lambda i: i.created_at).invitation_id

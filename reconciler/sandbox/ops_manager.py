@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from reconciler.model import LinkRole
+from reconciler.model import LinkRole, ScopeKind
 from reconciler.sandbox import constants as c
-from reconciler.sandbox.state import Advertiser, Link, Manager, World
+from reconciler.sandbox.state import Account, Advertiser, Link, Manager, World
 from reconciler.sandbox.wire import ApiFailure, Call, Response, Route, json_response
 
 _ID_TYPES = ("ACCOUNT_ID", "DSP_ADVERTISER_ID")
@@ -68,6 +68,9 @@ def create_manager(call: Call) -> Response:
     manager_id = f"amzn1.ads1.ma1.sandbox{call.world.next_id():06d}"
     manager = Manager(manager_id, name, kind)
     call.world.managers[manager_id] = manager
+    # [UNK] whether the creator is listed as the new account's ADMIN: the sandbox has no
+    # user behind its credentials, so the account starts with nobody on it.
+    call.world.store(Account(manager_id, name, kind=ScopeKind.MANAGER))
     return json_response(200, manager_json(call.world, manager, call), c.MT_MANAGER_ACCOUNT)
 
 

@@ -1,4 +1,4 @@
-"""Shared pieces of the AMC operations: opaque pagination tokens and request accessors."""
+"""Shared pieces of the operations: opaque pagination tokens and request accessors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from reconciler.sandbox import constants as c
-from reconciler.sandbox.state import AmcAccount, World
+from reconciler.sandbox.state import Account, World
 from reconciler.sandbox.wire import ApiFailure, Call
 
 T = TypeVar("T")
@@ -53,16 +53,17 @@ def body_object(call: Call) -> dict[str, Any]:
     return call.body
 
 
-def amc_account(call: Call) -> AmcAccount:
-    assert call.account_id is not None  # Route.account_scoped guarantees it
-    return call.world.amc[call.account_id]
+def target_account(call: Call) -> Account:
+    """The account an account-scoped operation is about (the app checked the header)."""
+    assert call.account_id is not None and call.kind is not None  # Route.account_scoped
+    return call.world.accounts[call.kind][call.account_id]
 
 
-def writable_amc_account(call: Call) -> AmcAccount:
-    """The AMC account a write is for; 401 when the credentials reach it with Viewer
-    permission only (`AmcAccount.viewer_only`): "Editor-only requests made with Viewer
+def writable_account(call: Call) -> Account:
+    """The account a write is for; 401 when the credentials reach it with Viewer
+    permission only (`Account.viewer_only`): "Editor-only requests made with Viewer
     permission get 401" (reference §2.1)."""
-    account = amc_account(call)
+    account = target_account(call)
     if account.viewer_only:
         raise ApiFailure(401, "Not authorized to access scope", "UNAUTHORIZED")
     return account

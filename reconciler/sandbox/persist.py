@@ -39,7 +39,8 @@ def lock_state(path: str | Path | None = None, *, timeout_s: float = 30.0) -> It
                 if time.monotonic() >= deadline:
                     raise ConfigError(
                         f"{target}: the sandbox state is locked by another process (a running "
-                        "`reconciler sandbox serve --state`? Then pass --url to address it). "
+                        "`reconciler sandbox serve --sandbox-state`? Then pass --url to address "
+                        "it). "
                         "Wait for it, stop it, or point RECONCILER_SANDBOX_STATE elsewhere."
                     ) from None
                 time.sleep(0.05)

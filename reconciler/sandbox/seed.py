@@ -4,6 +4,7 @@ documents. Every problem in a seed is reported at once, each with its place in t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -11,19 +12,23 @@ from typing import Any
 import yaml
 
 from reconciler.errors import ConfigError
-from reconciler.model import MARKETPLACE_REGION
+from reconciler.model import MARKETPLACE_REGION, ScopeKind
 from reconciler.sandbox import constants as c
+from reconciler.sandbox.grants import invitation_roles
 from reconciler.sandbox.state import (
+    Account,
+    AccountUser,
     Advertiser,
-    AmcAccount,
-    AmcUser,
+    Grant,
     Invitation,
     Link,
     Manager,
     World,
+    checked_grant,
 )
 
 ACCOUNT_TYPES = ("SELLER", "VENDOR", "DSP_ADVERTISING_ACCOUNT", "MARKETING_CLOUD")
+AD_ACCOUNT_TYPES = (ScopeKind.SPONSORED_ADS.value, ScopeKind.DSP.value)
 MANAGER_TYPES = ("Advertiser", "Agency")
 DAY = 24 * 3600
 
@@ -120,6 +125,10 @@ def apply_seed(world: World, data: Mapping[str, Any], *, source: str) -> None:
         where = f"{source}: amc_accounts[{i}]"
         if (item := _mapping(raw, where, p)) is not None:
             _seed_amc(world, item, where, p)
+    for i, raw in enumerate(_list(data, "ad_accounts", source, p)):
+        where = f"{source}: ad_accounts[{i}]"
+        if (item := _mapping(raw, where, p)) is not None:
+            _seed_ad_account(world, item, where, p)
     if p.items:
         raise ConfigError("invalid sandbox seed:\n" + "\n".join(f"  {x}" for x in p.items))
 
@@ -161,26 +170,74 @@ def _seed_manager(world: World, item: Mapping[str, Any], where: str, p: _Problem
             p.add(f"{where}.links[{j}]", f"{account_id!r} is not in `accounts`")
         role = raw.get("role") if isinstance(raw, dict) else None
         links.append(Link(account_id, role))
-    world.managers[manager_id] = Manager(
-        manager_id, _str(item, "name", where, p), manager_type, tuple(links)
-    )
+    name = _str(item, "name", where, p)
+    world.managers[manager_id] = Manager(manager_id, name, manager_type, tuple(links))
+    _seed_people(world, Account(manager_id, name, kind=ScopeKind.MANAGER), item, where, p)
 
 
 def _seed_amc(world: World, item: Mapping[str, Any], where: str, p: _Problems) -> None:
     account_id = _str(item, "id", where, p)
     marketplace = _str(item, "marketplace", where, p, default="ATVPDKIKX0DER")
-    users: list[AmcUser] = []
+    name = _str(item, "name", where, p, default=account_id)
+    _seed_people(world, Account(account_id, name, marketplace), item, where, p)
+
+
+def _seed_ad_account(world: World, item: Mapping[str, Any], where: str, p: _Problems) -> None:
+    account_id = _str(item, "id", where, p)
+    kind = _str(item, "type", where, p)
+    if kind not in AD_ACCOUNT_TYPES:
+        p.add(where, f"type {kind!r} is not one of {', '.join(AD_ACCOUNT_TYPES)}")
+        return
+    if any(account_id in world.accounts[k] for k in ScopeKind):
+        p.add(where, f"account {account_id!r} is listed twice")
+    name = _str(item, "name", where, p, default=account_id)
+    _seed_people(world, Account(account_id, name, kind=ScopeKind(kind)), item, where, p)
+
+
+def _grant(kind: ScopeKind, data: Mapping[str, Any], where: str, p: _Problems) -> Grant | None:
+    """`role:` or `permissions:` (and `countries:`) of a seeded user or grant."""
+    role = _str(data, "role", where, p, default=None) or None
+    permissions = tuple(str(x) for x in _list(data, "permissions", where, p))
+    countries = tuple(str(x) for x in _list(data, "countries", where, p))
+    if role is None and not permissions:
+        role = "VIEWER"
+    try:
+        return checked_grant(kind, role, permissions, countries)
+    except ValueError as exc:
+        p.add(where, str(exc))
+        return None
+
+
+def _seed_people(
+    world: World, account: Account, item: Mapping[str, Any], where: str, p: _Problems
+) -> None:
+    """users: email, role (admin | editor | viewer) or permissions (a custom set, on kinds
+    that have one), countries (sponsored-ads), or `grants:` (a list of those, a permission
+    set per country), optional user_id (default: the person's id on another account, else
+    a new one). invitations: email, name, role or permissions, countries, optional id, and
+    age_days."""
+    kind = account.kind
+    users: list[AccountUser] = []
     for j, raw in enumerate(_list(item, "users", where, p)):
         w = f"{where}.users[{j}]"
         if (u := _mapping(raw, w, p)) is None:
             continue
-        role = _str(u, "role", w, p, default="VIEWER").upper()
-        if role not in ("ADMIN", "VIEWER", "EDITOR"):
-            p.add(w, f"role {role!r} must be admin, viewer or editor")
-        uid = (
-            _str(u, "user_id", w, p, default=None) or f"amzn1.account.SANDBOX{world.next_id():06d}"
-        )
-        users.append(AmcUser(uid, _str(u, "email", w, p), role))
+        email = _str(u, "email", w, p)
+        listed = _list(u, "grants", w, p)
+        grants = [
+            _grant(kind, g, f"{w}.grants[{k}]", p)
+            for k, raw_grant in enumerate(listed)
+            if (g := _mapping(raw_grant, f"{w}.grants[{k}]", p)) is not None
+        ]
+        if not listed:
+            grants = [_grant(kind, u, w, p)]
+        held = tuple(g for g in grants if g is not None)
+        if not held:
+            continue
+        uid = _str(u, "user_id", w, p, default=None) or world.user_id_for(email)
+        users.append(AccountUser(uid, email, "").holding(held))
+        # Visible to `user_id_for` at once: the same person later in this seed shares it.
+        world.store(replace(account, users=tuple(users)))
     invitations: list[Invitation] = []
     now = world.now()
     for j, raw in enumerate(_list(item, "invitations", where, p)):
@@ -189,9 +246,14 @@ def _seed_amc(world: World, item: Mapping[str, Any], where: str, p: _Problems) -
             continue
         created = now - float(i.get("age_days", 0)) * DAY
         inv_id = _str(i, "id", w, p, default=None) or f"sandbox-invitation-{world.next_id():06d}"
-        role = _str(i, "role", w, p, default="viewer")
-        if role not in c.AMC_INVITATION_ROLES:
-            p.add(w, f"role {role!r} must be one of {', '.join(c.AMC_INVITATION_ROLES)}")
+        role = ""
+        if "permissions" not in i:
+            role = _str(i, "role", w, p, default=invitation_roles(kind)[-1])
+            if kind is not ScopeKind.AMC:
+                role = role.upper()  # spelled as the kind's invitations spell roles
+            if role not in invitation_roles(kind):
+                p.add(w, f"role {role!r} must be one of {', '.join(invitation_roles(kind))}")
+        grant = _grant(kind, i, w, p)
         email = _str(i, "email", w, p)
         invitations.append(
             Invitation(
@@ -202,16 +264,18 @@ def _seed_amc(world: World, item: Mapping[str, Any], where: str, p: _Problems) -
                 state=c.STATE_PENDING,
                 created_at=created,
                 expires_at=created + c.INVITATION_LIFETIME_S,
+                permissions=grant.permissions if grant is not None else (),
+                countries=grant.countries if grant is not None else (),
             )
         )
     viewer_only = item.get("viewer_only", False)
     if not isinstance(viewer_only, bool):
         p.add(where, "viewer_only must be true or false")
-    world.amc[account_id] = AmcAccount(
-        account_id,
-        _str(item, "name", where, p, default=account_id),
-        marketplace,
-        tuple(users),
-        tuple(invitations),
-        viewer_only is True,
+    world.store(
+        replace(
+            account,
+            users=tuple(users),
+            invitations=tuple(invitations),
+            viewer_only=viewer_only is True,
+        )
     )

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.model import Region
+from reconciler.model import Region, ScopeKind
 from reconciler.sandbox.state import World
 
 
@@ -62,7 +62,8 @@ class Call:
     request: Request
     params: Mapping[str, str]  # path parameters
     body: Any  # parsed JSON, or None when the request had no body
-    account_id: str | None  # Amazon-Ads-AccountId for the AMC user operations
+    account_id: str | None  # the account an account-scoped operation is about
+    kind: ScopeKind | None = None  # its kind (the header that named it says which)
 
 
 Handler = Callable[[Call], Response]
@@ -108,7 +109,7 @@ class Route:
     error_type: str  # the media type of error bodies
     handler: Handler
     write: bool = False
-    account_scoped: bool = False  # needs Amazon-Ads-AccountId naming an AMC account
+    account_scoped: bool = False  # needs the header naming an account (reference §4.1)
     body_required: bool = False
 
     def match(self, path: str) -> dict[str, str] | None:

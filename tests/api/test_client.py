@@ -6,12 +6,13 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.api import AdsClient, AdsReader, ApiConfig
+from reconciler.api import AdsClient, AdsReader, ApiConfig, grants
 from reconciler.api.auth import LwaAuth, TokenSource
 from reconciler.errors import ApiError, ConfigError
-from reconciler.model import ManagerAccountType, Region
+from reconciler.model import KINDS, ManagerAccountType, Region, Role, Scope, ScopeKind
 from reconciler.sandbox import SandboxTransport, World
 from tests.api.helpers import ACME, AMC, Intercept, invitation, sandbox_client
+from tests.sandbox.helpers import KINDS_SEED, SCOPES
 
 
 def test_reads_return_raw_json(sandbox_world: World) -> None:
@@ -172,3 +173,71 @@ def test_credentials_are_attached_only_for_configured_api_hosts(sandbox_world: W
         ):
             http.get("https://elsewhere.example.com/managerAccounts")
     assert transport.hosts == []  # not even the token was fetched
+
+
+# -- every kind of account: the typed address picks the header (reference §4.1) -------------
+PEOPLE_PATHS = {
+    "/user-invitations",
+    "/user-invitations/list",
+    "/users/list",
+    "/userRoles/list",
+    "/userPermissions",
+    "/userPermissions/delete",
+}
+
+
+@pytest.mark.parametrize("kind", list(ScopeKind))
+def test_the_client_governs_people_on_every_kind(kind: ScopeKind) -> None:
+    world = World.from_seed(KINDS_SEED)
+    scope = SCOPES[kind]
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> None:
+        sent.append(request)
+
+    transport = Intercept(SandboxTransport(world), record)
+    with sandbox_client(world, transport=transport) as client:
+        viewer = grants.Grant(Role.VIEWER)
+        request = grants.invitation_request(
+            kind, email="ana@acme.example", name="Ana", grant=viewer
+        )
+        assert client.create_invitations(scope, [request], notify=False).ok
+        (listed,) = client.iter_invitations(scope)
+        ana = world.accept_invitation(scope.key, listed["invitationId"], kind)
+        assert {"userId": ana, "emailAddress": "a***@acme.example"} in list(
+            client.iter_users(scope)
+        )
+        custom = KINDS[kind].permissions[:2]
+        wanted = grants.Grant(None, custom, ("CA", "US") if KINDS[kind].countries else ())
+        if not custom:
+            wanted = grants.Grant(Role.ADMIN)
+        update = grants.permission_update(kind, user_id=ana, grant=wanted)
+        assert client.update_user_permissions(scope, [update]).ok
+        assert grants.read_roles(client.list_user_roles(scope, ana)) == (
+            grants.checked(kind, wanted),
+        )
+        assert client.delete_user_permissions(scope, [ana]).ok
+        assert world.account(scope.key, kind).user(ana) is None
+    people = [r for r in sent if r.url.path in PEOPLE_PATHS]
+    assert {r.url.path for r in people} == PEOPLE_PATHS
+    assert people and all(r.headers.get(KINDS[kind].header) == scope.key for r in people)
+    other = next(f.header for f in KINDS.values() if f.header != KINDS[kind].header)
+    assert not any(other in r.headers for r in people)
+
+
+def test_an_address_that_names_no_one_account_is_refused_before_sending(
+    sandbox_world: World,
+) -> None:
+    with sandbox_client(sandbox_world) as client:
+        for kind in ScopeKind:
+            with pytest.raises(ValueError, match=f"^{kind.value}:\\*: not the id of one account$"):
+                client.iter_users(Scope(kind, "*"))
+        assert client.stats.requests == 0
+
+
+def test_a_manager_account_id_sent_as_an_amc_id_is_refused_by_the_sandbox() -> None:
+    world = World.from_seed(KINDS_SEED)
+    with sandbox_client(world) as client, pytest.raises(ApiError) as caught:
+        list(client.iter_users(ACME))  # a bare id means an AMC account: the wrong header
+    assert caught.value.status == 403
+    assert "name it with Amazon-Ads-ManagerAccountId" in str(caught.value)

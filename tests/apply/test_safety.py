@@ -313,7 +313,7 @@ def test_a_write_refused_with_401_after_renewal_is_a_missing_permission_on_that_
     state = str(tmp_path / "state.json")
     manifests = write_manifest(tmp_path, PROMOTE_PETE)
     for argv in (
-        ["sandbox", "reset", "--state", state, "--seed", write_seed(tmp_path, seed)],
+        ["sandbox", "reset", "--sandbox-state", state, "--seed", write_seed(tmp_path, seed)],
         ["apply", "--sandbox-state", state, "--auto-approve", manifests],
     ):
         with pytest.raises(SystemExit) as stop:
@@ -338,7 +338,17 @@ def olga_pete(tmp_path: Path) -> tuple[str, str]:
     state = str(tmp_path / "state.json")
     seed = write_seed(tmp_path, OLGA_PETE)
     subprocess.run(
-        [sys.executable, "-m", "reconciler", "sandbox", "reset", "--state", state, "--seed", seed],
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "sandbox",
+            "reset",
+            "--sandbox-state",
+            state,
+            "--seed",
+            seed,
+        ],
         check=True,
         env=_env(),
         capture_output=True,

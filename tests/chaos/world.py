@@ -9,7 +9,7 @@ change. The same generator feeds the chaos suite (small) and the benchmarks (lar
 `mismatches(desired, state)` lists every way the sandbox's world differs from the
 manifests; `duplicate_invitations(state)` lists every email that received more than one
 invitation during the run (the full invitation history is kept in the sandbox: revoked and
-accepted invitations stay in `AmcAccount.invitations` with their state).
+accepted invitations stay in `Account.invitations` with their state).
 """
 
 from __future__ import annotations

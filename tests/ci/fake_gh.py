@@ -91,14 +91,29 @@ def main(argv: list[str]) -> int:
     elif method == "GET" and (m := re.fullmatch(r"repos/[^/]+/[^/]+/pulls/(\d+)", endpoint)):
         (result,) = [p for p in state.get("pulls", []) if p["number"] == int(m.group(1))]
     elif method == "GET" and "/actions/artifacts?" in endpoint:
-        name = parse_qs(urlsplit(endpoint).query)["name"][0]
-        result = {
-            "artifacts": [
-                {"name": name, "expired": False, "workflow_run": {"id": run["id"]}}
-                for run in state.get("runs", [])
-                if name in run.get("artifacts", {})
-            ]
-        }
+        # By exact name (`name=`), or every artifact of the repository, newest run first,
+        # 100 a page.
+        query = parse_qs(urlsplit(endpoint).query)
+        every = [
+            {"name": name, "expired": False, "workflow_run": {"id": run["id"]}}
+            for run in sorted(state.get("runs", []), key=lambda r: -r["id"])
+            for name in run.get("artifacts", {})
+            if "name" not in query or name == query["name"][0]
+        ]
+        page, size = int(query.get("page", ["1"])[0]), int(query.get("per_page", ["30"])[0])
+        result = {"artifacts": every[(page - 1) * size : page * size]}
+    elif method == "GET" and (
+        m := re.fullmatch(r"repos/[^/]+/[^/]+/compare/(\w+)\.\.\.(\w+)", endpoint)
+    ):
+        # GitHub computes the merge base from both histories: here, git in the repository
+        # the test keeps as GitHub's (`state["git"]`).
+        base = subprocess.run(
+            ["git", "-C", state["git"], "merge-base", m.group(1), m.group(2)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        result = {"merge_base_commit": {"sha": base}, "base_commit": {"sha": m.group(1)}}
     elif method == "GET" and (m := re.fullmatch(r"repos/[^/]+/[^/]+/actions/runs/(\d+)", endpoint)):
         (run,) = [r for r in state.get("runs", []) if r["id"] == int(m.group(1))]
         result = {
@@ -106,6 +121,7 @@ def main(argv: list[str]) -> int:
             "event": run["event"],
             "conclusion": run.get("conclusion", run.get("status")),
             "path": run.get("path", ".github/workflows/reconciler.yml"),
+            "run_attempt": run.get("run_attempt", 1),
         }
     elif method == "GET" and endpoint.startswith("repos/") and "/actions/runs?" in endpoint:
         query = parse_qs(urlsplit(endpoint).query)

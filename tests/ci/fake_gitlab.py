@@ -73,6 +73,9 @@ class GitLab:
             mr = {"iid": 30 + len(self.opened), "state": "opened", **body}
             self.opened.append(mr)
             return mr
+        if (m := re.fullmatch(r"/merge_requests/(\d+)", route)) and method == "GET":
+            (mr,) = [mr for mr in self.merge_requests + self.opened if mr["iid"] == int(m.group(1))]
+            return mr
         if (m := re.fullmatch(r"/merge_requests/(\d+)", route)) and method == "PUT":
             (mr,) = [mr for mr in self.opened if mr["iid"] == int(m.group(1))]
             mr.update(body)

@@ -388,6 +388,11 @@ MERGE_SHA, HEAD_SHA = "a1b2c3", "6dcb09b5b57875f334f61aebed695e2e4193db5e"
 ARTIFACT = f"reconciler-plan-42-{HEAD_SHA}"
 
 
+def _named(run: int, attempt: int = 1) -> str:
+    """The plan artifact's name as the upload step gives it: PR, head, run id, attempt."""
+    return f"{ARTIFACT}-{run}-{attempt}"
+
+
 def _merged_pr_state(reviewed: str, *extra_runs: dict[str, object]) -> dict[str, object]:
     """GitHub after PR #42 merged as MERGE_SHA: its plan run (pull_request_target, this
     workflow, success) uploaded `reviewed`."""
@@ -403,7 +408,7 @@ def _merged_pr_state(reviewed: str, *extra_runs: dict[str, object]) -> dict[str,
             {"id": 301, "name": "lint", **plan_run, "path": ".github/workflows/lint.yml",
              "artifacts": {}},
             {"id": 302, "name": "reconciler", **plan_run,
-             "artifacts": {ARTIFACT: {"plan.json": reviewed}}},
+             "artifacts": {_named(302): {"plan.json": reviewed}}},
             *extra_runs,
         ],
     }  # fmt: skip
@@ -483,14 +488,20 @@ def test_apply_takes_the_plan_only_from_this_workflows_pull_request_target_run(
     proves nothing. Only this workflow's successful pull_request_target run counts."""
     assert _runner(workdir, command="plan").run("run").code == 0
     reviewed = (workdir / "plan.json").read_text(encoding="utf-8")
-    forged = {ARTIFACT: {"plan.json": "forged"}}
+
+    def forged(run: int) -> dict[str, dict[str, str]]:
+        return {_named(run): {"plan.json": "forged"}}
+
     decoys = [
         {"id": 303, "name": "reconciler", "event": "pull_request", "status": "success",
-         "artifacts": forged},
+         "artifacts": forged(303)},
         {"id": 304, "name": "reconciler", "event": "pull_request_target", "status": "success",
-         "path": ".github/workflows/other.yml", "artifacts": forged},
+         "path": ".github/workflows/other.yml", "artifacts": forged(304)},
         {"id": 305, "name": "reconciler", "event": "pull_request_target", "status": "failure",
-         "artifacts": forged},
+         "artifacts": forged(305)},
+        # A newer successful run holding an artifact named for run 302: not its own upload.
+        {"id": 306, "name": "reconciler", "event": "pull_request_target", "status": "success",
+         "artifacts": {_named(302, 2): {"plan.json": "forged"}}},
     ]  # fmt: skip
     state = tmp_path / "github.json"
     state.write_text(json.dumps(_merged_pr_state(reviewed, *decoys)))
@@ -500,6 +511,64 @@ def test_apply_takes_the_plan_only_from_this_workflows_pull_request_target_run(
     assert fetched.code == 0, fetched.log
     assert "fetched the plan of PR #42 from run 302" in fetched.stdout
     assert Path(fetched.outputs["path"]).read_text(encoding="utf-8") == reviewed
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the fake gh filters with jq")
+def test_a_rerun_plan_is_fetched_from_its_own_attempt(workdir: Path, tmp_path: Path) -> None:
+    """Each attempt uploads under its own name (run id and attempt appended), so a re-run
+    never clashes with an earlier attempt's artifact; apply takes the upload of the attempt
+    whose success it checked (the run's latest), never an earlier attempt's."""
+    assert _runner(workdir, command="plan").run("run").code == 0
+    reviewed = (workdir / "plan.json").read_text(encoding="utf-8")
+    state_value = _merged_pr_state(reviewed)
+    runs = state_value["runs"]
+    assert isinstance(runs, list)
+    runs[1] = {**runs[1], "run_attempt": 2,
+               "artifacts": {_named(302, 1): {"plan.json": "attempt 1"},
+                             _named(302, 2): {"plan.json": reviewed}}}  # fmt: skip
+    state = tmp_path / "github.json"
+    state.write_text(json.dumps(state_value))
+    runner = _runner(workdir, env=_apply_env(state), command="apply")
+    runner.env["PATH"] = f"{fake_gh_bin(tmp_path)}{os.pathsep}{runner.env['PATH']}"
+    fetched = runner.run("fetch-plan")
+    assert fetched.code == 0, fetched.log
+    assert "fetched the plan of PR #42 from run 302" in fetched.stdout
+    assert Path(fetched.outputs["path"]).read_text(encoding="utf-8") == reviewed
+    # Only attempt 1's upload there, while attempt 2 is the run's conclusion: nothing.
+    runs[1] = {**runs[1], "artifacts": {_named(302, 1): {"plan.json": reviewed}}}
+    state.write_text(json.dumps(state_value))
+    missing = runner.run("fetch-plan")
+    assert missing.code == 1 and "no successful plan run" in missing.stdout, missing.log
+
+
+@pytest.mark.parametrize(
+    ("command", "event"),
+    [("drift", "schedule"), ("plan", "push"), ("apply", "pull_request_target")],
+)
+def test_merge_base_is_only_for_a_pull_requests_plan(
+    workdir: Path, command: str, event: str
+) -> None:
+    """`changed-since: merge-base` means the pull request's: anywhere else it is refused,
+    never read as a git revision."""
+    runner = _runner(workdir, {"GITHUB_EVENT_NAME": event}, command=command)
+    runner.inputs["changed-since"] = "merge-base"
+    done = runner.run("since")
+    assert done.code == 1 and "ref" not in done.outputs
+    assert (
+        f"::error title=reconciler {command}::changed-since: merge-base is for plan on a pull "
+        "request; give a commit instead"
+    ) in done.stdout
+
+
+def test_replan_and_apply_needs_a_commit_to_replan_from(workdir: Path) -> None:
+    """Outside a git checkout (or on a root commit) there is no first parent: it says so
+    and applies nothing."""
+    done = _runner(workdir, command="replan-and-apply").run("since")
+    assert done.code == 1 and "ref" not in done.outputs
+    assert (
+        "the commit checked out has no parent to re-plan from: give changed-since (and check "
+        "out with fetch-depth: 0)"
+    ) in done.stdout
 
 
 ACME = "ENTITY1AA1AA11AAA1"

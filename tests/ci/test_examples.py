@@ -89,7 +89,9 @@ def test_examples_have_the_three_jobs() -> None:
         if str(step.get("uses", "")).startswith("OWNER/reconciler@")
     }
     matrix = github["adopt"]["strategy"]["matrix"]["command"]
-    assert commands == {"validate", "plan", "apply", "drift", "${{ matrix.command }}"}
+    assert commands == {
+        "validate", "plan", "apply", "replan-and-apply", "drift", "${{ matrix.command }}"
+    }  # fmt: skip
     assert matrix == ["adopt", "expiring", "pin"]
     template = yaml.safe_load(GITLAB_TEMPLATE.read_text())
     assert {"reconciler:plan", "reconciler:apply", "reconciler:drift"} <= set(template)
@@ -246,7 +248,8 @@ def test_the_plan_job_takes_only_the_manifests_from_the_pull_request() -> None:
     taken, and nothing from it runs."""
     job = _example()["jobs"]["plan"]
     assert "head.repo.full_name == github.repository" in job["if"]  # no fork is planned
-    checkout, take, validate, plan = job["steps"]
+    main_checkout, checkout, take, validate, plan = job["steps"]
+    assert main_checkout["with"]["persist-credentials"] is False
     assert checkout["with"] == {
         "ref": "${{ github.event.pull_request.head.sha }}",
         "path": "pull-request",
@@ -257,7 +260,7 @@ def test_the_plan_job_takes_only_the_manifests_from_the_pull_request() -> None:
     assert "env" not in take and "env" not in validate  # no credential for either
     assert validate["with"] == {"command": "validate", "paths": "manifests"}
     assert str(plan["uses"]).startswith("OWNER/reconciler@")
-    assert plan["with"] == {"command": "plan", "paths": "manifests"}
+    assert plan["with"] == {"command": "plan", "paths": "manifests", "changed-since": "merge-base"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,7 +282,9 @@ def _event(path: Path, number: int, head: str) -> Path:
     return path
 
 
-def _artifact_name(action: dict[str, Any], number: int, head: str) -> str:
+def _artifact_name(
+    action: dict[str, Any], number: int, head: str, *, run_id: int, attempt: int
+) -> str:
     """The plan artifact's name, from the action's upload step (as GitHub resolves it)."""
     (upload,) = [
         s
@@ -292,9 +297,27 @@ def _artifact_name(action: dict[str, Any], number: int, head: str) -> str:
         ("inputs.artifact-name", "reconciler-plan"),
         ("github.event.pull_request.number", str(number)),
         ("github.event.pull_request.head.sha", head),
+        ("github.run_id", str(run_id)),
+        ("github.run_attempt", str(attempt)),
     ):
         name = name.replace(f"${{{{ {expression} }}}}", value)
+    assert "${{" not in name, name
     return name
+
+
+def test_plan_artifact_names_are_unique_per_run_attempt() -> None:
+    """upload-artifact refuses a name already used in the run: a re-run (attempt 2) of the
+    plan job must not reuse attempt 1's."""
+    action = yaml.safe_load(ACTION.read_text(encoding="utf-8"))
+    first = _artifact_name(action, 7, "abc", run_id=900, attempt=1)
+    assert first == "reconciler-plan-7-abc-900-1"
+    assert _artifact_name(action, 7, "abc", run_id=900, attempt=2) != first
+    assert _artifact_name(action, 7, "abc", run_id=901, attempt=1) != first
+    (journal,) = [
+        s for s in action["runs"]["steps"]
+        if "upload-artifact" in str(s.get("uses")) and "journal" in str(s["with"]["path"])
+    ]  # fmt: skip
+    assert journal["with"]["name"].endswith("${{ github.run_id }}-${{ github.run_attempt }}")
 
 
 @pytest.mark.skipif(
@@ -396,7 +419,9 @@ def test_the_adopt_loop_closes(tmp_path: Path) -> None:
             "event": "pull_request_target",
             "status": "success",
             "head_sha": git(origin, "rev-parse", "main").strip(),
-            "artifacts": {_artifact_name(action_yml, pr["number"], head): plan_files},
+            "artifacts": {
+                _artifact_name(action_yml, pr["number"], head, run_id=900, attempt=1): plan_files
+            },
         }
     ]
 
@@ -422,6 +447,319 @@ def test_the_adopt_loop_closes(tmp_path: Path) -> None:
     again = action(merged, {"GITHUB_EVENT_NAME": "schedule"}, command="drift").run("run")
     assert again.code == 0 and again.outputs["exit-code"] == "0", again.log
     assert "erin@example.com" in (merged / "manifests" / "amc" / "acme-amc.yaml").read_text()
+
+
+# --------------------------------------------------------------------------------------------
+# Pull requests plan only what they change (`--changed-since` the merge base), the merged
+# plan applies over that scope whatever moved elsewhere, and a refused one is recovered by
+# one manual run on main. The stand-in `gh`, a git origin, and the sandbox.
+# --------------------------------------------------------------------------------------------
+
+GLOBEX = "amzn1.ads1.ma1.sandbox000002"
+ZED = "      - {email: zed@example.com, name: Zed, role: viewer}\n"
+
+
+def _pr_event(path: Path, number: int, base: str, head: str) -> Path:
+    event = {
+        "action": "synchronize",
+        "number": number,
+        "pull_request": {
+            "number": number,
+            "base": {"sha": base, "ref": "main"},
+            "head": {"sha": head, "ref": "add-zed"},
+        },
+    }
+    path.write_text(json.dumps(event), encoding="utf-8")
+    return path
+
+
+class _Repo:
+    """GitHub holding example-org/ads-access (origin), whose main's manifests are live, and
+    pull request #7 (branch add-zed) that invites zed on Acme's AMC account only. After the
+    branch was cut, main moved on: a link added to Globex Brands (another account)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp = tmp_path
+        seed = tmp_path / "seed"
+        seed.mkdir()
+        shutil.copytree(REPO / "examples" / "manifests", seed / "manifests")
+        self.world = tmp_path / "sandbox.json"
+        World.default().save(self.world)
+        self.origin = github_origin(tmp_path, seed)
+        self.reconciler(seed, "apply", "--sandbox", "--auto-approve", "manifests")
+        git(seed, "checkout", "--quiet", "-b", "add-zed")
+        amc = seed / "manifests" / "amc" / "acme-amc.yaml"
+        amc.write_text(amc.read_text(encoding="utf-8") + ZED, encoding="utf-8")
+        git(seed, "commit", "--quiet", "-am", "invite zed")
+        git(seed, "push", "--quiet", str(self.origin), "add-zed")
+        git(seed, "checkout", "--quiet", "main")
+        managers = seed / "manifests" / "manager-accounts.yaml"
+        text = managers.read_text(encoding="utf-8")
+        linked = "      - id: ENTITY1ACME0006\n"
+        added = text.replace(linked, f"{linked}      - id: ENTITY1ACME0007\n")
+        managers.write_text(added, encoding="utf-8")
+        git(seed, "commit", "--quiet", "-am", "link 0007 to Globex")
+        git(seed, "push", "--quiet", str(self.origin), "main")
+        self.seed = seed
+        self.base = git(self.origin, "rev-parse", "main").strip()
+        self.head = git(self.origin, "rev-parse", "add-zed").strip()
+        self.merge_base = git(self.origin, "merge-base", "main", "add-zed").strip()
+        assert self.merge_base not in (self.base, self.head)
+        self.state = tmp_path / "github.json"
+        self.state.write_text(json.dumps({"comments": [], "git": str(self.origin)}))
+        self.gh = f"{fake_gh_bin(tmp_path)}{os.pathsep}"
+        self.common = {
+            "RECONCILER_SANDBOX_STATE": str(self.world),
+            "FAKE_GH_STATE": str(self.state),
+            "GITHUB_TOKEN": "workflow-token",
+            "GITHUB_WORKFLOW": "reconciler",
+            "GITHUB_WORKFLOW_REF": "example-org/ads-access/.github/workflows/reconciler.yml@main",
+            **github_server(tmp_path),
+        }
+
+    def reconciler(self, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "reconciler", *args],
+            cwd=cwd,
+            env={**os.environ, "RECONCILER_SANDBOX_STATE": str(self.world)},
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode in (0, 2), done.stdout + done.stderr
+        return done
+
+    def action(self, workdir: Path, env: dict[str, str], **inputs: str) -> ActionRunner:
+        runner = ActionRunner(
+            workdir, inputs={"args": "--sandbox", **inputs}, env={**self.common, **env}
+        )
+        runner.env["PATH"] = self.gh + runner.env["PATH"]
+        return runner
+
+    def plan_run(self) -> tuple[Path, ActionRunner]:
+        """The example's plan job on pull_request_target: main checked out with its whole
+        history, the pull request's head into pull-request/, its manifests taken over
+        main's, then the action: the merge base, the plan."""
+        run = self.tmp / "plan-run"
+        git(self.tmp, "clone", "--quiet", str(self.origin), str(run))  # fetch-depth: 0
+        git(self.tmp, "clone", "--quiet", str(self.origin), str(run / "pull-request"))
+        git(run / "pull-request", "checkout", "--quiet", self.head)
+        env = {**self.common, "PATH": self.gh + os.environ["PATH"]}
+        taken = run_workflow_step(EXAMPLE, "plan", "manifests", run, env)
+        assert taken.code == 0, taken.log
+        event = _pr_event(self.tmp / "event.json", 7, self.base, self.head)
+        job = _example()["jobs"]["plan"]
+        (plan_step,) = [s for s in job["steps"] if s.get("id") == "plan"]
+        runner = self.action(
+            run,
+            {"GITHUB_EVENT_NAME": "pull_request_target", "GITHUB_EVENT_PATH": str(event),
+             "GITHUB_REPOSITORY": "example-org/ads-access"},
+            **{k: str(v) for k, v in plan_step["with"].items()},
+        )  # fmt: skip
+        return run, runner
+
+    def merge(self, run: Path, runner: ActionRunner) -> Path:
+        """What the upload step left becomes run 900's artifact; the pull request is merged
+        with a merge commit; the apply job's checkout of it."""
+        held = json.loads(self.state.read_text())
+        plan_files = {
+            n: (run / n).read_text(encoding="utf-8") for n in ("plan.json", "plan.json.digest")
+        }
+        action_yml = yaml.safe_load(ACTION.read_text(encoding="utf-8"))
+        name = _artifact_name(action_yml, 7, self.head, run_id=900, attempt=1)
+        held["runs"] = [
+            {"id": 900, "name": "reconciler", "event": "pull_request_target",
+             "status": "success", "head_sha": self.base, "artifacts": {name: plan_files}},
+        ]  # fmt: skip
+        git(self.seed, "fetch", "--quiet", str(self.origin), "main")
+        git(self.seed, "merge", "--quiet", "--no-ff", "-m", "Merge #7", self.head)
+        git(self.seed, "push", "--quiet", str(self.origin), "main")
+        merged_sha = git(self.origin, "rev-parse", "main").strip()
+        held["pulls"] = [
+            {"number": 7, "merged_at": "2026-12-05T10:00:00Z", "commits": [merged_sha],
+             "head": {"sha": self.head}},
+        ]  # fmt: skip
+        self.state.write_text(json.dumps(held))
+        merged = self.tmp / "apply-run"
+        git(self.tmp, "clone", "--quiet", str(self.origin), str(merged))
+        return merged
+
+    def console(self, change: Any) -> None:
+        world = World.load(self.world)
+        change(world)
+        world.save(self.world)
+
+
+def _unlink_globex_0006(world: World) -> None:
+    """Someone unlinks ENTITY1ACME0006 from Globex Brands in the console."""
+    manager = world.managers[GLOBEX]
+    links = tuple(link for link in manager.links if link.account_id != "ENTITY1ACME0006")
+    world.managers[GLOBEX] = dataclasses.replace(manager, links=links)
+
+
+def _erin_viewer(world: World) -> None:
+    """Someone makes erin a viewer on Acme's AMC account (the one the pull request covers)."""
+    world.amc[ACME] = dataclasses.replace(
+        world.amc[ACME],
+        users=tuple(
+            dataclasses.replace(u, role="VIEWER") if u.user_id == "amzn1.account.ERIN0001" else u
+            for u in world.amc[ACME].users
+        ),
+    )
+
+
+needs_git_and_jq = pytest.mark.skipif(
+    shutil.which("jq") is None or shutil.which("git") is None, reason="needs jq and git"
+)
+
+
+def test_the_plan_job_plans_since_the_merge_base_from_mains_history() -> None:
+    """main checked out whole (fetch-depth 0), the pull request's manifests at the same path
+    in it, and `changed-since: merge-base`; nothing else of the pull request's is taken."""
+    job = _example()["jobs"]["plan"]
+    main_checkout = job["steps"][0]
+    assert main_checkout["with"] == {
+        "fetch-depth": 0,
+        "persist-credentials": False,
+        "sparse-checkout": "manifests",
+    }
+    assert "ref" not in main_checkout["with"]  # pull_request_target: the base branch
+    (plan,) = [s for s in job["steps"] if s.get("id") == "plan"]
+    assert plan["with"]["changed-since"] == "merge-base"
+    assert job["permissions"]["contents"] == "read"  # the compare API gives the merge base
+    for name in ("drift", "adopt"):  # every account, each night
+        assert "changed-since" not in str(_example()["jobs"][name])
+
+
+@needs_git_and_jq
+def test_a_pull_request_plans_only_its_account_and_applies_after_a_change_elsewhere(
+    tmp_path: Path,
+) -> None:
+    repo = _Repo(tmp_path)
+    run, planning = repo.plan_run()
+    since = planning.run("since")
+    assert since.code == 0, since.log
+    assert since.outputs["ref"] == repo.merge_base  # not main's head, which moved on
+    assert f"planning the accounts changed since the merge base {repo.merge_base}" in since.stdout
+    planned = planning.run("run")
+    assert planned.code == 0 and planned.outputs["exit-code"] == "2", planned.log
+    plan = json.loads((run / "plan.json").read_text(encoding="utf-8"))
+    assert plan["coverage"]["commit"] == repo.merge_base
+    assert [a["scope"] for a in plan["coverage"]["accounts"]] == [f"amc:{ACME}"]
+    assert plan["bindings"]["commit"] == repo.head
+    assert "Covers 1 account changed since" in planned.stdout
+    assert "invite zed&#64;example.com as viewer" in planned.stdout  # in the manifests: shown
+    # The same manifests planned over everything, for contrast: a console change elsewhere
+    # refuses that one.
+    full = tmp_path / "full-plan.json"
+    repo.reconciler(run, "plan", "--sandbox", "manifests", "--out", str(full))
+
+    repo.console(_unlink_globex_0006)
+    merged = repo.merge(run, planning)
+    sha = git(merged, "rev-parse", "HEAD").strip()
+    applying = repo.action(
+        merged, {"GITHUB_EVENT_NAME": "push", "GITHUB_SHA": sha}, command="apply"
+    )
+    fetched = applying.run("fetch-plan")
+    assert "fetched the plan of PR #7 from run 900" in fetched.stdout, fetched.log
+    applied = applying.run("run")
+    assert applied.code == 0 and applied.outputs["exit-code"] == "0", applied.log
+    world = World.load(repo.world)
+    assert any(i.email == "zed@example.com" for i in world.amc[ACME].invitations)
+    # Globex is not the change's: left as the console made it, for drift to report.
+    assert "ENTITY1ACME0006" not in {link.account_id for link in world.managers[GLOBEX].links}
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "apply",
+            "--sandbox",
+            "--plan",
+            str(full),
+            "manifests",
+        ],
+        cwd=merged,
+        env={**os.environ, "RECONCILER_SANDBOX_STATE": str(repo.world)},
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+
+
+@needs_git_and_jq
+def test_a_refused_merged_plan_is_recovered_by_one_manual_run_on_main(tmp_path: Path) -> None:
+    repo = _Repo(tmp_path)
+    run, planning = repo.plan_run()
+    assert planning.run("since").code == 0
+    assert planning.run("run").outputs["exit-code"] == "2"
+    repo.console(_erin_viewer)  # on the account the plan covers
+    merged = repo.merge(run, planning)
+    sha = git(merged, "rev-parse", "HEAD").strip()
+    applying = repo.action(
+        merged, {"GITHUB_EVENT_NAME": "push", "GITHUB_SHA": sha}, command="apply"
+    )
+    assert applying.run("fetch-plan").code == 0
+    refused = applying.run("run")
+    assert refused.code == 1 and refused.outputs["exit-code"] == "1", refused.log
+    assert "live state changed since it was made" in refused.log
+    assert not any(
+        i.email == "zed@example.com" for i in World.load(repo.world).amc[ACME].invitations
+    )
+
+    # The example's way back: Run workflow on main with reapply ticked, since left empty.
+    workflow = _example()
+    job = workflow["jobs"]["reapply"]
+    assert job["environment"] == "amazon-ads"
+    assert job["concurrency"] == workflow["jobs"]["apply"]["concurrency"]
+    assert "github.ref == 'refs/heads/main'" in job["if"] and "inputs.reapply" in job["if"]
+    assert job["steps"][0]["with"]["fetch-depth"] == 0
+    dispatch = Event("workflow_dispatch", "refs/heads/main")
+    assert amazon_values(received(workflow, "reapply", dispatch)) == AMAZON_KEYS
+    assert not job_runs_on(job, PUSH_MAIN) and not job_runs_on(job, PULL_REQUEST_TARGET)
+    for name in ("drift", "adopt"):
+        assert "!inputs.reapply" in workflow["jobs"][name]["if"]
+    (step,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith("OWNER/reconciler@")]
+    assert step["with"] == {
+        "command": "replan-and-apply",
+        "paths": "manifests",
+        "changed-since": "${{ inputs.since }}",
+    }
+    recovering = repo.action(
+        merged, {"GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_SHA": sha},
+        command="replan-and-apply", **{"changed-since": ""},
+    )  # fmt: skip
+    since = recovering.run("since")
+    before = git(merged, "rev-parse", "HEAD^1").strip()
+    assert since.code == 0 and since.outputs["ref"] == before, since.log
+    recovered = recovering.run("run")
+    assert recovered.code == 0 and recovered.outputs["exit-code"] == "0", recovered.log
+    digest = recovered.outputs["plan-digest"]
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
+    assert f"Plan digest: {digest}" in recovered.stdout
+    assert f"re-planned since {before}; plan digest {digest}" in recovered.stdout
+    assert digest in (merged / "step-summary.md").read_text(encoding="utf-8")
+    world = World.load(repo.world)
+    assert any(i.email == "zed@example.com" for i in world.amc[ACME].invitations)
+    # Only the pull request's account: the link main added for Globex waits for its own plan.
+    assert "ENTITY1ACME0007" not in {link.account_id for link in world.managers[GLOBEX].links}
+
+
+@needs_git_and_jq
+def test_merge_base_needs_mains_history_in_the_checkout(tmp_path: Path) -> None:
+    """A shallow checkout lacks the merge base: the plan job says what to fix, plans nothing."""
+    repo = _Repo(tmp_path)
+    run, planning = repo.plan_run()
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "--quiet", "--depth", "1", repo.origin.as_uri(), str(shallow))
+    shutil.rmtree(shallow / "manifests")
+    shutil.copytree(run / "manifests", shallow / "manifests")
+    planning.workdir = shallow
+    since = planning.run("since")
+    assert since.code == 1 and "ref" not in since.outputs
+    assert (
+        f"the merge base {repo.merge_base} is not in this checkout's history: check out the "
+        "base branch with fetch-depth: 0"
+    ) in since.stdout
 
 
 def test_the_people_jobs_run_real_commands_and_open_one_pull_request_each() -> None:

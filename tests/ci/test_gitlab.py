@@ -39,12 +39,30 @@ PLAN_SCHEDULE = {
 }
 
 
-def _open_mr(workdir: Path, **archive: Any) -> GitLab:
-    """Merge request !7 into main, its head HEAD holding the example manifests."""
-    return GitLab(
-        merge_requests=[{"iid": 7, "state": "opened", "target_branch": "main", "sha": HEAD}],
-        archives={HEAD: archive_of(REPO / "examples" / "manifests", HEAD, **archive)},
-    )
+def _main_clone(workdir: Path, *, with_manifests: bool = False) -> str:
+    """`workdir` as the plan job's clone of main (GIT_DEPTH 0): one commit, holding the
+    manifests or (by default) none yet, so that a merge request branched from it changes
+    every account. Its sha: the merge base."""
+    if not (workdir / ".git").exists():
+        _git(workdir, "init", "--quiet", "-b", "main")
+        _git(workdir, "config", "user.email", "t@example.com")
+        _git(workdir, "config", "user.name", "t")
+        _git(workdir, "config", "commit.gpgsign", "false")
+        if with_manifests:
+            _git(workdir, "add", "manifests")
+        _git(workdir, "commit", "--quiet", "--allow-empty", "-m", "main")
+    return _git(workdir, "rev-parse", "HEAD").strip()
+
+
+def _open_mr(
+    workdir: Path, folder: Path = REPO / "examples" / "manifests", **archive: Any
+) -> GitLab:
+    """Merge request !7 into main, branched from `workdir`'s main, its head HEAD holding the
+    manifests in `folder` (the examples')."""
+    base = _main_clone(workdir)
+    mr = {"iid": 7, "state": "opened", "target_branch": "main", "sha": HEAD,
+          "diff_refs": {"base_sha": base, "head_sha": HEAD, "start_sha": base}}  # fmt: skip
+    return GitLab(merge_requests=[mr], archives={HEAD: archive_of(folder, HEAD, **archive)})
 
 
 def test_validate_job_runs_on_merge_requests_and_fails_on_bad_manifests(workdir: Path) -> None:
@@ -400,3 +418,133 @@ def test_drift_job_tells_changes_apart_with_reconciler_baseline(workdir: Path) -
         done = run_gitlab_job("reconciler:adopt", workdir, variables)
         assert done.outputs["RECONCILER_EXIT_CODE"] == code, done.log
         assert ("looks like an option" in done.stdout) is (mode == "adopt"), done.log
+
+
+# --------------------------------------------------------------------------------------------
+# Merge requests are planned with --changed-since their merge base; the merged plan applies
+# over its accounts whatever moved elsewhere; a refused one is recovered by one manual job.
+# --------------------------------------------------------------------------------------------
+
+ACME = "ENTITY1AA1AA11AAA1"
+GLOBEX = "amzn1.ads1.ma1.sandbox000002"
+ZED = "      - {email: zed@example.com, name: Zed, role: viewer}\n"
+
+
+def _reconciler(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", *args, "--sandbox"],
+        cwd=workdir,
+        env={**os.environ, "RECONCILER_SANDBOX_STATE": str(workdir / "sandbox.json")},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode in (0, 2), done.stdout + done.stderr
+    return done
+
+
+def _with_zed(folder: Path) -> Path:
+    """`folder` with zed invited on Acme's AMC account: the merge request's one change."""
+    amc = folder / "amc" / "acme-amc.yaml"
+    amc.write_text(amc.read_text(encoding="utf-8") + ZED, encoding="utf-8")
+    return folder
+
+
+def _zed_invited(workdir: Path) -> bool:
+    world = World.load(workdir / "sandbox.json")
+    return any(i.email == "zed@example.com" for i in world.amc[ACME].invitations)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_plan_job_plans_only_what_the_merge_request_changes(workdir: Path, tmp_path: Path) -> None:
+    _reconciler(workdir, "apply", "--auto-approve", "manifests")  # live is what main says
+    base = _main_clone(workdir, with_manifests=True)
+    changed = _with_zed(Path(shutil.copytree(REPO / "examples" / "manifests", tmp_path / "mr")))
+    with serve(_open_mr(workdir, changed)) as gitlab:
+        done = run_gitlab_job("reconciler:plan", workdir, {**PLAN_SCHEDULE, **_api(gitlab)})
+    assert done.code == 0, done.log
+    assert f"!7: planned the accounts changed since its merge base {base}" in done.stdout
+    assert f"!7 (head {HEAD[:12]}): plan exit 2" in done.stdout
+    plan = json.loads((workdir / "plans" / "7" / "plan.json").read_text(encoding="utf-8"))
+    assert plan["coverage"]["commit"] == base
+    assert [a["scope"] for a in plan["coverage"]["accounts"]] == [f"amc:{ACME}"]
+    (note,) = gitlab.notes[7]
+    assert "Covers 1 account changed since" in note["body"]
+    reviewed = (workdir / "plans" / "7" / "plan.json").read_bytes()
+    shutil.rmtree(workdir / "plans")
+
+    # Someone unlinks an advertiser from Globex Brands in the console (not the change's
+    # account), then !7 is merged: its plan applies all the same.
+    world = World.load(workdir / "sandbox.json")
+    manager = world.managers[GLOBEX]
+    links = tuple(link for link in manager.links if link.account_id != "ENTITY1ACME0006")
+    world.managers[GLOBEX] = dataclasses.replace(manager, links=links)
+    world.save(workdir / "sandbox.json")
+    _with_zed(workdir / "manifests")
+    with serve(_planned_state(reviewed)) as gitlab:
+        variables = {**_api(gitlab, CI_COMMIT_SHA="c0ffee"), "RECONCILER_ARGS": "--sandbox"}
+        applied = run_gitlab_job("reconciler:apply", workdir, variables)
+    assert applied.code == 0, applied.log
+    assert applied.outputs["RECONCILER_EXIT_CODE"] == "0"
+    assert _zed_invited(workdir)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_plan_job_plans_nothing_from_a_merge_base_outside_the_default_branch(
+    workdir: Path,
+) -> None:
+    """A merge base that is not in the clone's history (a shallow clone, or a sha GitLab
+    has not computed for this head) is never guessed: the merge request is not planned."""
+    state = _open_mr(workdir)
+    state.merge_requests[0]["diff_refs"]["base_sha"] = "0123456789abcdef0123456789abcdef01234567"
+    with serve(state) as gitlab:
+        done = run_gitlab_job("reconciler:plan", workdir, {**PLAN_SCHEDULE, **_api(gitlab)})
+    assert done.code != 0 and done.outputs["RECONCILER_EXIT_CODE"] == "1"
+    assert (
+        "!7: not planned: its merge base 0123456789ab is not in this clone's history of main: "
+        'set GIT_DEPTH: "0" on this job'
+    ) in done.stderr
+    assert gitlab.notes.get(7, []) == []
+    state = _open_mr(workdir)
+    state.merge_requests[0]["diff_refs"]["head_sha"] = "an older head"
+    with serve(state) as gitlab:
+        done = run_gitlab_job("reconciler:plan", workdir, {**PLAN_SCHEDULE, **_api(gitlab)})
+    assert f"!7: not planned: GitLab has no diff of its head {HEAD[:12]} yet" in done.stderr
+    assert not (workdir / "plans" / "7" / "plan.json").exists()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_reapply_job_replans_since_the_merge_and_applies(workdir: Path) -> None:
+    """The manual job of the push pipeline: the accounts changed since the merge's first
+    parent, re-planned on the default branch, shown with the digest, applied."""
+    template = yaml.safe_load(GITLAB_TEMPLATE.read_text(encoding="utf-8"))
+    job = template["reconciler:reapply"]
+    assert job["rules"] == [
+        {
+            "if": '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE == "push"',
+            "when": "manual",
+            "allow_failure": True,
+        }
+    ]
+    assert job["environment"] == "amazon-ads"
+    assert job["resource_group"] == template["reconciler:apply"]["resource_group"]
+    assert job["variables"]["GIT_DEPTH"] == "0"
+    _reconciler(workdir, "apply", "--auto-approve", "manifests")
+    before = _main_clone(workdir, with_manifests=True)
+    _with_zed(workdir / "manifests")
+    _git(workdir, "commit", "--quiet", "-am", "Merge !7")
+    done = run_gitlab_job("reconciler:reapply", workdir, {"RECONCILER_ARGS": "--sandbox"})
+    assert done.code == 0, done.log
+    assert f"re-planning the accounts changed since {before}" in done.stdout
+    digest = done.outputs["RECONCILER_PLAN_DIGEST"]
+    assert digest.startswith("sha256:") and f"Plan digest: {digest}" in done.stdout
+    assert f"re-planned since {before}; plan digest {digest}" in done.stdout
+    assert done.outputs["RECONCILER_EXIT_CODE"] == "0"
+    assert "Covers 1 account changed since" in done.stdout
+    assert _zed_invited(workdir)
+
+
+def test_artifact_names_never_clash_on_a_retry() -> None:
+    template = yaml.safe_load(GITLAB_TEMPLATE.read_text(encoding="utf-8"))
+    for job in ("reconciler:plan", "reconciler:apply", "reconciler:reapply"):
+        name = template[job]["artifacts"]["name"]
+        assert "$CI_PIPELINE_ID" in name and "$CI_JOB_ID" in name, job

@@ -198,7 +198,7 @@ def test_sandbox_commands_print_no_credentials(tmp_path: Path) -> None:
         ["sandbox", "show"],
     ]
     for command in commands:
-        done = harness.run([*command, "--state", str(state)])
+        done = harness.run([*command, "--sandbox-state", str(state)])
         assert done.returncode == 0, done.describe()
         scan.add_run(done)
     scan.add_files(tmp_path, skip={state, seed_file})
@@ -257,12 +257,16 @@ def test_every_command_in_process_sandbox(tmp_path: Path) -> None:
     out.mkdir()
     summary = out / "step-summary.md"
     scan = Scan()
-    setup = harness.run(["sandbox", "reset", "--seed", str(seed_file), "--state", str(state)])
+    setup = harness.run(
+        ["sandbox", "reset", "--seed", str(seed_file), "--sandbox-state", str(state)]
+    )
     assert setup.returncode == 0, setup.describe()
     runtime = tmp_path / "runtime"  # where apply keeps its lock file: scanned too
     runtime.mkdir()
     env = {"GITHUB_STEP_SUMMARY": str(summary), "XDG_RUNTIME_DIR": str(runtime)}
-    runs = _manifest_runs(manifests, out, ["--sandbox-state", str(state)], ["--state", str(state)])
+    runs = _manifest_runs(
+        manifests, out, ["--sandbox-state", str(state)], ["--sandbox-state", str(state)]
+    )
     _run_all([["validate", str(manifests)], ["schema"], *runs], env, scan)
     scan.add_files(tmp_path, skip={state, seed_file})
     assert {"plan-json.json", "journal.jsonl", "step-summary.md"} <= {p.name for p in out.iterdir()}

@@ -238,7 +238,7 @@ def sandbox_cli(capsys: pytest.CaptureFixture[str], state: Path, *argv: str) -> 
 @pytest.fixture
 def state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     path = tmp_path / "sandbox.json"
-    assert cli(capsys, {}, "sandbox", "reset", "--state", str(path))[0] == EXIT_OK
+    assert cli(capsys, {}, "sandbox", "reset", "--sandbox-state", str(path))[0] == EXIT_OK
     return path
 
 

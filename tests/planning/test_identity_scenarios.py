@@ -94,7 +94,10 @@ def test_invite_accept_then_pin_the_common_path(
     code, out = run(capsys, "apply", "--sandbox-state", state, "--auto-approve", folder)
     assert code == EXIT_OK, out
     [invitation] = World.load(state).amc[AMC].invitations
-    assert run(capsys, "sandbox", "accept", AMC, invitation.invitation_id, "--state", state)[0] == 0
+    assert (
+        run(capsys, "sandbox", "accept", AMC, invitation.invitation_id, "--sandbox-state", state)[0]
+        == 0
+    )
     # The invitation is gone and exactly one new masked user fits: nothing to do, a pin to
     # propose, and the plan is in sync.
     code, out = run(capsys, "plan", "--sandbox-state", state, "--detailed-exitcode", folder)
@@ -167,7 +170,9 @@ def test_a_pinned_user_removed_in_the_console_is_drift(
     )
     assert run(capsys, "drift", "--sandbox-state", state, folder)[0] == EXIT_OK
     for gone in ("amzn1.account.DORA", "amzn1.account.ED"):
-        assert run(capsys, "sandbox", "remove-user", AMC, gone, "--state", state)[0] == EXIT_OK
+        assert (
+            run(capsys, "sandbox", "remove-user", AMC, gone, "--sandbox-state", state)[0] == EXIT_OK
+        )
     code, out = run(capsys, "drift", "--sandbox-state", state, folder)
     assert code == EXIT_CHANGES, out
     assert "+ invite dora@corp.example as viewer" in out

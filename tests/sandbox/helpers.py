@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.model import Region
+from reconciler.model import KINDS, Region, Scope, ScopeKind
 from reconciler.sandbox import API_HOSTS
 from reconciler.sandbox import constants as c
 
@@ -67,3 +67,70 @@ def linked_ids(http: httpx.Client, headers: dict[str, str], host: str = NA) -> l
     assert response.status_code == 200, response.text
     acme = next(m for m in response.json()["managerAccounts"] if m["managerAccountId"] == ACME)
     return [a["accountId"] for a in acme["linkedAccounts"]]
+
+
+# A world with people on an account of every kind. The owner is seeded with a user id on the
+# manager account only: the other accounts give the same person the same id.
+SA = "amzn1.ads-account.g.acmeus0000000000000000001"
+DSP = "ENTITY1DSPACME01"
+OWNER = "amzn1.account.OWNER"
+MIXED = "amzn1.account.MIXED"
+SCOPES = {
+    ScopeKind.MANAGER: Scope(ScopeKind.MANAGER, ACME),
+    ScopeKind.SPONSORED_ADS: Scope(ScopeKind.SPONSORED_ADS, SA),
+    ScopeKind.DSP: Scope(ScopeKind.DSP, DSP),
+    ScopeKind.AMC: Scope(ScopeKind.AMC, AMC),
+}
+KINDS_SEED: dict[str, Any] = {
+    "name": "kinds",
+    "manager_accounts": [
+        {
+            "id": ACME,
+            "name": "Acme Agency",
+            "users": [{"email": "owner@acme.example", "user_id": OWNER, "role": "admin"}],
+        }
+    ],
+    "amc_accounts": [{"id": AMC, "users": [{"email": "Owner@Acme.example", "role": "admin"}]}],
+    "ad_accounts": [
+        {
+            "id": SA,
+            "type": "sponsored-ads",
+            "users": [
+                {"email": "owner@acme.example", "role": "admin"},
+                {
+                    "email": "mixed@acme.example",
+                    "user_id": MIXED,
+                    "grants": [
+                        {"role": "editor", "countries": ["US"]},
+                        {"permissions": ["reports_view", "campaign_view"], "countries": ["CA"]},
+                    ],
+                },
+            ],
+        },
+        {"id": DSP, "type": "dsp", "users": [{"email": "owner@acme.example", "role": "admin"}]},
+    ],
+}
+
+
+def people_headers(headers: dict[str, str], media_type: str, scope: Scope) -> dict[str, str]:
+    """Auth headers plus the header that names `scope`'s account (reference §4.1)."""
+    return {
+        **headers,
+        KINDS[scope.kind].header: scope.key,
+        "Content-Type": media_type,
+        "Accept": media_type,
+    }
+
+
+def people_call(
+    http: httpx.Client,
+    headers: dict[str, str],
+    scope: Scope,
+    method: str,
+    path: str,
+    media_type: str,
+    body: Any,
+) -> httpx.Response:
+    return http.request(
+        method, f"{NA}{path}", headers=people_headers(headers, media_type, scope), json=body
+    )

@@ -7,9 +7,27 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.model import ScopeKind
 from reconciler.sandbox import SANDBOX_CLIENT_ID, TOKEN_URL, SandboxTransport, World
 from reconciler.sandbox import constants as c
-from tests.sandbox.helpers import ACME, AMC, EU, FE, NA, amc_headers, invite, link_call, linked_ids
+from tests.sandbox.helpers import (
+    ACME,
+    AMC,
+    DSP,
+    EU,
+    FE,
+    KINDS_SEED,
+    MIXED,
+    NA,
+    OWNER,
+    SA,
+    SCOPES,
+    amc_headers,
+    invite,
+    link_call,
+    linked_ids,
+    people_call,
+)
 
 
 def test_token_refresh_grant_returns_an_lwa_shaped_body(sandbox_token: str) -> None:
@@ -410,3 +428,108 @@ def test_control_routes_are_not_answered_for_foreign_hosts(sandbox_http: httpx.C
     with pytest.raises(httpx.ConnectError):
         sandbox_http.get("https://example.com/_sandbox/state")
     assert sandbox_http.get(f"{NA}/_sandbox/state").json()["version"] == 1
+
+
+# -- the header that names each kind of account (reference §4.1) ---------------------------
+def _kinds_http() -> tuple[httpx.Client, World]:
+    world = World.from_seed(KINDS_SEED)
+    return httpx.Client(transport=SandboxTransport(world)), world
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "message"),
+    [
+        (
+            {"Amazon-Ads-AccountId": ACME},
+            403,
+            f"Forbidden: '{ACME}' is a manager account; name it with "
+            "Amazon-Ads-ManagerAccountId, not Amazon-Ads-AccountId",
+        ),
+        (
+            {"Amazon-Ads-ManagerAccountId": SA},
+            403,
+            f"Forbidden: '{SA}' is a sponsored-ads account; name it with Amazon-Ads-AccountId, "
+            "not Amazon-Ads-ManagerAccountId",
+        ),
+        (
+            {"Amazon-Ads-ManagerAccountId": AMC},
+            403,
+            f"Forbidden: '{AMC}' is an AMC account; name it with Amazon-Ads-AccountId, not "
+            "Amazon-Ads-ManagerAccountId",
+        ),
+        (
+            {"Amazon-Ads-ManagerAccountId": ACME, "Amazon-Ads-AccountId": DSP},
+            400,
+            "send one of Amazon-Ads-AccountId or Amazon-Ads-ManagerAccountId, not both",
+        ),
+        (
+            {"Amazon-Ads-ManagerAccountId": "amzn1.ads1.ma1.notmine"},
+            403,
+            "Forbidden: no access to account 'amzn1.ads1.ma1.notmine'",
+        ),
+        ({}, 400, "the Amazon-Ads-AccountId header is required (S-INV/S-UPM)"),
+    ],
+)
+def test_an_account_named_by_the_wrong_header_is_refused(
+    headers: dict[str, str], status: int, message: str
+) -> None:
+    http, world = _kinds_http()
+    auth = _auth(http)
+    before = world.snapshot()
+    for path, media_type, body in (
+        ("/users/list", c.MT_LIST_USERS, {}),
+        ("/userPermissions/delete", c.MT_DELETE_PERMISSIONS, {"users": [{"userId": OWNER}]}),
+    ):
+        response = http.post(
+            f"{NA}{path}",
+            headers={**auth, **headers, "Content-Type": media_type, "Accept": media_type},
+            json=body,
+        )
+        assert (response.status_code, response.json()["message"]) == (status, message)
+    assert world.snapshot() == before
+
+
+@pytest.mark.parametrize("kind", list(ScopeKind))
+def test_each_kind_answers_to_its_own_header(kind: ScopeKind) -> None:
+    http, _ = _kinds_http()
+    scope = SCOPES[kind]
+    response = people_call(
+        http, _auth(http), scope, "POST", "/users/list", c.MT_LIST_USERS, {"maxResults": 10}
+    )
+    assert response.status_code == 200, response.text
+    expected = [MIXED, OWNER] if kind is ScopeKind.SPONSORED_ADS else [OWNER]
+    assert [u["userId"] for u in response.json()["users"]] == expected
+
+
+def _auth(http: httpx.Client) -> dict[str, str]:
+    token = http.post(
+        TOKEN_URL,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": c.SANDBOX_REFRESH_TOKEN,
+            "client_id": SANDBOX_CLIENT_ID,
+            "client_secret": c.SANDBOX_CLIENT_SECRET,
+        },
+    ).json()["access_token"]
+    return {
+        "Authorization": f"Bearer {token}",
+        "Amazon-Advertising-API-ClientId": SANDBOX_CLIENT_ID,
+    }
+
+
+def test_the_sandbox_clock_is_read_over_the_control_route(
+    sandbox_world: World, sandbox_http: httpx.Client
+) -> None:
+    sandbox_world.freeze_clock(1_800_000_000.0)
+    sandbox_world.advance_clock(3600)
+    assert sandbox_http.get(f"{NA}/_sandbox/clock").json() == {"now": 1_800_003_600.0}
+
+
+def test_a_control_operation_without_an_account_says_how_to_name_one(
+    sandbox_http: httpx.Client,
+) -> None:
+    response = sandbox_http.post(f"{NA}/_sandbox/remove-user", json={"user_id": "u"})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"error": "name the account: `account` (an id, or KIND:ID)"},
+    )

@@ -33,11 +33,15 @@ def test_serve_prints_export_lines_a_shell_accepts() -> None:
             lines.append(line.rstrip("\n"))
         assert process.stderr is not None
         hint = process.stderr.readline()  # written after the export lines
+        serving = process.stderr.readline()
     finally:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=10)
     assert all(line.startswith("export AMAZON_ADS_") for line in lines), lines
     assert "paste the export lines above into another shell" in hint
+    assert serving == (
+        "# serving the sandbox world 'demo' from the built-in demo seed, in memory (not saved)\n"
+    )
     # What a user's shell makes of them, pasted as printed.
     script = "\n".join([*lines, 'printf "%s\\n" "$AMAZON_ADS_CLIENT_ID" \\'])
     script += (

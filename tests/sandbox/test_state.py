@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import ConfigError
+from reconciler.model import ScopeKind
 from reconciler.sandbox import World, open_state
 from tests.sandbox.helpers import ACME, AMC
 
@@ -145,3 +146,74 @@ def test_clock_only_moves_forward(sandbox_world: World) -> None:
     assert sandbox_world.now() == 1005.0
     with pytest.raises(ValueError, match="forward"):
         sandbox_world.advance_clock(-1)
+
+
+def test_the_example_seed_has_people_on_every_kind() -> None:
+    world = World.from_seed_file(Path(__file__).parents[2] / "examples" / "sandbox-seed.yaml")
+    assert all(world.accounts[kind] for kind in ScopeKind)
+    owners = {
+        u.user_id
+        for accounts in world.accounts.values()
+        for account in accounts.values()
+        for u in account.users
+        if u.email == "owner@example.com"
+    }
+    assert owners == {"amzn1.account.OWNER"}
+
+
+def test_a_seed_of_other_kinds_lists_every_problem() -> None:
+    seed = {
+        "manager_accounts": [
+            {
+                "id": "M1",
+                "name": "M",
+                "users": [{"email": "a@x.example", "permissions": ["campaign_edit"]}],
+            }
+        ],
+        "ad_accounts": [
+            {"id": "G1", "type": "global"},
+            {
+                "id": "D1",
+                "type": "dsp",
+                "users": [{"email": "b@x.example", "permissions": ["billing_view"]}],
+            },
+            {
+                "id": "S1",
+                "type": "sponsored-ads",
+                "invitations": [{"email": "c@x.example", "countries": ["EU"]}],
+            },
+        ],
+    }
+    with pytest.raises(ConfigError) as caught:
+        World.from_seed(seed)
+    assert str(caught.value).splitlines() == [
+        "invalid sandbox seed:",
+        "  <seed>: manager_accounts[0].users[0]: a manager account does not support custom "
+        "permissions: use type ROLE",
+        "  <seed>: ad_accounts[0]: type 'global' is not one of sponsored-ads, dsp",
+        "  <seed>: ad_accounts[1].users[0]: unknown permission 'billing_view' for a DSP account; "
+        "it takes campaign_edit, creatives_edit, reports_edit, reports_limited",
+        "  <seed>: ad_accounts[2].invitations[0]: 'EU' is not a country code; use AE, AU, BE, BR, "
+        "CA, CL, CO, DE, EG, ES, FR, GB, IE, IN, IT, JP, MX, NG, NL, PL, SA, SE, SG, TR, US, ZA",
+    ]
+
+
+def test_a_state_file_from_before_other_kinds_loads_as_it_was(
+    sandbox_world: World, tmp_path: Path
+) -> None:
+    old = sandbox_world.snapshot()
+    del old["ad_accounts"]
+    for manager in old["manager_accounts"]:
+        for key in ("users", "invitations", "viewer_only"):
+            manager.pop(key, None)
+    for account in old["amc_accounts"]:
+        account.pop("kind")
+        for user in account["users"]:
+            for key in ("permissions", "countries", "more"):
+                user.pop(key)
+        for invitation in account["invitations"]:
+            for key in ("permissions", "countries"):
+                invitation.pop(key)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({**old}))
+    assert World.load(path).snapshot() == sandbox_world.snapshot()

@@ -756,7 +756,7 @@ def test_an_expired_invitations_role_is_not_adopted_and_blocks_nothing_else(
     world["amc_accounts"][0]["invitations"] = [{"email": "ann@corp.example", "role": "admin"}]
     state, folder = setup(tmp_path, capsys, world, {"access.yaml": text})
     [invitation] = World.load(state).amc[AMC].invitations
-    expire = ("sandbox", "expire", AMC, invitation.invitation_id, "--state", state)
+    expire = ("sandbox", "expire", AMC, invitation.invitation_id, "--sandbox-state", state)
     assert run(capsys, *expire)[0] == EXIT_OK
     code, out = adopt(capsys, state, folder)
     assert code == EXIT_CHANGES, out
@@ -831,7 +831,7 @@ def test_an_unlisted_expired_invitation_is_not_added_and_blocks_nothing_else(
     world["amc_accounts"][0]["invitations"] = [{"email": "old@corp.example", "role": "viewer"}]
     state, folder = setup(tmp_path, capsys, world, {"access.yaml": text})
     [invitation] = World.load(state).amc[AMC].invitations
-    expire = ("sandbox", "expire", AMC, invitation.invitation_id, "--state", state)
+    expire = ("sandbox", "expire", AMC, invitation.invitation_id, "--sandbox-state", state)
     assert run(capsys, *expire)[0] == EXIT_OK
     code, out = adopt(capsys, state, folder)
     assert code == EXIT_CHANGES, out

@@ -26,7 +26,7 @@ def test_adopt_against_the_last_apply_keeps_what_is_merged_but_not_applied(
     # Behind git's back: ann promoted in the console, a stranger added.
     console_role(capsys, state, "ann", "admin")
     code, out = run(
-        capsys, "sandbox", "add-user", "--state", state, AMC, "zed@corp.example",
+        capsys, "sandbox", "add-user", "--sandbox-state", state, AMC, "zed@corp.example",
         "--role", "viewer", "--user-id", "amzn1.account.ZED",
     )  # fmt: skip
     assert code == 0, out

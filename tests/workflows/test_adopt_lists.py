@@ -129,7 +129,9 @@ def setup(
     seed_file = tmp_path / "seed.yaml"
     seed_file.write_text(yaml.safe_dump(seed), encoding="utf-8")
     state = str(tmp_path / "state.json")
-    assert run(capsys, "sandbox", "reset", "--state", state, "--seed", str(seed_file))[0] == 0
+    assert (
+        run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed_file))[0] == 0
+    )
     folder = tmp_path / "m"
     folder.mkdir()
     (folder / "access.yaml").write_text(manifest, encoding="utf-8")

@@ -98,7 +98,9 @@ def setup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, Path
     seed = tmp_path / "seed.yaml"
     seed.write_text(yaml.safe_dump(SEED), encoding="utf-8")
     state = str(tmp_path / "state.json")
-    assert run(capsys, "sandbox", "reset", "--state", state, "--seed", str(seed))[0] == EXIT_OK
+    assert (
+        run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed))[0] == EXIT_OK
+    )
     folder = tmp_path / "m"
     folder.mkdir()
     (folder / "access.yaml").write_text(MANIFEST, encoding="utf-8")
@@ -107,7 +109,7 @@ def setup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, Path
 
 def drift_the_world(state: str, capsys: pytest.CaptureFixture[str]) -> None:
     def sandbox(*argv: str) -> None:
-        code, out = run(capsys, "sandbox", *argv, "--state", state)
+        code, out = run(capsys, "sandbox", *argv, "--sandbox-state", state)
         assert code == EXIT_OK, out
 
     # A viewer promoted in the console.
@@ -229,7 +231,7 @@ def test_a_member_promoted_on_one_account_leaves_the_group_alone_elsewhere(
         ("remove-user", AMC2, "amzn1.account.BEA"),
         ("add-user", AMC2, "bea@corp.example", "--role", "admin", "--user-id", "amzn1.account.BEA"),
     ):
-        assert run(capsys, "sandbox", *argv, "--state", state)[0] == EXIT_OK
+        assert run(capsys, "sandbox", *argv, "--sandbox-state", state)[0] == EXIT_OK
     before = (folder / "access.yaml").read_text(encoding="utf-8")
     code, out = run(capsys, "adopt", "--sandbox-state", state, str(folder))
     assert code == EXIT_CHANGES, out

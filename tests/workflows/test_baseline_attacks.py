@@ -74,7 +74,7 @@ def test_adopt_never_raises_a_role_a_merged_change_set_lower(
     code, out = run(capsys, "apply", "--sandbox-state", state, "--auto-approve", str(repo / "m"))
     assert code == EXIT_OK, out
     code, out = run(
-        capsys, "sandbox", "add-user", "--state", state, AMC, "ann@corp.example",
+        capsys, "sandbox", "add-user", "--sandbox-state", state, AMC, "ann@corp.example",
         "--role", "admin", "--user-id", "amzn1.account.ANN",
     )  # fmt: skip
     assert code == EXIT_OK, out
@@ -146,7 +146,9 @@ def test_a_console_unlink_of_a_link_relisted_by_another_id_is_not_called_unappli
     seed_file = tmp_path / "seed.yaml"
     seed_file.write_text(yaml.safe_dump(DSP_WORLD), encoding="utf-8")
     state = str(tmp_path / "state.json")
-    assert run(capsys, "sandbox", "reset", "--state", state, "--seed", str(seed_file))[0] == 0
+    assert (
+        run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed_file))[0] == 0
+    )
     shop = {"id": "ENTITYATTACK0001"}
     a = links_commit(
         repo, [shop, {"id": "5830000000001", "idType": "DSP_ADVERTISER_ID"}], "A (applied)"
@@ -154,7 +156,9 @@ def test_a_console_unlink_of_a_link_relisted_by_another_id_is_not_called_unappli
     no_changes(capsys, state, repo)  # A is what is live
     links_commit(repo, [shop, {"id": "ENTITYATTACKDSP1"}], "B: the same link, by account id")
     no_changes(capsys, state, repo)  # B changes nothing live
-    code, out = run(capsys, "sandbox", "unlink", "--state", state, MANAGER, "ENTITYATTACKDSP1")
+    code, out = run(
+        capsys, "sandbox", "unlink", "--sandbox-state", state, MANAGER, "ENTITYATTACKDSP1"
+    )
     assert code == EXIT_OK, out
     code, out = drift(capsys, state, repo, "--baseline", a)
     assert code == EXIT_CHANGES, out
@@ -169,13 +173,17 @@ def test_adopt_against_the_last_apply_adopts_a_console_unlink_and_keeps_a_merged
     seed_file = tmp_path / "seed.yaml"
     seed_file.write_text(yaml.safe_dump(DSP_WORLD), encoding="utf-8")
     state = str(tmp_path / "state.json")
-    assert run(capsys, "sandbox", "reset", "--state", state, "--seed", str(seed_file))[0] == 0
+    assert (
+        run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed_file))[0] == 0
+    )
     dsp = {"id": "5830000000001", "idType": "DSP_ADVERTISER_ID"}
     a = links_commit(repo, [{"id": "ENTITYATTACK0001"}, dsp], "A (applied)")
     no_changes(capsys, state, repo)
     # Merged, not applied: the DSP link goes (prune). Console: shop 1 is unlinked.
     links_commit(repo, [{"id": "ENTITYATTACK0001"}], "B: the DSP link goes")
-    code, out = run(capsys, "sandbox", "unlink", "--state", state, MANAGER, "ENTITYATTACK0001")
+    code, out = run(
+        capsys, "sandbox", "unlink", "--sandbox-state", state, MANAGER, "ENTITYATTACK0001"
+    )
     assert code == EXIT_OK, out
     code, out = run(capsys, "adopt", "--baseline", a, "--sandbox-state", state, str(repo / "m"))
     assert code == EXIT_CHANGES, out
@@ -200,7 +208,9 @@ def pinned_without_email(
     no_changes(capsys, state, root)
     quinn = {"userId": "amzn1.account.QUINN", "role": "viewer"}
     commit(root, [BOSS, only_ann, CY, quinn], "B: quinn by id")
-    code, out = run(capsys, "sandbox", "remove-user", "--state", state, AMC, "amzn1.account.ANN")
+    code, out = run(
+        capsys, "sandbox", "remove-user", "--sandbox-state", state, AMC, "amzn1.account.ANN"
+    )
     assert code == EXIT_OK, out
     code, out = run(capsys, "adopt", "--baseline", a, "--sandbox-state", state, str(root / "m"))
     assert code == EXIT_CHANGES, out
@@ -242,7 +252,9 @@ def dropped_account(
     seed_file = tmp_path / "seed.yaml"
     seed_file.write_text(yaml.safe_dump(world), encoding="utf-8")
     state = str(tmp_path / "state.json")
-    assert run(capsys, "sandbox", "reset", "--state", state, "--seed", str(seed_file))[0] == 0
+    assert (
+        run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed_file))[0] == 0
+    )
     two = {
         "version": 1,
         "amcAccounts": [

@@ -114,7 +114,7 @@ def test_adopt_never_raises_a_role_over_a_merged_renewal_of_a_grant_ref_ended(
     # In the console, ann is let back in as admin; B (merged, not applied yet) renews her
     # grant as viewer. What ann's role should be was decided in B's review.
     code, out = run(
-        capsys, "sandbox", "add-user", "--state", state, AMC, "ann@corp.example",
+        capsys, "sandbox", "add-user", "--sandbox-state", state, AMC, "ann@corp.example",
         "--role", "admin", "--user-id", "amzn1.account.ANN",
     )  # fmt: skip
     assert code == EXIT_OK, out
@@ -135,7 +135,7 @@ def test_a_console_readd_after_an_expiring_cleanup_is_not_called_unapplied(
     # B: `adopt --expiring`'s pull request drops the ended entry (nothing for apply to do).
     commit(repo, [BOSS, CY], "B: adopt --expiring")
     code, out = run(
-        capsys, "sandbox", "add-user", "--state", state, AMC, "ann@corp.example",
+        capsys, "sandbox", "add-user", "--sandbox-state", state, AMC, "ann@corp.example",
         "--role", "viewer", "--user-id", "amzn1.account.ANN",
     )  # fmt: skip
     assert code == EXIT_OK, out  # someone lets ann back in through the console
@@ -207,7 +207,7 @@ def test_a_console_readd_of_a_grant_still_ended_in_git_is_expired_and_never_adop
     a = commit(repo, [BOSS, {**ANN, "expires": day(-2)}, CY], "A: ann's access ended")
     apply(capsys, state, repo)
     code, out = run(
-        capsys, "sandbox", "add-user", "--state", state, AMC, "ann@corp.example",
+        capsys, "sandbox", "add-user", "--sandbox-state", state, AMC, "ann@corp.example",
         "--role", "admin", "--user-id", "amzn1.account.ANN",
     )  # fmt: skip
     assert code == EXIT_OK, out

@@ -57,7 +57,9 @@ def seed(tmp_path: Path, capsys: pytest.CaptureFixture[str], amc_ids: list[str])
     path = tmp_path / "seed.yaml"
     path.write_text(yaml.safe_dump(_seed(amc_ids)), encoding="utf-8")
     state = str(tmp_path / "state.json")
-    assert run(capsys, "sandbox", "reset", "--state", state, "--seed", str(path))[0] == EXIT_OK
+    assert (
+        run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(path))[0] == EXIT_OK
+    )
     return state
 
 
@@ -273,7 +275,9 @@ def test_an_invitation_accepted_elsewhere_between_plan_and_merge_does_not_refuse
     # Between plan and merge pat accepts the invitation to A1, and another pull request
     # changes A5 and is merged first.
     (invitation,) = World.load(state).amc[AMC[0]].invitations
-    code, out = run(capsys, "sandbox", "accept", AMC[0], invitation.invitation_id, "--state", state)
+    code, out = run(
+        capsys, "sandbox", "accept", AMC[0], invitation.invitation_id, "--sandbox-state", state
+    )
     assert code == EXIT_OK, out
     dee = {"email": "dee@corp.example", "role": "viewer"}
     commit(repo, "merged: dee to A5, carol to A4", extra={AMC[3]: [carol], AMC[4]: [dee]})
@@ -298,7 +302,9 @@ def test_a_change_on_a_covered_account_still_refuses_the_saved_plan(
     commit(repo, "invite carol to A4", extra={AMC[3]: [carol]})
     saved = tmp_path / "plan.json"
     assert plan(capsys, state, repo, "--changed-since", sha, "--out", str(saved))[0] == 0
-    code, out = run(capsys, "sandbox", "remove-user", "--state", state, AMC[3], "amzn1.account.ANN")
+    code, out = run(
+        capsys, "sandbox", "remove-user", "--sandbox-state", state, AMC[3], "amzn1.account.ANN"
+    )
     assert code == EXIT_OK, out
     code, out = run(
         capsys, "apply", "--sandbox-state", state, "--plan", str(saved), str(repo / "m")
@@ -307,7 +313,7 @@ def test_a_change_on_a_covered_account_still_refuses_the_saved_plan(
     assert "the plan is stale: live state changed since it was made:" in out
     assert invitations(state, AMC[3]) == {}
     # A4 meaning something else on merge refuses it too.
-    run(capsys, "sandbox", "add-user", "--state", state, AMC[3], "ann@corp.example",
+    run(capsys, "sandbox", "add-user", "--sandbox-state", state, AMC[3], "ann@corp.example",
         "--role", "viewer", "--user-id", "amzn1.account.ANN")  # fmt: skip
     commit(repo, "carol as admin", extra={AMC[3]: [{**carol, "role": "admin"}]})
     code, out = run(
@@ -449,7 +455,7 @@ def test_apply_and_drift_take_changed_since(
     carol = {"email": "carol@corp.example", "role": "viewer"}
     commit(repo, "invite carol to A4", extra={AMC[3]: [carol]})
     # A console change on A2 is not this change's: drift since BASE does not see it.
-    run(capsys, "sandbox", "remove-user", "--state", state, AMC[1], "amzn1.account.ANN")
+    run(capsys, "sandbox", "remove-user", "--sandbox-state", state, AMC[1], "amzn1.account.ANN")
     code, out = run(
         capsys, "drift", "--sandbox-state", state, "--changed-since", sha, str(repo / "m")
     )
@@ -493,7 +499,7 @@ def test_one_account_of_a_hundred_reads_at_most_two_percent_of_a_full_plan(
     assert 0 < scoped <= 0.02 * full, (scoped, full)
     assert "+ invite carol@corp.example as viewer" in out
     # A console change elsewhere before the merge: the saved plan still applies.
-    run(capsys, "sandbox", "remove-user", "--state", state, many[7], "amzn1.account.ANN")
+    run(capsys, "sandbox", "remove-user", "--sandbox-state", state, many[7], "amzn1.account.ANN")
     code, out = run(
         capsys, "apply", "--sandbox-state", state, "--plan", str(saved), str(repo / "m")
     )
