@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.model import Desired, DesiredUser, Scope, ScopeKind, Source, amc_scope
+from reconciler.model import KINDS, Desired, DesiredUser, Scope, ScopeKind, Source, amc_scope
 from reconciler.planning.access import Review, ReviewOf
 
 
@@ -52,13 +52,11 @@ def due(desired: Desired, *, now: float) -> tuple[Due, ...]:
     review = review_of(desired, now=now)
     out: list[Due] = []
     for account in desired.amc_accounts:
-        label = (
-            f"AMC account {account.name} ({account.id})"
-            if account.name
-            else (f"AMC account {account.id}")
-        )
+        scope = amc_scope(account.id)
+        noun = KINDS[scope.kind].noun
+        label = f"{noun} {account.name} ({account.id})" if account.name else f"{noun} {account.id}"
         for user in account.users:
-            found = review(amc_scope(account.id), user)
+            found = review(scope, user)
             if found is None or found.due > now or user.source is None:
                 continue
             out.append(
