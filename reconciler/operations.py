@@ -321,5 +321,8 @@ def _converged(report: ApplyReport, the_plan: Plan, desired: Desired) -> ApplyRe
         report,
         converged=again.in_sync and not report.problems,
         remaining=again.actions,
-        problems=(*report.problems, *(n.message for n in again.unrestorable + again.held)),
+        problems=(
+            *report.problems,
+            *(n.message for n in again.unrestorable + again.held + again.kept + again.off_policy),
+        ),
     )

@@ -246,6 +246,14 @@ class DriftClass(StrEnum):
     EXPIRING_SOON = "expiring-soon"
     READ_INCOMPLETE = "read-incomplete"
     IDENTITY_UNRESOLVED = "identity-unresolved"
+    # A change a safety rule keeps back: protectedUsers, or the last active admin.
+    KEPT = "kept-back"
+    # A live user whose role reconciler does not manage: listed; drift only when it breaks
+    # the manifests' policy (`OFF_POLICY`).
+    UNMANAGED_ROLE = "unmanaged-role"
+    OFF_POLICY = "unmanaged-role-off-policy"
+    # `--baseline REF`: an account managed at REF and not now, whose people keep access.
+    NO_LONGER_MANAGED = "no-longer-managed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +357,11 @@ class Baseline:
     commit: str
     keys: frozenset[tuple[str, str]] = frozenset()
     unsure: frozenset[str] = frozenset()
+    # Accounts the manifests at REF manage and today's do not: their people keep access
+    # and nothing watches them any more (drift).
+    dropped: tuple[Notice, ...] = ()
+    # What the policy changed since REF, a loosening marked as such.
+    policy_changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +392,13 @@ class Plan:
     expiries: tuple[Expiry, ...] = ()
     # `--baseline REF`: what tells a console change from a manifest change not applied yet.
     baseline: Baseline | None = None
+    # Changes a safety rule keeps back (a protected user, an account's last active admin):
+    # drift, never "in sync".
+    kept: tuple[Notice, ...] = ()
+    # Live users whose role reconciler does not manage: within the policy (listed, not
+    # drift), and outside it (a domain `allowedEmailDomains` does not allow: drift).
+    unmanaged: tuple[Notice, ...] = ()
+    off_policy: tuple[Notice, ...] = ()
     format_version: int = FORMAT_VERSION
 
     @property
@@ -394,7 +414,15 @@ class Plan:
     def in_sync(self) -> bool:
         """Live state is what the manifests say: nothing to do, nothing held back for want of
         proof, nothing that cannot be restored. `drift` exits 2 unless this holds."""
-        return not (self.actions or self.held or self.unrestorable or self.unread)
+        return not (
+            self.actions
+            or self.held
+            or self.unrestorable
+            or self.unread
+            or self.kept
+            or self.off_policy
+            or (self.baseline is not None and self.baseline.dropped)
+        )
 
     @property
     def scopes_touched(self) -> tuple[Scope, ...]:

@@ -1061,11 +1061,11 @@ def test_a_look_alike_domain_shown_by_the_api_is_not_an_allowed_domain(
     text = (
         "version: 1\n"
         "policy:\n"
-        "  allowedEmailDomains: [kcorp.example]\n"
+        "  allowedEmailDomains: [kcorp.example, corp.example]\n"
         "amcAccounts:\n"
         f"  - id: {AMC}\n"
         "    users:\n"
-        "      - {email: boss@kcorp.example, userId: amzn1.account.BOSS, role: admin}\n"
+        "      - {email: boss@corp.example, userId: amzn1.account.BOSS, role: admin}\n"
     )
     kelvin = {"email": "mal@\u212acorp.example", "user_id": "amzn1.account.MAL", "role": "VIEWER"}
     state, folder = setup(tmp_path, capsys, seed((AMC, [BOSS, kelvin])), {"access.yaml": text})

@@ -262,6 +262,8 @@ def test_a_plan_file_with_a_baseline_shows_applies_and_refuses_tampering(
         "commit": a,
         "alsoInBaseline": [{"scope": f"amc:{AMC}", "target": "user:amzn1.account.ANN"}],
         "heldBackInBaseline": [],
+        "noLongerManaged": [],
+        "policyChanges": [],
     }
     classes = {item["class"] for item in data["drift"]}
     assert classes == {"changed", "unapplied"}

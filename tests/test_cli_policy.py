@@ -13,7 +13,7 @@ import yaml
 
 from reconciler.cli import main
 from reconciler.digest import desired_digest
-from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
 from reconciler.manifest import load_manifests
 from reconciler.planfile import read as read_plan
 from reconciler.sandbox import World
@@ -166,12 +166,38 @@ def test_a_protected_user_survives_an_apply_of_manifests_that_omit_them(
 ) -> None:
     m = manifests(tmp_path, PEOPLE[:5], policy=f"  protectedUsers: [{uid('gus')}]\n")
     code, out, _ = run(capsys, "apply", "--sandbox", "--auto-approve", m)
-    assert code == EXIT_OK, out
+    assert code == EXIT_PARTIAL, out  # done, but live is not what the manifests say
     assert f"kept: revoking g***@corp.example ({uid('gus')}) not planned; protected by" in out
     assert users(team) == {uid(n) for n in (*PEOPLE[:5], "gus")}
-    # Converged means: the next plan keeps them again, and changes nothing.
+    # The next plan keeps them again and changes nothing, but what protection keeps is
+    # drift, never "matches".
     code, out, _ = run(capsys, "plan", "--sandbox", "--detailed-exitcode", m)
-    assert code == EXIT_OK and "kept: revoking g***@corp.example" in out
+    assert code == EXIT_CHANGES and "kept: revoking g***@corp.example" in out
+    code, out, _ = run(capsys, "drift", "--sandbox", m)
+    assert code == EXIT_CHANGES and "[kept back by a safety rule]" in out
+    assert "Live state matches" not in out
+
+
+def test_a_look_alike_of_a_protected_address_is_not_protected(
+    team: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's example: the bot is protected by address and pinned. An admin added in
+    the console whose masked address fits the bot's is someone else: drift says so and
+    apply removes them."""
+    for who in ("rogue", "reconciler-bot"):
+        console = ("sandbox", "add-user", TEAM, f"{who}@corp.example", "--role", "admin")
+        assert run(capsys, *console, "--user-id", uid(who.split("-")[-1]))[0] == EXIT_OK
+    m = manifests(tmp_path, PEOPLE, policy="  protectedUsers: [reconciler-bot@corp.example]\n")
+    team_yaml = Path(m) / "team.yaml"
+    team_yaml.write_text(
+        team_yaml.read_text()
+        + f"      - {{email: reconciler-bot@corp.example, userId: {uid('bot')}, role: admin}}\n"
+    )
+    code, out, _ = run(capsys, "drift", "--sandbox", m)
+    assert code == EXIT_CHANGES, out
+    assert f"revoke user r***@corp.example ({uid('rogue')}, admin)" in out
+    assert run(capsys, "apply", "--sandbox", "--auto-approve", m)[0] == EXIT_OK
+    assert uid("rogue") not in users(team) and uid("bot") in users(team)
 
 
 def test_validate_enforces_allowed_domains_and_admin_groups(

@@ -161,19 +161,24 @@ def test_an_expired_invitation_is_revoked_whatever_prune_says(
     assert run(capsys, "drift", "--sandbox-state", state, folder)[0] == EXIT_OK
 
 
-def test_an_expired_entry_fitted_by_masked_address_only_is_held_not_removed(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("prune", [True, False])
+def test_an_expired_entry_fitted_by_masked_address_only_is_removed(
+    prune: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Amazon masks every address, so an unpinned expiry is always a masked fit: the ended
+    entry is the only one the live user can be, and time ends the access whatever prune
+    says."""
     andrew = {"email": "andrew@corp.example", "user_id": "amzn1.account.ANDREW", "role": "VIEWER"}
     state = seed_state(tmp_path, capsys, [BOSS_SEED, andrew])
     doc = account([BOSS, {"email": "andrew@corp.example", "role": "viewer", "expires": PAST}])
+    doc["amcAccounts"][0]["prune"] = prune
     folder = write(tmp_path, doc)
     code, out = run(capsys, "drift", "--sandbox-state", state, folder)
-    assert code == EXIT_CHANGES, out  # an expired grant may still be live
-    assert "fits it by masked address only, so it is not removed" in out
-    assert "[identity unresolved]" in out
-    assert run(capsys, "apply", "--sandbox-state", state, "--auto-approve", folder)[0] != EXIT_OK
-    assert "amzn1.account.ANDREW" in live_ids(state)
+    assert code == EXIT_CHANGES, out
+    assert "[grant expired] amc:" in out and "revoke user a***@corp.example" in out
+    assert run(capsys, "apply", "--sandbox-state", state, "--auto-approve", folder)[0] == EXIT_OK
+    assert "amzn1.account.ANDREW" not in live_ids(state)
+    assert run(capsys, "drift", "--sandbox-state", state, folder)[0] == EXIT_OK
 
 
 @pytest.mark.parametrize(

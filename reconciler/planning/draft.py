@@ -36,6 +36,9 @@ class Draft:
     unrestorable: list[Notice] = field(default_factory=list)
     unread: list[Notice] = field(default_factory=list)  # scopes skipped: read incomplete
     expiries: list[Expiry] = field(default_factory=list)  # `expires:` past or coming soon
+    kept: list[Notice] = field(default_factory=list)  # changes a safety rule keeps back
+    unmanaged: list[Notice] = field(default_factory=list)  # roles we do not manage
+    off_policy: list[Notice] = field(default_factory=list)  # ... outside the policy
 
 
 def where(source: object | None, fallback: str = "the manifests") -> str:
@@ -44,8 +47,12 @@ def where(source: object | None, fallback: str = "the manifests") -> str:
 
 
 def day(epoch: float) -> str:
-    """An `expires:` moment as written: the date alone when it is 00:00 UTC (a bare date)."""
-    moment = datetime.fromtimestamp(epoch, UTC)
+    """An `expires:` moment as written: the date alone when it is 00:00 UTC (a bare date).
+    Total, like `when`."""
+    try:
+        moment = datetime.fromtimestamp(epoch, UTC)
+    except (OverflowError, OSError, ValueError):
+        return when(epoch)
     if moment.hour == moment.minute == moment.second == 0:
         return moment.strftime("%Y-%m-%d")
     return when(epoch)

@@ -60,6 +60,9 @@ def summary_line(plan: Plan) -> str:
             (plan.unread, "account(s) not read completely"),
             (plan.held, "held back until identity is proven"),
             (plan.unrestorable, "that cannot be restored"),
+            (plan.kept, "kept back by a safety rule"),
+            (plan.off_policy, "outside the policy (role not managed)"),
+            (plan.baseline.dropped if plan.baseline else (), "account(s) no longer managed"),
         )
         if items
     ]
@@ -88,11 +91,23 @@ def sections(plan: Plan) -> list[tuple[str, str, list[str]]]:
         ("Read incomplete (nothing planned there):", "!", lines(plan.unread)),
         ("Cannot restore:", "!", lines(plan.unrestorable)),
         ("Held back until identity is proven:", "!", lines(plan.held)),
+        ("Kept back by a safety rule (drift until settled):", "!", lines(plan.kept)),
+        (
+            "Role not managed, outside the policy (remove them in the console):",
+            "!",
+            lines(plan.off_policy),
+        ),
+        (
+            "No longer managed (nothing watches these accounts any more):",
+            "!",
+            lines(plan.baseline.dropped if plan.baseline else ()),
+        ),
         (
             "Proposed pins (`reconciler pin PATH...` writes them):",
             "",
             [pin_line(p) for p in plan.pins],
         ),
+        ("Roles reconciler does not manage (left alone):", "", lines(plan.unmanaged)),
     ]
 
 
