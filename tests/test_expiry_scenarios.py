@@ -245,3 +245,36 @@ def test_adopt_expiring_removes_what_ends_soon_for_review(
     assert after == "".join(kept)
     code, out = run(capsys, "adopt", "--expiring", str(folder))
     assert code == EXIT_OK and "Nothing to adopt." in out, out
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+def test_an_instant_outside_the_calendar_is_refused_by_every_command(
+    value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = seed_state(tmp_path, capsys, [BOSS_SEED])
+    folder = write(
+        tmp_path, account([BOSS, {"email": "x@corp.example", "role": "viewer", "expires": value}])
+    )
+    where = f"{folder}/amc.yaml:10:14: `expires: {value}` is "
+    for command in ("validate", "plan", "drift", "apply", "adopt"):
+        extra = ("--auto-approve",) if command == "apply" else ()
+        extra += ("--expiring",) if command == "adopt" else ()
+        api = () if command == "validate" else ("--sandbox-state", state)
+        code, out = run(capsys, command, *api, *extra, folder)
+        assert code == EXIT_ERROR and where in out and "outside the calendar" in out, out
+
+
+@pytest.mark.parametrize("value", ["0001-01-01", "9999-12-31T23:59:59Z"])
+def test_the_calendars_edges_are_planned_and_shown(
+    value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tom = {"email": "tom@corp.example", "user_id": "amzn1.account.TOM", "role": "VIEWER"}
+    state = seed_state(tmp_path, capsys, [BOSS_SEED, tom])
+    entry = {"email": "tom@corp.example", "userId": "amzn1.account.TOM", "expires": value}
+    folder = write(tmp_path, account([BOSS, {**entry, "role": "viewer"}]))
+    ended = value.startswith("0001")
+    code, out = run(capsys, "drift", "--sandbox-state", state, "--expiring-within", "9e9", folder)
+    assert code == (EXIT_CHANGES if ended else EXIT_OK), out
+    assert ("expired on 0001-01-01" if ended else "expires on 9999-12-31 23:59 UTC") in out
+    code, out = run(capsys, "adopt", "--sandbox-state", state, "--expiring", folder)
+    assert code in (EXIT_OK, EXIT_CHANGES) and "Traceback" not in out, out

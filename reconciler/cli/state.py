@@ -173,7 +173,11 @@ _EPILOG_PLAN = epilog(
 )
 _EPILOG_DRIFT = epilog(
     env=_API_ENV,
-    exits=((EXIT_OK, "in sync"), (EXIT_CHANGES, "drifted"), (EXIT_ERROR, "error or refused")),
+    exits=(
+        (EXIT_OK, "in sync"),
+        (EXIT_CHANGES, "drifted (even where applying it would be refused)"),
+        (EXIT_ERROR, "error, or a read that failed or may be incomplete"),
+    ),
 )
 _EPILOG_APPLY = epilog(
     env=_API_ENV,
@@ -382,9 +386,24 @@ def drift(
         _render(the_plan, output_format, mask=mask_emails, show_waiting=show_waiting), nl=False
     )
     _step_summary(the_plan, mask=mask_emails)
+    ctx.exit(_drift_exit(the_plan))
+
+
+def _drift_exit(the_plan: Plan) -> int:
+    """drift never applies: a drifted world is drift (2) whatever the guards would say of
+    applying it, the refusal said on stderr. A read that failed or may be incomplete is an
+    error (1), not drift: nothing can be said of what it did not see."""
+    unread = any(r.guard == "incomplete-read" for r in the_plan.refusals)
+    if the_plan.refused and (unread or the_plan.in_sync):
+        return _refused(the_plan)
     if the_plan.refused:
-        ctx.exit(_refused(the_plan))
-    ctx.exit(EXIT_OK if the_plan.in_sync else EXIT_CHANGES)
+        n = len(the_plan.refusals)
+        click.echo(
+            f"drift: applying this would be refused by {n} guard{'s' if n != 1 else ''} "
+            "(listed on top of the plan); the drift is listed all the same.",
+            err=True,
+        )
+    return EXIT_OK if the_plan.in_sync else EXIT_CHANGES
 
 
 def _approved(auto_approve: bool) -> bool:

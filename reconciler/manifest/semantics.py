@@ -23,6 +23,7 @@ order of files and entries never changes the result.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -72,32 +73,57 @@ class Expiry:
     source: Source
 
 
+# The documented forms of `expires:`, and no other: a date, or a date and a time (minutes,
+# optionally seconds and a fraction) with a zone. `datetime.fromisoformat` alone also takes
+# ISO week and ordinal dates, the basic format and a space for the `T`: not documented,
+# easy to misread, so refused.
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_TIME = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?"
+    r"(?P<zone>Z|[+-]\d{2}:\d{2})?"
+)
+
+
 def parse_expires(text: str) -> float | str:
     """`expires:` as UTC epoch seconds, or what is wrong with it (issue #15).
 
     Decision: a bare date (`2026-12-31`) means 00:00 UTC that day: the access is gone on the
     date written, in every time zone, and never lasts longer than the date says. A date and
     time must carry its zone (`Z`, `+01:00`): a time without one would mean something else
-    on every machine."""
+    on every machine. The instant must be within the calendar in UTC (0001-01-01 00:00 to
+    9999-12-31 23:59:59): one outside could not be shown or compared by anything
+    downstream."""
     value = text.strip()
-    if len(value) == 10:
+    bad = (
+        f"`expires: {value}` is not a date or a date and time: write 2026-12-31 "
+        "(00:00 UTC that day) or 2026-12-31T17:00:00+01:00"
+    )
+    if _DATE.fullmatch(value):
         try:
             day = date.fromisoformat(value)
         except ValueError:
-            pass
-        else:
-            return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+            return bad
+        return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+    form = _DATE_TIME.fullmatch(value)
+    if form is None:
+        return bad
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        return (
-            f"`expires: {value}` is not a date or a date and time: write 2026-12-31 "
-            "(00:00 UTC that day) or 2026-12-31T17:00:00+01:00"
-        )
-    if moment.tzinfo is None or moment.utcoffset() is None:
+        return bad
+    if form["zone"] is None or moment.utcoffset() is None:
         return (
             f"`expires: {value}` has a time but no zone, so it would mean another moment on "
             "every machine: add one, e.g. `Z` for UTC or `+01:00`"
+        )
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        early = form["date"].startswith("0001-")
+        edge = "before 0001-01-01 00:00 UTC" if early else "after 9999-12-31 23:59:59 UTC"
+        return (
+            f"`expires: {value}` is {edge}, outside the calendar: write an instant between "
+            "0001-01-01 and 9999-12-31 in UTC"
         )
     return moment.timestamp()
 

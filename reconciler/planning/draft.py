@@ -54,7 +54,7 @@ def day(epoch: float) -> str:
     except (OverflowError, OSError, ValueError):
         return when(epoch)
     if moment.hour == moment.minute == moment.second == 0:
-        return moment.strftime("%Y-%m-%d")
+        return moment.date().isoformat()  # strftime's %Y drops a leading zero: 1-01-01
     return when(epoch)
 
 
@@ -62,6 +62,7 @@ def when(epoch: float) -> str:
     """A time for people. Total: a time from a file that no calendar holds (NaN, 1e300) is
     said to be so, never a traceback."""
     try:
-        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        moment = datetime.fromtimestamp(epoch, UTC)
+        return f"{moment.date().isoformat()} {moment:%H:%M} UTC"
     except (OverflowError, OSError, ValueError):
         return f"an impossible time ({epoch!r})"
