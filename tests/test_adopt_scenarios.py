@@ -242,3 +242,52 @@ def test_a_member_promoted_on_one_account_leaves_the_group_alone_elsewhere(
     )
     code, out = run(capsys, "plan", "--sandbox-state", state, "--detailed-exitcode", str(folder))
     assert code == EXIT_OK, out
+
+
+def test_merging_the_expiring_pull_request_ends_access_under_prune_false(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a `prune: false` account a deleted entry means "leave them alone", so adopt
+    --expiring keeps each ending entry as the marker that ends it: a date still to come is
+    brought to today, one passed is left. After the merge, apply removes both people."""
+    seed = tmp_path / "seed.yaml"
+    people = [("boss", "ADMIN"), ("tom", "VIEWER"), ("fay", "VIEWER"), ("amy", "VIEWER")]
+    users = [
+        {"email": f"{n}@corp.example", "user_id": f"amzn1.account.{n.upper()}", "role": r}
+        for n, r in people
+    ]
+    seed.write_text(yaml.safe_dump({"amc_accounts": [{"id": AMC1, "users": users}]}))
+    state = str(tmp_path / "state.json")
+    assert run(capsys, "sandbox", "reset", "--state", state, "--seed", str(seed))[0] == EXIT_OK
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3 * 86_400))
+    folder = tmp_path / "m"
+    folder.mkdir()
+    text = (
+        "version: 1\n"
+        "groups:\n"
+        "  auditors:\n"
+        f"    - {{email: amy@corp.example, userId: amzn1.account.AMY, expires: '{soon}'}}\n"
+        "amcAccounts:\n"
+        f"  - id: {AMC1}\n"
+        "    prune: false\n"
+        "    users:\n"
+        "      - {email: boss@corp.example, userId: amzn1.account.BOSS, role: admin}\n"
+        "      - {email: tom@corp.example, userId: amzn1.account.TOM, role: viewer,"
+        " expires: '2020-01-01'}\n"
+        f"      - {{email: fay@corp.example, userId: amzn1.account.FAY, role: viewer,"
+        f" expires: '{soon}'}}\n"
+        "      - {group: auditors, role: viewer}\n"
+    )
+    (folder / "amc.yaml").write_text(text, encoding="utf-8")
+    code, out = run(capsys, "adopt", "--expiring", str(folder))
+    assert code == EXIT_CHANGES, out
+    assert "kept as the marker that ends the access" in out
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    after = (folder / "amc.yaml").read_text(encoding="utf-8")
+    assert after == text.replace(f"'{soon}'", f'"{today}"')
+    apply = ("apply", "--sandbox-state", state, "--auto-approve", "--max-removal-fraction", "1")
+    code, out = run(capsys, *apply, str(folder))
+    assert code == EXIT_OK, out
+    live = {u.user_id for u in World.load(state).amc[AMC1].users}
+    assert live == {"amzn1.account.BOSS"}
+    assert run(capsys, "drift", "--sandbox-state", state, str(folder))[0] == EXIT_OK
