@@ -38,7 +38,13 @@ from reconciler.adopt import Adoption
 from reconciler.adopt import compute as compute_adoption
 from reconciler.api import AdsClient
 from reconciler.apply import MAX_ATTEMPTS, ActionResult, ApplyReport, Journal, apply_plan, check
-from reconciler.baseline import Revision, compare
+from reconciler.baseline import (
+    Revision,
+    compare,
+    no_longer_managed,
+    policy_changes,
+    unmanaged_since,
+)
 from reconciler.digest import action_meaning, desired_digest, plan_digest, short
 from reconciler.errors import (
     GuardError,
@@ -117,7 +123,21 @@ def plan(
     made = bind(make_plan(desired, live, policy), desired, context)
     if baseline is None:
         return made
-    return replace(made, baseline=compare(made, baseline, live, policy, desired))
+    shared = compare(made, baseline, live, policy, desired)
+    # Accounts REF manages and these manifests do not: read on their own (the plan's own
+    # read, which `apply --plan` compares, stays what these manifests manage).
+    gone = unmanaged_since(baseline, desired)
+    left: Live = Live()
+    if gone.amc_accounts or gone.manager_accounts:
+        left = read_live(gone, client.reader(), now=policy.now, progress=progress)
+    return replace(
+        made,
+        baseline=replace(
+            shared,
+            dropped=no_longer_managed(baseline, gone, left),
+            policy_changes=policy_changes(baseline.desired, desired),
+        ),
+    )
 
 
 def _all_scopes(live: Live, plan: Plan) -> set[Scope]:

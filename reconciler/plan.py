@@ -183,11 +183,13 @@ class Protected:
 
 @dataclass(frozen=True, slots=True)
 class AccountLimits:
-    """An AMC account's own `policy:` removal limits (None: the plan-wide value)."""
+    """An AMC account's own `policy:`: removal limits (None: the plan-wide value), and the
+    email domains it allows besides the plan-wide `allowedEmailDomains`."""
 
     max_removal_fraction: float | None = None
     removal_floor: int | None = None
     source: str = ""  # where the account's `policy:` block is
+    allowed_email_domains: tuple[str, ...] = ()
 
 
 DEFAULT_SOURCE = "default"

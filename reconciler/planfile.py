@@ -275,6 +275,7 @@ def encode(plan: Plan) -> dict[str, Any]:
                     "maxRemovalFraction": limits.max_removal_fraction,
                     "removalFloor": limits.removal_floor,
                     "source": limits.source,
+                    "allowedEmailDomains": list(limits.allowed_email_domains),
                 }
                 for key, limits in sorted(p.account_limits.items())
             },
@@ -401,6 +402,7 @@ def _decode_checked(data: dict[str, Any], source: str) -> Plan:
                     max_removal_fraction=x["maxRemovalFraction"],
                     removal_floor=x["removalFloor"],
                     source=x["source"],
+                    allowed_email_domains=tuple(x["allowedEmailDomains"]),
                 )
                 for key, x in p["accountLimits"].items()
             },

@@ -87,8 +87,10 @@ def sections(plan: Plan) -> list[tuple[str, str, list[str]]]:
     def lines(notices: tuple[Notice, ...]) -> list[str]:
         return [f"{n.scope}: {n.message}" if n.scope else n.message for n in notices]
 
+    changes = list(plan.baseline.policy_changes) if plan.baseline else []
     return [
         ("Read incomplete (nothing planned there):", "!", lines(plan.unread)),
+        ("Policy changed since the baseline (LOOSENED: a loosening):", "!", changes),
         ("Cannot restore:", "!", lines(plan.unrestorable)),
         ("Held back until identity is proven:", "!", lines(plan.held)),
         ("Kept back by a safety rule (drift until settled):", "!", lines(plan.kept)),
@@ -182,6 +184,8 @@ def policy_lines(plan: Plan) -> list[str]:
             parts.append(f"maxRemovalFraction {limits.max_removal_fraction:g}")
         if limits.removal_floor is not None:
             parts.append(f"removalFloor {limits.removal_floor}")
+        if limits.allowed_email_domains:
+            parts.append(f"allowedEmailDomains adds {', '.join(limits.allowed_email_domains)}")
         if parts:
             lines.append(f"amc:{key}: {', '.join(parts)} ({limits.source})")
     for rule in p.protected_users:
