@@ -461,6 +461,14 @@ class _Evidence:
         return False
 
 
+def _protected(user: DesiredUser, rules: DesiredPolicy) -> bool:
+    """Whether `policy.protectedUsers` names this entry, by its userId or its address."""
+    named = set(rules.protected_users)
+    return (user.user_id is not None and user.user_id in named) or (
+        user.email is not None and canonical_email(user.email) in named
+    )
+
+
 def _adopt_amc(
     account: DesiredAmcAccount,
     live: Live,
@@ -510,6 +518,12 @@ def _adopt_amc(
         if role is None or role is want.role:
             continue
         what = f"{_who(want)} is {f'{live_as} ' if live_as else ''}{role.value} live"
+        if want.role is AmcRole.ADMIN and _protected(want, rules):
+            editor.skipped.append(
+                f"{scope}: {what}, but they are protected (policy.protectedUsers): not "
+                f"adopted; {undo}"
+            )
+            continue
         if role is AmcRole.ADMIN and not _may_be_admin(want, rules):
             editor.skipped.append(
                 f"{scope}: {what}, but only members of {', '.join(rules.admin_groups)} may be "
@@ -521,6 +535,14 @@ def _adopt_amc(
     for user in (*resolution.missing, *resolution.pinned_absent):
         if not user.expired(now):
             what = f"{_who(user)} is neither a user of {account.id} nor invited live"
+            if _protected(user, rules):
+                # Never written out of the manifests: apply restores them.
+                restore = "apply invites them again" if user.email else "restore them by hand"
+                editor.skipped.append(
+                    f"{scope}: {what}, but they are protected (policy.protectedUsers): not "
+                    f"adopted, the entry stays; {restore}"
+                )
+                continue
             if user.email is not None:  # the plan invites them
                 ok = evidence.allows(scope, f"address:{canonical_email(user.email)}", what, editor)
             else:  # nothing can restore them: no action to compare

@@ -291,3 +291,23 @@ def test_merging_the_expiring_pull_request_ends_access_under_prune_false(
     live = {u.user_id for u in World.load(state).amc[AMC1].users}
     assert live == {"amzn1.account.BOSS"}
     assert run(capsys, "drift", "--sandbox-state", state, str(folder))[0] == EXIT_OK
+
+
+def test_adopt_never_writes_a_protected_user_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The break-glass admin removed in the console: adopt keeps the entry and says so, and
+    apply restores them (an invitation, their address being known)."""
+    state, folder = setup(tmp_path, capsys)
+    text = MANIFEST.replace(
+        "version: 1\n", "version: 1\npolicy:\n  protectedUsers: [vic@corp.example]\n", 1
+    )
+    (folder / "access.yaml").write_text(text, encoding="utf-8")
+    code, out = run(capsys, "sandbox", "remove-user", "--state", state, AMC1, "amzn1.account.VIC")
+    assert code == EXIT_OK, out
+    code, out = run(capsys, "adopt", "--sandbox-state", state, str(folder))
+    assert "vic@corp.example is neither a user of" in out, out
+    assert "but they are protected (policy.protectedUsers): not adopted, the entry stays" in out
+    assert "vic@corp.example" in (folder / "access.yaml").read_text(encoding="utf-8")
+    code, out = run(capsys, "plan", "--sandbox-state", state, str(folder))
+    assert "+ invite vic@corp.example as viewer" in out, out
