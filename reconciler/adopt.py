@@ -30,9 +30,11 @@ manifests did not change, so live moved behind git's back. Anything else is a me
 that apply has not made yet, or one both live and git moved: listed, never adopted over.
 
 Groups (decision): a change on one AMC account never edits a group, because a group may be
-used by other accounts. The account's `{group: G, role: R}` entry is replaced by its
-members listed one by one (with the change made), under a comment that says why; the
-other accounts keep the group.
+used by other accounts. The account's `{group: G, role: R}` entry gets `overrides:` for the
+members that changed there (`role: none` for one removed), so the group stays the source of
+truth: a member who leaves it later loses access on this account too. Where the entry has
+an `overrides:` already, it is replaced by its members listed one by one instead, under a
+comment that says why.
 
 Edits are line-level text edits, as `reconciler.pin` makes them: only the lines that change,
 change; comments, order, quoting and layout stay byte for byte. Every value that came from
@@ -736,11 +738,70 @@ def _entry_start(account: DesiredAmcAccount, last: Source) -> Source:
     return max(same, key=lambda s: s.line)
 
 
+def _override_group(
+    source: Source,
+    group: str,
+    members: list[DesiredUser],
+    change: _GroupChange,
+    editor: _Editor,
+    indent: str,
+    newline: str,
+) -> bool:
+    """Record the change as this account's `overrides:` of the group entry, so that the
+    group stays the source of truth (a member who leaves it loses access here too). A block
+    entry gets the key after its last line, every line of it kept; a one-line flow entry
+    (`- {group: G, role: R}`) is written again in block form, its comment kept. False
+    (nothing done) when the entry has an `overrides:` already or is laid out otherwise."""
+    found = editor.entry(source)
+    span = editor.entry_range(source)
+    if found is None or span is None or "group" not in found.keys or "role" not in found.keys:
+        return False
+    lines = editor.lines(source.file)
+    text = "".join(lines[span[0] - 1 : span[1]])
+    if re.search(r"\boverrides\b", text):
+        return False
+    what = "; ".join(change.what)
+    pad = " " * (len(indent) + 2)
+    comment = _one_line(f"reconciler adopt: live changed on this account only ({what})")
+    added = [f"{pad}overrides:  # {comment}{newline}"]
+    for user in members:
+        if user.key not in change.removed and user.key not in change.roles:
+            continue
+        role = "none" if user.key in change.removed else change.roles[user.key].value
+        who = f"userId: {_q(user.user_id)}" if user.user_id else f"email: {_q(user.email or '')}"
+        added.append(f"{pad}  - {{{who}, role: {role}}}{newline}")
+    if not found.flow:
+        last = lines[span[1] - 1]
+        new = [last if last.endswith(("\n", "\r")) else last + newline, *added]
+    else:
+        if span[0] != span[1]:
+            return False
+        line = lines[span[0] - 1]
+        closing = line.rfind("}")
+        tail = line[closing + 1 :].strip() if closing >= 0 else ""
+        if tail and not tail.startswith("#"):
+            return False
+        keys = set(found.keys)
+        if not keys <= {"group", "role", "expires", "reason"}:
+            return False
+        raw = {key: line[at.start : at.end] for key, at in found.keys.items()}
+        head = f"{indent}- group: {raw['group']}{f'  {tail}' if tail else ''}{newline}"
+        new = [head, f"{pad}role: {raw['role']}{newline}"]
+        new += [f"{pad}{key}: {raw[key]}{newline}" for key in ("expires", "reason") if key in raw]
+        new += added
+    at = (span[1], span[1])
+    if editor.claim(source.file, at if not found.flow else span, new, what):
+        editor.adopted.append(f"{source}: {what} (an override of group {group} on this account)")
+    return True
+
+
 def _split_group(
     account: DesiredAmcAccount, source: Source, change: _GroupChange, editor: _Editor
 ) -> bool:
-    """Replace this account's `{group: G, role: R}` entry by its members, changed. True
-    when no member is left here, so the entry was removed whole."""
+    """Record a change to members of this account's `{group: G, role: R}` entry: as the
+    entry's `overrides:` (`_override_group`) where it can, else by replacing the entry by
+    its members, changed. True when no member is left here, so the entry was removed
+    whole."""
     members = [u for u in account.users if u.source == source and u.group is not None]
     span, indent = editor.entry_range(source), editor.dash_indent(source)
     what = "; ".join(change.what)
@@ -754,6 +815,8 @@ def _split_group(
             return True
         return False
     newline = line_break(editor.lines(source.file)[span[0] - 1]) or "\n"
+    if _override_group(source, group, members, change, editor, indent, newline):
+        return False
     comment = _one_line(
         f"reconciler adopt: group {_q(group)} ({members[0].role.value}) is listed one by one "
         f"on this account only, because live changed here ({what}) and the group may be "

@@ -162,9 +162,15 @@ def test_adopt_a_drifted_world_then_plan_is_empty(
         "        role: viewer     # a viewer, for now",
         "      - {email: ivy@corp.example, role: viewer}   # invited",
     ]
-    assert added[0].startswith('      # reconciler adopt: group "analysts" (viewer) is listed')
-    assert added[1:] == [
-        '      - {email: "ann@corp.example", userId: "amzn1.account.ANN", role: viewer}',
+    # bea was removed on this account only: an override here; the group stays the truth.
+    assert added[:4] == [
+        "      - group: analysts",
+        "        role: viewer",
+        "        overrides:  # reconciler adopt: live changed on this account only "
+        f"(bea@corp.example is neither a user of {AMC1} nor invited live)",
+        '          - {userId: "amzn1.account.BEA", role: none}',
+    ]
+    assert added[4:] == [
         "        role: admin     # a viewer, for now",
         '      - {userId: "amzn1.account.ZED", role: viewer}  # adopted: live user shown as '
         '"z***@corp.example" (Amazon masks addresses)',
@@ -237,11 +243,24 @@ def test_a_member_promoted_on_one_account_leaves_the_group_alone_elsewhere(
     head = before.split(f"  - id: {AMC2}")[0]
     assert after.startswith(head)  # the group and the first account: byte for byte
     assert after.endswith(
-        '      - {email: "ann@corp.example", userId: "amzn1.account.ANN", role: viewer}\n'
-        '      - {email: "bea@corp.example", userId: "amzn1.account.BEA", role: admin}\n'
+        "      - group: analysts\n"
+        "        role: viewer\n"
+        "        overrides:  # reconciler adopt: live changed on this account only "
+        "(bea@corp.example is admin live)\n"
+        '          - {userId: "amzn1.account.BEA", role: admin}\n'
     )
     code, out = run(capsys, "plan", "--sandbox-state", state, "--detailed-exitcode", str(folder))
     assert code == EXIT_OK, out
+    # The group stays the source of truth: bea leaving it ends her access on both accounts,
+    # the one where adopt recorded the console change included.
+    left = after.replace("    - email: bea@corp.example\n      userId: amzn1.account.BEA\n", "")
+    (folder / "access.yaml").write_text(left, encoding="utf-8")
+    code, out = run(
+        capsys, "plan", "--sandbox-state", state, "--max-removal-fraction", "1", str(folder)
+    )
+    assert code == EXIT_OK, out
+    assert "revoke user b***@corp.example (amzn1.account.BEA, admin)" in out
+    assert out.count("  - revoke user b***@corp.example (amzn1.account.BEA") == 2, out
 
 
 def test_merging_the_expiring_pull_request_ends_access_under_prune_false(

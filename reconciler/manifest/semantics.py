@@ -374,6 +374,21 @@ def _check_rules(
         )
 
 
+def _overrides(items: Sequence[Any]) -> dict[str, str]:
+    """A group entry's `overrides:`: userId or canonical address -> role (`none`: no access
+    on this account). The group stays the source of truth: an override naming nobody in
+    the group has no effect, so leaving the group ends the access here too."""
+    found: dict[str, str] = {}
+    for item in items:
+        if item is PRUNED:
+            continue
+        if item.get("userId"):
+            found[item["userId"]] = item["role"]
+        if item.get("email"):
+            found[canonical_email(item["email"])] = item["role"]
+    return found
+
+
 def _groups(
     docs: Sequence[YamlDoc], out: list[Diagnostic], incomplete: set[str]
 ) -> dict[str, list[_Member]]:
@@ -625,6 +640,15 @@ def _users(
         ok, own = _expiry(doc, upath, item, out)
         if not ok:
             continue
+        if "group" not in item and "overrides" in item:
+            out.append(
+                _diag(
+                    _key_src(doc, (*upath, "overrides")),
+                    "`overrides` says how this account differs for members of a group, so "
+                    "it needs `group`: move it to the group's entry, or remove it",
+                )
+            )
+            continue
         if "group" in item:
             if len(given) > 1 or "name" in item:  # `expires`/`reason` apply to every member
                 extra = [k for k in ("email", "userId", "name") if k in item]
@@ -647,7 +671,27 @@ def _users(
                 )
                 out.append(_diag(source, message))
                 continue
+            nobody = [
+                n
+                for n, x in enumerate(item.get("overrides") or ())
+                if x is not PRUNED and not (x.get("email") or x.get("userId"))
+            ]
+            for n in nobody:
+                out.append(
+                    _diag(
+                        _src(doc, (*upath, "overrides", n)),
+                        "an override needs `email` or `userId` to say which member it is",
+                    )
+                )
+            exceptions = _overrides(item.get("overrides") or ())
             for member in groups[name]:
+                # This account's exception for the member, if any: by userId, else address.
+                special = (exceptions.get(member.user_id) if member.user_id else None) or (
+                    exceptions.get(canonical_email(member.email))
+                )
+                if special == "none":
+                    continue
+                role = AmcRole(special) if special else AmcRole(item["role"])
                 # The earlier of the member's own expiry and this group entry's applies.
                 ends = min(
                     (e for e in (member.expiry, own) if e is not None),
