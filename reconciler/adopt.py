@@ -17,7 +17,10 @@ becomes `users: []` (a key with no entries would be null, which no manifest allo
 An account is adopted whole or not at all: when adopting it would list fewer admins than
 its `minAdmins` (with `prune`), nothing on it is adopted, and it is listed as skipped.
 
-What is not: an expired `expires:` grant (git says it ends; the plan removes it), an
+An entry whose `expires:` has passed and whose person has no access live any more (apply
+has revoked them) is removed: it was only the marker that ended the access.
+
+What is not: an expired `expires:` grant still live (git says it ends; the plan removes it), an
 expired invitation (the plan resends it), a change on a user that fits an entry by masked
 address only (evidence before access: pin it first, `reconciler pin --held`), masked users
 that cannot be told apart, a manager account that does not exist live, a new key in an
@@ -535,6 +538,14 @@ def _adopt_amc(
         if evidence.allows(scope, target, what, editor):
             roles[position[id(want)]] = (role, what)
     for user in (*resolution.missing, *resolution.pinned_absent):
+        if user.expired(now) and user.group is None and user.expires is not None:
+            # An ended entry kept as the marker that ends the access (`expiring`, under
+            # `prune: false`): its person has no access live any more, so it can go.
+            removed[position[id(user)]] = (
+                f"{_who(user)} expired on {day(user.expires)} and has no access live any "
+                "more: the ended entry goes"
+            )
+            continue
         if not user.expired(now):
             what = f"{_who(user)} is neither a user of {account.id} nor invited live"
             if _protected(user, rules):
@@ -1104,7 +1115,8 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
                     base.skipped.append(
                         f"{target}: {what}: kept as the marker that ends the access on "
                         f"{loose.id} (prune: false there: without the entry it would be left "
-                        "alone); the plan removes them, and the entry can go once apply has"
+                        "alone); the plan removes them, and adopt removes the entry once "
+                        "apply has revoked them"
                     )
                     continue
                 unit = base.fork()

@@ -268,7 +268,8 @@ def test_merging_the_expiring_pull_request_ends_access_under_prune_false(
 ) -> None:
     """On a `prune: false` account a deleted entry means "leave them alone", so adopt
     --expiring keeps each ending entry as the marker that ends it: a date still to come is
-    brought to today, one passed is left. After the merge, apply removes both people."""
+    brought to today, one passed is left. After the merge, apply removes both people, and
+    adopt then lets the ended entries go."""
     seed = tmp_path / "seed.yaml"
     people = [("boss", "ADMIN"), ("tom", "VIEWER"), ("fay", "VIEWER"), ("amy", "VIEWER")]
     users = [
@@ -309,6 +310,13 @@ def test_merging_the_expiring_pull_request_ends_access_under_prune_false(
     assert code == EXIT_OK, out
     live = {u.user_id for u in World.load(state).amc[AMC1].users}
     assert live == {"amzn1.account.BOSS"}
+    assert run(capsys, "drift", "--sandbox-state", state, str(folder))[0] == EXIT_OK
+    # Apply has revoked them: adopt (which reads live) lets the ended entries go.
+    code, out = run(capsys, "adopt", "--sandbox-state", state, str(folder))
+    assert code == EXIT_CHANGES, out
+    assert "tom@corp.example expired on 2020-01-01 and has no access live any more" in out
+    after = (folder / "amc.yaml").read_text(encoding="utf-8")
+    assert "tom@" not in after and "fay@" not in after and "amy@" in after  # a group member
     assert run(capsys, "drift", "--sandbox-state", state, str(folder))[0] == EXIT_OK
 
 
