@@ -19,8 +19,8 @@ Derived, never planned: a pure function of a `Plan`, so text, markdown and the p
 - a change a safety rule keeps back (a protected user, an account's last active admin):
   `kept-back`;
 - a live user with a role reconciler does not manage: `unmanaged-role` (not drift), or
-  `unmanaged-role-off-policy` when Amazon shows a domain `allowedEmailDomains` does not
-  allow (drift);
+  `unmanaged-role-off-policy` when that breaks the manifests (drift): Amazon shows a
+  domain `allowedEmailDomains` does not allow, or an entry lists them with another role;
 - with `--baseline REF`, an account REF manages and today's manifests do not:
   `no-longer-managed` (its people keep access and nothing watches it).
 """
@@ -63,7 +63,7 @@ LABEL: dict[DriftClass, str] = {
     DriftClass.IDENTITY_UNRESOLVED: "identity unresolved",
     DriftClass.KEPT: "kept back by a safety rule",
     DriftClass.UNMANAGED_ROLE: "role not managed",
-    DriftClass.OFF_POLICY: "role not managed, outside the policy",
+    DriftClass.OFF_POLICY: "role not managed, against the manifests",
     DriftClass.NO_LONGER_MANAGED: "no longer managed",
 }
 

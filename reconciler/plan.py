@@ -251,7 +251,7 @@ class DriftClass(StrEnum):
     # A change a safety rule keeps back: protectedUsers, or the last active admin.
     KEPT = "kept-back"
     # A live user whose role reconciler does not manage: listed; drift only when it breaks
-    # the manifests' policy (`OFF_POLICY`).
+    # the manifests (`OFF_POLICY`: a domain the policy does not allow, another role listed).
     UNMANAGED_ROLE = "unmanaged-role"
     OFF_POLICY = "unmanaged-role-off-policy"
     # `--baseline REF`: an account managed at REF and not now, whose people keep access.
@@ -397,8 +397,9 @@ class Plan:
     # Changes a safety rule keeps back (a protected user, an account's last active admin):
     # drift, never "in sync".
     kept: tuple[Notice, ...] = ()
-    # Live users whose role reconciler does not manage: within the policy (listed, not
-    # drift), and outside it (a domain `allowedEmailDomains` does not allow: drift).
+    # Live users whose role reconciler does not manage: as the manifests allow (listed, not
+    # drift), and against them (a domain `allowedEmailDomains` does not allow, or an entry
+    # that lists them with another role: drift).
     unmanaged: tuple[Notice, ...] = ()
     off_policy: tuple[Notice, ...] = ()
     format_version: int = FORMAT_VERSION

@@ -375,7 +375,7 @@ def test_unmanaged_roles_are_reported_never_touched() -> None:
         POLICY,
     )
     assert plan.is_empty
-    assert [w.message for w in plan.warnings] == [
+    assert [w.message for w in plan.off_policy] == [  # drift: not what the manifests say
         "erin@example.com (amzn1.account.ERIN) has role EDITOR, which reconciler does not manage; "
         "examples/manifests/acme.yaml:8 wants admin: change it in the console, then plan again"
     ]
@@ -383,7 +383,13 @@ def test_unmanaged_roles_are_reported_never_touched() -> None:
         "e***@other.com (amzn1.account.ED) has role EDITOR, which reconciler does not manage: "
         "left alone"
     ]
-    assert plan.in_sync  # within the policy: listed, not drift
+    assert not plan.in_sync  # erin's entry wants admin
+    alone = make_plan(
+        desired(amcs=[amc(AMC, BOSS)]),
+        admin_live(live_user("amzn1.account.ED", "ed@other.com", "EDITOR")),
+        POLICY,
+    )
+    assert len(alone.unmanaged) == 1 and alone.in_sync  # as the manifests allow: not drift
 
 
 def test_an_unmanaged_role_outside_the_allowed_domains_is_drift() -> None:

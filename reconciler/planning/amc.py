@@ -387,7 +387,8 @@ def _plan_user(
 ) -> None:
     scope = str(amc_scope(account.id))
     if user.role is None:
-        draft.warnings.append(
+        # Live is not what the manifests say, and reconciler cannot set it: drift.
+        draft.off_policy.append(
             Notice(
                 scope,
                 f"{want.email or user.email} ({user.user_id}) has role "

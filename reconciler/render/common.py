@@ -61,7 +61,7 @@ def summary_line(plan: Plan) -> str:
             (plan.held, "held back until identity is proven"),
             (plan.unrestorable, "that cannot be restored"),
             (plan.kept, "kept back by a safety rule"),
-            (plan.off_policy, "outside the policy (role not managed)"),
+            (plan.off_policy, "role(s) not managed, against the manifests"),
             (plan.baseline.dropped if plan.baseline else (), "account(s) no longer managed"),
         )
         if items
@@ -95,7 +95,7 @@ def sections(plan: Plan) -> list[tuple[str, str, list[str]]]:
         ("Held back until identity is proven:", "!", lines(plan.held)),
         ("Kept back by a safety rule (drift until settled):", "!", lines(plan.kept)),
         (
-            "Role not managed, outside the policy (remove them in the console):",
+            "Role not managed, against the manifests (change it in the console):",
             "!",
             lines(plan.off_policy),
         ),
