@@ -1054,3 +1054,17 @@ def test_an_expired_last_admin_holds_that_account_alone() -> None:
         )
     ]
     assert not plan.in_sync
+
+
+def test_a_look_alike_domain_amazon_shows_is_not_an_allowed_one() -> None:
+    """`\u212acorp.example` starts with the Kelvin sign, which Unicode NFC makes a `K`:
+    judged in canonical form it would pass for the allowed kcorp.example; judged as Amazon
+    shows it, it is no allowed domain."""
+    mal = LiveUser("amzn1.account.MAL", "m***@\u212acorp.example", AmcRole.VIEWER, ("VIEWER",))
+    d = ruled(amc(AMC, BOSS, user(None, user_id="amzn1.account.MAL", line=9)))
+    d = dataclasses.replace(
+        d, policy=dataclasses.replace(d.policy, allowed_email_domains=("corp.com", "kcorp.example"))
+    )
+    with pytest.raises(PlanError) as caught:
+        make_plan(d, admin_live(mal), POLICY)
+    assert "is at \u212acorp.example, not an allowed email domain" in str(caught.value)

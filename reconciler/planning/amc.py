@@ -181,9 +181,13 @@ def _plan_account(
 
 
 def shown_domain(address: str) -> str | None:
-    """The domain of a live address as Amazon shows it, None when it is masked too."""
-    domain = canonical_email(address).rpartition("@")[2]
-    return domain if domain and "*" not in domain and "@" in address else None
+    """The domain of a live address as Amazon shows it, None when it is masked too. Not
+    normalised beyond ASCII lower case: a look-alike (the Kelvin sign K for a `k`) stays
+    itself, so it is never an allowed domain (those are ASCII)."""
+    domain = address.strip().rpartition("@")[2]
+    if not domain or "*" in domain or "@" not in address:
+        return None
+    return domain.lower() if domain.isascii() else domain
 
 
 @dataclass(frozen=True, slots=True)
