@@ -278,3 +278,51 @@ def test_the_calendars_edges_are_planned_and_shown(
     assert ("expired on 0001-01-01" if ended else "expires on 9999-12-31 23:59 UTC") in out
     code, out = run(capsys, "adopt", "--sandbox-state", state, "--expiring", folder)
     assert code in (EXIT_OK, EXIT_CHANGES) and "Traceback" not in out, out
+
+
+def test_one_expired_last_admin_holds_that_account_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The only admin of one account has expired: that removal is held back there (drift,
+    not a refusal of everything); the other account's expiry is applied."""
+    other = "ENTITYWHO0000002"
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(
+        yaml.safe_dump(
+            {
+                "amc_accounts": [
+                    {"id": AMC, "users": [BOSS_SEED]},
+                    {
+                        "id": other,
+                        "users": [
+                            BOSS_SEED,
+                            {"email": "tom@corp.example", "user_id": "amzn1.account.TOM",
+                             "role": "VIEWER"},
+                        ],
+                    },
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    state = str(tmp_path / "state.json")
+    assert run(capsys, "sandbox", "reset", "--state", state, "--seed", str(seed))[0] == EXIT_OK
+    doc = {
+        "version": 1,
+        "amcAccounts": [
+            {"id": AMC, "minAdmins": 0, "users": [{**BOSS, "expires": PAST}]},
+            {"id": other, "users": [BOSS, {"email": "tom@corp.example",
+             "userId": "amzn1.account.TOM", "role": "viewer", "expires": PAST}]},
+        ],
+    }  # fmt: skip
+    folder = write(tmp_path, doc)
+    code, out = run(capsys, "plan", "--sandbox-state", state, folder)
+    assert code == EXIT_OK and "REFUSED" not in out, out
+    assert (
+        "held: revoking b***@corp.example (amzn1.account.BOSS) would leave no active admin" in out
+    )
+    code, out = run(capsys, "apply", "--sandbox-state", state, "--auto-approve", folder)
+    assert "amzn1.account.TOM" not in {u.user_id for u in World.load(state).amc[other].users}
+    assert "amzn1.account.BOSS" in live_ids(state)
+    code, out = run(capsys, "drift", "--sandbox-state", state, folder)
+    assert code == EXIT_CHANGES and "[kept back by a safety rule]" in out, out
