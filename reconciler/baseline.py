@@ -414,7 +414,8 @@ def policy_changes(then: Desired, now: Desired) -> tuple[str, ...]:
     old, new = then.policy, now.policy
 
     def where(name: str) -> str:
-        at = new.sources.get(name) or old.sources.get(name)
+        # Where it is written now; a setting removed since REF is written nowhere.
+        at = new.sources.get(name)
         return f" ({at})" if at is not None else ""
 
     def sets(name: str, before: set[str], after: set[str], *, empty_is_any: bool) -> None:
