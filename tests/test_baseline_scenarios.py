@@ -417,3 +417,34 @@ def test_the_policy_is_shown_with_its_provenance_and_loosenings_are_marked(
     )
     assert "  ! LOOSENED: maxRemovals raised from 5 to 50 (m/amc.yaml:4)" in shown
     assert "  ! LOOSENED: protectedUsers no longer protects amzn1.account.BOSS" in shown
+
+
+def test_every_loosening_of_the_policy_is_marked() -> None:
+    from reconciler.baseline import policy_changes
+    from reconciler.model import Desired, DesiredPolicy, Source
+
+    then = Desired(
+        policy=DesiredPolicy(
+            max_removals=5,
+            allowed_email_domains=("corp.example",),
+            admin_groups=("admins",),
+            protected_users=("amzn1.account.GLASS",),
+            admin_members=frozenset({"a@corp.example"}),
+            sources={"maxRemovals": Source("/tmp/private/m/p.yaml", 3)},
+        )
+    )
+    now = Desired(
+        policy=DesiredPolicy(
+            max_removals=3,
+            admin_groups=("admins", "ops"),
+            admin_members=frozenset({"a@corp.example", "o@corp.example"}),
+            sources={"maxRemovals": Source("m/p.yaml", 3), "adminGroups": Source("m/p.yaml", 4)},
+        )
+    )
+    assert policy_changes(then, now) == (
+        "LOOSENED: allowedEmailDomains removed: any is allowed now",
+        "LOOSENED: adminGroups adds ops (m/p.yaml:4)",
+        "LOOSENED: the admin groups gain o@corp.example (m/p.yaml:4)",
+        "LOOSENED: protectedUsers no longer protects amzn1.account.GLASS",
+        "maxRemovals lowered from 5 to 3 (m/p.yaml:3)",
+    )
