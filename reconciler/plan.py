@@ -205,11 +205,13 @@ class Protected:
 
 @dataclass(frozen=True, slots=True)
 class AccountLimits:
-    """An AMC account's own `policy:` removal limits (None: the plan-wide value)."""
+    """An AMC account's own `policy:`: removal limits (None: the plan-wide value), and the
+    email domains it allows besides the plan-wide `allowedEmailDomains`."""
 
     max_removal_fraction: float | None = None
     removal_floor: int | None = None
     source: str = ""  # where the account's `policy:` block is
+    allowed_email_domains: tuple[str, ...] = ()
 
 
 DEFAULT_SOURCE = "default"
@@ -268,6 +270,14 @@ class DriftClass(StrEnum):
     EXPIRING_SOON = "expiring-soon"
     READ_INCOMPLETE = "read-incomplete"
     IDENTITY_UNRESOLVED = "identity-unresolved"
+    # A change a safety rule keeps back: protectedUsers, or the last active admin.
+    KEPT = "kept-back"
+    # A live user whose role reconciler does not manage: listed; drift only when it breaks
+    # the manifests (`OFF_POLICY`: a domain the policy does not allow, another role listed).
+    UNMANAGED_ROLE = "unmanaged-role"
+    OFF_POLICY = "unmanaged-role-off-policy"
+    # `--baseline REF`: an account managed at REF and not now, whose people keep access.
+    NO_LONGER_MANAGED = "no-longer-managed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +381,11 @@ class Baseline:
     commit: str
     keys: frozenset[tuple[str, str]] = frozenset()
     unsure: frozenset[str] = frozenset()
+    # Accounts the manifests at REF manage and today's do not: their people keep access
+    # and nothing watches them any more (drift).
+    dropped: tuple[Notice, ...] = ()
+    # What the policy changed since REF, a loosening marked as such.
+    policy_changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -433,6 +448,14 @@ class Plan:
     baseline: Baseline | None = None
     # `--changed-since REF`: the accounts this plan covers (None: all the manifests manage).
     coverage: Coverage | None = None
+    # Changes a safety rule keeps back (a protected user, an account's last active admin):
+    # drift, never "in sync".
+    kept: tuple[Notice, ...] = ()
+    # Live users whose role reconciler does not manage: as the manifests allow (listed, not
+    # drift), and against them (a domain `allowedEmailDomains` does not allow, or an entry
+    # that lists them with another role: drift).
+    unmanaged: tuple[Notice, ...] = ()
+    off_policy: tuple[Notice, ...] = ()
     format_version: int = FORMAT_VERSION
 
     @property
@@ -448,7 +471,15 @@ class Plan:
     def in_sync(self) -> bool:
         """Live state is what the manifests say: nothing to do, nothing held back for want of
         proof, nothing that cannot be restored. `drift` exits 2 unless this holds."""
-        return not (self.actions or self.held or self.unrestorable or self.unread)
+        return not (
+            self.actions
+            or self.held
+            or self.unrestorable
+            or self.unread
+            or self.kept
+            or self.off_policy
+            or (self.baseline is not None and self.baseline.dropped)
+        )
 
     @property
     def scopes_touched(self) -> tuple[Scope, ...]:
@@ -465,10 +496,14 @@ def sort_actions(actions: list[Action]) -> tuple[Action, ...]:
 
 
 def day(epoch: float) -> str:
-    """An `expires:` moment as written: the date alone when it is 00:00 UTC (a bare date)."""
-    moment = datetime.fromtimestamp(epoch, UTC)
+    """An `expires:` moment as written: the date alone when it is 00:00 UTC (a bare date).
+    Total, like `when`."""
+    try:
+        moment = datetime.fromtimestamp(epoch, UTC)
+    except (OverflowError, OSError, ValueError):
+        return when(epoch)
     if moment.hour == moment.minute == moment.second == 0:
-        return moment.strftime("%Y-%m-%d")
+        return moment.date().isoformat()  # strftime's %Y drops a leading zero: 1-01-01
     return when(epoch)
 
 
@@ -476,6 +511,7 @@ def when(epoch: float) -> str:
     """A time for people. Total: a time from a file that no calendar holds (NaN, 1e300) is
     said to be so, never a traceback."""
     try:
-        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        moment = datetime.fromtimestamp(epoch, UTC)
+        return f"{moment.date().isoformat()} {moment:%H:%M} UTC"
     except (OverflowError, OSError, ValueError):
         return f"an impossible time ({epoch!r})"

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from reconciler.errors import EXIT_OK
-from tests.driver import ANN, BOSS, CY, SEED, commit, git, run, seed_state
+from tests.driver import ANN, BOSS, CY, PEOPLE, SEED, TEAM, commit, git, run, seed_state, uid
 
 pytest_plugins = ["tests.sandbox_fixtures"]
 
@@ -68,3 +69,30 @@ def applied(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> t
     code, out = run(capsys, "apply", "--sandbox-state", state, "--auto-approve", str(repo / "m"))
     assert code == EXIT_OK, out
     return state, a
+
+
+@pytest.fixture
+def team(sandbox_state_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A sandbox whose one AMC account has seven people: alice the admin, six viewers."""
+    seed = {
+        "name": "team",
+        "amc_accounts": [
+            {
+                "id": TEAM,
+                "name": "Team AMC",
+                "marketplace": "ATVPDKIKX0DER",
+                "users": [
+                    {
+                        "email": f"{n}@corp.example",
+                        "user_id": uid(n),
+                        "role": "ADMIN" if n == "alice" else "VIEWER",
+                    }
+                    for n in PEOPLE
+                ],
+            }
+        ],
+    }
+    seed_file = tmp_path / "seed.yaml"
+    seed_file.write_text(yaml.safe_dump(seed))
+    assert run(capsys, "sandbox", "reset", "--seed", str(seed_file))[0] == EXIT_OK
+    return sandbox_state_file

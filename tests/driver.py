@@ -339,3 +339,28 @@ def check_golden(name: str, text: str) -> None:
         path.parent.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
     assert text == path.read_text(encoding="utf-8"), f"differs from tests/golden/{name}"
+
+
+# A sandbox AMC account of seven people (the `team` fixture in conftest.py): alice the admin,
+# six viewers, each with a distinct masked address.
+TEAM = "ENTITY7TEAM000001"
+PEOPLE = ("alice", "bob", "carol", "dan", "eve", "fay", "gus")  # distinct masks: a***, b***...
+
+
+def uid(name: str) -> str:
+    return f"amzn1.account.{name.upper()}"
+
+
+def team_manifests(tmp_path: Path, keep: tuple[str, ...], policy: str = "") -> str:
+    folder = tmp_path / "m"
+    folder.mkdir(exist_ok=True)
+    users = "".join(
+        f"      - {{email: {n}@corp.example, role: {'admin' if n == 'alice' else 'viewer'}}}\n"
+        for n in keep
+    )
+    (folder / "team.yaml").write_text(
+        f"version: 1\namcAccounts:\n  - id: {TEAM}\n    users:\n{users}"
+    )
+    if policy:
+        (folder / "policy.yaml").write_text("version: 1\npolicy:\n" + policy)
+    return str(folder)

@@ -165,7 +165,11 @@ _EPILOG_PLAN = epilog(
 )
 _EPILOG_DRIFT = epilog(
     env=_API_ENV,
-    exits=((EXIT_OK, "in sync"), (EXIT_CHANGES, "drifted"), (EXIT_ERROR, "error or refused")),
+    exits=(
+        (EXIT_OK, "in sync"),
+        (EXIT_CHANGES, "drifted (even where applying it would be refused)"),
+        (EXIT_ERROR, "error, or a read that failed or may be incomplete"),
+    ),
 )
 EPILOG_APPLY = epilog(
     env=_API_ENV,
@@ -436,9 +440,24 @@ def drift(
     click.echo(shown, nl=False)
     click.echo(render_review_due(due(desired, now=time.time()), output_format), nl=False)
     _step_summary(the_plan, mask=mask_emails, keep=keep)
+    ctx.exit(_drift_exit(the_plan))
+
+
+def _drift_exit(the_plan: Plan) -> int:
+    """drift never applies: a drifted world is drift (2) whatever the guards would say of
+    applying it, the refusal said on stderr. A read that failed or may be incomplete is an
+    error (1), not drift: nothing can be said of what it did not see."""
+    unread = any(r.guard == "incomplete-read" for r in the_plan.refusals)
+    if the_plan.refused and (unread or the_plan.in_sync):
+        return refused(the_plan)
     if the_plan.refused:
-        ctx.exit(refused(the_plan))
-    ctx.exit(EXIT_OK if the_plan.in_sync else EXIT_CHANGES)
+        n = len(the_plan.refusals)
+        click.echo(
+            f"drift: applying this would be refused by {n} guard{'s' if n != 1 else ''} "
+            "(listed on top of the plan); the drift is listed all the same.",
+            err=True,
+        )
+    return EXIT_OK if the_plan.in_sync else EXIT_CHANGES
 
 
 @click.command(epilog=_EPILOG_SHOW)

@@ -134,6 +134,20 @@ class Editor:
         if self.claim(source.file, (at.line, at.line), [new], what):
             self.adopted.append(f"{source}: {what}")
 
+    def set_expires(self, source: Source, text: str, what: str) -> bool:
+        """Write `text` as the `expires:` of the entry at `source` (a scalar it has)."""
+        found = self.entry(source)
+        at = found.keys.get("expires") if found is not None else None
+        if at is None:
+            self.skipped.append(f"{source}: {what}: its `expires:` is not where adopt can edit it")
+            return False
+        line = self.lines(source.file)[at.line - 1]
+        new = line[: at.start] + quoted(text) + line[at.end :]
+        if self.claim(source.file, (at.line, at.line), [new], what):
+            self.adopted.append(f"{source}: {what}")
+            return True
+        return False
+
     def remove(self, source: Source, what: str) -> bool:
         span = self.entry_range(source)
         if span is None:

@@ -23,6 +23,7 @@ order of files and entries never changes the result.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -74,32 +75,57 @@ class Expiry:
     source: Source
 
 
+# The documented forms of `expires:`, and no other: a date, or a date and a time (minutes,
+# optionally seconds and a fraction) with a zone. `datetime.fromisoformat` alone also takes
+# ISO week and ordinal dates, the basic format and a space for the `T`: not documented,
+# easy to misread, so refused.
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_TIME = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?"
+    r"(?P<zone>Z|[+-]\d{2}:\d{2})?"
+)
+
+
 def parse_expires(text: str) -> float | str:
     """`expires:` as UTC epoch seconds, or what is wrong with it.
 
     Decision: a bare date (`2026-12-31`) means 00:00 UTC that day: the access is gone on the
     date written, in every time zone, and never lasts longer than the date says. A date and
     time must carry its zone (`Z`, `+01:00`): a time without one would mean something else
-    on every machine."""
+    on every machine. The instant must be within the calendar in UTC (0001-01-01 00:00 to
+    9999-12-31 23:59:59): one outside could not be shown or compared by anything
+    downstream."""
     value = text.strip()
-    if len(value) == 10:
+    bad = (
+        f"`expires: {value}` is not a date or a date and time: write 2026-12-31 "
+        "(00:00 UTC that day) or 2026-12-31T17:00:00+01:00"
+    )
+    if _DATE.fullmatch(value):
         try:
             day = date.fromisoformat(value)
         except ValueError:
-            pass
-        else:
-            return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+            return bad
+        return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+    form = _DATE_TIME.fullmatch(value)
+    if form is None:
+        return bad
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        return (
-            f"`expires: {value}` is not a date or a date and time: write 2026-12-31 "
-            "(00:00 UTC that day) or 2026-12-31T17:00:00+01:00"
-        )
-    if moment.tzinfo is None or moment.utcoffset() is None:
+        return bad
+    if form["zone"] is None or moment.utcoffset() is None:
         return (
             f"`expires: {value}` has a time but no zone, so it would mean another moment on "
             "every machine: add one, e.g. `Z` for UTC or `+01:00`"
+        )
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        early = form["date"].startswith("0001-")
+        edge = "before 0001-01-01 00:00 UTC" if early else "after 9999-12-31 23:59:59 UTC"
+        return (
+            f"`expires: {value}` is {edge}, outside the calendar: write an instant between "
+            "0001-01-01 and 9999-12-31 in UTC"
         )
     return moment.timestamp()
 
@@ -358,6 +384,21 @@ def _check_rules(
         )
 
 
+def _overrides(items: Sequence[Any]) -> dict[str, str]:
+    """A group entry's `overrides:`: userId or canonical address -> role (`none`: no access
+    on this account). The group stays the source of truth: an override naming nobody in
+    the group has no effect, so leaving the group ends the access here too."""
+    found: dict[str, str] = {}
+    for item in items:
+        if item is PRUNED:
+            continue
+        if item.get("userId"):
+            found[item["userId"]] = item["role"]
+        if item.get("email"):
+            found[canonical_email(item["email"])] = item["role"]
+    return found
+
+
 def _groups(
     docs: Sequence[YamlDoc], out: list[Diagnostic], incomplete: set[str]
 ) -> dict[str, list[_Member]]:
@@ -611,6 +652,15 @@ def _users(
         ok, own = _expiry(doc, upath, item, out)
         if not ok:
             continue
+        if "group" not in item and "overrides" in item:
+            out.append(
+                _diag(
+                    _key_src(doc, (*upath, "overrides")),
+                    "`overrides` says how this account differs for members of a group, so "
+                    "it needs `group`: move it to the group's entry, or remove it",
+                )
+            )
+            continue
         own_review = reviewed(doc, upath, item, out)
         if "group" in item:
             if len(given) > 1 or "name" in item:  # `expires`/`reason` apply to every member
@@ -634,7 +684,27 @@ def _users(
                 )
                 out.append(_diag(source, message))
                 continue
+            nobody = [
+                n
+                for n, x in enumerate(item.get("overrides") or ())
+                if x is not PRUNED and not (x.get("email") or x.get("userId"))
+            ]
+            for n in nobody:
+                out.append(
+                    _diag(
+                        _src(doc, (*upath, "overrides", n)),
+                        "an override needs `email` or `userId` to say which member it is",
+                    )
+                )
+            exceptions = _overrides(item.get("overrides") or ())
             for member in groups[name]:
+                # This account's exception for the member, if any: by userId, else address.
+                special = (exceptions.get(member.user_id) if member.user_id else None) or (
+                    exceptions.get(canonical_email(member.email))
+                )
+                if special == "none":
+                    continue
+                role = AmcRole(special) if special else AmcRole(item["role"])
                 # The earlier of the member's own expiry and this group entry's applies.
                 ends = min(
                     (e for e in (member.expiry, own) if e is not None),

@@ -71,8 +71,17 @@ from reconciler.planning.drift import DriftItem, classify
 _REFUSAL_FIELDS = ("scope", "guard", "counted", "limit", "source", "lift", "message")
 
 
-# The plan's lists of notices, in file order: same field name in `Plan` and in the file.
-_NOTICE_LISTS = ("held", "unrestorable", "unread", "warnings", "notes")
+# The plan's lists of notices, in file order: file name -> field name in `Plan`.
+_NOTICE_LISTS = {
+    "held": "held",
+    "unrestorable": "unrestorable",
+    "unread": "unread",
+    "warnings": "warnings",
+    "notes": "notes",
+    "kept": "kept",
+    "unmanaged": "unmanaged",
+    "offPolicy": "off_policy",
+}
 
 
 @cache
@@ -274,6 +283,7 @@ def encode(plan: Plan) -> dict[str, Any]:
                     "maxRemovalFraction": limits.max_removal_fraction,
                     "removalFloor": limits.removal_floor,
                     "source": limits.source,
+                    "allowedEmailDomains": list(limits.allowed_email_domains),
                 }
                 for key, limits in sorted(p.account_limits.items())
             },
@@ -306,8 +316,8 @@ def encode(plan: Plan) -> dict[str, Any]:
             for p in plan.pins
         ],
         **{
-            name: [{"scope": n.scope, "message": n.message} for n in getattr(plan, name)]
-            for name in _NOTICE_LISTS
+            name: [{"scope": n.scope, "message": n.message} for n in getattr(plan, field)]
+            for name, field in _NOTICE_LISTS.items()
         },
         "live": encode_live(plan.live),
         **_encode_drift(plan),
@@ -406,6 +416,7 @@ def _decode_checked(data: dict[str, Any], source: str) -> Plan:
                     max_removal_fraction=x["maxRemovalFraction"],
                     removal_floor=x["removalFloor"],
                     source=x["source"],
+                    allowed_email_domains=tuple(x["allowedEmailDomains"]),
                 )
                 for key, x in p["accountLimits"].items()
             },
@@ -444,10 +455,7 @@ def _decode_checked(data: dict[str, Any], source: str) -> Plan:
             )
             for p in data["pins"]
         ),
-        **{
-            name: tuple(Notice(n["scope"], n["message"]) for n in data[name])
-            for name in _NOTICE_LISTS
-        },
+        **{field: _notices(data[name]) for name, field in _NOTICE_LISTS.items()},
         live=decode_live(data["live"]),
         expiries=expiries,
         baseline=baseline,
@@ -489,6 +497,10 @@ def _encode_drift(plan: Plan) -> dict[str, Any]:
 # of the plan's own actions, and the drift array must be what they classify as.
 
 
+def _notices(items: list[dict[str, str]]) -> tuple[Notice, ...]:
+    return tuple(Notice(n["scope"], n["message"]) for n in items)
+
+
 def _encode_baseline(baseline: Baseline | None) -> dict[str, Any] | None:
     if baseline is None:
         return None
@@ -499,6 +511,8 @@ def _encode_baseline(baseline: Baseline | None) -> dict[str, Any] | None:
             {"scope": scope, "target": target} for scope, target in sorted(baseline.keys)
         ],
         "heldBackInBaseline": sorted(baseline.unsure),
+        "noLongerManaged": [{"scope": n.scope, "message": n.message} for n in baseline.dropped],
+        "policyChanges": list(baseline.policy_changes),
     }
 
 
@@ -510,6 +524,8 @@ def _decode_baseline(data: dict[str, Any] | None) -> Baseline | None:
         commit=data["commit"],
         keys=frozenset((k["scope"], k["target"]) for k in data["alsoInBaseline"]),
         unsure=frozenset(data["heldBackInBaseline"]),
+        dropped=_notices(data["noLongerManaged"]),
+        policy_changes=tuple(data["policyChanges"]),
     )
 
 

@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from reconciler.actions import invitations, permissions
 from reconciler.model import (
@@ -31,6 +31,7 @@ from reconciler.model import (
     LiveUser,
     Scope,
     amc_scope,
+    canonical_email,
 )
 from reconciler.plan import (
     PHASE_GRANT,
@@ -49,6 +50,7 @@ from reconciler.planning.identity import (
     Match,
     Resolution,
     invitation_is_pending,
+    masked_matches,
     resolve_users,
 )
 
@@ -91,7 +93,9 @@ def plan_amc(
                 "keep one entry per person"
             )
             continue
-        _plan_account(account, found, draft, now=now, resend_within=resend_within_days * DAY)
+        _plan_account(
+            account, found, draft, desired, now=now, resend_within=resend_within_days * DAY
+        )
         _note_expiring(account, draft, now=now, within=expiring_within_days * DAY)
     return draft
 
@@ -112,6 +116,7 @@ def _plan_account(
     account: DesiredAmcAccount,
     live: LiveAmcAccount,
     draft: Draft,
+    desired: Desired,
     *,
     now: float,
     resend_within: float,
@@ -119,6 +124,10 @@ def _plan_account(
     scope = amc_scope(account.id)
     src = where(account.source)
     resolution = resolve_users(account, live)
+    rules = Rules.of(account, desired)
+    for match in resolution.matches:
+        if match.user is not None and not match.desired.expired(now):
+            draft.problems += rules.judge(match.desired, match.user, src)
     draft.members[scope] = len(live.users) + sum(map(invitation_is_pending, live.invitations))
     draft.admins[scope] = AdminCount(
         min_admins=account.min_admins,
@@ -178,7 +187,118 @@ def _plan_account(
                 f"`notUserIds: [{live_user.user_id}]` to the entry",
             )
         )
-    _plan_unlisted(account, resolution, scope, src, draft)
+    _plan_unlisted(account, resolution, scope, src, draft, rules)
+
+
+def shown_domain(address: str) -> str | None:
+    """The domain of a live address as Amazon shows it, None when it is masked too. Not
+    normalised beyond ASCII lower case: a look-alike (the Kelvin sign K for a `k`) stays
+    itself, so it is never an allowed domain (those are ASCII)."""
+    domain = address.strip().rpartition("@")[2]
+    if not domain or "*" in domain or "@" not in address:
+        return None
+    return domain.lower() if domain.isascii() else domain
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The manifests' policy as it judges live people of one AMC account: the domain Amazon
+    shows, and the pin that proves who someone is (never an entry's address, a label)."""
+
+    account_id: str
+    domains: frozenset[str]  # empty: any domain
+    domains_where: str
+    admin_groups: tuple[str, ...]
+    admin_members: tuple[DesiredUser, ...]
+    admin_where: str
+
+    @classmethod
+    def of(cls, account: DesiredAmcAccount, desired: Desired) -> Rules:
+        policy = desired.policy
+        own = account.policy.allowed_email_domains if account.policy is not None else ()
+        places = []
+        if policy.allowed_email_domains:
+            places.append(
+                f"policy.allowedEmailDomains at {policy.sources.get('allowedEmailDomains')}"
+            )
+        if own and account.policy is not None:
+            places.append(f"this account's policy at {account.policy.source}")
+        return cls(
+            account_id=account.id,
+            domains=frozenset(policy.allowed_email_domains) | frozenset(own),
+            domains_where=" and ".join(places),
+            admin_groups=policy.admin_groups,
+            admin_members=tuple(
+                m for name in policy.admin_groups for m in desired.groups.get(name, ())
+            ),
+            admin_where=str(policy.sources.get("adminGroups", "")),
+        )
+
+    def outside(self, user: LiveUser) -> str:
+        """Why the domain Amazon shows for `user` breaks `allowedEmailDomains`, or ""."""
+        domain = shown_domain(user.email)
+        if not self.domains or domain is None or domain in self.domains:
+            return ""
+        return (
+            f"is at {domain}, not an allowed email domain of AMC account {self.account_id} "
+            f"({', '.join(sorted(self.domains))}; {self.domains_where})"
+        )
+
+    def judge(self, want: DesiredUser, user: LiveUser, src: str) -> list[str]:
+        """The plan errors for the live user a manifest entry matched: a pin whose address
+        cannot be the one Amazon shows, a domain outside the policy, an admin who is not
+        proven to be a member of an admin group."""
+        at = where(want.pin_at or want.source, src)
+        pinned = want.user_id is not None and want.email is not None
+        if pinned and not masked_matches(user.email, want.email or ""):
+            return [
+                f"{at}: userId {user.user_id} is {user.email} at Amazon, which cannot be "
+                f"{want.email}, the address this entry gives it: the pin names someone "
+                "else. Correct the `userId:` (`reconciler pin` proposes the right one) "
+                "or the address"
+            ]
+        problems = []
+        outside = self.outside(user)
+        if outside:
+            domain = shown_domain(user.email)
+            problems.append(
+                f"{where(want.source, src)}: live user {user.user_id} ({user.email}) {outside}: "
+                f"remove the entry, or allow `{domain}` in `policy.allowedEmailDomains` (for "
+                "one client's account: in that account's `policy:`)"
+            )
+        if want.role is AmcRole.ADMIN and self.admin_groups and want.user_id is not None:
+            problem = self._not_admin(want, user)
+            if problem:
+                problems.append(f"{where(want.source, src)}: {problem}")
+        return problems
+
+    def _not_admin(self, want: DesiredUser, user: LiveUser) -> str:
+        """Why pinned `user` may not be admin by `adminGroups`, or "". A member pinned to
+        this userId proves it; a member with the entry's address proves it only when that
+        member is not pinned to someone else."""
+        if want.group in self.admin_groups and want.user_id == user.user_id:
+            return ""
+        address = canonical_email(want.email) if want.email else None
+        other = None
+        for member in self.admin_members:
+            if member.user_id == user.user_id:
+                return ""
+            if address is not None and canonical_email(member.email or "") == address:
+                if member.user_id is None:
+                    return ""
+                other = member
+        groups = ", ".join(f"`{g}`" for g in self.admin_groups)
+        why = (
+            f": {other.email} there is {other.user_id}. Make them a viewer, or correct the "
+            "`userId:`"
+            if other is not None
+            else ": add them (pinned) to one of those groups, or make them a viewer"
+        )
+        return (
+            f"live user {user.user_id} ({user.email}) is made admin of AMC account "
+            f"{self.account_id}, but it is not a member of {groups} (policy.adminGroups at "
+            f"{self.admin_where}){why}"
+        )
 
 
 def _expiry(account: DesiredAmcAccount, user: DesiredUser, target: str = "") -> Expiry:
@@ -205,9 +325,10 @@ def expired_reason(user: DesiredUser) -> str:
 
 def _plan_expired(account: DesiredAmcAccount, match: Match, draft: Draft) -> None:
     """An entry whose `expires:` has passed counts as absent, whatever `prune` says: its
-    proven live user or its pending invitation is removed (phase 2, counted by the guards).
-    A live user that fits it by masked address only is not removed (it may be someone
-    else): the removal is held back until a `userId:` pin proves who it is."""
+    live user or its pending invitation is removed (phase 2, counted by the guards). That
+    includes a live user that fits it by masked address only: identity resolution pairs it
+    with this entry one-to-one, so this ended entry is the only one it can be (on a
+    `prune: true` account deleting the entry would remove it as unlisted all the same)."""
     want = match.desired
     scope = str(amc_scope(account.id))
     reason = expired_reason(want)
@@ -219,18 +340,6 @@ def _plan_expired(account: DesiredAmcAccount, match: Match, draft: Draft) -> Non
         )
         return
     assert user is not None
-    if not match.proven:
-        draft.expiries.append(_expiry(account, want))
-        draft.held.append(
-            Notice(
-                scope,
-                f"{where(want.source)}: {want.email} {reason}, and live user {user.user_id} "
-                f"({user.email}) fits it by masked address only, so it is not removed. If "
-                f"that is {want.email}, pin it (`userId: {user.user_id}`) and plan again; if "
-                f"not, add `notUserIds: [{user.user_id}]`",
-            )
-        )
-        return
     if user.role is None:
         draft.expiries.append(_expiry(account, want))
         draft.held.append(
@@ -291,12 +400,13 @@ def _plan_user(
     account: DesiredAmcAccount, want: DesiredUser, user: LiveUser, src: str, draft: Draft
 ) -> None:
     scope = str(amc_scope(account.id))
-    label = want.email or user.email
     if user.role is None:
-        draft.warnings.append(
+        # Live is not what the manifests say, and reconciler cannot set it: drift.
+        draft.off_policy.append(
             Notice(
                 scope,
-                f"{label} ({user.user_id}) has role {'/'.join(user.raw_roles) or 'unknown'}, "
+                f"{want.email or user.email} ({user.user_id}) has role "
+                f"{'/'.join(user.raw_roles) or 'unknown'}, "
                 f"which reconciler does not manage; {src} wants {want.role.value}: change it "
                 "in the console, then plan again",
             )
@@ -309,7 +419,8 @@ def _plan_user(
             account.id,
             user,
             want.role,
-            label=label,
+            # The entry's address, checked against what Amazon shows for a pin (`Rules.judge`).
+            label=want.email or user.email,
             reason=f"{src} wants {want.role.value}, live role is {user.role.value}",
         )
     )
@@ -396,18 +507,26 @@ def _report_unresolved(
 
 
 def _plan_unlisted(
-    account: DesiredAmcAccount, resolution: Resolution, scope: Scope, src: str, draft: Draft
+    account: DesiredAmcAccount,
+    resolution: Resolution,
+    scope: Scope,
+    src: str,
+    draft: Draft,
+    rules: Rules,
 ) -> None:
     for user in resolution.unlisted_users:
         if user.role is None:
-            draft.notes.append(
-                Notice(
-                    str(scope),
-                    f"{user.email} ({user.user_id}) has role "
-                    f"{'/'.join(user.raw_roles) or 'unknown'}, which reconciler does not "
-                    "manage: left alone",
-                )
+            text = (
+                f"{user.email} ({user.user_id}) has role "
+                f"{'/'.join(user.raw_roles) or 'unknown'}, which reconciler does not manage"
             )
+            outside = rules.outside(user)
+            if outside:
+                draft.off_policy.append(
+                    Notice(str(scope), f"{text}, and {outside}: remove them in the console")
+                )
+            else:
+                draft.unmanaged.append(Notice(str(scope), f"{text}: left alone"))
         elif account.prune:
             reason = f"active user not listed in {src} (prune: true)"
             draft.actions.append(permissions.revoke_user(account.id, user, reason=reason))

@@ -35,6 +35,9 @@ class Draft:
     unrestorable: list[Notice] = field(default_factory=list)
     unread: list[Notice] = field(default_factory=list)  # scopes skipped: read incomplete
     expiries: list[Expiry] = field(default_factory=list)  # `expires:` past or coming soon
+    kept: list[Notice] = field(default_factory=list)  # changes a safety rule keeps back
+    unmanaged: list[Notice] = field(default_factory=list)  # roles we do not manage
+    off_policy: list[Notice] = field(default_factory=list)  # ... outside the policy
 
 
 def where(source: object | None, fallback: str = "the manifests") -> str:

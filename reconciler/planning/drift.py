@@ -15,7 +15,14 @@ Derived, never planned: a pure function of a `Plan`, so text, markdown and the p
 - a change held back until identity is proven, or a user that cannot be restored:
   `identity-unresolved`;
 - a scope whose read failed or may be incomplete: `read-incomplete`;
-- an `expires:` coming within `--expiring-within`: `expiring-soon` (not drift either).
+- an `expires:` coming within `--expiring-within`: `expiring-soon` (not drift either);
+- a change a safety rule keeps back (a protected user, an account's last active admin):
+  `kept-back`;
+- a live user with a role reconciler does not manage: `unmanaged-role` (not drift), or
+  `unmanaged-role-off-policy` when that breaks the manifests (drift): Amazon shows a
+  domain `allowedEmailDomains` does not allow, or an entry lists them with another role;
+- with `--baseline REF`, an account REF manages and today's manifests do not:
+  `no-longer-managed` (its people keep access and nothing watches it).
 """
 
 from __future__ import annotations
@@ -29,12 +36,16 @@ from reconciler.plan import TIME_KINDS, Action, DriftClass, Plan, day, when
 # Reading order of the classes in summaries.
 ORDER: tuple[DriftClass, ...] = (
     DriftClass.READ_INCOMPLETE,
+    DriftClass.NO_LONGER_MANAGED,
     DriftClass.GRANT_EXPIRED,
     DriftClass.CHANGED,
     DriftClass.UNAPPLIED,
     DriftClass.DIFFERS,
     DriftClass.INVITATION_EXPIRED,
     DriftClass.IDENTITY_UNRESOLVED,
+    DriftClass.KEPT,
+    DriftClass.OFF_POLICY,
+    DriftClass.UNMANAGED_ROLE,
     DriftClass.WAITING,
     DriftClass.EXPIRING_SOON,
 )
@@ -49,6 +60,10 @@ LABEL: dict[DriftClass, str] = {
     DriftClass.EXPIRING_SOON: "expiring soon",
     DriftClass.READ_INCOMPLETE: "read incomplete",
     DriftClass.IDENTITY_UNRESOLVED: "identity unresolved",
+    DriftClass.KEPT: "kept back by a safety rule",
+    DriftClass.UNMANAGED_ROLE: "role not managed",
+    DriftClass.OFF_POLICY: "role not managed, against the manifests",
+    DriftClass.NO_LONGER_MANAGED: "no longer managed",
 }
 
 
@@ -76,8 +91,14 @@ def classify(plan: Plan) -> tuple[DriftItem, ...]:
         )
     for notice in plan.held + plan.unrestorable:
         items.append(DriftItem(DriftClass.IDENTITY_UNRESOLVED, notice.scope, notice.message))
-    for notice in plan.unread:
-        items.append(DriftItem(DriftClass.READ_INCOMPLETE, notice.scope, notice.message))
+    for cls, notices in (
+        (DriftClass.READ_INCOMPLETE, plan.unread),
+        (DriftClass.KEPT, plan.kept),
+        (DriftClass.UNMANAGED_ROLE, plan.unmanaged),
+        (DriftClass.OFF_POLICY, plan.off_policy),
+        (DriftClass.NO_LONGER_MANAGED, plan.baseline.dropped if plan.baseline else ()),
+    ):
+        items += [DriftItem(cls, notice.scope, notice.message) for notice in notices]
     for e in plan.expiries:
         if e.expired:
             continue

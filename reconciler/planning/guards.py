@@ -21,8 +21,10 @@ top, and is never applied. Lifting never makes the plan unsafe:
 - minAdmins, counting active users only (invitations grant nothing until accepted):
   * a plan that leaves fewer active admins than `minAdmins` *and fewer than live has now* is
     refused, unless `--allow-fewer-admins`;
-  * a plan that leaves no active admin where there was one is refused, whatever the flags:
-    nobody could manage the account's users until an invitation is accepted;
+  * of the removals and demotions that would leave no active admin where there was one,
+    one is held back for that account alone (so one admin stays), whatever the flags
+    (nobody could manage the account's users until an invitation is accepted), and listed
+    as kept back (drift); every other account's changes proceed;
   * live already below the minimum and the plan not reducing it: a warning, not a failure
     (e.g. a new admin is invited and has not accepted yet).
 """
@@ -185,6 +187,37 @@ def apply_guards(draft: Draft, live: Live, policy: Policy) -> list[Refusal]:
     return violations
 
 
+def _hold_last_admins(draft: Draft, scope: Scope, admins: frozenset[str]) -> None:
+    """Keep back one removal or demotion of a live admin of `scope` (a removal before a
+    demotion, then by userId), so that one active admin stays; list it."""
+    candidates = sorted(
+        (
+            a
+            for a in draft.actions
+            if a.scope == scope
+            and a.target in admins
+            and (
+                a.kind is ActionKind.REVOKE_USER
+                or (a.kind is ActionKind.SET_ROLE and a.role is not AmcRole.ADMIN)
+            )
+        ),
+        key=lambda a: (a.kind is not ActionKind.REVOKE_USER, a.target),
+    )
+    held = candidates[0]
+    what = "revoking" if held.kind is ActionKind.REVOKE_USER else "demoting"
+    who = f"{held.label} ({held.target})" if held.label else held.target
+    draft.kept.append(
+        Notice(
+            str(scope),
+            f"held: {what} {who} would leave no active admin; nobody could manage its "
+            "users until an invitation is accepted. Keep or promote an admin in this "
+            "apply (invite one, or pin one who is there) and the removal follows in a "
+            "later one",
+        )
+    )
+    draft.actions = [a for a in draft.actions if a is not held]
+
+
 def _admin_guard(draft: Draft, policy: Policy) -> list[Refusal]:
     violations: list[Refusal] = []
     for scope in sorted(draft.admins):
@@ -203,21 +236,8 @@ def _admin_guard(draft: Draft, policy: Policy) -> list[Refusal]:
         before_n, after_n = len(facts.admins), len(after)
         if after_n == 0 < before_n:
             # Checked before minAdmins: `minAdmins: 0` must not be a way to lock everyone out.
-            violations.append(
-                _refusal(
-                    scope,
-                    "no-admin",
-                    f"0 active admins left (now {before_n})",
-                    "at least 1",
-                    BUILT_IN,
-                    "no flag lifts this: keep or promote an admin in this apply and remove "
-                    "the others in a later one",
-                    f"the plan leaves no active admin (now {before_n}); nobody could "
-                    "manage its users until an invitation is accepted. No flag lifts this: "
-                    "keep or promote an admin in this apply and remove the others in a later "
-                    "one",
-                )
-            )
+            # Held back for this account alone; every other account proceeds.
+            _hold_last_admins(draft, scope, facts.admins)
             continue
         if after_n >= facts.min_admins or after_n >= before_n:
             if after_n < facts.min_admins:

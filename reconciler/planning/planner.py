@@ -45,7 +45,7 @@ def make_plan(desired: Desired, live: Live, policy: Policy) -> Plan:
     draft.notes = managers.notes + amc.notes
     draft.members = {**managers.members, **amc.members}
     draft.unrestorable = managers.unrestorable + amc.unrestorable
-    keep_protected(draft, live, policy)
+    keep_protected(draft, live, policy, desired)
     refusals = apply_guards(draft, live, policy)
 
     return Plan(
@@ -64,6 +64,9 @@ def make_plan(desired: Desired, live: Live, policy: Policy) -> Plan:
         unrestorable=tuple(sorted(draft.unrestorable)),
         unread=tuple(sorted(draft.unread)),
         expiries=tuple(sorted(draft.expiries)),
+        kept=tuple(sorted(draft.kept)),
+        unmanaged=tuple(sorted(draft.unmanaged)),
+        off_policy=tuple(sorted(draft.off_policy)),
     )
 
 

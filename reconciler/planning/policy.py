@@ -48,8 +48,9 @@ def effective(flags: Policy, desired: Desired) -> Policy:
             continue
         own_fraction = None if "maxRemovalFraction" in flags.sources else own.max_removal_fraction
         own_floor = None if "removalFloor" in flags.sources else own.removal_floor
-        if own_fraction is not None or own_floor is not None:
-            limits[account.id] = AccountLimits(own_fraction, own_floor, str(own.source))
+        domains = own.allowed_email_domains
+        if own_fraction is not None or own_floor is not None or domains:
+            limits[account.id] = AccountLimits(own_fraction, own_floor, str(own.source), domains)
     return replace(
         flags,
         max_removals=max_removals,
@@ -86,10 +87,18 @@ def differences(saved: Policy, now: Policy) -> list[str]:
             out.append(f"the plan was made with {what} {old}, this apply has {new}")
 
     def account_values(p: Policy) -> dict[str, tuple[float | None, int | None]]:
-        return {k: (v.max_removal_fraction, v.removal_floor) for k, v in p.account_limits.items()}
+        return {
+            k: (v.max_removal_fraction, v.removal_floor)
+            for k, v in p.account_limits.items()
+            if v.max_removal_fraction is not None or v.removal_floor is not None
+        }
 
     if account_values(saved) != account_values(now):
         out.append("the plan was made with other per-account removal limits than this apply's")
+    if {k: v.allowed_email_domains for k, v in saved.account_limits.items()} != {
+        k: v.allowed_email_domains for k, v in now.account_limits.items()
+    }:
+        out.append("the plan was made with other per-account allowedEmailDomains than this apply's")
     if {p.who for p in saved.protected_users} != {p.who for p in now.protected_users}:
         out.append("the plan was made with other protectedUsers than this apply's")
     return out

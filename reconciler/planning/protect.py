@@ -1,17 +1,22 @@
 """`policy.protectedUsers`: people the planner never removes, demotes, or whose invitation it
 revokes (break-glass accounts, the account the tool itself runs as).
 
-An entry is a userId or an address. A userId matches a live user by id. An address matches a
-live user's or an invitation's address exactly, in canonical form (`model.canonical_email`).
-A masked live address (`a***@example.com`) is never taken to *be* a protected address
-(evidence before access): that would be a guess. But a guess may hold a change
-back, so every live user whose masked address could be the protected one is kept too, with a
-warning that says so. Whatever is kept is reported as a warning naming the rule's location.
+An entry is a userId or an address. A userId matches a live user by id. An address covers
+only the user proven to be it: an invitation or a live user whose address is that address
+exactly, in canonical form (`model.canonical_email`), or the live user a manifest entry with
+that address pins by `userId:` (a userId is the same Amazon user in every account). A masked
+live address (`r***@agency.example`) is never taken to *be* a protected address: once a pin
+says who the protected user is, a look-alike is someone else and goes like anyone else. Only
+while nothing proves who the protected user is does a masked address that fits hold its
+removal back (a guess may hold a change back; it never grants). Whatever is kept is listed
+in `Plan.kept`, naming the rule's location: drift, never "in sync".
 """
 
 from __future__ import annotations
 
-from reconciler.model import AmcRole, Live, canonical_email
+from dataclasses import dataclass
+
+from reconciler.model import AmcRole, Desired, Live, canonical_email
 from reconciler.plan import PHASE_GRANT, Action, ActionKind, Notice, Policy, Protected
 from reconciler.planning.draft import Draft
 from reconciler.planning.identity import masked_matches
@@ -42,29 +47,63 @@ def _takes_away(action: Action) -> bool:
     )
 
 
-def _match(action: Action, address: str, rule: Protected) -> str | None:
-    """ "exact" when `rule` names this target, "guess" when only a masked address could be
-    it, None otherwise."""
+@dataclass(frozen=True, slots=True)
+class Pinned:
+    """What the manifests' `userId:` pins prove: address -> userIds, userId -> addresses
+    (canonical). The planner has already refused a pin whose address cannot be the one
+    Amazon shows for it."""
+
+    ids: dict[str, frozenset[str]]
+    addresses: dict[str, frozenset[str]]
+
+    @classmethod
+    def of(cls, desired: Desired) -> Pinned:
+        ids: dict[str, set[str]] = {}
+        addresses: dict[str, set[str]] = {}
+        people = [u for a in desired.amc_accounts for u in a.users]
+        people += [u for members in desired.groups.values() for u in members]
+        for person in people:
+            if person.user_id is not None and person.email is not None:
+                address = canonical_email(person.email)
+                ids.setdefault(address, set()).add(person.user_id)
+                addresses.setdefault(person.user_id, set()).add(address)
+        return cls(
+            {k: frozenset(v) for k, v in ids.items()},
+            {k: frozenset(v) for k, v in addresses.items()},
+        )
+
+
+def _match(action: Action, address: str, rule: Protected, pinned: Pinned) -> str | None:
+    """ "exact" when `rule` is proven to name this target, "guess" when only a masked
+    address could be it and nothing proves who either is, None otherwise."""
     if not rule.is_address:
         by_id = action.kind is not ActionKind.REVOKE_INVITATION and action.target == rule.who
         return "exact" if by_id else None
     live = canonical_email(address)
-    if "*" not in live:
-        return "exact" if live == rule.who else None
+    if action.kind is ActionKind.REVOKE_INVITATION or "*" not in live:
+        return "exact" if live == rule.who else None  # a full address
+    known = pinned.addresses.get(action.target)
+    if known is not None:
+        return "exact" if rule.who in known else None  # pinned: proven who it is
+    if pinned.ids.get(rule.who):
+        return None  # the protected user is pinned, and this is someone else
     return "guess" if masked_matches(live, rule.who) else None
 
 
-def keep_protected(draft: Draft, live: Live, policy: Policy) -> None:
-    """Drop every action that would take access away from a protected user; warn for each."""
+def keep_protected(draft: Draft, live: Live, policy: Policy, desired: Desired) -> None:
+    """Drop every action that would take access away from a protected user; list each."""
     if not policy.protected_users:
         return
+    pinned = Pinned.of(desired)
     dropped: set[int] = set()
     for action in draft.actions:
         if not _takes_away(action):
             continue
         address = _address(action, live)
         found = [
-            (how, rule) for rule in policy.protected_users if (how := _match(action, address, rule))
+            (how, rule)
+            for rule in policy.protected_users
+            if (how := _match(action, address, rule, pinned))
         ]
         if not found:
             continue
@@ -85,11 +124,11 @@ def keep_protected(draft: Draft, live: Live, policy: Policy) -> None:
         else:
             message = (
                 f"kept: {what} {who} not planned; its masked address could be the "
-                f"protected {rule.who} (policy.protectedUsers at {rule.source}), and a "
-                "guess never removes access: pin the protected user by `userId` in "
-                "policy.protectedUsers to settle it"
+                f"protected {rule.who} (policy.protectedUsers at {rule.source}), and "
+                "nothing proves who that is: pin the protected user (`userId:` on their "
+                "manifest entry, or their userId in policy.protectedUsers) to settle it"
             )
-        draft.warnings.append(Notice(str(action.scope), message))
+        draft.kept.append(Notice(str(action.scope), message))
     # A protected invitation re-issued with a lesser role would be a demotion in two steps:
     # keep the re-issue out as well when its revoke was kept.
     kept_revokes = {

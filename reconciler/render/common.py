@@ -75,6 +75,9 @@ def summary_line(plan: Plan) -> str:
             (plan.unread, "account(s) not read completely"),
             (plan.held, "held back until identity is proven"),
             (plan.unrestorable, "that cannot be restored"),
+            (plan.kept, "kept back by a safety rule"),
+            (plan.off_policy, "role(s) not managed, against the manifests"),
+            (plan.baseline.dropped if plan.baseline else (), "account(s) no longer managed"),
         )
         if items
     ]
@@ -99,15 +102,29 @@ def sections(plan: Plan) -> list[tuple[str, str, list[str]]]:
     def lines(notices: tuple[Notice, ...]) -> list[str]:
         return [f"{n.scope}: {n.message}" if n.scope else n.message for n in notices]
 
+    changes = list(plan.baseline.policy_changes) if plan.baseline else []
     return [
         ("Read incomplete (nothing planned there):", "!", lines(plan.unread)),
+        ("Policy changed since the baseline (LOOSENED: a loosening):", "!", changes),
         ("Cannot restore:", "!", lines(plan.unrestorable)),
         ("Held back until identity is proven:", "!", lines(plan.held)),
+        ("Kept back by a safety rule (drift until settled):", "!", lines(plan.kept)),
+        (
+            "Role not managed, against the manifests (change it in the console):",
+            "!",
+            lines(plan.off_policy),
+        ),
+        (
+            "No longer managed (nothing watches these accounts any more):",
+            "!",
+            lines(plan.baseline.dropped if plan.baseline else ()),
+        ),
         (
             "Proposed pins (`reconciler pin PATH...` writes them):",
             "",
             [pin_line(p) for p in plan.pins],
         ),
+        ("Roles reconciler does not manage (left alone):", "", lines(plan.unmanaged)),
     ]
 
 
@@ -209,6 +226,8 @@ def policy_lines(plan: Plan) -> list[str]:
             parts.append(f"maxRemovalFraction {limits.max_removal_fraction:g}")
         if limits.removal_floor is not None:
             parts.append(f"removalFloor {limits.removal_floor}")
+        if limits.allowed_email_domains:
+            parts.append(f"allowedEmailDomains adds {', '.join(limits.allowed_email_domains)}")
         if parts:
             lines.append(f"amc:{key}: {', '.join(parts)} ({limits.source})")
     for rule in p.protected_users:

@@ -17,7 +17,10 @@ becomes `users: []` (a key with no entries would be null, which no manifest allo
 An account is adopted whole or not at all: when adopting it would list fewer admins than
 its `minAdmins` (with `prune`), nothing on it is adopted, and it is listed as skipped.
 
-What is not: an expired `expires:` grant (git says it ends; the plan removes it), an
+An entry whose `expires:` has passed and whose person has no access live any more (apply
+has revoked them) is removed: it was only the marker that ended the access.
+
+What is not: an expired `expires:` grant still live (git says it ends; the plan removes it), an
 expired invitation (the plan resends it), a change on a user that fits an entry by masked
 address only (evidence before access: pin it first, `reconciler pin --held`), masked users
 that cannot be told apart, a manager account that does not exist live, a new key in an
@@ -30,9 +33,11 @@ manifests did not change, so live moved behind git's back. Anything else is a me
 that apply has not made yet, or one both live and git moved: listed, never adopted over.
 
 Groups (decision): a change on one AMC account never edits a group, because a group may be
-used by other accounts. The account's `{group: G, role: R}` entry is replaced by its
-members listed one by one (with the change made), under a comment that says why; the
-other accounts keep the group.
+used by other accounts. The account's `{group: G, role: R}` entry gets `overrides:` for the
+members that changed there (`role: none` for one removed), so the group stays the source of
+truth: a member who leaves it later loses access on this account too. Where the entry has
+an `overrides:` already, it is replaced by its members listed one by one instead, under a
+comment that says why.
 
 Edits are line-level text edits, as `workflows.pin` makes them: only the lines that change,
 change; comments, order, quoting and layout stay byte for byte. Every value that came from
@@ -217,6 +222,14 @@ class _Evidence:
         return False
 
 
+def _protected(user: DesiredUser, rules: DesiredPolicy) -> bool:
+    """Whether `policy.protectedUsers` names this entry, by its userId or its address."""
+    named = set(rules.protected_users)
+    return (user.user_id is not None and user.user_id in named) or (
+        user.email is not None and canonical_email(user.email) in named
+    )
+
+
 def _adopt_amc(
     account: DesiredAmcAccount,
     live: Live,
@@ -266,6 +279,12 @@ def _adopt_amc(
         if role is None or role is want.role:
             continue
         what = f"{who(want)} is {f'{live_as} ' if live_as else ''}{role.value} live"
+        if want.role is AmcRole.ADMIN and _protected(want, rules):
+            editor.skipped.append(
+                f"{scope}: {what}, but they are protected (policy.protectedUsers): not "
+                f"adopted; {undo}"
+            )
+            continue
         if role is AmcRole.ADMIN and not _may_be_admin(want, rules):
             editor.skipped.append(
                 f"{scope}: {what}, but only members of {', '.join(rules.admin_groups)} may be "
@@ -275,8 +294,24 @@ def _adopt_amc(
         if evidence.allows(scope, target, what, editor):
             roles[position[id(want)]] = (role, what)
     for user in (*resolution.missing, *resolution.pinned_absent):
+        if user.expired(now) and user.group is None and user.expires is not None:
+            # An ended entry kept as the marker that ends the access (`expiring`, under
+            # `prune: false`): its person has no access live any more, so it can go.
+            removed[position[id(user)]] = (
+                f"{who(user)} expired on {day(user.expires)} and has no access live any "
+                "more: the ended entry goes"
+            )
+            continue
         if not user.expired(now):
             what = f"{who(user)} is neither a user of {account.id} nor invited live"
+            if _protected(user, rules):
+                # Never written out of the manifests: apply restores them.
+                restore = "apply invites them again" if user.email else "restore them by hand"
+                editor.skipped.append(
+                    f"{scope}: {what}, but they are protected (policy.protectedUsers): not "
+                    f"adopted, the entry stays; {restore}"
+                )
+                continue
             if user.email is not None:  # the plan invites them
                 ok = evidence.allows(scope, f"address:{canonical_email(user.email)}", what, editor)
             else:  # nothing can restore them: no action to compare
@@ -482,11 +517,74 @@ def _entry_start(account: DesiredAmcAccount, last: Source) -> Source:
     return max(same, key=lambda s: s.line)
 
 
+def _override_group(
+    source: Source,
+    group: str,
+    members: list[DesiredUser],
+    change: _GroupChange,
+    editor: Editor,
+    indent: str,
+    newline: str,
+) -> bool:
+    """Record the change as this account's `overrides:` of the group entry, so that the
+    group stays the source of truth (a member who leaves it loses access here too). A block
+    entry gets the key after its last line, every line of it kept; a one-line flow entry
+    (`- {group: G, role: R}`) is written again in block form, its comment kept. False
+    (nothing done) when the entry has an `overrides:` already or is laid out otherwise."""
+    found = editor.entry(source)
+    span = editor.entry_range(source)
+    if found is None or span is None or "group" not in found.keys or "role" not in found.keys:
+        return False
+    lines = editor.lines(source.file)
+    text = "".join(lines[span[0] - 1 : span[1]])
+    if re.search(r"\boverrides\b", text):
+        return False
+    what = "; ".join(change.what)
+    pad = " " * (len(indent) + 2)
+    comment = one_line(f"reconciler adopt: live changed on this account only ({what})")
+    added = [f"{pad}overrides:  # {comment}{newline}"]
+    for user in members:
+        if user.key not in change.removed and user.key not in change.roles:
+            continue
+        role = "none" if user.key in change.removed else change.roles[user.key].value
+        key = (
+            f"userId: {quoted(user.user_id)}"
+            if user.user_id
+            else f"email: {quoted(user.email or '')}"
+        )
+        added.append(f"{pad}  - {{{key}, role: {role}}}{newline}")
+    if not found.flow:
+        last = lines[span[1] - 1]
+        new = [last if last.endswith(("\n", "\r")) else last + newline, *added]
+    else:
+        if span[0] != span[1]:
+            return False
+        line = lines[span[0] - 1]
+        closing = line.rfind("}")
+        tail = line[closing + 1 :].strip() if closing >= 0 else ""
+        if tail and not tail.startswith("#"):
+            return False
+        keys = set(found.keys)
+        if not keys <= {"group", "role", "expires", "reason"}:
+            return False
+        raw = {key: line[at.start : at.end] for key, at in found.keys.items()}
+        head = f"{indent}- group: {raw['group']}{f'  {tail}' if tail else ''}{newline}"
+        new = [head, f"{pad}role: {raw['role']}{newline}"]
+        new += [f"{pad}{key}: {raw[key]}{newline}" for key in ("expires", "reason") if key in raw]
+        new += added
+    at = (span[1], span[1])
+    if editor.claim(source.file, at if not found.flow else span, new, what):
+        editor.adopted.append(f"{source}: {what} (an override of group {group} on this account)")
+    return True
+
+
 def _split_group(
     account: DesiredAmcAccount, source: Source, change: _GroupChange, editor: Editor
 ) -> bool:
-    """Replace this account's `{group: G, role: R}` entry by its members, changed. True
-    when no member is left here, so the entry was removed whole."""
+    """Record a change to members of this account's `{group: G, role: R}` entry: as the
+    entry's `overrides:` (`_override_group`) where it can, else by replacing the entry by
+    its members, changed. True when no member is left here, so the entry was removed
+    whole."""
     members = [u for u in account.users if u.source == source and u.group is not None]
     span, indent = editor.entry_range(source), editor.dash_indent(source)
     what = "; ".join(change.what)
@@ -500,6 +598,8 @@ def _split_group(
             return True
         return False
     newline = line_break(editor.lines(source.file)[span[0] - 1]) or "\n"
+    if _override_group(source, group, members, change, editor, indent, newline):
+        return False
     comment = one_line(
         f"reconciler adopt: group {quoted(group)} ({members[0].role.value}) is listed one by one "
         f"on this account only, because live changed here ({what}) and the group may be "

@@ -29,8 +29,9 @@ from reconciler.errors import BaselineError, ManifestError, PlanError
 from reconciler.manifest import load_texts
 from reconciler.manifest.loader import SUFFIXES
 from reconciler.manifest.yamlload import MAX_FILE_BYTES
-from reconciler.model import Desired, DesiredUser, IdType, Live, manager_scope
-from reconciler.plan import TIME_KINDS, Baseline, Plan, Policy
+from reconciler.model import Desired, DesiredUser, IdType, Live, amc_scope, manager_scope
+from reconciler.plan import TIME_KINDS, Baseline, Notice, Plan, Policy
+from reconciler.planning.identity import invitation_is_pending
 from reconciler.planning.planner import make_plan
 
 _GIT_TIMEOUT_S = 30
@@ -361,3 +362,182 @@ def manifests_since(ref: str, paths: Sequence[str]) -> Revision:
     except BaselineError as exc:
         text = str(exc).replace("--baseline", "--changed-since").replace(_FIX, _SINCE_FIX)
         raise BaselineError(text) from exc
+
+
+def unmanaged_since(baseline: Revision, desired: Desired) -> Desired:
+    """The accounts the manifests at REF manage and today's do not (an AMC account by id, a
+    manager account by id or, without one, by name), bare: for a read of who keeps access
+    there now that nothing watches them."""
+    amc = {a.id for a in desired.amc_accounts}
+    ids = {m.id for m in desired.manager_accounts if m.id is not None}
+    names = {m.name for m in desired.manager_accounts}
+    return Desired(
+        amc_accounts=tuple(
+            replace(a, users=()) for a in baseline.desired.amc_accounts if a.id not in amc
+        ),
+        manager_accounts=tuple(
+            replace(m, links=())
+            for m in baseline.desired.manager_accounts
+            if not (m.id in ids if m.id is not None else m.name in names)
+        ),
+    )
+
+
+def no_longer_managed(baseline: Revision, gone: Desired, live: Live) -> tuple[Notice, ...]:
+    """One notice per account REF manages and today's manifests do not, saying who keeps
+    access there (from `live`, a read of `gone`)."""
+    out: list[Notice] = []
+    fix = (
+        "nothing watches it any more: list it again in the manifests, or remove its people "
+        "in the console"
+    )
+    for account in gone.amc_accounts:
+        scope = amc_scope(account.id)
+        at = str(account.source) if account.source else "REF"
+        found = live.reachable_amc(account.id)
+        unread = live.unreadable(scope)
+        if found is None or unread is not None:
+            keep = f"its people keep access (not read: {unread or 'not reachable'})"
+        else:
+            users = len(found.users)
+            pending = sum(1 for i in found.invitations if invitation_is_pending(i))
+            keep = f"{users + pending} people keep access ({users} users, {pending} invited)"
+        out.append(
+            Notice(
+                str(scope),
+                f"no longer managed: {keep}; managed at {baseline.commit[:12]} ({at}), {fix}",
+            )
+        )
+    for manager in gone.manager_accounts:
+        live_manager = next(
+            (
+                m
+                for m in live.manager_accounts
+                if (m.id == manager.id if manager.id is not None else m.name == manager.name)
+            ),
+            None,
+        )
+        scope = manager_scope(live_manager.id if live_manager else manager.key)
+        at = str(manager.source) if manager.source else "REF"
+        if live_manager is None or live.unreadable(scope) is not None:
+            keep = "its linked accounts stay linked (not read)"
+        else:
+            keep = f"{len(live_manager.links)} linked accounts stay linked"
+        out.append(
+            Notice(
+                str(scope),
+                f"no longer managed: {keep}; managed at {baseline.commit[:12]} ({at}), {fix}",
+            )
+        )
+    return tuple(sorted(out))
+
+
+_DEFAULTS = Policy()
+
+
+def policy_changes(then: Desired, now: Desired) -> tuple[str, ...]:
+    """What the manifests' policy changed since REF, in words, each loosening (a domain or
+    admin group or admin member added, a protection removed, a limit raised, a rule
+    dropped) marked `LOOSENED:`."""
+    out: list[str] = []
+    old, new = then.policy, now.policy
+
+    def where(name: str) -> str:
+        # Where it is written now; a setting removed since REF is written nowhere.
+        at = new.sources.get(name)
+        return f" ({at})" if at is not None else ""
+
+    def sets(name: str, before: set[str], after: set[str], *, empty_is_any: bool) -> None:
+        added, dropped = sorted(after - before), sorted(before - after)
+        if empty_is_any and before and not after:
+            out.append(f"LOOSENED: {name} removed: any is allowed now{where(name)}")
+            return
+        if empty_is_any and not before and after:
+            out.append(f"{name} set to {', '.join(sorted(after))}{where(name)}")
+            return
+        if added:
+            out.append(f"LOOSENED: {name} adds {', '.join(added)}{where(name)}")
+        if dropped:
+            out.append(f"{name} drops {', '.join(dropped)}{where(name)}")
+
+    sets(
+        "allowedEmailDomains",
+        set(old.allowed_email_domains),
+        set(new.allowed_email_domains),
+        empty_is_any=True,
+    )
+    sets("adminGroups", set(old.admin_groups), set(new.admin_groups), empty_is_any=True)
+    if old.admin_groups and new.admin_groups:
+        gained = sorted(new.admin_members - old.admin_members)
+        if gained:
+            out.append(f"LOOSENED: the admin groups gain {', '.join(gained)}{where('adminGroups')}")
+    removed = sorted(set(old.protected_users) - set(new.protected_users))
+    added = sorted(set(new.protected_users) - set(old.protected_users))
+    if removed:
+        out.append(f"LOOSENED: protectedUsers no longer protects {', '.join(removed)}")
+    if added:
+        out.append(f"protectedUsers now protects {', '.join(added)}")
+    for name, before, after, default in (
+        ("maxRemovals", old.max_removals, new.max_removals, _DEFAULTS.max_removals),
+        (
+            "maxRemovalFraction",
+            old.max_removal_fraction,
+            new.max_removal_fraction,
+            _DEFAULTS.max_removal_fraction,
+        ),
+        ("removalFloor", old.removal_floor, new.removal_floor, _DEFAULTS.removal_floor),
+    ):
+        _limit(out, name, before, after, default, where(name))
+    then_accounts = {a.id: a for a in then.amc_accounts}
+    for account in now.amc_accounts:
+        before_account = then_accounts.get(account.id)
+        if before_account is None:
+            continue
+        mine, theirs = account.policy, before_account.policy
+        at = f" ({account.policy.source})" if account.policy and account.policy.source else ""
+        added_domains = sorted(
+            set(mine.allowed_email_domains if mine else ())
+            - set(theirs.allowed_email_domains if theirs else ())
+        )
+        if added_domains:
+            out.append(
+                f"LOOSENED: amc:{account.id}: allowedEmailDomains adds "
+                f"{', '.join(added_domains)}{at}"
+            )
+        for name, old_value, new_value, default in (
+            (
+                "maxRemovalFraction",
+                theirs.max_removal_fraction if theirs else None,
+                mine.max_removal_fraction if mine else None,
+                new.max_removal_fraction or _DEFAULTS.max_removal_fraction,
+            ),
+            (
+                "removalFloor",
+                theirs.removal_floor if theirs else None,
+                mine.removal_floor if mine else None,
+                new.removal_floor if new.removal_floor is not None else _DEFAULTS.removal_floor,
+            ),
+        ):
+            _limit(out, f"amc:{account.id}: {name}", old_value, new_value, default, at)
+        if account.min_admins < before_account.min_admins:
+            out.append(
+                f"LOOSENED: amc:{account.id}: minAdmins lowered from "
+                f"{before_account.min_admins} to {account.min_admins}"
+            )
+    return tuple(out)
+
+
+def _limit(
+    out: list[str],
+    name: str,
+    before: float | None,
+    after: float | None,
+    default: float,
+    at: str,
+) -> None:
+    was = default if before is None else before
+    now = default if after is None else after
+    if now > was:
+        out.append(f"LOOSENED: {name} raised from {was:g} to {now:g}{at}")
+    elif now < was:
+        out.append(f"{name} lowered from {was:g} to {now:g}{at}")

@@ -5,6 +5,7 @@ by moving the date. No live read: git alone says when access ends."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from reconciler.manifest.edit import Editor, FileEdit
 from reconciler.model import Desired, Source
@@ -20,6 +21,12 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
     from the group (the expiry applies wherever the group is used); on an entry, the entry.
     An account whose every entry goes is left with `users: []`.
 
+    Under `prune: false` (the account's, or for a group member any account's using the
+    group) removing an entry would leave its person alone, so the entry stays as the marker
+    that ends the access: an `expires:` still to come is brought to today (merging ends the
+    access at the next apply, as on `prune: true`), one already passed is left as it is and
+    listed (the plan removes that person whatever prune says).
+
     The edited manifests must load. A removal they would not load without (the last admin
     of an account with `minAdmins`, say) is found by `_settle` and listed with why, for the
     reviewer to add an admin or move the date; the rest is made."""
@@ -28,6 +35,14 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
     units: list[tuple[Source, Editor]] = []
     done: set[Source] = set()
     horizon = now + within_days * 86_400
+    today = datetime.fromtimestamp(now, UTC).date().isoformat()  # 00:00 UTC: passed
+    kept_by = {  # group -> an account using it that does not prune
+        user.group: account
+        for account in desired.amc_accounts
+        if not account.prune
+        for user in account.users
+        if user.group is not None
+    }
     for account in desired.amc_accounts:
         for user in account.users:
             if user.expires is None or user.expires > horizon or user.source is None:
@@ -35,15 +50,38 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
             # The group entry's own `expires:` ends the group here; a member's ends the
             # member everywhere, so it leaves the group.
             own = _within(base.entry_range(user.source), user.source, user.expires_source)
-            target = (
-                user.pin_at if user.group is not None and user.pin_at and not own else user.source
-            )
+            by_member = user.group is not None and user.pin_at is not None and not own
+            target = user.pin_at if by_member and user.pin_at else user.source
             if target in done:
                 continue
             done.add(target)
             state = "expired" if user.expires <= now else "expires"
+            what = f"{who(user)} {state} on {day(user.expires)}"
+            # Under `prune: false` an entry removed is an entry left alone: the access
+            # would never end. The entry stays as the marker that ends it (the plan
+            # removes an expired grant whatever prune says), its date brought to today.
+            if by_member:
+                loose = kept_by.get(user.group or "")
+            else:
+                loose = None if account.prune else account
+            if loose is not None:
+                if user.expires <= now:
+                    base.skipped.append(
+                        f"{target}: {what}: kept as the marker that ends the access on "
+                        f"{loose.id} (prune: false there: without the entry it would be left "
+                        "alone); the plan removes them, and adopt removes the entry once "
+                        "apply has revoked them"
+                    )
+                    continue
+                unit = base.fork()
+                ended = f"{what}: ended today, the entry kept as the marker (prune: false)"
+                if unit.set_expires(target, today, ended):
+                    units.append((target, unit))
+                else:
+                    base.skipped += unit.skipped
+                continue
             unit = base.fork()
-            if unit.remove(target, f"{who(user)} {state} on {day(user.expires)}"):
+            if unit.remove(target, what):
                 units.append((target, unit))
             else:
                 base.skipped += unit.skipped

@@ -55,7 +55,13 @@ from reconciler.planning.policy import differences, effective
 from reconciler.planning.scope import changed, narrow
 from reconciler.workflows.adopt import Adoption
 from reconciler.workflows.adopt import compute as compute_adoption
-from reconciler.workflows.baseline import Revision, compare
+from reconciler.workflows.baseline import (
+    Revision,
+    compare,
+    no_longer_managed,
+    policy_changes,
+    unmanaged_since,
+)
 
 
 def find_commit(paths: Sequence[str], env: Mapping[str, str]) -> str | None:
@@ -120,6 +126,7 @@ def plan(
     differs between REF's manifests and `desired` are read and planned, and the plan
     records them (`Plan.coverage`, bound by its digest)."""
     coverage = None
+    managed = desired  # everything the manifests manage, whatever this plan covers
     if changed_since is not None:
         coverage = Coverage(
             ref=changed_since.ref,
@@ -132,7 +139,21 @@ def plan(
     made = replace(bind(make_plan(desired, live, policy), desired, context), coverage=coverage)
     if baseline is None:
         return made
-    return replace(made, baseline=compare(made, baseline, live, policy, desired))
+    shared = compare(made, baseline, live, policy, desired)
+    # Accounts REF manages and these manifests do not: read on their own (the plan's own
+    # read, which `apply --plan` compares, stays what these manifests manage).
+    gone = unmanaged_since(baseline, managed)
+    left: Live = Live()
+    if gone.amc_accounts or gone.manager_accounts:
+        left = read_live(gone, client.reader(), now=policy.now, progress=progress)
+    return replace(
+        made,
+        baseline=replace(
+            shared,
+            dropped=no_longer_managed(baseline, gone, left),
+            policy_changes=policy_changes(baseline.desired, managed),
+        ),
+    )
 
 
 def _all_scopes(live: Live, plan: Plan) -> set[Scope]:
@@ -348,5 +369,8 @@ def _converged(report: ApplyReport, the_plan: Plan, desired: Desired) -> ApplyRe
         report,
         converged=again.in_sync and not report.problems,
         remaining=again.actions,
-        problems=(*report.problems, *(n.message for n in again.unrestorable + again.held)),
+        problems=(
+            *report.problems,
+            *(n.message for n in again.unrestorable + again.held + again.kept + again.off_policy),
+        ),
     )

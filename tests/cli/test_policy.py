@@ -9,17 +9,15 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
 from reconciler.cli import main
-from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
 from reconciler.manifest import load_manifests
 from reconciler.planfile.codec import read as read_plan
 from reconciler.planfile.digest import desired_digest
 from reconciler.sandbox import World
-
-TEAM = "ENTITY7TEAM000001"
-PEOPLE = ("alice", "bob", "carol", "dan", "eve", "fay", "gus")  # distinct masks: a***, b***...
+from tests.driver import PEOPLE, TEAM, uid
+from tests.driver import team_manifests as manifests
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -27,52 +25,6 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
         main(list(argv))
     out, err = capsys.readouterr()
     return int(stop.value.code or 0), out, err
-
-
-def uid(name: str) -> str:
-    return f"amzn1.account.{name.upper()}"
-
-
-@pytest.fixture
-def team(sandbox_state_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    """A sandbox whose one AMC account has seven people: alice the admin, six viewers."""
-    seed = {
-        "name": "team",
-        "amc_accounts": [
-            {
-                "id": TEAM,
-                "name": "Team AMC",
-                "marketplace": "ATVPDKIKX0DER",
-                "users": [
-                    {
-                        "email": f"{n}@corp.example",
-                        "user_id": uid(n),
-                        "role": "ADMIN" if n == "alice" else "VIEWER",
-                    }
-                    for n in PEOPLE
-                ],
-            }
-        ],
-    }
-    seed_file = tmp_path / "seed.yaml"
-    seed_file.write_text(yaml.safe_dump(seed))
-    assert run(capsys, "sandbox", "reset", "--seed", str(seed_file))[0] == EXIT_OK
-    return sandbox_state_file
-
-
-def manifests(tmp_path: Path, keep: tuple[str, ...], policy: str = "") -> str:
-    folder = tmp_path / "m"
-    folder.mkdir(exist_ok=True)
-    users = "".join(
-        f"      - {{email: {n}@corp.example, role: {'admin' if n == 'alice' else 'viewer'}}}\n"
-        for n in keep
-    )
-    (folder / "team.yaml").write_text(
-        f"version: 1\namcAccounts:\n  - id: {TEAM}\n    users:\n{users}"
-    )
-    if policy:
-        (folder / "policy.yaml").write_text("version: 1\npolicy:\n" + policy)
-    return str(folder)
 
 
 def users(state: Path) -> set[str]:
@@ -166,12 +118,38 @@ def test_a_protected_user_survives_an_apply_of_manifests_that_omit_them(
 ) -> None:
     m = manifests(tmp_path, PEOPLE[:5], policy=f"  protectedUsers: [{uid('gus')}]\n")
     code, out, _ = run(capsys, "apply", "--sandbox", "--auto-approve", m)
-    assert code == EXIT_OK, out
+    assert code == EXIT_PARTIAL, out  # done, but live is not what the manifests say
     assert f"kept: revoking g***@corp.example ({uid('gus')}) not planned; protected by" in out
     assert users(team) == {uid(n) for n in (*PEOPLE[:5], "gus")}
-    # Converged means: the next plan keeps them again, and changes nothing.
+    # The next plan keeps them again and changes nothing, but what protection keeps is
+    # drift, never "matches".
     code, out, _ = run(capsys, "plan", "--sandbox", "--detailed-exitcode", m)
-    assert code == EXIT_OK and "kept: revoking g***@corp.example" in out
+    assert code == EXIT_CHANGES and "kept: revoking g***@corp.example" in out
+    code, out, _ = run(capsys, "drift", "--sandbox", m)
+    assert code == EXIT_CHANGES and "[kept back by a safety rule]" in out
+    assert "Live state matches" not in out
+
+
+def test_a_look_alike_of_a_protected_address_is_not_protected(
+    team: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's example: the bot is protected by address and pinned. An admin added in
+    the console whose masked address fits the bot's is someone else: drift says so and
+    apply removes them."""
+    for who in ("rogue", "reconciler-bot"):
+        console = ("sandbox", "add-user", TEAM, f"{who}@corp.example", "--role", "admin")
+        assert run(capsys, *console, "--user-id", uid(who.split("-")[-1]))[0] == EXIT_OK
+    m = manifests(tmp_path, PEOPLE, policy="  protectedUsers: [reconciler-bot@corp.example]\n")
+    team_yaml = Path(m) / "team.yaml"
+    team_yaml.write_text(
+        team_yaml.read_text()
+        + f"      - {{email: reconciler-bot@corp.example, userId: {uid('bot')}, role: admin}}\n"
+    )
+    code, out, _ = run(capsys, "drift", "--sandbox", m)
+    assert code == EXIT_CHANGES, out
+    assert f"revoke user r***@corp.example ({uid('rogue')}, admin)" in out
+    assert run(capsys, "apply", "--sandbox", "--auto-approve", m)[0] == EXIT_OK
+    assert uid("rogue") not in users(team) and uid("bot") in users(team)
 
 
 def test_validate_enforces_allowed_domains_and_admin_groups(

@@ -24,6 +24,7 @@ from reconciler.sandbox import (
     SANDBOX_REFRESH_TOKEN,
     World,
 )
+from tests.driver import PEOPLE, team_manifests
 from tests.factories import ACME_AMC, ACME_ID
 
 EXAMPLES = str(Path(__file__).resolve().parents[2] / "examples" / "manifests")
@@ -202,7 +203,8 @@ def test_max_removals_guard(state: Path, capsys: pytest.CaptureFixture[str]) -> 
         == EXIT_ERROR
     )
     assert world(state).stats.writes == 0
-    assert run(capsys, "drift", "--sandbox", "--max-removals", "1", EXAMPLES)[0] == EXIT_ERROR
+    # drift never applies: a drifted world is drift, whatever the guards say of applying it.
+    assert run(capsys, "drift", "--sandbox", "--max-removals", "1", EXAMPLES)[0] == EXIT_CHANGES
 
 
 def test_max_removal_fraction_guard(
@@ -303,6 +305,8 @@ def test_incomplete_read_guard(
     )
     code, out, _ = run(capsys, "plan", "--sandbox", manifest)
     assert code == EXIT_ERROR and "--allow-incomplete" in out
+    # A read that may be incomplete is an error, not drift, for drift too.
+    assert run(capsys, "drift", "--sandbox", manifest)[0] == EXIT_ERROR
     code, out, _ = run(capsys, "plan", "--sandbox", "--allow-incomplete", manifest)
     assert code == EXIT_OK and out.startswith("Read incomplete (nothing planned there):")
     assert "Policy (not the defaults):\n  allowIncomplete: true (--allow-incomplete)" in out
@@ -513,3 +517,22 @@ def test_a_build_commit_file_names_the_commit_where_git_cannot(
     assert line.strip() == f"{reconciler.__version__} (commit {shown})"
     pyproject = (package.parent / "pyproject.toml").read_text(encoding="utf-8")
     assert '"BUILD_COMMIT"' in pyproject
+
+
+def test_drift_exits_2_for_a_drifted_world_even_when_applying_it_would_be_refused(
+    team: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Five of seven added in the console: putting it back is a mass removal the guards
+    refuse to apply, but drift never applies. The world drifted: exit 2, the refusal said."""
+    m = team_manifests(tmp_path, PEOPLE[:2])
+    code, out, err = run(capsys, "drift", "--sandbox", m)
+    assert code == EXIT_CHANGES, (out, err)
+    assert "REFUSED by 1 guard" in out and "Drift: 5 changed behind git's back" in out
+    assert err == (
+        "drift: applying this would be refused by 1 guard (listed on top of the plan); the "
+        "drift is listed all the same.\n"
+    )
+    code, _, _ = run(capsys, "plan", "--sandbox", "--detailed-exitcode", m)
+    assert code == EXIT_ERROR  # plan is about applying: refused

@@ -124,3 +124,55 @@ def test_semantic_errors_are_all_reported(tmp_path: Path) -> None:
         "AMC account `E` lists 0 admin(s) but minAdmins is 1: add an admin, or lower `minAdmins`",
         "duplicate AMC account `E`",
     ]
+
+
+# ---- expires: instants within the calendar --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("0001-01-01T00:00:00+14:00", "is before 0001-01-01 00:00 UTC"),
+        ("9999-12-31T23:59:59-12:00", "is after 9999-12-31 23:59:59 UTC"),
+        ("2026-W01-1", "is not a date or a date and time"),
+        ("20261231", "is not a date or a date and time"),
+        ("20261231T170000Z", "is not a date or a date and time"),
+        ("2026-12-31T17:00:00+0100", "is not a date or a date and time"),
+        ("2026-12-31 17:00:00Z", "is not a date or a date and time"),
+        ("2026-366", "is not a date or a date and time"),
+    ],
+)
+def test_expires_takes_the_documented_forms_within_the_calendar_only(
+    tmp_path: Path, value: str, why: str
+) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\namcAccounts:\n  - id: ENTITY2\n    users:\n"
+        "      - {email: boss@corp.example, role: admin}\n"
+        f"      - {{email: x@corp.example, role: viewer, expires: '{value}'}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ManifestError) as caught:
+        load_manifests([path])
+    assert str(caught.value).count(f"{path}:6:56: `expires: {value}` {why}") == 1, caught.value
+
+
+@pytest.mark.parametrize(
+    ("value", "epoch"),
+    [
+        ("2026-12-31", 1_798_675_200.0),
+        ("2026-12-31T17:00:00+01:00", 1_798_732_800.0),
+        ("2026-12-31T16:00:00Z", 1_798_732_800.0),
+        ("2026-12-31T16:00Z", 1_798_732_800.0),
+        ("2026-12-31T16:00:00.5Z", 1_798_732_800.5),
+        ("0001-01-01", -62_135_596_800.0),
+        ("9999-12-31T23:59:59Z", 253_402_300_799.0),
+    ],
+)
+def test_expires_documented_forms(tmp_path: Path, value: str, epoch: float) -> None:
+    _, (amc,) = _load(
+        tmp_path,
+        "version: 1\namcAccounts:\n  - id: ENTITY2\n    prune: false\n    users:\n"
+        f"      - {{email: x@corp.example, role: viewer, expires: '{value}'}}\n",
+    )
+    assert amc.users[0].expires == epoch

@@ -161,19 +161,24 @@ def test_an_expired_invitation_is_revoked_whatever_prune_says(
     assert run(capsys, "drift", "--sandbox-state", state, folder)[0] == EXIT_OK
 
 
-def test_an_expired_entry_fitted_by_masked_address_only_is_held_not_removed(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("prune", [True, False])
+def test_an_expired_entry_fitted_by_masked_address_only_is_removed(
+    prune: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Amazon masks every address, so an unpinned expiry is always a masked fit: the ended
+    entry is the only one the live user can be, and time ends the access whatever prune
+    says."""
     andrew = {"email": "andrew@corp.example", "user_id": "amzn1.account.ANDREW", "role": "VIEWER"}
     state = seed_state(tmp_path, capsys, [BOSS_SEED, andrew])
     doc = account([BOSS, {"email": "andrew@corp.example", "role": "viewer", "expires": PAST}])
+    doc["amcAccounts"][0]["prune"] = prune
     folder = write(tmp_path, doc)
     code, out = run(capsys, "drift", "--sandbox-state", state, folder)
-    assert code == EXIT_CHANGES, out  # an expired grant may still be live
-    assert "fits it by masked address only, so it is not removed" in out
-    assert "[identity unresolved]" in out
-    assert run(capsys, "apply", "--sandbox-state", state, "--auto-approve", folder)[0] != EXIT_OK
-    assert "amzn1.account.ANDREW" in live_ids(state)
+    assert code == EXIT_CHANGES, out
+    assert "[grant expired] amc:" in out and "revoke user a***@corp.example" in out
+    assert run(capsys, "apply", "--sandbox-state", state, "--auto-approve", folder)[0] == EXIT_OK
+    assert "amzn1.account.ANDREW" not in live_ids(state)
+    assert run(capsys, "drift", "--sandbox-state", state, folder)[0] == EXIT_OK
 
 
 @pytest.mark.parametrize(
@@ -240,3 +245,84 @@ def test_adopt_expiring_removes_what_ends_soon_for_review(
     assert after == "".join(kept)
     code, out = run(capsys, "adopt", "--expiring", str(folder))
     assert code == EXIT_OK and "Nothing to adopt." in out, out
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+def test_an_instant_outside_the_calendar_is_refused_by_every_command(
+    value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = seed_state(tmp_path, capsys, [BOSS_SEED])
+    folder = write(
+        tmp_path, account([BOSS, {"email": "x@corp.example", "role": "viewer", "expires": value}])
+    )
+    where = f"{folder}/amc.yaml:10:14: `expires: {value}` is "
+    for command in ("validate", "plan", "drift", "apply", "adopt"):
+        extra = ("--auto-approve",) if command == "apply" else ()
+        extra += ("--expiring",) if command == "adopt" else ()
+        api = () if command == "validate" else ("--sandbox-state", state)
+        code, out = run(capsys, command, *api, *extra, folder)
+        assert code == EXIT_ERROR and where in out and "outside the calendar" in out, out
+
+
+@pytest.mark.parametrize("value", ["0001-01-01", "9999-12-31T23:59:59Z"])
+def test_the_calendars_edges_are_planned_and_shown(
+    value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tom = {"email": "tom@corp.example", "user_id": "amzn1.account.TOM", "role": "VIEWER"}
+    state = seed_state(tmp_path, capsys, [BOSS_SEED, tom])
+    entry = {"email": "tom@corp.example", "userId": "amzn1.account.TOM", "expires": value}
+    folder = write(tmp_path, account([BOSS, {**entry, "role": "viewer"}]))
+    ended = value.startswith("0001")
+    code, out = run(capsys, "drift", "--sandbox-state", state, "--expiring-within", "9e9", folder)
+    assert code == (EXIT_CHANGES if ended else EXIT_OK), out
+    assert ("expired on 0001-01-01" if ended else "expires on 9999-12-31 23:59 UTC") in out
+    code, out = run(capsys, "adopt", "--sandbox-state", state, "--expiring", folder)
+    assert code in (EXIT_OK, EXIT_CHANGES) and "Traceback" not in out, out
+
+
+def test_one_expired_last_admin_holds_that_account_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The only admin of one account has expired: that removal is held back there (drift,
+    not a refusal of everything); the other account's expiry is applied."""
+    other = "ENTITYWHO0000002"
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(
+        yaml.safe_dump(
+            {
+                "amc_accounts": [
+                    {"id": AMC, "users": [BOSS_SEED]},
+                    {
+                        "id": other,
+                        "users": [
+                            BOSS_SEED,
+                            {"email": "tom@corp.example", "user_id": "amzn1.account.TOM",
+                             "role": "VIEWER"},
+                        ],
+                    },
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    state = str(tmp_path / "state.json")
+    assert run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed))[0] == EXIT_OK
+    doc = {
+        "version": 1,
+        "amcAccounts": [
+            {"id": AMC, "minAdmins": 0, "users": [{**BOSS, "expires": PAST}]},
+            {"id": other, "users": [BOSS, {"email": "tom@corp.example",
+             "userId": "amzn1.account.TOM", "role": "viewer", "expires": PAST}]},
+        ],
+    }  # fmt: skip
+    folder = write(tmp_path, doc)
+    code, out = run(capsys, "plan", "--sandbox-state", state, folder)
+    assert code == EXIT_OK and "REFUSED" not in out, out
+    assert (
+        "held: revoking b***@corp.example (amzn1.account.BOSS) would leave no active admin" in out
+    )
+    code, out = run(capsys, "apply", "--sandbox-state", state, "--auto-approve", folder)
+    assert "amzn1.account.TOM" not in {u.user_id for u in World.load(state).amc[other].users}
+    assert "amzn1.account.BOSS" in live_ids(state)
+    code, out = run(capsys, "drift", "--sandbox-state", state, folder)
+    assert code == EXIT_CHANGES and "[kept back by a safety rule]" in out, out

@@ -337,3 +337,49 @@ def test_an_unreachable_token_endpoint_is_named_as_such(
     assert type(caught.value).__name__ == "AuthError", message
     assert "could not get an access token from Login with Amazon" in message
     assert "AMAZON_ADS_TOKEN_URL" in message and "does not exist" not in message
+
+
+def test_a_pins_address_is_a_label_checked_against_amazon(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """eve pinned under bob's address, bob in the admin group: validate cannot know (it
+    reads nothing live), but the plan, drift and apply refuse, naming both addresses and
+    the entry; eve never becomes admin. A bare pin at a forbidden domain is refused too."""
+    state = seed_state(
+        tmp_path,
+        capsys,
+        [
+            {"email": "boss@agency.example", "user_id": "amzn1.account.BOSS", "role": "ADMIN"},
+            {"email": "eve@evil.example", "user_id": "amzn1.account.EVE", "role": "VIEWER"},
+        ],
+    )
+    folder = tmp_path / "m"
+    folder.mkdir()
+    head = (
+        "version: 1\npolicy:\n  allowedEmailDomains: [agency.example]\n"
+        "  adminGroups: [platform-admins]\ngroups:\n  platform-admins:\n"
+        "    - {email: boss@agency.example, userId: amzn1.account.BOSS}\n"
+        "    - {email: bob@agency.example}\n"
+        f"amcAccounts:\n  - id: {AMC}\n    users:\n"
+        "      - {email: boss@agency.example, userId: amzn1.account.BOSS, role: admin}\n"
+    )
+    path = folder / "amc.yaml"
+    path.write_text(
+        head + "      - {userId: amzn1.account.EVE, email: bob@agency.example, name: Bob,"
+        " role: admin}\n",
+        encoding="utf-8",
+    )
+    assert run(capsys, "validate", str(folder))[0] == EXIT_OK
+    for command in ("plan", "drift", "apply"):
+        extra = ("--auto-approve",) if command == "apply" else ()
+        code, out = run(capsys, command, "--sandbox-state", state, *extra, str(folder))
+        assert code == EXIT_ERROR, out
+        assert (
+            f"{path}:13: userId amzn1.account.EVE is e***@evil.example at Amazon, which cannot "
+            "be bob@agency.example, the address this entry gives it" in out
+        ), out
+    assert live_users(state)["amzn1.account.EVE"] == "VIEWER"
+    path.write_text(head + "      - {userId: amzn1.account.EVE, role: viewer}\n", encoding="utf-8")
+    code, out = run(capsys, "plan", "--sandbox-state", state, str(folder))
+    assert code == EXIT_ERROR, out
+    assert "live user amzn1.account.EVE (e***@evil.example) is at evil.example, not an " in out

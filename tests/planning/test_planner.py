@@ -13,12 +13,16 @@ from reconciler.errors import GuardError, PlanError
 from reconciler.model import (
     AmcRole,
     Desired,
+    DesiredAmcAccount,
+    DesiredPolicy,
+    DesiredUser,
     LinkRole,
     Live,
     LiveInvitation,
     LiveUser,
     ManagerAccountType,
     Region,
+    Source,
 )
 from reconciler.plan import AccountLimits, Action, ActionKind, ManagerRef, Plan, Policy, Protected
 from reconciler.planning.planner import allowed_plan, make_plan
@@ -26,6 +30,7 @@ from tests.factories import (
     ACME_AMC,
     ACME_ID,
     DAY,
+    FILE,
     NOW,
     amc,
     demo_desired,
@@ -370,14 +375,34 @@ def test_unmanaged_roles_are_reported_never_touched() -> None:
         POLICY,
     )
     assert plan.is_empty
-    assert [w.message for w in plan.warnings] == [
+    assert [w.message for w in plan.off_policy] == [  # drift: not what the manifests say
         "erin@example.com (amzn1.account.ERIN) has role EDITOR, which reconciler does not manage; "
         "examples/manifests/acme.yaml:8 wants admin: change it in the console, then plan again"
     ]
-    assert [n.message for n in plan.notes] == [
+    assert [n.message for n in plan.unmanaged] == [
         "e***@other.com (amzn1.account.ED) has role EDITOR, which reconciler does not manage: "
         "left alone"
     ]
+    assert not plan.in_sync  # erin's entry wants admin
+    alone = make_plan(
+        desired(amcs=[amc(AMC, BOSS)]),
+        admin_live(live_user("amzn1.account.ED", "ed@other.com", "EDITOR")),
+        POLICY,
+    )
+    assert len(alone.unmanaged) == 1 and alone.in_sync  # as the manifests allow: not drift
+
+
+def test_an_unmanaged_role_outside_the_allowed_domains_is_drift() -> None:
+    editor = live_user("amzn1.account.ED", "ed@evil.example", "EDITOR")
+    plan = make_plan(ruled(amc(AMC, BOSS)), admin_live(editor), POLICY)
+    assert plan.is_empty and plan.unmanaged == ()
+    assert [n.message for n in plan.off_policy] == [
+        "e***@evil.example (amzn1.account.ED) has role EDITOR, which reconciler does not "
+        f"manage, and is at evil.example, not an allowed email domain of AMC account {AMC} "
+        "(agency.example, corp.com; policy.allowedEmailDomains at policy.yaml:3): remove them "
+        "in the console"
+    ]
+    assert not plan.in_sync
 
 
 def test_pinned_user_absent_without_email_cannot_be_restored_and_is_not_in_sync() -> None:
@@ -581,7 +606,7 @@ def test_protected_users_are_never_revoked_or_demoted() -> None:
     d = desired(amcs=[amc(AMC, BOSS, user("b@corp.com", user_id="amzn1.account.BOT"))])
     plan = make_plan(d, lv, protected("break-glass@corp.com", "amzn1.account.BOT", "ops@corp.com"))
     assert rows(plan) == [(2, f"amc:{AMC}", "revoke-user", "amzn1.account.P1")]
-    assert [w.message for w in plan.warnings] == [
+    assert [w.message for w in plan.kept] == [
         "kept: demoting b***@corp.com (amzn1.account.BOT) not planned; protected by "
         "policy.protectedUsers amzn1.account.BOT at policy.yaml:1",
         "kept: revoking break-glass@corp.com (amzn1.account.GLASS) not planned; protected by "
@@ -592,8 +617,9 @@ def test_protected_users_are_never_revoked_or_demoted() -> None:
 
 
 def test_a_masked_address_that_could_be_protected_keeps_every_candidate() -> None:
-    # Two live users whose masked address could be the protected one: a guess cannot say
-    # which, so neither is revoked; a third that cannot be it goes.
+    # Two live users whose masked address could be the protected one, and nothing proves who
+    # the protected user is: a guess cannot say which, so neither is revoked (kept back, as
+    # drift); a third that cannot be it goes.
     lv = admin_live(
         live_user("amzn1.account.A1", "alice@corp.com"),
         live_user("amzn1.account.A2", "anna@corp.com"),
@@ -601,8 +627,8 @@ def test_a_masked_address_that_could_be_protected_keeps_every_candidate() -> Non
     )
     plan = make_plan(desired(amcs=[amc(AMC, BOSS)]), lv, protected("alice@corp.com"))
     assert rows(plan) == [(2, f"amc:{AMC}", "revoke-user", "amzn1.account.Z1")]
-    assert all("a guess never removes access" in w.message for w in plan.warnings)
-    assert len(plan.warnings) == 2
+    assert all("nothing proves who that is" in w.message for w in plan.kept)
+    assert len(plan.kept) == 2 and not plan.in_sync
 
 
 def test_incomplete_scope_refuses_removals_and_the_flag_skips_them() -> None:
@@ -689,15 +715,18 @@ def test_no_flag_allows_zero_admins() -> None:
         allow_unresolved=True,
         max_removals=99,
     )
-    with pytest.raises(GuardError, match="leaves no active admin"):
-        allowed_plan(d, lv, everything)
+    plan = allowed_plan(d, lv, everything)  # held back there, never refused or made
+    assert [a.kind for a in plan.actions] == [ActionKind.INVITE]
+    assert "held: demoting a@x.com (amzn1.account.A) would leave no active admin" in (
+        plan.kept[0].message
+    )
 
 
 def test_min_admins_zero_still_refuses_to_remove_the_last_admin() -> None:
     lv = live(amcs=[live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN)])])
     d = desired(amcs=[amc(AMC, user("a@x.com", user_id="amzn1.account.A"), min_admins=0)])
-    with pytest.raises(GuardError, match="leaves no active admin"):
-        allowed_plan(d, lv, dataclasses.replace(POLICY, allow_fewer_admins=True))
+    plan = allowed_plan(d, lv, dataclasses.replace(POLICY, allow_fewer_admins=True))
+    assert plan.actions == () and len(plan.kept) == 1 and not plan.in_sync
 
 
 def test_already_below_min_admins_is_a_warning() -> None:
@@ -866,7 +895,7 @@ def test_a_protected_invitation_is_not_reissued_with_a_lesser_role() -> None:
     d = desired(amcs=[amc(AMC, BOSS, user("ops@corp.com", AmcRole.VIEWER))])
     plan = make_plan(d, lv, protected("ops@corp.com"))
     assert plan.actions == ()
-    assert "kept: revoking the invitation of ops@corp.com (inv-ops)" in plan.warnings[0].message
+    assert "kept: revoking the invitation of ops@corp.com (inv-ops)" in plan.kept[0].message
     # A promotion takes nothing away: it goes ahead.
     lv = admin_live(invitations=(invitation("inv-ops", "ops@corp.com", AmcRole.VIEWER),))
     d = desired(amcs=[amc(AMC, BOSS, user("ops@corp.com", AmcRole.ADMIN))])
@@ -874,3 +903,168 @@ def test_a_protected_invitation_is_not_reissued_with_a_lesser_role() -> None:
         ActionKind.REVOKE_INVITATION,
         ActionKind.INVITE,
     ]
+
+
+# ---- trust: labels, look-alikes and time ----------------------------------------------------
+
+AGENCY = "agency.example"
+
+
+def ruled(*accounts: DesiredAmcAccount, admins: tuple[DesiredUser, ...] = ()) -> Desired:
+    """Manifests under `allowedEmailDomains: [agency.example, corp.com]` (boss's) and, with
+    an admin group `platform-admins` of boss and `admins`."""
+    rules = DesiredPolicy(
+        allowed_email_domains=(AGENCY, "corp.com"),
+        admin_groups=("platform-admins",),
+        sources={
+            "allowedEmailDomains": Source("policy.yaml", 3, 3),
+            "adminGroups": Source("policy.yaml", 4, 3),
+        },
+    )
+    return dataclasses.replace(
+        desired(amcs=accounts),
+        policy=rules,
+        groups={"platform-admins": (user("boss@corp.com", user_id="amzn1.account.BOSS"), *admins)},
+    )
+
+
+def test_a_pins_address_must_fit_what_amazon_shows_for_that_user() -> None:
+    """eve pinned under bob's address, bob being in the admin group: the label never
+    decides who someone is. The plan is refused naming both addresses and the entry."""
+    lv = admin_live(live_user("amzn1.account.EVE", "eve@evil.example"))
+    bob = user("bob@agency.example", AmcRole.ADMIN, user_id="amzn1.account.EVE", line=9)
+    d = ruled(amc(AMC, BOSS, bob), admins=(user("bob@agency.example"),))
+    with pytest.raises(PlanError) as caught:
+        make_plan(d, lv, POLICY)
+    assert list(caught.value.problems) == [
+        f"{FILE}:9: userId amzn1.account.EVE is e***@evil.example at Amazon, which cannot be "
+        "bob@agency.example, the address this entry gives it: the pin names someone else. "
+        "Correct the `userId:` (`reconciler pin` proposes the right one) or the address"
+    ]
+
+
+def test_a_bare_pin_outside_the_allowed_domains_is_a_violation() -> None:
+    lv = admin_live(live_user("amzn1.account.EVE", "eve@evil.example"))
+    d = ruled(amc(AMC, BOSS, user(None, user_id="amzn1.account.EVE", line=9)))
+    with pytest.raises(PlanError) as caught:
+        make_plan(d, lv, POLICY)
+    assert list(caught.value.problems) == [
+        f"{FILE}:9: live user amzn1.account.EVE (e***@evil.example) is at evil.example, not "
+        f"an allowed email domain of AMC account {AMC} (agency.example, corp.com; "
+        "policy.allowedEmailDomains at policy.yaml:3): remove the entry, or allow "
+        "`evil.example` in `policy.allowedEmailDomains` (for one client's account: in that "
+        "account's `policy:`)"
+    ]
+
+
+def test_admin_groups_judge_the_pinned_person_not_the_label() -> None:
+    """The group member bob is pinned to BOB; an entry pinning someone else under bob's
+    address (the masked address fits) is not a member of the admin group."""
+    lv = admin_live(live_user("amzn1.account.BART", "bart@agency.example"))
+    entry = user("bob@agency.example", AmcRole.ADMIN, user_id="amzn1.account.BART", line=9)
+    member = user("bob@agency.example", user_id="amzn1.account.BOB")
+    with pytest.raises(PlanError) as caught:
+        make_plan(ruled(amc(AMC, BOSS, entry), admins=(member,)), lv, POLICY)
+    assert list(caught.value.problems) == [
+        f"{FILE}:9: live user amzn1.account.BART (b***@agency.example) is made admin of AMC "
+        f"account {AMC}, but it is not a member of `platform-admins` (policy.adminGroups at "
+        "policy.yaml:4): bob@agency.example there is amzn1.account.BOB. Make them a viewer, "
+        "or correct the `userId:`"
+    ]
+
+
+def test_a_protected_address_covers_only_the_user_proven_to_be_it() -> None:
+    """The README's example: the bot is protected by address and pinned. rogue, whose
+    masked address fits the bot's, is not the bot: revoked under prune: true."""
+    lv = admin_live(
+        live_user("amzn1.account.BOT", "reconciler-bot@agency.example", AmcRole.ADMIN),
+        live_user("amzn1.account.ROGUE", "rogue@agency.example", AmcRole.ADMIN),
+    )
+    bot = user("reconciler-bot@agency.example", AmcRole.ADMIN, user_id="amzn1.account.BOT")
+    plan = make_plan(
+        desired(amcs=[amc(AMC, BOSS, bot)]), lv, protected("reconciler-bot@agency.example")
+    )
+    assert rows(plan) == [(2, f"amc:{AMC}", "revoke-user", "amzn1.account.ROGUE")]
+    assert plan.kept == ()
+
+
+def test_what_protection_keeps_is_drift_never_in_sync() -> None:
+    lv = admin_live(live_user("amzn1.account.GLASS", "glass@corp.com", AmcRole.ADMIN))
+    plan = make_plan(desired(amcs=[amc(AMC, BOSS)]), lv, protected("amzn1.account.GLASS"))
+    assert rows(plan) == []
+    assert [n.message for n in plan.kept] == [
+        "kept: revoking g***@corp.com (amzn1.account.GLASS) not planned; protected by "
+        "policy.protectedUsers amzn1.account.GLASS at policy.yaml:0"
+    ]
+    assert not plan.in_sync
+
+
+def test_an_expired_pinned_contractor_is_not_covered_by_a_look_alike_protection() -> None:
+    lv = admin_live(live_user("amzn1.account.RAY", "ray@agency.example"))
+    ray = dataclasses.replace(
+        user("ray@agency.example", user_id="amzn1.account.RAY"), expires=NOW - DAY
+    )
+    bot = "reconciler-bot@agency.example"
+    plan = make_plan(desired(amcs=[amc(AMC, BOSS, ray)]), lv, protected(bot))
+    assert rows(plan) == [(2, f"amc:{AMC}", "revoke-user", "amzn1.account.RAY")]
+
+
+@pytest.mark.parametrize("prune", [True, False])
+def test_an_expired_entry_fitted_by_masked_address_alone_is_removed(prune: bool) -> None:
+    """The only entry the live user can be has ended: on prune: true deleting the entry
+    would remove them as unlisted anyway; on prune: false time ends it all the same."""
+    lv = admin_live(live_user("amzn1.account.ANDREW", "andrew@corp.com"))
+    andrew = dataclasses.replace(user("andrew@corp.com", line=8), expires=NOW - DAY)
+    plan = make_plan(desired(amcs=[amc(AMC, BOSS, andrew, prune=prune)]), lv, POLICY)
+    assert rows(plan) == [(2, f"amc:{AMC}", "revoke-user", "amzn1.account.ANDREW")]
+    assert [e.target for e in plan.expiries] == ["amzn1.account.ANDREW"]
+    assert plan.held == ()
+
+
+def test_an_expired_last_admin_holds_that_account_alone() -> None:
+    """One account's last admin has expired: that removal is held back there and listed;
+    every other account's changes proceed, and nothing is refused."""
+    other = "ENTITY9OTHER"
+    lv = live(
+        amcs=[
+            live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN)]),
+            live_amc(
+                other,
+                [
+                    live_user("amzn1.account.BOSS", "boss@corp.com", AmcRole.ADMIN),
+                    live_user("amzn1.account.OLD", "old@corp.com"),
+                ],
+            ),
+        ]
+    )
+    a = dataclasses.replace(
+        user("a@x.com", AmcRole.ADMIN, user_id="amzn1.account.A"), expires=NOW - DAY
+    )
+    d = desired(amcs=[amc(AMC, a, min_admins=0), amc(other, BOSS)])
+    plan = make_plan(d, lv, POLICY)
+    assert plan.refusals == ()
+    assert rows(plan) == [(2, f"amc:{other}", "revoke-user", "amzn1.account.OLD")]
+    assert [(n.scope, n.message) for n in plan.kept] == [
+        (
+            f"amc:{AMC}",
+            "held: revoking a***@x.com (amzn1.account.A) would leave no active admin; "
+            "nobody could manage its users until an invitation is accepted. Keep or promote "
+            "an admin in this apply (invite one, or pin one who is there) and the removal "
+            "follows in a later one",
+        )
+    ]
+    assert not plan.in_sync
+
+
+def test_a_look_alike_domain_amazon_shows_is_not_an_allowed_one() -> None:
+    """`\u212acorp.example` starts with the Kelvin sign, which Unicode NFC makes a `K`:
+    judged in canonical form it would pass for the allowed kcorp.example; judged as Amazon
+    shows it, it is no allowed domain."""
+    mal = LiveUser("amzn1.account.MAL", "m***@\u212acorp.example", AmcRole.VIEWER, ("VIEWER",))
+    d = ruled(amc(AMC, BOSS, user(None, user_id="amzn1.account.MAL", line=9)))
+    d = dataclasses.replace(
+        d, policy=dataclasses.replace(d.policy, allowed_email_domains=("corp.com", "kcorp.example"))
+    )
+    with pytest.raises(PlanError) as caught:
+        make_plan(d, admin_live(mal), POLICY)
+    assert "is at \u212acorp.example, not an allowed email domain" in str(caught.value)

@@ -483,9 +483,10 @@ def test_a_masked_only_fit_never_has_its_role_adopted_even_inside_a_group(
 def test_group_split_keeps_every_member_field_and_the_group_in_another_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A member removed live on one account: the account's group entry is split into
-    members that keep their pins, names, notUserIds, expiries and reasons; the group (in
-    another file) and the other account (in a third) are untouched; the result settles."""
+    """A member removed live on one account: the account's group entry gets an override
+    for them, its own lines and comment kept; the group (in another file, with its
+    members' pins, names, notUserIds, expiries and reasons) and the other account (in a
+    third) are untouched; the result settles."""
     groups = (
         "version: 1\n"
         "groups:\n"
@@ -526,19 +527,13 @@ def test_group_split_keeps_every_member_field_and_the_group_in_another_file(
     assert code == EXIT_CHANGES, out
     assert bytes_of(folder, "groups.yaml").decode() == groups
     assert bytes_of(folder, "two.yaml").decode() == two
-    users = yaml.safe_load(bytes_of(folder, "one.yaml"))["amcAccounts"][0]["users"]
-    assert users[1:] == [
-        {
-            "email": "ann@corp.example",
-            "userId": "amzn1.account.ANN",
-            "name": 'Ann "The Analyst" O\'Neil',
-            "role": "viewer",
-            "notUserIds": ["amzn1.account.#x", "amzn1.account.AMY"],
-            "expires": day(40),
-            "reason": "contract",
-        },
-        {"email": "cid@corp.example", "role": "viewer"},
-    ]
+    # The entry keeps its lines and comment and gains this account's override: every
+    # member's own fields stay in the group, where they are written.
+    assert bytes_of(folder, "one.yaml").decode() == one + (
+        "        overrides:  # reconciler adopt: live changed on this account only "
+        f"(bea@corp.example is neither a user of {AMC} nor invited live)\n"
+        '          - {userId: "amzn1.account.BEA", role: none}\n'
+    )
     settled(capsys, state, folder)
 
 
@@ -1012,11 +1007,11 @@ def test_a_look_alike_domain_shown_by_the_api_is_not_an_allowed_domain(
     text = (
         "version: 1\n"
         "policy:\n"
-        "  allowedEmailDomains: [kcorp.example]\n"
+        "  allowedEmailDomains: [kcorp.example, corp.example]\n"
         "amcAccounts:\n"
         f"  - id: {AMC}\n"
         "    users:\n"
-        "      - {email: boss@kcorp.example, userId: amzn1.account.BOSS, role: admin}\n"
+        "      - {email: boss@corp.example, userId: amzn1.account.BOSS, role: admin}\n"
     )
     kelvin = {"email": "mal@\u212acorp.example", "user_id": "amzn1.account.MAL", "role": "VIEWER"}
     state, folder = setup(tmp_path, capsys, seed((AMC, [BOSS, kelvin])), {"access.yaml": text})
@@ -1055,7 +1050,11 @@ def test_an_account_id_with_a_line_break_never_adds_a_line_to_the_group_comment(
     users = yaml.safe_load(after)["amcAccounts"][0]["users"]
     assert not any("GHOST" in str(u) for u in users), after
     assert users[1:] == [
-        {"email": "ann@corp.example", "userId": "amzn1.account.ANN", "role": "viewer"}
+        {
+            "group": "analysts",
+            "role": "viewer",
+            "overrides": [{"userId": "amzn1.account.BEA", "role": "none"}],
+        }
     ]
     settled(capsys, state, folder)
 

@@ -164,9 +164,15 @@ def test_adopt_a_drifted_world_then_plan_is_empty(
         "        role: viewer     # a viewer, for now",
         "      - {email: ivy@corp.example, role: viewer}   # invited",
     ]
-    assert added[0].startswith('      # reconciler adopt: group "analysts" (viewer) is listed')
-    assert added[1:] == [
-        '      - {email: "ann@corp.example", userId: "amzn1.account.ANN", role: viewer}',
+    # bea was removed on this account only: an override here; the group stays the truth.
+    assert added[:4] == [
+        "      - group: analysts",
+        "        role: viewer",
+        "        overrides:  # reconciler adopt: live changed on this account only "
+        f"(bea@corp.example is neither a user of {AMC1} nor invited live)",
+        '          - {userId: "amzn1.account.BEA", role: none}',
+    ]
+    assert added[4:] == [
         "        role: admin     # a viewer, for now",
         '      - {userId: "amzn1.account.ZED", role: viewer}  # adopted: live user shown as '
         '"z***@corp.example" (Amazon masks addresses)',
@@ -239,8 +245,98 @@ def test_a_member_promoted_on_one_account_leaves_the_group_alone_elsewhere(
     head = before.split(f"  - id: {AMC2}")[0]
     assert after.startswith(head)  # the group and the first account: byte for byte
     assert after.endswith(
-        '      - {email: "ann@corp.example", userId: "amzn1.account.ANN", role: viewer}\n'
-        '      - {email: "bea@corp.example", userId: "amzn1.account.BEA", role: admin}\n'
+        "      - group: analysts\n"
+        "        role: viewer\n"
+        "        overrides:  # reconciler adopt: live changed on this account only "
+        "(bea@corp.example is admin live)\n"
+        '          - {userId: "amzn1.account.BEA", role: admin}\n'
     )
     code, out = run(capsys, "plan", "--sandbox-state", state, "--detailed-exitcode", str(folder))
     assert code == EXIT_OK, out
+    # The group stays the source of truth: bea leaving it ends her access on both accounts,
+    # the one where adopt recorded the console change included.
+    left = after.replace("    - email: bea@corp.example\n      userId: amzn1.account.BEA\n", "")
+    (folder / "access.yaml").write_text(left, encoding="utf-8")
+    code, out = run(
+        capsys, "plan", "--sandbox-state", state, "--max-removal-fraction", "1", str(folder)
+    )
+    assert code == EXIT_OK, out
+    assert "revoke user b***@corp.example (amzn1.account.BEA, admin)" in out
+    assert out.count("  - revoke user b***@corp.example (amzn1.account.BEA") == 2, out
+
+
+def test_merging_the_expiring_pull_request_ends_access_under_prune_false(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a `prune: false` account a deleted entry means "leave them alone", so adopt
+    --expiring keeps each ending entry as the marker that ends it: a date still to come is
+    brought to today, one passed is left. After the merge, apply removes both people, and
+    adopt then lets the ended entries go."""
+    seed = tmp_path / "seed.yaml"
+    people = [("boss", "ADMIN"), ("tom", "VIEWER"), ("fay", "VIEWER"), ("amy", "VIEWER")]
+    users = [
+        {"email": f"{n}@corp.example", "user_id": f"amzn1.account.{n.upper()}", "role": r}
+        for n, r in people
+    ]
+    seed.write_text(yaml.safe_dump({"amc_accounts": [{"id": AMC1, "users": users}]}))
+    state = str(tmp_path / "state.json")
+    assert run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed))[0] == EXIT_OK
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3 * 86_400))
+    folder = tmp_path / "m"
+    folder.mkdir()
+    text = (
+        "version: 1\n"
+        "groups:\n"
+        "  auditors:\n"
+        f"    - {{email: amy@corp.example, userId: amzn1.account.AMY, expires: '{soon}'}}\n"
+        "amcAccounts:\n"
+        f"  - id: {AMC1}\n"
+        "    prune: false\n"
+        "    users:\n"
+        "      - {email: boss@corp.example, userId: amzn1.account.BOSS, role: admin}\n"
+        "      - {email: tom@corp.example, userId: amzn1.account.TOM, role: viewer,"
+        " expires: '2020-01-01'}\n"
+        f"      - {{email: fay@corp.example, userId: amzn1.account.FAY, role: viewer,"
+        f" expires: '{soon}'}}\n"
+        "      - {group: auditors, role: viewer}\n"
+    )
+    (folder / "amc.yaml").write_text(text, encoding="utf-8")
+    code, out = run(capsys, "adopt", "--expiring", str(folder))
+    assert code == EXIT_CHANGES, out
+    assert "kept as the marker that ends the access" in out
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    after = (folder / "amc.yaml").read_text(encoding="utf-8")
+    assert after == text.replace(f"'{soon}'", f'"{today}"')
+    apply = ("apply", "--sandbox-state", state, "--auto-approve", "--max-removal-fraction", "1")
+    code, out = run(capsys, *apply, str(folder))
+    assert code == EXIT_OK, out
+    live = {u.user_id for u in World.load(state).amc[AMC1].users}
+    assert live == {"amzn1.account.BOSS"}
+    assert run(capsys, "drift", "--sandbox-state", state, str(folder))[0] == EXIT_OK
+    # Apply has revoked them: adopt (which reads live) lets the ended entries go.
+    code, out = run(capsys, "adopt", "--sandbox-state", state, str(folder))
+    assert code == EXIT_CHANGES, out
+    assert "tom@corp.example expired on 2020-01-01 and has no access live any more" in out
+    after = (folder / "amc.yaml").read_text(encoding="utf-8")
+    assert "tom@" not in after and "fay@" not in after and "amy@" in after  # a group member
+    assert run(capsys, "drift", "--sandbox-state", state, str(folder))[0] == EXIT_OK
+
+
+def test_adopt_never_writes_a_protected_user_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The break-glass admin removed in the console: adopt keeps the entry and says so, and
+    apply restores them (an invitation, their address being known)."""
+    state, folder = setup(tmp_path, capsys)
+    text = MANIFEST.replace(
+        "version: 1\n", "version: 1\npolicy:\n  protectedUsers: [vic@corp.example]\n", 1
+    )
+    (folder / "access.yaml").write_text(text, encoding="utf-8")
+    code, out = run(capsys, "sandbox", "remove-user", "--sandbox-state", state, AMC1, "amzn1.account.VIC")
+    assert code == EXIT_OK, out
+    code, out = run(capsys, "adopt", "--sandbox-state", state, str(folder))
+    assert "vic@corp.example is neither a user of" in out, out
+    assert "but they are protected (policy.protectedUsers): not adopted, the entry stays" in out
+    assert "vic@corp.example" in (folder / "access.yaml").read_text(encoding="utf-8")
+    code, out = run(capsys, "plan", "--sandbox-state", state, str(folder))
+    assert "+ invite vic@corp.example as viewer" in out, out

@@ -205,6 +205,8 @@ def test_a_plan_file_with_a_baseline_shows_applies_and_refuses_tampering(
         "commit": a,
         "alsoInBaseline": [{"scope": f"amc:{AMC}", "target": "user:amzn1.account.ANN"}],
         "heldBackInBaseline": [],
+        "noLongerManaged": [],
+        "policyChanges": [],
     }
     classes = {item["class"] for item in data["drift"]}
     assert classes == {"changed", "unapplied"}
@@ -261,3 +263,131 @@ def test_a_symlink_at_the_baseline_is_refused_never_followed(
     # another): refused, never read, naming the link.
     assert f"m/amc.yaml is a symbolic link at {linked[:12]}: --baseline reads only" in out
     assert "not the manifests" not in out
+
+
+# --- what leaves management, and what the policy loosened, since REF ----------------------
+
+OTHER = "ENTITYWHO0000002"
+
+
+def commit_text(repo: Path, text: str, message: str) -> str:
+    folder = repo / "m"
+    folder.mkdir(exist_ok=True)
+    (folder / "amc.yaml").write_text(text, encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def two_accounts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    people = [
+        {"email": f"{n}@corp.example", "user_id": f"amzn1.account.{n.upper()}", "role": r}
+        for n, r in (("boss", "ADMIN"), ("ann", "VIEWER"), ("cy", "VIEWER"))
+    ]
+    seed = tmp_path / "seed2.yaml"
+    seed.write_text(
+        yaml.safe_dump(
+            {"amc_accounts": [{"id": AMC, "users": people}, {"id": OTHER, "users": people}]}
+        ),
+        encoding="utf-8",
+    )
+    state = str(tmp_path / "state2.json")
+    assert run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed))[0] == EXIT_OK
+    return state
+
+
+def account_block(account: str, extra: str = "") -> str:
+    return (
+        f"  - id: {account}\n{extra}    users:\n"
+        "      - {email: boss@corp.example, userId: amzn1.account.BOSS, role: admin}\n"
+        "      - {email: ann@corp.example, userId: amzn1.account.ANN, role: viewer}\n"
+        "      - {email: cy@corp.example, userId: amzn1.account.CY, role: viewer}\n"
+    )
+
+
+def test_an_account_deleted_from_the_manifests_is_no_longer_managed_drift(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = two_accounts(tmp_path, capsys)
+    head = "version: 1\namcAccounts:\n"
+    a = commit_text(repo, head + account_block(AMC) + account_block(OTHER), "A: both")
+    assert drift(capsys, state, repo)[0] == EXIT_OK
+    commit_text(repo, head + account_block(AMC), "B: the other account's block deleted")
+    assert drift(capsys, state, repo)[0] == EXIT_OK  # nothing can say so without REF
+    code, out = drift(capsys, state, repo, "--baseline", a)
+    assert code == EXIT_CHANGES, out
+    assert line_of(out, OTHER) == (
+        f"  [no longer managed] amc:{OTHER}: no longer managed: 3 people keep access (3 "
+        f"users, 0 invited); managed at {a[:12]} (m/amc.yaml:8), nothing watches it any "
+        "more: list it again in the manifests, or remove its people in the console"
+    )
+    assert "Drift: 1 no longer managed." in out
+    code, js = run(
+        capsys, "plan", "--sandbox-state", state, "--baseline", a, "--format", "json",
+        str(repo / "m"),
+    )  # fmt: skip
+    assert code == EXIT_OK
+    (gone,) = json.loads(js)["baseline"]["noLongerManaged"]
+    assert gone["scope"] == f"amc:{OTHER}"
+
+
+def test_the_policy_is_shown_with_its_provenance_and_loosenings_are_marked(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = two_accounts(tmp_path, capsys)
+    policy = (
+        "version: 1\npolicy:\n  allowedEmailDomains: [corp.example]\n  maxRemovals: 5\n"
+        "  protectedUsers: [amzn1.account.BOSS]\namcAccounts:\n"
+    )
+    a = commit_text(repo, policy + account_block(AMC), "A")
+    looser = policy.replace("maxRemovals: 5", "maxRemovals: 50").replace(
+        "  protectedUsers: [amzn1.account.BOSS]\n", ""
+    )
+    own = "    policy:\n      allowedEmailDomains: [evil.example]\n"
+    commit_text(repo, looser + account_block(AMC, own), "B: looser")
+    m = str(repo / "m")
+    code, out = run(capsys, "plan", "--sandbox-state", state, m)
+    assert code == EXIT_OK, out
+    assert f"  amc:{AMC}: allowedEmailDomains adds evil.example (m/amc.yaml:7)" in out.replace(
+        f"{repo}/", ""
+    )
+    code, out = run(capsys, "plan", "--sandbox-state", state, "--baseline", a, m)
+    assert code == EXIT_OK, out
+    shown = out.replace(f"{repo}/", "")
+    assert "Policy changed since the baseline (LOOSENED: a loosening):" in shown
+    assert f"  ! LOOSENED: amc:{AMC}: allowedEmailDomains adds evil.example (m/amc.yaml:7)" in (
+        shown
+    )
+    assert "  ! LOOSENED: maxRemovals raised from 5 to 50 (m/amc.yaml:4)" in shown
+    assert "  ! LOOSENED: protectedUsers no longer protects amzn1.account.BOSS" in shown
+
+
+def test_every_loosening_of_the_policy_is_marked() -> None:
+    from reconciler.model import Desired, DesiredPolicy, Source
+    from reconciler.workflows.baseline import policy_changes
+
+    then = Desired(
+        policy=DesiredPolicy(
+            max_removals=5,
+            allowed_email_domains=("corp.example",),
+            admin_groups=("admins",),
+            protected_users=("amzn1.account.GLASS",),
+            admin_members=frozenset({"a@corp.example"}),
+            sources={"maxRemovals": Source("/tmp/private/m/p.yaml", 3)},
+        )
+    )
+    now = Desired(
+        policy=DesiredPolicy(
+            max_removals=3,
+            admin_groups=("admins", "ops"),
+            admin_members=frozenset({"a@corp.example", "o@corp.example"}),
+            sources={"maxRemovals": Source("m/p.yaml", 3), "adminGroups": Source("m/p.yaml", 4)},
+        )
+    )
+    assert policy_changes(then, now) == (
+        "LOOSENED: allowedEmailDomains removed: any is allowed now",
+        "LOOSENED: adminGroups adds ops (m/p.yaml:4)",
+        "LOOSENED: the admin groups gain o@corp.example (m/p.yaml:4)",
+        "LOOSENED: protectedUsers no longer protects amzn1.account.GLASS",
+        "maxRemovals lowered from 5 to 3 (m/p.yaml:3)",
+    )
