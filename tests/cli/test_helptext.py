@@ -46,7 +46,7 @@ def test_sandbox_commands_list_environment_and_exit_codes(command: str) -> None:
 def test_the_old_state_spelling_is_refused_and_creates_nothing(tmp_path: Path) -> None:
     # `--state` was a hidden alias: a typo'd path silently became a fresh demo world.
     state = tmp_path / "s.json"
-    result = CliRunner().invoke(cli, ["sandbox", "add-user", "--sandbox-state", str(state), "X", "a@b.c"])
+    result = CliRunner().invoke(cli, ["sandbox", "add-user", "--state", str(state), "X", "a@b.c"])
     assert result.exit_code != 0
     assert "No such option '--state'. Did you mean '--sandbox-state'?" in result.output
     assert not state.exists()

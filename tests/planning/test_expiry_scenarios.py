@@ -306,7 +306,9 @@ def test_one_expired_last_admin_holds_that_account_alone(
         encoding="utf-8",
     )  # fmt: skip
     state = str(tmp_path / "state.json")
-    assert run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed))[0] == EXIT_OK
+    assert (
+        run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed))[0] == EXIT_OK
+    )
     doc = {
         "version": 1,
         "amcAccounts": [

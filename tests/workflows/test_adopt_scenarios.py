@@ -280,7 +280,9 @@ def test_merging_the_expiring_pull_request_ends_access_under_prune_false(
     ]
     seed.write_text(yaml.safe_dump({"amc_accounts": [{"id": AMC1, "users": users}]}))
     state = str(tmp_path / "state.json")
-    assert run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed))[0] == EXIT_OK
+    assert (
+        run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed))[0] == EXIT_OK
+    )
     soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3 * 86_400))
     folder = tmp_path / "m"
     folder.mkdir()
@@ -332,7 +334,9 @@ def test_adopt_never_writes_a_protected_user_out(
         "version: 1\n", "version: 1\npolicy:\n  protectedUsers: [vic@corp.example]\n", 1
     )
     (folder / "access.yaml").write_text(text, encoding="utf-8")
-    code, out = run(capsys, "sandbox", "remove-user", "--sandbox-state", state, AMC1, "amzn1.account.VIC")
+    code, out = run(
+        capsys, "sandbox", "remove-user", "--sandbox-state", state, AMC1, "amzn1.account.VIC"
+    )
     assert code == EXIT_OK, out
     code, out = run(capsys, "adopt", "--sandbox-state", state, str(folder))
     assert "vic@corp.example is neither a user of" in out, out

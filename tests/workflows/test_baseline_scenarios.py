@@ -292,7 +292,9 @@ def two_accounts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
         encoding="utf-8",
     )
     state = str(tmp_path / "state2.json")
-    assert run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed))[0] == EXIT_OK
+    assert (
+        run(capsys, "sandbox", "reset", "--sandbox-state", state, "--seed", str(seed))[0] == EXIT_OK
+    )
     return state
 
 
