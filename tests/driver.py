@@ -1,6 +1,6 @@
 """The shared driver of the tests that run the CLI: `run` calls `reconciler.cli.main` in
 process and returns its exit code and output; the worlds, manifests and git repositories the
-scenario and attack tests drive it with; a command on a pseudo-terminal; the golden files.
+workflow tests drive it with; a command on a pseudo-terminal; the golden files.
 Value builders live in tests/factories.py, pytest fixtures in tests/conftest.py."""
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def amc_doc(users: list[dict[str, Any]]) -> str:
 
 # --- adopt on a seeded world (the sandbox seed's spelling: user_id, upper-case roles) ------------
 
-A_AMC = "ENTITYATTACKAMC1"
+A_AMC = "ENTITYAGENCYAMC1"
 A_BOSS = {"email": "boss@corp.example", "user_id": "amzn1.account.BOSS", "role": "ADMIN"}
 A_ANN = {"email": "ann@corp.example", "user_id": "amzn1.account.ANN", "role": "VIEWER"}
 A_ZED = {"email": "zed@corp.example", "user_id": "amzn1.account.ZED", "role": "VIEWER"}
@@ -124,7 +124,7 @@ def day(offset_days: float) -> str:
 
 def seed(*amc: tuple[str, list[dict[str, str]]], **extra: Any) -> dict[str, Any]:
     return {
-        "accounts": extra.pop("accounts", [{"id": "ENTITYATTACK0001", "name": "Shop 1"}]),
+        "accounts": extra.pop("accounts", [{"id": "ENTITYAGENCY0001", "name": "Shop 1"}]),
         "manager_accounts": extra.pop("manager_accounts", []),
         "amc_accounts": [{"id": i, "users": users} for i, users in amc],
     }

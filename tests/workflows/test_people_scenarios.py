@@ -31,7 +31,7 @@ managerAccounts:
     id: {MANAGER}
     prune: false
     linkedAccounts:
-      - {{id: ENTITYATTACK0001}}
+      - {{id: ENTITYAGENCY0001}}
 amcAccounts:
   - id: {ONE}
     name: One AMC
@@ -56,7 +56,7 @@ def world() -> dict[str, Any]:
                 "id": MANAGER,
                 "name": "People Agency",
                 "type": "Agency",
-                "links": ["ENTITYATTACK0001"],
+                "links": ["ENTITYAGENCY0001"],
             }
         ],
     )
@@ -95,7 +95,7 @@ def test_access_lists_a_console_stranger_as_live_only_and_a_grant_with_its_line(
     assert inherited == {
         **inherited,
         "accountKind": "sponsored-ads",
-        "accountId": "ENTITYATTACK0001",
+        "accountId": "ENTITYAGENCY0001",
         "userId": None,
         "via": "manager account People Agency",
         "source": f"{folder / 'access.yaml'}:11",
