@@ -307,17 +307,15 @@ def test_every_kind_of_edit_at_once_settles_and_keeps_the_line_endings(
     settled(capsys, state, folder)
 
 
-ZED_ADDED = (
-    '      - {userId: "amzn1.account.ZED", role: viewer}  # adopted: live user shown as '
-    '"z***@corp.example" (Amazon masks addresses)\n'
-)
-BOSS_ENTRY = "      - {email: boss@corp.example, userId: amzn1.account.BOSS, role: admin}"
+ZED_LINE = '{userId: "amzn1.account.ZED", role: viewer}  # adopted: live user shown as'
+ZED_ADDED = f'      - {ZED_LINE} "z***@corp.example" (Amazon masks addresses)\n'
+BOSS_LINE = "      - {email: boss@corp.example, userId: amzn1.account.BOSS, role: admin}\n"
 USERS_HEAD = f"version: 1\namcAccounts:\n  - id: {AMC}\n    users:\n"
 NO_TRAILING_NEWLINE = {
     "addition-after-the-last-line": (
-        USERS_HEAD + BOSS_ENTRY,
+        USERS_HEAD + BOSS_LINE.rstrip("\n"),
         [BOSS, ZED],
-        USERS_HEAD + BOSS_ENTRY + "\n" + ZED_ADDED,
+        USERS_HEAD + BOSS_LINE + ZED_ADDED,
     ),
     "users-key-added-to-the-last-account": (
         f"version: 1\namcAccounts:\n  - id: {AMC}\n    minAdmins: 0",
@@ -326,10 +324,10 @@ NO_TRAILING_NEWLINE = {
     ),
     "removing-the-last-entry": (
         USERS_HEAD
-        + BOSS_ENTRY
-        + "\n      - {email: gone@corp.example, userId: amzn1.account.GONE, role: viewer}",
+        + BOSS_LINE
+        + "      - {email: gone@corp.example, userId: amzn1.account.GONE, role: viewer}",
         [BOSS],
-        USERS_HEAD + BOSS_ENTRY + "\n",
+        USERS_HEAD + BOSS_LINE,
     ),
 }
 
@@ -413,9 +411,6 @@ def test_a_role_written_with_a_space_before_the_colon_is_edited_not_its_comment(
         assert "not adopted" in out, out
 
 
-ZED_LINE = '{userId: "amzn1.account.ZED", role: viewer}  # adopted: live user shown as'
-
-
 LAYOUTS = {
     "users-first-key-empty": (
         f"version: 1\namcAccounts:\n  - users: []   # ] nobody # yet\n    id: {AMC}\n"
@@ -463,14 +458,8 @@ def test_additions_in_unusual_layouts(
 EDIT_WORLD = seed((AMC, [BOSS, {**ANN, "role": "ADMIN"}, ZED]))
 
 
-HEAD = f"version: 1\namcAccounts:\n  - id: {AMC}\n    users:\n"
-
-
-BOSS_LINE = "      - {email: boss@corp.example, userId: amzn1.account.BOSS, role: admin}\n"
-
-
 EDIT_LAYOUTS = {
-    "block-scalar-reason-with-blank-lines": HEAD
+    "block-scalar-reason-with-blank-lines": USERS_HEAD
     + BOSS_LINE
     + "      - email: gone@corp.example\n"
     + "        role: viewer\n"
@@ -486,7 +475,7 @@ EDIT_LAYOUTS = {
     + "        reason: >-\n"
     + "          folded\n"
     + "          text\n",
-    "keep-chomped-scalar-last-in-file": HEAD
+    "keep-chomped-scalar-last-in-file": USERS_HEAD
     + BOSS_LINE
     + "      - email: ann@corp.example\n"
     + "        userId: amzn1.account.ANN\n"
@@ -498,20 +487,20 @@ EDIT_LAYOUTS = {
     + "          kept\n"
     + "\n"
     + "\n",
-    "nel-ls-ps-in-quoted-names": HEAD
+    "nel-ls-ps-in-quoted-names": USERS_HEAD
     + BOSS_LINE
     + '      - {email: gone@corp.example, name: "G\x85one", role: viewer}\n'
     + '      - name: "Ann\u2028Smith\u2029Jr"\n'
     + "        email: ann@corp.example\n"
     + "        userId: amzn1.account.ANN\n"
     + '        role: viewer   # "was" viewer?\n',
-    "multi-line-flow-mappings": HEAD
+    "multi-line-flow-mappings": USERS_HEAD
     + BOSS_LINE
     + "      - {email: gone@corp.example,\n"
     + "         role: viewer}\n"
     + "      - {email: ann@corp.example, userId: amzn1.account.ANN,\n"
     + "         role: viewer}\n",
-    "quoted-keys-and-values": HEAD
+    "quoted-keys-and-values": USERS_HEAD
     + BOSS_LINE
     + "      - 'email': \"gone@corp.example\"\n"
     + "        \"role\": 'viewer'\n"
@@ -519,12 +508,12 @@ EDIT_LAYOUTS = {
     + "        'userId': \"amzn1.account.ANN\"\n"
     + '        "role": "viewer"\n',
     "document-markers-and-comments": "# header\n%YAML 1.1\n---\n# after\n"
-    + HEAD
+    + USERS_HEAD
     + BOSS_LINE
     + "      - {email: gone@corp.example, role: viewer}\n"
     + "      - {email: ann@corp.example, userId: amzn1.account.ANN, role: viewer}\n"
     + "...\n# trailer\n",
-    "nested-block-lists-last-in-entries": HEAD
+    "nested-block-lists-last-in-entries": USERS_HEAD
     + BOSS_LINE
     + "      - email: gone@corp.example\n"
     + "        role: viewer\n"
@@ -1232,7 +1221,7 @@ def test_an_expired_invitation_changes_nothing_and_blocks_nothing_else(
     (not the invitation's), an unlisted one is not added, and the stranger beside them is
     still adopted."""
     email, role = invited.split()
-    text = USERS_HEAD + BOSS_ENTRY + "\n" + listed
+    text = USERS_HEAD + BOSS_LINE + listed
     world = seed((AMC, [BOSS, ZED]))
     world["amc_accounts"][0]["invitations"] = [{"email": email, "role": role}]
     state, folder = setup(tmp_path, capsys, world, {"access.yaml": text})
