@@ -421,7 +421,7 @@ class _Interposed(SandboxTransport):
 
 
 def test_a_refusal_re_read_while_another_apply_removes_a_user_is_verified() -> None:
-    """Issue #6 chaos finding: the re-read of a refused invite listed a user the other apply
+    """A chaos finding: the re-read of a refused invite listed a user the other apply
     then revoked; QueryUserRoles answered 404 and the whole AMC account read as incomplete,
     so the invite was reported failed. A user gone between the two calls is just gone."""
     world = World.default()
@@ -453,7 +453,7 @@ def test_a_refusal_re_read_while_another_apply_removes_a_user_is_verified() -> N
 
 
 def test_a_manager_account_created_since_the_plan_is_used_not_created_again() -> None:
-    """Issue #6: two applies that both plan to create "Globex Brands". The other one created
+    """Two applies that both plan to create "Globex Brands". The other one created
     it after this plan was made; Amazon would take a second create with the same name, and a
     manager account cannot be deleted, so the re-read right before the create adopts it."""
     world = World.default()

@@ -1,4 +1,4 @@
-"""Issue #11: apply never leaves an account worse than it found it.
+"""Apply never leaves an account worse than it found it.
 
 Removals and demotions wait for their scope's grants; the admin rule is counted on what
 actually happened; nothing of the kind is ever sent (asserted from the requests the sandbox

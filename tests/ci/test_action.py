@@ -142,7 +142,7 @@ def test_plan_fails_on_anything_but_0_and_2_and_says_why(
 
 
 def test_a_refused_plan_is_posted_then_fails_the_job(workdir: Path) -> None:
-    """Issue #12: the pull request shows who would lose access exactly when a guard refuses."""
+    """The pull request shows who would lose access exactly when a guard refuses."""
     runner = _runner(workdir, command="plan", args="--sandbox --max-removals 0")
     done = runner.run("run")
     assert done.code == 0, done.log  # the steps after it still run: the comment
@@ -585,7 +585,7 @@ def _commit(workdir: Path, message: str) -> str:
     shutil.which("jq") is None or shutil.which("git") is None, reason="needs jq and git"
 )
 def test_nightly_drift_against_the_last_successful_apply(workdir: Path, tmp_path: Path) -> None:
-    """Issue #15: the example's drift job finds the head of the last successful apply run
+    """The example's drift job finds the head of the last successful apply run
     with `gh run list` and passes it as `baseline:`: a console change is told from a merged
     change not applied yet."""
     _git(workdir, "init", "--quiet", "-b", "main")

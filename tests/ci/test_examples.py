@@ -111,7 +111,7 @@ def test_ci_never_runs_two_applies_at_once() -> None:
 
 @pytest.mark.parametrize("path", [ACTION, GITLAB_TEMPLATE, *sorted(CI.iterdir())], ids=str)
 def test_ci_never_lifts_a_guard(path: Any) -> None:
-    """Issue #12: limits are lifted in the reviewed manifests' `policy:`, not the pipeline."""
+    """Limits are lifted in the reviewed manifests' `policy:`, not the pipeline."""
     guards = {"--max-removals", "--max-removal-fraction", "--removal-floor"}
     guards |= {"--allow-incomplete", "--allow-unresolved", "--allow-fewer-admins"}
     used = {flag for _, flag in _reconciler_flags(path.read_text(encoding="utf-8"))}
@@ -119,7 +119,7 @@ def test_ci_never_lifts_a_guard(path: Any) -> None:
 
 
 def test_the_nightly_drift_runs_against_the_last_successful_apply() -> None:
-    """Issue #15: the GitHub drift job passes the last successful apply's head sha as
+    """The GitHub drift job passes the last successful apply's head sha as
     `baseline:`, from a full clone; the GitLab template offers RECONCILER_BASELINE."""
     job = yaml.safe_load((CI / "github-actions.yml").read_text())["jobs"]["drift"]
     checkout, find, drift = job["steps"]

@@ -353,7 +353,7 @@ def test_pin_job_opens_one_merge_request_with_the_proven_pins(
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_drift_job_tells_changes_apart_with_reconciler_baseline(workdir: Path) -> None:
-    """Issue #15: RECONCILER_BASELINE (the last applied commit) labels each change."""
+    """RECONCILER_BASELINE (the last applied commit) labels each change."""
     git = ["-c", "user.name=t", "-c", "user.email=t@x", "-c", "commit.gpgsign=false"]
     _git(workdir, "init", "--quiet", "-b", "main")
     _git(workdir, "add", "manifests")

@@ -1,4 +1,4 @@
-"""Issue #12 through the CLI, against the sandbox in a state file: the routine change passes
+"""Through the CLI, against the sandbox in a state file: the routine change passes
 by default, a mass removal is refused and its plan shown in every format, limits live in the
 manifests' `policy:` and flags win over them, and `validate` enforces the access rules."""
 

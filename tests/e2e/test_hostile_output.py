@@ -1,4 +1,4 @@
-"""Issue #13: names chosen by third parties stay data in the plan's text, markdown and JSON,
+"""Names chosen by third parties stay data in the plan's text, markdown and JSON,
 and in the apply journal. Fed through a sandbox seed (the way they really arrive) and
 through a plan file someone edited."""
 

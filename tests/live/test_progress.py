@@ -1,4 +1,4 @@
-"""Issue #14: a terminal that tells the truth. Through a pseudo-terminal: the progress line
+"""A terminal that tells the truth. Through a pseudo-terminal: the progress line
 names its phase, is cleared before anything else is printed, and waiting invitations are a
 count. The screen is what a terminal would show (carriage returns and erase-line applied)."""
 

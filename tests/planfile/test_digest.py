@@ -1,4 +1,4 @@
-"""Issue #9: a saved plan applies only while it is exactly the plan of the apply's own inputs.
+"""A saved plan applies only while it is exactly the plan of the apply's own inputs.
 
 The attacks: a plan file edited after review (actions added, removed, re-targeted, re-roled,
 re-labelled; the policy loosened; the digest or the bindings changed; the live snapshot

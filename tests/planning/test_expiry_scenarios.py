@@ -1,4 +1,4 @@
-"""Issue #15 through the CLI against the sandbox: `expires:` on users and group members, in
+"""Through the CLI against the sandbox: `expires:` on users and group members, in
 plan, apply and drift; the drift classes in the plan file."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue #10 through the CLI against the sandbox: masked addresses never decide access, drift
+"""Through the CLI against the sandbox: masked addresses never decide access, drift
 sees every person, a failed read is an error.
 
 The sandbox masks addresses in ListUsers exactly as Amazon does (`a***@corp.example`).

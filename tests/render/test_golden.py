@@ -127,7 +127,7 @@ def busy_plan() -> Plan:
 
 
 def refused_plan() -> Plan:
-    """Issue #12: a mass removal, refused by two guards, one limit from the manifests, one
+    """A mass removal, refused by two guards, one limit from the manifests, one
     protected user kept; the plan is shown in full with its refusals on top."""
     team = ["alice", "bob", "carol", "dan", "eve", "fay", "gus"]
     d = desired(

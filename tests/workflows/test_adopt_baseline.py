@@ -1,4 +1,4 @@
-"""Issue #15, `adopt --baseline REF` through the CLI against the sandbox and a real git
+"""`adopt --baseline REF` through the CLI against the sandbox and a real git
 repository: the nightly adopt must never undo a reviewed, merged change that apply has not
 made yet. Against the last applied commit, a console change is adopted and a manifest change
 not applied yet is listed, not reverted; without a baseline both are adopted (the hazard the

@@ -1,4 +1,4 @@
-"""Issue #15 `reconciler adopt` at the edges of a list, through the CLI against the sandbox:
+"""`reconciler adopt` at the edges of a list, through the CLI against the sandbox:
 an account or manager account that lists nobody (`users: []`, or no `users:` key at all)
 gains the live entries; one whose every entry is gone live is left with `key: []` (a key
 with no entries would be null, which no manifest allows); an account that adopting would
