@@ -261,6 +261,31 @@ def _step_summary(plan: Plan, *, mask: bool, keep: frozenset[str]) -> None:
         click.echo(f"warning: cannot write GITHUB_STEP_SUMMARY {target}: {exc}", err=True)
 
 
+def _show(
+    desired: Desired,
+    the_plan: Plan,
+    output_format: str,
+    *,
+    mask: bool,
+    show_waiting: bool,
+    max_length: int | None,
+) -> None:
+    """What plan and drift print: the plan (the manifests' own addresses shown as written
+    when masking), the grants due for review, and the CI job summary."""
+    keep = manifest_addresses(desired)
+    shown = _render(
+        the_plan,
+        output_format,
+        mask=mask,
+        show_waiting=show_waiting,
+        keep=keep,
+        max_length=max_length,
+    )
+    click.echo(shown, nl=False)
+    click.echo(render_review_due(due(desired, now=time.time()), output_format), nl=False)
+    _step_summary(the_plan, mask=mask, keep=keep)
+
+
 def load(paths: tuple[str, ...]) -> Desired:
     if not paths:
         raise UsageError("name the manifests: a PATH (file or directory) is required")
@@ -366,18 +391,14 @@ def plan(
     desired, the_plan = _plan(paths, api, policy, baseline, changed_since)
     if out is not None:
         planfile.write(out, the_plan)
-    keep = manifest_addresses(desired)
-    shown = _render(
+    _show(
+        desired,
         the_plan,
         output_format,
         mask=mask_emails,
         show_waiting=show_waiting,
-        keep=keep,
         max_length=max_length,
     )
-    click.echo(shown, nl=False)
-    click.echo(render_review_due(due(desired, now=time.time()), output_format), nl=False)
-    _step_summary(the_plan, mask=mask_emails, keep=keep)
     if the_plan.refused:
         ctx.exit(refused(the_plan))
     changed = detailed_exitcode and not the_plan.in_sync
@@ -428,18 +449,14 @@ def drift(
     if mask_emails:
         MASK_ERRORS.set()
     desired, the_plan = _plan(paths, api, policy, baseline, changed_since)
-    keep = manifest_addresses(desired)
-    shown = _render(
+    _show(
+        desired,
         the_plan,
         output_format,
         mask=mask_emails,
         show_waiting=show_waiting,
-        keep=keep,
         max_length=max_length,
     )
-    click.echo(shown, nl=False)
-    click.echo(render_review_due(due(desired, now=time.time()), output_format), nl=False)
-    _step_summary(the_plan, mask=mask_emails, keep=keep)
     ctx.exit(_drift_exit(the_plan))
 
 
