@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from reconciler.errors import PlanFileError
-from reconciler.model import AmcRole, Region, Scope
+from reconciler.model import Region, Role, Scope
 from reconciler.plan import Action, ActionKind, ManagerRef, Plan, Policy, sort_actions
 from reconciler.planfile.codec import decode, encode, plan_schema
 from reconciler.planning.planner import make_plan
@@ -69,7 +69,7 @@ def test_plan_file_is_valid_against_the_shipped_schema() -> None:
     data = plan_to_json(demo_plan())
     jsonschema.Draft202012Validator.check_schema(plan_schema())
     jsonschema.validate(data, plan_schema())
-    assert data["formatVersion"] == 2
+    assert data["formatVersion"] == 3
     assert data["planDigest"].startswith("sha256:")
     assert data["summary"] == {
         "create-manager-account": 1,
@@ -112,7 +112,12 @@ def stale_changes(saved: Any, fresh: Any, scopes: Any) -> list[str]:
         (
             {"formatVersion": 1},
             "plan.json has plan format version 1; this reconciler reads "
-            "version 2: make the plan again with this version",
+            "version 3: make the plan again with this version",
+        ),
+        (
+            {"formatVersion": 2},
+            "plan.json has plan format version 2; this reconciler reads "
+            "version 3: make the plan again with this version",
         ),
     ],
 )
@@ -147,7 +152,7 @@ def test_what_moved_in_an_amc_account() -> None:
     fresh_amc = live_amc(
         ACME_AMC,
         [
-            live_user("amzn1.account.ALICE0001", "alice@example.com", AmcRole.VIEWER),
+            live_user("amzn1.account.ALICE0001", "alice@example.com", Role.VIEWER),
             live_user("amzn1.account.ERIN0001", "erin@example.com"),
             live_user("amzn1.account.FRANK0001", "frank@example.com"),
             live_user("amzn1.account.ZOE0001", "zoe@example.com", "EDITOR"),
@@ -201,7 +206,7 @@ def test_actions_sort_by_phase_scope_kind_target() -> None:
         where, _, key = scope.partition(":")
         if where == "manager":
             return Action(kind=kind, manager=ManagerRef(key), target=target, phase=phase)
-        return Action(kind=kind, amc_account_id=key, target=target, phase=phase)
+        return Action(kind=kind, account=Scope.parse(f"amc:{key}"), target=target, phase=phase)
 
     actions = [
         act(ActionKind.INVITE, 1, "amc:B", "x"),

@@ -29,6 +29,7 @@ from reconciler.model import (
     LiveManagerAccount,
     Region,
     Scope,
+    amc_scope,
     manager_scope,
 )
 from reconciler.plan import Action, ActionKind, Plan
@@ -58,8 +59,8 @@ def selector(saved: Live, actions: Iterable[Action], created: Mapping[str, str])
     amc: dict[str, DesiredAmcAccount] = {}
     for action in actions:
         if action.manager is None:
-            key = str(action.amc_account_id)
-            amc.setdefault(key, DesiredAmcAccount(id=key))
+            where = action.account or amc_scope("")
+            amc.setdefault(str(where), DesiredAmcAccount(id=where.key, kind=where.kind))
             continue
         ident = manager_id_of(action, created)
         name = action.manager.name
@@ -199,7 +200,7 @@ def verdict(action: Action, fresh: Live, saved: Live, created: Mapping[str, str]
             return Verdict(
                 State.UNKNOWN, f"manager account {ident or action.manager.name} was not found"
             )
-    elif fresh.reachable_amc(action.amc_account_id) is None:
+    elif fresh.reachable(action.account) is None:
         return Verdict(State.UNKNOWN, f"{action.scope} was not readable")
     if family(action.kind).visible(action, fresh, saved, manager_id=ident):
         return Verdict(State.DONE)

@@ -36,7 +36,6 @@ from reconciler.manifest.review import latest, review_every, reviewed
 from reconciler.manifest.yamlload import Path, YamlDoc
 from reconciler.model import (
     AccountPolicy,
-    AmcRole,
     Desired,
     DesiredAmcAccount,
     DesiredLink,
@@ -47,6 +46,7 @@ from reconciler.model import (
     LinkRole,
     ManagerAccountType,
     Region,
+    Role,
     Source,
     canonical_email,
 )
@@ -211,7 +211,7 @@ def build_desired(docs: Sequence[YamlDoc], *, partial: bool = False) -> Desired 
 
 def _as_user(group: str, member: _Member) -> DesiredUser:
     return DesiredUser(
-        role=AmcRole.VIEWER,
+        role=Role.VIEWER,
         email=member.email,
         user_id=member.user_id,
         name=member.name,
@@ -366,7 +366,7 @@ def _check_rules(
                     "in that account's `policy:`)",
                 )
             )
-    if rules.admin_groups and user.role is AmcRole.ADMIN:
+    if rules.admin_groups and user.role is Role.ADMIN:
         if user.group in rules.admin_groups:
             return
         if user.email is not None and canonical_email(user.email) in rules.admin_members:
@@ -577,7 +577,7 @@ def _amc_accounts(
             users = _users(doc, path, entry, groups, rules, out, partial=partial)
             min_admins: int = entry.get("minAdmins", 1)
             prune: bool = entry.get("prune", True)
-            admins = sum(1 for u in users if u.role is AmcRole.ADMIN)
+            admins = sum(1 for u in users if u.role is Role.ADMIN)
             entries = entry.get("users") or ()
             lost_users = any(u is PRUNED for u in entries) or any(
                 u.get("group") in incomplete for u in entries if u is not PRUNED
@@ -629,12 +629,12 @@ def _users(
             if key in granted:
                 other, other_where, other_how = granted[key]
                 who = user.email or user.user_id
-                if other.role is user.role:
+                if other.grant == user.grant:
                     problem = f"`{who}` is listed twice on AMC account `{entry['id']}`"
                 else:
                     problem = (
                         f"`{who}` is granted two roles on AMC account `{entry['id']}`: "
-                        f"{user.role.value} {how} and {other.role.value} {other_how}"
+                        f"{user.grant} {how} and {other.grant} {other_how}"
                     )
                 out.append(_diag(where, f"{problem} (also at {_at(other_where)}); keep one"))
                 return
@@ -647,7 +647,7 @@ def _users(
             continue
         upath = (*path, "users", index)
         source = _src(doc, upath)
-        role = AmcRole(item["role"])
+        role = Role(item["role"])
         given = [k for k in ("email", "group", "userId") if k in item]
         ok, own = _expiry(doc, upath, item, out)
         if not ok:
@@ -704,7 +704,7 @@ def _users(
                 )
                 if special == "none":
                     continue
-                role = AmcRole(special) if special else AmcRole(item["role"])
+                role = Role(special) if special else Role(item["role"])
                 # The earlier of the member's own expiry and this group entry's applies.
                 ends = min(
                     (e for e in (member.expiry, own) if e is not None),
@@ -729,7 +729,7 @@ def _users(
                 # An address is reported where it is written (the group's member); the
                 # role where it is granted (this entry).
                 _check_rules(
-                    DesiredUser(role=AmcRole.VIEWER, email=member.email), member.source, rules, out
+                    DesiredUser(role=Role.VIEWER, email=member.email), member.source, rules, out
                 )
                 _check_rules(
                     DesiredUser(role=role, email=member.email, group=name),

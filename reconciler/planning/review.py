@@ -64,7 +64,7 @@ def due(desired: Desired, *, now: float) -> tuple[Due, ...]:
                     label,
                     account.owners,
                     _who(user),
-                    user.role.value,
+                    str(user.grant),
                     user.source,
                     user.group,
                     found.reviewed,

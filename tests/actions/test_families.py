@@ -30,5 +30,6 @@ def test_the_summary_counts_every_kind_grants_first() -> None:
 
 def test_the_typed_fields_are_the_families_vocabulary() -> None:
     # What a family may require or forbid (`require`) is every field but the common ones.
-    assert "amc_account_id" in typed_fields() and "role" in typed_fields()
+    assert "account" in typed_fields() and "role" in typed_fields()
+    assert "permissions" in typed_fields() and "countries" in typed_fields()
     assert not {"kind", "phase", "target", "reason", "label", "notify"} & set(typed_fields())

@@ -11,12 +11,12 @@ from reconciler.errors import AuthError
 from reconciler.live.progress import Progress
 from reconciler.live.read import epoch_seconds, live_user, manager_regions, read_all, read_live
 from reconciler.model import (
-    AmcRole,
     Desired,
     DesiredAmcAccount,
     DesiredManagerAccount,
     Incomplete,
     Region,
+    Role,
     amc_scope,
     manager_scope,
 )
@@ -79,13 +79,13 @@ def test_users_roles_and_invitations_are_converted(sandbox_world: World) -> None
     (account,) = live.amc_accounts
     assert (account.name, account.reachable) == ("Acme AMC", True)
     roles = {u.user_id: (u.email, u.role) for u in account.users}
-    assert roles["amzn1.account.ALICE0001"] == ("a***@example.com", AmcRole.ADMIN)
-    assert roles["amzn1.account.DAVE0001"] == ("d***@example.com", AmcRole.VIEWER)
+    assert roles["amzn1.account.ALICE0001"] == ("a***@example.com", Role.ADMIN)
+    assert roles["amzn1.account.DAVE0001"] == ("d***@example.com", Role.VIEWER)
     (bob,) = account.invitations
     assert (bob.email, bob.name, bob.role, bob.state) == (
         "bob@example.com",
         "Bob",
-        AmcRole.VIEWER,
+        Role.VIEWER,
         "PENDING",
     )
     # The sandbox sends epoch milliseconds; the model holds seconds (seed: age_days 2).
@@ -204,7 +204,7 @@ def test_a_failed_amc_account_does_not_lose_the_others() -> None:
         live = read_live(_desired(amc("ENTITYOK"), amc("ENTITYBAD")), client.reader())
     assert [i.scope for i in live.incomplete] == [amc_scope("ENTITYBAD")]
     ok = next(a for a in live.amc_accounts if a.id == "ENTITYOK")
-    assert [u.role for u in ok.users] == [AmcRole.ADMIN]
+    assert [u.role for u in ok.users] == [Role.ADMIN]
 
 
 def test_an_auth_failure_aborts_the_whole_read(sandbox_world: World) -> None:
@@ -247,9 +247,9 @@ def test_live_user_roles() -> None:
         return [{"role": n, "type": "ROLE"} for n in names]
 
     raw = {"userId": "u", "emailAddress": "u***@x.com"}
-    assert live_user(raw, roles("ADMIN")).role is AmcRole.ADMIN
-    assert live_user(raw, roles("VIEWER", "ADMIN")).role is AmcRole.ADMIN
-    assert live_user(raw, roles("VIEWER")).role is AmcRole.VIEWER
+    assert live_user(raw, roles("ADMIN")).role is Role.ADMIN
+    assert live_user(raw, roles("VIEWER", "ADMIN")).role is Role.ADMIN
+    assert live_user(raw, roles("VIEWER")).role is Role.VIEWER
     assert live_user(raw, roles("EDITOR")).role is None
     assert live_user(raw, roles("VIEWER", "EDITOR")).raw_roles == ("EDITOR", "VIEWER")
     assert live_user(raw, [{"type": "CUSTOM_PERMISSION_SET"}]).role is None
