@@ -30,7 +30,6 @@ from reconciler.model import (
     Scope,
     ScopeKind,
     Source,
-    amc_scope,
     canonical_email,
 )
 from reconciler.planning.identity import MASKED, invitation_is_pending, resolve_users
@@ -128,7 +127,7 @@ def _invitation_state(invitation: LiveInvitation, now: float) -> str:
 
 def _amc_rows(desired: Desired, live: Live, now: float, review: ReviewOf) -> Iterable[Grant]:
     for account in desired.amc_accounts:
-        scope = amc_scope(account.id)
+        scope = account.scope
         found = live.reachable_amc(account.id)
         if found is None:
             continue
@@ -219,7 +218,7 @@ def access(desired: Desired, live: Live, *, now: float, review: ReviewOf = _no_r
     rows: list[Grant] = []
     for produce in PRODUCERS:
         rows.extend(produce(desired, live, now, review))
-    scopes = [amc_scope(a.id) for a in desired.amc_accounts]
+    scopes = [a.scope for a in desired.amc_accounts]
     scopes += [Scope(ScopeKind.MANAGER, m.key) for m in desired.manager_accounts]
     incomplete = []
     for scope in scopes:

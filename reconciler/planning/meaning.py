@@ -60,6 +60,7 @@ def normalised_desired(desired: Desired) -> dict[str, Any]:
     ]
     amc: list[dict[str, Any]] = [
         {
+            "kind": a.kind.value,
             "id": a.id,
             "name": a.name,
             "prune": a.prune,
@@ -81,7 +82,7 @@ def normalised_desired(desired: Desired) -> dict[str, Any]:
             }
     result: dict[str, Any] = {
         "managerAccounts": sorted(managers, key=lambda m: (m["id"] or "", m["name"])),
-        "amcAccounts": sorted(amc, key=lambda a: a["id"]),
+        "amcAccounts": sorted(amc, key=lambda a: (a["kind"], a["id"])),
     }
     p = desired.policy
     if p != DesiredPolicy():

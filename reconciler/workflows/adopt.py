@@ -77,7 +77,6 @@ from reconciler.model import (
     Role,
     Scope,
     Source,
-    amc_scope,
     canonical_email,
     manager_scope,
 )
@@ -240,7 +239,7 @@ def _adopt_amc(
     evidence: _Evidence,
     lowered: Collection[str],
 ) -> None:
-    scope = amc_scope(account.id)
+    scope = account.scope
     found = next((a for a in live.amc_accounts if a.id == account.id), None)
     if found is None or not found.reachable or live.unreadable(scope) is not None:
         editor.skipped.append(f"{scope}: not read completely: nothing adopted there")
@@ -415,7 +414,7 @@ def _additions(
     Amazon shows it) outside the allowed email domains, or an admin outside `adminGroups`.
     A `userId:` entry has no address for `validate` to check, so adopt checks the one shown;
     such people are listed as not adopted, and the plan removes them."""
-    scope = amc_scope(account.id)
+    scope = account.scope
     own = account.policy.allowed_email_domains if account.policy is not None else ()
     domains = frozenset(rules.allowed_email_domains) | frozenset(d.lower() for d in own)
     additions: list[tuple[str, str, str, Role]] = []
@@ -736,7 +735,7 @@ def compute(
     units: list[tuple[str, Editor]] = []
     unread = {n.scope for n in before.unread}
     for account in desired.amc_accounts:
-        if str(amc_scope(account.id)) in unread:
+        if str(account.scope) in unread:
             editor.skipped.append(f"amc:{account.id}: not read completely: nothing adopted")
             continue
         unit = editor.fork()
@@ -749,7 +748,7 @@ def compute(
             evidence=evidence,
             lowered=lowered.get(account.scope, frozenset()),
         )
-        units.append((str(amc_scope(account.id)), unit))
+        units.append((str(account.scope), unit))
     for manager in desired.manager_accounts:
         if live.unreadable(manager_scope(manager.key)) is not None:
             editor.skipped.append(

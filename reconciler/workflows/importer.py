@@ -145,7 +145,7 @@ def _manager_file(live: Live, account: LiveManagerAccount, read_at: str) -> str:
 
 
 def _amc_file(live: Live, account: LiveAmcAccount, read_at: str) -> str:
-    reason = _incomplete(live, amc_scope(account.id), amc_scope("*"))
+    reason = _incomplete(live, account.scope, amc_scope("*"))
     admins = sum(1 for u in account.users if u.role is not None and u.role.value == "admin")
     entries: list[str] = []
     prune = reason is None
