@@ -240,7 +240,7 @@ def _adopt_amc(
     lowered: Collection[str],
 ) -> None:
     scope = account.scope
-    found = next((a for a in live.amc_accounts if a.id == account.id), None)
+    found = next((a for a in live.amc_accounts if a.scope == scope), None)
     if found is None or not found.reachable or live.unreadable(scope) is not None:
         editor.skipped.append(f"{scope}: not read completely: nothing adopted there")
         return
@@ -256,6 +256,7 @@ def _adopt_amc(
             continue
         if match.invitation is not None:
             role, target = match.invitation.role, f"invitation:{match.invitation.invitation_id}"
+            held = match.invitation.grant
             live_as, undo = "invited as", "the plan invites them again as the manifests say"
             if role is not None and role is not want.role and match.invitation.expired(now):
                 editor.skipped.append(
@@ -264,7 +265,7 @@ def _adopt_amc(
                 )
                 continue
         elif match.user is not None:
-            role, target = match.user.role, f"user:{match.user.user_id}"
+            role, target, held = match.user.role, f"user:{match.user.user_id}", match.user.grant
             live_as, undo = "", "the plan sets the role back"
             if role is not None and role is not want.role and not match.proven:
                 editor.skipped.append(
@@ -274,6 +275,12 @@ def _adopt_amc(
                 )
                 continue
         else:
+            continue
+        if held is not None and held != want.grant and (role is None or want.role is None):
+            editor.skipped.append(  # adopt writes roles; a custom set is written by hand
+                f"{scope}: {who(want)} holds {held} live, a custom permission set change: not "
+                f"adopted (write it by hand if it is right); {undo}"
+            )
             continue
         if role is None or role is want.role:
             continue
