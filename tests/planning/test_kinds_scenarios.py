@@ -331,3 +331,57 @@ def test_a_manager_account_with_users_needs_its_id(
         f"{path}:4:5: manager account `New` lists `users:` but has no `id:`: people are "
         "managed on an existing manager account; add its `id:` (amzn1.ads1.ma1...)"
     ) in out
+
+
+@pytest.mark.parametrize("kind", ["manager", "sponsored-ads", "dsp", "amc"])
+def test_drift_classes_of_a_console_change_on_every_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    ana = {"email": "ana@acme.example", "user_id": ANA, "role": "VIEWER"}
+    entry = f'{{email: ana@acme.example, userId: "{ANA}", role: viewer}}'
+    state, folder = setup(
+        tmp_path, capsys, world({kind: [ana]}), {"m.yaml": manifest({kind: [entry]})}
+    )
+    assert cli(capsys, state, "drift", str(folder))[0] == 0
+    account = f"{kind}:{SCOPES[kind]}"
+    assert run(capsys, "sandbox", "set-role", "--sandbox-state", state, account, ANA,
+               "admin")[0] == 0  # fmt: skip
+    code, out = cli(capsys, state, "drift", str(folder))
+    assert code == 2
+    assert (
+        f"[changed behind git's back or not applied yet] {account}: set role of "
+        f"ana@acme.example ({ANA}): admin -> viewer"
+    ) in out
+    converge(capsys, state, folder)
+    assert people(state, kind)[ANA][0] == "VIEWER"
+
+
+def test_grants_that_differ_by_country_are_shown_as_amazon_says_and_never_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ana = {"email": "ana@acme.example", "user_id": ANA, "role": "VIEWER", "countries": ["US"]}
+    entry = f'{{email: ana@acme.example, userId: "{ANA}", role: viewer, countries: [US]}}'
+    state, folder = setup(
+        tmp_path,
+        capsys,
+        world({"sponsored-ads": [ana]}),
+        {"m.yaml": manifest({"sponsored-ads": [entry]})},
+    )
+    assert cli(capsys, state, "drift", str(folder))[0] == 0
+    assert run(capsys, "sandbox", "set-role", "--sandbox-state", state, SA, ANA, "admin",
+               "--countries", "CA", "--keep-other-countries")[0] == 0  # fmt: skip
+    code, out = cli(capsys, state, "drift", str(folder))
+    assert code == 2, out  # drift: live differs, and no plan can make it right
+    assert "ana@acme.example (amzn1.account.ANA) has role ADMIN/VIEWER, which reconciler " in out
+    assert "set role" not in out and "revoke user" not in out
+    assert [(g.role, g.countries) for g in _grants(state, ANA)] == [
+        ("VIEWER", ("US",)),
+        ("ADMIN", ("CA",)),
+    ]
+
+
+def _grants(state: str, user_id: str) -> tuple[Any, ...]:
+    account = World.load(Path(state)).account(SA, _kind("sponsored-ads"))
+    user = account.user(user_id)
+    assert user is not None
+    return tuple(user.grants)
