@@ -284,8 +284,14 @@ class _Read:
 
     # -- manager accounts ----------------------------------------------------------------
 
-    def read_region(self, region: Region, keep: Callable[[dict[str, Any]], bool]) -> Task:
+    def read_region(
+        self, region: Region, keep: Callable[[dict[str, Any]], bool], *, people: bool = False
+    ) -> Task:
+        """`GET /managerAccounts` on one host; with `people`, each manager account found
+        first here has its people read too (`read_all`)."""
+
         def task() -> Sequence[Task]:
+            found: list[_Amc] = []
             try:
                 accounts = self.reader.list_manager_accounts(region)
                 with self.lock:
@@ -294,6 +300,10 @@ class _Read:
                         if not keep(raw):
                             continue
                         account_id = _text(raw.get("managerAccountId"))
+                        key = str(manager_scope(account_id))
+                        if people and key not in self.amc:
+                            self.amc[key] = _Amc(account_id, ScopeKind.MANAGER)
+                            found.append(self.amc[key])
                         entry = self.managers.setdefault(
                             account_id, _Manager(account_id, _text(raw.get("managerAccountName")))
                         )
@@ -306,7 +316,9 @@ class _Read:
                 # progress display does not stall short of its total.
                 if self.progress is not None:
                     self.progress.done()
-            return ()
+            if found and self.progress is not None:
+                self.progress.add_total(len(found))
+            return [t for account in found for t in self.read_amc_account(account)]
 
         return task
 
@@ -585,9 +597,10 @@ def read_all(
     now: float | None = None,
     progress: Progress | None = None,
 ) -> Live:
-    """Everything the caller can see: manager accounts on all three hosts and every AMC
-    account `/amc/accounts` lists. Used by `import`. Failed regions are recorded under
-    `manager:*` (no manager account can be named for them) and per account found elsewhere."""
+    """Everything the caller can see: manager accounts on all three hosts (their links and
+    their people) and every AMC account `/amc/accounts` lists. Used by `import`. Failed
+    regions are recorded under `manager:*` (no manager account can be named for them) and
+    per account found elsewhere."""
     read_at = time.time() if now is None else now
     read = _Read(reader, progress)
 
@@ -599,7 +612,7 @@ def read_all(
         read.guarded(
             scopes_for_region_failure,
             f"GET /managerAccounts on the {region.value} host",
-            read.read_region(region, lambda raw: True),
+            read.read_region(region, lambda raw: True, people=True),
         )
         for region in Region
     ]
@@ -619,7 +632,7 @@ def _amc_listing_all(read: _Read, progress: Progress | None) -> Task:
         follow = inner()
         if progress is not None:
             with read.lock:
-                count = len(read.amc)
+                count = sum(1 for a in read.amc.values() if a.kind is ScopeKind.AMC)
             progress.add_total(count)
         return follow
 

@@ -188,7 +188,8 @@ def test_a_failed_region_still_counts_as_done_in_the_progress_display(
         live = read_all(client.reader(), progress=progress)
     progress.finish()
     assert live.incomplete_reason(manager_scope("*")) is not None
-    assert stream.getvalue().splitlines()[-1].startswith("reading live state: 4/4 accounts")
+    # 3 regions, the AMC account, and the people of the manager account found elsewhere
+    assert stream.getvalue().splitlines()[-1].startswith("reading live state: 5/5 accounts")
 
 
 def test_a_failed_amc_account_does_not_lose_the_others() -> None:
@@ -226,10 +227,11 @@ def test_read_all_sees_everything_and_reports_progress(sandbox_world: World) -> 
         requests = client.stats.requests
     progress.finish()
     assert [m.id for m in live.manager_accounts] == [ACME]
-    assert [a.id for a in live.amc_accounts] == [AMC]
+    # The AMC account's people, and the manager account's.
+    assert [a.scope for a in live.amc_accounts] == [amc_scope(AMC), manager_scope(ACME)]
     assert live.regions_read == frozenset(Region)
     assert stream.getvalue().splitlines()[-1] == (
-        f"reading live state: 4/4 accounts, {requests} requests, 0 throttled (0.0s waiting)"
+        f"reading live state: 5/5 accounts, {requests} requests, 0 throttled (0.0s waiting)"
     )
 
 

@@ -385,3 +385,19 @@ def _grants(state: str, user_id: str) -> tuple[Any, ...]:
     user = account.user(user_id)
     assert user is not None
     return tuple(user.grants)
+
+
+def test_import_writes_a_manager_accounts_people_and_plan_is_then_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zed = {"email": "zed@elsewhere.example", "user_id": "amzn1.account.ZED", "role": "EDITOR"}
+    state, _ = setup(tmp_path, capsys, world({"manager": [zed]}), {})
+    out_dir = tmp_path / "imported"
+    code, out = cli(capsys, state, "import", "--out", str(out_dir))
+    assert code == 0, out
+    (manager_file,) = (out_dir / "managers").iterdir()
+    text = manager_file.read_text(encoding="utf-8")
+    assert '      - {userId: "amzn1.account.ZED", role: editor}' in text
+    assert f'      - {{userId: "{OWNER}", role: admin}}' in text
+    code, out = cli(capsys, state, "plan", "--detailed-exitcode", str(out_dir))
+    assert code == 0 and "No changes." in out, out
