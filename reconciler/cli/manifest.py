@@ -117,7 +117,6 @@ def validate(
                 "managerAccounts": len(desired.manager_accounts),
                 "linkedAccounts": sum(len(m.links) for m in desired.manager_accounts),
                 "amcAccounts": sum(1 for a in desired.amc_accounts if a.kind is ScopeKind.AMC),
-                "accountsWithPeople": len(desired.amc_accounts),
                 "users": sum(len(a.users) for a in desired.amc_accounts),
             },
             "diagnostics": [],
