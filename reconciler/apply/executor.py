@@ -186,7 +186,8 @@ class _Run:
         for result in earlier:
             action = result.action if result is not None else None
             if action is not None and action.kind is ActionKind.SET_ROLE:
-                admins.add(action.target)  # a promotion that took effect (grants all done)
+                if action.role is Role.ADMIN:  # a promotion that took effect (grants all done)
+                    admins.add(action.target)
         minimum = self.plan.min_admins.get(str(amc_id), 1)
         floor = 1 if self.plan.policy.allow_fewer_admins else max(1, min(minimum, len(before)))
         send: list[Item] = []

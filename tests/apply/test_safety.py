@@ -228,6 +228,55 @@ def test_the_executor_never_sends_the_removal_of_the_last_admin_whatever_the_pla
     assert admins(world) == {"amzn1.account.OLGA"}
 
 
+def test_a_raise_to_editor_is_not_counted_as_an_admin_when_the_last_admin_goes() -> None:
+    """On a kind with an editor role, a grant that raises a viewer to editor (phase 1) does
+    not make a second admin: the removal of the only admin after it is still held."""
+    from reconciler.actions import permissions
+    from reconciler.apply import apply_plan
+    from reconciler.model import DesiredAmcAccount, Grant, Scope, ScopeKind
+
+    dsp = Scope(ScopeKind.DSP, "ENTITYDSPSAFE01")
+    seed = {
+        "ad_accounts": [
+            {
+                "id": dsp.key,
+                "type": "dsp",
+                "users": [
+                    {
+                        "email": "olga@corp.example",
+                        "user_id": "amzn1.account.OLGA",
+                        "role": "ADMIN",
+                    },
+                    {
+                        "email": "pete@corp.example",
+                        "user_id": "amzn1.account.PETE",
+                        "role": "VIEWER",
+                    },
+                ],
+            }
+        ]
+    }
+    world = World.from_seed(seed)
+    transport = Recorder(world)
+    with client_on(transport) as client:
+        wanted = Desired(amc_accounts=(DesiredAmcAccount(id=dsp.key, kind=dsp.kind),))
+        live = read_live(wanted, client.reader(), now=world.now())
+        olga, pete = sorted(live.amc_accounts[0].users, key=lambda u: u.user_id)
+        raise_pete = permissions.set_role(dsp, pete, Grant(Role.EDITOR), label="p", reason="t")
+        plan = Plan(
+            actions=(raise_pete, permissions.revoke_user(dsp, olga, reason="t")),
+            live=live,
+            min_admins={dsp.key: 0},
+        )
+        report = apply_plan(plan, client)
+    raised, removal = report.results
+    assert raised.done
+    assert removal.status is Status.SKIPPED and "would leave 0 active admin(s)" in removal.reason
+    assert transport.deletes() == []
+    owner = world.account(dsp.key, ScopeKind.DSP).user("amzn1.account.OLGA")
+    assert owner is not None and owner.role == "ADMIN"
+
+
 # ---- a hypothesis property: whatever fails, admins are kept ---------------------------------
 
 _PEOPLE = ["ann", "bea", "cal", "dov", "eve"]
