@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from reconciler.errors import PlanFileError
-from reconciler.model import Region, Role, Scope
+from reconciler.model import Region, Role, Scope, ScopeKind
 from reconciler.plan import Action, ActionKind, ManagerRef, Plan, Policy, sort_actions
 from reconciler.planfile.codec import decode, encode, plan_schema
 from reconciler.planning.planner import make_plan
@@ -232,3 +232,23 @@ def test_schema_checks_each_typed_field() -> None:
     invite["role"] = "owner"
     with pytest.raises(PlanFileError, match="'owner' is not one of"):
         plan_from_json(data, source="plan.json")
+
+
+def test_what_moved_among_a_manager_accounts_people_and_a_custom_set() -> None:
+    people = dataclasses.replace(
+        live_amc(ACME_ID, [live_user("amzn1.account.ANN", "ann@corp.example", Role.ADMIN)]),
+        kind=ScopeKind.MANAGER,
+    )
+    saved = dataclasses.replace(demo_live(), amc_accounts=(*demo_live().amc_accounts, people))
+    custom = live_user(
+        "amzn1.account.ANN",
+        "ann@corp.example",
+        kind=ScopeKind.MANAGER,
+        permissions=("reports_view",),
+        countries=("US",),
+    )
+    fresh_people = dataclasses.replace(people, users=(custom,))
+    fresh = dataclasses.replace(saved, amc_accounts=(*demo_live().amc_accounts, fresh_people))
+    assert stale_changes(saved, fresh, [f"manager:{ACME_ID}"]) == [
+        f"manager:{ACME_ID}: user amzn1.account.ANN role admin -> custom [reports_view] in US"
+    ]

@@ -185,9 +185,12 @@ class _Run:
         admins = set(before)
         for result in earlier:
             action = result.action if result is not None else None
-            if action is not None and action.kind is ActionKind.SET_ROLE:
-                if action.role is Role.ADMIN:  # a promotion that took effect (grants all done)
-                    admins.add(action.target)
+            if (
+                action is not None
+                and action.kind is ActionKind.SET_ROLE
+                and action.role is Role.ADMIN
+            ):
+                admins.add(action.target)  # a promotion that took effect (grants all done)
         minimum = self.plan.min_admins.get(str(amc_id), 1)
         floor = 1 if self.plan.policy.allow_fewer_admins else max(1, min(minimum, len(before)))
         send: list[Item] = []
