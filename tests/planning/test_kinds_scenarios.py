@@ -401,3 +401,29 @@ def test_import_writes_a_manager_accounts_people_and_plan_is_then_empty(
     assert f'      - {{userId: "{OWNER}", role: admin}}' in text
     code, out = cli(capsys, state, "plan", "--detailed-exitcode", str(out_dir))
     assert code == 0 and "No changes." in out, out
+
+
+def test_access_lists_the_people_of_every_kind_a_custom_set_exactly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cy = {
+        "email": "cy@acme.example",
+        "user_id": "amzn1.account.CY",
+        "permissions": ["billing_view"],
+        "countries": ["US"],
+    }
+    entry = '{userId: "amzn1.account.CY", permissions: [billing_view], countries: [US]}'
+    state, folder = setup(
+        tmp_path,
+        capsys,
+        world({"sponsored-ads": [cy]}),
+        {"m.yaml": manifest({"sponsored-ads": [entry]})},
+    )
+    code, out = cli(capsys, state, "access", str(folder))
+    assert code == 0, out
+    for kind, key in SCOPES.items():
+        assert f"{kind} {key}" in out and f"({OWNER}): admin, active" in out
+    assert (
+        f"sponsored-ads {SA}: c***@acme.example (amzn1.account.CY): permissions custom "
+        "[billing_view] in US, active; " in out
+    )
