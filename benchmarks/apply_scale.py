@@ -30,7 +30,6 @@ from reconciler.api import AdsClient, ApiConfig
 from reconciler.apply import Status, apply_plan
 from reconciler.live.read import read_live
 from reconciler.model import (
-    AmcRole,
     Desired,
     DesiredAmcAccount,
     DesiredLink,
@@ -38,6 +37,7 @@ from reconciler.model import (
     DesiredUser,
     ManagerAccountType,
     Region,
+    Role,
 )
 from reconciler.plan import Plan, Policy
 from reconciler.planning.planner import allowed_plan
@@ -109,17 +109,13 @@ def world() -> tuple[dict[str, Any], Desired]:
         )  # fmt: skip
         wanted = [
             DesiredUser(
-                role=AmcRole.VIEWER if 2 <= u < DEMOTE + 2 else AmcRole(u_raw["role"]),
+                role=Role.VIEWER if 2 <= u < DEMOTE + 2 else Role(u_raw["role"]),
                 user_id=str(u_raw["user_id"]),
             )
             for u, u_raw in enumerate(users[: USERS - REVOKE])
         ]
-        wanted += [
-            DesiredUser(role=AmcRole.VIEWER, email=f"late{i}@{domain}") for i in range(RESEND)
-        ]
-        wanted += [
-            DesiredUser(role=AmcRole.VIEWER, email=f"new{i}@{domain}") for i in range(INVITE)
-        ]
+        wanted += [DesiredUser(role=Role.VIEWER, email=f"late{i}@{domain}") for i in range(RESEND)]
+        wanted += [DesiredUser(role=Role.VIEWER, email=f"new{i}@{domain}") for i in range(INVITE)]
         want_amc.append(DesiredAmcAccount(id=f"ENTITYAMC{a:04d}", users=tuple(wanted)))
     seed = {
         "name": "apply-scale",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reconciler.model import AmcRole, Desired, Live, Region
+from reconciler.model import Desired, Live, Region, Role
 from reconciler.plan import Policy
 from reconciler.planning.planner import make_plan
 from tests import factories as f
@@ -57,13 +57,13 @@ def world(*, ambiguous: bool = False, scale: int = 1) -> tuple[Desired, Live]:
             f"user{u:02d}.{a}@example.com" if ambiguous else f"{chr(97 + u % 26)}{u}@t{a}-{u}.com"
             for u in range(USERS + 1)
         ]
-        role = [AmcRole.ADMIN if u < 3 else AmcRole.VIEWER for u in range(USERS + 1)]
+        role = [Role.ADMIN if u < 3 else Role.VIEWER for u in range(USERS + 1)]
         d_users = [
             f.user(e, role[u], user_id=f"amzn1.account.A{a}U{u}" if u < 20 else None, line=u + 5)
             for u, e in enumerate(emails[:USERS])
         ]
         l_users = [
-            f.live_user(f"amzn1.account.A{a}U{u}", e, AmcRole.VIEWER if u == 2 else role[u])
+            f.live_user(f"amzn1.account.A{a}U{u}", e, Role.VIEWER if u == 2 else role[u])
             for u, e in enumerate(emails)
             if u not in (10, USERS - 1)
         ]

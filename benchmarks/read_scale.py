@@ -8,7 +8,12 @@ times `read_all` twice: concurrently (the default client) and strictly one reque
 Goal: requests made equal the minimum (429 retries excepted) and wall time within
 1.25x of the lower bound, minimum requests / rate limit.
 
+A second row (`--people`) reads the people of other kinds of account the way `plan` does
+(`read_live`): manager accounts, sponsored-ads and DSP accounts with users and invitations,
+one `users/list` walk and one `userRoles/list` per user each.
+
     .venv/bin/python benchmarks/read_scale.py [--rate 200] [--latency-ms 20] [--no-sequential]
+    .venv/bin/python benchmarks/read_scale.py --people [--rate 200] [--latency-ms 20]
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import yaml
 
 from reconciler.api import AdsClient, ApiConfig
 from reconciler.api.operations import PAGE_INVITATIONS, PAGE_ROLES, PAGE_USERS
-from reconciler.live.read import read_all
+from reconciler.live.read import read_all, read_live
+from reconciler.model import Desired, DesiredAmcAccount, ScopeKind
 
 # Runnable as a script: the repository root, for the subprocess harness the chaos suite uses.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -90,6 +96,72 @@ def minimum_requests(scale: int = 1) -> int:
     return 3 + math.ceil(amcs / AMC_PAGE) + amcs * per_amc
 
 
+# The people row: accounts of each other kind, each with users and pending invitations.
+PEOPLE_ACCOUNTS = {ScopeKind.MANAGER: 20, ScopeKind.SPONSORED_ADS: 30, ScopeKind.DSP: 20}
+PEOPLE_USERS, PEOPLE_INVITATIONS = 20, 3
+
+
+def people_ids() -> list[tuple[ScopeKind, str]]:
+    return [
+        (kind, f"{'amzn1.ads1.ma1.' if kind is ScopeKind.MANAGER else ''}P{kind.value}{n:03d}")
+        for kind, count in PEOPLE_ACCOUNTS.items()
+        for n in range(count)
+    ]
+
+
+def people_seed() -> dict[str, Any]:
+    """Manager, sponsored-ads and DSP accounts with people (custom sets and countries too)."""
+
+    def people(kind: ScopeKind, n: int) -> dict[str, Any]:
+        users: list[dict[str, Any]] = [{"email": f"owner@p{n}.example", "role": "ADMIN"}]
+        for u in range(1, PEOPLE_USERS):
+            user: dict[str, Any] = {"email": f"user{u}@p{n}.example", "role": "VIEWER"}
+            if kind is ScopeKind.SPONSORED_ADS and u % 2:
+                user = {**user, "role": None, "permissions": ["reports_view"]}
+                user["countries"] = ["US", "CA"]
+            users.append({k: v for k, v in user.items() if v is not None})
+        invitations = [
+            {"email": f"invitee{i}@p{n}.example", "role": "VIEWER", "age_days": 1}
+            for i in range(PEOPLE_INVITATIONS)
+        ]
+        return {"users": users, "invitations": invitations}
+
+    managers, ads = [], []
+    for n, (kind, account_id) in enumerate(people_ids()):
+        if kind is ScopeKind.MANAGER:
+            managers.append({"id": account_id, "name": f"People {n}", **people(kind, n)})
+        else:
+            ads.append({"id": account_id, "type": kind.value, **people(kind, n)})
+    return {"name": "read-people", "manager_accounts": managers, "ad_accounts": ads}
+
+
+def people_minimum() -> int:
+    per_account = (
+        math.ceil(PEOPLE_INVITATIONS / PAGE_INVITATIONS)
+        + math.ceil(PEOPLE_USERS / PAGE_USERS)
+        + PEOPLE_USERS * math.ceil(1 / PAGE_ROLES)
+    )
+    return len(people_ids()) * per_account
+
+
+def timed_people_read(config: ApiConfig, max_concurrency: int) -> dict[str, float]:
+    desired = Desired(amc_accounts=tuple(DesiredAmcAccount(id=i, kind=k) for k, i in people_ids()))
+    with AdsClient(config, max_concurrency=max_concurrency) as client:
+        started = time.perf_counter()
+        live = read_live(desired, client.reader())
+        wall = time.perf_counter() - started
+        stats = client.stats
+    assert len(live.amc_accounts) == len(people_ids()) and not live.incomplete, live.incomplete
+    assert all(len(a.users) == PEOPLE_USERS for a in live.amc_accounts)
+    assert all(u.grant is not None for a in live.amc_accounts for u in a.users)
+    return {
+        "requests": stats.requests,
+        "throttled": stats.throttled,
+        "wall": wall,
+        "waited": stats.throttle_wait_s,
+    }
+
+
 def timed_read(config: ApiConfig, max_concurrency: int) -> dict[str, float]:
     with AdsClient(config, max_concurrency=max_concurrency) as client:
         started = time.perf_counter()
@@ -125,7 +197,11 @@ def main() -> None:
     # by latency x concurrency (about 120 rps), not by the rate limit.
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--no-sequential", action="store_true")
+    parser.add_argument("--people", action="store_true", help="the people row (see above)")
     args = parser.parse_args()
+    if args.people:
+        people_row(args)
+        return
     minimum = minimum_requests()
     with tempfile.TemporaryDirectory() as tmp:
         seed_file = Path(tmp) / "seed.yaml"
@@ -143,6 +219,23 @@ def main() -> None:
             if not args.no_sequential:
                 report("sequential (one request at a time)", timed_read(config, 1), minimum,
                        args.rate)  # fmt: skip
+
+
+def people_row(args: argparse.Namespace) -> None:
+    minimum = people_minimum()
+    with tempfile.TemporaryDirectory() as tmp:
+        seed_file = Path(tmp) / "seed.yaml"
+        seed_file.write_text(yaml.safe_dump(people_seed()), encoding="utf-8")
+        flags = ("--seed", str(seed_file), "--latency-ms", str(args.latency_ms),
+                 "--rate-limit", str(args.rate))  # fmt: skip
+        with harness.serve(*flags) as served:
+            config = ApiConfig.from_env({**os.environ, **served.env})
+            counts = ", ".join(f"{n} {k.value}" for k, n in PEOPLE_ACCOUNTS.items())
+            print(f"world: accounts with people ({counts}) x {PEOPLE_USERS} users + "
+                  f"{PEOPLE_INVITATIONS} invitations; {args.latency_ms:g} ms latency, "
+                  f"{args.rate:g} rps")  # fmt: skip
+            report(f"people, concurrent (max_concurrency={args.concurrency})",
+                   timed_people_read(config, args.concurrency), minimum, args.rate)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ helper) so that equal worlds compare equal and plans come out in a stable order.
 Identity rules:
 - manager account: `id` when pinned, else `name` (exact, case-sensitive);
 - linked account: (`id_type`, `id`);
-- AMC account: `id`;
-- AMC user: `user_id` when pinned, else the email compared case-insensitively.
+- an account's people (any kind: manager, sponsored-ads, DSP, AMC): (`kind`, `id`);
+- a person on one: `user_id` when pinned, else the email compared case-insensitively.
 """
 
 from __future__ import annotations
@@ -83,23 +83,6 @@ class ManagerAccountType(StrEnum):
     AGENCY = "Agency"
 
 
-class AmcRole(StrEnum):
-    """Access to an AMC account. Invitations spell these lower-case (AMC guide); the user
-    permission API spells them ADMIN/VIEWER (reference §5). `from_api` normalises both."""
-
-    ADMIN = "admin"
-    VIEWER = "viewer"
-
-    @classmethod
-    def from_api(cls, value: str) -> AmcRole | None:
-        """Map any casing of admin/viewer to a role; None for roles we do not manage
-        (EDITOR, custom permission sets)."""
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            return None
-
-
 def canonical_email(address: str) -> str:
     """The one form every comparison of addresses uses: surrounding space trimmed, Unicode
     NFC, lower case. Decision: `lower()`, not `casefold()`: casefold maps `ß` to `ss` and
@@ -154,11 +137,40 @@ class DesiredManagerAccount:
 
 
 @dataclass(frozen=True, slots=True)
-class DesiredUser:
-    """One person's access to one AMC account. Exactly one of `email`/`user_id` is the
-    identity: `user_id` when pinned (the email is then optional and only a label)."""
+class Grant:
+    """A role or a custom permission set (names), and the countries it holds in (none: the
+    whole account). Exactly one of `role` and `permissions`; canonical: names and countries
+    sorted, without repeats."""
 
-    role: AmcRole
+    role: Role | None = None
+    permissions: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def __str__(self) -> str:
+        """How people read it: `viewer`, `custom [campaign_edit, reports_view] in CA, US`."""
+        text = (
+            self.role.value if self.role is not None else f"custom [{', '.join(self.permissions)}]"
+        )
+        return f"{text} in {', '.join(self.countries)}" if self.countries else text
+
+
+def shown(grant: Grant | None, raw: tuple[str, ...] = ()) -> str:
+    """A live grant as people read it; one that was not read exactly, as Amazon said it."""
+    return str(grant) if grant is not None else "/".join(raw) or "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredUser:
+    """One person's access to one account of any kind. Exactly one of `email`/`user_id` is
+    the identity: `user_id` when pinned (the email is then optional and only a label). The
+    access is `role`, or a custom `permissions` set (kinds that take one), in `countries`
+    (sponsored-ads accounts only; none: the whole account)."""
+
+    role: Role | None
     email: str | None = None
     user_id: str | None = None
     name: str = ""
@@ -180,6 +192,12 @@ class DesiredUser:
     # member's), and where it is written; for access reviews only, never for the plan.
     reviewed: float | None = field(default=None, compare=False)
     reviewed_source: Source | None = field(default=None, compare=False)
+    permissions: tuple[str, ...] = ()  # sorted
+    countries: tuple[str, ...] = ()  # sorted
+
+    @property
+    def grant(self) -> Grant:
+        return Grant(self.role, self.permissions, self.countries)
 
     def expired(self, now: float) -> bool:
         return self.expires is not None and self.expires <= now
@@ -206,6 +224,9 @@ class AccountPolicy:
 
 @dataclass(frozen=True, slots=True)
 class DesiredAmcAccount:
+    """The people of one account of any `kind` (the `users:` of an AMC account, a manager
+    account or an ad account): one shape for every kind, whose differences are `KINDS`."""
+
     id: str
     name: str | None = None
     prune: bool = True
@@ -216,6 +237,16 @@ class DesiredAmcAccount:
     policy: AccountPolicy | None = None
     users_at: Source | None = field(default=None, compare=False)  # the `users:` key
     owners: tuple[str, ...] = field(default=(), compare=False)  # who reviews its access
+    kind: ScopeKind = field(default_factory=lambda: ScopeKind.AMC)
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.kind, self.id)
+
+    @property
+    def noun(self) -> str:
+        """`AMC account amc1`, `manager account amzn1.ads1.ma1.x`."""
+        return f"{KINDS[self.kind].noun} {self.id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,13 +317,21 @@ class LiveManagerAccount:
 
 @dataclass(frozen=True, slots=True)
 class LiveUser:
-    """An active user of an AMC account (`POST /users/list` + `POST /userRoles/list`).
-    `email` is as the API returns it: masked, e.g. `a***@example.com`."""
+    """An active user of an account (`POST /users/list` + `POST /userRoles/list`).
+    `email` is as the API returns it: masked, e.g. `a***@example.com`. `grant` is what the
+    user holds when it was read exactly (one role or one custom set, over its countries);
+    None when it cannot be said exactly (a role the kind does not take, roles that differ
+    by country, an unreadable set): such a user is shown as `raw_roles` and never changed."""
 
     user_id: str
     email: str
-    role: AmcRole | None  # None: a role we do not manage (EDITOR, custom permission set)
+    role: Role | None  # the grant's role; None for a custom set or an unreadable grant
     raw_roles: tuple[str, ...] = ()
+    grant: Grant | None = None
+
+    @property
+    def shown(self) -> str:
+        return shown(self.grant, self.raw_roles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,10 +342,11 @@ class LiveInvitation:
     invitation_id: str
     email: str
     name: str
-    role: AmcRole | None
+    role: Role | None
     state: str  # opaque; compared case-insensitively (reference §4.7)
     created_at: float | None = None
     expires_at: float | None = None
+    grant: Grant | None = None  # what accepting it grants, when read exactly
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -319,6 +359,11 @@ class LiveAmcAccount:
     reachable: bool = True  # listed by `GET /amc/accounts`
     users: tuple[LiveUser, ...] = ()
     invitations: tuple[LiveInvitation, ...] = ()
+    kind: ScopeKind = field(default_factory=lambda: ScopeKind.AMC)
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.kind, self.id)
 
 
 class ScopeKind(StrEnum):
@@ -361,6 +406,10 @@ class KindFacts:
     permissions: tuple[str, ...]  # the custom permission names it accepts (none: roles only)
     countries: bool  # whether a grant names countries (global sponsored-ads accounts only)
     invitation_role_case: str  # "lower" (AMC's guide spells admin/viewer) or "upper"
+    # The listing that says which accounts of this kind the credentials reach (`GET
+    # /amc/accounts`), "" when none: then an account is read straight away, and a read that
+    # fails marks it incomplete.
+    listing: str = ""
 
 
 # S-UPM's `CountryCode` (reference §5): the countries a sponsored-ads grant may name.
@@ -422,6 +471,7 @@ KINDS: Mapping[ScopeKind, KindFacts] = MappingProxyType(
             permissions=(),
             countries=False,
             invitation_role_case="lower",
+            listing="GET /amc/accounts",
         ),
     }
 )
@@ -449,7 +499,8 @@ class Scope:
 
     @classmethod
     def parse(cls, text: str) -> Scope:
-        """`manager:<key>` or `amc:<key>`; ValueError for anything else."""
+        """`<kind>:<key>` (`manager:`, `sponsored-ads:`, `dsp:`, `amc:`); ValueError for
+        anything else."""
         kind, sep, key = text.partition(":")
         if not sep or not key:
             raise ValueError(f"not a scope: {text!r} (want manager:<id> or amc:<id>)")
@@ -476,7 +527,11 @@ class Live:
 
     def reachable_amc(self, account_id: str | None) -> LiveAmcAccount | None:
         """The AMC account with this id, if the read reached it."""
-        return next((a for a in self.amc_accounts if a.id == account_id and a.reachable), None)
+        return self.reachable(amc_scope(account_id or ""))
+
+    def reachable(self, scope: Scope | None) -> LiveAmcAccount | None:
+        """The people of the account at `scope` (any kind), if the read reached it."""
+        return next((a for a in self.amc_accounts if a.scope == scope and a.reachable), None)
 
     def incomplete_reason(self, scope: Scope) -> str | None:
         """Why this one scope was marked incomplete by the reader (exact match only)."""

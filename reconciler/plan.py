@@ -28,12 +28,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from reconciler.model import (
-    AmcRole,
+    Grant,
     IdType,
     LinkRole,
     Live,
     ManagerAccountType,
     Region,
+    Role,
     Scope,
     amc_scope,
     manager_scope,
@@ -79,7 +80,9 @@ PHASE_GRANT = 1
 PHASE_REMOVE = 2
 
 # 2: typed actions (no wire payloads), bindings and the plan digest.
-FORMAT_VERSION = 2
+# 3: people on accounts of every kind: `account` is a typed address (`dsp:<id>`), grants
+#    carry custom permission sets and countries.
+FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -105,12 +108,16 @@ class Action:
     - create-manager-account: `manager` (name only), `manager_type`;
     - associate / disassociate: `manager`, `target` (the account id as sent), `id_type`,
       `region`; associate may carry `link_role`;
-    - invite: `amc_account_id`, `target` (the address, as sent), `user_name`, `role`,
-      `notify`;
-    - revoke-invitation / resend-invitation: `amc_account_id`, `target` (invitation id),
+    - invite: `account`, `target` (the address, as sent), `user_name`, `role` or
+      `permissions`, `countries`, `notify`;
+    - revoke-invitation / resend-invitation: `account`, `target` (invitation id),
       `email` (the invitation's address), `role`, `notify` (resend);
-    - set-role: `amc_account_id`, `target` (userId), `role` (new), `old_role`;
-    - revoke-user: `amc_account_id`, `target` (userId), `role` (held).
+    - set-role: `account`, `target` (userId), `role` or `permissions` (new) and
+      `countries`, `old_role` / `old_permissions` / `old_countries` (held);
+    - revoke-user: `account`, `target` (userId), `role` or `old_permissions` (held).
+
+    `account` is the typed address of the account whose people change (any kind: the
+    kind's facts in `KINDS` say which header names it).
 
     `label` is how people know the target where the typed fields do not say it (a linked
     account's live name, a user's masked address); `reason` is for people and cites manifest
@@ -121,15 +128,19 @@ class Action:
     phase: int
     target: str
     manager: ManagerRef | None = None
-    amc_account_id: str | None = None
+    account: Scope | None = None
     manager_type: ManagerAccountType | None = None
     id_type: IdType | None = None
     region: Region | None = None
     link_role: LinkRole | None = None
-    role: AmcRole | None = None
-    old_role: AmcRole | None = None
+    role: Role | None = None
+    old_role: Role | None = None
     email: str | None = None
     user_name: str | None = None
+    permissions: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    old_permissions: tuple[str, ...] = ()
+    old_countries: tuple[str, ...] = ()
     notify: bool = False
     label: str = ""
     reason: str = field(default="", compare=False)
@@ -140,7 +151,18 @@ class Action:
         plan), or the AMC account."""
         if self.manager is not None:
             return manager_scope(self.manager.key)
-        return amc_scope(self.amc_account_id or "")
+        return self.account if self.account is not None else amc_scope("")
+
+    @property
+    def grant(self) -> Grant:
+        """What this action gives (invite, set-role)."""
+        return Grant(self.role, self.permissions, self.countries)
+
+    @property
+    def old_grant(self) -> Grant:
+        """What the user held before (set-role, revoke-user)."""
+        role = self.old_role if self.kind is ActionKind.SET_ROLE else self.role
+        return Grant(role, self.old_permissions, self.old_countries)
 
     @property
     def sort_key(self) -> tuple[int, str, int, str]:
@@ -163,7 +185,7 @@ def typed_fields() -> tuple[str, ...]:
 
 
 def json_name(field_name: str) -> str:
-    """A field's name in a plan file: `amc_account_id` -> `amcAccountId`."""
+    """A field's name in a plan file: `user_name` -> `userName`."""
     head, *rest = field_name.split("_")
     return head + "".join(part.title() for part in rest)
 
@@ -172,7 +194,7 @@ def json_name(field_name: str) -> str:
 class Waiting:
     """A pending invitation that is already right: shown, but not a change."""
 
-    amc_account_id: str
+    account: Scope
     invitation_id: str
     email: str
     role: str
@@ -180,7 +202,7 @@ class Waiting:
 
     @property
     def scope(self) -> Scope:
-        return amc_scope(self.amc_account_id)
+        return self.account
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -224,7 +246,7 @@ class Pin:
     -> admin"), "" when the roles agree and nothing waits. `reconciler pin` writes `userId:
     <user_id>` into the entry at `file:line`."""
 
-    amc_account_id: str
+    account: Scope
     file: str
     line: int
     email: str
@@ -234,7 +256,7 @@ class Pin:
 
     @property
     def scope(self) -> Scope:
-        return amc_scope(self.amc_account_id)
+        return self.account
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -243,7 +265,7 @@ class Expiry:
     `--expiring-within`. `target` is the userId or invitation id whose removal the plan
     makes for an expired entry ("" when nothing live was found or proven)."""
 
-    amc_account_id: str
+    account: Scope
     who: str  # the entry's email, else its userId
     expires_at: float
     file: str
@@ -254,7 +276,7 @@ class Expiry:
 
     @property
     def scope(self) -> Scope:
-        return amc_scope(self.amc_account_id)
+        return self.account
 
 
 class DriftClass(StrEnum):
@@ -313,11 +335,11 @@ class Policy:
     def source(self, name: str) -> str:
         return self.sources.get(name, DEFAULT_SOURCE)
 
-    def removal_limits(self, amc_account_id: str | None) -> tuple[float, int, str]:
+    def removal_limits(self, account: str | None) -> tuple[float, int, str]:
         """(fraction, floor, where they come from) for one scope."""
         fraction, floor = self.max_removal_fraction, self.removal_floor
         where = {self.source("maxRemovalFraction"), self.source("removalFloor")}
-        own = self.account_limits.get(amc_account_id or "")
+        own = self.account_limits.get(account or "")
         if own is not None:
             if own.max_removal_fraction is not None:
                 fraction = own.max_removal_fraction

@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.model import (
-    AmcRole,
+    KINDS,
     Desired,
     DesiredAmcAccount,
     DesiredLink,
     DesiredManagerAccount,
     DesiredUser,
+    Grant,
     IdType,
     Incomplete,
     LinkRole,
@@ -26,7 +27,9 @@ from reconciler.model import (
     LiveUser,
     ManagerAccountType,
     Region,
+    Role,
     Scope,
+    ScopeKind,
     Source,
 )
 
@@ -88,14 +91,14 @@ def manager(
 
 def user(
     email: str | None,
-    role: AmcRole | str = AmcRole.VIEWER,
+    role: Role | str = Role.VIEWER,
     *,
     user_id: str | None = None,
     name: str = "",
     line: int | None = None,
 ) -> DesiredUser:
     return DesiredUser(
-        role=AmcRole(role),
+        role=Role(role),
         email=email,
         user_id=user_id,
         name=name,
@@ -163,25 +166,46 @@ def live_manager(
 
 
 def live_user(
-    user_id: str, email: str, role: AmcRole | str | None = AmcRole.VIEWER, *, masked: bool = True
+    user_id: str,
+    email: str,
+    role: Role | str | None = Role.VIEWER,
+    *,
+    masked: bool = True,
+    kind: ScopeKind = ScopeKind.AMC,
+    permissions: tuple[str, ...] = (),
+    countries: tuple[str, ...] = (),
 ) -> LiveUser:
-    parsed = AmcRole.from_api(role) if isinstance(role, str) else role
+    """A live user as the reader makes it: a role the kind does not take (EDITOR on AMC)
+    is read as no grant; `permissions` make a custom set (role None)."""
+    parsed = Role.from_api(role) if isinstance(role, str) else role
+    if parsed is not None and parsed not in KINDS[kind].roles:
+        parsed = None
     raw = (role.upper(),) if isinstance(role, str) else ((role.value.upper(),) if role else ())
+    grant = Grant(parsed, (), countries) if parsed is not None else None
+    if permissions:
+        parsed, raw = None, ("CUSTOM_PERMISSION_SET",)
+        grant = Grant(None, permissions, countries)
     return LiveUser(
-        user_id=user_id, email=mask(email) if masked else email, role=parsed, raw_roles=raw
+        user_id=user_id,
+        email=mask(email) if masked else email,
+        role=parsed,
+        raw_roles=raw,
+        grant=grant,
     )
 
 
 def invitation(
     invitation_id: str,
     email: str,
-    role: AmcRole | str | None = AmcRole.VIEWER,
+    role: Role | str | None = Role.VIEWER,
     *,
     expires_in_days: float = 10.0,
     state: str = "PENDING",
     now: float = NOW,
 ) -> LiveInvitation:
-    parsed = AmcRole.from_api(role) if isinstance(role, str) else role
+    parsed = Role.from_api(role) if isinstance(role, str) else role
+    if parsed is not None and parsed not in KINDS[ScopeKind.AMC].roles:
+        parsed = None
     return LiveInvitation(
         invitation_id=invitation_id,
         email=email,
@@ -190,6 +214,7 @@ def invitation(
         state=state,
         created_at=now - DAY,
         expires_at=now + expires_in_days * DAY,
+        grant=Grant(parsed) if parsed is not None else None,
     )
 
 
@@ -250,8 +275,8 @@ def demo_desired() -> Desired:
     )
     acme_amc = amc(
         ACME_AMC,
-        user("alice@example.com", AmcRole.ADMIN, line=24),
-        user("erin@example.com", AmcRole.ADMIN, user_id="amzn1.account.ERIN0001", line=25),
+        user("alice@example.com", Role.ADMIN, line=24),
+        user("erin@example.com", Role.ADMIN, user_id="amzn1.account.ERIN0001", line=25),
         user("frank@example.com", line=26),
         user("bob@example.com", line=28),
         user("carol@example.com", line=29),
@@ -269,7 +294,7 @@ def demo_live() -> Live:
     acme_amc = live_amc(
         ACME_AMC,
         [
-            live_user("amzn1.account.ALICE0001", "alice@example.com", AmcRole.ADMIN),
+            live_user("amzn1.account.ALICE0001", "alice@example.com", Role.ADMIN),
             live_user("amzn1.account.DAVE0001", "dave@example.com"),
             live_user("amzn1.account.ERIN0001", "erin@example.com"),
             live_user("amzn1.account.FRANK0001", "frank@example.com"),

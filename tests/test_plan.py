@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from reconciler.errors import PlanFileError
-from reconciler.model import AmcRole, Region, Scope
+from reconciler.model import Region, Role, Scope, ScopeKind
 from reconciler.plan import Action, ActionKind, ManagerRef, Plan, Policy, sort_actions
 from reconciler.planfile.codec import decode, encode, plan_schema
 from reconciler.planning.planner import make_plan
@@ -69,7 +69,7 @@ def test_plan_file_is_valid_against_the_shipped_schema() -> None:
     data = plan_to_json(demo_plan())
     jsonschema.Draft202012Validator.check_schema(plan_schema())
     jsonschema.validate(data, plan_schema())
-    assert data["formatVersion"] == 2
+    assert data["formatVersion"] == 3
     assert data["planDigest"].startswith("sha256:")
     assert data["summary"] == {
         "create-manager-account": 1,
@@ -112,7 +112,12 @@ def stale_changes(saved: Any, fresh: Any, scopes: Any) -> list[str]:
         (
             {"formatVersion": 1},
             "plan.json has plan format version 1; this reconciler reads "
-            "version 2: make the plan again with this version",
+            "version 3: make the plan again with this version",
+        ),
+        (
+            {"formatVersion": 2},
+            "plan.json has plan format version 2; this reconciler reads "
+            "version 3: make the plan again with this version",
         ),
     ],
 )
@@ -147,7 +152,7 @@ def test_what_moved_in_an_amc_account() -> None:
     fresh_amc = live_amc(
         ACME_AMC,
         [
-            live_user("amzn1.account.ALICE0001", "alice@example.com", AmcRole.VIEWER),
+            live_user("amzn1.account.ALICE0001", "alice@example.com", Role.VIEWER),
             live_user("amzn1.account.ERIN0001", "erin@example.com"),
             live_user("amzn1.account.FRANK0001", "frank@example.com"),
             live_user("amzn1.account.ZOE0001", "zoe@example.com", "EDITOR"),
@@ -201,7 +206,7 @@ def test_actions_sort_by_phase_scope_kind_target() -> None:
         where, _, key = scope.partition(":")
         if where == "manager":
             return Action(kind=kind, manager=ManagerRef(key), target=target, phase=phase)
-        return Action(kind=kind, amc_account_id=key, target=target, phase=phase)
+        return Action(kind=kind, account=Scope.parse(f"amc:{key}"), target=target, phase=phase)
 
     actions = [
         act(ActionKind.INVITE, 1, "amc:B", "x"),
@@ -227,3 +232,23 @@ def test_schema_checks_each_typed_field() -> None:
     invite["role"] = "owner"
     with pytest.raises(PlanFileError, match="'owner' is not one of"):
         plan_from_json(data, source="plan.json")
+
+
+def test_what_moved_among_a_manager_accounts_people_and_a_custom_set() -> None:
+    people = dataclasses.replace(
+        live_amc(ACME_ID, [live_user("amzn1.account.ANN", "ann@corp.example", Role.ADMIN)]),
+        kind=ScopeKind.MANAGER,
+    )
+    saved = dataclasses.replace(demo_live(), amc_accounts=(*demo_live().amc_accounts, people))
+    custom = live_user(
+        "amzn1.account.ANN",
+        "ann@corp.example",
+        kind=ScopeKind.MANAGER,
+        permissions=("reports_view",),
+        countries=("US",),
+    )
+    fresh_people = dataclasses.replace(people, users=(custom,))
+    fresh = dataclasses.replace(saved, amc_accounts=(*demo_live().amc_accounts, fresh_people))
+    assert stale_changes(saved, fresh, [f"manager:{ACME_ID}"]) == [
+        f"manager:{ACME_ID}: user amzn1.account.ANN role admin -> custom [reports_view] in US"
+    ]

@@ -75,15 +75,13 @@ def check_actions(actions: Sequence[Action]) -> list[str]:
                 "id and is not created by this plan"
             )
     invited = {
-        (a.amc_account_id, canonical_email(a.target))
-        for a in actions
-        if a.kind is ActionKind.INVITE
+        (a.account, canonical_email(a.target)) for a in actions if a.kind is ActionKind.INVITE
     }
     for action in actions:
         if (
             action.kind is ActionKind.REVOKE_INVITATION
             and action.phase == PHASE_GRANT
-            and (action.amc_account_id, canonical_email(action.email or "")) not in invited
+            and (action.account, canonical_email(action.email or "")) not in invited
         ):
             problems.append(
                 f"revoke-invitation {action.target} runs with the grants but nothing re-issues it"

@@ -1,11 +1,12 @@
-"""Family: invitations to AMC accounts (reference §4.2, §4.3).
+"""Family: invitations to accounts of every kind (reference §4.2, §4.3).
 
 `invite` is one `userInvitationRequests` item of CreateUserInvitations; `revoke-invitation`
 and `resend-invitation` are one `updates` item of UpdateUserInvitations (state REVOKED or
-RESENT). At most 50 per call, for one AMC account and one `notifyInvitedUsers`. AMC roles are
-lower-case in invitations. An invitation grants nothing until accepted, so a re-issue (revoke
-the wrong-role invitation, invite again) runs in the grant phase; a revoke because nobody
-lists the person any more is a removal."""
+RESENT). At most 50 per call, for one account and one `notifyInvitedUsers`. An invitation
+carries a role or a custom permission set and countries, spelled as the kind's row in `KINDS`
+says (AMC roles are lower-case in invitations). An invitation grants nothing until accepted,
+so a re-issue (revoke the wrong-role invitation, invite again) runs in the grant phase; a
+revoke because nobody lists the person any more is a removal."""
 
 from __future__ import annotations
 
@@ -17,43 +18,46 @@ from reconciler.actions.base import others, require
 from reconciler.addresses import unambiguous
 from reconciler.api import AdsClient, BatchResult
 from reconciler.api import operations as ops
-from reconciler.model import AmcRole, Live, LiveInvitation, canonical_email
+from reconciler.api.grants import checked, invitation_request
+from reconciler.model import Grant, Live, LiveInvitation, Scope, canonical_email
 from reconciler.plan import PHASE_GRANT, PHASE_REMOVE, Action, ActionKind
 
 
 def invite(
-    amc_account_id: str, email: str, role: AmcRole, user_name: str, *, notify: bool, reason: str
+    account: Scope, email: str, grant: Grant, user_name: str, *, notify: bool, reason: str
 ) -> Action:
     return Action(
         kind=ActionKind.INVITE,
         phase=PHASE_GRANT,
         target=email,
-        amc_account_id=amc_account_id,
-        role=role,
+        account=account,
+        role=grant.role,
+        permissions=grant.permissions,
+        countries=grant.countries,
         user_name=user_name,
         notify=notify,
         reason=reason,
     )
 
 
-def revoke(amc_account_id: str, invitation: LiveInvitation, *, phase: int, reason: str) -> Action:
+def revoke(account: Scope, invitation: LiveInvitation, *, phase: int, reason: str) -> Action:
     return Action(
         kind=ActionKind.REVOKE_INVITATION,
         phase=phase,
         target=invitation.invitation_id,
-        amc_account_id=amc_account_id,
+        account=account,
         email=invitation.email,
         role=invitation.role,
         reason=reason,
     )
 
 
-def resend(amc_account_id: str, invitation: LiveInvitation, *, notify: bool, reason: str) -> Action:
+def resend(account: Scope, invitation: LiveInvitation, *, notify: bool, reason: str) -> Action:
     return Action(
         kind=ActionKind.RESEND_INVITATION,
         phase=PHASE_GRANT,
         target=invitation.invitation_id,
-        amc_account_id=amc_account_id,
+        account=account,
         email=invitation.email,
         role=invitation.role,
         notify=notify,
@@ -85,13 +89,20 @@ class Invitations:
 
     def check(self, action: Action) -> list[str]:
         if action.kind is ActionKind.INVITE:
-            used: tuple[str, ...] = ("amc_account_id", "role", "user_name")
-            problems = require(action, present=used, absent=others(*used))
+            used: tuple[str, ...] = ("account", "user_name")
+            problems = require(
+                action, present=used, absent=others(*used, "role", "permissions", "countries")
+            )
+            if action.account is not None:
+                try:
+                    checked(action.account.kind, action.grant)
+                except ValueError as exc:
+                    problems.append(f"the grant: {exc}")
             if "@" not in action.target:
                 problems.append("an invitation goes to an email address")
             phases: tuple[int, ...] = (PHASE_GRANT,)
         else:
-            used = ("amc_account_id", "email")
+            used = ("account", "email")
             problems = require(action, present=used, absent=others(*used, "role"))
             is_resend = action.kind is ActionKind.RESEND_INVITATION
             phases = (PHASE_GRANT,) if is_resend else (PHASE_GRANT, PHASE_REMOVE)
@@ -105,7 +116,7 @@ class Invitations:
         role = action.role.value if action.role else "another role"
         match action.kind:
             case ActionKind.INVITE:
-                return f"invite {unambiguous(action.target)} as {role}"
+                return f"invite {unambiguous(action.target)} as {action.grant}"
             case ActionKind.RESEND_INVITATION:
                 return f"resend invitation to {unambiguous(action.email or '')} ({role})"
         again = ", to re-issue it" if action.phase == PHASE_GRANT else ""
@@ -122,15 +133,17 @@ class Invitations:
         return ops.MAX_INVITATIONS_PER_CALL
 
     def batch_key(self, action: Action) -> tuple[Any, ...]:
-        return (action.amc_account_id, action.notify)
+        return (action.account, action.notify)
 
     def item(self, action: Action) -> dict[str, Any]:
         if action.kind is ActionKind.INVITE:
-            assert action.role is not None
-            return {
-                "user": {"emailAddress": action.target, "userName": action.user_name},
-                "permissionSet": {"type": "ROLE", "role": {"name": action.role.value}},
-            }
+            assert action.account is not None
+            return invitation_request(
+                action.account.kind,
+                email=action.target,
+                name=action.user_name or "",
+                grant=action.grant,
+            )
         state = "RESENT" if action.kind is ActionKind.RESEND_INVITATION else "REVOKED"
         return {"invitationId": action.target, "state": state}
 
@@ -153,23 +166,24 @@ class Invitations:
         manager_id: str | None,
     ) -> BatchResult:
         first = actions[0]
-        amc = str(first.amc_account_id)
+        amc = first.scope
         items = [self.item(a) for a in actions]
         if kind is ActionKind.INVITE:
             return client.create_invitations(amc, items, notify=first.notify)
         return client.update_invitations(amc, items, notify=first.notify)
 
     def visible(self, action: Action, fresh: Live, saved: Live, *, manager_id: str | None) -> bool:
-        amc = fresh.reachable_amc(action.amc_account_id)
+        amc = fresh.reachable(action.account)
         if amc is None:
             return False
-        before = _saved(saved, amc.id)
+        before = _saved(saved, amc.scope)
         match action.kind:
             case ActionKind.INVITE:
                 email = canonical_email(action.target)
+                want = checked(amc.kind, action.grant)
                 return any(
                     canonical_email(i.email) == email
-                    and i.role is action.role
+                    and (i.grant == want if i.grant is not None else i.role is action.role)
                     and i.invitation_id not in before
                     for i in amc.invitations
                 )
@@ -185,8 +199,8 @@ class Invitations:
         )
 
 
-def _saved(saved: Live, amc_id: str) -> dict[str, LiveInvitation]:
+def _saved(saved: Live, scope: Scope) -> dict[str, LiveInvitation]:
     for account in saved.amc_accounts:
-        if account.id == amc_id:
+        if account.scope == scope:
             return {i.invitation_id: i for i in account.invitations}
     return {}

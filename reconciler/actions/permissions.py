@@ -1,8 +1,10 @@
-"""Family: active users' permissions on AMC accounts (reference §5).
+"""Family: active users' permissions on accounts of every kind (reference §5, §5.1).
 
-`set-role` is one `userPermissions` item of UpdateUserPermissions (roles upper-case there);
-`revoke-user` one `users` item of DeleteUserPermissions (at most 200 per call). A promotion
-to admin is a grant; a demotion to viewer runs with the removals."""
+`set-role` is one `userPermissions` item of UpdateUserPermissions: a role (upper-case there)
+or a custom permission set, with countries where the kind takes them; `revoke-user` one
+`users` item of DeleteUserPermissions (at most 200 per call). A promotion is a grant; any
+other change runs with the removals (`change_phase`). The account's header comes from its
+kind's row in `KINDS`, through the client."""
 
 from __future__ import annotations
 
@@ -13,32 +15,55 @@ from typing import Any
 from reconciler.actions.base import others, require
 from reconciler.api import AdsClient, BatchResult
 from reconciler.api import operations as ops
-from reconciler.model import AmcRole, Live, LiveUser
+from reconciler.api.grants import checked, permission_update
+from reconciler.model import KINDS, Grant, Live, LiveUser, Role, Scope
 from reconciler.plan import PHASE_GRANT, PHASE_REMOVE, Action, ActionKind
 
+_RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
 
-def set_role(
-    amc_account_id: str, user: LiveUser, role: AmcRole, *, label: str, reason: str
-) -> Action:
+
+def change_phase(new: Grant, old: Grant) -> int:
+    """A change to admin, or from a role to a higher one, is a grant (phase 1); any other
+    change (a demotion, a custom set changed or swapped for a role) runs with the removals,
+    after every grant of its account held."""
+    if new.role is Role.ADMIN:
+        return PHASE_GRANT
+    if new.role is not None and old.role is not None and _RANK[new.role] > _RANK[old.role]:
+        return PHASE_GRANT
+    return PHASE_REMOVE
+
+
+def set_role(account: Scope, user: LiveUser, grant: Grant, *, label: str, reason: str) -> Action:
+    """One `PUT /userPermissions` item: `user`'s grant becomes `grant` (a role or a custom
+    set, and countries). `user.grant` is what they hold (read exactly)."""
+    old = user.grant or Grant(user.role)
     return Action(
         kind=ActionKind.SET_ROLE,
-        phase=PHASE_GRANT if role is AmcRole.ADMIN else PHASE_REMOVE,
+        phase=change_phase(grant, old),
         target=user.user_id,
-        amc_account_id=amc_account_id,
-        role=role,
-        old_role=user.role,
+        account=account,
+        role=grant.role,
+        permissions=grant.permissions,
+        countries=grant.countries,
+        old_role=old.role,
+        old_permissions=old.permissions,
+        old_countries=old.countries,
         label=label,
         reason=reason,
     )
 
 
-def revoke_user(amc_account_id: str, user: LiveUser, *, reason: str) -> Action:
+def revoke_user(account: Scope, user: LiveUser, *, reason: str) -> Action:
+    """One `userPermissions/delete` item; the grant held is kept for people."""
+    old = user.grant or Grant(user.role)
     return Action(
         kind=ActionKind.REVOKE_USER,
         phase=PHASE_REMOVE,
         target=user.user_id,
-        amc_account_id=amc_account_id,
-        role=user.role,
+        account=account,
+        role=old.role,
+        old_permissions=old.permissions,
+        old_countries=old.countries,
         label=user.email,
         reason=reason,
     )
@@ -61,15 +86,21 @@ class Permissions:
     )
 
     def check(self, action: Action) -> list[str]:
+        grants = ("role", "permissions", "countries")
+        olds = ("old_role", "old_permissions", "old_countries")
         if action.kind is ActionKind.SET_ROLE:
-            used: tuple[str, ...] = ("amc_account_id", "role", "old_role")
-            problems = require(action, present=used, absent=others(*used))
-            phase = PHASE_GRANT if action.role is AmcRole.ADMIN else PHASE_REMOVE
-            if action.role is not None and action.role is action.old_role:
-                problems.append("a role change changes the role")
+            problems = require(
+                action, present=("account",), absent=others("account", *grants, *olds)
+            )
+            problems += _grant_problems(action, action.grant, "the new")
+            problems += _grant_problems(action, action.old_grant, "the held")
+            phase = change_phase(action.grant, action.old_grant)
+            if action.grant == action.old_grant:
+                problems.append("a permission change changes the permissions")
         else:
-            used = ("amc_account_id", "role")
-            problems = require(action, present=used, absent=others(*used))
+            used = ("account", "role", "old_permissions", "old_countries")
+            problems = require(action, present=("account",), absent=others(*used))
+            problems += _grant_problems(action, action.old_grant, "the held")
             phase = PHASE_REMOVE
         if action.phase != phase:
             problems.append(f"phase must be {phase}")
@@ -78,11 +109,13 @@ class Permissions:
         return problems
 
     def describe(self, action: Action) -> str:
-        role = action.role.value if action.role else "?"
         if action.kind is ActionKind.SET_ROLE:
-            old = action.old_role.value if action.old_role else "?"
-            return f"set role of {action.label} ({action.target}): {old} -> {role}"
-        return f"revoke user {action.label} ({action.target}, {role})"
+            what = "role" if action.role is not None and action.old_role is not None else "access"
+            return (
+                f"set {what} of {action.label} ({action.target}): "
+                f"{action.old_grant} -> {action.grant}"
+            )
+        return f"revoke user {action.label} ({action.target}, {action.old_grant})"
 
     def drift_target(self, action: Action) -> str:
         return f"user:{action.target}"
@@ -93,15 +126,12 @@ class Permissions:
         return ops.MAX_DELETES_PER_CALL
 
     def batch_key(self, action: Action) -> tuple[Any, ...]:
-        return (action.amc_account_id,)
+        return (action.account,)
 
     def item(self, action: Action) -> dict[str, Any]:
         if action.kind is ActionKind.SET_ROLE:
-            assert action.role is not None
-            return {
-                "userId": action.target,
-                "permissionSet": {"type": "ROLE", "role": action.role.value.upper()},
-            }
+            assert action.account is not None
+            return permission_update(action.account.kind, user_id=action.target, grant=action.grant)
         return {"userId": action.target}
 
     def item_key(self, kind: ActionKind, item: Mapping[str, Any]) -> str | None:
@@ -116,16 +146,30 @@ class Permissions:
         *,
         manager_id: str | None,
     ) -> BatchResult:
-        amc = str(actions[0].amc_account_id)
+        amc = actions[0].scope
         items = [self.item(a) for a in actions]
         if kind is ActionKind.SET_ROLE:
             return client.update_user_permissions(amc, items)
         return client.delete_user_permissions(amc, [str(i["userId"]) for i in items])
 
     def visible(self, action: Action, fresh: Live, saved: Live, *, manager_id: str | None) -> bool:
-        amc = fresh.reachable_amc(action.amc_account_id)
+        amc = fresh.reachable(action.account)
         if amc is None:
             return False
         if action.kind is ActionKind.SET_ROLE:
-            return any(u.user_id == action.target and u.role is action.role for u in amc.users)
+            want = checked(amc.kind, action.grant)
+            return any(u.user_id == action.target and u.grant == want for u in amc.users)
         return all(u.user_id != action.target for u in amc.users)
+
+
+def _grant_problems(action: Action, grant: Grant, which: str) -> list[str]:
+    """Whether `grant` is one the action's kind of account takes (`KINDS`)."""
+    if action.account is None:
+        return []
+    try:
+        checked(action.account.kind, grant)
+    except ValueError as exc:
+        return [f"{which} grant: {exc}"]
+    if grant.countries and not KINDS[action.account.kind].countries:
+        return [f"{which} grant names countries"]
+    return []

@@ -348,9 +348,14 @@ class AdsClient(AdsReader):
         max_concurrency: int = 8,
         on_event: Callable[[ClientEvent], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """`sleep` is how the client waits (backoff, Retry-After, the limiter); tests pass
-        one that records the waits instead of sleeping."""
+        one that records the waits instead of sleeping. `clock` is the time of the world
+        this client talks to (UTC epoch seconds): the machine's for Amazon, the sandbox's
+        own clock for the in-process sandbox (`sandbox advance-clock`), so that `expires:`
+        and invitation expiry are judged by the world's time."""
+        self._clock = clock
         super().__init__(
             _Core(
                 config,
@@ -364,6 +369,10 @@ class AdsClient(AdsReader):
 
     def reader(self) -> AdsReader:
         return AdsReader(self._core)
+
+    def now(self) -> float:
+        """The time of the world this client talks to (see `__init__`)."""
+        return self._clock()
 
     def close(self) -> None:
         self._core.close()

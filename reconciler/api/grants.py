@@ -17,20 +17,11 @@ validator refuses those first, so one reaching here is a bug, never a request.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from reconciler.model import COUNTRY_CODES, KINDS, Role, ScopeKind
+from reconciler.model import COUNTRY_CODES, KINDS, Grant, Role, ScopeKind
 
-
-@dataclass(frozen=True, slots=True)
-class Grant:
-    """A role or a custom permission set (names), and the countries it holds in (none: the
-    whole account). Exactly one of `role` and `permissions`."""
-
-    role: Role | None = None
-    permissions: tuple[str, ...] = ()
-    countries: tuple[str, ...] = ()
+__all__ = ["Grant", "checked", "invitation_request", "permission_update", "read_roles"]
 
 
 def _a(noun: str) -> str:

@@ -29,6 +29,7 @@ from reconciler.model import (
     LiveManagerAccount,
     Region,
     Scope,
+    amc_scope,
     manager_scope,
 )
 from reconciler.plan import Action, ActionKind, Plan
@@ -58,8 +59,8 @@ def selector(saved: Live, actions: Iterable[Action], created: Mapping[str, str])
     amc: dict[str, DesiredAmcAccount] = {}
     for action in actions:
         if action.manager is None:
-            key = str(action.amc_account_id)
-            amc.setdefault(key, DesiredAmcAccount(id=key))
+            where = action.account or amc_scope("")
+            amc.setdefault(str(where), DesiredAmcAccount(id=where.key, kind=where.kind))
             continue
         ident = manager_id_of(action, created)
         name = action.manager.name
@@ -199,7 +200,7 @@ def verdict(action: Action, fresh: Live, saved: Live, created: Mapping[str, str]
             return Verdict(
                 State.UNKNOWN, f"manager account {ident or action.manager.name} was not found"
             )
-    elif fresh.reachable_amc(action.amc_account_id) is None:
+    elif fresh.reachable(action.account) is None:
         return Verdict(State.UNKNOWN, f"{action.scope} was not readable")
     if family(action.kind).visible(action, fresh, saved, manager_id=ident):
         return Verdict(State.DONE)
@@ -213,15 +214,15 @@ def overlay(base: Live, fresh: Live, scopes: Iterable[Scope]) -> Live:
     chosen = set(scopes)
     fresh_managers = {m.id: m for m in fresh.manager_accounts}
     names = {s.key for s in chosen if s.is_manager}
-    amc_ids = {s.key for s in chosen if not s.is_manager}
     managers = [
         fresh_managers.pop(m.id, m) if (m.id in names or m.name in names) else m
         for m in base.manager_accounts
     ]
     base_ids = {m.id for m in base.manager_accounts}
     managers += [m for m in fresh_managers.values() if m.id not in base_ids]
-    fresh_amc = {a.id: a for a in fresh.amc_accounts}
-    amc = [fresh_amc.get(a.id, a) if a.id in amc_ids else a for a in base.amc_accounts]
+    # The people of an account of any kind (a manager account's too, in its own scope).
+    fresh_amc = {a.scope: a for a in fresh.amc_accounts}
+    amc = [fresh_amc.get(a.scope, a) if a.scope in chosen else a for a in base.amc_accounts]
     reread = chosen | {manager_scope(m.id) for m in fresh.manager_accounts}
     incomplete = [i for i in base.incomplete if i.scope not in reread]
     incomplete += fresh.incomplete

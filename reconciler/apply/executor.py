@@ -40,7 +40,7 @@ from reconciler.apply.check import State
 from reconciler.apply.journal import Journal
 from reconciler.apply.report import ActionResult, ApplyReport, Status
 from reconciler.errors import ApiError, AuthError, ConfigError, OutcomeUnknownError
-from reconciler.model import AmcRole, Live, Scope
+from reconciler.model import Live, Role, Scope
 from reconciler.plan import PHASE_REMOVE, ActionKind, Plan
 from reconciler.redact import redact
 
@@ -173,18 +173,23 @@ class _Run:
             for item in items:
                 self.record(item, Status.SKIPPED, why)
             return []
-        if scope.is_manager:
+        if items[0][1].account is None:  # links: nobody's access
             return items
         return self._keep_admins(items, earlier)
 
     def _keep_admins(self, items: list[Item], earlier: list[ActionResult | None]) -> list[Item]:
-        amc_id = items[0][1].amc_account_id
-        account = next((a for a in self.plan.live.amc_accounts if a.id == amc_id), None)
-        before = {u.user_id for u in account.users if u.role is AmcRole.ADMIN} if account else set()
+        where = items[0][1].account
+        amc_id = where.key if where is not None else ""
+        account = next((a for a in self.plan.live.amc_accounts if a.scope == where), None)
+        before = {u.user_id for u in account.users if u.role is Role.ADMIN} if account else set()
         admins = set(before)
         for result in earlier:
             action = result.action if result is not None else None
-            if action is not None and action.kind is ActionKind.SET_ROLE:
+            if (
+                action is not None
+                and action.kind is ActionKind.SET_ROLE
+                and action.role is Role.ADMIN
+            ):
                 admins.add(action.target)  # a promotion that took effect (grants all done)
         minimum = self.plan.min_admins.get(str(amc_id), 1)
         floor = 1 if self.plan.policy.allow_fewer_admins else max(1, min(minimum, len(before)))

@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -171,6 +172,7 @@ def apply(
         _locked(api, enabled=use_lock, timeout_s=lock_timeout_s),
         api.open_client() as client,
     ):
+        policy = replace(policy, now=client.now())  # the sandbox's clock in sandbox mode
         if saved is None:
             the_plan = operations.plan(
                 desired, client, policy, context, changed_since=since, progress=api.progress

@@ -194,7 +194,7 @@ def adopt(
         revision = manifests_at(baseline, paths) if baseline is not None else None
         with api.open_client() as client:
             adoption = operations.adopt(
-                desired, client, now=time.time(), baseline=revision, progress=api.progress
+                desired, client, now=client.now(), baseline=revision, progress=api.progress
             )
     if show_diff:
         click.echo(adoption.diff(), nl=False)

@@ -13,7 +13,7 @@ from reconciler.errors import EXIT_ERROR, EXIT_OK, Diagnostic, ManifestError
 from reconciler.manifest import load_manifests
 from reconciler.manifest.admins import admin_floor
 from reconciler.manifest.schema import load_schema
-from reconciler.model import Desired
+from reconciler.model import Desired, ScopeKind
 
 
 def _plural(count: int, word: str) -> str:
@@ -24,11 +24,14 @@ def summary(desired: Desired) -> str:
     """The one-line summary `validate` prints for valid manifests."""
     links = sum(len(m.links) for m in desired.manager_accounts)
     users = sum(len(a.users) for a in desired.amc_accounts)
+    amc = sum(1 for a in desired.amc_accounts if a.kind is ScopeKind.AMC)
+    others = len(desired.amc_accounts) - amc
+    people = f"{_plural(others, 'other account')} with people, " if others else ""
     return (
         f"{_plural(len(desired.files), 'file')} valid: "
         f"{_plural(len(desired.manager_accounts), 'manager account')}, "
         f"{_plural(links, 'linked account')}, "
-        f"{_plural(len(desired.amc_accounts), 'AMC account')}, "
+        f"{_plural(amc, 'AMC account')}, {people}"
         f"{_plural(users, 'user')}"
     )
 
@@ -113,7 +116,7 @@ def validate(
             "summary": {
                 "managerAccounts": len(desired.manager_accounts),
                 "linkedAccounts": sum(len(m.links) for m in desired.manager_accounts),
-                "amcAccounts": len(desired.amc_accounts),
+                "amcAccounts": sum(1 for a in desired.amc_accounts if a.kind is ScopeKind.AMC),
                 "users": sum(len(a.users) for a in desired.amc_accounts),
             },
             "diagnostics": [],

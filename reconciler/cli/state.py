@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -315,7 +316,7 @@ def _plan(
         the_plan = operations.plan(
             desired,
             client,
-            policy,
+            replace(policy, now=client.now()),  # the sandbox's clock in sandbox mode
             context,
             baseline=revision,
             changed_since=since,

@@ -30,11 +30,13 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.api import AdsReader
+from reconciler.api.grants import checked, read_roles
 from reconciler.errors import ApiError, AuthError
 from reconciler.live.progress import Progress
 from reconciler.model import (
-    AmcRole,
+    KINDS,
     Desired,
+    Grant,
     Incomplete,
     Live,
     LiveAmcAccount,
@@ -43,7 +45,9 @@ from reconciler.model import (
     LiveManagerAccount,
     LiveUser,
     Region,
+    Role,
     Scope,
+    ScopeKind,
     amc_scope,
     manager_scope,
 )
@@ -110,52 +114,82 @@ def live_link(raw: dict[str, Any], region: Region) -> LiveLink:
     )
 
 
-def live_invitation(raw: dict[str, Any]) -> LiveInvitation:
-    """An S-INV `UserInvitation` (reference §4.2). Emails here are not masked."""
+def _taken(kind: ScopeKind, grant: Grant | None) -> Grant | None:
+    """`grant` in canonical order when an account of `kind` takes it, else None: a grant
+    the kind does not take (EDITOR on AMC, a custom name of another kind) is never managed."""
+    if grant is None:
+        return None
+    try:
+        return checked(kind, grant)
+    except ValueError:
+        return None
+
+
+def live_invitation(raw: dict[str, Any], kind: ScopeKind = ScopeKind.AMC) -> LiveInvitation:
+    """An S-INV `UserInvitation` (reference §4.2). Emails here are not masked. Its grant is
+    a role or a custom set (`customPermissionSet: [{name}]`), with `countries`."""
     user = _dict(raw.get("user"))
-    role_name = _text(_dict(_dict(raw.get("permissionSet")).get("role")).get("name"))
+    permission_set = _dict(raw.get("permissionSet"))
+    role_name = _text(_dict(permission_set.get("role")).get("name"))
+    role = Role.from_api(role_name) if role_name else None
+    custom = permission_set.get("customPermissionSet")
+    names = [_text(_dict(item).get("name")) for item in custom] if isinstance(custom, list) else []
+    countries_raw = raw.get("countries")
+    countries = tuple(
+        _text(_dict(c).get("countryCode"))
+        for c in (countries_raw if isinstance(countries_raw, list) else [])
+    )
+    grant: Grant | None = None
+    if role is not None:
+        grant = Grant(role, (), countries)
+    elif names and all(names):
+        grant = Grant(None, tuple(names), countries)
+    grant = _taken(kind, grant)
     return LiveInvitation(
         invitation_id=_text(raw.get("invitationId")),
         email=_text(user.get("emailAddress")),
         name=_text(user.get("userName")),
-        role=AmcRole.from_api(role_name) if role_name else None,
+        role=role if role is not None and role in KINDS[kind].roles else None,
         state=_text(raw.get("state")),
         created_at=epoch_seconds(raw.get("createdAt")),
         expires_at=epoch_seconds(raw.get("expiration")),
+        grant=grant,
     )
 
 
-def live_user(raw: dict[str, Any], roles: Iterable[dict[str, Any]]) -> LiveUser:
-    """An S-UPM `User` with its `RoleForCountries` (reference §5). The role is ADMIN or VIEWER
-    when that is all the user holds (ADMIN wins over VIEWER); any other role (EDITOR, a custom
-    permission set), alone or beside ADMIN or VIEWER, makes it None: not a role we manage."""
-    raw_roles: list[str] = []
-    managed: set[AmcRole] = set()
-    unmanaged = False
-    for entry in roles:
-        name = entry.get("role")
-        kind = _text(entry.get("type") or "ROLE").upper()
-        label = _text(name) if name else kind
-        raw_roles.append(label)
-        role = AmcRole.from_api(name) if isinstance(name, str) and kind == "ROLE" else None
-        if role is None:
-            unmanaged = True
-        else:
-            managed.add(role)
-    # Any role we do not manage makes the user unmanaged, ADMIN with it too: demoting such a
-    # user would touch a grant the manifests cannot express.
-    chosen: AmcRole | None = None
-    if unmanaged:
-        chosen = None
-    elif AmcRole.ADMIN in managed:
-        chosen = AmcRole.ADMIN
-    elif managed == {AmcRole.VIEWER}:
-        chosen = AmcRole.VIEWER
+def live_user(
+    raw: dict[str, Any], roles: Iterable[dict[str, Any]], kind: ScopeKind = ScopeKind.AMC
+) -> LiveUser:
+    """An S-UPM `User` with its `RoleForCountries` (reference §5, §5.1), read exactly: one
+    role or one custom set over all its entries (their countries together) is the user's
+    grant; ADMIN beside VIEWER (no countries, no custom set) is ADMIN. Anything else (a role
+    or name the kind does not take, a set without its names, grants that differ by country)
+    leaves the grant None: shown as Amazon said it, never rounded, never changed."""
+    entries = list(roles)
+    raw_roles = tuple(
+        sorted(
+            _text(e.get("role")) if e.get("role") else _text(e.get("type") or "ROLE").upper()
+            for e in entries
+        )
+    )
+    read = [_taken(kind, g) for g in read_roles(entries)]
+    grant: Grant | None = None
+    if read and all(g is not None for g in read):
+        exact = [g for g in read if g is not None]
+        shapes = {(g.role, g.permissions) for g in exact}
+        places = [g.countries for g in exact]
+        if len(shapes) == 1 and (all(places) or not any(places)):
+            role, names = shapes.pop()
+            countries = tuple(sorted({c for p in places for c in p}))
+            grant = Grant(role, names, countries)
+        elif shapes == {(Role.ADMIN, ()), (Role.VIEWER, ())} and not any(places):
+            grant = Grant(Role.ADMIN)
     return LiveUser(
         user_id=_text(raw.get("userId")),
         email=_text(raw.get("emailAddress")),
-        role=chosen,
-        raw_roles=tuple(sorted(raw_roles)),
+        role=grant.role if grant is not None else None,
+        raw_roles=raw_roles,
+        grant=grant,
     )
 
 
@@ -175,6 +209,7 @@ class _Manager:
 @dataclass
 class _Amc:
     id: str
+    kind: ScopeKind
     name: str = ""
     reachable: bool = True
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -249,8 +284,14 @@ class _Read:
 
     # -- manager accounts ----------------------------------------------------------------
 
-    def read_region(self, region: Region, keep: Callable[[dict[str, Any]], bool]) -> Task:
+    def read_region(
+        self, region: Region, keep: Callable[[dict[str, Any]], bool], *, people: bool = False
+    ) -> Task:
+        """`GET /managerAccounts` on one host; with `people`, each manager account found
+        first here has its people read too (`read_all`)."""
+
         def task() -> Sequence[Task]:
+            found: list[_Amc] = []
             try:
                 accounts = self.reader.list_manager_accounts(region)
                 with self.lock:
@@ -259,6 +300,10 @@ class _Read:
                         if not keep(raw):
                             continue
                         account_id = _text(raw.get("managerAccountId"))
+                        key = str(manager_scope(account_id))
+                        if people and key not in self.amc:
+                            self.amc[key] = _Amc(account_id, ScopeKind.MANAGER)
+                            found.append(self.amc[key])
                         entry = self.managers.setdefault(
                             account_id, _Manager(account_id, _text(raw.get("managerAccountName")))
                         )
@@ -271,7 +316,9 @@ class _Read:
                 # progress display does not stall short of its total.
                 if self.progress is not None:
                     self.progress.done()
-            return ()
+            if found and self.progress is not None:
+                self.progress.add_total(len(found))
+            return [t for account in found for t in self.read_amc_account(account)]
 
         return task
 
@@ -287,7 +334,7 @@ class _Read:
     def _per_account(self, account: _Amc, what: str, fn: Task) -> Task:
         with self.lock:
             account.pending += 1
-        guarded = self.guarded(lambda: [amc_scope(account.id)], what, fn)
+        guarded = self.guarded(lambda: [Scope(account.kind, account.id)], what, fn)
 
         def task() -> Sequence[Task]:
             try:
@@ -298,34 +345,35 @@ class _Read:
         return task
 
     def read_amc_account(self, account: _Amc) -> list[Task]:
-        """The tasks that read one AMC account: invitations, and users then their roles."""
+        """The tasks that read the people of one account of any kind: invitations, and users
+        then their roles (one `users/list` walk, one `userRoles/list` per user)."""
         amc_id = account.id
+        scope = Scope(account.kind, account.id)
+        noun = f"{KINDS[account.kind].noun} {amc_id}"
 
         def invitations() -> Sequence[Task]:
-            found = list(self.reader.iter_invitations(amc_id))
+            found = list(self.reader.iter_invitations(scope))
             with self.lock:
                 account.invitations.extend(found)
             return ()
 
         def users() -> Sequence[Task]:
-            found = list(self.reader.iter_users(amc_id))
+            found = list(self.reader.iter_users(scope))
             with self.lock:
                 for raw in found:
                     account.users[_text(raw.get("userId"))] = raw
             return [
                 self._per_account(
                     account,
-                    f"POST /userRoles/list for user {user_id} of AMC account {amc_id}",
+                    f"POST /userRoles/list for user {user_id} of {noun}",
                     _roles_task(self, account, user_id),
                 )
                 for user_id in sorted({_text(raw.get("userId")) for raw in found})
             ]
 
         return [
-            self._per_account(
-                account, f"POST /user-invitations/list for AMC account {amc_id}", invitations
-            ),
-            self._per_account(account, f"POST /users/list for AMC account {amc_id}", users),
+            self._per_account(account, f"POST /user-invitations/list for {noun}", invitations),
+            self._per_account(account, f"POST /users/list for {noun}", users),
         ]
 
     # -- result --------------------------------------------------------------------------
@@ -355,23 +403,27 @@ class _Read:
         )
         amc = tuple(
             LiveAmcAccount(
+                kind=a.kind,
                 id=a.id,
                 name=a.name,
                 reachable=a.reachable,
                 users=tuple(
                     sorted(
-                        (live_user(raw, a.roles.get(uid, ())) for uid, raw in a.users.items()),
+                        (
+                            live_user(raw, a.roles.get(uid, ()), a.kind)
+                            for uid, raw in a.users.items()
+                        ),
                         key=lambda u: u.user_id,
                     )
                 ),
                 invitations=tuple(
                     sorted(
-                        (live_invitation(raw) for raw in a.invitations),
+                        (live_invitation(raw, a.kind) for raw in a.invitations),
                         key=lambda i: (i.email.lower(), i.invitation_id),
                     )
                 ),
             )
-            for a in sorted(self.amc.values(), key=lambda a: a.id)
+            for a in sorted(self.amc.values(), key=lambda a: (a.kind.value, a.id))
         )
         incomplete = tuple(
             sorted(
@@ -390,7 +442,7 @@ class _Read:
 def _roles_task(read: _Read, account: _Amc, user_id: str) -> Task:
     def task() -> Sequence[Task]:
         try:
-            roles = read.reader.list_user_roles(account.id, user_id)
+            roles = read.reader.list_user_roles(Scope(account.kind, account.id), user_id)
         except ApiError as exc:
             # QueryUserRoles answers 404 for a user that is not (or no longer) on the account
             # (S-UPM: 404 `{code, message}`). ListUsers listed this one a moment ago, so it
@@ -469,6 +521,15 @@ def read_live(
     regions = manager_regions(desired)
     if progress is not None:
         progress.add_total(len(regions) + len(desired.amc_accounts))
+    for wanted in desired.amc_accounts:
+        if KINDS[wanted.kind].listing:
+            continue
+        # No listing says which accounts of this kind the credentials reach: the reads of
+        # its people say it (a failed one marks the account incomplete).
+        unlisted = _Amc(wanted.id, wanted.kind)
+        with read.lock:
+            read.amc[str(wanted.scope)] = unlisted
+        tasks.extend(read.read_amc_account(unlisted))
     for region in regions:
         tasks.append(
             read.guarded(
@@ -478,7 +539,7 @@ def read_live(
             )
         )
 
-    wanted_amc = {a.id: a for a in desired.amc_accounts}
+    wanted_amc = {a.id: a for a in desired.amc_accounts if KINDS[a.kind].listing}
     if wanted_amc:
         tasks.append(_amc_listing(read, wanted_amc_ids=set(wanted_amc)))
 
@@ -507,9 +568,9 @@ def _amc_listing(read: _Read, *, wanted_amc_ids: set[str] | None) -> Task:
         follow: list[Task] = []
         for amc_id in targets:
             raw = listed.get(amc_id)
-            account = _Amc(amc_id, _text(raw.get("accountName")) if raw else "")
+            account = _Amc(amc_id, ScopeKind.AMC, _text(raw.get("accountName")) if raw else "")
             with read.lock:
-                read.amc[amc_id] = account
+                read.amc[str(amc_scope(amc_id))] = account
             if failure:
                 # Reachability unknown: read it anyway, but nothing read here is complete.
                 read.incomplete(amc_scope(amc_id), failure[0])
@@ -536,9 +597,10 @@ def read_all(
     now: float | None = None,
     progress: Progress | None = None,
 ) -> Live:
-    """Everything the caller can see: manager accounts on all three hosts and every AMC
-    account `/amc/accounts` lists. Used by `import`. Failed regions are recorded under
-    `manager:*` (no manager account can be named for them) and per account found elsewhere."""
+    """Everything the caller can see: manager accounts on all three hosts (their links and
+    their people) and every AMC account `/amc/accounts` lists. Used by `import`. Failed
+    regions are recorded under `manager:*` (no manager account can be named for them) and
+    per account found elsewhere."""
     read_at = time.time() if now is None else now
     read = _Read(reader, progress)
 
@@ -550,7 +612,7 @@ def read_all(
         read.guarded(
             scopes_for_region_failure,
             f"GET /managerAccounts on the {region.value} host",
-            read.read_region(region, lambda raw: True),
+            read.read_region(region, lambda raw: True, people=True),
         )
         for region in Region
     ]
@@ -570,7 +632,7 @@ def _amc_listing_all(read: _Read, progress: Progress | None) -> Task:
         follow = inner()
         if progress is not None:
             with read.lock:
-                count = len(read.amc)
+                count = sum(1 for a in read.amc.values() if a.kind is ScopeKind.AMC)
             progress.add_total(count)
         return follow
 

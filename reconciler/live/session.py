@@ -7,6 +7,7 @@ otherwise the configuration comes from the environment (`ApiConfig.from_env`), i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -43,12 +44,14 @@ def open_client(
         if debug:
             handler = debuglog.enable()
             stack.callback(debuglog.disable, handler)
+        clock: Callable[[], float] = time.time
         if sandbox:
             from reconciler.sandbox import SandboxTransport, open_state
 
             world = stack.enter_context(open_state(sandbox_state))
             config = ApiConfig.sandbox()
             transport = SandboxTransport(world)
+            clock = world.now
         else:
             config = ApiConfig.from_env(env)
         client = stack.enter_context(
@@ -58,6 +61,7 @@ def open_client(
                 retry=retry,
                 max_concurrency=max_concurrency,
                 on_event=on_event,
+                clock=clock,
             )
         )
         yield client

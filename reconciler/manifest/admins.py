@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.errors import Diagnostic
-from reconciler.model import AmcRole, Desired, DesiredUser, Source
+from reconciler.model import Desired, DesiredUser, Role, Source
 from reconciler.plan import day
 
 DAY = 86_400.0
@@ -44,7 +44,7 @@ def admin_floor(desired: Desired, *, now: float, within_days: float) -> AdminFlo
     for account in desired.amc_accounts:
         if not account.prune or account.source is None:
             continue
-        admins = [u for u in account.users if u.role is AmcRole.ADMIN]
+        admins = [u for u in account.users if u.role is Role.ADMIN]
         if len(admins) < account.min_admins:
             continue  # the load check already says so
         expired = sorted((u for u in admins if u.expired(now)), key=lambda u: u.expires or 0.0)

@@ -27,7 +27,7 @@ import yaml
 
 from reconciler.errors import ReconcilerError
 from reconciler.manifest.layout import Entry, Layout, layout, line_break
-from reconciler.model import AmcRole, Source
+from reconciler.model import Role, Source
 
 _DASH = re.compile(r"^(\s*)- ")
 
@@ -123,7 +123,7 @@ class Editor:
         edits.replace[span] = new
         return True
 
-    def set_role(self, source: Source, role: AmcRole, what: str) -> None:
+    def set_role(self, source: Source, role: Role, what: str) -> None:
         found = self.entry(source)
         at = found.keys.get("role") if found is not None else None
         if at is None:

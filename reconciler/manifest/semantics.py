@@ -25,18 +25,19 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from reconciler import addresses
 from reconciler.errors import Diagnostic
+from reconciler.manifest.grants import entry_grant, people_entries
 from reconciler.manifest.prune import PRUNED
 from reconciler.manifest.review import latest, review_every, reviewed
 from reconciler.manifest.yamlload import Path, YamlDoc
 from reconciler.model import (
+    KINDS,
     AccountPolicy,
-    AmcRole,
     Desired,
     DesiredAmcAccount,
     DesiredLink,
@@ -47,6 +48,8 @@ from reconciler.model import (
     LinkRole,
     ManagerAccountType,
     Region,
+    Role,
+    ScopeKind,
     Source,
     canonical_email,
 )
@@ -200,7 +203,7 @@ def build_desired(docs: Sequence[YamlDoc], *, partial: bool = False) -> Desired 
         return out
     return Desired(
         manager_accounts=tuple(sorted(managers, key=lambda m: (m.key, m.name))),
-        amc_accounts=tuple(sorted(amcs, key=lambda a: a.id)),
+        amc_accounts=tuple(sorted(amcs, key=lambda a: (a.kind.value, a.id))),
         files=tuple(doc.file for doc in docs),
         policy=policy,
         groups={
@@ -211,7 +214,7 @@ def build_desired(docs: Sequence[YamlDoc], *, partial: bool = False) -> Desired 
 
 def _as_user(group: str, member: _Member) -> DesiredUser:
     return DesiredUser(
-        role=AmcRole.VIEWER,
+        role=Role.VIEWER,
         email=member.email,
         user_id=member.user_id,
         name=member.name,
@@ -317,6 +320,7 @@ class _Rules:
     admin_groups: frozenset[str]  # empty: anyone may be admin
     admin_members: frozenset[str]  # lower-case addresses of the admin groups' members
     admin_where: str
+    noun: str = "AMC account"
 
 
 def _rules(
@@ -324,6 +328,8 @@ def _rules(
     policy: DesiredPolicy,
     own: AccountPolicy | None,
     groups: dict[str, list[_Member]],
+    *,
+    noun: str,
 ) -> _Rules:
     extra = own.allowed_email_domains if own is not None else ()
     places = []
@@ -341,6 +347,7 @@ def _rules(
         admin_groups=frozenset(policy.admin_groups),
         admin_members=members,
         admin_where=str(policy.sources.get("adminGroups", "")),
+        noun=noun,
     )
 
 
@@ -359,14 +366,14 @@ def _check_rules(
             out.append(
                 _diag(
                     where,
-                    f"`{user.email}` is not at an allowed email domain of AMC account "
+                    f"`{user.email}` is not at an allowed email domain of {rules.noun} "
                     f"`{rules.account_id}` ({', '.join(sorted(rules.domains))}; "
                     f"{rules.domains_where}): use an address at one of them, or allow "
                     f"`{domain}` in `policy.allowedEmailDomains` (for one client's account: "
                     "in that account's `policy:`)",
                 )
             )
-    if rules.admin_groups and user.role is AmcRole.ADMIN:
+    if rules.admin_groups and user.role is Role.ADMIN:
         if user.group in rules.admin_groups:
             return
         if user.email is not None and canonical_email(user.email) in rules.admin_members:
@@ -376,7 +383,7 @@ def _check_rules(
         out.append(
             _diag(
                 where,
-                f"`{who}` is made admin of AMC account `{rules.account_id}`{via}, but only "
+                f"`{who}` is made admin of {rules.noun} `{rules.account_id}`{via}, but only "
                 f"members of {', '.join(f'`{g}`' for g in sorted(rules.admin_groups))} may "
                 f"be admins (policy.adminGroups at {rules.admin_where}): add them to one of "
                 "those groups, or make them a viewer",
@@ -555,55 +562,49 @@ def _amc_accounts(
     incomplete: set[str],
 ) -> list[DesiredAmcAccount]:
     result: list[DesiredAmcAccount] = []
-    seen: dict[str, Source] = {}
-    for doc in docs:
-        for index, entry in enumerate(doc.data.get("amcAccounts") or ()):
-            if entry is PRUNED:
-                continue
-            path: Path = ("amcAccounts", index)
-            source = _src(doc, path)
-            account_id: str = entry["id"]
-            if account_id in seen:
-                out.append(
-                    _diag(
-                        source,
-                        f"duplicate AMC account `{account_id}` (also at {_at(seen[account_id])})",
-                    )
-                )
-                continue
-            seen[account_id] = source
-            own = _account_policy(doc, path, entry, out)
-            rules = _rules(account_id, policy, own, groups)
-            users = _users(doc, path, entry, groups, rules, out, partial=partial)
-            min_admins: int = entry.get("minAdmins", 1)
-            prune: bool = entry.get("prune", True)
-            admins = sum(1 for u in users if u.role is AmcRole.ADMIN)
-            entries = entry.get("users") or ()
-            lost_users = any(u is PRUNED for u in entries) or any(
-                u.get("group") in incomplete for u in entries if u is not PRUNED
-            )
-            if prune and admins < min_admins and not partial and not lost_users:
-                out.append(
-                    _diag(
-                        source,
-                        f"AMC account `{account_id}` lists {admins} admin(s) but minAdmins is "
-                        f"{min_admins}: add an admin, or lower `minAdmins`",
-                    )
-                )
-            result.append(
-                DesiredAmcAccount(
-                    id=account_id,
-                    name=entry.get("name"),
-                    prune=prune,
-                    notify=entry.get("notify", True),
-                    min_admins=min_admins,
-                    users=tuple(sorted(users, key=lambda u: u.key)),
-                    source=source,
-                    policy=own,
-                    users_at=_key_src(doc, (*path, "users")) if "users" in entry else None,
-                    owners=tuple(entry.get("owners") or ()),
+    seen: dict[tuple[ScopeKind, str], Source] = {}
+    for found in people_entries(docs, out):
+        doc, path, entry, source = found.doc, found.path, found.entry, found.source
+        account_id: str = entry["id"]
+        noun = KINDS[found.kind].noun
+        if (found.kind, account_id) in seen:
+            first = seen[found.kind, account_id]
+            out.append(_diag(source, f"duplicate {noun} `{account_id}` (also at {_at(first)})"))
+            continue
+        seen[found.kind, account_id] = source
+        own = _account_policy(doc, path, entry, out)
+        rules = _rules(account_id, policy, own, groups, noun=noun)
+        users = _users(doc, path, entry, groups, rules, out, partial=partial, kind=found.kind)
+        min_admins: int = entry.get("minAdmins", 1)
+        prune: bool = entry.get("prune", True)
+        admins = sum(1 for u in users if u.role is Role.ADMIN)
+        entries = entry.get("users") or ()
+        lost_users = any(u is PRUNED for u in entries) or any(
+            u.get("group") in incomplete for u in entries if u is not PRUNED
+        )
+        if prune and admins < min_admins and not partial and not lost_users:
+            out.append(
+                _diag(
+                    source,
+                    f"{noun[:1].upper()}{noun[1:]} `{account_id}` lists {admins} admin(s) but "
+                    f"minAdmins is {min_admins}: add an admin, or lower `minAdmins`",
                 )
             )
+        result.append(
+            DesiredAmcAccount(
+                kind=found.kind,
+                id=account_id,
+                name=entry.get("name"),
+                prune=prune,
+                notify=entry.get("notify", True),
+                min_admins=min_admins,
+                users=tuple(sorted(users, key=lambda u: u.key)),
+                source=source,
+                policy=own,
+                users_at=_key_src(doc, (*path, "users")) if "users" in entry else None,
+                owners=tuple(entry.get("owners") or ()),
+            )
+        )
     return result
 
 
@@ -616,6 +617,7 @@ def _users(
     out: list[Diagnostic],
     *,
     partial: bool,
+    kind: ScopeKind,
 ) -> list[DesiredUser]:
     users: list[DesiredUser] = []
     # identity -> (user, where, how it was granted), for duplicate and double-role checks
@@ -629,12 +631,12 @@ def _users(
             if key in granted:
                 other, other_where, other_how = granted[key]
                 who = user.email or user.user_id
-                if other.role is user.role:
-                    problem = f"`{who}` is listed twice on AMC account `{entry['id']}`"
+                if other.grant == user.grant:
+                    problem = f"`{who}` is listed twice on {rules.noun} `{entry['id']}`"
                 else:
                     problem = (
-                        f"`{who}` is granted two roles on AMC account `{entry['id']}`: "
-                        f"{user.role.value} {how} and {other.role.value} {other_how}"
+                        f"`{who}` is granted two roles on {rules.noun} `{entry['id']}`: "
+                        f"{user.grant} {how} and {other.grant} {other_how}"
                     )
                 out.append(_diag(where, f"{problem} (also at {_at(other_where)}); keep one"))
                 return
@@ -647,7 +649,10 @@ def _users(
             continue
         upath = (*path, "users", index)
         source = _src(doc, upath)
-        role = AmcRole(item["role"])
+        given_grant = entry_grant(doc, upath, item, kind, out)
+        if given_grant is None:
+            continue
+        role = given_grant.role
         given = [k for k in ("email", "group", "userId") if k in item]
         ok, own = _expiry(doc, upath, item, out)
         if not ok:
@@ -704,7 +709,10 @@ def _users(
                 )
                 if special == "none":
                     continue
-                role = AmcRole(special) if special else AmcRole(item["role"])
+                role = Role(special) if special else given_grant.role
+                held = (
+                    given_grant if not special else replace(given_grant, role=role, permissions=())
+                )
                 # The earlier of the member's own expiry and this group entry's applies.
                 ends = min(
                     (e for e in (member.expiry, own) if e is not None),
@@ -713,6 +721,8 @@ def _users(
                 )
                 user = DesiredUser(
                     role=role,
+                    permissions=held.permissions,
+                    countries=held.countries,
                     email=member.email,
                     user_id=member.user_id,
                     name=member.name,
@@ -729,7 +739,7 @@ def _users(
                 # An address is reported where it is written (the group's member); the
                 # role where it is granted (this entry).
                 _check_rules(
-                    DesiredUser(role=AmcRole.VIEWER, email=member.email), member.source, rules, out
+                    DesiredUser(role=Role.VIEWER, email=member.email), member.source, rules, out
                 )
                 _check_rules(
                     DesiredUser(role=role, email=member.email, group=name),
@@ -754,6 +764,8 @@ def _users(
         name = item.get("name") or (_default_name(email) if email else "")
         user = DesiredUser(
             role=role,
+            permissions=given_grant.permissions,
+            countries=given_grant.countries,
             email=email,
             user_id=user_id,
             name=name,

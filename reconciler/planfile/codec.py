@@ -1,4 +1,4 @@
-"""The plan file: `Plan` <-> JSON (`formatVersion: 2`, `schemas/plan.schema.json`).
+"""The plan file: `Plan` <-> JSON (`formatVersion: 3`, `schemas/plan.schema.json`).
 
 The file holds every action as typed data, the plan digest, the bindings (what the plan was
 computed from), the policy in force with where each setting came from, the guards that refused
@@ -34,7 +34,7 @@ import jsonschema
 from reconciler.actions import check_actions, drift_key
 from reconciler.errors import PlanFileError
 from reconciler.model import (
-    AmcRole,
+    Grant,
     Incomplete,
     Live,
     LiveAmcAccount,
@@ -43,7 +43,9 @@ from reconciler.model import (
     LiveManagerAccount,
     LiveUser,
     Region,
+    Role,
     Scope,
+    ScopeKind,
     manager_scope,
 )
 from reconciler.plan import (
@@ -95,7 +97,7 @@ def _regions(values: frozenset[Region]) -> list[str]:
     return sorted(r.value for r in values)
 
 
-def _role(role: AmcRole | None) -> str | None:
+def _role(role: Role | None) -> str | None:
     return role.value if role is not None else None
 
 
@@ -127,6 +129,7 @@ def encode_live(live: Live) -> dict[str, Any]:
         ],
         "amcAccounts": [
             {
+                "kind": a.kind.value,
                 "id": a.id,
                 "name": a.name,
                 "reachable": a.reachable,
@@ -136,6 +139,7 @@ def encode_live(live: Live) -> dict[str, Any]:
                         "email": u.email,
                         "role": _role(u.role),
                         "rawRoles": list(u.raw_roles),
+                        "grant": _grant(u.grant),
                     }
                     for u in a.users
                 ],
@@ -148,6 +152,7 @@ def encode_live(live: Live) -> dict[str, Any]:
                         "state": i.state,
                         "createdAt": i.created_at,
                         "expiresAt": i.expires_at,
+                        "grant": _grant(i.grant),
                     }
                     for i in a.invitations
                 ],
@@ -157,9 +162,26 @@ def encode_live(live: Live) -> dict[str, Any]:
     }
 
 
+def _grant(grant: Grant | None) -> dict[str, Any] | None:
+    if grant is None:
+        return None
+    return {
+        "role": _role(grant.role),
+        "permissions": list(grant.permissions),
+        "countries": list(grant.countries),
+    }
+
+
+def _read_grant(data: dict[str, Any] | None) -> Grant | None:
+    if data is None:
+        return None
+    role = Role(data["role"]) if data["role"] is not None else None
+    return Grant(role, tuple(data["permissions"]), tuple(data["countries"]))
+
+
 def decode_live(data: dict[str, Any]) -> Live:
-    def role(value: str | None) -> AmcRole | None:
-        return AmcRole(value) if value is not None else None
+    def role(value: str | None) -> Role | None:
+        return Role(value) if value is not None else None
 
     return Live(
         read_at=data["readAt"],
@@ -190,6 +212,7 @@ def decode_live(data: dict[str, Any]) -> Live:
         ),
         amc_accounts=tuple(
             LiveAmcAccount(
+                kind=ScopeKind(a["kind"]),
                 id=a["id"],
                 name=a["name"],
                 reachable=a["reachable"],
@@ -199,6 +222,7 @@ def decode_live(data: dict[str, Any]) -> Live:
                         email=u["email"],
                         role=role(u["role"]),
                         raw_roles=tuple(u["rawRoles"]),
+                        grant=_read_grant(u["grant"]),
                     )
                     for u in a["users"]
                 ),
@@ -211,6 +235,7 @@ def decode_live(data: dict[str, Any]) -> Live:
                         state=i["state"],
                         created_at=i["createdAt"],
                         expires_at=i["expiresAt"],
+                        grant=_read_grant(i["grant"]),
                     )
                     for i in a["invitations"]
                 ),
@@ -236,6 +261,8 @@ def _typed(hint: Any, raw: Any) -> Any:
         return tuple(_typed(inner, v) for v in raw)
     if isinstance(hint, type) and issubclass(hint, Enum):
         return hint(raw)
+    if hint is Scope:
+        return Scope.parse(raw)
     if hint is ManagerRef:
         return ManagerRef(name=raw["name"], id=raw["id"])
     return raw
@@ -295,7 +322,7 @@ def encode(plan: Plan) -> dict[str, Any]:
         "waiting": [
             {
                 "scope": str(w.scope),
-                "amcAccountId": w.amc_account_id,
+                "account": str(w.account),
                 "invitationId": w.invitation_id,
                 "email": w.email,
                 "role": w.role,
@@ -305,7 +332,7 @@ def encode(plan: Plan) -> dict[str, Any]:
         ],
         "pins": [
             {
-                "amcAccountId": p.amc_account_id,
+                "account": str(p.account),
                 "file": p.file,
                 "line": p.line,
                 "email": p.email,
@@ -435,7 +462,7 @@ def _decode_checked(data: dict[str, Any], source: str) -> Plan:
         min_admins=dict(data["minAdmins"]),
         waiting=tuple(
             Waiting(
-                amc_account_id=w["amcAccountId"],
+                account=Scope.parse(w["account"]),
                 invitation_id=w["invitationId"],
                 email=w["email"],
                 role=w["role"],
@@ -445,7 +472,7 @@ def _decode_checked(data: dict[str, Any], source: str) -> Plan:
         ),
         pins=tuple(
             Pin(
-                amc_account_id=p["amcAccountId"],
+                account=Scope.parse(p["account"]),
                 file=p["file"],
                 line=p["line"],
                 email=p["email"],
@@ -476,7 +503,7 @@ def _encode_drift(plan: Plan) -> dict[str, Any]:
     return {
         "expiries": [
             {
-                "amcAccountId": e.amc_account_id,
+                "account": str(e.account),
                 "who": e.who,
                 "expiresAt": e.expires_at,
                 "file": e.file,
@@ -591,7 +618,7 @@ def _coverage_problems(coverage: Coverage, actions: tuple[Action, ...]) -> list[
 def _decode_expiries(items: list[dict[str, Any]]) -> tuple[Expiry, ...]:
     return tuple(
         Expiry(
-            amc_account_id=e["amcAccountId"],
+            account=Scope.parse(e["account"]),
             who=e["who"],
             expires_at=e["expiresAt"],
             file=e["file"],

@@ -22,7 +22,7 @@ from dataclasses import fields
 from enum import Enum
 from typing import Any
 
-from reconciler.model import Desired
+from reconciler.model import Desired, Scope
 from reconciler.plan import Action, Coverage, ManagerRef, json_name
 from reconciler.planning.meaning import normalised_desired
 
@@ -52,6 +52,8 @@ def action_meaning(action: Action) -> dict[str, Any]:
 def _plain(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, Scope):
+        return str(value)
     if isinstance(value, ManagerRef):
         return {"id": value.id, "name": value.name}
     if isinstance(value, tuple | frozenset):

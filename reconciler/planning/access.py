@@ -30,7 +30,6 @@ from reconciler.model import (
     Scope,
     ScopeKind,
     Source,
-    amc_scope,
     canonical_email,
 )
 from reconciler.planning.identity import MASKED, invitation_is_pending, resolve_users
@@ -116,10 +115,11 @@ def _no_review(scope: Scope, user: DesiredUser) -> Review | None:
 
 
 def _role(user: LiveUser) -> tuple[str | None, tuple[str, ...]]:
-    """A role we know, or exactly what Amazon says (a custom set is never rounded)."""
-    if user.role is not None:
+    """A role we know, or exactly what Amazon says (a custom set is never rounded: it is
+    shown with its names and countries when read exactly)."""
+    if user.role is not None and not (user.grant is not None and user.grant.countries):
         return user.role.value, ()
-    return None, user.raw_roles
+    return None, (user.shown,) if user.grant is not None else user.raw_roles
 
 
 def _invitation_state(invitation: LiveInvitation, now: float) -> str:
@@ -128,8 +128,8 @@ def _invitation_state(invitation: LiveInvitation, now: float) -> str:
 
 def _amc_rows(desired: Desired, live: Live, now: float, review: ReviewOf) -> Iterable[Grant]:
     for account in desired.amc_accounts:
-        scope = amc_scope(account.id)
-        found = live.reachable_amc(account.id)
+        scope = account.scope
+        found = live.reachable(scope)
         if found is None:
             continue
         name = account.name or found.name
@@ -219,12 +219,12 @@ def access(desired: Desired, live: Live, *, now: float, review: ReviewOf = _no_r
     rows: list[Grant] = []
     for produce in PRODUCERS:
         rows.extend(produce(desired, live, now, review))
-    scopes = [amc_scope(a.id) for a in desired.amc_accounts]
+    scopes = [a.scope for a in desired.amc_accounts]
     scopes += [Scope(ScopeKind.MANAGER, m.key) for m in desired.manager_accounts]
     incomplete = []
     for scope in scopes:
         reason = live.unreadable(scope)
-        if reason is None and scope.kind is ScopeKind.AMC and live.reachable_amc(scope.key) is None:
+        if reason is None and scope.kind is ScopeKind.AMC and live.reachable(scope) is None:
             reason = "not listed by GET /amc/accounts"
         if reason is not None:
             incomplete.append((scope, reason))

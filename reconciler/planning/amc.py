@@ -1,16 +1,22 @@
-"""Plan the users and invitations of AMC accounts (reference §4 and §5).
+"""Plan the people of accounts of every kind: manager, sponsored-ads, DSP and AMC accounts
+(reference §4 and §5). One path for every kind; what differs between kinds (roles, custom
+permission names, countries, the header) is the kind's row in `KINDS`, checked by the
+manifest validator and by `reconciler.api.grants`, never a branch here.
 
 - A pending invitation counts as the person being there. With the wrong role it is revoked
   and re-issued (both phase 1: invitations grant nothing until accepted, and revoking first
   means the API never holds two pending invitations for one person). Expired, or expiring
   within `resend_within_days`, it is resent.
-- An active user with the wrong role gets `set-role`: to admin is a grant (phase 1), to
-  viewer a demotion (phase 2).
+- An active user with another grant (a role, or a custom permission set, and countries) gets
+  `set-role`, one `PUT /userPermissions` item: a promotion is a grant (phase 1), any other
+  change runs with the removals (phase 2).
 - With `prune`, users and invitations nobody listed are revoked (phase 2).
-- Decision: live users whose role we do not manage (EDITOR, custom permission sets: role
-  None) are reported and never touched, listed or not. Such a role was set deliberately in
-  the console and cannot be written back by a manifest; touching it could lose access that
-  the manifest has no way to express.
+- Decision: live users whose grant was not read exactly (a role the kind does not take, such
+  as EDITOR on AMC; grants that differ by country; a set without its names: grant None) are
+  reported as Amazon said it and never touched, listed or not. Such a grant was set
+  deliberately in the console and cannot be written back by a manifest; touching it could
+  lose access that the manifest has no way to express. A custom set read exactly is shown
+  exactly and managed like a role.
 - Unresolved masked users (see `planning.identity`) are never revoked, changed or invited.
 """
 
@@ -21,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from reconciler.actions import invitations, permissions
 from reconciler.model import (
-    AmcRole,
+    KINDS,
     Desired,
     DesiredAmcAccount,
     DesiredUser,
@@ -29,8 +35,9 @@ from reconciler.model import (
     LiveAmcAccount,
     LiveInvitation,
     LiveUser,
+    Role,
     Scope,
-    amc_scope,
+    ScopeKind,
     canonical_email,
 )
 from reconciler.plan import (
@@ -66,31 +73,32 @@ def plan_amc(
     expiring_within_days: float = 14.0,
 ) -> Draft:
     draft = Draft()
-    by_id = {account.id: account for account in live.amc_accounts}
-    seen: set[str] = set()
+    by_scope = {account.scope: account for account in live.amc_accounts}
+    seen: set[Scope] = set()
     for account in desired.amc_accounts:
         src = where(account.source)
-        if account.id in seen:
+        noun = account.noun
+        if account.scope in seen:
             draft.problems.append(
-                f"{src}: AMC account {account.id} is described twice in the manifests: "
-                "keep one entry"
+                f"{src}: {noun} is described twice in the manifests: keep one entry"
             )
             continue
-        seen.add(account.id)
-        found = by_id.get(account.id)
+        seen.add(account.scope)
+        found = by_scope.get(account.scope)
         if found is None or not found.reachable:
+            facts = KINDS[account.kind]
+            listing = f" ({facts.listing})" if facts.listing else ""
             draft.problems.append(
-                f"{src}: AMC account {account.id} is not among the AMC accounts these "
-                "credentials can reach (GET /amc/accounts): check the id, and that the "
-                "credentials' user holds AMC_ADMIN on it"
+                f"{src}: {noun} is not among the {facts.noun}s these credentials can "
+                f"reach{listing}: check the id, and that the credentials' user holds "
+                f"{_REACH.get(account.kind, 'access')} on it"
             )
             continue
         counts = Counter(user.key for user in account.users)
         dupes = sorted(key for key, n in counts.items() if n > 1)
         if dupes:
             draft.problems.append(
-                f"{src}: AMC account {account.id} lists {', '.join(dupes)} more than once: "
-                "keep one entry per person"
+                f"{src}: {noun} lists {', '.join(dupes)} more than once: keep one entry per person"
             )
             continue
         _plan_account(
@@ -98,6 +106,10 @@ def plan_amc(
         )
         _note_expiring(account, draft, now=now, within=expiring_within_days * DAY)
     return draft
+
+
+# What the credentials' user needs to be able to reach an account whose listing left it out.
+_REACH = {ScopeKind.AMC: "AMC_ADMIN"}
 
 
 def _user_name(user: DesiredUser) -> str:
@@ -108,7 +120,12 @@ def _user_name(user: DesiredUser) -> str:
 def _invite(account: DesiredAmcAccount, user: DesiredUser, reason: str) -> Action:
     assert user.email is not None
     return invitations.invite(
-        account.id, user.email, user.role, _user_name(user), notify=account.notify, reason=reason
+        account.scope,
+        user.email,
+        user.grant,
+        _user_name(user),
+        notify=account.notify,
+        reason=reason,
     )
 
 
@@ -121,24 +138,30 @@ def _plan_account(
     now: float,
     resend_within: float,
 ) -> None:
-    scope = amc_scope(account.id)
+    scope = account.scope
     src = where(account.source)
     resolution = resolve_users(account, live)
     rules = Rules.of(account, desired)
     for match in resolution.matches:
         if match.user is not None and not match.desired.expired(now):
             draft.problems += rules.judge(match.desired, match.user, src)
-    draft.members[scope] = len(live.users) + sum(map(invitation_is_pending, live.invitations))
+    # A manager account's links count in the same scope (`planning.managers`): the removal
+    # limits judge its links and its people together.
+    draft.members[scope] = (
+        draft.members.get(scope, 0)
+        + len(live.users)
+        + sum(map(invitation_is_pending, live.invitations))
+    )
     draft.admins[scope] = AdminCount(
         min_admins=account.min_admins,
-        admins=frozenset(u.user_id for u in live.users if u.role is AmcRole.ADMIN),
+        admins=frozenset(u.user_id for u in live.users if u.role is Role.ADMIN),
         source=src,
     )
     for match in resolution.matches:
         user_src = where(match.desired.source, src)
         if match.desired.expired(now):
             _plan_expired(account, match, draft)
-        elif match.user is not None and not match.proven and match.user.role is not None:
+        elif match.user is not None and not match.proven and match.user.grant is not None:
             _plan_candidate(account, match.desired, match.user, user_src, draft)
         elif match.user is not None:
             _plan_user(account, match.desired, match.user, user_src, draft)
@@ -205,7 +228,7 @@ class Rules:
     """The manifests' policy as it judges live people of one AMC account: the domain Amazon
     shows, and the pin that proves who someone is (never an entry's address, a label)."""
 
-    account_id: str
+    noun: str  # "AMC account amc1"
     domains: frozenset[str]  # empty: any domain
     domains_where: str
     admin_groups: tuple[str, ...]
@@ -224,7 +247,7 @@ class Rules:
         if own and account.policy is not None:
             places.append(f"this account's policy at {account.policy.source}")
         return cls(
-            account_id=account.id,
+            noun=account.noun,
             domains=frozenset(policy.allowed_email_domains) | frozenset(own),
             domains_where=" and ".join(places),
             admin_groups=policy.admin_groups,
@@ -240,7 +263,7 @@ class Rules:
         if not self.domains or domain is None or domain in self.domains:
             return ""
         return (
-            f"is at {domain}, not an allowed email domain of AMC account {self.account_id} "
+            f"is at {domain}, not an allowed email domain of {self.noun} "
             f"({', '.join(sorted(self.domains))}; {self.domains_where})"
         )
 
@@ -266,7 +289,7 @@ class Rules:
                 f"remove the entry, or allow `{domain}` in `policy.allowedEmailDomains` (for "
                 "one client's account: in that account's `policy:`)"
             )
-        if want.role is AmcRole.ADMIN and self.admin_groups and want.user_id is not None:
+        if want.role is Role.ADMIN and self.admin_groups and want.user_id is not None:
             problem = self._not_admin(want, user)
             if problem:
                 problems.append(f"{where(want.source, src)}: {problem}")
@@ -295,8 +318,8 @@ class Rules:
             else ": add them (pinned) to one of those groups, or make them a viewer"
         )
         return (
-            f"live user {user.user_id} ({user.email}) is made admin of AMC account "
-            f"{self.account_id}, but it is not a member of {groups} (policy.adminGroups at "
+            f"live user {user.user_id} ({user.email}) is made admin of {self.noun}"
+            f", but it is not a member of {groups} (policy.adminGroups at "
             f"{self.admin_where}){why}"
         )
 
@@ -305,7 +328,7 @@ def _expiry(account: DesiredAmcAccount, user: DesiredUser, target: str = "") -> 
     assert user.expires is not None
     at = user.expires_source or user.source
     return Expiry(
-        amc_account_id=account.id,
+        account=account.scope,
         who=user.email or user.user_id or "",
         expires_at=user.expires,
         file=at.file if at is not None else "the manifests",
@@ -330,29 +353,29 @@ def _plan_expired(account: DesiredAmcAccount, match: Match, draft: Draft) -> Non
     with this entry one-to-one, so this ended entry is the only one it can be (on a
     `prune: true` account deleting the entry would remove it as unlisted all the same)."""
     want = match.desired
-    scope = str(amc_scope(account.id))
+    scope = str(account.scope)
     reason = expired_reason(want)
     user, invitation = match.user, match.invitation
     if invitation is not None:
         draft.expiries.append(_expiry(account, want, invitation.invitation_id))
         draft.actions.append(
-            invitations.revoke(account.id, invitation, phase=PHASE_REMOVE, reason=reason)
+            invitations.revoke(account.scope, invitation, phase=PHASE_REMOVE, reason=reason)
         )
         return
     assert user is not None
-    if user.role is None:
+    if user.grant is None:
         draft.expiries.append(_expiry(account, want))
         draft.held.append(
             Notice(
                 scope,
                 f"{where(want.source)}: {want.email or user.user_id} {reason}, but live user "
-                f"{user.user_id} has role {'/'.join(user.raw_roles) or 'unknown'}, which "
+                f"{user.user_id} has role {user.shown}, which "
                 "reconciler does not manage: remove them in the console",
             )
         )
         return
     draft.expiries.append(_expiry(account, want, user.user_id))
-    draft.actions.append(permissions.revoke_user(account.id, user, reason=reason))
+    draft.actions.append(permissions.revoke_user(account.scope, user, reason=reason))
 
 
 def _note_expiring(account: DesiredAmcAccount, draft: Draft, *, now: float, within: float) -> None:
@@ -369,12 +392,12 @@ def _plan_candidate(
     access is granted, raised, lowered or removed on it; the pin that proves it is proposed,
     with what waits for it."""
     assert want.email is not None
-    live_role = user.role.value if user.role else "/".join(user.raw_roles) or "unknown"
-    held = "" if user.role is want.role else f"{live_role} -> {want.role.value}"
+    live_role = user.shown
+    held = "" if user.grant == want.grant else f"{live_role} -> {want.grant}"
     at = want.pin_at or want.source
     draft.pins.append(
         Pin(
-            amc_account_id=account.id,
+            account=account.scope,
             file=at.file if at is not None else "the manifests",
             line=at.line if at is not None else 0,
             email=want.email,
@@ -386,8 +409,8 @@ def _plan_candidate(
     if held:
         draft.held.append(
             Notice(
-                str(amc_scope(account.id)),
-                f"{src}: {want.email} ({want.role.value}) fits live user {user.user_id} "
+                str(account.scope),
+                f"{src}: {want.email} ({want.grant}) fits live user {user.user_id} "
                 f"({user.email}, {live_role}) by masked address only, so its role is not "
                 f"changed. If that is {want.email}, pin it: `userId: {user.user_id}` "
                 f"(`reconciler pin` writes it). If not, say so: `notUserIds: [{user.user_id}]`; "
@@ -399,31 +422,34 @@ def _plan_candidate(
 def _plan_user(
     account: DesiredAmcAccount, want: DesiredUser, user: LiveUser, src: str, draft: Draft
 ) -> None:
-    scope = str(amc_scope(account.id))
-    if user.role is None:
+    scope = str(account.scope)
+    if user.grant is None:
         # Live is not what the manifests say, and reconciler cannot set it: drift.
         draft.off_policy.append(
             Notice(
                 scope,
-                f"{want.email or user.email} ({user.user_id}) has role "
-                f"{'/'.join(user.raw_roles) or 'unknown'}, "
-                f"which reconciler does not manage; {src} wants {want.role.value}: change it "
+                f"{want.email or user.email} ({user.user_id}) has role {user.shown}, "
+                f"which reconciler does not manage; {src} wants {want.grant}: change it "
                 "in the console, then plan again",
             )
         )
         return
-    if user.role is want.role:
+    if user.grant == want.grant:
         return
     draft.actions.append(
         permissions.set_role(
-            account.id,
+            account.scope,
             user,
-            want.role,
+            want.grant,
             # The entry's address, checked against what Amazon shows for a pin (`Rules.judge`).
             label=want.email or user.email,
-            reason=f"{src} wants {want.role.value}, live role is {user.role.value}",
+            reason=f"{src} wants {want.grant}, live {_held(user)} is {user.grant}",
         )
     )
+
+
+def _held(user: LiveUser) -> str:
+    return "role" if user.role is not None else "permission set"
 
 
 def _plan_invitation(
@@ -436,20 +462,19 @@ def _plan_invitation(
     now: float,
     resend_within: float,
 ) -> None:
-    if invitation.role is not want.role:
-        old = invitation.role.value if invitation.role else "another role"
+    if invitation.grant != want.grant:
+        old = str(invitation.grant) if invitation.grant else "another role"
         draft.actions.append(
             invitations.revoke(
-                account.id,
+                account.scope,
                 invitation,
                 phase=PHASE_GRANT,
-                reason=f"pending invitation is for {old}, {src} wants {want.role.value}: "
+                reason=f"pending invitation is for {old}, {src} wants {want.grant}: "
                 "revoked and re-issued",
             )
         )
-        draft.actions.append(
-            _invite(account, want, f"re-issued with role {want.role.value} ({src})")
-        )
+        what = "role" if want.role is not None else "permission set"
+        draft.actions.append(_invite(account, want, f"re-issued with {what} {want.grant} ({src})"))
         return
     expires = invitation.expires_at
     if expires is not None and expires - now <= resend_within:
@@ -459,15 +484,15 @@ def _plan_invitation(
             else f"invitation expires {when(expires)}, within the --resend-within window"
         )
         draft.actions.append(
-            invitations.resend(account.id, invitation, notify=account.notify, reason=reason)
+            invitations.resend(account.scope, invitation, notify=account.notify, reason=reason)
         )
         return
     draft.waiting.append(
         Waiting(
-            amc_account_id=account.id,
+            account=account.scope,
             invitation_id=invitation.invitation_id,
             email=invitation.email,
-            role=want.role.value,
+            role=str(want.grant),
             expires_at=expires,
         )
     )
@@ -477,8 +502,8 @@ def _needs_change(account: DesiredAmcAccount, group: Ambiguity) -> bool:
     """Whether every way of pairing the group up would revoke or re-role someone. A group
     where all roles agree and the counts fit (e.g. two viewers `a***` for alice and anna,
     both viewers) is left alone whichever way round it is."""
-    roles = {user.role for user in group.desired} | {user.role for user in group.candidates}
-    if len(roles) != 1 or None in roles:
+    grants = {user.grant for user in group.desired} | {user.grant for user in group.candidates}
+    if len(grants) != 1 or None in grants:
         return True
     return account.prune and len(group.candidates) > len(group.desired)
 
@@ -486,10 +511,7 @@ def _needs_change(account: DesiredAmcAccount, group: Ambiguity) -> bool:
 def _report_unresolved(
     account: DesiredAmcAccount, group: Ambiguity, scope: Scope, src: str, draft: Draft
 ) -> None:
-    cands = ", ".join(
-        f"{u.user_id} ({u.email}, {u.role.value if u.role else '/'.join(u.raw_roles) or '?'})"
-        for u in group.candidates
-    )
+    cands = ", ".join(f"{u.user_id} ({u.email}, {u.shown})" for u in group.candidates)
     for user in group.desired:
         draft.warnings.append(
             Notice(
@@ -515,10 +537,10 @@ def _plan_unlisted(
     rules: Rules,
 ) -> None:
     for user in resolution.unlisted_users:
-        if user.role is None:
+        if user.grant is None:
             text = (
-                f"{user.email} ({user.user_id}) has role "
-                f"{'/'.join(user.raw_roles) or 'unknown'}, which reconciler does not manage"
+                f"{user.email} ({user.user_id}) has role {user.shown}, "
+                "which reconciler does not manage"
             )
             outside = rules.outside(user)
             if outside:
@@ -529,13 +551,13 @@ def _plan_unlisted(
                 draft.unmanaged.append(Notice(str(scope), f"{text}: left alone"))
         elif account.prune:
             reason = f"active user not listed in {src} (prune: true)"
-            draft.actions.append(permissions.revoke_user(account.id, user, reason=reason))
+            draft.actions.append(permissions.revoke_user(account.scope, user, reason=reason))
     if not account.prune:
         return
     for invitation in resolution.unlisted_invitations:
         draft.actions.append(
             invitations.revoke(
-                account.id,
+                account.scope,
                 invitation,
                 phase=PHASE_REMOVE,
                 reason=f"invited but not listed in {src} (prune: true)",

@@ -120,12 +120,12 @@ def time_classes(plan: Plan) -> list[DriftClass | None]:
     live (an invitation that expired and is resent, a grant whose `expires:` has passed),
     else None. (A baseline plan has no such grant removal: `reconciler.workflows.baseline.plan_then`
     keeps only the `expires:` that had passed by REF's time, which are REF's own wish.)"""
-    expired = {(e.amc_account_id, e.target) for e in plan.expiries if e.expired and e.target}
+    expired = {(e.account, e.target) for e in plan.expiries if e.expired and e.target}
     classes: list[DriftClass | None] = []
     for action in plan.actions:
         if action.kind in TIME_KINDS:
             classes.append(DriftClass.INVITATION_EXPIRED)
-        elif action.is_removal and (action.amc_account_id, action.target) in expired:
+        elif action.is_removal and (action.account, action.target) in expired:
             classes.append(DriftClass.GRANT_EXPIRED)
         else:
             classes.append(None)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from reconciler.model import AmcRole, Live, Scope
+from reconciler.model import Live, Role, Scope
 from reconciler.plan import ActionKind, Notice, Policy, Refusal
 from reconciler.planning.draft import Draft
 
@@ -198,7 +198,7 @@ def _hold_last_admins(draft: Draft, scope: Scope, admins: frozenset[str]) -> Non
             and a.target in admins
             and (
                 a.kind is ActionKind.REVOKE_USER
-                or (a.kind is ActionKind.SET_ROLE and a.role is not AmcRole.ADMIN)
+                or (a.kind is ActionKind.SET_ROLE and a.role is not Role.ADMIN)
             )
         ),
         key=lambda a: (a.kind is not ActionKind.REVOKE_USER, a.target),
@@ -229,7 +229,7 @@ def _admin_guard(draft: Draft, policy: Policy) -> list[Refusal]:
             if action.kind is ActionKind.REVOKE_USER:
                 after.discard(action.target)
             elif action.kind is ActionKind.SET_ROLE:
-                if action.role is AmcRole.ADMIN:
+                if action.role is Role.ADMIN:
                     after.add(action.target)
                 else:
                     after.discard(action.target)

@@ -17,7 +17,7 @@ def _value(v: Any) -> Any:
 
 def _user_meaning(u: DesiredUser) -> dict[str, Any]:
     meaning: dict[str, Any] = {
-        "role": u.role.value,
+        "role": _value(u.role),
         "email": u.email,
         "userId": u.user_id,
         "name": u.name,
@@ -25,6 +25,10 @@ def _user_meaning(u: DesiredUser) -> dict[str, Any]:
     }
     # `expires:` changes what the manifests mean; written only when set, so the
     # digest of manifests without it is what it always was.
+    if u.permissions:
+        meaning["permissions"] = list(u.permissions)
+    if u.countries:
+        meaning["countries"] = list(u.countries)
     if u.expires is not None:
         meaning["expires"] = u.expires
         meaning["expiryReason"] = u.expiry_reason
@@ -56,6 +60,7 @@ def normalised_desired(desired: Desired) -> dict[str, Any]:
     ]
     amc: list[dict[str, Any]] = [
         {
+            "kind": a.kind.value,
             "id": a.id,
             "name": a.name,
             "prune": a.prune,
@@ -77,7 +82,7 @@ def normalised_desired(desired: Desired) -> dict[str, Any]:
             }
     result: dict[str, Any] = {
         "managerAccounts": sorted(managers, key=lambda m: (m["id"] or "", m["name"])),
-        "amcAccounts": sorted(amc, key=lambda a: a["id"]),
+        "amcAccounts": sorted(amc, key=lambda a: (a["kind"], a["id"])),
     }
     p = desired.policy
     if p != DesiredPolicy():

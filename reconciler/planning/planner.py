@@ -2,8 +2,9 @@
 
 Same inputs, same plan: nothing here reads a clock, the network or the environment (the
 time comes in as `Policy.now`), and every collection is sorted before it leaves. The rules
-live in `reconciler.planning`: `managers` (manager accounts and links), `amc` (AMC users
-and invitations, on top of `reconciler.planning.identity`) and `guards`.
+live in `reconciler.planning`: `managers` (manager accounts and links), `amc` (the users
+and invitations of accounts of every kind, on top of `reconciler.planning.identity`) and
+`guards`.
 """
 
 from __future__ import annotations

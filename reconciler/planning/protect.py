@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.model import AmcRole, Desired, Live, canonical_email
+from reconciler.model import Desired, Live, Role, canonical_email
 from reconciler.plan import PHASE_GRANT, Action, ActionKind, Notice, Policy, Protected
 from reconciler.planning.draft import Draft
 from reconciler.planning.identity import masked_matches
@@ -27,7 +27,7 @@ def _address(action: Action, live: Live) -> str:
     if action.kind is ActionKind.REVOKE_INVITATION:
         return action.email or ""
     for account in live.amc_accounts:
-        if account.id == action.amc_account_id:
+        if account.scope == action.account:
             for user in account.users:
                 if user.user_id == action.target:
                     return user.email
@@ -39,11 +39,11 @@ def _takes_away(action: Action) -> bool:
         return True
     if action.kind is ActionKind.REVOKE_INVITATION:
         # In phase 1 it is half of a re-issue with another role: a demotion only from admin.
-        return action.phase != PHASE_GRANT or action.role is AmcRole.ADMIN
+        return action.phase != PHASE_GRANT or action.role is Role.ADMIN
     return (
         action.kind is ActionKind.SET_ROLE
-        and action.old_role is AmcRole.ADMIN
-        and action.role is not AmcRole.ADMIN
+        and action.old_role is Role.ADMIN
+        and action.role is not Role.ADMIN
     )
 
 
@@ -132,14 +132,14 @@ def keep_protected(draft: Draft, live: Live, policy: Policy, desired: Desired) -
     # A protected invitation re-issued with a lesser role would be a demotion in two steps:
     # keep the re-issue out as well when its revoke was kept.
     kept_revokes = {
-        (a.amc_account_id, (a.email or "").lower())
+        (a.account, (a.email or "").lower())
         for a in draft.actions
         if id(a) in dropped and a.kind is ActionKind.REVOKE_INVITATION and a.phase == PHASE_GRANT
     }
     for action in draft.actions:
         if (
             action.kind is ActionKind.INVITE
-            and (action.amc_account_id, action.target.lower()) in kept_revokes
+            and (action.account, action.target.lower()) in kept_revokes
         ):
             dropped.add(id(action))
     draft.actions = [a for a in draft.actions if id(a) not in dropped]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.model import KINDS, Desired, DesiredUser, Scope, ScopeKind, Source, amc_scope
+from reconciler.model import KINDS, Desired, DesiredUser, Scope, ScopeKind, Source
 from reconciler.planning.access import Review, ReviewOf
 
 
@@ -52,7 +52,7 @@ def due(desired: Desired, *, now: float) -> tuple[Due, ...]:
     review = review_of(desired, now=now)
     out: list[Due] = []
     for account in desired.amc_accounts:
-        scope = amc_scope(account.id)
+        scope = account.scope
         noun = KINDS[scope.kind].noun
         label = f"{noun} {account.name} ({account.id})" if account.name else f"{noun} {account.id}"
         for user in account.users:
@@ -64,7 +64,7 @@ def due(desired: Desired, *, now: float) -> tuple[Due, ...]:
                     label,
                     account.owners,
                     _who(user),
-                    user.role.value,
+                    str(user.grant),
                     user.source,
                     user.group,
                     found.reviewed,

@@ -30,7 +30,6 @@ from reconciler.model import (
     DesiredAmcAccount,
     DesiredManagerAccount,
     DesiredUser,
-    amc_scope,
     canonical_email,
     manager_scope,
 )
@@ -146,21 +145,21 @@ def changed(then: Desired, now: Desired) -> tuple[Covered, ...]:
     reasons: dict[str, list[str]] = {}
     leaving: set[str] = set()
     policy = _policy_why(then, now)
-    was_amc = {a.id: a for a in then.amc_accounts}
+    was_amc = {a.scope: a for a in then.amc_accounts}
     for account in now.amc_accounts:
-        before = was_amc.pop(account.id, None)
+        before = was_amc.pop(account.scope, None)
         why = [ADDED] if before is None else _amc_why(before, account)
         why += [policy] if policy else []
         if why:
-            reasons[str(amc_scope(account.id))] = why
+            reasons[str(account.scope)] = why
     for gone in was_amc.values():
-        leaving.add(str(amc_scope(gone.id)))
+        leaving.add(str(gone.scope))
     pairs, dropped = _match_managers(then.manager_accounts, now.manager_accounts)
     for before_m, manager in pairs:
         why = [ADDED] if before_m is None else _manager_why(before_m, manager)
         why += [policy] if policy else []
-        if why:
-            reasons[str(manager_scope(manager.key))] = why
+        if why:  # a manager account's people may have reasons in the same scope already
+            reasons.setdefault(str(manager_scope(manager.key)), []).extend(why)
     for gone_m in dropped:
         leaving.add(str(manager_scope(gone_m.key)))
     out = [Covered(scope, tuple(why)) for scope, why in reasons.items()]
@@ -174,7 +173,7 @@ def narrow(desired: Desired, coverage: Coverage) -> Desired:
     planned = coverage.planned
     return replace(
         desired,
-        amc_accounts=tuple(a for a in desired.amc_accounts if str(amc_scope(a.id)) in planned),
+        amc_accounts=tuple(a for a in desired.amc_accounts if str(a.scope) in planned),
         manager_accounts=tuple(
             m for m in desired.manager_accounts if str(manager_scope(m.key)) in planned
         ),

@@ -36,20 +36,19 @@ def _manager_view(live: Live, key: str) -> dict[str, Any]:
     return view
 
 
-def _amc_view(live: Live, key: str) -> dict[str, Any]:
+def _amc_view(live: Live, scope: Scope) -> dict[str, Any]:
+    """The people of the account at `scope` (any kind): what each holds, as people read it
+    (a custom set and its countries exactly)."""
     for account in live.amc_accounts:
-        if account.id != key:
+        if account.scope != scope:
             continue
         return {
             "reachable": account.reachable,
-            "users": {
-                u.user_id: {"email": u.email, "role": _role(u.role, u.raw_roles)}
-                for u in account.users
-            },
+            "users": {u.user_id: {"email": u.email, "role": u.shown} for u in account.users},
             "invitations": {
                 i.invitation_id: {
                     "email": i.email,
-                    "role": _role(i.role, ()),
+                    "role": str(i.grant) if i.grant is not None else _role(i.role, ()),
                     "state": i.state.upper(),
                     "expiresAt": i.expires_at,
                 }
@@ -65,8 +64,16 @@ def _role(role: object, raw: tuple[str, ...]) -> str:
 
 
 def _view(live: Live, scope: Scope) -> dict[str, Any]:
-    view = _manager_view(live, scope.key) if scope.is_manager else _amc_view(live, scope.key)
+    if not scope.is_manager:
+        return {"view": _amc_view(live, scope), "incomplete": live.unreadable(scope)}
+    view = _manager_view(live, scope.key)
+    people = _amc_view(live, scope)
+    if people:  # a manager account's people, when the manifests manage them
+        view[PEOPLE] = people
     return {"view": view, "incomplete": live.unreadable(scope)}
+
+
+PEOPLE = "people"  # never a manager account's id (amzn1.ads1.ma1...)
 
 
 def _describe(scope: Scope, path: list[Any], old: Any, new: Any, change: str) -> str:
@@ -76,6 +83,10 @@ def _describe(scope: Scope, path: list[Any], old: Any, new: Any, change: str) ->
     path = path[1:]  # drop "view"
     if not path:
         return f"{scope}: {'AMC' if amc else 'manager'} account {change}"
+    if not amc and path[0] == PEOPLE:
+        amc, path = True, path[1:]
+        if not path:
+            return f"{scope}: its people {'are now read' if change == 'added' else 'went'}"
     if not amc:
         what = f"manager account {path[0]}"
         if len(path) == 1:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from reconciler.actions import PHRASE, SYMBOL, describe
+from reconciler.model import KINDS
 from reconciler.plan import (
     KIND_ORDER,
     REMOVING_KINDS,
@@ -258,11 +259,12 @@ def _title(plan: Plan, actions: tuple[Action, ...], waiting: tuple[Waiting, ...]
             if account.id == manager.id:
                 return f'Manager account "{account.name}" ({account.id})'
         return f'Manager account "{manager.name}" ({manager.id})'
-    key = first.amc_account_id if first is not None else waiting[0].amc_account_id
+    scope = first.scope if first is not None else waiting[0].scope
+    noun = f"{KINDS[scope.kind].noun[:1].upper()}{KINDS[scope.kind].noun[1:]}"
     for amc in plan.live.amc_accounts:
-        if amc.id == key and amc.name:
-            return f'AMC account {key} "{amc.name}"'
-    return f"AMC account {key}"
+        if amc.scope == scope and amc.name:
+            return f'{noun} {scope.key} "{amc.name}"'
+    return f"{noun} {scope.key}"
 
 
 def groups(plan: Plan) -> Iterator[Group]:

@@ -65,7 +65,6 @@ from reconciler.escape import terminal
 from reconciler.manifest.edit import Editor, FileEdit, one_line, quoted, write_atomic
 from reconciler.manifest.layout import line_break, split_lines
 from reconciler.model import (
-    AmcRole,
     Desired,
     DesiredAmcAccount,
     DesiredLink,
@@ -75,9 +74,9 @@ from reconciler.model import (
     IdType,
     Live,
     Region,
+    Role,
     Scope,
     Source,
-    amc_scope,
     canonical_email,
     manager_scope,
 )
@@ -132,7 +131,7 @@ def _expires_text(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
-def _member_entry(user: DesiredUser, role: AmcRole) -> str:
+def _member_entry(user: DesiredUser, role: Role) -> str:
     parts = []
     if user.email is not None:
         parts.append(f"email: {quoted(user.email)}")
@@ -161,7 +160,7 @@ class _GroupChange:
     """What adopt changes in one account's `{group: G}` entry: members removed, roles."""
 
     removed: set[str] = field(default_factory=set)  # DesiredUser.key
-    roles: dict[str, AmcRole] = field(default_factory=dict)
+    roles: dict[str, Role] = field(default_factory=dict)
     what: list[str] = field(default_factory=list)
 
 
@@ -240,15 +239,15 @@ def _adopt_amc(
     evidence: _Evidence,
     lowered: Collection[str],
 ) -> None:
-    scope = amc_scope(account.id)
-    found = next((a for a in live.amc_accounts if a.id == account.id), None)
+    scope = account.scope
+    found = next((a for a in live.amc_accounts if a.scope == scope), None)
     if found is None or not found.reachable or live.unreadable(scope) is not None:
         editor.skipped.append(f"{scope}: not read completely: nothing adopted there")
         return
     resolution = resolve_users(account, found)
     # What live says, per listed user (by position in `account.users`), before any edit:
     # the whole account is adopted, or none of it (the minAdmins check below).
-    roles: dict[int, tuple[AmcRole, str]] = {}
+    roles: dict[int, tuple[Role, str]] = {}
     removed: dict[int, str] = {}
     position = {id(user): n for n, user in enumerate(account.users)}
     for match in resolution.matches:
@@ -257,6 +256,7 @@ def _adopt_amc(
             continue
         if match.invitation is not None:
             role, target = match.invitation.role, f"invitation:{match.invitation.invitation_id}"
+            held = match.invitation.grant
             live_as, undo = "invited as", "the plan invites them again as the manifests say"
             if role is not None and role is not want.role and match.invitation.expired(now):
                 editor.skipped.append(
@@ -265,7 +265,7 @@ def _adopt_amc(
                 )
                 continue
         elif match.user is not None:
-            role, target = match.user.role, f"user:{match.user.user_id}"
+            role, target, held = match.user.role, f"user:{match.user.user_id}", match.user.grant
             live_as, undo = "", "the plan sets the role back"
             if role is not None and role is not want.role and not match.proven:
                 editor.skipped.append(
@@ -276,16 +276,22 @@ def _adopt_amc(
                 continue
         else:
             continue
+        if held is not None and held != want.grant and (role is None or want.role is None):
+            editor.skipped.append(  # adopt writes roles; a custom set is written by hand
+                f"{scope}: {who(want)} holds {held} live, a custom permission set change: not "
+                f"adopted (write it by hand if it is right); {undo}"
+            )
+            continue
         if role is None or role is want.role:
             continue
         what = f"{who(want)} is {f'{live_as} ' if live_as else ''}{role.value} live"
-        if want.role is AmcRole.ADMIN and _protected(want, rules):
+        if want.role is Role.ADMIN and _protected(want, rules):
             editor.skipped.append(
                 f"{scope}: {what}, but they are protected (policy.protectedUsers): not "
                 f"adopted; {undo}"
             )
             continue
-        if role is AmcRole.ADMIN and not _may_be_admin(want, rules):
+        if role is Role.ADMIN and not _may_be_admin(want, rules):
             editor.skipped.append(
                 f"{scope}: {what}, but only members of {', '.join(rules.admin_groups)} may be "
                 f"admins (policy.adminGroups): not adopted; {undo}"
@@ -335,8 +341,8 @@ def _adopt_amc(
         for n, user in enumerate(account.users)
         if n not in removed
         and not user.expired(now)
-        and roles.get(n, (user.role, ""))[0] is AmcRole.ADMIN
-    ) + sum(1 for *_, role in additions if role is AmcRole.ADMIN)
+        and roles.get(n, (user.role, ""))[0] is Role.ADMIN
+    ) + sum(1 for *_, role in additions if role is Role.ADMIN)
     if account.prune and admins < account.min_admins and (roles or removed or additions):
         editor.skipped.append(
             f"{scope}: nothing adopted there: adopting what is live would list {admins} "
@@ -347,14 +353,12 @@ def _adopt_amc(
     # Without `prune` the manifests need not list every admin, but adopting an admin's
     # removal while live has fewer than minAdmins would make that lockout what git asks for.
     lowers = any(
-        account.users[n].role is AmcRole.ADMIN
-        and (n in removed or (n in roles and roles[n][0] is not AmcRole.ADMIN))
+        account.users[n].role is Role.ADMIN
+        and (n in removed or (n in roles and roles[n][0] is not Role.ADMIN))
         for n in {*removed, *roles}
     )
     # Live admins the plan keeps: not one it removes or demotes (`lowered`).
-    live_admins = sum(
-        1 for u in found.users if u.role is AmcRole.ADMIN and u.user_id not in lowered
-    )
+    live_admins = sum(1 for u in found.users if u.role is Role.ADMIN and u.user_id not in lowered)
     if lowers and live_admins < account.min_admins:
         editor.skipped.append(
             f"{scope}: nothing adopted there: live has {live_admins} admin(s), under its "
@@ -411,18 +415,18 @@ def _additions(
     *,
     now: float,
     evidence: _Evidence,
-) -> list[tuple[str, str, str, AmcRole]]:
+) -> list[tuple[str, str, str, Role]]:
     """With `prune`, the live users and pending invitations nobody lists: (entry, comment,
     what was adopted, role). Never one the manifests' own policy forbids: an address (as
     Amazon shows it) outside the allowed email domains, or an admin outside `adminGroups`.
     A `userId:` entry has no address for `validate` to check, so adopt checks the one shown;
     such people are listed as not adopted, and the plan removes them."""
-    scope = amc_scope(account.id)
+    scope = account.scope
     own = account.policy.allowed_email_domains if account.policy is not None else ()
     domains = frozenset(rules.allowed_email_domains) | frozenset(d.lower() for d in own)
-    additions: list[tuple[str, str, str, AmcRole]] = []
+    additions: list[tuple[str, str, str, Role]] = []
 
-    def forbidden(who: str, shown: str, role: AmcRole, member: bool) -> str | None:
+    def forbidden(who: str, shown: str, role: Role, member: bool) -> str | None:
         domain = shown.rsplit("@", 1)[-1] if "@" in shown else ""
         # ASCII only: lower() would make the Kelvin sign a `k`, a look-alike an allowed name.
         known = domain.isascii() and domain and "*" not in domain
@@ -437,7 +441,7 @@ def _additions(
                 "email domain of this account (policy.allowedEmailDomains): not adopted; "
                 "the plan removes them"
             )
-        if role is AmcRole.ADMIN and rules.admin_groups and not member:
+        if role is Role.ADMIN and rules.admin_groups and not member:
             return (
                 f"{scope}: {who} ({quoted(shown)}) is admin live, but only members of "
                 f"{', '.join(rules.admin_groups)} may be admins (policy.adminGroups): not "
@@ -455,7 +459,7 @@ def _additions(
         # Who it is, as far as Amazon shows it (masked address, so its domain), and the role
         # in capitals when it is admin: a reviewer of adopt's pull request must not miss one.
         shown = escaped(live_user.email)
-        as_role = "ADMIN" if live_user.role is AmcRole.ADMIN else live_user.role.value
+        as_role = "ADMIN" if live_user.role is Role.ADMIN else live_user.role.value
         added = (
             f"added {live_user.user_id} (shown as {shown}, domain {shown.rpartition('@')[2]}) "
             f"as {as_role} to {account.id}"
@@ -496,7 +500,7 @@ def _additions(
                 "adopted: invited live, not accepted yet",
                 f"added {escaped(invitation.email)} (domain "
                 f"{escaped(invitation.email).rpartition('@')[2]}) as "
-                f"{'ADMIN' if invitation.role is AmcRole.ADMIN else invitation.role.value}, "
+                f"{'ADMIN' if invitation.role is Role.ADMIN else invitation.role.value}, "
                 f"invited, to {account.id}",
                 invitation.role,
             )
@@ -601,7 +605,7 @@ def _split_group(
     if _override_group(source, group, members, change, editor, indent, newline):
         return False
     comment = one_line(
-        f"reconciler adopt: group {quoted(group)} ({members[0].role.value}) is listed one by one "
+        f"reconciler adopt: group {quoted(group)} ({members[0].grant}) is listed one by one "
         f"on this account only, because live changed here ({what}) and the group may be "
         "used elsewhere"
     )
@@ -610,6 +614,9 @@ def _split_group(
         if user.key in change.removed:
             continue
         role = change.roles.get(user.key, user.role)
+        if role is None:  # a custom set: written as it stands is beyond adopt for now
+            editor.skipped.append(f"{source}: {what}: a member holds a custom permission set")
+            return False
         new.append(f"{indent}- {_member_entry(user, role)}{newline}")
     if editor.claim(source.file, span, new, what):
         editor.adopted.append(f"{source}: {what} (group {group} listed one by one)")
@@ -724,18 +731,18 @@ def compute(
         evidence = _Evidence(shared, baseline.desired, agreed)
     # Per AMC account, the live users the plan removes or demotes from admin (an
     # `expires:` passed, a policy refusing their admin role): not admins it keeps.
-    lowered: dict[str, set[str]] = defaultdict(set)
+    lowered: dict[Scope, set[str]] = defaultdict(set)
     for a in before.actions:
-        if a.amc_account_id is not None and (
+        if a.account is not None and (
             a.kind is ActionKind.REVOKE_USER
-            or (a.kind is ActionKind.SET_ROLE and a.role is not AmcRole.ADMIN)
+            or (a.kind is ActionKind.SET_ROLE and a.role is not Role.ADMIN)
         ):
-            lowered[a.amc_account_id].add(a.target)
+            lowered[a.account].add(a.target)
     editor = Editor()
     units: list[tuple[str, Editor]] = []
     unread = {n.scope for n in before.unread}
     for account in desired.amc_accounts:
-        if str(amc_scope(account.id)) in unread:
+        if str(account.scope) in unread:
             editor.skipped.append(f"amc:{account.id}: not read completely: nothing adopted")
             continue
         unit = editor.fork()
@@ -746,9 +753,9 @@ def compute(
             now=now,
             rules=desired.policy,
             evidence=evidence,
-            lowered=lowered.get(account.id, frozenset()),
+            lowered=lowered.get(account.scope, frozenset()),
         )
-        units.append((str(amc_scope(account.id)), unit))
+        units.append((str(account.scope), unit))
     for manager in desired.manager_accounts:
         if live.unreadable(manager_scope(manager.key)) is not None:
             editor.skipped.append(

@@ -29,7 +29,7 @@ from reconciler.errors import BaselineError, ManifestError, PlanError
 from reconciler.manifest import load_texts
 from reconciler.manifest.loader import SUFFIXES
 from reconciler.manifest.yamlload import MAX_FILE_BYTES
-from reconciler.model import Desired, DesiredUser, IdType, Live, amc_scope, manager_scope
+from reconciler.model import Desired, DesiredUser, IdType, Live, manager_scope
 from reconciler.plan import TIME_KINDS, Baseline, Notice, Plan, Policy
 from reconciler.planning.identity import invitation_is_pending
 from reconciler.planning.planner import make_plan
@@ -392,7 +392,7 @@ def no_longer_managed(baseline: Revision, gone: Desired, live: Live) -> tuple[No
         "in the console"
     )
     for account in gone.amc_accounts:
-        scope = amc_scope(account.id)
+        scope = account.scope
         at = str(account.source) if account.source else "REF"
         found = live.reachable_amc(account.id)
         unread = live.unreadable(scope)

@@ -40,11 +40,13 @@ from pathlib import Path
 from reconciler.errors import ReconcilerError
 from reconciler.manifest.edit import write_atomic
 from reconciler.model import (
+    Grant,
     Live,
     LiveAmcAccount,
     LiveManagerAccount,
     Region,
     Scope,
+    ScopeKind,
     amc_scope,
     manager_scope,
 )
@@ -119,6 +121,8 @@ def _incomplete(live: Live, *scopes: Scope) -> str | None:
 
 def _manager_file(live: Live, account: LiveManagerAccount, read_at: str) -> str:
     reason = _incomplete(live, manager_scope(account.id), manager_scope("*"))
+    people = live.reachable(manager_scope(account.id))
+    entries, prune, admins = _people(live, people, reason is None) if people else ([], True, 0)
     lines = [
         HEADER,
         f"# Imported by `reconciler import` from live state read {read_at}.",
@@ -131,8 +135,18 @@ def _manager_file(live: Live, account: LiveManagerAccount, read_at: str) -> str:
         lines.append(f"    # The read was incomplete ({_comment(reason)}):")
         lines.append("    # prune is off so that nothing it missed is ever disassociated.")
         lines.append("    prune: false")
+    elif not prune:
+        lines.append(
+            "    # prune is off: a pending invitation holds a grant reconciler cannot read."
+        )
+        lines.append("    prune: false")
     else:
         lines.append("    prune: true")
+    if people is not None and reason is None:
+        # Its people, as read: `users:` present makes them managed.
+        lines.append(f"    minAdmins: {min(1, admins)}")
+        lines.append("    users:" if entries else "    users: []")
+        lines.extend(entries)
     if account.links:
         lines.append("    linkedAccounts:")
     for link in account.links:
@@ -144,13 +158,25 @@ def _manager_file(live: Live, account: LiveManagerAccount, read_at: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _amc_file(live: Live, account: LiveAmcAccount, read_at: str) -> str:
-    reason = _incomplete(live, amc_scope(account.id), amc_scope("*"))
+def _grant_yaml(grant: Grant) -> str:
+    """`role: viewer` or `permissions: [a, b]`, and `countries: [US]` where held."""
+    text = (
+        f"role: {grant.role.value}"
+        if grant.role is not None
+        else f"permissions: [{', '.join(_q(n) for n in grant.permissions)}]"
+    )
+    if grant.countries:
+        text += f", countries: [{', '.join(_q(c) for c in grant.countries)}]"
+    return text
+
+
+def _people(live: Live, account: LiveAmcAccount, prune: bool) -> tuple[list[str], bool, int]:
+    """The `users:` entries of an account's people, whether `prune` may stay on, and how
+    many admins it has."""
     admins = sum(1 for u in account.users if u.role is not None and u.role.value == "admin")
     entries: list[str] = []
-    prune = reason is None
     for user in sorted(account.users, key=lambda u: (u.email.lower(), u.user_id)):
-        if user.role is None:
+        if user.grant is None:
             roles = _comment("/".join(user.raw_roles)) or "an unknown role"
             entries.append(
                 f"      # {_comment(user.email)} ({_comment(user.user_id)}) holds {roles}, "
@@ -163,14 +189,14 @@ def _amc_file(live: Live, account: LiveAmcAccount, read_at: str) -> str:
                 f"      # {_comment(user.email)}: POST /users/list masks addresses, so this "
                 "user is pinned by userId"
             )
-            entries.append(f"      - {{userId: {_q(user.user_id)}, role: {user.role.value}}}")
+            entries.append(f"      - {{userId: {_q(user.user_id)}, {_grant_yaml(user.grant)}}}")
         else:
             entries.append(
                 f"      - {{userId: {_q(user.user_id)}, email: {_q(user.email)}, "
-                f"role: {user.role.value}}}"
+                f"{_grant_yaml(user.grant)}}}"
             )
     for inv in sorted(account.invitations, key=lambda i: (i.email.lower(), i.invitation_id)):
-        if inv.role is None:
+        if inv.grant is None:
             prune = False
             entries.append(
                 f"      # {_comment(inv.email)} has a pending invitation "
@@ -188,7 +214,13 @@ def _amc_file(live: Live, account: LiveAmcAccount, read_at: str) -> str:
                 comment = f"invitation {_comment(inv.invitation_id)} expired "
                 comment += f"{when(inv.expires_at)}: "
                 comment += "`reconciler plan` will resend it; delete this entry if unwanted"
-        entries.append(f"      - {{{entry}, role: {inv.role.value}}}  # {comment}")
+        entries.append(f"      - {{{entry}, {_grant_yaml(inv.grant)}}}  # {comment}")
+    return entries, prune, admins
+
+
+def _amc_file(live: Live, account: LiveAmcAccount, read_at: str) -> str:
+    reason = _incomplete(live, account.scope, amc_scope("*"))
+    entries, prune, admins = _people(live, account, reason is None)
     lines = [
         HEADER,
         f"# Imported by `reconciler import` from live state read {read_at}.",
@@ -223,7 +255,7 @@ def render_import(live: Live) -> dict[str, str]:
         used.add(stem)
         out[f"managers/{stem}.yaml"] = _manager_file(live, account, read_at)
     for amc in sorted(live.amc_accounts, key=lambda a: a.id):
-        if amc.reachable:
+        if amc.reachable and amc.kind is ScopeKind.AMC:  # a manager's are in its own file
             out[f"amc/{_safe_name(amc.id)}.yaml"] = _amc_file(live, amc, read_at)
     if out:
         schema = (files("reconciler") / "schemas" / "manifest.schema.json").read_text("utf-8")

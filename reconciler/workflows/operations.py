@@ -46,7 +46,7 @@ from reconciler.errors import (
 )
 from reconciler.live.progress import Progress
 from reconciler.live.read import read_live
-from reconciler.model import Desired, Live, Scope, amc_scope, manager_scope
+from reconciler.model import Desired, Live, Scope, manager_scope
 from reconciler.plan import Action, Bindings, Coverage, Plan, Policy
 from reconciler.planfile.codec import encode_live
 from reconciler.planfile.digest import action_meaning, desired_digest, plan_digest, short
@@ -158,7 +158,7 @@ def plan(
 
 def _all_scopes(live: Live, plan: Plan) -> set[Scope]:
     scopes = {manager_scope(m.id) for m in live.manager_accounts}
-    scopes |= {amc_scope(a.id) for a in live.amc_accounts}
+    scopes |= {a.scope for a in live.amc_accounts}
     return scopes | set(plan.scopes_touched)
 
 

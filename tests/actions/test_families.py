@@ -6,8 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.actions import FAMILIES, PHRASE, SYMBOL
-from reconciler.plan import KIND_ORDER, REMOVING_KINDS, Action, ActionKind, typed_fields
+from reconciler.actions import FAMILIES, PHRASE, SYMBOL, check_actions, invitations, permissions
+from reconciler.model import Grant, LiveUser, Role, Scope, ScopeKind
+from reconciler.plan import (
+    KIND_ORDER,
+    PHASE_REMOVE,
+    REMOVING_KINDS,
+    Action,
+    ActionKind,
+    typed_fields,
+)
 from reconciler.render.common import counts
 
 
@@ -30,5 +38,53 @@ def test_the_summary_counts_every_kind_grants_first() -> None:
 
 def test_the_typed_fields_are_the_families_vocabulary() -> None:
     # What a family may require or forbid (`require`) is every field but the common ones.
-    assert "amc_account_id" in typed_fields() and "role" in typed_fields()
+    assert "account" in typed_fields() and "role" in typed_fields()
+    assert "permissions" in typed_fields() and "countries" in typed_fields()
     assert not {"kind", "phase", "target", "reason", "label", "notify"} & set(typed_fields())
+
+
+# ---- a plan file is untrusted: a grant its account's kind does not take is refused ----------
+
+DSP = Scope(ScopeKind.DSP, "ENTITYDSP1")
+MANAGER = Scope(ScopeKind.MANAGER, "amzn1.ads1.ma1.x")
+
+
+def test_an_invitation_with_a_permission_of_another_kind_is_refused() -> None:
+    action = invitations.invite(
+        DSP, "a@corp.example", Grant(None, ("billing_view",)), "a", notify=True, reason="r"
+    )
+    assert check_actions([action]) == [
+        "action 1 (invite a@corp.example): the grant: a DSP account takes no custom permission "
+        "'billing_view' (it takes campaign_edit, creatives_edit, reports_edit, reports_limited)"
+    ]
+
+
+def test_a_permission_change_naming_countries_on_a_manager_account_is_refused() -> None:
+    user = LiveUser("amzn1.account.A", "a***@corp.example", Role.VIEWER, grant=Grant(Role.VIEWER))
+    action = permissions.set_role(
+        MANAGER, user, Grant(Role.EDITOR, (), ("US",)), label="a", reason="r"
+    )
+    assert check_actions([action]) == [
+        "action 1 (set-role amzn1.account.A): the new grant: a manager account takes no "
+        "countries (only sponsored-ads accounts do)"
+    ]
+    # The item that would be sent is refused too: nothing reaches the API.
+    with pytest.raises(ValueError, match="takes no countries"):
+        FAMILIES[action.kind].item(action)
+
+
+def test_a_role_change_to_a_custom_set_is_one_put_item_run_after_the_grants() -> None:
+    user = LiveUser("amzn1.account.A", "a***@corp.example", Role.ADMIN, grant=Grant(Role.ADMIN))
+    sa = Scope(ScopeKind.SPONSORED_ADS, "amzn1.ads-account.g.x")
+    action = permissions.set_role(
+        sa, user, Grant(None, ("reports_view", "campaign_view"), ("US",)), label="a", reason="r"
+    )
+    assert action.phase == PHASE_REMOVE and check_actions([action]) == []
+    assert FAMILIES[action.kind].item(action) == {
+        "userId": "amzn1.account.A",
+        "permissionSet": {
+            "type": "CUSTOM_PERMISSION_SET",
+            "customPermissionSet": [{"name": "campaign_view"}, {"name": "reports_view"}],
+        },
+        "countryCodes": ["US"],
+    }

@@ -26,7 +26,7 @@ from reconciler.apply import (
 from reconciler.apply.batches import make_batches
 from reconciler.errors import EXIT_OK, EXIT_PARTIAL, StalePlanError
 from reconciler.live.read import read_live
-from reconciler.model import Desired, IdType, LinkRole, ManagerAccountType, Region
+from reconciler.model import Desired, IdType, LinkRole, ManagerAccountType, Region, amc_scope
 from reconciler.plan import PHASE_GRANT, Action, ActionKind, ManagerRef, Plan, Policy
 from reconciler.planning.planner import make_plan
 from reconciler.sandbox import Faults, SandboxTransport, World
@@ -156,7 +156,7 @@ def _amc_action(kind: ActionKind, target: str, *, notify: bool = True) -> Action
         kind=kind,
         phase=PHASE_GRANT,
         target=target,
-        amc_account_id=ACME_AMC,
+        account=amc_scope(ACME_AMC),
         notify=notify,
     )
 

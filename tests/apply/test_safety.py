@@ -26,7 +26,7 @@ from reconciler.apply import Status
 from reconciler.apply.render import render_report, result_line
 from reconciler.errors import EXIT_OK, EXIT_PARTIAL, PlanError
 from reconciler.live.read import read_live
-from reconciler.model import AmcRole, Desired
+from reconciler.model import Desired, Role
 from reconciler.plan import ActionKind, Plan, Policy
 from reconciler.planning.planner import allowed_plan
 from reconciler.sandbox import SandboxTransport, World
@@ -151,8 +151,8 @@ def test_a_failed_promotion_leaves_the_removals_undone_and_the_next_apply_finish
         amcs=[
             amc(
                 AMC,
-                user("anna@corp.example", AmcRole.ADMIN, user_id="amzn1.account.ANNA"),
-                user("emil@corp.example", AmcRole.ADMIN, user_id="amzn1.account.EMIL"),
+                user("anna@corp.example", Role.ADMIN, user_id="amzn1.account.ANNA"),
+                user("emil@corp.example", Role.ADMIN, user_id="amzn1.account.EMIL"),
                 min_admins=2,
             )
         ]
@@ -186,7 +186,7 @@ def test_the_last_admins_removal_is_never_sent_when_the_promotion_fails() -> Non
         ]
     )
     want = desired(
-        amcs=[amc(AMC, user("pete@corp.example", AmcRole.ADMIN, user_id="amzn1.account.PETE"))]
+        amcs=[amc(AMC, user("pete@corp.example", Role.ADMIN, user_id="amzn1.account.PETE"))]
     )
     transport = Recorder(world, refuse={"amzn1.account.PETE"})
     with client_on(transport) as client:
@@ -204,6 +204,7 @@ def test_the_executor_never_sends_the_removal_of_the_last_admin_whatever_the_pla
     none, so it is not sent."""
     from reconciler.actions import permissions
     from reconciler.apply import apply_plan
+    from reconciler.model import amc_scope
 
     world = world_of(
         [
@@ -216,7 +217,7 @@ def test_the_executor_never_sends_the_removal_of_the_last_admin_whatever_the_pla
         live = read_live(desired(amcs=[amc(AMC)]), client.reader(), now=world.now())
         olga = next(u for u in live.amc_accounts[0].users if u.user_id == "amzn1.account.OLGA")
         plan = Plan(
-            actions=(permissions.revoke_user(AMC, olga, reason="test"),),
+            actions=(permissions.revoke_user(amc_scope(AMC), olga, reason="test"),),
             live=live,
             min_admins={AMC: 0},
         )
@@ -225,6 +226,55 @@ def test_the_executor_never_sends_the_removal_of_the_last_admin_whatever_the_pla
     assert result.status is Status.SKIPPED and "would leave 0 active admin(s)" in result.reason
     assert transport.deletes() == []
     assert admins(world) == {"amzn1.account.OLGA"}
+
+
+def test_a_raise_to_editor_is_not_counted_as_an_admin_when_the_last_admin_goes() -> None:
+    """On a kind with an editor role, a grant that raises a viewer to editor (phase 1) does
+    not make a second admin: the removal of the only admin after it is still held."""
+    from reconciler.actions import permissions
+    from reconciler.apply import apply_plan
+    from reconciler.model import DesiredAmcAccount, Grant, Scope, ScopeKind
+
+    dsp = Scope(ScopeKind.DSP, "ENTITYDSPSAFE01")
+    seed = {
+        "ad_accounts": [
+            {
+                "id": dsp.key,
+                "type": "dsp",
+                "users": [
+                    {
+                        "email": "olga@corp.example",
+                        "user_id": "amzn1.account.OLGA",
+                        "role": "ADMIN",
+                    },
+                    {
+                        "email": "pete@corp.example",
+                        "user_id": "amzn1.account.PETE",
+                        "role": "VIEWER",
+                    },
+                ],
+            }
+        ]
+    }
+    world = World.from_seed(seed)
+    transport = Recorder(world)
+    with client_on(transport) as client:
+        wanted = Desired(amc_accounts=(DesiredAmcAccount(id=dsp.key, kind=dsp.kind),))
+        live = read_live(wanted, client.reader(), now=world.now())
+        olga, pete = sorted(live.amc_accounts[0].users, key=lambda u: u.user_id)
+        raise_pete = permissions.set_role(dsp, pete, Grant(Role.EDITOR), label="p", reason="t")
+        plan = Plan(
+            actions=(raise_pete, permissions.revoke_user(dsp, olga, reason="t")),
+            live=live,
+            min_admins={dsp.key: 0},
+        )
+        report = apply_plan(plan, client)
+    raised, removal = report.results
+    assert raised.done
+    assert removal.status is Status.SKIPPED and "would leave 0 active admin(s)" in removal.reason
+    assert transport.deletes() == []
+    owner = world.account(dsp.key, ScopeKind.DSP).user("amzn1.account.OLGA")
+    assert owner is not None and owner.role == "ADMIN"
 
 
 # ---- a hypothesis property: whatever fails, admins are kept ---------------------------------
@@ -250,7 +300,7 @@ def cases(draw: st.DrawFn) -> tuple[list[tuple[str, str, str]], Desired, set[str
         role = (live_role or "VIEWER").lower() if choice == "keep" else choice
         if choice != "drop":
             pin = f"amzn1.account.{p.upper()}" if live_role else None  # as import writes them
-            entries.append(user(f"{p}@corp.example", AmcRole(role), user_id=pin))
+            entries.append(user(f"{p}@corp.example", Role(role), user_id=pin))
     want = desired(amcs=[amc(AMC, *entries, min_admins=draw(st.integers(0, 3)))])
     refuse = draw(st.sets(st.sampled_from([f"amzn1.account.{p.upper()}" for p in _PEOPLE])))
     return users, want, refuse
@@ -270,8 +320,8 @@ def cases(draw: st.DrawFn) -> tuple[list[tuple[str, str, str]], Desired, set[str
             amcs=[
                 amc(
                     AMC,
-                    user("ann@corp.example", AmcRole.ADMIN, user_id="amzn1.account.ANN"),
-                    user("dov@corp.example", AmcRole.ADMIN, user_id="amzn1.account.DOV"),
+                    user("ann@corp.example", Role.ADMIN, user_id="amzn1.account.ANN"),
+                    user("dov@corp.example", Role.ADMIN, user_id="amzn1.account.DOV"),
                     min_admins=2,
                 )
             ]

@@ -216,7 +216,7 @@ def mismatches(desired: Desired, state: dict[str, Any]) -> list[str]:
         matched_users: set[str] = set()
         matched_invitations: set[str] = set()
         for want_user in amc.users:
-            role = want_user.role.value
+            role = str(want_user.grant)
             if want_user.user_id is not None:
                 user = users.get(want_user.user_id)
             else:

@@ -118,7 +118,7 @@ def test_plan_file_is_the_json_output_and_holds_no_secret(
     )
     assert code == EXIT_OK
     saved = out_file.read_text()
-    assert json.loads(saved)["formatVersion"] == 2
+    assert json.loads(saved)["formatVersion"] == 3
     assert out_file.stat().st_mode & 0o777 == 0o600  # full addresses: personal data
     assert json.loads(stdout)["actions"] == json.loads(saved)["actions"]
     assert len(plan_from_json(json.loads(saved), source="plan.json").actions) == 9

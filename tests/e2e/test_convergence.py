@@ -18,7 +18,7 @@ from reconciler.apply import Status
 from reconciler.errors import PlanError
 from reconciler.live.read import read_all, read_live
 from reconciler.manifest import load_manifests
-from reconciler.model import AmcRole, Desired, ManagerAccountType, Region
+from reconciler.model import Desired, ManagerAccountType, Region, Role
 from reconciler.plan import ActionKind, Plan, Policy
 from reconciler.planning.planner import allowed_plan
 from reconciler.sandbox import SandboxTransport, World
@@ -91,7 +91,7 @@ _PEOPLE = ["alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank"]
 _AMC = "ENTITYAMCRANDOM1"
 # Invitations are seeded a day old or twenty days old (expired), far from the 3-day resend
 # window on the sandbox's real clock whatever the time of day.
-_ROLES = st.sampled_from([AmcRole.ADMIN, AmcRole.VIEWER])
+_ROLES = st.sampled_from([Role.ADMIN, Role.VIEWER])
 
 
 @st.composite

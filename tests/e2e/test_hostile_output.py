@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from reconciler.api import AdsClient, ApiConfig
 from reconciler.apply import Journal
 from reconciler.live.read import read_live
-from reconciler.model import AmcRole
+from reconciler.model import Role
 from reconciler.plan import Policy
 from reconciler.planfile.codec import decode, encode
 from reconciler.planning.planner import make_plan
@@ -105,7 +105,7 @@ def test_hostile_names_stay_data_in_every_format_and_the_journal(
     world = world_named(account, amc_name, person)
     want = desired(
         [manager("Hostile Agency", link("ENTITYKEEP"), id=MANAGER)],
-        [amc(AMC, user("boss@corp.example", AmcRole.ADMIN, user_id="amzn1.account.B"))],
+        [amc(AMC, user("boss@corp.example", Role.ADMIN, user_id="amzn1.account.B"))],
     )
     with AdsClient(ApiConfig.sandbox(), transport=SandboxTransport(world)) as client:
         live = read_live(want, client.reader(), now=world.now())

@@ -11,12 +11,12 @@ from reconciler.errors import AuthError
 from reconciler.live.progress import Progress
 from reconciler.live.read import epoch_seconds, live_user, manager_regions, read_all, read_live
 from reconciler.model import (
-    AmcRole,
     Desired,
     DesiredAmcAccount,
     DesiredManagerAccount,
     Incomplete,
     Region,
+    Role,
     amc_scope,
     manager_scope,
 )
@@ -79,13 +79,13 @@ def test_users_roles_and_invitations_are_converted(sandbox_world: World) -> None
     (account,) = live.amc_accounts
     assert (account.name, account.reachable) == ("Acme AMC", True)
     roles = {u.user_id: (u.email, u.role) for u in account.users}
-    assert roles["amzn1.account.ALICE0001"] == ("a***@example.com", AmcRole.ADMIN)
-    assert roles["amzn1.account.DAVE0001"] == ("d***@example.com", AmcRole.VIEWER)
+    assert roles["amzn1.account.ALICE0001"] == ("a***@example.com", Role.ADMIN)
+    assert roles["amzn1.account.DAVE0001"] == ("d***@example.com", Role.VIEWER)
     (bob,) = account.invitations
     assert (bob.email, bob.name, bob.role, bob.state) == (
         "bob@example.com",
         "Bob",
-        AmcRole.VIEWER,
+        Role.VIEWER,
         "PENDING",
     )
     # The sandbox sends epoch milliseconds; the model holds seconds (seed: age_days 2).
@@ -188,7 +188,8 @@ def test_a_failed_region_still_counts_as_done_in_the_progress_display(
         live = read_all(client.reader(), progress=progress)
     progress.finish()
     assert live.incomplete_reason(manager_scope("*")) is not None
-    assert stream.getvalue().splitlines()[-1].startswith("reading live state: 4/4 accounts")
+    # 3 regions, the AMC account, and the people of the manager account found elsewhere
+    assert stream.getvalue().splitlines()[-1].startswith("reading live state: 5/5 accounts")
 
 
 def test_a_failed_amc_account_does_not_lose_the_others() -> None:
@@ -204,7 +205,7 @@ def test_a_failed_amc_account_does_not_lose_the_others() -> None:
         live = read_live(_desired(amc("ENTITYOK"), amc("ENTITYBAD")), client.reader())
     assert [i.scope for i in live.incomplete] == [amc_scope("ENTITYBAD")]
     ok = next(a for a in live.amc_accounts if a.id == "ENTITYOK")
-    assert [u.role for u in ok.users] == [AmcRole.ADMIN]
+    assert [u.role for u in ok.users] == [Role.ADMIN]
 
 
 def test_an_auth_failure_aborts_the_whole_read(sandbox_world: World) -> None:
@@ -226,10 +227,11 @@ def test_read_all_sees_everything_and_reports_progress(sandbox_world: World) -> 
         requests = client.stats.requests
     progress.finish()
     assert [m.id for m in live.manager_accounts] == [ACME]
-    assert [a.id for a in live.amc_accounts] == [AMC]
+    # The AMC account's people, and the manager account's.
+    assert [a.scope for a in live.amc_accounts] == [amc_scope(AMC), manager_scope(ACME)]
     assert live.regions_read == frozenset(Region)
     assert stream.getvalue().splitlines()[-1] == (
-        f"reading live state: 4/4 accounts, {requests} requests, 0 throttled (0.0s waiting)"
+        f"reading live state: 5/5 accounts, {requests} requests, 0 throttled (0.0s waiting)"
     )
 
 
@@ -247,9 +249,9 @@ def test_live_user_roles() -> None:
         return [{"role": n, "type": "ROLE"} for n in names]
 
     raw = {"userId": "u", "emailAddress": "u***@x.com"}
-    assert live_user(raw, roles("ADMIN")).role is AmcRole.ADMIN
-    assert live_user(raw, roles("VIEWER", "ADMIN")).role is AmcRole.ADMIN
-    assert live_user(raw, roles("VIEWER")).role is AmcRole.VIEWER
+    assert live_user(raw, roles("ADMIN")).role is Role.ADMIN
+    assert live_user(raw, roles("VIEWER", "ADMIN")).role is Role.ADMIN
+    assert live_user(raw, roles("VIEWER")).role is Role.VIEWER
     assert live_user(raw, roles("EDITOR")).role is None
     assert live_user(raw, roles("VIEWER", "EDITOR")).raw_roles == ("EDITOR", "VIEWER")
     assert live_user(raw, [{"type": "CUSTOM_PERMISSION_SET"}]).role is None

@@ -10,7 +10,7 @@ from reconciler.cli.options import ApiOptions, api_options
 from reconciler.errors import ConfigError
 from reconciler.live.read import read_all
 from reconciler.live.session import open_client
-from reconciler.model import Region
+from reconciler.model import Region, ScopeKind
 from reconciler.sandbox import SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN, open_state
 
 
@@ -43,7 +43,8 @@ def probe(api: ApiOptions) -> None:
         live = read_all(client.reader(), progress=api.progress)
     if api.progress is not None:
         api.progress.finish()
-    click.echo(f"{len(live.manager_accounts)} manager accounts, {len(live.amc_accounts)} AMC")
+    amc = sum(1 for a in live.amc_accounts if a.kind is ScopeKind.AMC)
+    click.echo(f"{len(live.manager_accounts)} manager accounts, {amc} AMC")
 
 
 def test_debug_output_of_a_command_holds_no_secret(tmp_path: Path) -> None:
@@ -54,7 +55,7 @@ def test_debug_output_of_a_command_holds_no_secret(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert result.stdout == "1 manager accounts, 1 AMC\n"
     assert "request GET https://advertising-api.amazon.com/managerAccounts" in result.stderr
-    assert "reading live state: 4/4 accounts" in result.stderr
+    assert "reading live state: 5/5 accounts" in result.stderr  # and the manager account's people
     for secret in (SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN, "Atzr%7Csandbox", "Atza|sandbox-"):
         assert secret not in result.output
     assert "Atza|" not in state.read_text()  # tokens never land in the state file

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from reconciler.manifest.edit import Editor, FileEdit, one_line, quoted
-from reconciler.model import AmcRole, Source
+from reconciler.model import Role, Source
 
 F = "m.yaml"
 
@@ -35,7 +35,7 @@ BLOCK = (
 @pytest.mark.parametrize("nl", ["\n", "\r\n", "\r"])
 def test_a_role_is_edited_at_its_scalar_and_every_line_keeps_its_break(nl: str) -> None:
     editor = _editor(BLOCK.replace("\n", nl))
-    editor.set_role(Source(F, 2, 5), AmcRole.ADMIN, "a is admin live")
+    editor.set_role(Source(F, 2, 5), Role.ADMIN, "a is admin live")
     assert _after(editor) == BLOCK.replace("role: viewer", "role: admin").replace("\n", nl)
 
 
@@ -75,7 +75,7 @@ def test_a_key_already_there_is_not_added_twice() -> None:
 def test_an_entry_of_a_flow_list_is_not_edited_line_by_line() -> None:
     editor = _editor("users: [{email: a@x.example, role: viewer}]\n")
     assert editor.entry_on_line(F, 1) is None
-    editor.set_role(Source(F, 1, 9), AmcRole.ADMIN, "a is admin live")
+    editor.set_role(Source(F, 1, 9), Role.ADMIN, "a is admin live")
     assert editor.skipped == [
         "m.yaml:1: a is admin live: its `role:` is not where it can be edited"
     ]
@@ -143,7 +143,7 @@ def test_entries_added_to_an_empty_list_replace_its_brackets() -> None:
 def test_two_edits_of_the_same_lines_are_never_both_made() -> None:
     editor = _editor(BLOCK)
     assert editor.remove(Source(F, 2, 5), "a gone")
-    editor.set_role(Source(F, 2, 5), AmcRole.ADMIN, "a is admin live")
+    editor.set_role(Source(F, 2, 5), Role.ADMIN, "a is admin live")
     assert editor.skipped == ["a is admin live: its lines are changed by another adoption"]
     assert _after(editor) == "users:\n  - email: b@x.example\n    role: admin\n"
 

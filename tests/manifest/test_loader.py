@@ -83,8 +83,8 @@ def test_problems_from_every_file_are_reported_together(tmp_path: Path) -> None:
     _write(tmp_path / "b.yaml", "version: 1\nmanagerAccounts: [{name: A}]\n")
     _write(tmp_path / "c.yaml", "version: 1\nmanagerAccounts: [{name: A}]\n")
     assert _messages([tmp_path]) == [
-        f"{tmp_path}/a.yaml:2:1: unknown key `x`; valid keys here: amcAccounts, groups, "
-        "managerAccounts, policy, version",
+        f"{tmp_path}/a.yaml:2:1: unknown key `x`; valid keys here: adAccounts, amcAccounts, "
+        "groups, managerAccounts, policy, version",
         f"{tmp_path}/c.yaml:2:19: duplicate manager account with name `A` "
         f"(also at {tmp_path}/b.yaml:2:19)",
     ]

@@ -91,6 +91,6 @@ def test_unquoted_decimal_id_becomes_its_text() -> None:
 
 def test_unknown_key_lists_valid_keys_when_nothing_is_close() -> None:
     assert _messages("version: 1\nzzz: 1\n") == [
-        "m.yaml:2:1: unknown key `zzz`; valid keys here: amcAccounts, groups, managerAccounts, "
-        "policy, version"
+        "m.yaml:2:1: unknown key `zzz`; valid keys here: adAccounts, amcAccounts, groups, "
+        "managerAccounts, policy, version"
     ]

@@ -9,7 +9,6 @@ import pytest
 from reconciler.errors import ManifestError
 from reconciler.manifest import load_manifests
 from reconciler.model import (
-    AmcRole,
     DesiredAmcAccount,
     DesiredLink,
     DesiredManagerAccount,
@@ -17,6 +16,7 @@ from reconciler.model import (
     IdType,
     ManagerAccountType,
     Region,
+    Role,
     Source,
 )
 
@@ -70,11 +70,11 @@ def test_the_demo_world(tmp_path: Path) -> None:
     ]
     (amc,) = desired.amc_accounts
     assert [(u.email, u.role, u.group, u.user_id) for u in amc.users] == [
-        ("alice@example.com", AmcRole.ADMIN, None, None),
-        ("erin@example.com", AmcRole.ADMIN, None, "amzn1.account.ERIN0001"),
-        ("bob@example.com", AmcRole.VIEWER, "analysts", None),
-        ("carol@example.com", AmcRole.VIEWER, "analysts", None),
-        ("frank@example.com", AmcRole.VIEWER, None, None),
+        ("alice@example.com", Role.ADMIN, None, None),
+        ("erin@example.com", Role.ADMIN, None, "amzn1.account.ERIN0001"),
+        ("bob@example.com", Role.VIEWER, "analysts", None),
+        ("carol@example.com", Role.VIEWER, "analysts", None),
+        ("frank@example.com", Role.VIEWER, None, None),
     ]
 
 
@@ -84,7 +84,7 @@ def test_user_pinned_by_id(tmp_path: Path) -> None:
         "version: 1\namcAccounts:\n  - id: E\n    prune: false\n"
         "    users: [{userId: amzn1.account.X, role: viewer}]\n",
     )
-    assert amc.users == (DesiredUser(role=AmcRole.VIEWER, user_id="amzn1.account.X"),)
+    assert amc.users == (DesiredUser(role=Role.VIEWER, user_id="amzn1.account.X"),)
 
 
 def test_fifty_links_per_region_is_fine(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from reconciler.model import AmcRole
+from reconciler.model import Role
 from reconciler.planning.identity import masked_matches, resolve_users
 from tests.factories import amc, invitation, live_amc, live_user, user
 
@@ -38,7 +38,7 @@ def test_masked_pattern(masked: str, email: str, expected: bool) -> None:
 def test_pin_then_invitation_then_masked_email() -> None:
     desired = amc(
         AMC,
-        user("alice@example.com", AmcRole.ADMIN, user_id="amzn1.account.ALICE"),
+        user("alice@example.com", Role.ADMIN, user_id="amzn1.account.ALICE"),
         user("bob@example.com"),
         user("erin@example.com"),
         user("carol@example.com"),
@@ -46,7 +46,7 @@ def test_pin_then_invitation_then_masked_email() -> None:
     live = live_amc(
         AMC,
         [
-            live_user("amzn1.account.ALICE", "alice@example.com", AmcRole.ADMIN),
+            live_user("amzn1.account.ALICE", "alice@example.com", Role.ADMIN),
             live_user("amzn1.account.ERIN", "erin@example.com"),
             live_user("amzn1.account.DAVE", "dave@example.com"),
         ],
@@ -210,12 +210,12 @@ def test_a_user_who_fits_an_invited_entry_is_held_not_unlisted() -> None:
 
 def test_duplicate_invitations_keep_the_right_role_and_list_the_rest() -> None:
     r = resolve_users(
-        amc(AMC, user("bob@example.com", AmcRole.ADMIN)),
+        amc(AMC, user("bob@example.com", Role.ADMIN)),
         live_amc(
             AMC,
             invitations=[
-                invitation("inv-1", "bob@example.com", AmcRole.VIEWER, expires_in_days=13),
-                invitation("inv-2", "bob@example.com", AmcRole.ADMIN, expires_in_days=2),
+                invitation("inv-1", "bob@example.com", Role.VIEWER, expires_in_days=13),
+                invitation("inv-2", "bob@example.com", Role.ADMIN, expires_in_days=2),
                 invitation("inv-3", "other@example.com", state="REVOKED"),  # not pending
             ],
         ),

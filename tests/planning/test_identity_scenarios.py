@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from reconciler.api import AdsClient, ApiConfig
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, GuardError, PlanError
 from reconciler.live.read import read_live
-from reconciler.model import AmcRole, Desired
+from reconciler.model import Desired, Role
 from reconciler.plan import ActionKind, Policy
 from reconciler.planning.planner import allowed_plan, make_plan
 from reconciler.sandbox import SandboxTransport, World
@@ -229,7 +229,7 @@ def worlds(draw: st.DrawFn) -> tuple[list[dict[str, str]], Desired]:
         if (r := draw(st.sampled_from(["ADMIN", "VIEWER", None]))) is not None
     ]
     entries = [
-        user(f"{n}@corp.example", AmcRole(r))
+        user(f"{n}@corp.example", Role(r))
         for n in _NAMES
         if (r := draw(st.sampled_from(["admin", "viewer", None]))) is not None
     ]
@@ -288,7 +288,7 @@ SHAPES = [
 def test_mask_emails_masks_every_shape_of_address(fmt: str, tmp_path: Path) -> None:
     from reconciler.render import render_markdown, render_text
 
-    want = desired(amcs=[amc(AMC, *(user(a, AmcRole.ADMIN) for a in SHAPES), min_admins=0)])
+    want = desired(amcs=[amc(AMC, *(user(a, Role.ADMIN) for a in SHAPES), min_admins=0)])
     world = World.from_seed({"amc_accounts": [{"id": AMC, "users": []}]})
     with AdsClient(ApiConfig.sandbox(), transport=SandboxTransport(world)) as client:
         live = read_live(want, client.reader(), now=world.now())
@@ -315,7 +315,7 @@ def test_an_unreachable_token_endpoint_is_named_as_such(
     from reconciler.live.session import open_client
     from reconciler.sandbox import SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN
 
-    want = desired(amcs=[amc(AMC, user("boss@corp.example", AmcRole.ADMIN))])
+    want = desired(amcs=[amc(AMC, user("boss@corp.example", Role.ADMIN))])
     env = {
         "AMAZON_ADS_CLIENT_ID": "amzn1.application-oa2-client.sandbox",
         "AMAZON_ADS_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,

@@ -11,17 +11,18 @@ from hypothesis import strategies as st
 from reconciler.actions import describe
 from reconciler.errors import GuardError, PlanError
 from reconciler.model import (
-    AmcRole,
     Desired,
     DesiredAmcAccount,
     DesiredPolicy,
     DesiredUser,
+    Grant,
     LinkRole,
     Live,
     LiveInvitation,
     LiveUser,
     ManagerAccountType,
     Region,
+    Role,
     Source,
 )
 from reconciler.plan import AccountLimits, Action, ActionKind, ManagerRef, Plan, Policy, Protected
@@ -253,7 +254,7 @@ def test_pin_settles_two_accounts_with_one_name() -> None:
 def test_unreachable_amc_account_is_a_plan_error() -> None:
     with pytest.raises(PlanError, match="ENTITY9AMC is not among the AMC accounts"):
         make_plan(
-            desired(amcs=[amc(AMC, user("a@x.com", AmcRole.ADMIN))]),
+            desired(amcs=[amc(AMC, user("a@x.com", Role.ADMIN))]),
             live(amcs=[live_amc(AMC, reachable=False)]),
             POLICY,
         )
@@ -263,17 +264,17 @@ def test_unreachable_amc_account_is_a_plan_error() -> None:
 
 
 def admin_live(*users_: LiveUser, invitations: tuple[LiveInvitation, ...] = ()) -> Live:
-    boss = live_user("amzn1.account.BOSS", "boss@corp.com", AmcRole.ADMIN)
+    boss = live_user("amzn1.account.BOSS", "boss@corp.com", Role.ADMIN)
     return live(amcs=[live_amc(AMC, [boss, *users_], invitations)])
 
 
-BOSS = user("boss@corp.com", AmcRole.ADMIN, user_id="amzn1.account.BOSS", line=5)
+BOSS = user("boss@corp.com", Role.ADMIN, user_id="amzn1.account.BOSS", line=5)
 
 
 def test_wrong_role_invitation_is_revoked_then_reissued_in_phase_one() -> None:
     plan = make_plan(
-        desired(amcs=[amc(AMC, BOSS, user("bob@example.com", AmcRole.ADMIN, line=7), line=2)]),
-        admin_live(invitations=(invitation("inv-bob", "bob@example.com", AmcRole.VIEWER),)),
+        desired(amcs=[amc(AMC, BOSS, user("bob@example.com", Role.ADMIN, line=7), line=2)]),
+        admin_live(invitations=(invitation("inv-bob", "bob@example.com", Role.VIEWER),)),
         POLICY,
     )
     assert rows(plan) == [
@@ -321,8 +322,8 @@ def test_promotion_is_a_grant_and_demotion_a_removal_phase() -> None:
             amcs=[
                 amc(
                     AMC,
-                    user("boss@corp.com", AmcRole.VIEWER, user_id="amzn1.account.BOSS"),
-                    user("erin@example.com", AmcRole.ADMIN, user_id="amzn1.account.ERIN"),
+                    user("boss@corp.com", Role.VIEWER, user_id="amzn1.account.BOSS"),
+                    user("erin@example.com", Role.ADMIN, user_id="amzn1.account.ERIN"),
                 )
             ]
         ),
@@ -367,7 +368,7 @@ def test_without_prune_unlisted_are_kept() -> None:
 
 def test_unmanaged_roles_are_reported_never_touched() -> None:
     plan = make_plan(
-        desired(amcs=[amc(AMC, BOSS, user("erin@example.com", AmcRole.ADMIN, line=8))]),
+        desired(amcs=[amc(AMC, BOSS, user("erin@example.com", Role.ADMIN, line=8))]),
         admin_live(
             live_user("amzn1.account.ERIN", "erin@example.com", "EDITOR"),
             live_user("amzn1.account.ED", "ed@other.com", "EDITOR"),
@@ -428,7 +429,7 @@ def test_duplicate_people_in_one_amc_account_is_a_plan_error() -> None:
 
 
 def test_unresolved_needing_a_change_is_guarded_and_lifted_without_touching_anyone() -> None:
-    d = desired(amcs=[amc(AMC, BOSS, user("alice@example.com", AmcRole.ADMIN, line=6), line=2)])
+    d = desired(amcs=[amc(AMC, BOSS, user("alice@example.com", Role.ADMIN, line=6), line=2)])
     lv = admin_live(
         live_user("amzn1.account.A1", "alice@example.com"),
         live_user("amzn1.account.A2", "anna@example.com"),
@@ -475,9 +476,7 @@ def test_unresolved_missing_person_is_not_invited() -> None:
 def test_pinning_resolves_it() -> None:
     plan = make_plan(
         desired(
-            amcs=[
-                amc(AMC, BOSS, user("alice@example.com", AmcRole.ADMIN, user_id="amzn1.account.A1"))
-            ]
+            amcs=[amc(AMC, BOSS, user("alice@example.com", Role.ADMIN, user_id="amzn1.account.A1"))]
         ),
         admin_live(
             live_user("amzn1.account.A1", "alice@example.com"),
@@ -598,10 +597,10 @@ def protected(*who: str) -> Policy:
 
 def test_protected_users_are_never_revoked_or_demoted() -> None:
     lv = admin_live(
-        live_user("amzn1.account.GLASS", "break-glass@corp.com", AmcRole.ADMIN, masked=False),
-        live_user("amzn1.account.BOT", "b***@corp.com", AmcRole.ADMIN, masked=False),
+        live_user("amzn1.account.GLASS", "break-glass@corp.com", Role.ADMIN, masked=False),
+        live_user("amzn1.account.BOT", "b***@corp.com", Role.ADMIN, masked=False),
         live_user("amzn1.account.P1", "p1@corp.com", masked=False),
-        invitations=(invitation("inv-1", "ops@corp.com", AmcRole.ADMIN),),
+        invitations=(invitation("inv-1", "ops@corp.com", Role.ADMIN),),
     )
     d = desired(amcs=[amc(AMC, BOSS, user("b@corp.com", user_id="amzn1.account.BOT"))])
     plan = make_plan(d, lv, protected("break-glass@corp.com", "amzn1.account.BOT", "ops@corp.com"))
@@ -674,14 +673,14 @@ def test_no_create_on_an_incomplete_read() -> None:
 
 def test_min_admins_guard() -> None:
     two = [
-        live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN),
-        live_user("amzn1.account.B", "b@x.com", AmcRole.ADMIN),
+        live_user("amzn1.account.A", "a@x.com", Role.ADMIN),
+        live_user("amzn1.account.B", "b@x.com", Role.ADMIN),
     ]
     d = desired(
         amcs=[
             amc(
                 AMC,
-                user("a@x.com", AmcRole.ADMIN, user_id="amzn1.account.A"),
+                user("a@x.com", Role.ADMIN, user_id="amzn1.account.A"),
                 user("b@x.com", user_id="amzn1.account.B"),
                 min_admins=2,
                 line=2,
@@ -698,15 +697,13 @@ def test_min_admins_guard() -> None:
     plan = make_plan(
         d, live(amcs=[live_amc(AMC, two)]), dataclasses.replace(POLICY, allow_fewer_admins=True)
     )
-    assert [(a.old_role, a.role) for a in plan.actions] == [(AmcRole.ADMIN, AmcRole.VIEWER)]
+    assert [(a.old_role, a.role) for a in plan.actions] == [(Role.ADMIN, Role.VIEWER)]
 
 
 def test_no_flag_allows_zero_admins() -> None:
-    lv = live(amcs=[live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN)])])
+    lv = live(amcs=[live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", Role.ADMIN)])])
     d = desired(
-        amcs=[
-            amc(AMC, user("a@x.com", user_id="amzn1.account.A"), user("new@x.com", AmcRole.ADMIN))
-        ]
+        amcs=[amc(AMC, user("a@x.com", user_id="amzn1.account.A"), user("new@x.com", Role.ADMIN))]
     )
     everything = Policy(
         now=NOW,
@@ -723,18 +720,16 @@ def test_no_flag_allows_zero_admins() -> None:
 
 
 def test_min_admins_zero_still_refuses_to_remove_the_last_admin() -> None:
-    lv = live(amcs=[live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN)])])
+    lv = live(amcs=[live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", Role.ADMIN)])])
     d = desired(amcs=[amc(AMC, user("a@x.com", user_id="amzn1.account.A"), min_admins=0)])
     plan = allowed_plan(d, lv, dataclasses.replace(POLICY, allow_fewer_admins=True))
     assert plan.actions == () and len(plan.kept) == 1 and not plan.in_sync
 
 
 def test_already_below_min_admins_is_a_warning() -> None:
-    lv = live(amcs=[live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN)])])
+    lv = live(amcs=[live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", Role.ADMIN)])])
     d = desired(
-        amcs=[
-            amc(AMC, user("a@x.com", AmcRole.ADMIN), user("n@y.com", AmcRole.ADMIN), min_admins=2)
-        ]
+        amcs=[amc(AMC, user("a@x.com", Role.ADMIN), user("n@y.com", Role.ADMIN), min_admins=2)]
     )
     plan = make_plan(d, lv, POLICY)
     assert [a.kind for a in plan.actions] == [ActionKind.INVITE]
@@ -748,14 +743,14 @@ def test_every_violation_is_reported_at_once() -> None:
             live_amc(
                 AMC,
                 [
-                    live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN),
-                    live_user("amzn1.account.B", "b@x.com", AmcRole.ADMIN),
+                    live_user("amzn1.account.A", "a@x.com", Role.ADMIN),
+                    live_user("amzn1.account.B", "b@x.com", Role.ADMIN),
                 ],
             )
         ],
         incomplete={f"amc:{AMC}": "users read failed"},
     )
-    d = desired([manager("M")], [amc(AMC, user("a@x.com", AmcRole.ADMIN), min_admins=2)])
+    d = desired([manager("M")], [amc(AMC, user("a@x.com", Role.ADMIN), min_admins=2)])
     with pytest.raises(GuardError) as caught:
         allowed_plan(d, lv, POLICY)
     assert [r.guard for r in make_plan(d, lv, POLICY).refusals] == [
@@ -784,7 +779,7 @@ PEOPLE = (
     "dave@other.com",
 )
 LINKS = ("E1", "E2", "E3", "E4")
-ROLES = st.sampled_from([AmcRole.ADMIN, AmcRole.VIEWER])
+ROLES = st.sampled_from([Role.ADMIN, Role.VIEWER])
 
 
 def _uid(email: str) -> str:
@@ -844,7 +839,7 @@ def simulate(lv: Live, plan: Plan) -> Live:
                 links.append(live_link(p["id"], a.region or Region.NA))
             managers[mid] = dataclasses.replace(m, links=tuple(links))
         elif a.kind is ActionKind.INVITE:
-            role = AmcRole(p["permissionSet"]["role"]["name"])
+            role = Role(p["permissionSet"]["role"]["name"])
             email = p["user"]["emailAddress"]
             invitations[f"new-{n}"] = invitation(f"new-{n}", email, role, expires_in_days=14)
         elif a.kind is ActionKind.REVOKE_INVITATION:
@@ -853,8 +848,9 @@ def simulate(lv: Live, plan: Plan) -> Live:
             old = invitations[p["invitationId"]]
             invitations[old.invitation_id] = dataclasses.replace(old, expires_at=NOW + 14 * DAY)
         elif a.kind is ActionKind.SET_ROLE:
-            role = AmcRole.from_api(p["permissionSet"]["role"])
-            users[p["userId"]] = dataclasses.replace(users[p["userId"]], role=role)
+            role = Role.from_api(p["permissionSet"]["role"])
+            grant = Grant(role) if role is not None else None
+            users[p["userId"]] = dataclasses.replace(users[p["userId"]], role=role, grant=grant)
         elif a.kind is ActionKind.REVOKE_USER:
             del users[p["userId"]]
     amc_after = live_amc(AMC, list(users.values()), list(invitations.values()))
@@ -891,14 +887,14 @@ def test_plan_apply_plan_converges(world: tuple[Desired, Live]) -> None:
 
 
 def test_a_protected_invitation_is_not_reissued_with_a_lesser_role() -> None:
-    lv = admin_live(invitations=(invitation("inv-ops", "ops@corp.com", AmcRole.ADMIN),))
-    d = desired(amcs=[amc(AMC, BOSS, user("ops@corp.com", AmcRole.VIEWER))])
+    lv = admin_live(invitations=(invitation("inv-ops", "ops@corp.com", Role.ADMIN),))
+    d = desired(amcs=[amc(AMC, BOSS, user("ops@corp.com", Role.VIEWER))])
     plan = make_plan(d, lv, protected("ops@corp.com"))
     assert plan.actions == ()
     assert "kept: revoking the invitation of ops@corp.com (inv-ops)" in plan.kept[0].message
     # A promotion takes nothing away: it goes ahead.
-    lv = admin_live(invitations=(invitation("inv-ops", "ops@corp.com", AmcRole.VIEWER),))
-    d = desired(amcs=[amc(AMC, BOSS, user("ops@corp.com", AmcRole.ADMIN))])
+    lv = admin_live(invitations=(invitation("inv-ops", "ops@corp.com", Role.VIEWER),))
+    d = desired(amcs=[amc(AMC, BOSS, user("ops@corp.com", Role.ADMIN))])
     assert [a.kind for a in make_plan(d, lv, protected("ops@corp.com")).actions] == [
         ActionKind.REVOKE_INVITATION,
         ActionKind.INVITE,
@@ -932,7 +928,7 @@ def test_a_pins_address_must_fit_what_amazon_shows_for_that_user() -> None:
     """eve pinned under bob's address, bob being in the admin group: the label never
     decides who someone is. The plan is refused naming both addresses and the entry."""
     lv = admin_live(live_user("amzn1.account.EVE", "eve@evil.example"))
-    bob = user("bob@agency.example", AmcRole.ADMIN, user_id="amzn1.account.EVE", line=9)
+    bob = user("bob@agency.example", Role.ADMIN, user_id="amzn1.account.EVE", line=9)
     d = ruled(amc(AMC, BOSS, bob), admins=(user("bob@agency.example"),))
     with pytest.raises(PlanError) as caught:
         make_plan(d, lv, POLICY)
@@ -961,7 +957,7 @@ def test_admin_groups_judge_the_pinned_person_not_the_label() -> None:
     """The group member bob is pinned to BOB; an entry pinning someone else under bob's
     address (the masked address fits) is not a member of the admin group."""
     lv = admin_live(live_user("amzn1.account.BART", "bart@agency.example"))
-    entry = user("bob@agency.example", AmcRole.ADMIN, user_id="amzn1.account.BART", line=9)
+    entry = user("bob@agency.example", Role.ADMIN, user_id="amzn1.account.BART", line=9)
     member = user("bob@agency.example", user_id="amzn1.account.BOB")
     with pytest.raises(PlanError) as caught:
         make_plan(ruled(amc(AMC, BOSS, entry), admins=(member,)), lv, POLICY)
@@ -977,10 +973,10 @@ def test_a_protected_address_covers_only_the_user_proven_to_be_it() -> None:
     """The README's example: the bot is protected by address and pinned. rogue, whose
     masked address fits the bot's, is not the bot: revoked under prune: true."""
     lv = admin_live(
-        live_user("amzn1.account.BOT", "reconciler-bot@agency.example", AmcRole.ADMIN),
-        live_user("amzn1.account.ROGUE", "rogue@agency.example", AmcRole.ADMIN),
+        live_user("amzn1.account.BOT", "reconciler-bot@agency.example", Role.ADMIN),
+        live_user("amzn1.account.ROGUE", "rogue@agency.example", Role.ADMIN),
     )
-    bot = user("reconciler-bot@agency.example", AmcRole.ADMIN, user_id="amzn1.account.BOT")
+    bot = user("reconciler-bot@agency.example", Role.ADMIN, user_id="amzn1.account.BOT")
     plan = make_plan(
         desired(amcs=[amc(AMC, BOSS, bot)]), lv, protected("reconciler-bot@agency.example")
     )
@@ -989,7 +985,7 @@ def test_a_protected_address_covers_only_the_user_proven_to_be_it() -> None:
 
 
 def test_what_protection_keeps_is_drift_never_in_sync() -> None:
-    lv = admin_live(live_user("amzn1.account.GLASS", "glass@corp.com", AmcRole.ADMIN))
+    lv = admin_live(live_user("amzn1.account.GLASS", "glass@corp.com", Role.ADMIN))
     plan = make_plan(desired(amcs=[amc(AMC, BOSS)]), lv, protected("amzn1.account.GLASS"))
     assert rows(plan) == []
     assert [n.message for n in plan.kept] == [
@@ -1027,18 +1023,18 @@ def test_an_expired_last_admin_holds_that_account_alone() -> None:
     other = "ENTITY9OTHER"
     lv = live(
         amcs=[
-            live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", AmcRole.ADMIN)]),
+            live_amc(AMC, [live_user("amzn1.account.A", "a@x.com", Role.ADMIN)]),
             live_amc(
                 other,
                 [
-                    live_user("amzn1.account.BOSS", "boss@corp.com", AmcRole.ADMIN),
+                    live_user("amzn1.account.BOSS", "boss@corp.com", Role.ADMIN),
                     live_user("amzn1.account.OLD", "old@corp.com"),
                 ],
             ),
         ]
     )
     a = dataclasses.replace(
-        user("a@x.com", AmcRole.ADMIN, user_id="amzn1.account.A"), expires=NOW - DAY
+        user("a@x.com", Role.ADMIN, user_id="amzn1.account.A"), expires=NOW - DAY
     )
     d = desired(amcs=[amc(AMC, a, min_admins=0), amc(other, BOSS)])
     plan = make_plan(d, lv, POLICY)
@@ -1060,7 +1056,7 @@ def test_a_look_alike_domain_amazon_shows_is_not_an_allowed_one() -> None:
     """`\u212acorp.example` starts with the Kelvin sign, which Unicode NFC makes a `K`:
     judged in canonical form it would pass for the allowed kcorp.example; judged as Amazon
     shows it, it is no allowed domain."""
-    mal = LiveUser("amzn1.account.MAL", "m***@\u212acorp.example", AmcRole.VIEWER, ("VIEWER",))
+    mal = LiveUser("amzn1.account.MAL", "m***@\u212acorp.example", Role.VIEWER, ("VIEWER",))
     d = ruled(amc(AMC, BOSS, user(None, user_id="amzn1.account.MAL", line=9)))
     d = dataclasses.replace(
         d, policy=dataclasses.replace(d.policy, allowed_email_domains=("corp.com", "kcorp.example"))

@@ -13,7 +13,7 @@ from unittest import mock
 import jsonschema
 import pytest
 
-from reconciler.model import AmcRole, DesiredUser, LinkRole, Region
+from reconciler.model import DesiredUser, LinkRole, Region, Role
 from reconciler.plan import Plan, Policy, Protected
 from reconciler.planfile.codec import plan_schema
 from reconciler.planfile.digest import plan_digest
@@ -46,14 +46,14 @@ def empty_plan() -> Plan:
     """A world already in sync, with an invitation still waiting."""
     d = desired(
         [manager("Acme", link("E1"), id="amzn1.ads1.ma1.A")],
-        [amc("ENTITY9AMC", user("boss@corp.com", AmcRole.ADMIN), user("new@corp.com"))],
+        [amc("ENTITY9AMC", user("boss@corp.com", Role.ADMIN), user("new@corp.com"))],
     )
     lv = live(
         [live_manager("amzn1.ads1.ma1.A", "Acme", live_link("E1"))],
         [
             live_amc(
                 "ENTITY9AMC",
-                [live_user("amzn1.account.BOSS", "boss@corp.com", AmcRole.ADMIN)],
+                [live_user("amzn1.account.BOSS", "boss@corp.com", Role.ADMIN)],
                 [invitation("inv-new", "new@corp.com")],
             )
         ],
@@ -76,15 +76,15 @@ def busy_plan() -> Plan:
         [
             amc(
                 "ENTITY9AMC",
-                user("boss@corp.com", AmcRole.ADMIN, line=12),
-                user("bob@example.com", AmcRole.ADMIN, line=13),
+                user("boss@corp.com", Role.ADMIN, line=12),
+                user("bob@example.com", Role.ADMIN, line=13),
                 user("carl@example.com", line=14),
                 user("alice@example.com", line=15),
-                user("anna@example.com", AmcRole.ADMIN, line=16),
-                user("erin@example.com", AmcRole.ADMIN, line=17),
+                user("anna@example.com", Role.ADMIN, line=16),
+                user("erin@example.com", Role.ADMIN, line=17),
                 line=10,
             ),
-            amc("ENTITY8AMC", user("zed@corp.com", AmcRole.ADMIN, line=22), line=20),
+            amc("ENTITY8AMC", user("zed@corp.com", Role.ADMIN, line=22), line=20),
         ],
     )
     lv = live(
@@ -96,14 +96,14 @@ def busy_plan() -> Plan:
             live_amc(
                 "ENTITY9AMC",
                 [
-                    live_user("amzn1.account.BOSS", "boss@corp.com", AmcRole.ADMIN),
+                    live_user("amzn1.account.BOSS", "boss@corp.com", Role.ADMIN),
                     live_user("amzn1.account.A1", "alice@example.com"),
                     live_user("amzn1.account.A2", "anna@example.com"),
                     live_user("amzn1.account.ERIN", "erin@example.com"),
                     live_user("amzn1.account.ED", "ed@other.com", "EDITOR"),
                 ],
                 [
-                    invitation("inv-bob", "bob@example.com", AmcRole.VIEWER),
+                    invitation("inv-bob", "bob@example.com", Role.VIEWER),
                     invitation("inv-carl", "carl@example.com", expires_in_days=-2),
                 ],
                 name="Busy AMC",
@@ -111,7 +111,7 @@ def busy_plan() -> Plan:
             live_amc(
                 "ENTITY8AMC",
                 [
-                    live_user("amzn1.account.ZED", "zed@corp.com", AmcRole.ADMIN),
+                    live_user("amzn1.account.ZED", "zed@corp.com", Role.ADMIN),
                     live_user("amzn1.account.YAN", "yan@corp.com"),
                 ],
                 [invitation("inv-x", "x@corp.com")],
@@ -134,7 +134,7 @@ def refused_plan() -> Plan:
         amcs=[
             amc(
                 "ENTITY7TEAM",
-                user("alice@corp.com", AmcRole.ADMIN, line=4),
+                user("alice@corp.com", Role.ADMIN, line=4),
                 user("bob@corp.com", line=5),
                 line=2,
                 file="teams/team.yaml",
@@ -149,7 +149,7 @@ def refused_plan() -> Plan:
                     live_user(
                         f"amzn1.account.{n.upper()}",
                         f"{n}@corp.com",
-                        AmcRole.ADMIN if n == "alice" else AmcRole.VIEWER,
+                        Role.ADMIN if n == "alice" else Role.VIEWER,
                     )
                     for n in team
                 ],
@@ -177,7 +177,7 @@ def expiry_plan() -> Plan:
             u, expires=at, expiry_reason=reason or None, expires_source=u.source
         )
 
-    boss = user("boss@corp.com", AmcRole.ADMIN, user_id="amzn1.account.BOSS", line=30)
+    boss = user("boss@corp.com", Role.ADMIN, user_id="amzn1.account.BOSS", line=30)
     tom = user("tom@corp.com", user_id="amzn1.account.TOM", line=31)
     d = desired(
         [],
@@ -190,7 +190,7 @@ def expiry_plan() -> Plan:
                 ends(user("andy@corp.com", line=33), NOW - day),
                 ends(user("fay@corp.com", user_id="amzn1.account.FAY", line=34), NOW + 5 * day),
                 ends(user("old@corp.com", line=35), NOW - 9 * day),
-                user("val@corp.com", AmcRole.ADMIN, user_id="amzn1.account.VAL", line=36),
+                user("val@corp.com", Role.ADMIN, user_id="amzn1.account.VAL", line=36),
                 line=29,
             )
         ],
@@ -201,7 +201,7 @@ def expiry_plan() -> Plan:
             live_amc(
                 "ENTITY7AMC",
                 [
-                    live_user("amzn1.account.BOSS", "boss@corp.com", AmcRole.ADMIN),
+                    live_user("amzn1.account.BOSS", "boss@corp.com", Role.ADMIN),
                     live_user("amzn1.account.TOM", "tom@corp.com"),
                     live_user("amzn1.account.ANDY", "andy@corp.com"),
                     live_user("amzn1.account.FAY", "fay@corp.com"),
@@ -225,8 +225,8 @@ def baseline_plan() -> Plan:
     def ends(u: DesiredUser, at: float) -> DesiredUser:
         return dataclasses.replace(u, expires=at, expires_source=u.source)
 
-    boss = user("boss@corp.com", AmcRole.ADMIN, user_id="amzn1.account.BOSS", line=30)
-    val = user("val@corp.com", AmcRole.ADMIN, user_id="amzn1.account.VAL", line=31)
+    boss = user("boss@corp.com", Role.ADMIN, user_id="amzn1.account.BOSS", line=30)
+    val = user("val@corp.com", Role.ADMIN, user_id="amzn1.account.VAL", line=31)
     tom = ends(user("tom@corp.com", user_id="amzn1.account.TOM", line=32), NOW - 86_400)
     lee = user("lee@corp.com", user_id="amzn1.account.LEE", line=33)
     now = desired(
@@ -249,10 +249,10 @@ def baseline_plan() -> Plan:
             live_amc(
                 "ENTITY8AMC",
                 [
-                    live_user("amzn1.account.BOSS", "boss@corp.com", AmcRole.ADMIN),
+                    live_user("amzn1.account.BOSS", "boss@corp.com", Role.ADMIN),
                     live_user("amzn1.account.VAL", "val@corp.com"),
                     live_user("amzn1.account.TOM", "tom@corp.com"),
-                    live_user("amzn1.account.LEE", "lee@corp.com", AmcRole.ADMIN),
+                    live_user("amzn1.account.LEE", "lee@corp.com", Role.ADMIN),
                 ],
                 name="Baseline AMC",
             )
@@ -340,7 +340,7 @@ def test_json(name: str) -> None:
     check_golden(f"{name}.json", text)
     data = json.loads(text)
     jsonschema.validate(data, plan_schema())
-    assert data["formatVersion"] == 2
+    assert data["formatVersion"] == 3
     assert all(action["reason"] for action in data["actions"])
 
 

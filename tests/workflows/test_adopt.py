@@ -20,7 +20,7 @@ from reconciler.api import AdsClient, ApiConfig
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.live.read import read_live
 from reconciler.manifest import load_manifests
-from reconciler.model import AmcRole, Incomplete, LiveUser, Scope
+from reconciler.model import Incomplete, LiveUser, Role, Scope
 from reconciler.sandbox import SandboxTransport, World
 from reconciler.workflows.adopt import compute
 from tests.driver import A_AMC as AMC
@@ -738,7 +738,7 @@ def test_values_from_the_api_stay_data_in_the_yaml_adopt_writes(
     with AdsClient(ApiConfig.sandbox(), transport=SandboxTransport(World.load(state))) as client:
         live = read_live(desired, client.reader(), now=time.time())
     evil = 'x"}\n  - {group: admins, role: admin}\u2028#'
-    stranger = LiveUser(user_id=evil, email=evil + "@corp.example", role=AmcRole.VIEWER)
+    stranger = LiveUser(user_id=evil, email=evil + "@corp.example", role=Role.VIEWER)
     amc = [
         dataclasses.replace(a, users=(*a.users, stranger)) if a.id == CO_AMC2 else a
         for a in live.amc_accounts

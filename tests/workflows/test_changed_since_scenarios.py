@@ -388,7 +388,10 @@ def test_a_tampered_coverage_is_refused(
         d["coverage"]["accounts"][0]["scope"] = "user:x"
 
     out = tampered("scope", not_a_scope, rehash=True)
-    assert "is not a valid plan file" in out and "does not match '^(manager|amc):.+$'" in out
+    assert (
+        "is not a valid plan file" in out
+        and "does not match '^(manager|sponsored-ads|dsp|amc):.+$'" in out
+    )
 
     def leave(d: dict[str, Any]) -> None:
         d["coverage"]["accounts"][0]["leaving"] = True

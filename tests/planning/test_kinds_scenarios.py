@@ -1,0 +1,429 @@
+"""People on every kind of account (manager, sponsored-ads, DSP, AMC), through the CLI
+against the sandbox: the same path for every kind, whose differences are `KINDS`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.sandbox import World
+from tests.driver import run, setup
+
+MA = "amzn1.ads1.ma1.acme0000000000000000000001"
+SA = "amzn1.ads-account.g.acmeus0000000000000000001"
+DSP = "ENTITY1DSPACME01"
+AMC = "ENTITY1AMCACME01"
+SCOPES = {"manager": MA, "sponsored-ads": SA, "dsp": DSP, "amc": AMC}
+OWNER = "amzn1.account.OWNER"
+ANA = "amzn1.account.ANA"
+OWNER_SEED = {"email": "owner@acme.example", "user_id": OWNER, "role": "ADMIN"}
+
+
+def world(
+    extra: dict[str, list[dict[str, Any]]] | None = None,
+    invitations: dict[str, list[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """The owner is admin of an account of each kind; `extra` adds people per kind."""
+    extra, invitations = extra or {}, invitations or {}
+
+    def people(kind: str) -> dict[str, Any]:
+        return {
+            "users": [OWNER_SEED, *extra.get(kind, [])],
+            "invitations": invitations.get(kind, []),
+        }
+
+    return {
+        "accounts": [{"id": "ENTITYLINKED0001", "name": "Shop"}],
+        "manager_accounts": [{"id": MA, "name": "Acme Agency", **people("manager")}],
+        "ad_accounts": [
+            {"id": SA, "type": "sponsored-ads", **people("sponsored-ads")},
+            {"id": DSP, "type": "dsp", **people("dsp")},
+        ],
+        "amc_accounts": [{"id": AMC, **people("amc")}],
+    }
+
+
+def manifest(users: dict[str, list[str]], *, prune: bool = True) -> str:
+    """The owner pinned as admin of each account, and `users` (YAML flow entries) per kind."""
+    owner = f'{{email: owner@acme.example, userId: "{OWNER}", role: admin}}'
+
+    def listed(kind: str) -> str:
+        return "".join(f"      - {u}\n" for u in [owner, *users.get(kind, [])])
+
+    flag = "" if prune else "    prune: false\n"
+    return (
+        "version: 1\n"
+        "managerAccounts:\n"
+        f"  - name: Acme Agency\n    id: {MA}\n{flag}    users:\n{listed('manager')}"
+        "adAccounts:\n"
+        f"  - id: {SA}\n    type: sponsored-ads\n{flag}    users:\n{listed('sponsored-ads')}"
+        f"  - id: {DSP}\n    type: dsp\n{flag}    users:\n{listed('dsp')}"
+        "amcAccounts:\n"
+        f"  - id: {AMC}\n{flag}    users:\n{listed('amc')}"
+    )
+
+
+def cli(capsys: pytest.CaptureFixture[str], state: str, *argv: str) -> tuple[int, str]:
+    return run(capsys, *argv[:1], "--sandbox-state", state, *argv[1:])
+
+
+def people(state: str, kind: str) -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """userId -> (role, permissions, countries) of the live users on the account of `kind`."""
+    account = World.load(Path(state)).account(SCOPES[kind], _kind(kind))
+    out = {}
+    for user in account.users:
+        (grant, *more) = user.grants
+        assert not more, user
+        out[user.user_id] = (grant.role, grant.permissions, grant.countries)
+    return out
+
+
+def _kind(kind: str) -> Any:
+    from reconciler.model import ScopeKind
+
+    return ScopeKind(kind)
+
+
+def converge(capsys: pytest.CaptureFixture[str], state: str, folder: Path) -> str:
+    code, out = cli(capsys, state, "apply", "--auto-approve", str(folder))
+    assert code == 0, out
+    code, again = cli(capsys, state, "plan", "--detailed-exitcode", str(folder))
+    assert code == 0 and "No changes." in again, again
+    return out
+
+
+@pytest.mark.parametrize("kind", ["manager", "sponsored-ads", "dsp", "amc"])
+def test_invite_accept_promote_demote_remove_on_every_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    state, folder = setup(tmp_path, capsys, world(), {"m.yaml": manifest({})})
+    assert cli(capsys, state, "plan", "--detailed-exitcode", str(folder))[0] == 0
+    ana = f'{{email: ana@acme.example, userId: "{ANA}", role: viewer}}'
+    (folder / "m.yaml").write_text(manifest({kind: [ana.replace(f', userId: "{ANA}"', "")]}))
+    out = converge(capsys, state, folder)
+    assert f"{kind}:{SCOPES[kind]}: invite ana@acme.example as viewer" in out
+    assert run(capsys, "sandbox", "accept", "--sandbox-state", state, f"{kind}:{SCOPES[kind]}",
+               "ana@acme.example")[0] == 0  # fmt: skip
+    (uid,) = set(people(state, kind)) - {OWNER}
+    ana = ana.replace(ANA, uid)
+    for role in ("admin", "viewer"):  # a promotion, then a demotion
+        (folder / "m.yaml").write_text(manifest({kind: [ana.replace("viewer", role)]}))
+        out = converge(capsys, state, folder)
+        old = "viewer" if role == "admin" else "admin"
+        assert f"set role of ana@acme.example ({uid}): {old} -> {role}" in out
+        assert people(state, kind)[uid][0] == role.upper()
+    (folder / "m.yaml").write_text(manifest({}))
+    out = converge(capsys, state, folder)
+    assert f"revoke user a***@acme.example ({uid}, viewer)" in out
+    assert set(people(state, kind)) == {OWNER}
+
+
+@pytest.mark.parametrize("kind", ["sponsored-ads", "dsp"])
+def test_a_custom_set_to_a_role_and_back_and_countries_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    names = ["campaign_edit", "reports_view"] if kind == "sponsored-ads" else ["reports_edit"]
+    where = ", countries: [US, CA]" if kind == "sponsored-ads" else ""
+    custom = f'{{userId: "{ANA}", permissions: [{", ".join(names)}]{where}}}'
+    seeded = {"email": "ana@acme.example", "user_id": ANA, "role": "VIEWER"}
+    state, folder = setup(
+        tmp_path, capsys, world({kind: [seeded]}), {"m.yaml": manifest({kind: [custom]})}
+    )
+    shown = f"custom [{', '.join(names)}]" + (" in CA, US" if where else "")
+    out = converge(capsys, state, folder)
+    assert f"set access of a***@acme.example ({ANA}): viewer -> {shown}" in out
+    countries = ("CA", "US") if where else ()
+    assert people(state, kind)[ANA] == (None, tuple(names), countries)
+    role = f'{{userId: "{ANA}", role: editor{where}}}'
+    (folder / "m.yaml").write_text(manifest({kind: [role]}))
+    out = converge(capsys, state, folder)
+    assert f"({ANA}): {shown} -> editor" in out
+    assert people(state, kind)[ANA] == ("EDITOR", (), countries)
+    if kind == "sponsored-ads":
+        (folder / "m.yaml").write_text(manifest({kind: [role.replace("US, CA", "GB")]}))
+        out = converge(capsys, state, folder)
+        assert f"({ANA}): editor in CA, US -> editor in GB" in out
+        assert people(state, kind)[ANA] == ("EDITOR", (), ("GB",))
+
+
+def test_an_invitation_carries_the_custom_set_and_countries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ana = "{email: ana@acme.example, permissions: [reports_view, campaign_edit], countries: [US]}"
+    state, folder = setup(tmp_path, capsys, world(), {"m.yaml": manifest({"sponsored-ads": [ana]})})
+    out = converge(capsys, state, folder)
+    assert "invite ana@acme.example as custom [campaign_edit, reports_view] in US" in out
+    (invitation,) = World.load(Path(state)).account(SA, _kind("sponsored-ads")).invitations
+    assert (invitation.permissions, invitation.countries) == (
+        ("campaign_edit", "reports_view"),
+        ("US",),
+    )
+
+
+def test_a_console_stranger_on_a_manager_account_is_removed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stranger = {"email": "zed@elsewhere.example", "user_id": "amzn1.account.ZED", "role": "EDITOR"}
+    state, folder = setup(
+        tmp_path, capsys, world({"manager": [stranger]}), {"m.yaml": manifest({})}
+    )
+    code, out = cli(capsys, state, "plan", "--detailed-exitcode", str(folder))
+    assert code == 2
+    assert f"manager:{MA}: revoke user z***@elsewhere.example (amzn1.account.ZED, editor)" in out
+    converge(capsys, state, folder)
+    assert set(people(state, "manager")) == {OWNER}
+
+
+def test_a_custom_set_nobody_describes_is_shown_exactly_and_left_with_prune_false(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = {
+        "email": "cy@acme.example",
+        "user_id": "amzn1.account.CY",
+        "permissions": ["billing_view", "reports_view"],
+        "countries": ["US", "MX"],
+    }
+    state, folder = setup(
+        tmp_path,
+        capsys,
+        world({"sponsored-ads": [odd]}),
+        {"m.yaml": manifest({}, prune=False)},
+    )
+    code, out = cli(capsys, state, "plan", "--detailed-exitcode", str(folder))
+    assert code == 0, out
+    (folder / "m.yaml").write_text(manifest({}))
+    code, out = cli(capsys, state, "plan", str(folder))
+    assert (
+        "revoke user c***@acme.example (amzn1.account.CY, custom [billing_view, reports_view] "
+        "in MX, US)" in out
+    )
+
+
+def test_min_admins_on_a_manager_account_refuses_and_the_last_admin_is_held(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ana = {"email": "ana@acme.example", "user_id": ANA, "role": "ADMIN"}
+    demoted = f'{{userId: "{ANA}", role: viewer}}'
+    text = manifest({"manager": [demoted]}).replace(
+        "    users:\n", "    minAdmins: 2\n    users:\n", 1
+    )
+    state, folder = setup(tmp_path, capsys, world({"manager": [ana]}), {"m.yaml": text})
+    code, out = cli(capsys, state, "plan", str(folder))
+    assert code != 0
+    assert (
+        f"m.yaml:3:5: Manager account `{MA}` lists 1 admin(s) but minAdmins is 2: add an "
+        "admin, or lower `minAdmins`"
+    ) in out
+    # With prune: false the manifest may list fewer; the plan's guard refuses the demotion.
+    (folder / "m.yaml").write_text(
+        text.replace("    minAdmins: 2\n", "    minAdmins: 2\n    prune: false\n", 1)
+    )
+    code, out = cli(capsys, state, "plan", str(folder))
+    assert code != 0
+    assert f"x manager:{MA}: min-admins\n      counted: 1 active admin(s) left (now 2)" in out
+    assert people(state, "manager")[ANA][0] == "ADMIN"
+    # Whatever minAdmins says, the last admin of a manager account is never removed.
+    owner_viewer = manifest({}).replace(
+        f'{{email: owner@acme.example, userId: "{OWNER}", role: admin}}',
+        f'{{email: owner@acme.example, userId: "{OWNER}", role: viewer}}',
+        1,
+    )
+    (folder / "m.yaml").write_text(
+        owner_viewer.replace("    users:\n", "    minAdmins: 0\n    users:\n", 1)
+    )
+    (tmp_path / "again").mkdir()
+    state, _ = setup(tmp_path / "again", capsys, world(), {})
+    code, out = cli(capsys, state, "apply", "--auto-approve", str(folder))
+    assert f"manager:{MA}" in out and "would leave no active admin" in out, out
+    assert people(state, "manager")[OWNER][0] == "ADMIN"
+
+
+def test_expires_follows_the_sandbox_clock_on_a_dsp_account(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dan = {
+        "email": "dan@acme.example",
+        "user_id": "amzn1.account.DAN",
+        "permissions": ["reports_edit"],
+    }
+    frozen = {**world({"dsp": [dan]}), "clock": {"frozen_at": 1_790_000_000.0}}  # 2026-09-21
+    entry = '{userId: "amzn1.account.DAN", permissions: [reports_edit], expires: "2026-10-01"}'
+    state, folder = setup(tmp_path, capsys, frozen, {"m.yaml": manifest({"dsp": [entry]})})
+    code, out = cli(capsys, state, "plan", "--detailed-exitcode", str(folder))
+    assert code == 0, out
+    assert run(capsys, "sandbox", "advance-clock", "--sandbox-state", state, "30d")[0] == 0
+    code, out = cli(capsys, state, "plan", "--detailed-exitcode", str(folder))
+    assert code == 2
+    assert "revoke user d***@acme.example (amzn1.account.DAN, custom [reports_edit])" in out
+    assert "expired on 2026-10-01" in out
+    converge(capsys, state, folder)
+    assert set(people(state, "dsp")) == {OWNER}
+
+
+@pytest.mark.parametrize(
+    ("entry", "where", "message"),
+    [
+        (
+            "{email: a@acme.example, permissions: [campaign_edit]}",
+            ("manager",),
+            "a manager account takes no custom permission set: give a `role` (admin, editor, "
+            "viewer)",
+        ),
+        (
+            "{email: a@acme.example, permissions: [campaign_edit, reports_view]}",
+            ("dsp",),
+            "`reports_view` is not a permission of a DSP account: use one of campaign_edit, "
+            "creatives_edit, reports_edit, reports_limited",
+        ),
+        (
+            "{email: a@acme.example, role: viewer, countries: [US]}",
+            ("dsp",),
+            "a DSP account takes no `countries` (only sponsored-ads accounts do): remove it",
+        ),
+        (
+            "{email: a@acme.example, role: viewer, countries: [XX]}",
+            ("sponsored-ads",),
+            "`XX` is not a country code a sponsored-ads account takes: use one of AE, AU, BE",
+        ),
+        (
+            "{email: a@acme.example, role: editor}",
+            ("amc",),
+            "an AMC account has no role `editor`: use one of admin, viewer",
+        ),
+        (
+            "{email: a@acme.example, role: viewer, permissions: [reports_edit]}",
+            ("dsp",),
+            "an entry has a `role` or `permissions`, not both: keep one",
+        ),
+    ],
+)
+def test_validate_checks_each_grant_against_its_kind(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    entry: str,
+    where: tuple[str],
+    message: str,
+) -> None:
+    path = tmp_path / "m.yaml"
+    text = manifest({where[0]: [entry]})
+    path.write_text(text, encoding="utf-8")
+    code, out = run(capsys, "validate", str(path))
+    assert code != 0
+    line = text.splitlines().index(f"      - {entry}") + 1
+    found = [x for x in out.splitlines() if x.startswith(f"{path}:{line}:")]
+    assert any(f": {message}" in x for x in found), out
+
+
+def test_a_manager_account_with_users_needs_its_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nmanagerAccounts:\n  - name: New\n    users:\n"
+        "      - {email: a@acme.example, role: admin}\n",
+        encoding="utf-8",
+    )
+    code, out = run(capsys, "validate", str(path))
+    assert code != 0
+    assert (
+        f"{path}:4:5: manager account `New` lists `users:` but has no `id:`: people are "
+        "managed on an existing manager account; add its `id:` (amzn1.ads1.ma1...)"
+    ) in out
+
+
+@pytest.mark.parametrize("kind", ["manager", "sponsored-ads", "dsp", "amc"])
+def test_drift_classes_of_a_console_change_on_every_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    ana = {"email": "ana@acme.example", "user_id": ANA, "role": "VIEWER"}
+    entry = f'{{email: ana@acme.example, userId: "{ANA}", role: viewer}}'
+    state, folder = setup(
+        tmp_path, capsys, world({kind: [ana]}), {"m.yaml": manifest({kind: [entry]})}
+    )
+    assert cli(capsys, state, "drift", str(folder))[0] == 0
+    account = f"{kind}:{SCOPES[kind]}"
+    assert run(capsys, "sandbox", "set-role", "--sandbox-state", state, account, ANA,
+               "admin")[0] == 0  # fmt: skip
+    code, out = cli(capsys, state, "drift", str(folder))
+    assert code == 2
+    assert (
+        f"[changed behind git's back or not applied yet] {account}: set role of "
+        f"ana@acme.example ({ANA}): admin -> viewer"
+    ) in out
+    converge(capsys, state, folder)
+    assert people(state, kind)[ANA][0] == "VIEWER"
+
+
+def test_grants_that_differ_by_country_are_shown_as_amazon_says_and_never_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ana = {"email": "ana@acme.example", "user_id": ANA, "role": "VIEWER", "countries": ["US"]}
+    entry = f'{{email: ana@acme.example, userId: "{ANA}", role: viewer, countries: [US]}}'
+    state, folder = setup(
+        tmp_path,
+        capsys,
+        world({"sponsored-ads": [ana]}),
+        {"m.yaml": manifest({"sponsored-ads": [entry]})},
+    )
+    assert cli(capsys, state, "drift", str(folder))[0] == 0
+    assert run(capsys, "sandbox", "set-role", "--sandbox-state", state, SA, ANA, "admin",
+               "--countries", "CA", "--keep-other-countries")[0] == 0  # fmt: skip
+    code, out = cli(capsys, state, "drift", str(folder))
+    assert code == 2, out  # drift: live differs, and no plan can make it right
+    assert "ana@acme.example (amzn1.account.ANA) has role ADMIN/VIEWER, which reconciler " in out
+    assert "set role" not in out and "revoke user" not in out
+    assert [(g.role, g.countries) for g in _grants(state, ANA)] == [
+        ("VIEWER", ("US",)),
+        ("ADMIN", ("CA",)),
+    ]
+
+
+def _grants(state: str, user_id: str) -> tuple[Any, ...]:
+    account = World.load(Path(state)).account(SA, _kind("sponsored-ads"))
+    user = account.user(user_id)
+    assert user is not None
+    return tuple(user.grants)
+
+
+def test_import_writes_a_manager_accounts_people_and_plan_is_then_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zed = {"email": "zed@elsewhere.example", "user_id": "amzn1.account.ZED", "role": "EDITOR"}
+    state, _ = setup(tmp_path, capsys, world({"manager": [zed]}), {})
+    out_dir = tmp_path / "imported"
+    code, out = cli(capsys, state, "import", "--out", str(out_dir))
+    assert code == 0, out
+    (manager_file,) = (out_dir / "managers").iterdir()
+    text = manager_file.read_text(encoding="utf-8")
+    assert '      - {userId: "amzn1.account.ZED", role: editor}' in text
+    assert f'      - {{userId: "{OWNER}", role: admin}}' in text
+    code, out = cli(capsys, state, "plan", "--detailed-exitcode", str(out_dir))
+    assert code == 0 and "No changes." in out, out
+
+
+def test_access_lists_the_people_of_every_kind_a_custom_set_exactly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cy = {
+        "email": "cy@acme.example",
+        "user_id": "amzn1.account.CY",
+        "permissions": ["billing_view"],
+        "countries": ["US"],
+    }
+    entry = '{userId: "amzn1.account.CY", permissions: [billing_view], countries: [US]}'
+    state, folder = setup(
+        tmp_path,
+        capsys,
+        world({"sponsored-ads": [cy]}),
+        {"m.yaml": manifest({"sponsored-ads": [entry]})},
+    )
+    code, out = cli(capsys, state, "access", str(folder))
+    assert code == 0, out
+    for kind, key in SCOPES.items():
+        assert f"{kind} {key}" in out and f"({OWNER}): admin, active" in out
+    assert (
+        f"sponsored-ads {SA}: c***@acme.example (amzn1.account.CY): permissions custom "
+        "[billing_view] in US, active; " in out
+    )
