@@ -193,7 +193,9 @@ def review(
         click.echo(result.adoption.diff(), nl=False)
     else:
         write_edit(result.adoption)
-    click.echo(terminal(text), nl=False, err=show_diff)
+    # Escaped line by line: the body's own line breaks are its layout, not data.
+    shown = "\n".join(terminal(line) for line in text.split("\n"))
+    click.echo(shown, nl=False, err=show_diff)
     for line in result.adoption.skipped:
         click.echo(f"not bumped: {terminal(line)}", err=True)
     ctx.exit(EXIT_CHANGES if result.adoption.files else EXIT_OK)

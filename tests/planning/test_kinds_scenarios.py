@@ -3,6 +3,7 @@ against the sandbox: the same path for every kind, whose differences are `KINDS`
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -427,3 +428,54 @@ def test_access_lists_the_people_of_every_kind_a_custom_set_exactly(
         f"sponsored-ads {SA}: c***@acme.example (amzn1.account.CY): permissions custom "
         "[billing_view] in US, active; " in out
     )
+
+
+def test_offboard_ends_a_persons_access_on_every_kind_and_the_plan_after_is_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ana is viewer of a manager account, a sponsored-ads account, a DSP account and an AMC
+    account; offboarding her by address, then applying, leaves her nothing anywhere the
+    manifests manage, and the plan after is empty."""
+    seeded = {"email": "ana@acme.example", "user_id": ANA, "role": "VIEWER"}
+    entry = f'{{email: ana@acme.example, userId: "{ANA}", role: viewer}}'
+    state, folder = setup(
+        tmp_path,
+        capsys,
+        world({kind: [seeded] for kind in SCOPES}),
+        {"m.yaml": manifest({kind: [entry] for kind in SCOPES})},
+    )
+    assert cli(capsys, state, "plan", "--detailed-exitcode", str(folder))[0] == 0
+    code, out = cli(capsys, state, "access", "--person", ANA, "--format", "json", str(folder))
+    assert code == 0, out
+    assert sorted(g["accountKind"] for g in json.loads(out)["grants"]) == sorted(SCOPES)
+    code, out = cli(capsys, state, "offboard", "ana@acme.example", str(folder))
+    assert code == 2, out
+    assert (folder / "m.yaml").read_text() == manifest({})
+    converge(capsys, state, folder)
+    for kind in SCOPES:
+        assert ANA not in people(state, kind)
+    code, out = cli(capsys, state, "access", "--person", ANA, "--format", "json", str(folder))
+    assert code == 0 and json.loads(out)["grants"] == [], out
+
+
+def test_the_access_review_covers_every_kind_and_prints_its_body_as_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        "version: 1\npolicy:\n  reviewEvery: 90d\n"
+        f"managerAccounts:\n  - name: Acme Agency\n    id: {MA}\n    owners: [lead@acme.example]\n"
+        "    users:\n      - {email: owner@acme.example, role: admin, reviewed: 2020-01-01}\n"
+        f"adAccounts:\n  - id: {DSP}\n    type: dsp\n    owners: [lead@acme.example]\n"
+        "    users:\n"
+        "      - {email: dan@acme.example, permissions: [reports_edit], reviewed: 2020-01-01}\n"
+        "      - {email: owner@acme.example, role: admin, reviewed: 2999-01-01}\n"
+    )
+    (tmp_path / "m.yaml").write_text(text, encoding="utf-8")
+    code, out = run(capsys, "review", str(tmp_path / "m.yaml"))
+    assert code == 2, out
+    assert f"\n### DSP account {DSP}\nOwners: lead&#64;acme.example\n" in out
+    assert "- dan&#64;acme.example: custom [reports_edit] (" in out
+    assert f"\n### manager account Acme Agency ({MA})\n" in out
+    assert "\\n" not in out  # the body's line breaks are lines, not escapes
+    after = (tmp_path / "m.yaml").read_text(encoding="utf-8")
+    assert after.count("reviewed: 2020-01-01") == 0 and after.count('reviewed: "') == 2
