@@ -285,6 +285,18 @@ def test_a_branch_edited_pipeline_gets_no_credential(workdir: Path) -> None:
     assert "reconciler plan" not in str(template["reconciler:validate"]["script"])
 
 
+def test_each_schedule_runs_only_its_own_job() -> None:
+    """A schedule is told apart by its variable (RECONCILER_PLAN, RECONCILER_ADOPT,
+    RECONCILER_PEOPLE); the nightly drift runs only on a schedule that sets none of them, so
+    the review schedule does not also run drift."""
+    template = yaml.safe_load(GITLAB_TEMPLATE.read_text(encoding="utf-8"))
+    scheduled = [r["if"] for r in template["reconciler:drift"]["rules"] if "schedule" in r["if"]]
+    assert scheduled, "drift runs on a schedule"
+    for rule in scheduled:
+        for variable in ("RECONCILER_PLAN", "RECONCILER_ADOPT", "RECONCILER_PEOPLE"):
+            assert f'${variable} == ""' in rule, (variable, rule)
+
+
 def _git(cwd: Path, *args: str) -> str:
     done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
     return done.stdout
