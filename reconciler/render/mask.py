@@ -14,10 +14,14 @@ import re
 from reconciler.model import canonical_email
 
 # A local part: anything up to the `@` that is not space or a delimiter our own output puts
-# around addresses (parentheses, brackets, commas, colons, quotes); `|`, `=` and `'` are
-# allowed, as addresses may hold them. The domain must have a dot. Masking runs on each
+# around addresses (brackets, commas, colons, quotes); it does not start with a parenthesis
+# (ours: `(a@b.example)`) but may hold one further in, as an address chosen to slip past
+# masking may (`+SUM(A1)@evil.example`): a wider match only hides more. `|`, `=` and `'`
+# are allowed, as addresses may hold them. The domain must have a dot. Masking runs on each
 # string before it is escaped for its output.
-_EMAIL = re.compile(r"(?<![^\s(\[<,;:\"])([^\s@(),;:<>\[\]\"]+)@(?=[^\s@]+\.[^\s@]+)")
+_EMAIL = re.compile(
+    r"(?<![^\s(\[<,;:\"])([^\s@(),;:<>\[\]\"][^\s@,;:<>\[\]\"]*)@(?=[^\s@]+\.[^\s@]+)"
+)
 # The domain after the `@`, up to the delimiters our output puts after an address.
 _DOMAIN = re.compile(r"[^\s@(),;:<>\[\]\"'`]+")
 
