@@ -67,7 +67,7 @@ from reconciler.plan import (
     Waiting,
     json_name,
 )
-from reconciler.planfile.digest import action_meaning, plan_digest
+from reconciler.planfile.digest import action_meaning, plan_digest, record
 from reconciler.planning.drift import DriftItem, classify
 
 _REFUSAL_FIELDS = ("scope", "guard", "counted", "limit", "source", "lift", "message")
@@ -250,7 +250,7 @@ def _encode_action(a: Action) -> dict[str, Any]:
 
 
 def _typed(hint: Any, raw: Any) -> Any:
-    """A plan file's JSON value as the `Action` field of type `hint` holds it (the schema has
+    """A plan file's JSON value as a field of type `hint` holds it (the schema has
     checked its JSON type; a value outside an enum raises ValueError)."""
     if raw is None:
         return None
@@ -268,15 +268,21 @@ def _typed(hint: Any, raw: Any) -> Any:
     return raw
 
 
-_ACTION_TYPES = typing.get_type_hints(Action)
+@cache
+def _types(cls: Any) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _decode_record(cls: Any, d: dict[str, Any]) -> Any:
+    """The plan value of type `cls` a plan file's object describes, field by field from its
+    own declaration (the inverse of `digest.record`; a field added needs no line here)."""
+    hints = _types(cls)
+    return cls(**{f.name: _typed(hints[f.name], d[json_name(f.name)]) for f in fields(cls)})
 
 
 def _decode_action(d: dict[str, Any]) -> Action:
-    """The action a plan file's object describes, field by field from `Action`'s own
-    declaration (so a field a new kind adds needs no line here)."""
-    return Action(
-        **{f.name: _typed(_ACTION_TYPES[f.name], d[json_name(f.name)]) for f in fields(Action)}
-    )
+    action: Action = _decode_record(Action, d)
+    return action
 
 
 def encode(plan: Plan) -> dict[str, Any]:
@@ -319,29 +325,8 @@ def encode(plan: Plan) -> dict[str, Any]:
         "refused": [{name: getattr(r, name) for name in _REFUSAL_FIELDS} for r in plan.refusals],
         "minAdmins": dict(sorted(plan.min_admins.items())),
         "actions": [_encode_action(a) for a in plan.actions],
-        "waiting": [
-            {
-                "scope": str(w.scope),
-                "account": str(w.account),
-                "invitationId": w.invitation_id,
-                "email": w.email,
-                "role": w.role,
-                "expiresAt": w.expires_at,
-            }
-            for w in plan.waiting
-        ],
-        "pins": [
-            {
-                "account": str(p.account),
-                "file": p.file,
-                "line": p.line,
-                "email": p.email,
-                "userId": p.user_id,
-                "masked": p.masked,
-                "held": p.held,
-            }
-            for p in plan.pins
-        ],
+        "waiting": [{"scope": str(w.scope), **record(w)} for w in plan.waiting],
+        "pins": [record(p) for p in plan.pins],
         **{
             name: [{"scope": n.scope, "message": n.message} for n in getattr(plan, field)]
             for name, field in _NOTICE_LISTS.items()
@@ -460,28 +445,8 @@ def _decode_checked(data: dict[str, Any], source: str) -> Plan:
         ),
         actions=actions,
         min_admins=dict(data["minAdmins"]),
-        waiting=tuple(
-            Waiting(
-                account=Scope.parse(w["account"]),
-                invitation_id=w["invitationId"],
-                email=w["email"],
-                role=w["role"],
-                expires_at=w["expiresAt"],
-            )
-            for w in data["waiting"]
-        ),
-        pins=tuple(
-            Pin(
-                account=Scope.parse(p["account"]),
-                file=p["file"],
-                line=p["line"],
-                email=p["email"],
-                user_id=p["userId"],
-                masked=p["masked"],
-                held=p["held"],
-            )
-            for p in data["pins"]
-        ),
+        waiting=tuple(_decode_record(Waiting, w) for w in data["waiting"]),
+        pins=tuple(_decode_record(Pin, p) for p in data["pins"]),
         **{field: _notices(data[name]) for name, field in _NOTICE_LISTS.items()},
         live=decode_live(data["live"]),
         expiries=expiries,
@@ -501,19 +466,7 @@ def _drift_item(item: DriftItem) -> dict[str, str]:
 
 def _encode_drift(plan: Plan) -> dict[str, Any]:
     return {
-        "expiries": [
-            {
-                "account": str(e.account),
-                "who": e.who,
-                "expiresAt": e.expires_at,
-                "file": e.file,
-                "line": e.line,
-                "reason": e.reason,
-                "expired": e.expired,
-                "target": e.target,
-            }
-            for e in plan.expiries
-        ],
+        "expiries": [record(e) for e in plan.expiries],
         "baseline": _encode_baseline(plan.baseline),
         "drift": [_drift_item(i) for i in classify(plan)],
     }
@@ -616,19 +569,7 @@ def _coverage_problems(coverage: Coverage, actions: tuple[Action, ...]) -> list[
 
 
 def _decode_expiries(items: list[dict[str, Any]]) -> tuple[Expiry, ...]:
-    return tuple(
-        Expiry(
-            account=Scope.parse(e["account"]),
-            who=e["who"],
-            expires_at=e["expiresAt"],
-            file=e["file"],
-            line=e["line"],
-            reason=e["reason"],
-            expired=e["expired"],
-            target=e["target"],
-        )
-        for e in items
-    )
+    return tuple(_decode_record(Expiry, e) for e in items)
 
 
 def _same_classes(derived: list[dict[str, str]], stored: list[dict[str, str]]) -> bool:

@@ -42,11 +42,16 @@ def action_meaning(action: Action) -> dict[str, Any]:
     """Every field of `action` but `reason`, as plain JSON values under its plan-file name
     (the plan file's action object, less `scope` and `reason`). Derived from `Action`'s
     fields, so a field a new kind adds is in the digest without a line here."""
-    return {
-        json_name(f.name): _plain(getattr(action, f.name))
-        for f in fields(Action)
-        if f.name != "reason"
-    }
+    meaning = record(action)
+    del meaning["reason"]
+    return meaning
+
+
+def record(value: Any) -> dict[str, Any]:
+    """A plan value's fields (an action, a pin, an expiry, an invitation waiting) as plain
+    JSON values under their plan-file names, in declaration order: the one encoder, so a
+    field added to the value is written without a line here."""
+    return {json_name(f.name): _plain(getattr(value, f.name)) for f in fields(value)}
 
 
 def _plain(value: Any) -> Any:
