@@ -203,6 +203,11 @@ class DesiredUser:
         return self.expires is not None and self.expires <= now
 
     @property
+    def who(self) -> str:
+        """How people read the entry: its address as written, else its userId."""
+        return self.email or self.user_id or "?"
+
+    @property
     def key(self) -> str:
         if self.user_id is not None:
             return self.user_id

@@ -32,10 +32,6 @@ def _where(user: DesiredUser, fallback: Source) -> Source:
     return user.expires_source or user.source or fallback
 
 
-def _who(user: DesiredUser) -> str:
-    return user.email or user.user_id or "?"
-
-
 def admin_floor(desired: Desired, *, now: float, within_days: float) -> AdminFloor:
     errors: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
@@ -52,7 +48,7 @@ def admin_floor(desired: Desired, *, now: float, within_days: float) -> AdminFlo
         if expired and active < account.min_admins:
             last = expired[-1]
             at = _where(last, account.source)
-            names = ", ".join(f"{_who(u)} on {day(u.expires or 0.0)}" for u in expired)
+            names = ", ".join(f"{u.who} on {day(u.expires or 0.0)}" for u in expired)
             failing.append(account.id)
             errors.append(
                 Diagnostic(
@@ -81,7 +77,7 @@ def admin_floor(desired: Desired, *, now: float, within_days: float) -> AdminFlo
                         at.line,
                         at.col,
                         f"AMC account `{account.id}` will have {remaining} admin(s) from "
-                        f"{day(user.expires or 0.0)}, when the admin grant of {_who(user)} "
+                        f"{day(user.expires or 0.0)}, when the admin grant of {user.who} "
                         f"expires: fewer than minAdmins {account.min_admins}, so the plan "
                         "will refuse to remove it; add an admin, move the `expires:`, or "
                         "lower `minAdmins`",

@@ -63,7 +63,7 @@ def due(desired: Desired, *, now: float) -> tuple[Due, ...]:
                 Due(
                     label,
                     account.owners,
-                    _who(user),
+                    user.who,
                     str(user.grant),
                     user.source,
                     user.group,
@@ -71,7 +71,3 @@ def due(desired: Desired, *, now: float) -> tuple[Due, ...]:
                 )
             )
     return tuple(out)
-
-
-def _who(user: DesiredUser) -> str:
-    return user.email or user.user_id or "?"

@@ -84,7 +84,7 @@ from reconciler.plan import Action, ActionKind, Baseline, Plan, Policy, day
 from reconciler.planning.identity import Resolution, resolve_users
 from reconciler.planning.planner import make_plan
 from reconciler.workflows.baseline import Revision, compare, plan_then
-from reconciler.workflows.gate import floor_before, meaning, settle, verify
+from reconciler.workflows.gate import floor_before, meaning, merge_passing, verify
 
 U = TypeVar("U")
 _DASH = re.compile(r"^(\s*)- ")
@@ -149,10 +149,6 @@ def _member_entry(user: DesiredUser, role: Role) -> str:
         if user.expiry_reason:
             parts.append(f"reason: {quoted(user.expiry_reason)}")
     return "{" + ", ".join(parts) + "}"
-
-
-def who(user: DesiredUser) -> str:
-    return user.email or user.user_id or "?"
 
 
 @dataclass(slots=True)
@@ -260,7 +256,7 @@ def _adopt_amc(
             live_as, undo = "invited as", "the plan invites them again as the manifests say"
             if role is not None and role is not want.role and match.invitation.expired(now):
                 editor.skipped.append(
-                    f"{scope}: {who(want)}'s invitation ({role.value}) has expired: not "
+                    f"{scope}: {want.who}'s invitation ({role.value}) has expired: not "
                     "adopted; the plan resends it as the manifests say"
                 )
                 continue
@@ -269,7 +265,7 @@ def _adopt_amc(
             live_as, undo = "", "the plan sets the role back"
             if role is not None and role is not want.role and not match.proven:
                 editor.skipped.append(
-                    f"{scope}: {who(want)} fits live user {match.user.user_id} by masked "
+                    f"{scope}: {want.who} fits live user {match.user.user_id} by masked "
                     f"address only ({role.value} live): pin it first (`reconciler pin --held`) "
                     "if that is them"
                 )
@@ -278,13 +274,13 @@ def _adopt_amc(
             continue
         if held is not None and held != want.grant and (role is None or want.role is None):
             editor.skipped.append(  # adopt writes roles; a custom set is written by hand
-                f"{scope}: {who(want)} holds {held} live, a custom permission set change: not "
+                f"{scope}: {want.who} holds {held} live, a custom permission set change: not "
                 f"adopted (write it by hand if it is right); {undo}"
             )
             continue
         if role is None or role is want.role:
             continue
-        what = f"{who(want)} is {f'{live_as} ' if live_as else ''}{role.value} live"
+        what = f"{want.who} is {f'{live_as} ' if live_as else ''}{role.value} live"
         if want.role is Role.ADMIN and _protected(want, rules):
             editor.skipped.append(
                 f"{scope}: {what}, but they are protected (policy.protectedUsers): not "
@@ -304,12 +300,12 @@ def _adopt_amc(
             # An ended entry kept as the marker that ends the access (`expiring`, under
             # `prune: false`): its person has no access live any more, so it can go.
             removed[position[id(user)]] = (
-                f"{who(user)} expired on {day(user.expires)} and has no access live any "
+                f"{user.who} expired on {day(user.expires)} and has no access live any "
                 "more: the ended entry goes"
             )
             continue
         if not user.expired(now):
-            what = f"{who(user)} is neither a user of {account.id} nor invited live"
+            what = f"{user.who} is neither a user of {account.id} nor invited live"
             if _protected(user, rules):
                 # Never written out of the manifests: apply restores them.
                 restore = "apply invites them again" if user.email else "restore them by hand"
@@ -326,7 +322,7 @@ def _adopt_amc(
                 removed[position[id(user)]] = what
     for ambiguity in resolution.unresolved:
         editor.skipped.append(
-            f"{scope}: {', '.join(who(u) for u in ambiguity.desired)} cannot be told apart "
+            f"{scope}: {', '.join(u.who for u in ambiguity.desired)} cannot be told apart "
             "from live masked users: pin them first"
         )
     additions = (
@@ -767,29 +763,18 @@ def compute(
         _adopt_links(manager, change, unit)
         units.append((str(manager_scope(manager.key)), unit))
 
-    def combine(chosen: Sequence[tuple[str, Editor]]) -> Editor:
-        merged = editor.fork()
-        for _, unit in chosen:
-            merged.merge(unit)
-        return merged
-
-    def check(chosen: Sequence[tuple[str, Editor]]) -> None:
-        files = combine(chosen).results()
-        if files:
-            verify(desired, live, policy, before, files, already)
+    def check(files: list[FileEdit]) -> None:
+        verify(desired, live, policy, before, files, already)
 
     changing = [u for u in units if u[1].edits]
-    accepted, refused = settle(changing, check)
-    merged = combine([*[u for u in units if not u[1].edits], *accepted])
+    unchanged = [unit for _, unit in units if not unit.edits]
+    merged, files, refused = merge_passing(editor, changing, check, first=unchanged)
     for (scope, unit), exc in refused:
         merged.skipped += unit.skipped
         merged.skipped.append(
             f"{scope}: nothing adopted there, because the edit would not pass the manifests' "
             f"own checks: {'; '.join(exc.problems)} (it would have: {'; '.join(unit.adopted)})"
         )
-    files = merged.results()
-    if refused and files:
-        verify(desired, live, policy, before, files, already)  # the units that pass, together
     return Adoption(tuple(files), tuple(merged.adopted), (*editor.skipped, *merged.skipped))
 
 

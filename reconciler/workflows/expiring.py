@@ -4,14 +4,13 @@ by moving the date. No live read: git alone says when access ends."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from reconciler.manifest.edit import Editor, FileEdit
 from reconciler.model import Desired, Source
 from reconciler.plan import day
-from reconciler.workflows.adopt import Adoption, who
-from reconciler.workflows.gate import floor_before, load_edited, settle
+from reconciler.workflows.adopt import Adoption
+from reconciler.workflows.gate import floor_before, load_edited, merge_passing
 
 
 def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
@@ -56,7 +55,7 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
                 continue
             done.add(target)
             state = "expired" if user.expires <= now else "expires"
-            what = f"{who(user)} {state} on {day(user.expires)}"
+            what = f"{user.who} {state} on {day(user.expires)}"
             # Under `prune: false` an entry removed is an entry left alone: the access
             # would never end. The entry stays as the marker that ends it (the plan
             # removes an expired grant whatever prune says), its date brought to today.
@@ -95,26 +94,15 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
             done.add(member.source)
             state = "expired" if member.expires <= now else "expires"
             unit = base.fork()
-            if unit.remove(member.source, f"{who(member)} {state} on {day(member.expires)}"):
+            if unit.remove(member.source, f"{member.who} {state} on {day(member.expires)}"):
                 units.append((member.source, unit))
             else:
                 base.skipped += unit.skipped
 
-    def combine(chosen: Sequence[tuple[Source, Editor]]) -> tuple[Editor, list[FileEdit]]:
-        merged = base.fork()
-        for _, unit in chosen:
-            merged.merge(unit)
-        return merged, merged.results()
+    def check(files: list[FileEdit]) -> None:
+        load_edited(desired, files, now=now, already=already)
 
-    def check(chosen: Sequence[tuple[Source, Editor]]) -> None:
-        _, files = combine(chosen)
-        if files:
-            load_edited(desired, files, now=now, already=already)
-
-    accepted, refused = settle(units, check)
-    merged, files = combine(accepted)
-    if refused and files:
-        load_edited(desired, files, now=now, already=already)  # those that pass, together
+    merged, files, refused = merge_passing(base, units, check)
     for (_, unit), exc in refused:
         merged.skipped.append(
             f"{'; '.join(unit.adopted)}: not removed, because the manifests would not pass "

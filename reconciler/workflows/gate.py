@@ -1,10 +1,11 @@
-"""The gate every edit of the manifests passes (adopt, adopt --expiring): the edited texts
+"""The gate every edit of the manifests passes (adopt, adopt --expiring, offboard): the edited texts
 are loaded in memory by the one loader and checked as `validate` checks them, then planned by
 the one planner against the same live read; an edit that would not load, or would make the
 manifests ask for a change they do not ask for now, is `Refused` and nothing is written.
 
 `settle` finds, among units of edits (one account each), those that pass: all together
-first, then by halving, so a few bad units among many cost a few checks each.
+first, then by halving, so a few bad units among many cost a few checks each; `merge_passing`
+runs it over editors and merges what passes.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from typing import TypeVar
 from reconciler.errors import ManifestError, ReconcilerError
 from reconciler.manifest import load_texts
 from reconciler.manifest.admins import admin_floor
-from reconciler.manifest.edit import FileEdit
+from reconciler.manifest.edit import Editor, FileEdit
 from reconciler.model import Desired, Live
 from reconciler.plan import Action, Plan, Policy
 from reconciler.planfile.digest import action_meaning
 from reconciler.planning.planner import make_plan
 
 U = TypeVar("U")
+K = TypeVar("K")
 
 
 class Refused(ReconcilerError):
@@ -143,3 +145,34 @@ def floor_before(desired: Desired, now: float) -> frozenset[str]:
     """The AMC accounts already under their minAdmins (validate says so either way): an
     edit is refused only for one it puts under, computed once per edit, not per check."""
     return frozenset(admin_floor(desired, now=now, within_days=0.0).failing)
+
+
+def merge_passing(
+    base: Editor,
+    units: Sequence[tuple[K, Editor]],
+    check: Callable[[list[FileEdit]], None],
+    *,
+    first: Sequence[Editor] = (),
+) -> tuple[Editor, list[FileEdit], list[tuple[tuple[K, Editor], Refused]]]:
+    """The units (a key, an editor of `base`'s files) whose edits pass `check` (the gate:
+    it raises `Refused`), found by `settle`, merged after `first` (editors taken as they
+    are) into one editor; its files, checked once more together when some unit was left
+    out; and each unit left out with why."""
+
+    def combine(chosen: Sequence[Editor]) -> Editor:
+        merged = base.fork()
+        for unit in chosen:
+            merged.merge(unit)
+        return merged
+
+    def attempt(chosen: Sequence[tuple[K, Editor]]) -> None:
+        files = combine([unit for _, unit in chosen]).results()
+        if files:
+            check(files)
+
+    accepted, refused = settle(units, attempt)
+    merged = combine([*first, *(unit for _, unit in accepted)])
+    files = merged.results()
+    if refused and files:
+        check(files)  # the units that pass, together
+    return merged, files, refused

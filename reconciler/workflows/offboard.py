@@ -30,7 +30,7 @@ from reconciler.planning.access import Grant
 from reconciler.planning.access import access as grants_of
 from reconciler.planning.identity import MASKED, resolve_users
 from reconciler.workflows.adopt import Adoption
-from reconciler.workflows.gate import floor_before, load_edited, settle
+from reconciler.workflows.gate import floor_before, load_edited, merge_passing
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +105,13 @@ def _entries(desired: Desired, who: Person) -> list[tuple[Source, str]]:
                 continue
             if entry.group is not None:
                 if entry.pin_at is not None:
-                    out.setdefault(entry.pin_at, f"{_label(entry)} from group {entry.group}")
+                    out.setdefault(entry.pin_at, f"{entry.who} from group {entry.group}")
                 continue
-            out.setdefault(entry.source, f"{_label(entry)} from AMC account {account.id}")
+            out.setdefault(entry.source, f"{entry.who} from AMC account {account.id}")
     for name, members in desired.groups.items():
         for member in members:
             if member.source is not None and who.names(member):
-                out.setdefault(member.source, f"{_label(member)} from group {name}")
+                out.setdefault(member.source, f"{member.who} from group {name}")
     return sorted(out.items())
 
 
@@ -128,10 +128,6 @@ def _maybe(desired: Desired, who: Person) -> list[str]:
                     f"which proves nothing): if it is, offboard {entry.user_id} too",
                 )
     return [out[k] for k in sorted(out)]
-
-
-def _label(entry: DesiredUser) -> str:
-    return entry.email or entry.user_id or "?"
 
 
 def offboard(
@@ -155,28 +151,19 @@ def remove(desired: Desired, entries: Sequence[tuple[Source, str]], *, now: floa
     """Remove each entry, those the gate lets through; the others listed with why."""
     base = Editor()
     already = floor_before(desired, now)
-    units: list[Editor] = []
+    units: list[tuple[Source, Editor]] = []
     for source, what in entries:
         unit = base.fork()
         if unit.remove(source, f"removed {what}"):
-            units.append(unit)
+            units.append((source, unit))
         else:
             base.skipped += unit.skipped
 
-    def combine(chosen: Sequence[Editor]) -> tuple[Editor, list[FileEdit]]:
-        merged = base.fork()
-        for unit in chosen:
-            merged.merge(unit)
-        return merged, merged.results()
+    def check(files: list[FileEdit]) -> None:
+        load_edited(desired, files, now=now, already=already)
 
-    def check(chosen: Sequence[Editor]) -> None:
-        _, files = combine(chosen)
-        if files:
-            load_edited(desired, files, now=now, already=already)
-
-    accepted, refused = settle(units, check)
-    merged, files = combine(accepted)
-    for unit, exc in refused:
+    merged, files, refused = merge_passing(base, units, check)
+    for (_, unit), exc in refused:
         merged.skipped.append(
             f"{'; '.join(unit.adopted)}: not removed, because the manifests would not pass "
             f"their own checks without it: {'; '.join(exc.problems)} (add another admin "
