@@ -134,13 +134,16 @@ class Editor:
         if self.claim(source.file, (at.line, at.line), [new], what):
             self.adopted.append(f"{source}: {what}")
 
-    def set_expires(self, source: Source, text: str, what: str) -> bool:
-        """Write `text` as the `expires:` of the entry at `source` (a scalar it has)."""
+    def set_value(self, source: Source, key: str, text: str, what: str) -> bool:
+        """Write `text` (quoted) as the `key:` of the entry at `source`, at its scalar when
+        the entry has one, else as a key added to it (`add_key`)."""
         found = self.entry(source)
-        at = found.keys.get("expires") if found is not None else None
-        if at is None:
-            self.skipped.append(f"{source}: {what}: its `expires:` is not where adopt can edit it")
+        if found is None:
+            self.skipped.append(f"{source}: {what}: not an entry that can be edited")
             return False
+        at = found.keys.get(key)
+        if at is None:
+            return self.add_key(source.file, found, key, quoted(text), what)
         line = self.lines(source.file)[at.line - 1]
         new = line[: at.start] + quoted(text) + line[at.end :]
         if self.claim(source.file, (at.line, at.line), [new], what):

@@ -74,7 +74,7 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
                     continue
                 unit = base.fork()
                 ended = f"{what}: ended today, the entry kept as the marker (prune: false)"
-                if unit.set_expires(target, today, ended):
+                if unit.set_value(target, "expires", today, ended):
                     units.append((target, unit))
                 else:
                     base.skipped += unit.skipped

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from reconciler.addresses import escaped
 from reconciler.escape import markdown
-from reconciler.manifest.edit import Editor, quoted
+from reconciler.manifest.edit import Editor
 from reconciler.model import Desired, Source
 from reconciler.planning.review import Due, due
 from reconciler.render.mask import mask_addresses
@@ -42,18 +42,7 @@ def review(desired: Desired, *, now: float) -> ReviewEdit:
             continue
         done.add(item.source)
         what = f"{item.account}: {item.who} ({item.role}) reviewed {today}"
-        found = editor.entry(item.source)
-        if found is None:
-            editor.skipped.append(f"{item.source}: {what}: not an entry review can edit")
-            continue
-        at = found.keys.get("reviewed")
-        if at is None:
-            editor.add_key(item.source.file, found, "reviewed", quoted(today), what)
-            continue
-        line = editor.lines(item.source.file)[at.line - 1]
-        new = line[: at.start] + quoted(today) + line[at.end :]
-        if editor.claim(item.source.file, (at.line, at.line), [new], what):
-            editor.adopted.append(f"{item.source}: {what}")
+        editor.set_value(item.source, "reviewed", today, what)
     files = editor.results()
     return ReviewEdit(Adoption(tuple(files), tuple(editor.adopted), tuple(editor.skipped)), items)
 
