@@ -31,7 +31,7 @@ from reconciler.apply import Status, apply_plan
 from reconciler.live.read import read_live
 from reconciler.model import (
     Desired,
-    DesiredAmcAccount,
+    DesiredAccount,
     DesiredLink,
     DesiredManagerAccount,
     DesiredUser,
@@ -116,14 +116,14 @@ def world() -> tuple[dict[str, Any], Desired]:
         ]
         wanted += [DesiredUser(role=Role.VIEWER, email=f"late{i}@{domain}") for i in range(RESEND)]
         wanted += [DesiredUser(role=Role.VIEWER, email=f"new{i}@{domain}") for i in range(INVITE)]
-        want_amc.append(DesiredAmcAccount(id=f"ENTITYAMC{a:04d}", users=tuple(wanted)))
+        want_amc.append(DesiredAccount(id=f"ENTITYAMC{a:04d}", users=tuple(wanted)))
     seed = {
         "name": "apply-scale",
         "accounts": accounts,
         "manager_accounts": [{**m, "type": "Agency"} for m in seed_managers],
         "amc_accounts": [{**x, "marketplace": "ATVPDKIKX0DER"} for x in seed_amc],
     }
-    return seed, Desired(manager_accounts=tuple(want_managers), amc_accounts=tuple(want_amc))
+    return seed, Desired(manager_accounts=tuple(want_managers), accounts=tuple(want_amc))
 
 
 def minimum_calls(plan: Plan) -> int:

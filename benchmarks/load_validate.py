@@ -79,8 +79,8 @@ def run(scale: int = 1, repeat: int = 3) -> dict[str, Any]:
         "files": len(desired.files),
         "manager_accounts": len(desired.manager_accounts),
         "links": sum(len(m.links) for m in desired.manager_accounts),
-        "amc_accounts": len(desired.amc_accounts),
-        "users": sum(len(a.users) for a in desired.amc_accounts),
+        "amc_accounts": len(desired.accounts),
+        "users": sum(len(a.users) for a in desired.accounts),
         "seconds": min(times),
         "peak_mib": peak / 2**20,
     }

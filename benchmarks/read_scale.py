@@ -32,7 +32,7 @@ import yaml
 from reconciler.api import AdsClient, ApiConfig
 from reconciler.api.operations import PAGE_INVITATIONS, PAGE_ROLES, PAGE_USERS
 from reconciler.live.read import read_all, read_live
-from reconciler.model import Desired, DesiredAmcAccount, ScopeKind
+from reconciler.model import Desired, DesiredAccount, ScopeKind
 
 # Runnable as a script: the repository root, for the subprocess harness the chaos suite uses.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -145,15 +145,15 @@ def people_minimum() -> int:
 
 
 def timed_people_read(config: ApiConfig, max_concurrency: int) -> dict[str, float]:
-    desired = Desired(amc_accounts=tuple(DesiredAmcAccount(id=i, kind=k) for k, i in people_ids()))
+    desired = Desired(accounts=tuple(DesiredAccount(id=i, kind=k) for k, i in people_ids()))
     with AdsClient(config, max_concurrency=max_concurrency) as client:
         started = time.perf_counter()
         live = read_live(desired, client.reader())
         wall = time.perf_counter() - started
         stats = client.stats
-    assert len(live.amc_accounts) == len(people_ids()) and not live.incomplete, live.incomplete
-    assert all(len(a.users) == PEOPLE_USERS for a in live.amc_accounts)
-    assert all(u.grant is not None for a in live.amc_accounts for u in a.users)
+    assert len(live.accounts) == len(people_ids()) and not live.incomplete, live.incomplete
+    assert all(len(a.users) == PEOPLE_USERS for a in live.accounts)
+    assert all(u.grant is not None for a in live.accounts for u in a.users)
     return {
         "requests": stats.requests,
         "throttled": stats.throttled,
@@ -168,7 +168,7 @@ def timed_read(config: ApiConfig, max_concurrency: int) -> dict[str, float]:
         live = read_all(client.reader())
         wall = time.perf_counter() - started
         stats = client.stats
-    assert len(live.amc_accounts) == AMC_ACCOUNTS and not live.incomplete, live.incomplete
+    assert len(live.accounts) == AMC_ACCOUNTS and not live.incomplete, live.incomplete
     return {
         "requests": stats.requests,
         "throttled": stats.throttled,

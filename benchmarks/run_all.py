@@ -116,7 +116,7 @@ def worker_read() -> None:
         "wall": wall,
         "requests": stats.requests,
         "throttled": stats.throttled,
-        "amc_accounts": len(live.amc_accounts),
+        "amc_accounts": len(live.accounts),
         "incomplete": len(live.incomplete),
     }
     print(json.dumps(result))

@@ -80,7 +80,7 @@ def manifest_addresses(desired: Desired) -> frozenset[str]:
     """Every address the manifests hold (canonical form): the users of every AMC account,
     every group's members, the protected users. `--mask-emails` shows these as written:
     they are in the reviewed files already."""
-    found = {u.email for a in desired.amc_accounts for u in a.users if u.email}
+    found = {u.email for a in desired.accounts for u in a.users if u.email}
     found |= {m.email for members in desired.groups.values() for m in members if m.email}
     found |= {who for who in desired.policy.protected_users if "@" in who}
     return frozenset(canonical_email(address) for address in found)

@@ -217,7 +217,7 @@ class DesiredUser:
 
 @dataclass(frozen=True, slots=True)
 class AccountPolicy:
-    """An AMC account's own `policy:`: removal limits for it alone, and the email domains it
+    """An account's own `policy:`: removal limits for it alone, and the email domains it
     adds to the top-level `allowedEmailDomains` (a client's own domains)."""
 
     max_removal_fraction: float | None = None
@@ -228,7 +228,7 @@ class AccountPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class DesiredAmcAccount:
+class DesiredAccount:
     """The people of one account of any `kind` (the `users:` of an AMC account, a manager
     account or an ad account): one shape for every kind, whose differences are `KINDS`."""
 
@@ -276,7 +276,7 @@ class DesiredPolicy:
 @dataclass(frozen=True, slots=True)
 class Desired:
     manager_accounts: tuple[DesiredManagerAccount, ...] = ()
-    amc_accounts: tuple[DesiredAmcAccount, ...] = ()
+    accounts: tuple[DesiredAccount, ...] = ()
     files: tuple[str, ...] = ()  # the manifest files this was loaded from, in load order
     policy: DesiredPolicy = field(default_factory=DesiredPolicy)
     # Each group's members as written (role unused: a group entry gives the role), for
@@ -358,7 +358,7 @@ class LiveInvitation:
 
 
 @dataclass(frozen=True, slots=True)
-class LiveAmcAccount:
+class LiveAccount:
     id: str
     name: str = ""
     reachable: bool = True  # listed by `GET /amc/accounts`
@@ -525,18 +525,18 @@ class Incomplete:
 @dataclass(frozen=True, slots=True)
 class Live:
     manager_accounts: tuple[LiveManagerAccount, ...] = ()
-    amc_accounts: tuple[LiveAmcAccount, ...] = ()
+    accounts: tuple[LiveAccount, ...] = ()
     incomplete: tuple[Incomplete, ...] = ()
     regions_read: frozenset[Region] = frozenset()
     read_at: float = 0.0  # UTC epoch seconds when the read started
 
-    def reachable_amc(self, account_id: str | None) -> LiveAmcAccount | None:
+    def reachable_amc(self, account_id: str | None) -> LiveAccount | None:
         """The AMC account with this id, if the read reached it."""
         return self.reachable(amc_scope(account_id or ""))
 
-    def reachable(self, scope: Scope | None) -> LiveAmcAccount | None:
+    def reachable(self, scope: Scope | None) -> LiveAccount | None:
         """The people of the account at `scope` (any kind), if the read reached it."""
-        return next((a for a in self.amc_accounts if a.scope == scope and a.reachable), None)
+        return next((a for a in self.accounts if a.scope == scope and a.reachable), None)
 
     def incomplete_reason(self, scope: Scope) -> str | None:
         """Why this one scope was marked incomplete by the reader (exact match only)."""

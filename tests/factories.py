@@ -11,7 +11,7 @@ from typing import Any
 from reconciler.model import (
     KINDS,
     Desired,
-    DesiredAmcAccount,
+    DesiredAccount,
     DesiredLink,
     DesiredManagerAccount,
     DesiredUser,
@@ -20,7 +20,7 @@ from reconciler.model import (
     Incomplete,
     LinkRole,
     Live,
-    LiveAmcAccount,
+    LiveAccount,
     LiveInvitation,
     LiveLink,
     LiveManagerAccount,
@@ -114,8 +114,8 @@ def amc(
     notify: bool = True,
     line: int = 1,
     file: str = FILE,
-) -> DesiredAmcAccount:
-    return DesiredAmcAccount(
+) -> DesiredAccount:
+    return DesiredAccount(
         id=id,
         prune=prune,
         notify=notify,
@@ -127,9 +127,9 @@ def amc(
 
 def desired(
     managers: tuple[DesiredManagerAccount, ...] | list[DesiredManagerAccount] = (),
-    amcs: tuple[DesiredAmcAccount, ...] | list[DesiredAmcAccount] = (),
+    amcs: tuple[DesiredAccount, ...] | list[DesiredAccount] = (),
 ) -> Desired:
-    return Desired(manager_accounts=tuple(managers), amc_accounts=tuple(amcs), files=(FILE,))
+    return Desired(manager_accounts=tuple(managers), accounts=tuple(amcs), files=(FILE,))
 
 
 # ---- live -----------------------------------------------------------------------------------
@@ -225,8 +225,8 @@ def live_amc(
     *,
     name: str = "",
     reachable: bool = True,
-) -> LiveAmcAccount:
-    return LiveAmcAccount(
+) -> LiveAccount:
+    return LiveAccount(
         id=id,
         name=name,
         reachable=reachable,
@@ -237,12 +237,12 @@ def live_amc(
 
 def live(
     managers: tuple[LiveManagerAccount, ...] | list[LiveManagerAccount] = (),
-    amcs: tuple[LiveAmcAccount, ...] | list[LiveAmcAccount] = (),
+    amcs: tuple[LiveAccount, ...] | list[LiveAccount] = (),
     incomplete: dict[str, str] | None = None,
 ) -> Live:
     return Live(
         manager_accounts=tuple(sorted(managers, key=lambda m: m.id)),
-        amc_accounts=tuple(sorted(amcs, key=lambda a: a.id)),
+        accounts=tuple(sorted(amcs, key=lambda a: a.id)),
         incomplete=tuple(
             sorted(Incomplete(Scope.parse(s), r) for s, r in (incomplete or {}).items())
         ),

@@ -160,7 +160,7 @@ def test_what_moved_in_an_amc_account() -> None:
         [invitation("inv-bob-0001", "bob@example.com", expires_in_days=14)],
         name="Acme AMC",
     )
-    fresh = dataclasses.replace(saved, amc_accounts=(fresh_amc,))
+    fresh = dataclasses.replace(saved, accounts=(fresh_amc,))
     assert stale_changes(saved, fresh, [f"amc:{ACME_AMC}"]) == [
         f"amc:{ACME_AMC}: invitation inv-bob-0001 expiresAt 2025-06-25 15:06 UTC -> "
         "2025-06-29 15:06 UTC",
@@ -176,7 +176,7 @@ def test_what_moved_in_manager_accounts() -> None:
     moved = dataclasses.replace(
         acme, links=(*acme.links[1:], live_link("ENTITY2EURO0001", Region.EU))
     )
-    fresh = live([moved, live_manager("amzn1.ads1.ma1.glx", "Globex Brands")], saved.amc_accounts)
+    fresh = live([moved, live_manager("amzn1.ads1.ma1.glx", "Globex Brands")], saved.accounts)
     assert stale_changes(saved, fresh, [f"manager:{ACME_ID}", "manager:Globex Brands"]) == [
         "manager:Globex Brands: manager account amzn1.ads1.ma1.glx ('Globex Brands') now exists",
         f"manager:{ACME_ID}: manager account {ACME_ID} link ENTITY1ACME0001 (NA) removed",
@@ -195,7 +195,7 @@ def test_only_touched_scopes_count() -> None:
 
 def test_completeness_change_is_a_change() -> None:
     saved = demo_live()
-    fresh = live(saved.manager_accounts, saved.amc_accounts, {f"amc:{ACME_AMC}": "read failed"})
+    fresh = live(saved.manager_accounts, saved.accounts, {f"amc:{ACME_AMC}": "read failed"})
     assert stale_changes(saved, fresh, [f"amc:{ACME_AMC}"]) == [
         f"amc:{ACME_AMC}: read completeness complete -> read failed"
     ]
@@ -239,7 +239,7 @@ def test_what_moved_among_a_manager_accounts_people_and_a_custom_set() -> None:
         live_amc(ACME_ID, [live_user("amzn1.account.ANN", "ann@corp.example", Role.ADMIN)]),
         kind=ScopeKind.MANAGER,
     )
-    saved = dataclasses.replace(demo_live(), amc_accounts=(*demo_live().amc_accounts, people))
+    saved = dataclasses.replace(demo_live(), accounts=(*demo_live().accounts, people))
     custom = live_user(
         "amzn1.account.ANN",
         "ann@corp.example",
@@ -248,7 +248,7 @@ def test_what_moved_among_a_manager_accounts_people_and_a_custom_set() -> None:
         countries=("US",),
     )
     fresh_people = dataclasses.replace(people, users=(custom,))
-    fresh = dataclasses.replace(saved, amc_accounts=(*demo_live().amc_accounts, fresh_people))
+    fresh = dataclasses.replace(saved, accounts=(*demo_live().accounts, fresh_people))
     assert stale_changes(saved, fresh, [f"manager:{ACME_ID}"]) == [
         f"manager:{ACME_ID}: user amzn1.account.ANN role admin -> custom [reports_view] in US"
     ]

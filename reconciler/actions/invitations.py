@@ -200,7 +200,7 @@ class Invitations:
 
 
 def _saved(saved: Live, scope: Scope) -> dict[str, LiveInvitation]:
-    for account in saved.amc_accounts:
+    for account in saved.accounts:
         if account.scope == scope:
             return {i.invitation_id: i for i in account.invitations}
     return {}

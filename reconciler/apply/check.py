@@ -22,7 +22,7 @@ from reconciler.errors import StalePlanError
 from reconciler.live.read import HOME_REGION, read_live
 from reconciler.model import (
     Desired,
-    DesiredAmcAccount,
+    DesiredAccount,
     DesiredLink,
     DesiredManagerAccount,
     Live,
@@ -56,11 +56,11 @@ def selector(saved: Live, actions: Iterable[Action], created: Mapping[str, str])
     the links here are probes that only choose regions, never compared with anything."""
     saved_by_id = {m.id: m for m in saved.manager_accounts}
     regions: dict[tuple[str | None, str], set[Region]] = {}
-    amc: dict[str, DesiredAmcAccount] = {}
+    amc: dict[str, DesiredAccount] = {}
     for action in actions:
         if action.manager is None:
             where = action.account or amc_scope("")
-            amc.setdefault(str(where), DesiredAmcAccount(id=where.key, kind=where.kind))
+            amc.setdefault(str(where), DesiredAccount(id=where.key, kind=where.kind))
             continue
         ident = manager_id_of(action, created)
         name = action.manager.name
@@ -82,7 +82,7 @@ def selector(saved: Live, actions: Iterable[Action], created: Mapping[str, str])
             regions.items(), key=lambda kv: (kv[0][1], kv[0][0] or "")
         )
     )
-    return Desired(manager_accounts=managers, amc_accounts=tuple(amc[k] for k in sorted(amc)))
+    return Desired(manager_accounts=managers, accounts=tuple(amc[k] for k in sorted(amc)))
 
 
 def read_scopes(
@@ -118,7 +118,7 @@ def _restrict(fresh: Live, saved: Live) -> Live:
         )
     return Live(
         manager_accounts=tuple(managers),
-        amc_accounts=fresh.amc_accounts,
+        accounts=fresh.accounts,
         incomplete=fresh.incomplete,
         regions_read=fresh.regions_read,
         read_at=fresh.read_at,
@@ -221,14 +221,14 @@ def overlay(base: Live, fresh: Live, scopes: Iterable[Scope]) -> Live:
     base_ids = {m.id for m in base.manager_accounts}
     managers += [m for m in fresh_managers.values() if m.id not in base_ids]
     # The people of an account of any kind (a manager account's too, in its own scope).
-    fresh_amc = {a.scope: a for a in fresh.amc_accounts}
-    amc = [fresh_amc.get(a.scope, a) if a.scope in chosen else a for a in base.amc_accounts]
+    fresh_amc = {a.scope: a for a in fresh.accounts}
+    amc = [fresh_amc.get(a.scope, a) if a.scope in chosen else a for a in base.accounts]
     reread = chosen | {manager_scope(m.id) for m in fresh.manager_accounts}
     incomplete = [i for i in base.incomplete if i.scope not in reread]
     incomplete += fresh.incomplete
     return Live(
         manager_accounts=tuple(managers),
-        amc_accounts=tuple(amc),
+        accounts=tuple(amc),
         incomplete=tuple(sorted(set(incomplete))),
         regions_read=base.regions_read | fresh.regions_read,
         read_at=base.read_at,

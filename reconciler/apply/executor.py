@@ -180,7 +180,7 @@ class _Run:
     def _keep_admins(self, items: list[Item], earlier: list[ActionResult | None]) -> list[Item]:
         where = items[0][1].account
         amc_id = where.key if where is not None else ""
-        account = next((a for a in self.plan.live.amc_accounts if a.scope == where), None)
+        account = next((a for a in self.plan.live.accounts if a.scope == where), None)
         before = {u.user_id for u in account.users if u.role is Role.ADMIN} if account else set()
         admins = set(before)
         for result in earlier:

@@ -23,9 +23,9 @@ def _plural(count: int, word: str) -> str:
 def summary(desired: Desired) -> str:
     """The one-line summary `validate` prints for valid manifests."""
     links = sum(len(m.links) for m in desired.manager_accounts)
-    users = sum(len(a.users) for a in desired.amc_accounts)
-    amc = sum(1 for a in desired.amc_accounts if a.kind is ScopeKind.AMC)
-    others = len(desired.amc_accounts) - amc
+    users = sum(len(a.users) for a in desired.accounts)
+    amc = sum(1 for a in desired.accounts if a.kind is ScopeKind.AMC)
+    others = len(desired.accounts) - amc
     people = f"{_plural(others, 'other account')} with people, " if others else ""
     return (
         f"{_plural(len(desired.files), 'file')} valid: "
@@ -116,8 +116,8 @@ def validate(
             "summary": {
                 "managerAccounts": len(desired.manager_accounts),
                 "linkedAccounts": sum(len(m.links) for m in desired.manager_accounts),
-                "amcAccounts": sum(1 for a in desired.amc_accounts if a.kind is ScopeKind.AMC),
-                "users": sum(len(a.users) for a in desired.amc_accounts),
+                "amcAccounts": sum(1 for a in desired.accounts if a.kind is ScopeKind.AMC),
+                "users": sum(len(a.users) for a in desired.accounts),
             },
             "diagnostics": [],
             "warnings": [_json(d) for d in warnings],

@@ -39,7 +39,7 @@ from reconciler.model import (
     Grant,
     Incomplete,
     Live,
-    LiveAmcAccount,
+    LiveAccount,
     LiveInvitation,
     LiveLink,
     LiveManagerAccount,
@@ -402,7 +402,7 @@ class _Read:
             )
         )
         amc = tuple(
-            LiveAmcAccount(
+            LiveAccount(
                 kind=a.kind,
                 id=a.id,
                 name=a.name,
@@ -432,7 +432,7 @@ class _Read:
         )
         return Live(
             manager_accounts=managers,
-            amc_accounts=amc,
+            accounts=amc,
             incomplete=incomplete,
             regions_read=frozenset(self.regions_ok),
             read_at=read_at,
@@ -520,8 +520,8 @@ def read_live(
     tasks: list[Task] = []
     regions = manager_regions(desired)
     if progress is not None:
-        progress.add_total(len(regions) + len(desired.amc_accounts))
-    for wanted in desired.amc_accounts:
+        progress.add_total(len(regions) + len(desired.accounts))
+    for wanted in desired.accounts:
         if KINDS[wanted.kind].listing:
             continue
         # No listing says which accounts of this kind the credentials reach: the reads of
@@ -539,7 +539,7 @@ def read_live(
             )
         )
 
-    wanted_amc = {a.id: a for a in desired.amc_accounts if KINDS[a.kind].listing}
+    wanted_amc = {a.id: a for a in desired.accounts if KINDS[a.kind].listing}
     if wanted_amc:
         tasks.append(_amc_listing(read, wanted_amc_ids=set(wanted_amc)))
 

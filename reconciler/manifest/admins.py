@@ -37,7 +37,7 @@ def admin_floor(desired: Desired, *, now: float, within_days: float) -> AdminFlo
     warnings: list[Diagnostic] = []
     failing: list[str] = []
     horizon = now + within_days * DAY
-    for account in desired.amc_accounts:
+    for account in desired.accounts:
         if not account.prune or account.source is None:
             continue
         admins = [u for u in account.users if u.role is Role.ADMIN]

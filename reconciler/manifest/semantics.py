@@ -39,7 +39,7 @@ from reconciler.model import (
     KINDS,
     AccountPolicy,
     Desired,
-    DesiredAmcAccount,
+    DesiredAccount,
     DesiredLink,
     DesiredManagerAccount,
     DesiredPolicy,
@@ -198,12 +198,12 @@ def build_desired(docs: Sequence[YamlDoc], *, partial: bool = False) -> Desired 
     groups = _groups(docs, out, incomplete)
     policy = _policy(docs, groups, out, partial=partial)
     managers = _managers(docs, out)
-    amcs = _amc_accounts(docs, groups, policy, out, partial=partial, incomplete=incomplete)
+    amcs = _people_accounts(docs, groups, policy, out, partial=partial, incomplete=incomplete)
     if out:
         return out
     return Desired(
         manager_accounts=tuple(sorted(managers, key=lambda m: (m.key, m.name))),
-        amc_accounts=tuple(sorted(amcs, key=lambda a: (a.kind.value, a.id))),
+        accounts=tuple(sorted(amcs, key=lambda a: (a.kind.value, a.id))),
         files=tuple(doc.file for doc in docs),
         policy=policy,
         groups={
@@ -552,7 +552,7 @@ def _manager(
     )
 
 
-def _amc_accounts(
+def _people_accounts(
     docs: Sequence[YamlDoc],
     groups: dict[str, list[_Member]],
     policy: DesiredPolicy,
@@ -560,8 +560,8 @@ def _amc_accounts(
     *,
     partial: bool,
     incomplete: set[str],
-) -> list[DesiredAmcAccount]:
-    result: list[DesiredAmcAccount] = []
+) -> list[DesiredAccount]:
+    result: list[DesiredAccount] = []
     seen: dict[tuple[ScopeKind, str], Source] = {}
     for found in people_entries(docs, out):
         doc, path, entry, source = found.doc, found.path, found.entry, found.source
@@ -591,7 +591,7 @@ def _amc_accounts(
                 )
             )
         result.append(
-            DesiredAmcAccount(
+            DesiredAccount(
                 kind=found.kind,
                 id=account_id,
                 name=entry.get("name"),

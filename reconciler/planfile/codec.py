@@ -37,7 +37,7 @@ from reconciler.model import (
     Grant,
     Incomplete,
     Live,
-    LiveAmcAccount,
+    LiveAccount,
     LiveInvitation,
     LiveLink,
     LiveManagerAccount,
@@ -157,7 +157,7 @@ def encode_live(live: Live) -> dict[str, Any]:
                     for i in a.invitations
                 ],
             }
-            for a in live.amc_accounts
+            for a in live.accounts
         ],
     }
 
@@ -210,8 +210,8 @@ def decode_live(data: dict[str, Any]) -> Live:
             )
             for m in data["managerAccounts"]
         ),
-        amc_accounts=tuple(
-            LiveAmcAccount(
+        accounts=tuple(
+            LiveAccount(
                 kind=ScopeKind(a["kind"]),
                 id=a["id"],
                 name=a["name"],

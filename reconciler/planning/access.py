@@ -127,7 +127,7 @@ def _invitation_state(invitation: LiveInvitation, now: float) -> str:
 
 
 def _amc_rows(desired: Desired, live: Live, now: float, review: ReviewOf) -> Iterable[Grant]:
-    for account in desired.amc_accounts:
+    for account in desired.accounts:
         scope = account.scope
         found = live.reachable(scope)
         if found is None:
@@ -219,7 +219,7 @@ def access(desired: Desired, live: Live, *, now: float, review: ReviewOf = _no_r
     rows: list[Grant] = []
     for produce in PRODUCERS:
         rows.extend(produce(desired, live, now, review))
-    scopes = [a.scope for a in desired.amc_accounts]
+    scopes = [a.scope for a in desired.accounts]
     scopes += [Scope(ScopeKind.MANAGER, m.key) for m in desired.manager_accounts]
     incomplete = []
     for scope in scopes:

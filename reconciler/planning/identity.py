@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from reconciler.model import (
-    DesiredAmcAccount,
+    DesiredAccount,
     DesiredUser,
-    LiveAmcAccount,
+    LiveAccount,
     LiveInvitation,
     LiveUser,
     canonical_email,
@@ -123,7 +123,7 @@ def _best_invitation(user: DesiredUser, invitations: list[LiveInvitation]) -> Li
     )
 
 
-def resolve_users(desired: DesiredAmcAccount, live: LiveAmcAccount) -> Resolution:
+def resolve_users(desired: DesiredAccount, live: LiveAccount) -> Resolution:
     """Pair the manifest's users of one AMC account with its live users and invitations."""
     matches: list[Match] = []
     pinned_absent: list[DesiredUser] = []

@@ -71,9 +71,9 @@ def normalised_desired(desired: Desired) -> dict[str, Any]:
                 key=lambda u: (u["userId"] or "", canonical_email(u["email"] or ""), u["role"]),
             ),
         }
-        for a in desired.amc_accounts
+        for a in desired.accounts
     ]
-    for entry, account in zip(amc, desired.amc_accounts, strict=True):
+    for entry, account in zip(amc, desired.accounts, strict=True):
         if account.policy is not None:
             entry["policy"] = {
                 "maxRemovalFraction": account.policy.max_removal_fraction,

@@ -12,9 +12,9 @@ from __future__ import annotations
 from reconciler.errors import GuardError, PlanError
 from reconciler.model import Desired, Live
 from reconciler.plan import Plan, Policy, sort_actions
-from reconciler.planning.amc import plan_amc
 from reconciler.planning.guards import apply_guards
 from reconciler.planning.managers import plan_managers
+from reconciler.planning.people import plan_people
 from reconciler.planning.protect import keep_protected
 
 
@@ -29,7 +29,7 @@ def make_plan(desired: Desired, live: Live, policy: Policy) -> Plan:
     Protected users (`policy.protectedUsers`) are kept before any guard counts.
     """
     managers = plan_managers(desired, live)
-    amc = plan_amc(
+    amc = plan_people(
         desired,
         live,
         now=policy.now,

@@ -42,7 +42,7 @@ def effective(flags: Policy, desired: Desired) -> Policy:
         if name in want.sources:
             sources[name] = str(want.sources[name])
     limits: dict[str, AccountLimits] = {}
-    for account in desired.amc_accounts:
+    for account in desired.accounts:
         own = account.policy
         if own is None or own.source is None:
             continue

@@ -26,7 +26,7 @@ def _address(action: Action, live: Live) -> str:
     """The live address behind an action (masked or not), "" when there is none."""
     if action.kind is ActionKind.REVOKE_INVITATION:
         return action.email or ""
-    for account in live.amc_accounts:
+    for account in live.accounts:
         if account.scope == action.account:
             for user in account.users:
                 if user.user_id == action.target:
@@ -60,7 +60,7 @@ class Pinned:
     def of(cls, desired: Desired) -> Pinned:
         ids: dict[str, set[str]] = {}
         addresses: dict[str, set[str]] = {}
-        people = [u for a in desired.amc_accounts for u in a.users]
+        people = [u for a in desired.accounts for u in a.users]
         people += [u for members in desired.groups.values() for u in members]
         for person in people:
             if person.user_id is not None and person.email is not None:

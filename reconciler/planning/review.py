@@ -18,7 +18,7 @@ def review_of(desired: Desired, *, now: float) -> ReviewOf:
     """The review rule of `desired` as a function of (account, entry)."""
     every = {
         a.id: (a.policy.review_every if a.policy and a.policy.review_every else None)
-        for a in desired.amc_accounts
+        for a in desired.accounts
     }
     default = desired.policy.review_every
 
@@ -51,7 +51,7 @@ def due(desired: Desired, *, now: float) -> tuple[Due, ...]:
     """The grants the manifests make whose review is due at `now`, per account."""
     review = review_of(desired, now=now)
     out: list[Due] = []
-    for account in desired.amc_accounts:
+    for account in desired.accounts:
         scope = account.scope
         noun = KINDS[scope.kind].noun
         label = f"{noun} {account.name} ({account.id})" if account.name else f"{noun} {account.id}"

@@ -27,7 +27,7 @@ from typing import Any
 
 from reconciler.model import (
     Desired,
-    DesiredAmcAccount,
+    DesiredAccount,
     DesiredManagerAccount,
     DesiredUser,
     canonical_email,
@@ -40,8 +40,8 @@ ADDED = "added to the manifests"
 LEAVING = "no longer in the manifests: it leaves management (nothing is read or changed there)"
 
 
-def _amc_meaning(account: DesiredAmcAccount) -> dict[str, Any]:
-    meaning: dict[str, Any] = normalised_desired(Desired(amc_accounts=(account,)))["amcAccounts"][0]
+def _amc_meaning(account: DesiredAccount) -> dict[str, Any]:
+    meaning: dict[str, Any] = normalised_desired(Desired(accounts=(account,)))["amcAccounts"][0]
     return meaning
 
 
@@ -68,7 +68,7 @@ def _user_key(meaning: dict[str, Any]) -> str:
     return meaning["userId"] or canonical_email(meaning["email"] or "")
 
 
-def _amc_why(before: DesiredAmcAccount, after: DesiredAmcAccount) -> list[str]:
+def _amc_why(before: DesiredAccount, after: DesiredAccount) -> list[str]:
     old, new = _amc_meaning(before), _amc_meaning(after)
     if old == new:
         return []
@@ -145,8 +145,8 @@ def changed(then: Desired, now: Desired) -> tuple[Covered, ...]:
     reasons: dict[str, list[str]] = {}
     leaving: set[str] = set()
     policy = _policy_why(then, now)
-    was_amc = {a.scope: a for a in then.amc_accounts}
-    for account in now.amc_accounts:
+    was_amc = {a.scope: a for a in then.accounts}
+    for account in now.accounts:
         before = was_amc.pop(account.scope, None)
         why = [ADDED] if before is None else _amc_why(before, account)
         why += [policy] if policy else []
@@ -173,7 +173,7 @@ def narrow(desired: Desired, coverage: Coverage) -> Desired:
     planned = coverage.planned
     return replace(
         desired,
-        amc_accounts=tuple(a for a in desired.amc_accounts if str(a.scope) in planned),
+        accounts=tuple(a for a in desired.accounts if str(a.scope) in planned),
         manager_accounts=tuple(
             m for m in desired.manager_accounts if str(manager_scope(m.key)) in planned
         ),

@@ -39,7 +39,7 @@ def _manager_view(live: Live, key: str) -> dict[str, Any]:
 def _amc_view(live: Live, scope: Scope) -> dict[str, Any]:
     """The people of the account at `scope` (any kind): what each holds, as people read it
     (a custom set and its countries exactly)."""
-    for account in live.amc_accounts:
+    for account in live.accounts:
         if account.scope != scope:
             continue
         return {

@@ -261,7 +261,7 @@ def _title(plan: Plan, actions: tuple[Action, ...], waiting: tuple[Waiting, ...]
         return f'Manager account "{manager.name}" ({manager.id})'
     scope = first.scope if first is not None else waiting[0].scope
     noun = f"{KINDS[scope.kind].noun[:1].upper()}{KINDS[scope.kind].noun[1:]}"
-    for amc in plan.live.amc_accounts:
+    for amc in plan.live.accounts:
         if amc.scope == scope and amc.name:
             return f'{noun} {scope.key} "{amc.name}"'
     return f"{noun} {scope.key}"

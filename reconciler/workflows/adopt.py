@@ -66,7 +66,7 @@ from reconciler.manifest.edit import Editor, FileEdit, one_line, quoted, write_a
 from reconciler.manifest.layout import line_break, split_lines
 from reconciler.model import (
     Desired,
-    DesiredAmcAccount,
+    DesiredAccount,
     DesiredLink,
     DesiredManagerAccount,
     DesiredPolicy,
@@ -204,7 +204,7 @@ class _Evidence:
         behind git's back when REF's manifests list the same user on the account too."""
         if self.then is None or self.baseline is None:
             return True
-        for account in self.then.amc_accounts:
+        for account in self.then.accounts:
             if account.id == account_id and any(
                 u.key == user.key and u.role is user.role for u in account.users
             ):
@@ -226,7 +226,7 @@ def _protected(user: DesiredUser, rules: DesiredPolicy) -> bool:
 
 
 def _adopt_amc(
-    account: DesiredAmcAccount,
+    account: DesiredAccount,
     live: Live,
     editor: Editor,
     *,
@@ -236,7 +236,7 @@ def _adopt_amc(
     lowered: Collection[str],
 ) -> None:
     scope = account.scope
-    found = next((a for a in live.amc_accounts if a.scope == scope), None)
+    found = next((a for a in live.accounts if a.scope == scope), None)
     if found is None or not found.reachable or live.unreadable(scope) is not None:
         editor.skipped.append(f"{scope}: not read completely: nothing adopted there")
         return
@@ -404,7 +404,7 @@ def _adopt_amc(
 
 
 def _additions(
-    account: DesiredAmcAccount,
+    account: DesiredAccount,
     resolution: Resolution,
     rules: DesiredPolicy,
     editor: Editor,
@@ -511,7 +511,7 @@ def _may_be_admin(user: DesiredUser, rules: DesiredPolicy) -> bool:
     return user.email is not None and canonical_email(user.email) in rules.admin_members
 
 
-def _entry_start(account: DesiredAmcAccount, last: Source) -> Source:
+def _entry_start(account: DesiredAccount, last: Source) -> Source:
     # The latest entry in the account's own file is where its list ends.
     same = [u.source for u in account.users if u.source is not None and u.source.file == last.file]
     return max(same, key=lambda s: s.line)
@@ -579,7 +579,7 @@ def _override_group(
 
 
 def _split_group(
-    account: DesiredAmcAccount, source: Source, change: _GroupChange, editor: Editor
+    account: DesiredAccount, source: Source, change: _GroupChange, editor: Editor
 ) -> bool:
     """Record a change to members of this account's `{group: G, role: R}` entry: as the
     entry's `overrides:` (`_override_group`) where it can, else by replacing the entry by
@@ -737,7 +737,7 @@ def compute(
     editor = Editor()
     units: list[tuple[str, Editor]] = []
     unread = {n.scope for n in before.unread}
-    for account in desired.amc_accounts:
+    for account in desired.accounts:
         if str(account.scope) in unread:
             editor.skipped.append(f"amc:{account.id}: not read completely: nothing adopted")
             continue

@@ -289,7 +289,7 @@ def plan_then(baseline: Revision, live: Live, policy: Policy, desired: Desired) 
     time stands for when it was applied (apply runs on merge); an `expires:` that passed
     between the two is taken as time's doing. A plan that cannot be made is a
     `BaselineError`, never a guess."""
-    amc = {a.id for a in desired.amc_accounts}
+    amc = {a.id for a in desired.accounts}
     ids = {m.id for m in desired.manager_accounts if m.id is not None}
     names = {m.name for m in desired.manager_accounts}
     at = baseline.committed_at
@@ -303,9 +303,9 @@ def plan_then(baseline: Revision, live: Live, policy: Policy, desired: Desired) 
 
     then = replace(
         baseline.desired,
-        amc_accounts=tuple(
+        accounts=tuple(
             replace(a, users=tuple(map(as_applied, a.users)))
-            for a in baseline.desired.amc_accounts
+            for a in baseline.desired.accounts
             if a.id in amc
         ),
         manager_accounts=tuple(
@@ -368,13 +368,11 @@ def unmanaged_since(baseline: Revision, desired: Desired) -> Desired:
     """The accounts the manifests at REF manage and today's do not (an AMC account by id, a
     manager account by id or, without one, by name), bare: for a read of who keeps access
     there now that nothing watches them."""
-    amc = {a.id for a in desired.amc_accounts}
+    amc = {a.id for a in desired.accounts}
     ids = {m.id for m in desired.manager_accounts if m.id is not None}
     names = {m.name for m in desired.manager_accounts}
     return Desired(
-        amc_accounts=tuple(
-            replace(a, users=()) for a in baseline.desired.amc_accounts if a.id not in amc
-        ),
+        accounts=tuple(replace(a, users=()) for a in baseline.desired.accounts if a.id not in amc),
         manager_accounts=tuple(
             replace(m, links=())
             for m in baseline.desired.manager_accounts
@@ -391,7 +389,7 @@ def no_longer_managed(baseline: Revision, gone: Desired, live: Live) -> tuple[No
         "nothing watches it any more: list it again in the manifests, or remove its people "
         "in the console"
     )
-    for account in gone.amc_accounts:
+    for account in gone.accounts:
         scope = account.scope
         at = str(account.source) if account.source else "REF"
         found = live.reachable_amc(account.id)
@@ -488,8 +486,8 @@ def policy_changes(then: Desired, now: Desired) -> tuple[str, ...]:
         ("removalFloor", old.removal_floor, new.removal_floor, _DEFAULTS.removal_floor),
     ):
         _limit(out, name, before, after, default, where(name))
-    then_accounts = {a.id: a for a in then.amc_accounts}
-    for account in now.amc_accounts:
+    then_accounts = {a.id: a for a in then.accounts}
+    for account in now.accounts:
         before_account = then_accounts.get(account.id)
         if before_account is None:
             continue

@@ -37,12 +37,12 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
     today = datetime.fromtimestamp(now, UTC).date().isoformat()  # 00:00 UTC: passed
     kept_by = {  # group -> an account using it that does not prune
         user.group: account
-        for account in desired.amc_accounts
+        for account in desired.accounts
         if not account.prune
         for user in account.users
         if user.group is not None
     }
-    for account in desired.amc_accounts:
+    for account in desired.accounts:
         for user in account.users:
             if user.expires is None or user.expires > horizon or user.source is None:
                 continue

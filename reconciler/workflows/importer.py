@@ -42,7 +42,7 @@ from reconciler.manifest.edit import write_atomic
 from reconciler.model import (
     Grant,
     Live,
-    LiveAmcAccount,
+    LiveAccount,
     LiveManagerAccount,
     Region,
     Scope,
@@ -170,7 +170,7 @@ def _grant_yaml(grant: Grant) -> str:
     return text
 
 
-def _people(live: Live, account: LiveAmcAccount, prune: bool) -> tuple[list[str], bool, int]:
+def _people(live: Live, account: LiveAccount, prune: bool) -> tuple[list[str], bool, int]:
     """The `users:` entries of an account's people, whether `prune` may stay on, and how
     many admins it has."""
     admins = sum(1 for u in account.users if u.role is not None and u.role.value == "admin")
@@ -218,7 +218,7 @@ def _people(live: Live, account: LiveAmcAccount, prune: bool) -> tuple[list[str]
     return entries, prune, admins
 
 
-def _amc_file(live: Live, account: LiveAmcAccount, read_at: str) -> str:
+def _amc_file(live: Live, account: LiveAccount, read_at: str) -> str:
     reason = _incomplete(live, account.scope, amc_scope("*"))
     entries, prune, admins = _people(live, account, reason is None)
     lines = [
@@ -254,7 +254,7 @@ def render_import(live: Live) -> dict[str, str]:
             stem = f"{stem}-{_safe_name(account.id.rsplit('.', 1)[-1])}"
         used.add(stem)
         out[f"managers/{stem}.yaml"] = _manager_file(live, account, read_at)
-    for amc in sorted(live.amc_accounts, key=lambda a: a.id):
+    for amc in sorted(live.accounts, key=lambda a: a.id):
         if amc.reachable and amc.kind is ScopeKind.AMC:  # a manager's are in its own file
             out[f"amc/{_safe_name(amc.id)}.yaml"] = _amc_file(live, amc, read_at)
     if out:

@@ -25,7 +25,7 @@ from reconciler.api import AdsClient
 from reconciler.live.progress import Progress
 from reconciler.live.read import read_all, read_live
 from reconciler.manifest.edit import Editor, FileEdit
-from reconciler.model import Desired, DesiredAmcAccount, DesiredUser, Live, Source, canonical_email
+from reconciler.model import Desired, DesiredAccount, DesiredUser, Live, Source, canonical_email
 from reconciler.planning.access import Grant
 from reconciler.planning.access import access as grants_of
 from reconciler.planning.identity import MASKED, resolve_users
@@ -68,7 +68,7 @@ def person(who: str, desired: Desired, live: Live) -> Person:
     maybe: set[str] = set()
     while True:
         addresses, user_ids = set(found.addresses), set(found.user_ids)
-        for account in desired.amc_accounts:
+        for account in desired.accounts:
             for entry in account.users:
                 if found.names(entry):
                     if entry.user_id:
@@ -99,7 +99,7 @@ def _entries(desired: Desired, who: Person) -> list[tuple[Source, str]]:
     """Each manifest entry naming the person, once: an account's own entry, or the member
     entry of a group (a group entry in an account names the group, not them)."""
     out: dict[Source, str] = {}
-    for account in desired.amc_accounts:
+    for account in desired.accounts:
         for entry in account.users:
             if entry.source is None or not who.names(entry):
                 continue
@@ -118,7 +118,7 @@ def _entries(desired: Desired, who: Person) -> list[tuple[Source, str]]:
 def _maybe(desired: Desired, who: Person) -> list[str]:
     """Entries pinned to a live user who fits the person only by masked address."""
     out: dict[Source, str] = {}
-    for account in desired.amc_accounts:
+    for account in desired.accounts:
         for entry in account.users:
             if entry.user_id in who.maybe and entry.source is not None:
                 at = entry.pin_at if entry.group is not None and entry.pin_at else entry.source
@@ -178,16 +178,14 @@ def _still_live(
     """The person's live access a merge of the edit does not end: on accounts the
     manifests do not manage, and on managed accounts that keep unlisted users (`prune:
     false`); and the accounts whose read may miss some."""
-    managed = {a.id for a in desired.amc_accounts}
-    kept = {a.id for a in desired.amc_accounts if not a.prune}
+    managed = {a.id for a in desired.accounts}
+    kept = {a.id for a in desired.accounts if not a.prune}
     rows: list[tuple[Grant, str]] = []
     for grant in grants_of(desired, live, now=now).grants:
         if grant.scope.key in kept and grant.source is None and _is(grant, who):
             rows.append((grant, "the account keeps unlisted users: prune is false"))
     unmanaged = Desired(
-        amc_accounts=tuple(
-            _bare(a.id, a.name) for a in everything.amc_accounts if a.id not in managed
-        )
+        accounts=tuple(_bare(a.id, a.name) for a in everything.accounts if a.id not in managed)
     )
     rows += [
         (g, "the manifests do not manage this account")
@@ -207,5 +205,5 @@ def _all(who: Person) -> Iterable[str]:
     yield from sorted(who.addresses)
 
 
-def _bare(account_id: str, name: str) -> DesiredAmcAccount:
-    return DesiredAmcAccount(id=account_id, name=name or None, prune=False)
+def _bare(account_id: str, name: str) -> DesiredAccount:
+    return DesiredAccount(id=account_id, name=name or None, prune=False)

@@ -144,7 +144,7 @@ def plan(
     # read, which `apply --plan` compares, stays what these manifests manage).
     gone = unmanaged_since(baseline, managed)
     left: Live = Live()
-    if gone.amc_accounts or gone.manager_accounts:
+    if gone.accounts or gone.manager_accounts:
         left = read_live(gone, client.reader(), now=policy.now, progress=progress)
     return replace(
         made,
@@ -158,7 +158,7 @@ def plan(
 
 def _all_scopes(live: Live, plan: Plan) -> set[Scope]:
     scopes = {manager_scope(m.id) for m in live.manager_accounts}
-    scopes |= {a.scope for a in live.amc_accounts}
+    scopes |= {a.scope for a in live.accounts}
     return scopes | set(plan.scopes_touched)
 
 

@@ -44,7 +44,7 @@ def expected_requests(live: object) -> list[int]:
     from reconciler.model import Live
 
     assert isinstance(live, Live)
-    return [3, 1, *(2 + len(a.users) for a in live.amc_accounts)]
+    return [3, 1, *(2 + len(a.users) for a in live.accounts)]
 
 
 def test_bad_credentials_give_auth_error_without_the_secret(sandbox_world: World) -> None:

@@ -215,7 +215,7 @@ def test_the_executor_never_sends_the_removal_of_the_last_admin_whatever_the_pla
     transport = Recorder(world)
     with client_on(transport) as client:
         live = read_live(desired(amcs=[amc(AMC)]), client.reader(), now=world.now())
-        olga = next(u for u in live.amc_accounts[0].users if u.user_id == "amzn1.account.OLGA")
+        olga = next(u for u in live.accounts[0].users if u.user_id == "amzn1.account.OLGA")
         plan = Plan(
             actions=(permissions.revoke_user(amc_scope(AMC), olga, reason="test"),),
             live=live,
@@ -233,7 +233,7 @@ def test_a_raise_to_editor_is_not_counted_as_an_admin_when_the_last_admin_goes()
     not make a second admin: the removal of the only admin after it is still held."""
     from reconciler.actions import permissions
     from reconciler.apply import apply_plan
-    from reconciler.model import DesiredAmcAccount, Grant, Scope, ScopeKind
+    from reconciler.model import DesiredAccount, Grant, Scope, ScopeKind
 
     dsp = Scope(ScopeKind.DSP, "ENTITYDSPSAFE01")
     seed = {
@@ -259,9 +259,9 @@ def test_a_raise_to_editor_is_not_counted_as_an_admin_when_the_last_admin_goes()
     world = World.from_seed(seed)
     transport = Recorder(world)
     with client_on(transport) as client:
-        wanted = Desired(amc_accounts=(DesiredAmcAccount(id=dsp.key, kind=dsp.kind),))
+        wanted = Desired(accounts=(DesiredAccount(id=dsp.key, kind=dsp.kind),))
         live = read_live(wanted, client.reader(), now=world.now())
-        olga, pete = sorted(live.amc_accounts[0].users, key=lambda u: u.user_id)
+        olga, pete = sorted(live.accounts[0].users, key=lambda u: u.user_id)
         raise_pete = permissions.set_role(dsp, pete, Grant(Role.EDITOR), label="p", reason="t")
         plan = Plan(
             actions=(raise_pete, permissions.revoke_user(dsp, olga, reason="t")),
@@ -343,7 +343,7 @@ def test_after_any_apply_with_failures_admins_are_kept(
             assume(False)
             return
         report = run_apply(plan, want, client)
-    minimum = want.amc_accounts[0].min_admins
+    minimum = want.accounts[0].min_admins
     after = admins(world)
     if any(r.status is Status.FAILED for r in report.results):
         assert len(after) >= min(minimum, len(before))

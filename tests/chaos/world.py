@@ -205,7 +205,7 @@ def mismatches(desired: Desired, state: dict[str, Any]) -> list[str]:
         if want.prune and (extra := have - wanted):
             problems.append(f"manager {want.name!r}: linked but not wanted {sorted(extra)}")
     amcs = {x["account_id"]: x for x in state["amc_accounts"]}
-    for amc in desired.amc_accounts:
+    for amc in desired.accounts:
         account = amcs.get(amc.id)
         if account is None:
             problems.append(f"AMC {amc.id}: missing")

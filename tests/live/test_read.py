@@ -12,7 +12,7 @@ from reconciler.live.progress import Progress
 from reconciler.live.read import epoch_seconds, live_user, manager_regions, read_all, read_live
 from reconciler.model import (
     Desired,
-    DesiredAmcAccount,
+    DesiredAccount,
     DesiredManagerAccount,
     Incomplete,
     Region,
@@ -27,10 +27,10 @@ from tests.factories import amc, desired, link, manager
 DAY = 86_400.0
 
 
-def _desired(*items: DesiredManagerAccount | DesiredAmcAccount) -> Desired:
+def _desired(*items: DesiredManagerAccount | DesiredAccount) -> Desired:
     return desired(
         [i for i in items if isinstance(i, DesiredManagerAccount)],
-        [i for i in items if isinstance(i, DesiredAmcAccount)],
+        [i for i in items if isinstance(i, DesiredAccount)],
     )
 
 
@@ -44,7 +44,7 @@ def test_reads_only_the_regions_the_manifests_touch(sandbox_world: World) -> Non
     assert acme.id == ACME
     assert [x.account_id for x in acme.links][:2] == ["ENTITY1ACME0001", "ENTITY1ACME0002"]
     assert all(x.region is Region.NA for x in acme.links)
-    assert live.amc_accounts == ()
+    assert live.accounts == ()
     assert live.incomplete == ()
 
 
@@ -76,7 +76,7 @@ def test_users_roles_and_invitations_are_converted(sandbox_world: World) -> None
     with sandbox_client(sandbox_world) as client:
         live = read_live(_desired(amc(AMC)), client.reader(), now=123.0)
     assert live.read_at == 123.0
-    (account,) = live.amc_accounts
+    (account,) = live.accounts
     assert (account.name, account.reachable) == ("Acme AMC", True)
     roles = {u.user_id: (u.email, u.role) for u in account.users}
     assert roles["amzn1.account.ALICE0001"] == ("a***@example.com", Role.ADMIN)
@@ -100,7 +100,7 @@ def test_a_managed_amc_account_not_listed_is_unreachable_and_incomplete(
 ) -> None:
     with sandbox_client(sandbox_world) as client:
         live = read_live(_desired(amc(AMC), amc("ENTITY0GONE")), client.reader())
-    gone = next(a for a in live.amc_accounts if a.id == "ENTITY0GONE")
+    gone = next(a for a in live.accounts if a.id == "ENTITY0GONE")
     assert not gone.reachable
     reason = live.incomplete_reason(amc_scope("ENTITY0GONE"))
     assert reason is not None and "not listed by GET /amc/accounts" in reason
@@ -173,7 +173,7 @@ def test_a_failed_region_marks_its_scopes_incomplete_and_keeps_the_rest(
     assert reason is not None
     assert reason.startswith("GET /managerAccounts on the EU host failed: ")
     assert "HTTP 500" in reason
-    assert len(live.amc_accounts[0].users) == 4  # the AMC scope did not suffer
+    assert len(live.accounts[0].users) == 4  # the AMC scope did not suffer
 
 
 def test_a_failed_region_still_counts_as_done_in_the_progress_display(
@@ -204,7 +204,7 @@ def test_a_failed_amc_account_does_not_lose_the_others() -> None:
     with sandbox_client(world, transport=transport) as client:
         live = read_live(_desired(amc("ENTITYOK"), amc("ENTITYBAD")), client.reader())
     assert [i.scope for i in live.incomplete] == [amc_scope("ENTITYBAD")]
-    ok = next(a for a in live.amc_accounts if a.id == "ENTITYOK")
+    ok = next(a for a in live.accounts if a.id == "ENTITYOK")
     assert [u.role for u in ok.users] == [Role.ADMIN]
 
 
@@ -228,7 +228,7 @@ def test_read_all_sees_everything_and_reports_progress(sandbox_world: World) -> 
     progress.finish()
     assert [m.id for m in live.manager_accounts] == [ACME]
     # The AMC account's people, and the manager account's.
-    assert [a.scope for a in live.amc_accounts] == [amc_scope(AMC), manager_scope(ACME)]
+    assert [a.scope for a in live.accounts] == [amc_scope(AMC), manager_scope(ACME)]
     assert live.regions_read == frozenset(Region)
     assert stream.getvalue().splitlines()[-1] == (
         f"reading live state: 5/5 accounts, {requests} requests, 0 throttled (0.0s waiting)"

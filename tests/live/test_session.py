@@ -43,7 +43,7 @@ def probe(api: ApiOptions) -> None:
         live = read_all(client.reader(), progress=api.progress)
     if api.progress is not None:
         api.progress.finish()
-    amc = sum(1 for a in live.amc_accounts if a.kind is ScopeKind.AMC)
+    amc = sum(1 for a in live.accounts if a.kind is ScopeKind.AMC)
     click.echo(f"{len(live.manager_accounts)} manager accounts, {amc} AMC")
 
 

@@ -166,6 +166,6 @@ def to_manifest(desired: Desired) -> dict[str, Any]:
                     for u in a.users
                 ],
             }
-            for a in desired.amc_accounts
+            for a in desired.accounts
         ],
     }

@@ -17,7 +17,7 @@ SETTINGS = settings(max_examples=60, deadline=None)
 
 
 def _world(desired: Desired, *, groups: bool = True) -> tuple[Any, ...]:
-    amcs = desired.amc_accounts
+    amcs = desired.accounts
     if not groups:  # a re-written manifest lists group members directly
         amcs = tuple(replace(a, users=tuple(replace(u, group=None) for u in a.users)) for a in amcs)
     return (desired.manager_accounts, amcs)
@@ -39,7 +39,7 @@ def test_load_then_normalise_is_stable(manifest: dict[str, Any], tmp_path_factor
     assert _world(again) == _world(first, groups=False)
     # Canonical order: sorted however the manifest listed things.
     assert [m.key for m in first.manager_accounts] == sorted(m.key for m in first.manager_accounts)
-    for amc in first.amc_accounts:
+    for amc in first.accounts:
         assert [u.key for u in amc.users] == sorted(u.key for u in amc.users)
 
 

@@ -35,7 +35,7 @@ def test_reviewed_dates_and_intervals_are_read(tmp_path: Path) -> None:
     path.write_text(TEXT, encoding="utf-8")
     desired = load_manifests([path])
     assert desired.policy.review_every == 90.0
-    (account,) = desired.amc_accounts
+    (account,) = desired.accounts
     assert account.owners == ("ops-lead",)
     assert account.policy is not None and account.policy.review_every == 30.0
     by = {u.email: u for u in account.users}

@@ -9,7 +9,7 @@ import pytest
 from reconciler.errors import ManifestError
 from reconciler.manifest import load_manifests
 from reconciler.model import (
-    DesiredAmcAccount,
+    DesiredAccount,
     DesiredLink,
     DesiredManagerAccount,
     DesiredUser,
@@ -25,11 +25,11 @@ EXAMPLES = Path(__file__).parents[2] / "examples" / "manifests"
 
 def _load(
     tmp_path: Path, text: str
-) -> tuple[tuple[DesiredManagerAccount, ...], tuple[DesiredAmcAccount, ...]]:
+) -> tuple[tuple[DesiredManagerAccount, ...], tuple[DesiredAccount, ...]]:
     path = tmp_path / "m.yaml"
     path.write_text(text, encoding="utf-8")
     desired = load_manifests([path])
-    return desired.manager_accounts, desired.amc_accounts
+    return desired.manager_accounts, desired.accounts
 
 
 def test_defaults_are_filled(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_the_demo_world(tmp_path: Path) -> None:
         ("ACCOUNT_ID", "ENTITY1ACME0006"),
         ("DSP_ADVERTISER_ID", "5830000000001"),
     ]
-    (amc,) = desired.amc_accounts
+    (amc,) = desired.accounts
     assert [(u.email, u.role, u.group, u.user_id) for u in amc.users] == [
         ("alice@example.com", Role.ADMIN, None, None),
         ("erin@example.com", Role.ADMIN, None, "amzn1.account.ERIN0001"),

@@ -261,7 +261,7 @@ def test_no_role_change_or_removal_rests_on_a_masked_address(
     candidates = {
         u["user_id"]
         for u in live_seed
-        for d in want.amc_accounts[0].users
+        for d in want.accounts[0].users
         if (d.email or "")[0] == u["email"][0]
     }
     for action in plan.actions:

@@ -12,7 +12,7 @@ from reconciler.actions import describe
 from reconciler.errors import GuardError, PlanError
 from reconciler.model import (
     Desired,
-    DesiredAmcAccount,
+    DesiredAccount,
     DesiredPolicy,
     DesiredUser,
     Grant,
@@ -823,7 +823,7 @@ def worlds(draw: st.DrawFn) -> tuple[Desired, Live]:
 def simulate(lv: Live, plan: Plan) -> Live:
     """What the sandbox would hold after applying `plan`: a tiny pure model of the API."""
     managers = {m.id: m for m in lv.manager_accounts}
-    (account,) = lv.amc_accounts
+    (account,) = lv.accounts
     users = {u.user_id: u for u in account.users}
     invitations = {i.invitation_id: i for i in account.invitations}
     for n, a in enumerate(plan.actions):
@@ -854,9 +854,7 @@ def simulate(lv: Live, plan: Plan) -> Live:
         elif a.kind is ActionKind.REVOKE_USER:
             del users[p["userId"]]
     amc_after = live_amc(AMC, list(users.values()), list(invitations.values()))
-    return dataclasses.replace(
-        lv, manager_accounts=tuple(managers.values()), amc_accounts=(amc_after,)
-    )
+    return dataclasses.replace(lv, manager_accounts=tuple(managers.values()), accounts=(amc_after,))
 
 
 LIFTED = Policy(
@@ -906,7 +904,7 @@ def test_a_protected_invitation_is_not_reissued_with_a_lesser_role() -> None:
 AGENCY = "agency.example"
 
 
-def ruled(*accounts: DesiredAmcAccount, admins: tuple[DesiredUser, ...] = ()) -> Desired:
+def ruled(*accounts: DesiredAccount, admins: tuple[DesiredUser, ...] = ()) -> Desired:
     """Manifests under `allowedEmailDomains: [agency.example, corp.com]` (boss's) and, with
     an admin group `platform-admins` of boss and `admins`."""
     rules = DesiredPolicy(

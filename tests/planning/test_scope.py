@@ -99,6 +99,6 @@ def test_narrow_keeps_exactly_what_is_planned() -> None:
         ),
     )
     kept = narrow(want, coverage)
-    assert [a.id for a in kept.amc_accounts] == ["B"]
+    assert [a.id for a in kept.accounts] == ["B"]
     assert [m.key for m in kept.manager_accounts] == ["N"]
     assert kept.policy == want.policy and kept.files == want.files

@@ -741,9 +741,9 @@ def test_values_from_the_api_stay_data_in_the_yaml_adopt_writes(
     stranger = LiveUser(user_id=evil, email=evil + "@corp.example", role=Role.VIEWER)
     amc = [
         dataclasses.replace(a, users=(*a.users, stranger)) if a.id == CO_AMC2 else a
-        for a in live.amc_accounts
+        for a in live.accounts
     ]
-    live = dataclasses.replace(live, amc_accounts=tuple(amc))
+    live = dataclasses.replace(live, accounts=tuple(amc))
     adoption = compute(desired, live, now=time.time())
     [edit] = adoption.files
     added = [line for line in edit.after.splitlines() if "adopted" in line]

@@ -1018,7 +1018,7 @@ def test_a_symlink_at_ref_never_leads_out_of_the_copy_through_another_symlink(
         revision = manifests_at(ref, paths)
     except BaselineError:
         return
-    assert OUTSIDE_AMC not in {a.id for a in revision.desired.amc_accounts}
+    assert OUTSIDE_AMC not in {a.id for a in revision.desired.accounts}
 
 
 def test_a_manifests_folder_that_was_a_symlink_at_ref_is_not_read_as_absent(

@@ -29,10 +29,10 @@ from reconciler.actions import invitations, permissions
 from reconciler.model import (
     KINDS,
     Desired,
-    DesiredAmcAccount,
+    DesiredAccount,
     DesiredUser,
     Live,
-    LiveAmcAccount,
+    LiveAccount,
     LiveInvitation,
     LiveUser,
     Role,
@@ -64,7 +64,7 @@ from reconciler.planning.identity import (
 DAY = 86_400.0
 
 
-def plan_amc(
+def plan_people(
     desired: Desired,
     live: Live,
     *,
@@ -73,9 +73,9 @@ def plan_amc(
     expiring_within_days: float = 14.0,
 ) -> Draft:
     draft = Draft()
-    by_scope = {account.scope: account for account in live.amc_accounts}
+    by_scope = {account.scope: account for account in live.accounts}
     seen: set[Scope] = set()
-    for account in desired.amc_accounts:
+    for account in desired.accounts:
         src = where(account.source)
         noun = account.noun
         if account.scope in seen:
@@ -117,7 +117,7 @@ def _user_name(user: DesiredUser) -> str:
     return user.name or user.email.split("@", 1)[0]
 
 
-def _invite(account: DesiredAmcAccount, user: DesiredUser, reason: str) -> Action:
+def _invite(account: DesiredAccount, user: DesiredUser, reason: str) -> Action:
     assert user.email is not None
     return invitations.invite(
         account.scope,
@@ -130,8 +130,8 @@ def _invite(account: DesiredAmcAccount, user: DesiredUser, reason: str) -> Actio
 
 
 def _plan_account(
-    account: DesiredAmcAccount,
-    live: LiveAmcAccount,
+    account: DesiredAccount,
+    live: LiveAccount,
     draft: Draft,
     desired: Desired,
     *,
@@ -236,7 +236,7 @@ class Rules:
     admin_where: str
 
     @classmethod
-    def of(cls, account: DesiredAmcAccount, desired: Desired) -> Rules:
+    def of(cls, account: DesiredAccount, desired: Desired) -> Rules:
         policy = desired.policy
         own = account.policy.allowed_email_domains if account.policy is not None else ()
         places = []
@@ -324,7 +324,7 @@ class Rules:
         )
 
 
-def _expiry(account: DesiredAmcAccount, user: DesiredUser, target: str = "") -> Expiry:
+def _expiry(account: DesiredAccount, user: DesiredUser, target: str = "") -> Expiry:
     assert user.expires is not None
     at = user.expires_source or user.source
     return Expiry(
@@ -346,7 +346,7 @@ def expired_reason(user: DesiredUser) -> str:
     return f"{text}: {user.expiry_reason}" if user.expiry_reason else text
 
 
-def _plan_expired(account: DesiredAmcAccount, match: Match, draft: Draft) -> None:
+def _plan_expired(account: DesiredAccount, match: Match, draft: Draft) -> None:
     """An entry whose `expires:` has passed counts as absent, whatever `prune` says: its
     live user or its pending invitation is removed (phase 2, counted by the guards). That
     includes a live user that fits it by masked address only: identity resolution pairs it
@@ -378,7 +378,7 @@ def _plan_expired(account: DesiredAmcAccount, match: Match, draft: Draft) -> Non
     draft.actions.append(permissions.revoke_user(account.scope, user, reason=reason))
 
 
-def _note_expiring(account: DesiredAmcAccount, draft: Draft, *, now: float, within: float) -> None:
+def _note_expiring(account: DesiredAccount, draft: Draft, *, now: float, within: float) -> None:
     """Entries whose `expires:` comes within the window: listed, not a change."""
     for user in account.users:
         if user.expires is not None and now < user.expires <= now + within:
@@ -386,7 +386,7 @@ def _note_expiring(account: DesiredAmcAccount, draft: Draft, *, now: float, with
 
 
 def _plan_candidate(
-    account: DesiredAmcAccount, want: DesiredUser, user: LiveUser, src: str, draft: Draft
+    account: DesiredAccount, want: DesiredUser, user: LiveUser, src: str, draft: Draft
 ) -> None:
     """A live user that fits the entry by masked address only: a candidate, never proof. No
     access is granted, raised, lowered or removed on it; the pin that proves it is proposed,
@@ -420,7 +420,7 @@ def _plan_candidate(
 
 
 def _plan_user(
-    account: DesiredAmcAccount, want: DesiredUser, user: LiveUser, src: str, draft: Draft
+    account: DesiredAccount, want: DesiredUser, user: LiveUser, src: str, draft: Draft
 ) -> None:
     scope = str(account.scope)
     if user.grant is None:
@@ -453,7 +453,7 @@ def _held(user: LiveUser) -> str:
 
 
 def _plan_invitation(
-    account: DesiredAmcAccount,
+    account: DesiredAccount,
     want: DesiredUser,
     invitation: LiveInvitation,
     src: str,
@@ -498,7 +498,7 @@ def _plan_invitation(
     )
 
 
-def _needs_change(account: DesiredAmcAccount, group: Ambiguity) -> bool:
+def _needs_change(account: DesiredAccount, group: Ambiguity) -> bool:
     """Whether every way of pairing the group up would revoke or re-role someone. A group
     where all roles agree and the counts fit (e.g. two viewers `a***` for alice and anna,
     both viewers) is left alone whichever way round it is."""
@@ -509,7 +509,7 @@ def _needs_change(account: DesiredAmcAccount, group: Ambiguity) -> bool:
 
 
 def _report_unresolved(
-    account: DesiredAmcAccount, group: Ambiguity, scope: Scope, src: str, draft: Draft
+    account: DesiredAccount, group: Ambiguity, scope: Scope, src: str, draft: Draft
 ) -> None:
     cands = ", ".join(f"{u.user_id} ({u.email}, {u.shown})" for u in group.candidates)
     for user in group.desired:
@@ -529,7 +529,7 @@ def _report_unresolved(
 
 
 def _plan_unlisted(
-    account: DesiredAmcAccount,
+    account: DesiredAccount,
     resolution: Resolution,
     scope: Scope,
     src: str,
