@@ -36,9 +36,14 @@ from reconciler.model import (
     Region,
     Role,
     Scope,
+    Source,
     amc_scope,
     manager_scope,
 )
+
+# The metadata of the `Action` fields that stay in the process that planned: never in a plan
+# file nor in a digest (`planfile`), never read by the executor.
+LOCAL = {"local": True}
 
 
 class ActionKind(StrEnum):
@@ -144,6 +149,13 @@ class Action:
     notify: bool = False
     label: str = ""
     reason: str = field(default="", compare=False)
+    # Where the action came from, for the workflows that invert the plan (`adopt`): the
+    # manifest entry (a user entry, a `{group: G}` entry, a link) and, for a group entry,
+    # the member (`DesiredUser.key`). Set by the planner only: like `reason` never part of
+    # the digest, and unlike it never written into a plan file or read from one (a plan file
+    # is untrusted; a field it holds under these names breaks the schema).
+    origin: Source | None = field(default=None, compare=False, metadata=LOCAL)
+    member: str | None = field(default=None, compare=False, metadata=LOCAL)
 
     @property
     def scope(self) -> Scope:
@@ -181,7 +193,14 @@ COMMON_FIELDS = ("kind", "phase", "target", "notify", "label", "reason")
 
 def typed_fields() -> tuple[str, ...]:
     """The typed fields of `Action` that a kind may use, in declaration order."""
-    return tuple(f.name for f in fields(Action) if f.name not in COMMON_FIELDS)
+    return tuple(
+        f.name for f in fields(Action) if f.name not in COMMON_FIELDS and not is_local(f.name)
+    )
+
+
+def is_local(field_name: str) -> bool:
+    """Whether an `Action` field stays in the process that planned (`origin`, `member`)."""
+    return any(f.name == field_name and f.metadata.get("local") for f in fields(Action))
 
 
 def json_name(field_name: str) -> str:

@@ -27,9 +27,10 @@ import yaml
 
 from reconciler.errors import ReconcilerError
 from reconciler.manifest.layout import Entry, Layout, layout, line_break
-from reconciler.model import Role, Source
+from reconciler.model import Grant, Role, Source
 
 _DASH = re.compile(r"^(\s*)- ")
+_DASHES_ONLY = re.compile(r"\s*(?:-[ \t]+)*")
 
 
 def read_text(file: str) -> str:
@@ -133,6 +134,89 @@ class Editor:
         new = line[: at.start] + role.value + line[at.end :]
         if self.claim(source.file, (at.line, at.line), [new], what):
             self.adopted.append(f"{source}: {what}")
+
+    def set_grant(self, source: Source, grant: Grant, what: str) -> None:
+        """Write `grant` as the entry's access: `role:` alone, or `permissions: [...]` (and
+        `countries: [...]` where it holds some), in place of whichever of those keys the
+        entry has. A role for a role is the one scalar edited (`set_role`); otherwise the
+        keys' text is replaced: inside a one-line flow mapping, or as whole lines of a block
+        mapping whose grant keys each start their line. Anything else is listed as skipped."""
+        found = self.entry(source)
+        spans = self._grant_spans(source) if found is not None else None
+        if found is None or not spans:
+            self.skipped.append(f"{source}: {what}: its access is not where it can be edited")
+            return
+        if grant.role is not None and not grant.countries and [k for k, *_ in spans] == ["role"]:
+            self.set_role(source, grant.role, what)
+            return
+        items = [f"role: {grant.role.value}"] if grant.role is not None else []
+        if grant.role is None:
+            items.append(f"permissions: [{', '.join(quoted(p) for p in grant.permissions)}]")
+        if grant.countries:
+            items.append(f"countries: [{', '.join(quoted(c) for c in grant.countries)}]")
+        lines = self.lines(source.file)
+        first_line = spans[0][1]
+        if found.flow and all(line == first_line == end for _, line, _, end, _ in spans):
+            text = lines[first_line - 1]
+            for _, _, start, _, stop in reversed(spans[1:]):
+                head = re.sub(r"\s*,\s*$", "", text[:start])
+                text = head + text[stop:]
+            _, _, start, _, stop = spans[0]
+            text = text[:start] + ", ".join(items) + text[stop:]
+            new, span = [text], (first_line, first_line)
+        elif not found.flow:
+            new, span = self._grant_lines(source.file, spans, items) or ([], (0, 0))
+            if not new:
+                self.skipped.append(f"{source}: {what}: its access is not laid out line by line")
+                return
+        else:
+            self.skipped.append(f"{source}: {what}: its access is not on one line")
+            return
+        if self.claim(source.file, span, new, what):
+            self.adopted.append(f"{source}: {what}")
+
+    def _grant_spans(self, source: Source) -> list[tuple[str, int, int, int, int]]:
+        """(key, key's line, key's column, value's last line, column after the value) of
+        the entry's `role`, `permissions` and `countries`, in the file's order."""
+        try:
+            root = yaml.compose("".join(self.lines(source.file)), Loader=yaml.SafeLoader)
+        except yaml.YAMLError:
+            return []
+        node = _mapping_at(root, source.line, source.col)
+        if node is None:
+            return []
+        spans = [
+            (str(key.value), key.start_mark.line + 1, key.start_mark.column, *_end(value))
+            for key, value in node.value
+            if isinstance(key, yaml.ScalarNode)
+            and key.value in ("role", "permissions", "countries")
+        ]
+        return sorted(spans, key=lambda s: (s[1], s[2]))
+
+    def _grant_lines(
+        self, file: str, spans: list[tuple[str, int, int, int, int]], items: list[str]
+    ) -> tuple[list[str], tuple[int, int]] | None:
+        """A block mapping's grant keys as whole lines: each key starts its line (after the
+        dash, for the first key) and its value ends it (but for a comment), and they are
+        one run of lines. None otherwise."""
+        lines = self.lines(file)
+        first, last = spans[0][1], spans[-1][3]
+        for _, line, col, end, stop in spans:
+            text = lines[line - 1]
+            if _DASHES_ONLY.fullmatch(text[:col]) is None:
+                return None
+            tail = lines[end - 1][stop:].rstrip("\r\n\x85\u2028\u2029")
+            if tail.strip() and not tail.strip().startswith("#"):
+                return None
+        covered = {n for _, line, _, end, _ in spans for n in range(line, end + 1)}
+        if covered != set(range(first, last + 1)):
+            return None
+        newline = line_break(lines[first - 1]) or "\n"
+        col = spans[0][2]
+        head = lines[first - 1][:col]
+        new = [f"{head}{items[0]}{newline}"]
+        new += [f"{' ' * col}{item}{newline}" for item in items[1:]]
+        return new, (first, last)
 
     def set_value(self, source: Source, key: str, text: str, what: str) -> bool:
         """Write `text` (quoted) as the `key:` of the entry at `source`, at its scalar when
@@ -280,6 +364,28 @@ class Editor:
             if after != before:
                 out.append(FileEdit(file, before, after))
         return out
+
+
+def _end(node: yaml.Node) -> tuple[int, int]:
+    """Where `node`'s text ends: 1-based line, 0-based column after it (a block sequence
+    ends with its last item, not where the next key starts)."""
+    while isinstance(node, yaml.SequenceNode) and not node.flow_style and node.value:
+        node = node.value[-1]
+    return node.end_mark.line + 1, node.end_mark.column
+
+
+def _mapping_at(node: yaml.Node | None, line: int, col: int) -> yaml.MappingNode | None:
+    """The mapping node that starts at `line`, `col` (1-based, as `Source` counts)."""
+    stack = [node] if node is not None else []
+    while stack:
+        item = stack.pop()
+        if isinstance(item, yaml.MappingNode):
+            if (item.start_mark.line + 1, item.start_mark.column + 1) == (line, col):
+                return item
+            stack += [value for _, value in item.value]
+        elif isinstance(item, yaml.SequenceNode):
+            stack += item.value
+    return None
 
 
 def _emptied(laid: Layout, edits: _Edits) -> dict[tuple[int, int], list[str]]:

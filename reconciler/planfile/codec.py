@@ -275,9 +275,16 @@ def _types(cls: Any) -> dict[str, Any]:
 
 def _decode_record(cls: Any, d: dict[str, Any]) -> Any:
     """The plan value of type `cls` a plan file's object describes, field by field from its
-    own declaration (the inverse of `digest.record`; a field added needs no line here)."""
+    own declaration (the inverse of `digest.record`; a field added needs no line here). A
+    local field (an action's `origin`) is never read from a file: it keeps its default."""
     hints = _types(cls)
-    return cls(**{f.name: _typed(hints[f.name], d[json_name(f.name)]) for f in fields(cls)})
+    return cls(
+        **{
+            f.name: _typed(hints[f.name], d[json_name(f.name)])
+            for f in fields(cls)
+            if not f.metadata.get("local")
+        }
+    )
 
 
 def _decode_action(d: dict[str, Any]) -> Action:

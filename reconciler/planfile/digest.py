@@ -50,8 +50,13 @@ def action_meaning(action: Action) -> dict[str, Any]:
 def record(value: Any) -> dict[str, Any]:
     """A plan value's fields (an action, a pin, an expiry, an invitation waiting) as plain
     JSON values under their plan-file names, in declaration order: the one encoder, so a
-    field added to the value is written without a line here."""
-    return {json_name(f.name): _plain(getattr(value, f.name)) for f in fields(value)}
+    field added to the value is written without a line here. A field marked local (an
+    action's `origin`, `member`: where the planner found it) is neither written nor hashed."""
+    return {
+        json_name(f.name): _plain(getattr(value, f.name))
+        for f in fields(value)
+        if not f.metadata.get("local")
+    }
 
 
 def _plain(value: Any) -> Any:

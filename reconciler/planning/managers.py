@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 from reconciler.actions import links, manager_accounts
 from reconciler.model import (
@@ -113,7 +114,7 @@ def _plan_new(account: DesiredManagerAccount, draft: Draft) -> None:
     ref = ManagerRef(name=account.name)
     for link in account.links:
         reason = f"listed in {where(link.source, src)}; the manager account is created by this plan"
-        draft.actions.append(links.associate(ref, link, reason))
+        draft.actions.append(replace(links.associate(ref, link, reason), origin=link.source))
 
 
 def _plan_existing(account: DesiredManagerAccount, found: LiveManagerAccount, draft: Draft) -> None:
@@ -144,7 +145,7 @@ def _plan_existing(account: DesiredManagerAccount, found: LiveManagerAccount, dr
             unverifiable += link.role is not None
             continue
         reason = f"listed in {where(link.source, src)} but not linked"
-        draft.actions.append(links.associate(ref, link, reason))
+        draft.actions.append(replace(links.associate(ref, link, reason), origin=link.source))
     if unverifiable:
         draft.notes.append(
             Notice(

@@ -117,9 +117,15 @@ def _user_name(user: DesiredUser) -> str:
     return user.name or user.email.split("@", 1)[0]
 
 
+def _from(user: DesiredUser, action: Action) -> Action:
+    """`action`, marked as coming from `user`'s entry (a group entry for a member): what
+    lets a workflow that inverts the plan (`adopt`) edit that entry, and no other."""
+    return replace(action, origin=user.source, member=user.key)
+
+
 def _invite(account: DesiredAccount, user: DesiredUser, reason: str) -> Action:
     assert user.email is not None
-    return invitations.invite(
+    action = invitations.invite(
         account.scope,
         user.email,
         user.grant,
@@ -127,6 +133,7 @@ def _invite(account: DesiredAccount, user: DesiredUser, reason: str) -> Action:
         notify=account.notify,
         reason=reason,
     )
+    return _from(user, action)
 
 
 def _plan_account(
@@ -359,7 +366,10 @@ def _plan_expired(account: DesiredAccount, match: Match, draft: Draft) -> None:
     if invitation is not None:
         draft.expiries.append(_expiry(account, want, invitation.invitation_id))
         draft.actions.append(
-            invitations.revoke(account.scope, invitation, phase=PHASE_REMOVE, reason=reason)
+            _from(
+                want,
+                invitations.revoke(account.scope, invitation, phase=PHASE_REMOVE, reason=reason),
+            )
         )
         return
     assert user is not None
@@ -375,7 +385,7 @@ def _plan_expired(account: DesiredAccount, match: Match, draft: Draft) -> None:
         )
         return
     draft.expiries.append(_expiry(account, want, user.user_id))
-    draft.actions.append(permissions.revoke_user(account.scope, user, reason=reason))
+    draft.actions.append(_from(want, permissions.revoke_user(account.scope, user, reason=reason)))
 
 
 def _note_expiring(account: DesiredAccount, draft: Draft, *, now: float, within: float) -> None:
@@ -436,16 +446,15 @@ def _plan_user(
         return
     if user.grant == want.grant:
         return
-    draft.actions.append(
-        permissions.set_role(
-            account.scope,
-            user,
-            want.grant,
-            # The entry's address, checked against what Amazon shows for a pin (`Rules.judge`).
-            label=want.email or user.email,
-            reason=f"{src} wants {want.grant}, live {_held(user)} is {user.grant}",
-        )
+    action = permissions.set_role(
+        account.scope,
+        user,
+        want.grant,
+        # The entry's address, checked against what Amazon shows for a pin (`Rules.judge`).
+        label=want.email or user.email,
+        reason=f"{src} wants {want.grant}, live {_held(user)} is {user.grant}",
     )
+    draft.actions.append(_from(want, action))
 
 
 def _held(user: LiveUser) -> str:
@@ -464,15 +473,14 @@ def _plan_invitation(
 ) -> None:
     if invitation.grant != want.grant:
         old = str(invitation.grant) if invitation.grant else "another role"
-        draft.actions.append(
-            invitations.revoke(
-                account.scope,
-                invitation,
-                phase=PHASE_GRANT,
-                reason=f"pending invitation is for {old}, {src} wants {want.grant}: "
-                "revoked and re-issued",
-            )
+        revoke = invitations.revoke(
+            account.scope,
+            invitation,
+            phase=PHASE_GRANT,
+            reason=f"pending invitation is for {old}, {src} wants {want.grant}: "
+            "revoked and re-issued",
         )
+        draft.actions.append(_from(want, revoke))
         what = "role" if want.role is not None else "permission set"
         draft.actions.append(_invite(account, want, f"re-issued with {what} {want.grant} ({src})"))
         return
@@ -483,9 +491,8 @@ def _plan_invitation(
             if invitation.expired(now)
             else f"invitation expires {when(expires)}, within the --resend-within window"
         )
-        draft.actions.append(
-            invitations.resend(account.scope, invitation, notify=account.notify, reason=reason)
-        )
+        resend = invitations.resend(account.scope, invitation, notify=account.notify, reason=reason)
+        draft.actions.append(_from(want, resend))
         return
     draft.waiting.append(
         Waiting(

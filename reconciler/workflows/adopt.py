@@ -53,26 +53,29 @@ from __future__ import annotations
 import difflib
 import re
 from collections import defaultdict
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 from reconciler.actions import describe, drift_key
 from reconciler.addresses import escaped
+from reconciler.errors import PlanError
 from reconciler.escape import terminal
 from reconciler.manifest.edit import Editor, FileEdit, one_line, quoted, write_atomic
 from reconciler.manifest.layout import line_break, split_lines
 from reconciler.model import (
     Desired,
     DesiredAccount,
-    DesiredLink,
     DesiredManagerAccount,
     DesiredPolicy,
     DesiredUser,
+    Grant,
     IdType,
     Live,
+    LiveAccount,
+    LiveInvitation,
     Region,
     Role,
     Scope,
@@ -80,11 +83,21 @@ from reconciler.model import (
     canonical_email,
     manager_scope,
 )
-from reconciler.plan import Action, ActionKind, Baseline, Plan, Policy, day
-from reconciler.planning.identity import Resolution, resolve_users
+from reconciler.plan import (
+    PHASE_GRANT,
+    Action,
+    ActionKind,
+    Baseline,
+    Plan,
+    Policy,
+    day,
+    sort_actions,
+)
+from reconciler.planning.managers import plan_managers
+from reconciler.planning.people import plan_people
 from reconciler.planning.planner import make_plan
 from reconciler.workflows.baseline import Revision, compare, plan_then
-from reconciler.workflows.gate import floor_before, meaning, merge_passing, verify
+from reconciler.workflows.gate import Refused, floor_before, meaning, merge_passing, verify
 
 U = TypeVar("U")
 _DASH = re.compile(r"^(\s*)- ")
@@ -131,7 +144,7 @@ def _expires_text(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
-def _member_entry(user: DesiredUser, role: Role) -> str:
+def _member_entry(user: DesiredUser, grant: Grant) -> str:
     parts = []
     if user.email is not None:
         parts.append(f"email: {quoted(user.email)}")
@@ -141,7 +154,7 @@ def _member_entry(user: DesiredUser, role: Role) -> str:
             parts.append(f"name: {quoted(user.name)}")
     if user.user_id is not None:
         parts.append(f"userId: {quoted(user.user_id)}")
-    parts.append(f"role: {role.value}")
+    parts += _grant_fields(grant)
     if user.not_user_ids:
         parts.append(f"notUserIds: [{', '.join(quoted(i) for i in sorted(user.not_user_ids))}]")
     if user.expires is not None:
@@ -153,10 +166,10 @@ def _member_entry(user: DesiredUser, role: Role) -> str:
 
 @dataclass(slots=True)
 class _GroupChange:
-    """What adopt changes in one account's `{group: G}` entry: members removed, roles."""
+    """What adopt changes in one account's `{group: G}` entry: members removed, grants."""
 
     removed: set[str] = field(default_factory=set)  # DesiredUser.key
-    roles: dict[str, Role] = field(default_factory=dict)
+    grants: dict[str, Grant] = field(default_factory=dict)
     what: list[str] = field(default_factory=list)
 
 
@@ -225,9 +238,9 @@ def _protected(user: DesiredUser, rules: DesiredPolicy) -> bool:
     )
 
 
-def _adopt_amc(
+def _adopt_people(
     account: DesiredAccount,
-    live: Live,
+    plan: Plan,
     editor: Editor,
     *,
     now: float,
@@ -235,280 +248,300 @@ def _adopt_amc(
     evidence: _Evidence,
     lowered: Collection[str],
 ) -> None:
+    """The account's entries made what is live: each of the plan's actions on it, inverted
+    (see the module docstring); what the plan holds back, or keeps, or cannot manage, is
+    listed as not adopted, with the plan's own words."""
     scope = account.scope
-    found = next((a for a in live.accounts if a.scope == scope), None)
-    if found is None or not found.reachable or live.unreadable(scope) is not None:
+    found = plan.live.reachable(scope)
+    if found is None or plan.live.unreadable(scope) is not None:
         editor.skipped.append(f"{scope}: not read completely: nothing adopted there")
         return
-    resolution = resolve_users(account, found)
-    # What live says, per listed user (by position in `account.users`), before any edit:
-    # the whole account is adopted, or none of it (the minAdmins check below).
-    roles: dict[int, tuple[Role, str]] = {}
-    removed: dict[int, str] = {}
-    position = {id(user): n for n, user in enumerate(account.users)}
-    for match in resolution.matches:
-        want = match.desired
-        if want.expired(now):
-            continue
-        if match.invitation is not None:
-            role, target = match.invitation.role, f"invitation:{match.invitation.invitation_id}"
-            held = match.invitation.grant
-            live_as, undo = "invited as", "the plan invites them again as the manifests say"
-            if role is not None and role is not want.role and match.invitation.expired(now):
+    for notice in (*plan.held, *plan.off_policy):
+        if notice.scope == str(scope):
+            editor.skipped.append(f"{scope}: not adopted: {notice.message}")
+    # The entry (or group member) each change is for, by the action's origin.
+    entries = {(u.source, u.key): u for u in account.users}
+    grants: dict[tuple[Source | None, str], tuple[Grant, str]] = {}
+    removed: dict[tuple[Source | None, str], str] = {}
+    additions: list[tuple[str, str, str, Grant]] = []
+    invitations = {i.invitation_id: i for i in found.invitations}
+    actions = [a for a in plan.actions if a.account == scope]
+    # A re-issue (the wrong invitation revoked, the entry's invited) is one change.
+    reissued = {
+        (a.origin, a.member)
+        for a in actions
+        if a.kind is ActionKind.REVOKE_INVITATION and a.phase == PHASE_GRANT
+    }
+    for action in actions:
+        key = (action.origin, action.member or "")
+        want = entries.get(key) if action.origin is not None else None
+        target = drift_key(action)[1]
+        if want is None and action.origin is not None:
+            continue  # not this account's entry: never edited on its say
+        if want is not None and want.expired(now):
+            continue  # an ended grant still live: the plan removes it, git says it ends
+        kind = action.kind
+        if kind is ActionKind.SET_ROLE and want is not None:
+            grant = action.old_grant
+            what = f"{want.who} is {grant} live"
+            if not _keeps(want, grant, what, scope, rules, editor, "the plan sets it back"):
+                continue
+            if evidence.allows(scope, target, what, editor):
+                grants[key] = (grant, what)
+        elif kind is ActionKind.REVOKE_INVITATION and want is not None:
+            invitation = invitations.get(action.target)
+            held = invitation.grant if invitation is not None else None
+            if invitation is None or held is None:
+                continue  # an invitation whose grant was not read exactly: not adopted
+            what = f"{want.who} is invited as {held} live"
+            if invitation.expired(now):
                 editor.skipped.append(
-                    f"{scope}: {want.who}'s invitation ({role.value}) has expired: not "
-                    "adopted; the plan resends it as the manifests say"
+                    f"{scope}: {want.who}'s invitation ({held}) has expired: not adopted; the "
+                    "plan invites them again as the manifests say"
                 )
                 continue
-        elif match.user is not None:
-            role, target, held = match.user.role, f"user:{match.user.user_id}", match.user.grant
-            live_as, undo = "", "the plan sets the role back"
-            if role is not None and role is not want.role and not match.proven:
-                editor.skipped.append(
-                    f"{scope}: {want.who} fits live user {match.user.user_id} by masked "
-                    f"address only ({role.value} live): pin it first (`reconciler pin --held`) "
-                    "if that is them"
-                )
+            undo = "the plan invites them again as the manifests say"
+            if not _keeps(want, held, what, scope, rules, editor, undo):
                 continue
-        else:
-            continue
-        if held is not None and held != want.grant and (role is None or want.role is None):
-            editor.skipped.append(  # adopt writes roles; a custom set is written by hand
-                f"{scope}: {want.who} holds {held} live, a custom permission set change: not "
-                f"adopted (write it by hand if it is right); {undo}"
-            )
-            continue
-        if role is None or role is want.role:
-            continue
-        what = f"{want.who} is {f'{live_as} ' if live_as else ''}{role.value} live"
-        if want.role is Role.ADMIN and _protected(want, rules):
-            editor.skipped.append(
-                f"{scope}: {what}, but they are protected (policy.protectedUsers): not "
-                f"adopted; {undo}"
-            )
-            continue
-        if role is Role.ADMIN and not _may_be_admin(want, rules):
-            editor.skipped.append(
-                f"{scope}: {what}, but only members of {', '.join(rules.admin_groups)} may be "
-                f"admins (policy.adminGroups): not adopted; {undo}"
-            )
-            continue
-        if evidence.allows(scope, target, what, editor):
-            roles[position[id(want)]] = (role, what)
-    for user in (*resolution.missing, *resolution.pinned_absent):
-        if user.expired(now) and user.group is None and user.expires is not None:
-            # An ended entry kept as the marker that ends the access (`expiring`, under
-            # `prune: false`): its person has no access live any more, so it can go.
-            removed[position[id(user)]] = (
-                f"{user.who} expired on {day(user.expires)} and has no access live any "
-                "more: the ended entry goes"
-            )
-            continue
-        if not user.expired(now):
-            what = f"{user.who} is neither a user of {account.id} nor invited live"
-            if _protected(user, rules):
+            if evidence.allows(scope, target, what, editor):
+                grants[key] = (held, what)
+        elif kind is ActionKind.INVITE and want is not None and key not in reissued:
+            what = f"{want.who} is neither a user of {account.id} nor invited live"
+            if _protected(want, rules):
                 # Never written out of the manifests: apply restores them.
-                restore = "apply invites them again" if user.email else "restore them by hand"
                 editor.skipped.append(
                     f"{scope}: {what}, but they are protected (policy.protectedUsers): not "
-                    f"adopted, the entry stays; {restore}"
+                    "adopted, the entry stays; apply invites them again"
                 )
-                continue
-            if user.email is not None:  # the plan invites them
-                ok = evidence.allows(scope, f"address:{canonical_email(user.email)}", what, editor)
-            else:  # nothing can restore them: no action to compare
-                ok = evidence.allows_pinned(scope, account.id, user, what, editor)
-            if ok:
-                removed[position[id(user)]] = what
-    for ambiguity in resolution.unresolved:
-        editor.skipped.append(
-            f"{scope}: {', '.join(u.who for u in ambiguity.desired)} cannot be told apart "
-            "from live masked users: pin them first"
-        )
-    additions = (
-        _additions(account, resolution, rules, editor, now=now, evidence=evidence)
-        if account.prune
-        else []
-    )
-
-    # Admins as `validate` counts them (an expired `expires:` counts as absent).
-    admins = sum(
-        1
-        for n, user in enumerate(account.users)
-        if n not in removed
-        and not user.expired(now)
-        and roles.get(n, (user.role, ""))[0] is Role.ADMIN
-    ) + sum(1 for *_, role in additions if role is Role.ADMIN)
-    if account.prune and admins < account.min_admins and (roles or removed or additions):
-        editor.skipped.append(
-            f"{scope}: nothing adopted there: adopting what is live would list {admins} "
-            f"admin(s), under its minAdmins {account.min_admins}; restore an admin with "
-            "apply, or edit the manifest by hand"
-        )
+            elif evidence.allows(scope, target, what, editor):
+                removed[key] = what
+        elif kind is ActionKind.REVOKE_USER and want is None and account.prune:
+            addition = _stranger(account, action, evidence, editor)
+            if addition is not None:
+                additions.append(addition)
+        elif kind is ActionKind.REVOKE_INVITATION and want is None and account.prune:
+            invitation = invitations.get(action.target)
+            if invitation is not None:
+                addition = _invited(account, invitation, action, evidence, editor, now=now)
+                if addition is not None:
+                    additions.append(addition)
+    _gone_without_action(account, plan, found, removed, editor, evidence, now=now, rules=rules)
+    if _under_min_admins(account, found, grants, removed, lowered, entries, editor):
         return
-    # Without `prune` the manifests need not list every admin, but adopting an admin's
-    # removal while live has fewer than minAdmins would make that lockout what git asks for.
+    _write_people(account, entries, grants, removed, additions, editor)
+
+
+def _keeps(
+    want: DesiredUser,
+    grant: Grant,
+    what: str,
+    scope: Scope,
+    rules: DesiredPolicy,
+    editor: Editor,
+    undo: str,
+) -> bool:
+    """False (listed) for a protected admin lowered live. Neither the gate nor the plan
+    decides it: the plan raises them again as a grant, which nothing refuses, so only here
+    is their admin entry kept."""
+    if want.grant.is_admin and not grant.is_admin and _protected(want, rules):
+        editor.skipped.append(
+            f"{scope}: {what}, but they are protected (policy.protectedUsers): not adopted; {undo}"
+        )
+        return False
+    return True
+
+
+def _gone_without_action(
+    account: DesiredAccount,
+    plan: Plan,
+    found: LiveAccount,
+    removed: dict[tuple[Source | None, str], str],
+    editor: Editor,
+    evidence: _Evidence,
+    *,
+    now: float,
+    rules: DesiredPolicy,
+) -> None:
+    """The entries whose person is gone live but that no action is about: an ended entry
+    kept as the marker that ends the access, once nothing live is left of it (the plan's
+    expiries say so: no target), and an entry pinned by `userId:` alone whose user is not
+    live (the plan cannot restore them: `Plan.unrestorable`, which is for people, so the
+    pin is compared here, exactly: a userId is no guess)."""
+    ended = {
+        (e.file, e.line)
+        for e in plan.expiries
+        if e.expired and not e.target and e.account == account.scope
+    }
+    live_ids = {u.user_id for u in found.users}
+    for user in account.users:
+        key = (user.source, user.key)
+        at = user.expires_source or user.source
+        if user.expires is not None and user.group is None and user.expired(now):
+            if at is not None and (at.file, at.line) in ended:
+                # The ended entry goes: its person has no access live any more.
+                removed[key] = (
+                    f"{user.who} expired on {day(user.expires)} and has no access live any "
+                    "more: the ended entry goes"
+                )
+            continue
+        if user.email is not None or user.user_id is None or user.user_id in live_ids:
+            continue
+        if user.expired(now):
+            continue
+        what = f"{user.who} is neither a user of {account.id} nor invited live"
+        if _protected(user, rules):
+            editor.skipped.append(
+                f"{account.scope}: {what}, but they are protected (policy.protectedUsers): not "
+                "adopted, the entry stays; restore them by hand"
+            )
+        elif evidence.allows_pinned(account.scope, account.id, user, what, editor):
+            removed[key] = what
+
+
+def _under_min_admins(
+    account: DesiredAccount,
+    found: LiveAccount,
+    grants: dict[tuple[Source | None, str], tuple[Grant, str]],
+    removed: dict[tuple[Source | None, str], str],
+    lowered: Collection[str],
+    entries: dict[tuple[Source | None, str], DesiredUser],
+    editor: Editor,
+) -> bool:
+    """Without `prune` the manifests need not list every admin, so loading them counts no
+    admins (the gate's check): adopting an admin's removal while live has fewer than
+    `minAdmins` would make that lockout what git asks for, and neither the gate nor the
+    plan (which sees nothing to change) says so. True (listed): nothing is adopted there.
+    With `prune` the gate's load check counts the admins the edited manifests list."""
+    if account.prune:
+        return False
     lowers = any(
-        account.users[n].role is Role.ADMIN
-        and (n in removed or (n in roles and roles[n][0] is not Role.ADMIN))
-        for n in {*removed, *roles}
+        entries[key].grant.is_admin and (key in removed or not grants[key][0].is_admin)
+        for key in {*removed, *grants}
     )
     # Live admins the plan keeps: not one it removes or demotes (`lowered`).
     live_admins = sum(1 for u in found.users if u.role is Role.ADMIN and u.user_id not in lowered)
     if lowers and live_admins < account.min_admins:
         editor.skipped.append(
-            f"{scope}: nothing adopted there: live has {live_admins} admin(s), under its "
-            f"minAdmins {account.min_admins}, and adopting an admin's removal would make "
+            f"{account.scope}: nothing adopted there: live has {live_admins} admin(s), under "
+            f"its minAdmins {account.min_admins}, and adopting an admin's removal would make "
             "that what the manifests ask for; restore an admin with apply"
         )
-        return
+        return True
+    return False
 
+
+def _write_people(
+    account: DesiredAccount,
+    entries: dict[tuple[Source | None, str], DesiredUser],
+    grants: dict[tuple[Source | None, str], tuple[Grant, str]],
+    removed: dict[tuple[Source | None, str], str],
+    additions: list[tuple[str, str, str, Grant]],
+    editor: Editor,
+) -> None:
     groups: dict[Source, _GroupChange] = defaultdict(_GroupChange)
     gone: set[Source] = set()  # entries removed whole
-    for n, user in enumerate(account.users):
+    for key, user in entries.items():
         assert user.source is not None
-        if n not in removed and n not in roles:
+        if key not in removed and key not in grants:
             continue
         if user.group is not None:
             change = groups[user.source]
-            if n in removed:
+            if key in removed:
                 change.removed.add(user.key)
-                change.what.append(removed[n])
+                change.what.append(removed[key])
             else:
-                change.roles[user.key] = roles[n][0]
-                change.what.append(roles[n][1])
-        elif n in removed:
-            if editor.remove(user.source, removed[n]):
+                change.grants[user.key] = grants[key][0]
+                change.what.append(grants[key][1])
+        elif key in removed:
+            if editor.remove(user.source, removed[key]):
                 gone.add(user.source)
         else:
-            editor.set_role(user.source, roles[n][0], roles[n][1])
+            editor.set_grant(user.source, grants[key][0], grants[key][1])
     for source, change in groups.items():
         if _split_group(account, source, change, editor):
             gone.add(source)
 
-    entries = {u.source for u in account.users if u.source is not None}
-    listed = entries - gone
+    listed = {u.source for u in account.users if u.source is not None}
     found_entries = [(entry, comment, what) for entry, comment, what, _ in additions]
     if listed:
-        anchor = _entry_start(account, max(listed))
-        for entry, comment, what in found_entries:
-            editor.add_after(anchor, entry, comment, what)
-    elif entries and found_entries:
-        # Every listed entry goes: add after the last one (its lines are replaced by none).
-        anchor = _entry_start(account, max(entries))
+        # After the last entry kept, else the last one (its lines are replaced by none).
+        anchor = _entry_start(account, max(listed - gone or listed))
         for entry, comment, what in found_entries:
             editor.add_after(anchor, entry, comment, what)
     elif found_entries:
-        editor.add_entries(account.source, "users", account.users_at, found_entries, str(scope))
+        scope = str(account.scope)
+        editor.add_entries(account.source, "users", account.users_at, found_entries, scope)
     # A list whose every entry goes becomes `users: []` (`Editor.results`).
 
 
-def _additions(
+def _grant_fields(grant: Grant) -> list[str]:
+    """A grant as an entry's keys: `role: viewer`, or `permissions: [...]`, `countries:`."""
+    if grant.role is not None:
+        out = [f"role: {grant.role.value}"]
+    else:
+        out = [f"permissions: [{', '.join(quoted(p) for p in grant.permissions)}]"]
+    if grant.countries:
+        out.append(f"countries: [{', '.join(quoted(c) for c in grant.countries)}]")
+    return out
+
+
+def _stranger(
+    account: DesiredAccount, action: Action, evidence: _Evidence, editor: Editor
+) -> tuple[str, str, str, Grant] | None:
+    """With `prune`, a live user nobody lists (the plan revokes them), as an entry pinned
+    by userId with the grant they hold, and the address Amazon shows in a comment. Whether
+    the manifests' policy lets them in (the domain Amazon shows, `adminGroups`) is the
+    plan's to say when the gate plans the edit (`Rules.judge`)."""
+    grant = action.old_grant
+    shown = escaped(action.label)
+    # Who it is, as far as Amazon shows it (masked address, so its domain), and the role in
+    # capitals when it is admin: a reviewer of adopt's pull request must not miss one.
+    as_grant = "ADMIN" if grant.is_admin else str(grant)
+    what = f"added {action.target} ({grant}) to {account.id}"
+    if not evidence.allows(account.scope, drift_key(action)[1], what, editor):
+        return None
+    return (
+        "{" + ", ".join([f"userId: {quoted(action.target)}", *_grant_fields(grant)]) + "}",
+        f"adopted: live user shown as {quoted(action.label)} (Amazon masks addresses)",
+        f"added {action.target} (shown as {shown}, domain {shown.rpartition('@')[2]}) "
+        f"as {as_grant} to {account.id}",
+        grant,
+    )
+
+
+def _invited(
     account: DesiredAccount,
-    resolution: Resolution,
-    rules: DesiredPolicy,
+    invitation: LiveInvitation,
+    action: Action,
+    evidence: _Evidence,
     editor: Editor,
     *,
     now: float,
-    evidence: _Evidence,
-) -> list[tuple[str, str, str, Role]]:
-    """With `prune`, the live users and pending invitations nobody lists: (entry, comment,
-    what was adopted, role). Never one the manifests' own policy forbids: an address (as
-    Amazon shows it) outside the allowed email domains, or an admin outside `adminGroups`.
-    A `userId:` entry has no address for `validate` to check, so adopt checks the one shown;
-    such people are listed as not adopted, and the plan removes them."""
-    scope = account.scope
-    own = account.policy.allowed_email_domains if account.policy is not None else ()
-    domains = frozenset(rules.allowed_email_domains) | frozenset(d.lower() for d in own)
-    additions: list[tuple[str, str, str, Role]] = []
-
-    def forbidden(who: str, shown: str, role: Role, member: bool) -> str | None:
-        domain = shown.rsplit("@", 1)[-1] if "@" in shown else ""
-        # ASCII only: lower() would make the Kelvin sign a `k`, a look-alike an allowed name.
-        known = domain.isascii() and domain and "*" not in domain
-        if domains and (not known or domain.lower() not in domains):
-            seen = (
-                f"`{domain.lower()}`"
-                if known
-                else f"{quoted(escaped(domain))}, not one it can check"
-            )
-            return (
-                f"{scope}: {who} ({quoted(shown)}, {role.value}) is at {seen}, not an allowed "
-                "email domain of this account (policy.allowedEmailDomains): not adopted; "
-                "the plan removes them"
-            )
-        if role is Role.ADMIN and rules.admin_groups and not member:
-            return (
-                f"{scope}: {who} ({quoted(shown)}) is admin live, but only members of "
-                f"{', '.join(rules.admin_groups)} may be admins (policy.adminGroups): not "
-                "adopted; the plan removes them"
-            )
+) -> tuple[str, str, str, Grant] | None:
+    """With `prune`, a pending invitation nobody lists (the plan revokes it), as an entry by
+    email with the grant it carries. Its address is checked as any entry's, by the gate."""
+    grant = invitation.grant
+    if grant is None:
         return None
-
-    for live_user in resolution.unlisted_users:
-        if live_user.role is None:
-            continue
-        refused = forbidden(live_user.user_id, live_user.email, live_user.role, False)
-        if refused is not None:
-            editor.skipped.append(refused)
-            continue
-        # Who it is, as far as Amazon shows it (masked address, so its domain), and the role
-        # in capitals when it is admin: a reviewer of adopt's pull request must not miss one.
-        shown = escaped(live_user.email)
-        as_role = "ADMIN" if live_user.role is Role.ADMIN else live_user.role.value
-        added = (
-            f"added {live_user.user_id} (shown as {shown}, domain {shown.rpartition('@')[2]}) "
-            f"as {as_role} to {account.id}"
+    shown = escaped(invitation.email)
+    if invitation.expired(now):
+        editor.skipped.append(
+            f"{account.scope}: invitation ({quoted(shown)}, {grant}) has expired, unaccepted: "
+            "not adopted; the plan revokes it"
         )
-        what = f"added {live_user.user_id} ({live_user.role.value}) to {account.id}"
-        if not evidence.allows(scope, f"user:{live_user.user_id}", what, editor):
-            continue
-        additions.append(
-            (
-                f"{{userId: {quoted(live_user.user_id)}, role: {live_user.role.value}}}",
-                f"adopted: live user shown as {quoted(live_user.email)} (Amazon masks addresses)",
-                added,
-                live_user.role,
-            )
-        )
-    for invitation in resolution.unlisted_invitations:
-        if invitation.role is None:
-            continue
-        if invitation.expired(now):
-            editor.skipped.append(
-                f"{scope}: invitation ({quoted(escaped(invitation.email))}, "
-                f"{invitation.role.value}) has expired, unaccepted: not adopted; the plan "
-                "revokes it"
-            )
-            continue
-        member = canonical_email(invitation.email) in rules.admin_members
-        refused = forbidden("invitation", escaped(invitation.email), invitation.role, member)
-        if refused is not None:
-            editor.skipped.append(refused)
-            continue
-        what = f"added {escaped(invitation.email)} ({invitation.role.value}, invited)"
-        if not evidence.allows(scope, f"invitation:{invitation.invitation_id}", what, editor):
-            continue
-        extra = "" if invitation.email.isascii() else ", unicode: true"
-        additions.append(
-            (
-                f"{{email: {quoted(invitation.email)}, role: {invitation.role.value}{extra}}}",
-                "adopted: invited live, not accepted yet",
-                f"added {escaped(invitation.email)} (domain "
-                f"{escaped(invitation.email).rpartition('@')[2]}) as "
-                f"{'ADMIN' if invitation.role is Role.ADMIN else invitation.role.value}, "
-                f"invited, to {account.id}",
-                invitation.role,
-            )
-        )
-    return additions
-
-
-def _may_be_admin(user: DesiredUser, rules: DesiredPolicy) -> bool:
-    """`policy.adminGroups` as validate applies it to one entry."""
-    if not rules.admin_groups or user.group in rules.admin_groups:
-        return True
-    return user.email is not None and canonical_email(user.email) in rules.admin_members
+        return None
+    what = f"added {shown} ({grant}, invited)"
+    if not evidence.allows(account.scope, drift_key(action)[1], what, editor):
+        return None
+    extra = [] if invitation.email.isascii() else ["unicode: true"]
+    fields = [f"email: {quoted(invitation.email)}", *_grant_fields(grant), *extra]
+    return (
+        "{" + ", ".join(fields) + "}",
+        "adopted: invited live, not accepted yet",
+        f"added {shown} (domain {shown.rpartition('@')[2]}) as "
+        f"{'ADMIN' if grant.is_admin else grant}, invited, to {account.id}",
+        grant,
+    )
 
 
 def _entry_start(account: DesiredAccount, last: Source) -> Source:
@@ -539,14 +572,18 @@ def _override_group(
     text = "".join(lines[span[0] - 1 : span[1]])
     if re.search(r"\boverrides\b", text):
         return False
+    # An override gives a role (or none); a custom set or countries are written one by one.
+    if any(g.role is None or g.countries for g in change.grants.values()):
+        return False
     what = "; ".join(change.what)
     pad = " " * (len(indent) + 2)
     comment = one_line(f"reconciler adopt: live changed on this account only ({what})")
     added = [f"{pad}overrides:  # {comment}{newline}"]
     for user in members:
-        if user.key not in change.removed and user.key not in change.roles:
+        if user.key not in change.removed and user.key not in change.grants:
             continue
-        role = "none" if user.key in change.removed else change.roles[user.key].value
+        grant = change.grants.get(user.key)
+        role = grant.role.value if grant is not None and grant.role is not None else "none"
         key = (
             f"userId: {quoted(user.user_id)}"
             if user.user_id
@@ -609,11 +646,8 @@ def _split_group(
     for user in members:
         if user.key in change.removed:
             continue
-        role = change.roles.get(user.key, user.role)
-        if role is None:  # a custom set: written as it stands is beyond adopt for now
-            editor.skipped.append(f"{source}: {what}: a member holds a custom permission set")
-            return False
-        new.append(f"{indent}- {_member_entry(user, role)}{newline}")
+        grant = change.grants.get(user.key, user.grant)
+        new.append(f"{indent}- {_member_entry(user, grant)}{newline}")
     if editor.claim(source.file, span, new, what):
         editor.adopted.append(f"{source}: {what} (group {group} listed one by one)")
     return False
@@ -623,7 +657,7 @@ def _split_group(
 class _LinkChanges:
     """What adopt changes in one manager account's `linkedAccounts:`."""
 
-    gone: list[tuple[DesiredLink, str]] = field(default_factory=list)
+    gone: list[tuple[Source, str]] = field(default_factory=list)  # (the link entry, what)
     found: list[tuple[str, str, str]] = field(default_factory=list)  # (entry, comment, what)
 
 
@@ -657,11 +691,10 @@ def _link_changes(
             )
         elif not evidence.allows(scope, drift_key(action)[1], describe(action), editor):
             continue
-        elif action.kind is ActionKind.ASSOCIATE:
-            link = _find_link(manager.links, action)
-            if link is not None and link.source is not None:
-                what = f"{action.target} is not linked to {manager.name} live"
-                changes[index].gone.append((link, what))
+        elif action.kind is ActionKind.ASSOCIATE and action.origin is not None:
+            # The link entry the plan associates (its origin) is not linked live: it goes.
+            what = f"{action.target} is not linked to {manager.name} live"
+            changes[index].gone.append((action.origin, what))
         elif action.kind is ActionKind.DISASSOCIATE:
             fields = [f"id: {quoted(action.target)}"]
             if action.id_type is not None and action.id_type is not IdType.ACCOUNT_ID:
@@ -681,8 +714,8 @@ def _link_changes(
 
 def _adopt_links(manager: DesiredManagerAccount, change: _LinkChanges, editor: Editor) -> None:
     where = str(manager_scope(manager.key))
-    for link, what in change.gone:
-        editor.remove(_source(link), what)
+    for source, what in change.gone:
+        editor.remove(source, what)
     listed = [x.source for x in manager.links if x.source is not None]
     if listed:
         # After the last listed link (removed or not: an insertion follows its lines).
@@ -691,18 +724,6 @@ def _adopt_links(manager: DesiredManagerAccount, change: _LinkChanges, editor: E
             editor.add_after(anchor, entry, comment, what)
     elif change.found:
         editor.add_entries(manager.source, "linkedAccounts", manager.links_at, change.found, where)
-
-
-def _source(link: DesiredLink) -> Source:
-    assert link.source is not None
-    return link.source
-
-
-def _find_link(links: Sequence[DesiredLink], action: Action) -> DesiredLink | None:
-    for link in links:
-        if link.id == action.target and link.id_type is action.id_type:
-            return link
-    return None
 
 
 def compute(
@@ -717,18 +738,26 @@ def compute(
     adopted."""
     policy = permissive(now)
     before = make_plan(desired, live, policy)
+    # Every difference, as the planner finds it before a safety rule keeps one back (the
+    # last active admin's removal, say): the plan's actions and the kept ones, so that an
+    # admin the manifests leave out is adopted, not only listed.
+    people = plan_people(desired, live, now=now, resend_within_days=policy.resend_within_days)
+    differences = [*plan_managers(desired, live).actions, *people.actions]
+    # Never from a read that failed or may be incomplete (the guards drop those, too).
+    complete = [a for a in differences if live.unreadable(a.scope) is None]
+    found = replace(before, actions=sort_actions(complete))
     already = floor_before(desired, now)
     evidence = _Evidence()
     if baseline is not None:
         then = plan_then(baseline, live, policy, desired)
         asked = {meaning(a) for a in then.actions}
-        agreed = frozenset(drift_key(a) for a in before.actions if meaning(a) in asked)
+        agreed = frozenset(drift_key(a) for a in found.actions if meaning(a) in asked)
         shared = compare(before, baseline, live, policy, desired, then=then)
         evidence = _Evidence(shared, baseline.desired, agreed)
     # Per AMC account, the live users the plan removes or demotes from admin (an
     # `expires:` passed, a policy refusing their admin role): not admins it keeps.
     lowered: dict[Scope, set[str]] = defaultdict(set)
-    for a in before.actions:
+    for a in found.actions:
         if a.account is not None and (
             a.kind is ActionKind.REVOKE_USER
             or (a.kind is ActionKind.SET_ROLE and a.role is not Role.ADMIN)
@@ -739,12 +768,12 @@ def compute(
     unread = {n.scope for n in before.unread}
     for account in desired.accounts:
         if str(account.scope) in unread:
-            editor.skipped.append(f"amc:{account.id}: not read completely: nothing adopted")
+            editor.skipped.append(f"{account.scope}: not read completely: nothing adopted")
             continue
         unit = editor.fork()
-        _adopt_amc(
+        _adopt_people(
             account,
-            live,
+            found,
             unit,
             now=now,
             rules=desired.policy,
@@ -757,14 +786,19 @@ def compute(
             editor.skipped.append(
                 f"{manager_scope(manager.key)}: not read completely: nothing adopted"
             )
-    for index, change in sorted(_link_changes(desired, before, editor, evidence).items()):
+    for index, change in sorted(_link_changes(desired, found, editor, evidence).items()):
         manager = desired.manager_accounts[index]
         unit = editor.fork()
         _adopt_links(manager, change, unit)
         units.append((str(manager_scope(manager.key)), unit))
 
     def check(files: list[FileEdit]) -> None:
-        verify(desired, live, policy, before, files, already)
+        try:
+            verify(desired, live, policy, before, files, already)
+        except PlanError as exc:
+            # The plan's own judgement of what the edit lists (a pin to a live user at a
+            # domain the policy does not allow, or made admin outside `adminGroups`).
+            raise Refused("the edited manifests would not plan", exc.problems) from exc
 
     changing = [u for u in units if u[1].edits]
     unchanged = [unit for _, unit in units if not unit.edits]
