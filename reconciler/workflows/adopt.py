@@ -264,6 +264,7 @@ def _adopt_people(
     grants: dict[tuple[Source | None, str], tuple[Grant, str]] = {}
     removed: dict[tuple[Source | None, str], str] = {}
     additions: list[tuple[str, str, str, Grant]] = []
+    invited: list[tuple[str, str, str, Grant]] = []  # after the users
     invitations = {i.invitation_id: i for i in found.invitations}
     actions = [a for a in plan.actions if a.account == scope]
     # A re-issue (the wrong invitation revoked, the entry's invited) is one change.
@@ -324,11 +325,11 @@ def _adopt_people(
             if invitation is not None:
                 addition = _invited(account, invitation, action, evidence, editor, now=now)
                 if addition is not None:
-                    additions.append(addition)
+                    invited.append(addition)
     _gone_without_action(account, plan, found, removed, editor, evidence, now=now, rules=rules)
     if _under_min_admins(account, found, grants, removed, lowered, entries, editor):
         return
-    _write_people(account, entries, grants, removed, additions, editor)
+    _write_people(account, entries, grants, removed, [*additions, *invited], editor)
 
 
 def _keeps(

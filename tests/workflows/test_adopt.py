@@ -20,7 +20,7 @@ from reconciler.api import AdsClient, ApiConfig
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.live.read import read_live
 from reconciler.manifest import load_manifests
-from reconciler.model import Incomplete, LiveUser, Role, Scope
+from reconciler.model import Grant, Incomplete, LiveUser, Role, Scope
 from reconciler.sandbox import SandboxTransport, World
 from reconciler.workflows.adopt import compute
 from tests.driver import A_AMC as AMC
@@ -738,7 +738,9 @@ def test_values_from_the_api_stay_data_in_the_yaml_adopt_writes(
     with AdsClient(ApiConfig.sandbox(), transport=SandboxTransport(World.load(state))) as client:
         live = read_live(desired, client.reader(), now=time.time())
     evil = 'x"}\n  - {group: admins, role: admin}\u2028#'
-    stranger = LiveUser(user_id=evil, email=evil + "@corp.example", role=Role.VIEWER)
+    stranger = LiveUser(
+        user_id=evil, email=evil + "@corp.example", role=Role.VIEWER, grant=Grant(Role.VIEWER)
+    )
     amc = [
         dataclasses.replace(a, users=(*a.users, stranger)) if a.id == CO_AMC2 else a
         for a in live.accounts
@@ -1236,7 +1238,7 @@ def test_an_expired_invitation_changes_nothing_and_blocks_nothing_else(
     assert after == text + ZED_ADDED
 
 
-def test_an_invitation_raised_to_admin_outside_admin_groups_blocks_only_itself(
+def test_an_invitation_raised_to_admin_outside_admin_groups_is_refused_by_validate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = (
@@ -1256,11 +1258,18 @@ def test_an_invitation_raised_to_admin_outside_admin_groups_blocks_only_itself(
     world["amc_accounts"][0]["invitations"] = [{"email": "ann@corp.example", "role": "admin"}]
     state, folder = setup(tmp_path, capsys, world, {"access.yaml": text})
     code, out = adopt(capsys, state, folder)
-    assert code == EXIT_CHANGES, out
-    after = bytes_of(folder).decode()
-    assert "      - {email: ann@corp.example, role: viewer}\n" in after
-    assert "amzn1.account.ZED" in after
-    assert "only members of admins may be admins" in out, out
+    # The edit would make ann admin, which validate refuses: the account is left as it is,
+    # with validate's own diagnostic (the stranger is not added either; the plan removes them).
+    assert code == EXIT_OK, out
+    assert bytes_of(folder).decode() == text
+    assert (
+        f"amc:{AMC}: nothing adopted there, because the edit would not pass the manifests' own "
+        "checks: "
+    ) in out, out
+    assert (
+        f"`ann@corp.example` is made admin of AMC account `{AMC}`, but only members of "
+        "`admins` may be admins (policy.adminGroups at "
+    ) in out, out
 
 
 # --- prune: false and minAdmins: adopt never writes what validate or the plan refuses --------
@@ -1405,7 +1414,9 @@ def test_adopt_never_writes_what_validate_refuses_min_admins_and_expired_admins(
     # the account (it is listed), and what is written still passes validate.
     assert code == EXIT_OK, out
     assert (
-        "nothing adopted there: adopting what is live would list 0 admin(s), under its minAdmins 1"
+        f"amc:{AMC}: nothing adopted there, because the edit would not pass the manifests' own "
+        f"checks: {folder / 'access.yaml'}:3:5: AMC account `{AMC}` lists 0 admin(s) but "
+        "minAdmins is 1: add an admin, or lower `minAdmins`"
     ) in out, out
     assert (folder / "access.yaml").read_text(encoding="utf-8") == text
     code, out = run(capsys, "validate", str(folder))
