@@ -201,6 +201,7 @@ class Editor:
         one run of lines. None otherwise."""
         lines = self.lines(file)
         first, last = spans[0][1], spans[-1][3]
+        comments = []
         for _, line, col, end, stop in spans:
             text = lines[line - 1]
             if _DASHES_ONLY.fullmatch(text[:col]) is None:
@@ -208,13 +209,16 @@ class Editor:
             tail = lines[end - 1][stop:].rstrip("\r\n\x85\u2028\u2029")
             if tail.strip() and not tail.strip().startswith("#"):
                 return None
+            if tail.strip():
+                comments.append(tail)
         covered = {n for _, line, _, end, _ in spans for n in range(line, end + 1)}
         if covered != set(range(first, last + 1)):
             return None
         newline = line_break(lines[first - 1]) or "\n"
         col = spans[0][2]
         head = lines[first - 1][:col]
-        new = [f"{head}{items[0]}{newline}"]
+        # The first comment on the replaced lines stays, after the first new one.
+        new = [f"{head}{items[0]}{comments[0] if comments else ''}{newline}"]
         new += [f"{' ' * col}{item}{newline}" for item in items[1:]]
         return new, (first, last)
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from reconciler.manifest.edit import Editor, FileEdit, one_line, quoted
-from reconciler.model import Role, Source
+from reconciler.model import Grant, Role, Source
 
 F = "m.yaml"
 
@@ -166,3 +166,73 @@ def test_a_value_is_one_quoted_scalar_that_loads_back_exactly(value: str, writte
 
 def test_a_comment_cannot_end_its_line() -> None:
     assert one_line("a\nb\u2028c\u202e") == "a\\u000ab\\u2028c\\u202e"
+
+
+CUSTOM = Grant(None, ("campaign_edit", "reports_view"), ("CA", "US"))
+GRANTS = {
+    "flow role to custom": (
+        "users:\n  - {email: a@x.example, role: viewer}  # a\n",
+        CUSTOM,
+        'users:\n  - {email: a@x.example, permissions: ["campaign_edit", "reports_view"], '
+        'countries: ["CA", "US"]}  # a\n',
+    ),
+    "flow custom to role": (
+        "users:\n  - {permissions: [x, y], email: a@x.example, countries: [US], name: A}\n",
+        Grant(Role.ADMIN),
+        "users:\n  - {role: admin, email: a@x.example, name: A}\n",
+    ),
+    "block role to custom": (
+        "users:\n  - email: a@x.example\n    role: viewer   # why\n    name: A\n",
+        CUSTOM,
+        "users:\n  - email: a@x.example\n"
+        '    permissions: ["campaign_edit", "reports_view"]   # why\n'
+        '    countries: ["CA", "US"]\n    name: A\n',
+    ),
+    "block list to role": (
+        "users:\n  - email: a@x.example\n    permissions:\n      - x\n      - y\n"
+        "    countries: [US]\n    name: A\n",
+        Grant(Role.VIEWER, (), ("US",)),
+        'users:\n  - email: a@x.example\n    role: viewer\n    countries: ["US"]\n    name: A\n',
+    ),
+    "block key on the dash line": (
+        "users:\n  - role: viewer\n    email: a@x.example\n",
+        Grant(None, ("x",)),
+        'users:\n  - permissions: ["x"]\n    email: a@x.example\n',
+    ),
+    "role to role": (
+        "users:\n  - {email: a@x.example, role: viewer}\n",
+        Grant(Role.EDITOR),
+        "users:\n  - {email: a@x.example, role: editor}\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRANTS))
+@pytest.mark.parametrize("nl", ["\n", "\r\n"])
+def test_a_grant_replaces_the_entrys_grant_keys_and_nothing_else(name: str, nl: str) -> None:
+    text, grant, want = GRANTS[name]
+    editor = _editor(text.replace("\n", nl))
+    editor.set_grant(Source(F, 2, 5), grant, "a's access changed live")
+    assert editor.skipped == []
+    assert _after(editor) == want.replace("\n", nl)
+
+
+def test_hostile_permission_names_stay_one_scalar_each() -> None:
+    evil = 'x"]}\n  - {group: admins, role: admin}\u2028# '
+    editor = _editor("users:\n  - {email: a@x.example, role: viewer}\n")
+    editor.set_grant(Source(F, 2, 5), Grant(None, (evil,), ("US",)), "changed")
+    after = _after(editor)
+    assert yaml.safe_load(after) == {
+        "users": [{"email": "a@x.example", "permissions": [evil], "countries": ["US"]}]
+    }
+    assert after.count("\n") == 2 and "\u2028" not in after
+
+
+def test_grant_keys_split_by_another_key_are_listed_not_edited() -> None:
+    text = "users:\n  - email: a@x.example\n    role: viewer\n    name: A\n    countries: [US]\n"
+    editor = _editor(text)
+    editor.set_grant(Source(F, 2, 5), CUSTOM, "a's access changed live")
+    assert editor.skipped == [
+        f"{F}:2: a's access changed live: its access is not laid out line by line"
+    ]
+    assert _after(editor) == ""

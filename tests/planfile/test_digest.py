@@ -209,6 +209,32 @@ def test_every_edit_of_a_saved_plan_is_refused_with_nothing_written(
     assert served.stats()["writes"] == before  # the sandbox applied nothing
 
 
+def test_a_plan_file_never_says_where_an_action_came_from(
+    served: Served,
+    saved_plan: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The planner marks each action with the manifest entry it came from (what adopt edits);
+    a plan file never carries it, and one that claims it (an attacker steering what a later
+    tool edits), even with the digest resealed, is refused with nothing written."""
+    assert all("origin" not in a and "member" not in a for a in saved_plan["actions"])
+    data = copy.deepcopy(saved_plan)
+    action = _actions(data, "set-role")[0]
+    action["origin"] = {"file": "teams/policy.yaml", "line": 3, "col": 1}
+    action["member"] = "boss@corp.example"
+    reseal(data)
+    assert data["planDigest"] == saved_plan["planDigest"]  # origin is in no digest
+    path = tmp_path / "origin.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    before = served.stats()["writes"]
+    code, output = cli(capsys, dict(served.env), "apply", "--plan", str(path), EXAMPLES)
+    assert code == EXIT_ERROR, output
+    assert "Additional properties are not allowed ('member', 'origin' were unexpected)" in output
+    assert "Traceback" not in output
+    assert served.stats()["writes"] == before
+
+
 def test_the_unedited_plan_applies_and_converges(
     served: Served,
     saved_plan: dict[str, Any],

@@ -1062,3 +1062,51 @@ def test_a_look_alike_domain_amazon_shows_is_not_an_allowed_one() -> None:
     with pytest.raises(PlanError) as caught:
         make_plan(d, admin_live(mal), POLICY)
     assert "is at \u212acorp.example, not an allowed email domain" in str(caught.value)
+
+
+def test_each_action_names_the_manifest_entry_it_came_from_and_no_digest_sees_it() -> None:
+    """`origin` (and the group `member`) is where the planner found the change: what adopt
+    inverts. An action nobody lists (prune) has none; the plan's digest ignores both."""
+    from reconciler.planfile.digest import plan_digest
+
+    team = DesiredUser(
+        role=Role.VIEWER,
+        email="gil@corp.example",
+        user_id="amzn1.account.GIL",
+        group="team",
+        source=Source(FILE, 9, 9),
+    )
+    want = desired(
+        [manager("Acme", link("ENTITYLINK1", line=4), id="amzn1.ads1.ma1.M")],
+        [
+            amc(
+                AMC,
+                user("boss@corp.example", Role.ADMIN, user_id="amzn1.account.BOSS", line=7),
+                user("new@corp.example", line=8),
+                team,
+            )
+        ],
+    )
+    found = live(
+        [live_manager("amzn1.ads1.ma1.M", "Acme")],
+        [
+            live_amc(
+                AMC,
+                [
+                    live_user("amzn1.account.BOSS", "boss@corp.example", Role.ADMIN),
+                    live_user("amzn1.account.GIL", "gil@corp.example", permissions=("x",)),
+                    live_user("amzn1.account.ZED", "zed@corp.example"),
+                ],
+            )
+        ],
+    )
+    plan = make_plan(want, found, POLICY)
+    origins = {(a.kind.value, a.target): (a.origin, a.member) for a in plan.actions}
+    assert origins == {
+        ("associate", "ENTITYLINK1"): (Source(FILE, 4), None),
+        ("invite", "new@corp.example"): (Source(FILE, 8), "new@corp.example"),
+        ("set-role", "amzn1.account.GIL"): (Source(FILE, 9, 9), team.key),
+        ("revoke-user", "amzn1.account.ZED"): (None, None),
+    }
+    bare = [dataclasses.replace(a, origin=None, member=None) for a in plan.actions]
+    assert plan_digest(bare) == plan_digest(plan.actions)

@@ -1775,3 +1775,179 @@ def test_expiring_keeps_crlf(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert code == EXIT_CHANGES, out
     lines = text.replace("\n", "\r\n").splitlines(keepends=True)
     assert bytes_of(folder).decode() == "".join(lines[:-1])
+
+
+# --- custom permission sets: adopted exactly, on every kind that takes one --------------------
+
+AD_SA = "amzn1.ads-account.g.adoptsa000000000000000001"
+AD_DSP = "ENTITY1DSPADOPT1"
+AD_OWNER = {"email": "owner@corp.example", "user_id": "amzn1.account.OWNER", "role": "ADMIN"}
+AD_ANA = {"email": "ana@corp.example", "user_id": "amzn1.account.ANA", "role": "VIEWER"}
+
+
+def ad_world(**people: list[dict[str, Any]]) -> dict[str, Any]:
+    """A sponsored-ads and a DSP account, the owner admin of both; `people` adds users
+    (`sa=[...]`, `dsp=[...]`)."""
+    return {
+        "accounts": [{"id": "ENTITYAGENCY0001", "name": "Shop 1"}],
+        "manager_accounts": [],
+        "ad_accounts": [
+            {"id": AD_SA, "type": "sponsored-ads", "users": [AD_OWNER, *people.get("sa", [])]},
+            {"id": AD_DSP, "type": "dsp", "users": [AD_OWNER, *people.get("dsp", [])]},
+        ],
+        "amc_accounts": [],
+    }
+
+
+def ad_manifest(sa: str = "", dsp: str = "", groups: str = "") -> str:
+    owner = '      - {email: owner@corp.example, userId: "amzn1.account.OWNER", role: admin}\n'
+    return (
+        f"version: 1\n{groups}adAccounts:\n"
+        f"  - id: {AD_SA}\n    type: sponsored-ads\n    users:\n{owner}{sa}"
+        f"  - id: {AD_DSP}\n    type: dsp\n    users:\n{owner}{dsp}"
+    )
+
+
+def console(capsys: pytest.CaptureFixture[str], state: str, *argv: str) -> None:
+    code, out = run(capsys, "sandbox", *argv, "--sandbox-state", state)
+    assert code == EXIT_OK, out
+
+
+def test_a_custom_set_with_countries_changed_in_the_console_is_adopted_exactly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ana = '      - {email: ana@corp.example, userId: "amzn1.account.ANA", role: viewer}  # ana\n'
+    text = ad_manifest(sa=ana)
+    state, folder = setup(tmp_path, capsys, ad_world(sa=[AD_ANA]), {"access.yaml": text})
+    console(
+        capsys, state, "set-permissions", f"sponsored-ads:{AD_SA}", "amzn1.account.ANA",
+        "reports_view,campaign_edit", "--countries", "US,CA",
+    )  # fmt: skip
+    code, out = adopt(capsys, state, folder)
+    assert code == EXIT_CHANGES, out
+    assert "ana@corp.example is custom [campaign_edit, reports_view] in CA, US live" in out, out
+    assert bytes_of(folder).decode() == text.replace(
+        "role: viewer}",
+        'permissions: ["campaign_edit", "reports_view"], countries: ["CA", "US"]}',
+    )
+    settled(capsys, state, folder)
+
+
+def test_a_custom_set_changed_to_a_role_and_back_is_adopted_each_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A block entry: its grant lines are replaced, every other line kept byte for byte."""
+    ana = (
+        "      - email: ana@corp.example\n"
+        '        userId: "amzn1.account.ANA"\n'
+        "        permissions: [campaign_edit]\n"
+        "        countries: [US]\n"
+        "        name: Ana   # keep me\n"
+    )
+    text = ad_manifest(sa=ana)
+    held = {**AD_ANA, "role": None, "permissions": ["campaign_edit"], "countries": ["US"]}
+    state, folder = setup(tmp_path, capsys, ad_world(sa=[held]), {"access.yaml": text})
+    settled(capsys, state, folder)
+    account = f"sponsored-ads:{AD_SA}"
+    console(capsys, state, "set-role", account, "amzn1.account.ANA", "editor", "--countries", "US")
+    code, out = adopt(capsys, state, folder)
+    assert code == EXIT_CHANGES, out
+    as_role = text.replace(
+        "        permissions: [campaign_edit]\n        countries: [US]\n",
+        '        role: editor\n        countries: ["US"]\n',
+    )
+    assert bytes_of(folder).decode() == as_role
+    settled(capsys, state, folder)
+    console(capsys, state, "set-permissions", account, "amzn1.account.ANA", "campaign_edit",
+            "--countries", "US")  # fmt: skip
+    code, out = adopt(capsys, state, folder)
+    assert code == EXIT_CHANGES, out
+    assert bytes_of(folder).decode() == text.replace(
+        "[campaign_edit]", '["campaign_edit"]'
+    ).replace("[US]", '["US"]')
+    settled(capsys, state, folder)
+
+
+def test_a_dsp_custom_set_is_adopted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ana = '      - {userId: "amzn1.account.ANA", permissions: [reports_edit]}\n'
+    text = ad_manifest(dsp=ana)
+    held = {**AD_ANA, "role": None, "permissions": ["reports_edit"]}
+    state, folder = setup(tmp_path, capsys, ad_world(dsp=[held]), {"access.yaml": text})
+    settled(capsys, state, folder)
+    console(capsys, state, "set-role", f"dsp:{AD_DSP}", "amzn1.account.ANA", "viewer")
+    code, out = adopt(capsys, state, folder)
+    assert code == EXIT_CHANGES, out
+    assert bytes_of(folder).decode() == text.replace("permissions: [reports_edit]", "role: viewer")
+    console(capsys, state, "set-permissions", f"dsp:{AD_DSP}", "amzn1.account.ANA",
+            "reports_edit,campaign_edit")  # fmt: skip
+    code, out = adopt(capsys, state, folder)
+    assert code == EXIT_CHANGES, out
+    assert bytes_of(folder).decode() == text.replace(
+        "[reports_edit]", '["campaign_edit", "reports_edit"]'
+    )
+    settled(capsys, state, folder)
+
+
+def test_a_stranger_with_a_custom_set_on_an_ad_account_is_added_with_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zed = {
+        "email": "zed@corp.example",
+        "user_id": "amzn1.account.ZED",
+        "permissions": ["billing_view"],
+        "countries": ["US", "MX"],
+    }
+    text = ad_manifest()
+    state, folder = setup(tmp_path, capsys, ad_world(sa=[zed]), {"access.yaml": text})
+    code, out = adopt(capsys, state, folder)
+    assert code == EXIT_CHANGES, out
+    assert (
+        "added amzn1.account.ZED (shown as z***@corp.example, domain corp.example) as custom "
+        f"[billing_view] in MX, US to {AD_SA}"
+    ) in out, out
+    diff = list(difflib.ndiff(text.splitlines(), bytes_of(folder).decode().splitlines()))
+    assert [d for d in diff if d[:2] == "- "] == []
+    assert [d[2:] for d in diff if d[:2] == "+ "] == [
+        '      - {userId: "amzn1.account.ZED", permissions: ["billing_view"], countries: '
+        '["MX", "US"]}  # adopted: live user shown as "z***@corp.example" (Amazon masks '
+        "addresses)"
+    ]
+    settled(capsys, state, folder)
+
+
+def test_a_group_members_custom_set_change_is_listed_one_by_one_on_that_account_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An override gives a role only; a member's custom set is written by listing the group
+    one by one on this account, the group itself untouched (other accounts use it)."""
+    groups = (
+        "groups:\n"
+        "  team:\n"
+        '    - {email: ana@corp.example, userId: "amzn1.account.ANA"}\n'
+        '    - {email: bob@corp.example, userId: "amzn1.account.BOB"}\n'
+    )
+    bob = {"email": "bob@corp.example", "user_id": "amzn1.account.BOB", "role": "VIEWER"}
+    entry = "      - {group: team, role: viewer}\n"
+    text = ad_manifest(sa=entry, dsp=entry, groups=groups)
+    world = ad_world(sa=[AD_ANA, bob], dsp=[AD_ANA, bob])
+    state, folder = setup(tmp_path, capsys, world, {"access.yaml": text})
+    settled(capsys, state, folder)
+    console(capsys, state, "set-permissions", f"sponsored-ads:{AD_SA}", "amzn1.account.ANA",
+            "reports_view", "--countries", "US")  # fmt: skip
+    code, out = adopt(capsys, state, folder)
+    assert code == EXIT_CHANGES, out
+    after = bytes_of(folder).decode()
+    assert after.startswith(text[: text.index("adAccounts:")])  # the group is untouched
+    doc = yaml.safe_load(after)
+    sa, dsp = doc["adAccounts"]
+    assert sa["users"][1:] == [
+        {
+            "email": "ana@corp.example",
+            "userId": "amzn1.account.ANA",
+            "permissions": ["reports_view"],
+            "countries": ["US"],
+        },
+        {"email": "bob@corp.example", "userId": "amzn1.account.BOB", "role": "viewer"},
+    ]
+    assert dsp["users"][1:] == [{"group": "team", "role": "viewer"}]
+    settled(capsys, state, folder)
