@@ -281,8 +281,9 @@ class Pin:
 @dataclass(frozen=True, slots=True, order=True)
 class Expiry:
     """An `expires:` entry that has passed (`expired`) or comes within
-    `--expiring-within`. `target` is the userId or invitation id whose removal the plan
-    makes for an expired entry ("" when nothing live was found or proven)."""
+    `--expiring-within`. `target` is the userId or invitation id found live for an expired
+    entry, which the plan removes unless its role is one reconciler does not manage ("" when
+    nothing live was found)."""
 
     account: Scope
     who: str  # the entry's email, else its userId

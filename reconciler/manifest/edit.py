@@ -58,6 +58,18 @@ def one_line(text: str) -> str:
     return "".join(c if c.isascii() and c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
+def grant_fields(grant: Grant) -> list[str]:
+    """A grant as an entry's keys: `role: viewer`, or `permissions: [...]`; and
+    `countries: [...]` where it holds some. Names from the API are quoted."""
+    if grant.role is not None:
+        out = [f"role: {grant.role.value}"]
+    else:
+        out = [f"permissions: [{', '.join(quoted(p) for p in grant.permissions)}]"]
+    if grant.countries:
+        out.append(f"countries: [{', '.join(quoted(c) for c in grant.countries)}]")
+    return out
+
+
 @dataclass(slots=True)
 class _Edits:
     """Pending line edits of one file: replacements of line ranges (1-based, inclusive;
@@ -149,11 +161,7 @@ class Editor:
         if grant.role is not None and not grant.countries and [k for k, *_ in spans] == ["role"]:
             self.set_role(source, grant.role, what)
             return
-        items = [f"role: {grant.role.value}"] if grant.role is not None else []
-        if grant.role is None:
-            items.append(f"permissions: [{', '.join(quoted(p) for p in grant.permissions)}]")
-        if grant.countries:
-            items.append(f"countries: [{', '.join(quoted(c) for c in grant.countries)}]")
+        items = grant_fields(grant)
         lines = self.lines(source.file)
         first_line = spans[0][1]
         if found.flow and all(line == first_line == end for _, line, _, end, _ in spans):

@@ -374,7 +374,8 @@ def _plan_expired(account: DesiredAccount, match: Match, draft: Draft) -> None:
         return
     assert user is not None
     if user.grant is None:
-        draft.expiries.append(_expiry(account, want))
+        # Found live (so the entry is not yet only the marker of an end), never removed.
+        draft.expiries.append(_expiry(account, want, user.user_id))
         draft.held.append(
             Notice(
                 scope,

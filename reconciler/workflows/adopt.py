@@ -1,51 +1,49 @@
 """`reconciler adopt PATH...`: rewrite the manifests so that they describe what is live for
-the accounts they manage. The opposite of `apply`: drift becomes a reviewed
-change in git instead of being reverted.
+the accounts they manage. The opposite of `apply`: drift becomes a reviewed change in git
+instead of being reverted.
 
-What is adopted, per account whose read is complete:
-- AMC users: a role changed live (a proven user, or a pending invitation) changes the
-  entry's `role:`; an entry whose person is neither a user nor invited any more (removed,
-  or the invitation revoked, out of band) is removed; with `prune`, a live user nobody
-  lists is added pinned by `userId:` with a comment holding the address Amazon showed
-  (masked: `a***@corp.example`), and a pending invitation nobody lists is added by email;
-- linked accounts: a listed link that is not linked live is removed; with `prune`, a link
-  nobody lists is added.
+Adopt inverts the plan. It plans the manifests against the live read (under a permissive
+policy, and before a safety rule keeps a change back), and turns each action back into an
+edit of the manifest entry the action came from (`Action.origin`, and `member` for a group
+entry); it never resolves identity or re-applies a rule of validate itself. Per account
+whose read is complete, on accounts of every kind:
+- set-role: the entry's grant becomes the one held live (`role:`, or a custom set
+  `permissions: [...]` with its `countries: [...]`, one written in place of the other);
+- a wrong-grant invitation re-issued: the entry takes the invitation's grant;
+- invite of an entry whose person is neither a user nor invited live: the entry goes; so
+  does an entry pinned by `userId:` alone whose user is gone (nothing can restore them);
+- with `prune`, revoke-user or revoke-invitation of someone nobody lists: an entry is
+  added, pinned by `userId:` with the address Amazon shows (masked) in a comment, or by
+  email for an invitation, with the grant they hold;
+- links: an entry the plan associates goes; with `prune`, a link it disassociates comes.
+Resends, creates of manager accounts, and what the plan holds back for want of proof (a
+masked fit, masked users that cannot be told apart: `Plan.held`) or cannot manage
+(`Plan.off_policy`) are not adopted; each is listed, with the plan's own words.
 
-A list with no entries yet (`users: []`, or no `users:` key in a block mapping) gets the
-key and the entries, at the end of the account's mapping; a list whose every entry goes
-becomes `users: []` (a key with no entries would be null, which no manifest allows).
-An account is adopted whole or not at all: when adopting it would list fewer admins than
-its `minAdmins` (with `prune`), nothing on it is adopted, and it is listed as skipped.
+An ended entry (`expires:` passed) with nothing live left of it (`Plan.expiries`) goes; an
+ended grant still live, an expired invitation, and a protected user lowered or gone live
+are not adopted. A list whose every entry goes becomes `users: []`.
 
-An entry whose `expires:` has passed and whose person has no access live any more (apply
-has revoked them) is removed: it was only the marker that ended the access.
-
-What is not: an expired `expires:` grant still live (git says it ends; the plan removes it), an
-expired invitation (the plan resends it), a change on a user that fits an entry by masked
-address only (evidence before access: pin it first, `reconciler pin --held`), masked users
-that cannot be told apart, a manager account that does not exist live, a new key in an
-entry written as a flow mapping, and every scope whose read failed or may be incomplete.
-Each is listed as skipped, with why.
+Each account is a unit, adopted whole or not at all. The edited manifests are loaded and
+checked as `validate` checks them, then planned against the same read (`workflows.gate`):
+an account whose edit would not pass (an admin outside `adminGroups`, an address outside
+the allowed domains, fewer admins than `minAdmins`, a look-alike address) is left as it
+is, listed with the diagnostics; and nothing is written that would make the manifests ask
+for a change they do not ask for now.
 
 With `--baseline REF` (the last successful apply) a difference is adopted only where the
-plan of REF's manifests asks exactly what today's plan asks (`_Evidence`): there the
-manifests did not change, so live moved behind git's back. Anything else is a merged change
-that apply has not made yet, or one both live and git moved: listed, never adopted over.
+plan of REF's manifests asks exactly what today's asks (`_Evidence`): live moved behind
+git's back. Anything else (a merged change not applied yet) is listed, never adopted over.
 
-Groups (decision): a change on one AMC account never edits a group, because a group may be
+Groups (decision): a change on one account never edits a group, because a group may be
 used by other accounts. The account's `{group: G, role: R}` entry gets `overrides:` for the
 members that changed there (`role: none` for one removed), so the group stays the source of
-truth: a member who leaves it later loses access on this account too. Where the entry has
-an `overrides:` already, it is replaced by its members listed one by one instead, under a
-comment that says why.
+truth. An override gives a role only, so where a member's custom set or countries changed,
+or the entry has an `overrides:` already, its members are listed one by one instead, under
+a comment that says why.
 
-Edits are line-level text edits, as `workflows.pin` makes them: only the lines that change,
-change; comments, order, quoting and layout stay byte for byte. Every value that came from
-the API (addresses, ids) is written as a JSON string, a valid YAML scalar whatever it holds;
-comments quote it the same way, so no value can add a key, a line or a document. Before
-anything is written, the edited manifests are loaded again and planned against the same
-live read: the plan must hold no action the old one did not (adopt never adds a change);
-else nothing is written.
+Edits are line edits (`manifest.edit`): only the lines that change, change, and every value
+from the API is written as a JSON string, so none can add a key, a line or a document.
 """
 
 from __future__ import annotations
@@ -57,13 +55,19 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 from reconciler.actions import describe, drift_key
 from reconciler.addresses import escaped
 from reconciler.errors import PlanError
 from reconciler.escape import terminal
-from reconciler.manifest.edit import Editor, FileEdit, one_line, quoted, write_atomic
+from reconciler.manifest.edit import (
+    Editor,
+    FileEdit,
+    grant_fields,
+    one_line,
+    quoted,
+    write_atomic,
+)
 from reconciler.manifest.layout import line_break, split_lines
 from reconciler.model import (
     Desired,
@@ -98,9 +102,6 @@ from reconciler.planning.people import plan_people
 from reconciler.planning.planner import make_plan
 from reconciler.workflows.baseline import Revision, compare, plan_then
 from reconciler.workflows.gate import Refused, floor_before, meaning, merge_passing, verify
-
-U = TypeVar("U")
-_DASH = re.compile(r"^(\s*)- ")
 
 
 def permissive(now: float) -> Policy:
@@ -154,7 +155,7 @@ def _member_entry(user: DesiredUser, grant: Grant) -> str:
             parts.append(f"name: {quoted(user.name)}")
     if user.user_id is not None:
         parts.append(f"userId: {quoted(user.user_id)}")
-    parts += _grant_fields(grant)
+    parts += grant_fields(grant)
     if user.not_user_ids:
         parts.append(f"notUserIds: [{', '.join(quoted(i) for i in sorted(user.not_user_ids))}]")
     if user.expires is not None:
@@ -210,16 +211,14 @@ class _Evidence:
         editor.skipped.append(f"{scope}: {what}: not adopted: {why}")
         return False
 
-    def allows_pinned(
-        self, scope: Scope, account_id: str, user: DesiredUser, what: str, editor: Editor
-    ) -> bool:
+    def allows_pinned(self, scope: Scope, user: DesiredUser, what: str, editor: Editor) -> bool:
         """A pinned user with no email, gone live, has no action to compare: it went
         behind git's back when REF's manifests list the same user on the account too."""
         if self.then is None or self.baseline is None:
             return True
         for account in self.then.accounts:
-            if account.id == account_id and any(
-                u.key == user.key and u.role is user.role for u in account.users
+            if account.scope == scope and any(
+                u.key == user.key and u.grant == user.grant for u in account.users
             ):
                 return True
         at = f"{self.baseline.ref!r} ({self.baseline.commit[:12]})"
@@ -263,16 +262,13 @@ def _adopt_people(
     entries = {(u.source, u.key): u for u in account.users}
     grants: dict[tuple[Source | None, str], tuple[Grant, str]] = {}
     removed: dict[tuple[Source | None, str], str] = {}
-    additions: list[tuple[str, str, str, Grant]] = []
-    invited: list[tuple[str, str, str, Grant]] = []  # after the users
+    additions: list[tuple[str, str, str]] = []  # (entry, comment, what)
+    invited: list[tuple[str, str, str]] = []  # after the users
     invitations = {i.invitation_id: i for i in found.invitations}
     actions = [a for a in plan.actions if a.account == scope]
     # A re-issue (the wrong invitation revoked, the entry's invited) is one change.
-    reissued = {
-        (a.origin, a.member)
-        for a in actions
-        if a.kind is ActionKind.REVOKE_INVITATION and a.phase == PHASE_GRANT
-    }
+    kinds = ActionKind.REVOKE_INVITATION, PHASE_GRANT
+    reissued = {(a.origin, a.member or "") for a in actions if (a.kind, a.phase) == kinds}
     for action in actions:
         key = (action.origin, action.member or "")
         want = entries.get(key) if action.origin is not None else None
@@ -341,9 +337,8 @@ def _keeps(
     editor: Editor,
     undo: str,
 ) -> bool:
-    """False (listed) for a protected admin lowered live. Neither the gate nor the plan
-    decides it: the plan raises them again as a grant, which nothing refuses, so only here
-    is their admin entry kept."""
+    """False (listed) for a protected admin lowered live: the plan raises them again, a
+    grant nothing refuses, so neither the gate nor the plan keeps their admin entry."""
     if want.grant.is_admin and not grant.is_admin and _protected(want, rules):
         editor.skipped.append(
             f"{scope}: {what}, but they are protected (policy.protectedUsers): not adopted; {undo}"
@@ -363,11 +358,9 @@ def _gone_without_action(
     now: float,
     rules: DesiredPolicy,
 ) -> None:
-    """The entries whose person is gone live but that no action is about: an ended entry
-    kept as the marker that ends the access, once nothing live is left of it (the plan's
-    expiries say so: no target), and an entry pinned by `userId:` alone whose user is not
-    live (the plan cannot restore them: `Plan.unrestorable`, which is for people, so the
-    pin is compared here, exactly: a userId is no guess)."""
+    """Entries gone live that no action is about: an ended entry once nothing live is left
+    of it (its expiry has no target), and one pinned by `userId:` alone whose user is not
+    live (`Plan.unrestorable` is for people; a pin is compared exactly, no guess)."""
     ended = {
         (e.file, e.line)
         for e in plan.expiries
@@ -395,7 +388,7 @@ def _gone_without_action(
                 f"{account.scope}: {what}, but they are protected (policy.protectedUsers): not "
                 "adopted, the entry stays; restore them by hand"
             )
-        elif evidence.allows_pinned(account.scope, account.id, user, what, editor):
+        elif evidence.allows_pinned(account.scope, user, what, editor):
             removed[key] = what
 
 
@@ -408,11 +401,9 @@ def _under_min_admins(
     entries: dict[tuple[Source | None, str], DesiredUser],
     editor: Editor,
 ) -> bool:
-    """Without `prune` the manifests need not list every admin, so loading them counts no
-    admins (the gate's check): adopting an admin's removal while live has fewer than
-    `minAdmins` would make that lockout what git asks for, and neither the gate nor the
-    plan (which sees nothing to change) says so. True (listed): nothing is adopted there.
-    With `prune` the gate's load check counts the admins the edited manifests list."""
+    """Without `prune` loading counts no admins (with it the gate's load check does), and
+    the plan sees nothing to change: adopting an admin's removal while live has fewer than
+    `minAdmins` would make that lockout what git asks for. True (listed): nothing adopted."""
     if account.prune:
         return False
     lowers = any(
@@ -436,7 +427,7 @@ def _write_people(
     entries: dict[tuple[Source | None, str], DesiredUser],
     grants: dict[tuple[Source | None, str], tuple[Grant, str]],
     removed: dict[tuple[Source | None, str], str],
-    additions: list[tuple[str, str, str, Grant]],
+    additions: list[tuple[str, str, str]],
     editor: Editor,
 ) -> None:
     groups: dict[Source, _GroupChange] = defaultdict(_GroupChange)
@@ -463,32 +454,20 @@ def _write_people(
             gone.add(source)
 
     listed = {u.source for u in account.users if u.source is not None}
-    found_entries = [(entry, comment, what) for entry, comment, what, _ in additions]
     if listed:
         # After the last entry kept, else the last one (its lines are replaced by none).
         anchor = _entry_start(account, max(listed - gone or listed))
-        for entry, comment, what in found_entries:
+        for entry, comment, what in additions:
             editor.add_after(anchor, entry, comment, what)
-    elif found_entries:
+    elif additions:
         scope = str(account.scope)
-        editor.add_entries(account.source, "users", account.users_at, found_entries, scope)
+        editor.add_entries(account.source, "users", account.users_at, additions, scope)
     # A list whose every entry goes becomes `users: []` (`Editor.results`).
-
-
-def _grant_fields(grant: Grant) -> list[str]:
-    """A grant as an entry's keys: `role: viewer`, or `permissions: [...]`, `countries:`."""
-    if grant.role is not None:
-        out = [f"role: {grant.role.value}"]
-    else:
-        out = [f"permissions: [{', '.join(quoted(p) for p in grant.permissions)}]"]
-    if grant.countries:
-        out.append(f"countries: [{', '.join(quoted(c) for c in grant.countries)}]")
-    return out
 
 
 def _stranger(
     account: DesiredAccount, action: Action, evidence: _Evidence, editor: Editor
-) -> tuple[str, str, str, Grant] | None:
+) -> tuple[str, str, str] | None:
     """With `prune`, a live user nobody lists (the plan revokes them), as an entry pinned
     by userId with the grant they hold, and the address Amazon shows in a comment. Whether
     the manifests' policy lets them in (the domain Amazon shows, `adminGroups`) is the
@@ -502,11 +481,10 @@ def _stranger(
     if not evidence.allows(account.scope, drift_key(action)[1], what, editor):
         return None
     return (
-        "{" + ", ".join([f"userId: {quoted(action.target)}", *_grant_fields(grant)]) + "}",
+        "{" + ", ".join([f"userId: {quoted(action.target)}", *grant_fields(grant)]) + "}",
         f"adopted: live user shown as {quoted(action.label)} (Amazon masks addresses)",
         f"added {action.target} (shown as {shown}, domain {shown.rpartition('@')[2]}) "
         f"as {as_grant} to {account.id}",
-        grant,
     )
 
 
@@ -518,7 +496,7 @@ def _invited(
     editor: Editor,
     *,
     now: float,
-) -> tuple[str, str, str, Grant] | None:
+) -> tuple[str, str, str] | None:
     """With `prune`, a pending invitation nobody lists (the plan revokes it), as an entry by
     email with the grant it carries. Its address is checked as any entry's, by the gate."""
     grant = invitation.grant
@@ -535,13 +513,12 @@ def _invited(
     if not evidence.allows(account.scope, drift_key(action)[1], what, editor):
         return None
     extra = [] if invitation.email.isascii() else ["unicode: true"]
-    fields = [f"email: {quoted(invitation.email)}", *_grant_fields(grant), *extra]
+    fields = [f"email: {quoted(invitation.email)}", *grant_fields(grant), *extra]
     return (
         "{" + ", ".join(fields) + "}",
         "adopted: invited live, not accepted yet",
         f"added {shown} (domain {shown.rpartition('@')[2]}) as "
         f"{'ADMIN' if grant.is_admin else grant}, invited, to {account.id}",
-        grant,
     )
 
 
