@@ -1951,3 +1951,31 @@ def test_a_group_members_custom_set_change_is_listed_one_by_one_on_that_account_
     ]
     assert dsp["users"][1:] == [{"group": "team", "role": "viewer"}]
     settled(capsys, state, folder)
+
+
+def test_an_ended_entry_whose_person_is_still_there_with_an_unmanaged_role_stays(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The ended entry is only dropped once nothing live is left of it: a person who still
+    holds a role reconciler does not manage (EDITOR on AMC) keeps their marker, and the
+    plan's own words say why."""
+    text = (
+        "version: 1\n"
+        "amcAccounts:\n"
+        f"  - id: {AMC}\n"
+        "    users:\n"
+        "      - {email: boss@corp.example, userId: amzn1.account.BOSS, role: admin}\n"
+        f"      - {{email: ann@corp.example, userId: amzn1.account.ANN, role: viewer, "
+        f"expires: '{day(-3)}'}}\n"
+    )
+    state, folder = setup(
+        tmp_path, capsys, seed((AMC, [BOSS, {**ANN, "role": "EDITOR"}])), {"access.yaml": text}
+    )
+    code, out = adopt(capsys, state, folder)
+    assert code == EXIT_OK, out
+    assert bytes_of(folder).decode() == text
+    assert (
+        f"not adopted: amc:{AMC}: not adopted: {folder / 'access.yaml'}:6: ann@corp.example "
+        f"expired on {day(-3)}"
+    ) in out, out
+    assert "which reconciler does not manage: remove them in the console" in out, out
