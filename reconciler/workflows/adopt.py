@@ -775,8 +775,10 @@ def compute(
             verify(desired, live, policy, before, files, already)
         except PlanError as exc:
             # The plan's own judgement of what the edit lists (a pin to a live user at a
-            # domain the policy does not allow, or made admin outside `adminGroups`).
-            raise Refused("the edited manifests would not plan", exc.problems) from exc
+            # domain the policy does not allow, or made admin outside `adminGroups`). It
+            # quotes what Amazon shows: a look-alike is only ever shown escaped.
+            problems = [escaped(p) for p in exc.problems]
+            raise Refused("the edited manifests would not plan", problems) from exc
 
     changing = [u for u in units if u[1].edits]
     unchanged = [unit for _, unit in units if not unit.edits]

@@ -911,8 +911,16 @@ def test_a_look_alike_domain_shown_by_the_api_is_not_an_allowed_domain(
     kelvin = {"email": "mal@\u212acorp.example", "user_id": "amzn1.account.MAL", "role": "VIEWER"}
     state, folder = setup(tmp_path, capsys, seed((AMC, [BOSS, kelvin])), {"access.yaml": text})
     code, out = adopt(capsys, state, folder)
-    assert "amzn1.account.MAL" not in bytes_of(folder).decode()
-    assert "not an allowed email domain" in out, out
+    assert bytes_of(folder).decode() == text
+    # Only the plan sees the domain Amazon shows for a user pinned by userId: its words,
+    # the look-alike escaped.
+    assert (
+        f"not adopted: amc:{AMC}: nothing adopted there, because the edit would not pass the "
+        f"manifests' own checks: {folder / 'access.yaml'}:8: live user amzn1.account.MAL "
+        "(m***@\\u212acorp.example) is at \\u212acorp.example, not an allowed email domain of "
+        f"AMC account {AMC} (corp.example, kcorp.example; policy.allowedEmailDomains at "
+    ) in out, out
+    assert "\u212a" not in out
     assert code == EXIT_OK
 
 
