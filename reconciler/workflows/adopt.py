@@ -51,7 +51,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -245,7 +245,6 @@ def _adopt_people(
     now: float,
     rules: DesiredPolicy,
     evidence: _Evidence,
-    lowered: Collection[str],
 ) -> None:
     """The account's entries made what is live: each of the plan's actions on it, inverted
     (see the module docstring); what the plan holds back, or keeps, or cannot manage, is
@@ -323,7 +322,7 @@ def _adopt_people(
                 if addition is not None:
                     invited.append(addition)
     _gone_without_action(account, plan, found, removed, editor, evidence, now=now, rules=rules)
-    if _under_min_admins(account, found, grants, removed, lowered, entries, editor):
+    if _under_min_admins(account, found, grants, removed, actions, entries, editor):
         return
     _write_people(account, entries, grants, removed, [*additions, *invited], editor)
 
@@ -397,7 +396,7 @@ def _under_min_admins(
     found: LiveAccount,
     grants: dict[tuple[Source | None, str], tuple[Grant, str]],
     removed: dict[tuple[Source | None, str], str],
-    lowered: Collection[str],
+    actions: Collection[Action],
     entries: dict[tuple[Source | None, str], DesiredUser],
     editor: Editor,
 ) -> bool:
@@ -410,7 +409,11 @@ def _under_min_admins(
         entries[key].grant.is_admin and (key in removed or not grants[key][0].is_admin)
         for key in {*removed, *grants}
     )
-    # Live admins the plan keeps: not one it removes or demotes (`lowered`).
+    # Live admins the plan keeps: not one it removes or demotes (an `expires:` passed).
+    lowering = [a for a in actions if a.kind is not ActionKind.SET_ROLE or not a.grant.is_admin]
+    lowered = {
+        a.target for a in lowering if a.kind in (ActionKind.REVOKE_USER, ActionKind.SET_ROLE)
+    }
     live_admins = sum(1 for u in found.users if u.role is Role.ADMIN and u.user_id not in lowered)
     if lowers and live_admins < account.min_admins:
         editor.skipped.append(
@@ -640,27 +643,20 @@ class _LinkChanges:
 
 
 def _link_changes(
-    desired: Desired, plan: Plan, editor: Editor, evidence: _Evidence
+    managers: Sequence[DesiredManagerAccount], plan: Plan, editor: Editor, evidence: _Evidence
 ) -> dict[int, _LinkChanges]:
     """Per manager account (by position): a listed link not linked live goes; with `prune`,
     a live link nobody lists comes (the plan disassociates exactly those)."""
     changes: dict[int, _LinkChanges] = defaultdict(_LinkChanges)
+    # A manager account by its pinned id, else (unpinned) by its name.
+    position = {(m.id, m.name if m.id is None else ""): n for n, m in enumerate(managers)}
     for action in plan.actions:
-        if action.manager is None:
+        ref = action.manager
+        index = None if ref is None else position.get((ref.id, ""), position.get((None, ref.name)))
+        if ref is None or index is None:
             continue
-        scope = manager_scope(action.manager.key)
-        index, manager = next(
-            (
-                (n, m)
-                for n, m in enumerate(desired.manager_accounts)
-                if (m.id is not None and m.id == action.manager.id)
-                or (m.id is None and m.name == action.manager.name)
-            ),
-            (-1, None),
-        )
-        if manager is None:
-            continue
-        if action.manager.id is None and action.kind is not ActionKind.CREATE_MANAGER_ACCOUNT:
+        scope, manager = manager_scope(ref.key), managers[index]
+        if ref.id is None and action.kind is not ActionKind.CREATE_MANAGER_ACCOUNT:
             continue  # its links wait for the create: reported once, below
         if action.kind is ActionKind.CREATE_MANAGER_ACCOUNT:
             editor.skipped.append(
@@ -732,15 +728,6 @@ def compute(
         agreed = frozenset(drift_key(a) for a in found.actions if meaning(a) in asked)
         shared = compare(before, baseline, live, policy, desired, then=then)
         evidence = _Evidence(shared, baseline.desired, agreed)
-    # Per AMC account, the live users the plan removes or demotes from admin (an
-    # `expires:` passed, a policy refusing their admin role): not admins it keeps.
-    lowered: dict[Scope, set[str]] = defaultdict(set)
-    for a in found.actions:
-        if a.account is not None and (
-            a.kind is ActionKind.REVOKE_USER
-            or (a.kind is ActionKind.SET_ROLE and a.role is not Role.ADMIN)
-        ):
-            lowered[a.account].add(a.target)
     editor = Editor()
     units: list[tuple[str, Editor]] = []
     unread = {n.scope for n in before.unread}
@@ -756,7 +743,6 @@ def compute(
             now=now,
             rules=desired.policy,
             evidence=evidence,
-            lowered=lowered.get(account.scope, frozenset()),
         )
         units.append((str(account.scope), unit))
     for manager in desired.manager_accounts:
@@ -764,7 +750,9 @@ def compute(
             editor.skipped.append(
                 f"{manager_scope(manager.key)}: not read completely: nothing adopted"
             )
-    for index, change in sorted(_link_changes(desired, found, editor, evidence).items()):
+    for index, change in sorted(
+        _link_changes(desired.manager_accounts, found, editor, evidence).items()
+    ):
         manager = desired.manager_accounts[index]
         unit = editor.fork()
         _adopt_links(manager, change, unit)
