@@ -277,30 +277,13 @@ def _adopt_people(
         if want is not None and want.expired(now):
             continue  # an ended grant still live: the plan removes it, git says it ends
         kind = action.kind
-        if kind is ActionKind.SET_ROLE and want is not None:
-            grant = action.old_grant
-            what = f"{want.who} is {grant} live"
-            if not _keeps(want, grant, what, scope, rules, editor, "the plan sets it back"):
-                continue
-            if evidence.allows(scope, target, what, editor):
-                grants[key] = (grant, what)
-        elif kind is ActionKind.REVOKE_INVITATION and want is not None:
+        if kind is ActionKind.REVOKE_USER and want is None and account.prune:
+            additions += filter(None, [_stranger(account, action, evidence, editor)])
+        elif kind is ActionKind.REVOKE_INVITATION and want is None and account.prune:
             invitation = invitations.get(action.target)
-            held = invitation.grant if invitation is not None else None
-            if invitation is None or held is None:
-                continue  # an invitation whose grant was not read exactly: not adopted
-            what = f"{want.who} is invited as {held} live"
-            if invitation.expired(now):
-                editor.skipped.append(
-                    f"{scope}: {want.who}'s invitation ({held}) has expired: not adopted; the "
-                    "plan invites them again as the manifests say"
-                )
-                continue
-            undo = "the plan invites them again as the manifests say"
-            if not _keeps(want, held, what, scope, rules, editor, undo):
-                continue
-            if evidence.allows(scope, target, what, editor):
-                grants[key] = (held, what)
+            if invitation is not None:
+                addition = _invited(account, invitation, action, evidence, editor, now=now)
+                invited += filter(None, [addition])
         elif kind is ActionKind.INVITE and want is not None and key not in reissued:
             what = f"{want.who} is neither a user of {account.id} nor invited live"
             if _protected(want, rules):
@@ -311,39 +294,35 @@ def _adopt_people(
                 )
             elif evidence.allows(scope, target, what, editor):
                 removed[key] = what
-        elif kind is ActionKind.REVOKE_USER and want is None and account.prune:
-            addition = _stranger(account, action, evidence, editor)
-            if addition is not None:
-                additions.append(addition)
-        elif kind is ActionKind.REVOKE_INVITATION and want is None and account.prune:
-            invitation = invitations.get(action.target)
-            if invitation is not None:
-                addition = _invited(account, invitation, action, evidence, editor, now=now)
-                if addition is not None:
-                    invited.append(addition)
+        elif want is not None and kind in (ActionKind.SET_ROLE, ActionKind.REVOKE_INVITATION):
+            if kind is ActionKind.SET_ROLE:
+                grant, undo = action.old_grant, "the plan sets the role back"
+                what = f"{want.who} is {grant} live"
+            else:
+                invitation = invitations.get(action.target)
+                if invitation is None or invitation.grant is None:
+                    continue  # an invitation whose grant was not read exactly: not adopted
+                grant, undo = invitation.grant, "the plan invites them again as the manifests say"
+                what = f"{want.who} is invited as {grant} live"
+                if invitation.expired(now):
+                    editor.skipped.append(
+                        f"{scope}: {want.who}'s invitation ({grant}) has expired: not adopted; "
+                        f"{undo}"
+                    )
+                    continue
+            if want.grant.is_admin and not grant.is_admin and _protected(want, rules):
+                # The plan raises them again (a grant nothing refuses): neither the gate nor
+                # the plan would keep their admin entry, so it is kept here.
+                editor.skipped.append(
+                    f"{scope}: {what}, but they are protected (policy.protectedUsers): not "
+                    f"adopted; {undo}"
+                )
+            elif evidence.allows(scope, target, what, editor):
+                grants[key] = (grant, what)
     _gone_without_action(account, plan, found, removed, editor, evidence, now=now, rules=rules)
     if _under_min_admins(account, found, grants, removed, actions, entries, editor):
         return
     _write_people(account, entries, grants, removed, [*additions, *invited], editor)
-
-
-def _keeps(
-    want: DesiredUser,
-    grant: Grant,
-    what: str,
-    scope: Scope,
-    rules: DesiredPolicy,
-    editor: Editor,
-    undo: str,
-) -> bool:
-    """False (listed) for a protected admin lowered live: the plan raises them again, a
-    grant nothing refuses, so neither the gate nor the plan keeps their admin entry."""
-    if want.grant.is_admin and not grant.is_admin and _protected(want, rules):
-        editor.skipped.append(
-            f"{scope}: {what}, but they are protected (policy.protectedUsers): not adopted; {undo}"
-        )
-        return False
-    return True
 
 
 def _gone_without_action(
