@@ -27,6 +27,7 @@ discovery incomplete for those accounts: nothing is concluded from them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -37,6 +38,7 @@ from reconciler.model import KINDS, Region, Scope, ScopeKind
 PROFILE_KINDS: Mapping[str, ScopeKind] = MappingProxyType(
     {"seller": ScopeKind.SPONSORED_ADS, "vendor": ScopeKind.SPONSORED_ADS, "agency": ScopeKind.DSP}
 )
+_ID = re.compile(r"[\x21-\x7e]{1,150}")
 # The kinds discovery finds: a failed or cut-short profiles read leaves every one unknown.
 DISCOVERED_KINDS = (ScopeKind.SPONSORED_ADS, ScopeKind.DSP)
 
@@ -62,6 +64,10 @@ def profile_account(raw: Mapping[str, Any]) -> tuple[ScopeKind, str, str] | str 
     account_id = info.get("id")
     if not isinstance(account_id, str) or not account_id.strip():
         return f"a {KINDS[kind].noun} profile without accountInfo.id"
+    if not _ID.fullmatch(account_id):
+        # Never echoed: an id is shown and sent as a header, so one that could not be a
+        # header value (S-INV/S-UPM: `\S*`, at most 150) names no account we can read.
+        return f"a {KINDS[kind].noun} profile whose accountInfo.id is not an account id"
     name = info.get("name")
     return kind, account_id, name if isinstance(name, str) else ""
 
