@@ -377,3 +377,20 @@ def test_profiles_that_name_no_account_or_two_kinds_are_never_read(
         ScopeKind.SPONSORED_ADS,
     }
     assert sandbox_world.stats.requests["ListUsers"] == 3  # the DSP account is not read
+
+
+def test_a_profile_without_a_name_takes_the_name_a_manager_accounts_link_shows() -> None:
+    """S-PROF2: the name is "not currently populated for sellers"; the linked account of the
+    same id (the second source) names it. Its people are read once, as the profile's."""
+    world = World.from_seed(
+        {
+            "accounts": [{"id": "ENTITYNAMELESS1", "name": "Linked Name", "profile_id": "9"}],
+            "manager_accounts": [{"id": ACME, "name": "Acme", "links": ["ENTITYNAMELESS1"]}],
+            "ad_accounts": [{"id": "ENTITYNAMELESS1", "type": "sponsored-ads", "name": ""}],
+        }
+    )
+    with sandbox_client(world) as client:
+        live = read_all(client.reader())
+    account = live.reachable(Scope(ScopeKind.SPONSORED_ADS, "ENTITYNAMELESS1"))
+    assert account is not None and account.name == "Linked Name"
+    assert world.stats.requests["ListUsers"] == 2  # the manager account's and this one's
