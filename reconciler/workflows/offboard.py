@@ -192,10 +192,10 @@ def _still_live(
     manifests do not manage, and on managed accounts that keep unlisted users (`prune:
     false`); and the accounts whose read may miss some."""
     managed = {a.scope for a in desired.accounts}
-    kept = {a.id for a in desired.accounts if not a.prune}
+    kept = {a.scope for a in desired.accounts if not a.prune}
     rows: list[tuple[Grant, str]] = []
     for grant in grants_of(desired, live, now=now).grants:
-        if grant.scope.key in kept and grant.source is None and _is(grant, who):
+        if grant.scope in kept and grant.source is None and _is(grant, who):
             rows.append((grant, "the account keeps unlisted users: prune is false"))
     unmanaged = Desired(
         accounts=tuple(_bare(a) for a in everything.accounts if a.scope not in managed)
