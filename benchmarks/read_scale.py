@@ -87,13 +87,16 @@ def seed(scale: int = 1) -> dict[str, Any]:
 
 
 def minimum_requests(scale: int = 1) -> int:
+    """`GET /managerAccounts` and `GET /v2/profiles` on each of the three hosts, the AMC
+    account pages, each AMC account's people, and each manager account's (nobody on it:
+    one invitation list and one user list)."""
     per_amc = (
         math.ceil(INVITATIONS / PAGE_INVITATIONS)
         + math.ceil(USERS / PAGE_USERS)
         + USERS * math.ceil(1 / PAGE_ROLES)
     )
     amcs = AMC_ACCOUNTS * scale
-    return 3 + math.ceil(amcs / AMC_PAGE) + amcs * per_amc
+    return 3 + 3 + math.ceil(amcs / AMC_PAGE) + amcs * per_amc + MANAGERS * scale * 2
 
 
 # The people row: accounts of each other kind, each with users and pending invitations.
@@ -168,7 +171,8 @@ def timed_read(config: ApiConfig, max_concurrency: int) -> dict[str, float]:
         live = read_all(client.reader())
         wall = time.perf_counter() - started
         stats = client.stats
-    assert len(live.accounts) == AMC_ACCOUNTS and not live.incomplete, live.incomplete
+    # The AMC accounts' people and the manager accounts' (the world has no profiles).
+    assert len(live.accounts) == AMC_ACCOUNTS + MANAGERS and not live.incomplete, live.incomplete
     return {
         "requests": stats.requests,
         "throttled": stats.throttled,

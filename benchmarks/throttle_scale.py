@@ -76,11 +76,14 @@ SCENARIOS: dict[str, tuple[dict[str, float], str]] = {
 def minimum_by_operation(scale: int) -> dict[str, int]:
     """The fewest requests of each operation a full read of the world can make."""
     amcs = read_scale.AMC_ACCOUNTS * scale
+    managers = read_scale.MANAGERS * scale  # nobody on them: one list of each
     minimum = {
         "getManagerAccountsForUser": 3,  # one per regional host
+        "listProfiles": 3,  # one per regional host
         "AmcpLinkListAmcAccounts": math.ceil(amcs / read_scale.AMC_PAGE),
-        "ListUserInvitations": amcs * math.ceil(read_scale.INVITATIONS / PAGE_INVITATIONS),
-        "ListUsers": amcs * math.ceil(read_scale.USERS / PAGE_USERS),
+        "ListUserInvitations": amcs * math.ceil(read_scale.INVITATIONS / PAGE_INVITATIONS)
+        + managers,
+        "ListUsers": amcs * math.ceil(read_scale.USERS / PAGE_USERS) + managers,
         ROLES: amcs * read_scale.USERS * math.ceil(1 / PAGE_ROLES),
     }
     assert sum(minimum.values()) == read_scale.minimum_requests(scale)

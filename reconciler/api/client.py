@@ -143,6 +143,23 @@ class _Core:
         account: AccountRef | None = None,
     ) -> dict[str, Any]:
         """Send `op` and return its JSON body (a dict), or raise from `reconciler.errors`."""
+        data = self.call_any(
+            op, region=region, path=path, params=params, body=body, account=account
+        )
+        assert isinstance(data, dict)  # `_decode` checked it against `op.array`
+        return data
+
+    def call_any(
+        self,
+        op: ops.Operation,
+        *,
+        region: Region = GLOBAL_REGION,
+        path: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+        account: AccountRef | None = None,
+    ) -> dict[str, Any] | list[Any]:
+        """Send `op` and return its JSON body: a list when `op.array`, else a dict."""
         url = self.config.api_url(region) + op.path.format(**(path or {}))
         headers = {"Accept": op.accept}
         if account is not None:
@@ -174,7 +191,7 @@ class _Core:
         return _decode(op, response)
 
 
-def _decode(op: ops.Operation, response: httpx.Response) -> dict[str, Any]:
+def _decode(op: ops.Operation, response: httpx.Response) -> dict[str, Any] | list[Any]:
     status = response.status_code
     if 300 <= status < 400:
         location = response.headers.get("Location", "?")
@@ -214,7 +231,7 @@ def _decode(op: ops.Operation, response: httpx.Response) -> dict[str, Any]:
     if status >= 400:
         raise api_error(response, operation=op.name)
     if not response.content.strip():
-        return {}
+        return [] if op.array else {}
     try:
         data: Any = json_body(response.content)
     except BodyError as exc:
@@ -223,9 +240,12 @@ def _decode(op: ops.Operation, response: httpx.Response) -> dict[str, Any]:
             operation=op.name,
             status=status,
         ) from None
-    if not isinstance(data, dict):
+    if op.array and isinstance(data, list):
+        return data
+    if op.array or not isinstance(data, dict):
+        want = "array" if op.array else "object"
         raise ApiError(
-            f"{op.name}: expected a JSON object, got {type(data).__name__}",
+            f"{op.name}: expected a JSON {want}, got {type(data).__name__}",
             operation=op.name,
             status=status,
         )
@@ -252,6 +272,20 @@ class AdsReader:
         body = self._core.call(ops.LIST_MANAGER_ACCOUNTS, region=region)
         accounts = body.get("managerAccounts") or []
         return [a for a in accounts if isinstance(a, dict)]
+
+    def list_profiles(self, region: Region) -> list[dict[str, Any]]:
+        """`listProfiles` (`GET /v2/profiles`) on one regional host: the profiles of that
+        region only (reference §1.1, §1.7), with `PROFILES_QUERY`. Not paginated; at most
+        `PROFILES_CAP` items: an answer that long may be cut short, so it is an ApiError
+        (the reader records the read as incomplete), never taken as the whole list."""
+        body = self._core.call_any(ops.LIST_PROFILES, region=region, params=ops.PROFILES_QUERY)
+        if len(body) >= ops.PROFILES_CAP:
+            raise ApiError(
+                f"{ops.LIST_PROFILES.name}: {len(body)} profiles on the {region.value} host, "
+                f"the most Amazon returns ({ops.PROFILES_CAP}), so more may exist",
+                operation=ops.LIST_PROFILES.name,
+            )
+        return [p for p in body if isinstance(p, dict)]
 
     def iter_amc_accounts(self) -> Iterator[dict[str, Any]]:
         """`AmcpLinkListAmcAccounts`, all pages (reference §3.1)."""

@@ -21,6 +21,7 @@ class Operation:
     accept: str
     content_type: str | None = None
     write: bool = False
+    array: bool = False  # the 2xx body is a JSON array, not an object
 
 
 # Manager Accounts (S-MA, §2). GET has no pagination and returns <= 50 links per account.
@@ -56,6 +57,24 @@ DISASSOCIATE = Operation(
     content_type=_LINKS_REQUEST,
     write=True,
 )
+
+# Profiles (S-PROF2, §1.7): the guide's path `/v2/profiles`, no Scope header; the 200 body is a
+# JSON array (at most 5000 profiles) of the host's region only. `application/json` is the
+# spec's only media type.
+LIST_PROFILES = Operation(
+    "listProfiles",
+    "GET",
+    "/v2/profiles",
+    accept="application/json",
+    array=True,
+)
+# S-PROF2 `maxItems: 5000`: a response this long may have been cut short.
+PROFILES_CAP = 5000
+# The filters sent (S-PROF2 query parameters). Decision ([UNK] which profiles the default
+# leaves out beyond "view+edit (campaign)"): `apiProgram=account&accessLevel=view` asks for
+# every profile whose account the identity may at least view, which is the permission
+# listing its users and invitations takes (`account_view`, reference §4.1, §5.1).
+PROFILES_QUERY = {"apiProgram": "account", "accessLevel": "view"}
 
 # AMC administration (S-AMC, §3.1): odd media type, but that is what the spec says.
 LIST_AMC_ACCOUNTS = Operation(

@@ -1,5 +1,5 @@
 """Read live state from the Amazon Ads API: exactly what the manifests manage (`read_live`),
-or everything the caller can see (`read_all`, for `import`).
+or everything the caller can see (`read_all`, for `import` and `offboard`).
 
 What is read ("Reading live state"):
 - `GET /managerAccounts` on the NA host (manager accounts are global, so NA shows that they
@@ -8,6 +8,8 @@ What is read ("Reading live state"):
   otherwise (reference §1.1). The region of a live link is the host that returned it.
 - `GET /amc/accounts` (all pages) to confirm each managed AMC account is reachable, then per
   reachable account its pending invitations, its users and each user's roles.
+- `read_all` only: `GET /v2/profiles` on the three hosts, to find the sponsored-ads and DSP
+  accounts the caller can see (`live.discover`), then the people of each, as above.
 
 Completeness: a scope is marked `Incomplete` when its read failed, when a managed AMC account
 is not listed by `/amc/accounts`, or when a region's linked-account list had exactly 50
@@ -25,13 +27,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from reconciler.api import AdsReader
 from reconciler.api.grants import checked, read_roles
 from reconciler.errors import ApiError, AuthError
+from reconciler.live.discover import DISCOVERED_KINDS, collect
 from reconciler.live.progress import Progress
 from reconciler.model import (
     KINDS,
@@ -229,6 +232,11 @@ class _Read:
         self.managers: dict[str, _Manager] = {}
         self.amc: dict[str, _Amc] = {}
         self.problems: dict[Scope, list[str]] = {}
+        # `read_all`: accounts whose people an earlier read holds (not read again), the
+        # profiles each host listed, and the listings still running before discovery.
+        self.skip: frozenset[str] = frozenset()
+        self.profiles: dict[Region, list[dict[str, Any]]] = {}
+        self.listings_running = 0
 
     def incomplete(self, scope: Scope, reason: str) -> None:
         with self.lock:
@@ -301,7 +309,7 @@ class _Read:
                             continue
                         account_id = _text(raw.get("managerAccountId"))
                         key = str(manager_scope(account_id))
-                        if people and key not in self.amc:
+                        if people and key not in self.amc and key not in self.skip:
                             self.amc[key] = _Amc(account_id, ScopeKind.MANAGER)
                             found.append(self.amc[key])
                         entry = self.managers.setdefault(
@@ -567,6 +575,8 @@ def _amc_listing(read: _Read, *, wanted_amc_ids: set[str] | None) -> Task:
         targets = sorted(listed) if wanted_amc_ids is None else sorted(wanted_amc_ids)
         follow: list[Task] = []
         for amc_id in targets:
+            if str(amc_scope(amc_id)) in read.skip:
+                continue  # read already (`read_all(reuse=...)`)
             raw = listed.get(amc_id)
             account = _Amc(amc_id, ScopeKind.AMC, _text(raw.get("accountName")) if raw else "")
             with read.lock:
@@ -596,19 +606,27 @@ def read_all(
     *,
     now: float | None = None,
     progress: Progress | None = None,
+    reuse: Live | None = None,
 ) -> Live:
     """Everything the caller can see: manager accounts on all three hosts (their links and
-    their people) and every AMC account `/amc/accounts` lists. Used by `import`. Failed
-    regions are recorded under `manager:*` (no manager account can be named for them) and
-    per account found elsewhere."""
+    their people), every AMC account `/amc/accounts` lists, and every sponsored-ads and DSP
+    account `GET /v2/profiles` names on the three hosts (`live.discover`), with their people.
+    Used by `import` and `offboard`. Failed regions are recorded under `manager:*` (no
+    manager account can be named for them) and per account found elsewhere; a failed
+    profiles read under `sponsored-ads:*` and `dsp:*`, never as "no such account".
+
+    `reuse`: a read made moments ago (`read_live` of the managed accounts): the accounts it
+    holds are not read again but taken, with its incomplete scopes, into the result."""
     read_at = time.time() if now is None else now
     read = _Read(reader, progress)
+    earlier = reuse.accounts if reuse is not None else ()
+    read.skip = frozenset(str(a.scope) for a in earlier)
 
     def scopes_for_region_failure() -> list[Scope]:
         with read.lock:
             return [manager_scope("*"), *(manager_scope(i) for i in sorted(read.managers))]
 
-    tasks: list[Task] = [
+    listings: list[Task] = [
         read.guarded(
             scopes_for_region_failure,
             f"GET /managerAccounts on the {region.value} host",
@@ -616,13 +634,95 @@ def read_all(
         )
         for region in Region
     ]
-    tasks.append(_amc_listing_all(read, progress))
+    listings += [_profiles(read, region) for region in Region]
+    listings.append(_amc_listing_all(read, progress))
+    read.listings_running = len(listings)
+    taken = [a.scope for a in earlier]
+    tasks = [_then_discover(read, task, taken) for task in listings]
     if progress is not None:
         progress.add_total(len(tasks) - 1)
     read.run(tasks)
     if progress is not None:
         progress.finish()  # the line goes before the plan is printed
-    return read.result(read_at)
+    result = read.result(read_at)
+    if reuse is None:
+        return result
+    fresh = {a.scope for a in result.accounts}
+    return replace(
+        result,
+        accounts=tuple(
+            sorted(
+                (*result.accounts, *(a for a in earlier if a.scope not in fresh)),
+                key=lambda a: (a.kind.value, a.id),
+            )
+        ),
+        incomplete=tuple(sorted(set(result.incomplete) | set(reuse.incomplete))),
+    )
+
+
+def _profiles(read: _Read, region: Region) -> Task:
+    """`GET /v2/profiles` on one host; a failure leaves every account of the kinds it
+    finds unknown (`sponsored-ads:*`, `dsp:*`)."""
+
+    def task() -> Sequence[Task]:
+        try:
+            found = read.reader.list_profiles(region)
+            with read.lock:
+                read.profiles[region] = found
+        finally:
+            if read.progress is not None:
+                read.progress.done()
+        return ()
+
+    return read.guarded(
+        lambda: [Scope(kind, "*") for kind in DISCOVERED_KINDS],
+        f"GET /v2/profiles on the {region.value} host",
+        task,
+    )
+
+
+def _then_discover(read: _Read, listing: Task, taken: Sequence[Scope]) -> Task:
+    """`listing`, and when it is the last listing to end, the reads of the people of the
+    accounts the profiles name: only then are all the ids known that one could clash with."""
+
+    def task() -> Sequence[Task]:
+        try:
+            follow = list(listing())
+        finally:
+            with read.lock:
+                read.listings_running -= 1
+                last = read.listings_running == 0
+        if last:
+            follow += _discovered(read, taken)
+        return follow
+
+    return task
+
+
+def _discovered(read: _Read, taken: Sequence[Scope]) -> list[Task]:
+    with read.lock:
+        listed = dict(read.profiles)
+        known = [*taken, *(Scope(a.kind, a.id) for a in read.amc.values())]
+        names = {
+            link.account_id: link.account_name
+            for m in sorted(read.managers.values(), key=lambda m: m.id)
+            for link in m.links
+            if link.account_name
+        }
+    found, problems = collect(listed, taken=known, names=names)
+    for scope, reason in sorted(problems.items()):
+        read.incomplete(scope, reason)
+    accounts: list[_Amc] = []
+    for scope, account in sorted(found.items()):
+        key = str(scope)
+        with read.lock:
+            if key in read.skip or key in read.amc:
+                continue
+            read.amc[key] = _Amc(scope.key, scope.kind, account.name)
+            accounts.append(read.amc[key])
+    if accounts and read.progress is not None:
+        read.progress.add_total(len(accounts))
+    return [t for account in accounts for t in read.read_amc_account(account)]
 
 
 def _amc_listing_all(read: _Read, progress: Progress | None) -> Task:

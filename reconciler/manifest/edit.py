@@ -47,9 +47,18 @@ class FileEdit:
 
 
 def quoted(value: str) -> str:
-    """A JSON string, ASCII only: a valid YAML double-quoted scalar whatever `value` holds
-    (no raw line break, U+2028, bidi control or quote can end it)."""
-    return json.dumps(value, ensure_ascii=True)
+    """A YAML double-quoted scalar, ASCII only, that loads back to exactly `value` whatever
+    it holds (no raw line break, U+2028, bidi control or quote can end it): JSON's escapes,
+    except that a character beyond U+FFFF is one `\\U` escape, since YAML reads JSON's
+    surrogate pair as two lone surrogates."""
+    return (
+        '"'
+        + "".join(
+            f"\\U{ord(ch):08x}" if ord(ch) > 0xFFFF else json.dumps(ch, ensure_ascii=True)[1:-1]
+            for ch in value
+        )
+        + '"'
+    )
 
 
 def one_line(text: str) -> str:

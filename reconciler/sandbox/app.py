@@ -43,6 +43,7 @@ from reconciler.sandbox.grants import a_noun
 from reconciler.sandbox.ops_amc import ROUTES as AMC
 from reconciler.sandbox.ops_invitations import ROUTES as INVITATIONS
 from reconciler.sandbox.ops_manager import ROUTES as MANAGER
+from reconciler.sandbox.ops_profiles import ROUTES as PROFILES
 from reconciler.sandbox.ops_users import ROUTES as USERS
 from reconciler.sandbox.state import World
 from reconciler.sandbox.wire import (  # re-exported: the app's vocabulary
@@ -74,7 +75,7 @@ __all__ = [
 
 def _routes() -> tuple[Route, ...]:
 
-    return (*MANAGER, *AMC, *INVITATIONS, *USERS)
+    return (*MANAGER, *AMC, *INVITATIONS, *USERS, *PROFILES)
 
 
 def _media_type(value: str | None, *, strict: bool = True) -> str | None:

@@ -15,6 +15,7 @@ from reconciler.errors import ConfigError
 from reconciler.model import MARKETPLACE_REGION, ScopeKind
 from reconciler.sandbox import constants as c
 from reconciler.sandbox.grants import invitation_roles
+from reconciler.sandbox.ops_profiles import MARKETPLACES
 from reconciler.sandbox.state import (
     Account,
     AccountUser,
@@ -191,7 +192,24 @@ def _seed_ad_account(world: World, item: Mapping[str, Any], where: str, p: _Prob
     if any(account_id in world.accounts[k] for k in ScopeKind):
         p.add(where, f"account {account_id!r} is listed twice")
     name = _str(item, "name", where, p, default=account_id)
-    _seed_people(world, Account(account_id, name, kind=ScopeKind(kind)), item, where, p)
+    # Its profiles (`ops_profiles`): one per marketplace; a sponsored-ads one's type.
+    marketplaces = tuple(str(m) for m in _list(item, "marketplaces", where, p))
+    for m in marketplaces:
+        if m not in MARKETPLACES:
+            p.add(where, f"marketplace {m!r} has no profile in the spec's tables (S-PROF2)")
+    if len(set(marketplaces)) != len(marketplaces):
+        p.add(where, "a marketplace is listed twice")
+    profile_type = _str(item, "profile_type", where, p, default="")
+    if profile_type not in ("", "seller", "vendor") or (profile_type and kind == "dsp"):
+        p.add(where, "profile_type is seller or vendor, on a sponsored-ads account only")
+    account = Account(
+        account_id,
+        name,
+        kind=ScopeKind(kind),
+        marketplaces=marketplaces,
+        profile_type=profile_type,
+    )
+    _seed_people(world, account, item, where, p)
 
 
 def _grant(kind: ScopeKind, data: Mapping[str, Any], where: str, p: _Problems) -> Grant | None:

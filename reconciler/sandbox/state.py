@@ -133,6 +133,11 @@ class Account:
     # permission (manager-accounts guide, reference §2.1). Seed: `viewer_only: true`.
     viewer_only: bool = False
     kind: ScopeKind = ScopeKind.AMC
+    # Sponsored-ads and DSP accounts: the marketplaces they have a profile in (none: the US
+    # one) and, for sponsored-ads, the profile type `seller` (default) or `vendor`
+    # (`ops_profiles`).
+    marketplaces: tuple[str, ...] = ()
+    profile_type: str = ""
 
     def user(self, user_id: str) -> AccountUser | None:
         return next((u for u in self.users if u.user_id == user_id), None)
@@ -579,6 +584,8 @@ def _account(kind: ScopeKind, x: Mapping[str, Any], *, name: str | None = None) 
         tuple(_invitation(i) for i in x.get("invitations", ())),
         bool(x.get("viewer_only", False)),
         kind,
+        tuple(str(m) for m in x.get("marketplaces", ())),
+        str(x.get("profile_type", "")),
     )
 
 

@@ -93,6 +93,8 @@ def error_body(family: str, status: int, message: str, code: str | None, rid: st
         return {"code": code or _UPM_CODES.get(status, "INTERNAL_ERROR"), "message": message}
     if family == "amc":
         return {"message": message, "requestId": rid}
+    if family == "prof":  # S-PROF3 SPError
+        return {"code": code or _MA_CODES.get(status, "INTERNAL_ERROR"), "details": message}
     if family == "lwa":
         return {"error": code or "invalid_request", "error_description": message}
     return {"message": message}  # S-INV: {message}
@@ -103,7 +105,7 @@ class Route:
     operation: str  # the spec's operationId
     method: str
     segments: tuple[str, ...]  # "{name}" segments are parameters
-    family: str  # ma | inv | upm | amc: picks the error shape
+    family: str  # ma | inv | upm | amc | prof: picks the error shape
     request_type: str | None  # the Content-Type a body must have
     response_type: str  # the 2xx media type (checked against Accept)
     error_type: str  # the media type of error bodies

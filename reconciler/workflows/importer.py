@@ -2,7 +2,9 @@
 run backwards, so that adopting reconciler starts from what is there.
 
 Layout (decision): one file per account, so that a team owns its files in git review:
-`managers/<name>.yaml` per manager account, `amc/<account id>.yaml` per AMC account, and
+`managers/<name>.yaml` per manager account (its people and links), `amc/<account id>.yaml`
+per AMC account, `sponsored-ads/<id>.yaml` and `dsp/<id>.yaml` per sponsored-ads and DSP
+account (`adAccounts:`, found through `GET /v2/profiles`, `live.discover`), and
 `manifest.schema.json` beside them, which the `# yaml-language-server: $schema=` header of
 each file points at (works offline, in any editor that speaks the YAML language server).
 
@@ -10,35 +12,33 @@ What is written, so that `import` then `plan` shows no changes:
 - manager accounts pinned by `id` with their exact live name and every live link (by
   ACCOUNT_ID; region when not NA). No `type`: the API does not return it and a pinned
   account never needs it.
-- AMC users pinned by `userId` with a comment: `POST /users/list` masks addresses
-  (`a***@example.com`, reference §5), so an email cannot name them. Users holding a role
-  reconciler does not manage (EDITOR, custom sets) are left out with a comment: the planner
-  leaves such users alone, listed or not.
+- the users of every kind of account pinned by `userId` with a comment: `POST /users/list`
+  masks addresses (`a***@example.com`, reference §5), so an email cannot name them. Users
+  holding a grant reconciler does not manage (EDITOR on AMC, grants that differ by country)
+  are left out with a comment: the planner leaves such users alone, listed or not.
 - pending invitations as users with their (unmasked) email and role; an expired one too,
   with a comment that `plan` will resend it (it is wanted, or it would not be there).
 - a scope whose read was incomplete (a failed read, 50 links that may be truncated) gets
   `prune: false` and a comment: a manifest written from a partial read must never make a
   later plan remove what the read missed.
 
-Every string that came from the API is untrusted (names are chosen by third parties, issue
-#13): values are written as YAML double-quoted scalars (`_q`) in which every character that
-could end the line, reorder the text or is not printable is a `\\u` escape, so the file loads
-to exactly the live value; comments (`_comment`) escape the same characters, so a name in a
-comment can never start a new YAML line, and are cut short. File names are slugs of bounded
-length.
+Every string that came from the API is untrusted (names are chosen by third parties):
+values are written with the editor's `quoted`, ASCII-only YAML double-quoted scalars in
+which every other character is an escape, so the file loads to exactly the live value;
+comments with the editor's `one_line`, so a name in a comment can never start a new YAML
+line, and cut short. File names are slugs of bounded length.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
-from reconciler.manifest.edit import write_atomic
+from reconciler.manifest.edit import one_line, quoted, write_atomic
 from reconciler.model import (
     Grant,
     Live,
@@ -47,7 +47,6 @@ from reconciler.model import (
     Region,
     Scope,
     ScopeKind,
-    amc_scope,
     manager_scope,
 )
 from reconciler.plan import when
@@ -56,44 +55,15 @@ SCHEMA_FILE = "manifest.schema.json"
 HEADER = "# yaml-language-server: $schema=../" + SCHEMA_FILE
 
 
-# Control, format (bidi overrides, zero-width), surrogate, private-use and unassigned
-# characters, and the line and paragraph separators: escaped wherever an API string is written.
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _COMMENT_MAX = 120
 _STEM_MAX = 60
 
 
-def _escape_char(ch: str) -> str:
-    code = ord(ch)
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
-
-
-def _escaped(text: str, *, specials: str) -> str:
-    return "".join(
-        "\\" + ch
-        if ch in specials
-        else _escape_char(ch)
-        if unicodedata.category(ch) in _UNSAFE_CATEGORIES
-        else ch
-        for ch in text
-    )
-
-
-def _q(value: str) -> str:
-    """`value` as a YAML double-quoted scalar that loads back to exactly `value`: one line,
-    printable, no bidi control left raw (YAML 1.1 escapes `\\xXX`, `\\uXXXX`, `\\UXXXXXXXX`)."""
-    return '"' + _escaped(value, specials='"\\') + '"'
-
-
 def _comment(text: str) -> str:
-    """`text` made safe to follow `# ` on one line: nothing in it can end the comment, and it
-    is cut short (the value itself, when written, is complete and quoted)."""
-    text = _escaped(text, specials="")
-    return text if len(text) <= _COMMENT_MAX else text[: _COMMENT_MAX - 1] + "…"
+    """`text` made safe to follow `# ` on one line (`one_line`: nothing in it can end the
+    comment), and cut short: the value itself, when written, is complete and quoted."""
+    text = one_line(text)
+    return text if len(text) <= _COMMENT_MAX else text[: _COMMENT_MAX - 1] + "..."
 
 
 def _bounded(stem: str, source: str) -> str:
@@ -128,8 +98,8 @@ def _manager_file(live: Live, account: LiveManagerAccount, read_at: str) -> str:
         f"# Imported by `reconciler import` from live state read {read_at}.",
         "version: 1",
         "managerAccounts:",
-        f"  - name: {_q(account.name)}",
-        f"    id: {_q(account.id)}  # pinned: the id is the identity; names are not unique",
+        f"  - name: {quoted(account.name)}",
+        f"    id: {quoted(account.id)}  # pinned: the id is the identity; names are not unique",
     ]
     if reason is not None:
         lines.append(f"    # The read was incomplete ({_comment(reason)}):")
@@ -150,7 +120,7 @@ def _manager_file(live: Live, account: LiveManagerAccount, read_at: str) -> str:
     if account.links:
         lines.append("    linkedAccounts:")
     for link in account.links:
-        entry = f"id: {_q(link.account_id)}"
+        entry = f"id: {quoted(link.account_id)}"
         if link.region is not Region.NA:
             entry += f", region: {link.region.value}"
         about = ", ".join(x for x in (link.account_name, link.account_type) if x)
@@ -163,10 +133,10 @@ def _grant_yaml(grant: Grant) -> str:
     text = (
         f"role: {grant.role.value}"
         if grant.role is not None
-        else f"permissions: [{', '.join(_q(n) for n in grant.permissions)}]"
+        else f"permissions: [{', '.join(quoted(n) for n in grant.permissions)}]"
     )
     if grant.countries:
-        text += f", countries: [{', '.join(_q(c) for c in grant.countries)}]"
+        text += f", countries: [{', '.join(quoted(c) for c in grant.countries)}]"
     return text
 
 
@@ -189,10 +159,10 @@ def _people(live: Live, account: LiveAccount, prune: bool) -> tuple[list[str], b
                 f"      # {_comment(user.email)}: POST /users/list masks addresses, so this "
                 "user is pinned by userId"
             )
-            entries.append(f"      - {{userId: {_q(user.user_id)}, {_grant_yaml(user.grant)}}}")
+            entries.append(f"      - {{userId: {quoted(user.user_id)}, {_grant_yaml(user.grant)}}}")
         else:
             entries.append(
-                f"      - {{userId: {_q(user.user_id)}, email: {_q(user.email)}, "
+                f"      - {{userId: {quoted(user.user_id)}, email: {quoted(user.email)}, "
                 f"{_grant_yaml(user.grant)}}}"
             )
     for inv in sorted(account.invitations, key=lambda i: (i.email.lower(), i.invitation_id)):
@@ -204,9 +174,9 @@ def _people(live: Live, account: LiveAccount, prune: bool) -> tuple[list[str], b
                 "reconciler does not manage: not listed; prune is off so it is not revoked"
             )
             continue
-        entry = f"email: {_q(inv.email)}"
+        entry = f"email: {quoted(inv.email)}"
         if inv.name.strip():
-            entry += f", name: {_q(inv.name)}"
+            entry += f", name: {quoted(inv.name)}"
         comment = f"invited ({_comment(inv.invitation_id)}), pending"
         if inv.expires_at is not None:
             comment += f", expires {when(inv.expires_at)}"
@@ -218,18 +188,31 @@ def _people(live: Live, account: LiveAccount, prune: bool) -> tuple[list[str], b
     return entries, prune, admins
 
 
-def _amc_file(live: Live, account: LiveAccount, read_at: str) -> str:
-    reason = _incomplete(live, account.scope, amc_scope("*"))
+# Where each kind's accounts are written: (folder, top-level key). A manager account's
+# people are in its own file, with its links.
+_FILES = {
+    ScopeKind.AMC: ("amc", "amcAccounts"),
+    ScopeKind.SPONSORED_ADS: ("sponsored-ads", "adAccounts"),
+    ScopeKind.DSP: ("dsp", "adAccounts"),
+}
+
+
+def _account_file(live: Live, account: LiveAccount, read_at: str) -> str:
+    """An AMC account (`amcAccounts:`) or a sponsored-ads or DSP account (`adAccounts:`
+    with its `type`), with its people."""
+    reason = _incomplete(live, account.scope, account.scope.wildcard)
     entries, prune, admins = _people(live, account, reason is None)
     lines = [
         HEADER,
         f"# Imported by `reconciler import` from live state read {read_at}.",
         "version: 1",
-        "amcAccounts:",
-        f"  - id: {_q(account.id)}",
+        f"{_FILES[account.kind][1]}:",
+        f"  - id: {quoted(account.id)}",
     ]
+    if account.kind is not ScopeKind.AMC:
+        lines.append(f"    type: {account.kind.value}")
     if account.name.strip():
-        lines.append(f"    name: {_q(account.name)}")
+        lines.append(f"    name: {quoted(account.name)}")
     if reason is not None:
         lines.append(f"    # The read was incomplete ({_comment(reason)}):")
         lines.append("    # prune is off so that nothing it missed is ever revoked.")
@@ -237,9 +220,9 @@ def _amc_file(live: Live, account: LiveAccount, read_at: str) -> str:
     lines.append("    notify: true")
     # minAdmins cannot exceed what is live, or the very first plan would warn about it.
     lines.append(f"    minAdmins: {min(1, admins)}")
-    if entries:
-        lines.append("    users:")
-        lines.extend(entries)
+    # `users:` present makes the people managed (on an ad account, absent means unmanaged).
+    lines.append("    users:" if entries else "    users: []")
+    lines.extend(entries)
     return "\n".join(lines) + "\n"
 
 
@@ -254,9 +237,10 @@ def render_import(live: Live) -> dict[str, str]:
             stem = f"{stem}-{_safe_name(account.id.rsplit('.', 1)[-1])}"
         used.add(stem)
         out[f"managers/{stem}.yaml"] = _manager_file(live, account, read_at)
-    for amc in sorted(live.accounts, key=lambda a: a.id):
-        if amc.reachable and amc.kind is ScopeKind.AMC:  # a manager's are in its own file
-            out[f"amc/{_safe_name(amc.id)}.yaml"] = _amc_file(live, amc, read_at)
+    for held in sorted(live.accounts, key=lambda a: (a.kind.value, a.id)):
+        if held.reachable and held.kind in _FILES:  # a manager's are in its own file
+            folder = _FILES[held.kind][0]
+            out[f"{folder}/{_safe_name(held.id)}.yaml"] = _account_file(live, held, read_at)
     if out:
         schema = (files("reconciler") / "schemas" / "manifest.schema.json").read_text("utf-8")
         out[SCHEMA_FILE] = schema

@@ -12,8 +12,12 @@ them (so the group no longer carries them anywhere), with the one manifest edito
 its `minAdmins`); one that would not is listed with why, not made.
 
 What a merge cannot end is listed: the person's live access on accounts the manifests do
-not manage (every account the API identity sees, `live.read.read_all`), and on managed
-accounts with `prune: false`, where an unlisted user is left alone.
+not manage (every account the API identity sees, `live.read.read_all`: manager accounts,
+AMC accounts, and the sponsored-ads and DSP accounts its profiles name), and on managed
+accounts with `prune: false`, where an unlisted user is left alone. Each account is read
+once: the managed accounts' read serves the plan of the edit and is reused for the rest.
+What could not be read in full, managed or not, is listed too: the person may hold access
+there that nobody can see.
 """
 
 from __future__ import annotations
@@ -25,7 +29,15 @@ from reconciler.api import AdsClient
 from reconciler.live.progress import Progress
 from reconciler.live.read import read_all, read_live
 from reconciler.manifest.edit import Editor, FileEdit
-from reconciler.model import Desired, DesiredAccount, DesiredUser, Live, Source, canonical_email
+from reconciler.model import (
+    Desired,
+    DesiredAccount,
+    DesiredUser,
+    Live,
+    LiveAccount,
+    Source,
+    canonical_email,
+)
 from reconciler.planning.access import Grant
 from reconciler.planning.access import access as grants_of
 from reconciler.planning.identity import MASKED, resolve_users
@@ -75,7 +87,7 @@ def person(who: str, desired: Desired, live: Live) -> Person:
                         user_ids.add(entry.user_id)
                     if entry.email and entry.user_id:  # a pin ties the address to the id
                         addresses.add(canonical_email(entry.email))
-            live_account = live.reachable_amc(account.id)
+            live_account = live.reachable(account.scope)
             if live_account is None:
                 continue
             for match in resolve_users(account, live_account).matches:
@@ -107,7 +119,7 @@ def _entries(desired: Desired, who: Person) -> list[tuple[Source, str]]:
                 if entry.pin_at is not None:
                     out.setdefault(entry.pin_at, f"{entry.who} from group {entry.group}")
                 continue
-            out.setdefault(entry.source, f"{entry.who} from AMC account {account.id}")
+            out.setdefault(entry.source, f"{entry.who} from {account.noun}")
     for name, members in desired.groups.items():
         for member in members:
             if member.source is not None and who.names(member):
@@ -143,7 +155,8 @@ def offboard(
     found = person(who, desired, live)
     edit = remove(desired, _entries(desired, found), now=now)
     edit = replace(edit, skipped=(*edit.skipped, *_maybe(desired, found)))
-    everything = read_all(reader, now=now, progress=progress)
+    # Everything else the identity sees; the managed accounts just read are not read again.
+    everything = read_all(reader, now=now, progress=progress, reuse=live)
     return Offboarding(edit, *_still_live(desired, live, everything, found, now=now))
 
 
@@ -178,20 +191,21 @@ def _still_live(
     """The person's live access a merge of the edit does not end: on accounts the
     manifests do not manage, and on managed accounts that keep unlisted users (`prune:
     false`); and the accounts whose read may miss some."""
-    managed = {a.id for a in desired.accounts}
-    kept = {a.id for a in desired.accounts if not a.prune}
+    managed = {a.scope for a in desired.accounts}
+    kept = {a.scope for a in desired.accounts if not a.prune}
     rows: list[tuple[Grant, str]] = []
     for grant in grants_of(desired, live, now=now).grants:
-        if grant.scope.key in kept and grant.source is None and _is(grant, who):
+        if grant.scope in kept and grant.source is None and _is(grant, who):
             rows.append((grant, "the account keeps unlisted users: prune is false"))
     unmanaged = Desired(
-        accounts=tuple(_bare(a.id, a.name) for a in everything.accounts if a.id not in managed)
+        accounts=tuple(_bare(a) for a in everything.accounts if a.scope not in managed)
     )
     rows += [
         (g, "the manifests do not manage this account")
         for g in grants_of(unmanaged, everything, now=now).grants
         if _is(g, who)
     ]
+    # `everything` holds the managed accounts' read too, with the scopes it could not read.
     unread = [f"{item.scope}: {item.reason}" for item in everything.incomplete]
     return tuple(rows), tuple(unread)
 
@@ -205,5 +219,5 @@ def _all(who: Person) -> Iterable[str]:
     yield from sorted(who.addresses)
 
 
-def _bare(account_id: str, name: str) -> DesiredAccount:
-    return DesiredAccount(id=account_id, name=name or None, prune=False)
+def _bare(account: LiveAccount) -> DesiredAccount:
+    return DesiredAccount(id=account.id, name=account.name or None, prune=False, kind=account.kind)

@@ -40,11 +40,12 @@ def test_token_expiry_mid_read_renews_once_and_the_read_completes(sandbox_world:
 
 
 def expected_requests(live: object) -> list[int]:
-    # 3 regions + 1 AMC listing + per AMC account: invitations, users, one roles call per user
+    # 3 regions' manager accounts and profiles + 1 AMC listing + per account of any kind:
+    # invitations, users, one roles call per user
     from reconciler.model import Live
 
     assert isinstance(live, Live)
-    return [3, 1, *(2 + len(a.users) for a in live.accounts)]
+    return [3, 3, 1, *(2 + len(a.users) for a in live.accounts)]
 
 
 def test_bad_credentials_give_auth_error_without_the_secret(sandbox_world: World) -> None:

@@ -241,3 +241,57 @@ def test_a_manager_account_id_sent_as_an_amc_id_is_refused_by_the_sandbox() -> N
         list(client.iter_users(ACME))  # a bare id means an AMC account: the wrong header
     assert caught.value.status == 403
     assert "name it with Amazon-Ads-ManagerAccountId" in str(caught.value)
+
+
+def test_list_profiles_reads_one_hosts_json_array(sandbox_world: World) -> None:
+    with sandbox_client(sandbox_world) as client:
+        na = client.list_profiles(Region.NA)
+        eu = client.list_profiles(Region.EU)
+        assert client.list_profiles(Region.FE) == []
+    assert sorted(p["accountInfo"]["id"] for p in na) == [
+        "ENTITY1DSP00001",
+        "amzn1.ads-account.g.acme0000000001",
+    ]
+    assert [p["countryCode"] for p in eu] == ["UK"]
+    assert sandbox_world.stats.requests["listProfiles"] == 3
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ({"profiles": []}, "listProfiles: expected a JSON array, got dict"),
+        (
+            [{"profileId": n} for n in range(5000)],
+            "listProfiles: 5000 profiles on the NA host, the most Amazon returns (5000), so "
+            "more may exist",
+        ),
+    ],
+)
+def test_list_profiles_refuses_what_is_not_the_whole_list(
+    sandbox_world: World, answer: Any, message: str
+) -> None:
+    def rule(request: httpx.Request) -> httpx.Response | None:
+        return httpx.Response(200, json=answer) if request.url.path == "/v2/profiles" else None
+
+    transport = Intercept(SandboxTransport(sandbox_world), rule)
+    with (
+        sandbox_client(sandbox_world, transport=transport) as client,
+        pytest.raises(ApiError) as caught,
+    ):
+        client.list_profiles(Region.NA)
+    assert str(caught.value) == message
+
+
+def test_list_profiles_is_retried_on_429_then_answers(sandbox_world: World) -> None:
+    answered: list[int] = []
+
+    def rule(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path == "/v2/profiles" and len(answered) < 2:
+            answered.append(429)
+            return httpx.Response(429, headers={"Retry-After": "1"}, json={"code": "THROTTLED"})
+        return None
+
+    transport = Intercept(SandboxTransport(sandbox_world), rule)
+    with sandbox_client(sandbox_world, transport=transport) as client:
+        assert len(client.list_profiles(Region.NA)) == 2
+        assert client.stats.throttled == 2

@@ -17,6 +17,8 @@ from reconciler.model import (
     Incomplete,
     Region,
     Role,
+    Scope,
+    ScopeKind,
     amc_scope,
     manager_scope,
 )
@@ -188,8 +190,9 @@ def test_a_failed_region_still_counts_as_done_in_the_progress_display(
         live = read_all(client.reader(), progress=progress)
     progress.finish()
     assert live.incomplete_reason(manager_scope("*")) is not None
-    # 3 regions, the AMC account, and the people of the manager account found elsewhere
-    assert stream.getvalue().splitlines()[-1].startswith("reading live state: 5/5 accounts")
+    # 3 regions' manager accounts and profiles, the AMC account, the people of the manager
+    # account found elsewhere, and the sponsored-ads and DSP accounts the NA profiles name
+    assert stream.getvalue().splitlines()[-1].startswith("reading live state: 10/10 accounts")
 
 
 def test_a_failed_amc_account_does_not_lose_the_others() -> None:
@@ -227,11 +230,16 @@ def test_read_all_sees_everything_and_reports_progress(sandbox_world: World) -> 
         requests = client.stats.requests
     progress.finish()
     assert [m.id for m in live.manager_accounts] == [ACME]
-    # The AMC account's people, and the manager account's.
-    assert [a.scope for a in live.accounts] == [amc_scope(AMC), manager_scope(ACME)]
+    # The people of the AMC account, the manager account, and the two the profiles name.
+    assert [str(a.scope) for a in live.accounts] == [
+        f"amc:{AMC}",
+        f"dsp:{DSP}",
+        f"manager:{ACME}",
+        f"sponsored-ads:{GLOBAL}",
+    ]
     assert live.regions_read == frozenset(Region)
     assert stream.getvalue().splitlines()[-1] == (
-        f"reading live state: 5/5 accounts, {requests} requests, 0 throttled (0.0s waiting)"
+        f"reading live state: 10/10 accounts, {requests} requests, 0 throttled (0.0s waiting)"
     )
 
 
@@ -256,3 +264,133 @@ def test_live_user_roles() -> None:
     assert live_user(raw, roles("VIEWER", "EDITOR")).raw_roles == ("EDITOR", "VIEWER")
     assert live_user(raw, [{"type": "CUSTOM_PERMISSION_SET"}]).role is None
     assert live_user(raw, []).role is None
+
+
+# --- Discovery: the sponsored-ads and DSP accounts GET /v2/profiles names --------------------
+
+GLOBAL = "amzn1.ads-account.g.acme0000000001"
+DSP = "ENTITY1DSP00001"
+DISCOVERED = [Scope(ScopeKind.DSP, "*"), Scope(ScopeKind.SPONSORED_ADS, "*")]
+
+
+def _profiles(region: str, *profiles: Any, status: int = 200) -> Any:
+    """A rule answering `GET /v2/profiles` on one host with `profiles` (or `status`)."""
+
+    def rule(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path != "/v2/profiles" or not request.url.host.startswith(region):
+            return None
+        if status != 200:
+            return httpx.Response(status, json={"code": "ERROR", "details": "no"})
+        return httpx.Response(200, json=list(profiles))
+
+    return rule
+
+
+def _profile(account_id: Any, kind: str = "seller", name: str = "") -> dict[str, Any]:
+    return {"profileId": 1, "accountInfo": {"id": account_id, "type": kind, "name": name}}
+
+
+def test_read_all_reads_each_account_the_profiles_name_once(sandbox_world: World) -> None:
+    with sandbox_client(sandbox_world) as client:
+        live = read_all(client.reader())
+    # The global account has a profile on the NA and the EU host: one account, read once.
+    assert [a.scope for a in live.accounts] == [
+        amc_scope(AMC),
+        Scope(ScopeKind.DSP, DSP),
+        manager_scope(ACME),
+        Scope(ScopeKind.SPONSORED_ADS, GLOBAL),
+    ]
+    assert sandbox_world.stats.requests["listProfiles"] == 3
+    assert sandbox_world.stats.requests["ListUsers"] == 4
+    ads = live.reachable(Scope(ScopeKind.SPONSORED_ADS, GLOBAL))
+    assert ads is not None and ads.name == "Acme Global" and len(ads.users) == 2
+    assert live.incomplete == ()
+
+
+@pytest.mark.parametrize("status", [429, 500])
+def test_a_failed_profiles_host_leaves_those_kinds_incomplete_never_empty(
+    sandbox_world: World, status: int
+) -> None:
+    """429 forever or 500 on the EU host: the accounts the other hosts list are read; every
+    account of those kinds is marked unknown, not taken as absent."""
+    transport = Intercept(
+        SandboxTransport(sandbox_world), _profiles("advertising-api-eu", status=status)
+    )
+    with sandbox_client(sandbox_world, transport=transport) as client:
+        live = read_all(client.reader())
+    assert [i.scope for i in live.incomplete] == DISCOVERED
+    for scope in DISCOVERED:
+        reason = live.incomplete_reason(scope)
+        assert reason is not None and reason.startswith("GET /v2/profiles on the EU host failed")
+        assert f"HTTP {status}" in reason
+        assert live.unreadable(Scope(scope.kind, "amzn1.ads-account.g.other")) == reason
+    assert live.reachable(Scope(ScopeKind.SPONSORED_ADS, GLOBAL)) is not None  # NA listed it
+
+
+def test_a_full_page_of_profiles_may_be_cut_short_so_it_is_incomplete(
+    sandbox_world: World,
+) -> None:
+    full = [_profile(f"ENTITYFULL{n:05d}") for n in range(5000)]
+    transport = Intercept(SandboxTransport(sandbox_world), _profiles("advertising-api-fe", *full))
+    with sandbox_client(sandbox_world, transport=transport) as client:
+        live = read_all(client.reader())
+    reason = live.incomplete_reason(DISCOVERED[0])
+    assert reason is not None and "5000 profiles on the FE host" in reason
+    assert not any(a.id.startswith("ENTITYFULL") for a in live.accounts)
+
+
+def test_profiles_that_name_no_account_or_two_kinds_are_never_read(
+    sandbox_world: World,
+) -> None:
+    hostile = "ENTITY\x1b[31mRED\nmanager:*"
+    odd = Intercept(
+        SandboxTransport(sandbox_world),
+        _profiles(
+            "advertising-api-fe",
+            _profile(None),
+            _profile(hostile, name="x"),
+            _profile(DSP, "seller", "the same id as a DSP account"),  # kinds share the header
+            _profile("ENTITYOTHERKIND", "KDP"),  # not a kind we govern: not ours to read
+            "not a profile",
+        ),
+    )
+    with sandbox_client(sandbox_world, transport=odd) as client:
+        live = read_all(client.reader())
+    assert [str(i.scope) for i in live.incomplete] == [
+        "dsp:*",
+        f"dsp:{DSP}",
+        "sponsored-ads:*",
+        f"sponsored-ads:{DSP}",
+    ]
+    assert live.incomplete_reason(Scope(ScopeKind.SPONSORED_ADS, DSP)) == (
+        f"GET /v2/profiles names sponsored-ads account {DSP}, whose id also names dsp:{DSP}: "
+        "Amazon-Ads-AccountId cannot say which one a read is about, so it is not read as this "
+        "account"
+    )
+    assert all(hostile not in i.reason and "\x1b" not in i.reason for i in live.incomplete)
+    assert live.incomplete_reason(DISCOVERED[1]) == (
+        "GET /v2/profiles on the FE host: a sponsored-ads account profile without accountInfo.id"
+    )
+    assert {a.kind for a in live.accounts} == {
+        ScopeKind.AMC,
+        ScopeKind.MANAGER,
+        ScopeKind.SPONSORED_ADS,
+    }
+    assert sandbox_world.stats.requests["ListUsers"] == 3  # the DSP account is not read
+
+
+def test_a_profile_without_a_name_takes_the_name_a_manager_accounts_link_shows() -> None:
+    """S-PROF2: the name is "not currently populated for sellers"; the linked account of the
+    same id (the second source) names it. Its people are read once, as the profile's."""
+    world = World.from_seed(
+        {
+            "accounts": [{"id": "ENTITYNAMELESS1", "name": "Linked Name", "profile_id": "9"}],
+            "manager_accounts": [{"id": ACME, "name": "Acme", "links": ["ENTITYNAMELESS1"]}],
+            "ad_accounts": [{"id": "ENTITYNAMELESS1", "type": "sponsored-ads", "name": ""}],
+        }
+    )
+    with sandbox_client(world) as client:
+        live = read_all(client.reader())
+    account = live.reachable(Scope(ScopeKind.SPONSORED_ADS, "ENTITYNAMELESS1"))
+    assert account is not None and account.name == "Linked Name"
+    assert world.stats.requests["ListUsers"] == 2  # the manager account's and this one's

@@ -55,7 +55,9 @@ def test_debug_output_of_a_command_holds_no_secret(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert result.stdout == "1 manager accounts, 1 AMC\n"
     assert "request GET https://advertising-api.amazon.com/managerAccounts" in result.stderr
-    assert "reading live state: 5/5 accounts" in result.stderr  # and the manager account's people
+    # Listings (three hosts twice, the AMC one) and the people of the AMC, manager,
+    # sponsored-ads and DSP accounts.
+    assert "reading live state: 10/10 accounts" in result.stderr
     for secret in (SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN, "Atzr%7Csandbox", "Atza|sandbox-"):
         assert secret not in result.output
     assert "Atza|" not in state.read_text()  # tokens never land in the state file

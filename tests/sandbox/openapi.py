@@ -21,6 +21,7 @@ SPEC_FILES = (
     "AdvertisingInvitations_prod_3p.json",
     "AdvertisingUserPermissionsManagement_prod_3p.json",
     "AMCAdministration_prod_3p.json",
+    "Profiles_v2_openapi_2021.json",
 )
 SKIP_REASON = f"Amazon's OpenAPI specs are not at {_SPEC_DIR} (the shared reference folder)"
 

@@ -102,6 +102,12 @@ def _exercise(http: httpx.Client, h: dict[str, str], world: World) -> None:
     link_call(http, h, "disassociate", [{"id": "ENTITY1ACME0007", "type": "ACCOUNT_ID"}])
     link_call(http, h, "associate", [{"id": f"E{i}", "type": "ACCOUNT_ID"} for i in range(21)])
     link_call(http, h, "associate", one, manager="amzn1.ads1.ma1.unknown")
+    for host in (NA, EU):
+        http.get(f"{host}/v2/profiles", headers={**h, "Accept": c.MT_JSON})
+    http.get(
+        f"{NA}/v2/profiles", headers=h, params={"apiProgram": "account", "accessLevel": "view"}
+    )
+    http.get(f"{NA}/v2/profiles", headers=h, params={"profileTypeFilter": "dsp"})
     world.amc["ENTITY2"] = world.amc[AMC].__class__("ENTITY2", "Second", "ATVPDKIKX0DER")
     first = http.get(f"{NA}/amc/accounts", headers={**h, "Accept": c.MT_AMC}).json()
     http.get(f"{NA}/amc/accounts", headers=h, params={"nextToken": first["nextToken"]})

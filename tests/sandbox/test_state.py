@@ -201,6 +201,8 @@ def test_a_seed_of_other_kinds_lists_every_problem() -> None:
 def test_a_state_file_from_before_other_kinds_loads_as_it_was(
     sandbox_world: World, tmp_path: Path
 ) -> None:
+    for kind in (ScopeKind.SPONSORED_ADS, ScopeKind.DSP):  # there were none then
+        sandbox_world.accounts[kind].clear()
     old = sandbox_world.snapshot()
     del old["ad_accounts"]
     for manager in old["manager_accounts"]:

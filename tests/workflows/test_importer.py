@@ -6,6 +6,7 @@ import tempfile
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -15,11 +16,12 @@ from reconciler.api import AdsClient, ApiConfig
 from reconciler.errors import ReconcilerError
 from reconciler.live.read import read_all, read_live
 from reconciler.manifest import load_manifests
-from reconciler.model import LiveUser
+from reconciler.model import LiveUser, ScopeKind
 from reconciler.plan import ActionKind, Plan, Policy
 from reconciler.planning.planner import make_plan
 from reconciler.sandbox import SandboxTransport, World
 from reconciler.workflows.importer import HEADER, import_live, render_import
+from tests.driver import run, setup
 from tests.factories import (
     ACME_AMC,
     ACME_ID,
@@ -54,13 +56,38 @@ def test_demo_world_imports_to_manifests_that_plan_to_nothing(
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.*"))
     assert files == [
         "amc/ENTITY1AA1AA11AAA1.yaml",
+        "dsp/ENTITY1DSP00001.yaml",
         "managers/acme-agency.yaml",
         "manifest.schema.json",
+        f"sponsored-ads/{GLOBAL}.yaml",
     ]
+    # Found through GET /v2/profiles on two hosts (US and UK): one account, one file.
+    (ads,) = yaml.safe_load((tmp_path / f"sponsored-ads/{GLOBAL}.yaml").read_text())["adAccounts"]
+    assert ads == {
+        "id": GLOBAL,
+        "type": "sponsored-ads",
+        "name": "Acme Global",
+        "prune": True,
+        "notify": True,
+        "minAdmins": 1,
+        "users": [
+            {"userId": "amzn1.account.ALICE0001", "role": "admin"},
+            {
+                "userId": "amzn1.account.ERIN0001",
+                "permissions": ["campaign_edit", "reports_view"],
+                "countries": ["US"],
+            },
+        ],
+    }
+    (dsp,) = yaml.safe_load((tmp_path / "dsp/ENTITY1DSP00001.yaml").read_text())["adAccounts"]
+    assert (dsp["type"], dsp["name"], len(dsp["users"])) == ("dsp", "Acme DSP Advertiser", 2)
     for path in tmp_path.rglob("*.yaml"):
         assert path.read_text().startswith(HEADER + "\n")
         # The header's relative path leads to the schema written beside the manifests.
         assert (path.parent / HEADER.split("=", 1)[1]).resolve().is_file()
+
+
+GLOBAL = "amzn1.ads-account.g.acme0000000001"
 
 
 def test_masked_users_are_pinned_by_user_id_with_a_comment_saying_why(
@@ -144,6 +171,8 @@ def test_same_named_manager_accounts_get_separate_files() -> None:
 
 HOSTILE_MANAGER = "amzn1.ads1.ma1.hostile0001"
 HOSTILE_AMC = "ENTITYHOSTILEAMC1"
+HOSTILE_ADS = "amzn1.ads-account.g.hostile0001"
+HOSTILE_DSP = "ENTITYHOSTILEDSP1"
 
 
 def _hostile_world(manager: str, linked: str, amc: str, invitee: str) -> World:
@@ -172,6 +201,22 @@ def _hostile_world(manager: str, linked: str, amc: str, invitee: str) -> World:
                     ],
                 }
             ],
+            # Names that reach us through GET /v2/profiles (accountInfo.name).
+            "ad_accounts": [
+                {
+                    "id": HOSTILE_ADS,
+                    "type": "sponsored-ads",
+                    "name": amc,
+                    "marketplaces": ["ATVPDKIKX0DER", "A1F83G8C2ARO7P"],
+                    "users": [{"email": "admin@example.com", "role": "admin"}],
+                },
+                {
+                    "id": HOSTILE_DSP,
+                    "type": "dsp",
+                    "name": linked,
+                    "users": [{"email": "admin@example.com", "role": "admin"}],
+                },
+            ],
         }
     )
 
@@ -196,6 +241,28 @@ def _import_hostile(world: World, out: Path) -> Plan:
             "name": world.amc[HOSTILE_AMC].invitations[0].name,
             "role": "viewer",
         }
+        for folder, account_id, name in (
+            (
+                "sponsored-ads",
+                HOSTILE_ADS,
+                world.accounts[ScopeKind.SPONSORED_ADS][HOSTILE_ADS].name,
+            ),
+            ("dsp", HOSTILE_DSP, world.accounts[ScopeKind.DSP][HOSTILE_DSP].name),
+        ):
+            (ad,) = yaml.safe_load((out / folder / f"{account_id}.yaml").read_text("utf-8"))[
+                "adAccounts"
+            ]
+            assert (ad["id"], ad["type"], ad.get("name", "")) == (
+                account_id,
+                folder,
+                name.strip() and name,
+            )
+            assert ad["users"] == [
+                {"userId": world.user_id_for("admin@example.com"), "role": "admin"}
+            ]
+        assert sorted(p.relative_to(out).parts[0] for p in out.rglob("*.yaml")) == [
+            "amc", "dsp", "managers", "sponsored-ads"
+        ]  # fmt: skip
         for path in out.rglob("*.yaml"):
             for line in path.read_text("utf-8").splitlines():
                 # No raw control, bidi or separator character survives anywhere in the file.
@@ -215,7 +282,7 @@ def test_a_newline_in_a_linked_account_name_cannot_add_a_link(tmp_path: Path) ->
     name = "Client B Store\n      - {id: ENTITYOTHER9}  # …"
     _import_hostile(_hostile_world("Acme", name, "AMC", "Eve"), tmp_path)
     text = next((tmp_path / "managers").glob("*.yaml")).read_text("utf-8")
-    assert '- {id: "ENTITYHOSTILE01"}  # Client B Store\\x0a      - {id: ENTITYOTHER9}' in text
+    assert '- {id: "ENTITYHOSTILE01"}  # Client B Store\\u000a      - {id: ENTITYOTHER9}' in text
 
 
 @settings(
@@ -281,3 +348,69 @@ def test_hostile_strings_in_every_comment_stay_in_their_comment(text: str, other
         for line in body.splitlines() if path.endswith(".yaml") else ():
             if line.lstrip().startswith("#"):  # a comment line: API strings in it are cut
                 assert len(line) < 600
+
+
+# --- Every kind, through the CLI against the sandbox ----------------------------------------
+
+EVERY_KIND_SEED: dict[str, Any] = {
+    "accounts": [{"id": "ENTITYKINDS0001", "name": "Shop", "profile_id": "1"}],
+    "manager_accounts": [
+        {
+            "id": "amzn1.ads1.ma1.kinds0001",
+            "name": "Kinds Agency",
+            "links": ["ENTITYKINDS0001"],
+            "users": [{"email": "boss@corp.example", "role": "ADMIN"}],
+            "invitations": [{"email": "new@corp.example", "role": "VIEWER"}],
+        }
+    ],
+    "amc_accounts": [
+        {"id": "ENTITYKINDSAMC01", "users": [{"email": "boss@corp.example", "role": "ADMIN"}]}
+    ],
+    "ad_accounts": [
+        {
+            "id": "amzn1.ads-account.g.kinds0001",
+            "type": "sponsored-ads",
+            "name": "Kinds Global",
+            "profile_type": "vendor",
+            "marketplaces": ["ATVPDKIKX0DER", "A1PA6795UKMFR9", "A1VC38T7YXB528"],
+            "users": [
+                {"email": "boss@corp.example", "role": "ADMIN"},
+                {"email": "ana@corp.example", "permissions": ["reports_view"], "countries": ["DE"]},
+            ],
+            "invitations": [{"email": "cy@corp.example", "role": "EDITOR", "countries": ["US"]}],
+        },
+        {
+            "id": "ENTITYKINDSDSP01",
+            "type": "dsp",
+            "users": [
+                {"email": "boss@corp.example", "role": "ADMIN"},
+                {"email": "ana@corp.example", "permissions": ["reports_edit"]},
+            ],
+        },
+    ],
+}
+
+
+def test_import_then_plan_is_empty_for_every_kind_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, _ = setup(tmp_path, capsys, EVERY_KIND_SEED, {})
+    out = tmp_path / "imported"
+    code, text = run(capsys, "import", "--sandbox-state", state, "--out", str(out))
+    assert code == 0, text
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.yaml"))
+    assert written == [
+        "amc/ENTITYKINDSAMC01.yaml",
+        "dsp/ENTITYKINDSDSP01.yaml",
+        "managers/kinds-agency.yaml",
+        "sponsored-ads/amzn1.ads-account.g.kinds0001.yaml",
+    ]
+    kinds = load_manifests([out])
+    assert sorted((a.kind.value, len(a.users)) for a in kinds.accounts) == [
+        ("amc", 1),
+        ("dsp", 2),
+        ("manager", 2),
+        ("sponsored-ads", 3),
+    ]
+    code, text = run(capsys, "plan", "--sandbox-state", state, "--detailed-exitcode", str(out))
+    assert code == 0 and "No changes." in text, text
