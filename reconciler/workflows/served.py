@@ -28,7 +28,6 @@ from reconciler.api.config import (
     shown_url,
 )
 from reconciler.errors import ConfigError, UsageError
-from reconciler.model import Region
 
 # The latest time a sandbox clock may say (9999-12-31T23:59:59Z): Python's datetime ends
 # there, and the plan file writes times as dates.
@@ -97,22 +96,25 @@ def clock(url: str) -> float:
 
 
 def sandbox_at(env: Mapping[str, str]) -> str | None:
-    """The URL of the sandbox the environment points the API client at, or None when it
+    """The origin of the sandbox the environment points the API client at, or None when it
     points anywhere else (module docstring): the sandbox's public client id, client secret
-    and refresh token, and every API URL and the token URL on a loopback host. Without the
-    sandbox's client id nothing else is looked at (a command that needs no credentials does
-    not fail for the lack of them); with it, a malformed variable is the `ConfigError` the
-    client would raise."""
+    and refresh token, and every API URL and the token URL on a loopback host. The origin is
+    the token URL's (a served sandbox answers its control API on each of its ports; the
+    token endpoint is the one every command talks to first). Without the sandbox's client
+    id nothing else is looked at (a command that needs no credentials does not fail for the
+    lack of them); with it, a malformed variable is the `ConfigError` the client would
+    raise."""
     if env.get(ENV_CLIENT_ID, "").strip() != SANDBOX_CLIENT_ID:
         return None
     config = ApiConfig.from_env(env)
     public = (config.client_secret, config.refresh_token)
     if public != (SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN):
         return None
-    hosts = (urlsplit(url).hostname or "" for url in (*config.api_urls.values(), config.token_url))
-    if not all(is_loopback(host) for host in hosts):
+    urls = (*config.api_urls.values(), config.token_url)
+    if not all(is_loopback(urlsplit(url).hostname or "") for url in urls):
         return None
-    return config.api_url(Region.NA)
+    scheme, host = urlsplit(config.token_url)[:2]
+    return f"{scheme}://{host}"
 
 
 def served_clock(env: Mapping[str, str]) -> float | None:
@@ -123,7 +125,7 @@ def served_clock(env: Mapping[str, str]) -> float | None:
     url = sandbox_at(env)
     if url is None:
         return None
-    named = "which AMAZON_ADS_API_URL_NA names with the sandbox's public credentials"
+    named = "which AMAZON_ADS_TOKEN_URL names with the sandbox's public credentials"
     try:
         response = httpx.get(f"{url}/_sandbox/clock", timeout=10.0, follow_redirects=False)
     except httpx.HTTPError as exc:

@@ -15,7 +15,7 @@ from reconciler.errors import ConfigError
 from reconciler.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN
 from reconciler.workflows.served import clock, sandbox_at, served_clock
 
-NAMED = "which AMAZON_ADS_API_URL_NA names with the sandbox's public credentials"
+NAMED = "which AMAZON_ADS_TOKEN_URL names with the sandbox's public credentials"
 
 
 class Fake:
@@ -183,6 +183,20 @@ def test_a_hostile_or_broken_clock_is_refused_in_one_line(
         f'under "now"), {NAMED}: point the AMAZON_ADS_* variables at a `reconciler sandbox '
         "serve` (the export lines it prints)"
     )
+
+
+def test_the_time_is_asked_of_the_token_urls_host_alone(fake: Fake) -> None:
+    elsewhere = Fake()
+    elsewhere.start()
+    try:
+        fake.body = b'{"now": 1790000000}'
+        elsewhere.body = b'{"now": 1}'
+        env = {**sandbox_env(elsewhere.url), "AMAZON_ADS_TOKEN_URL": f"{fake.url}/auth/o2/token"}
+        assert sandbox_at(env) == fake.url
+        assert served_clock(env) == 1790000000.0
+    finally:
+        elsewhere.stop()
+    assert (fake.paths, elsewhere.paths) == (["/_sandbox/clock"], [])
 
 
 def test_a_redirect_is_not_followed_for_the_time(fake: Fake) -> None:
