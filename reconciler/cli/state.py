@@ -1,6 +1,6 @@
-"""Commands that show live state against the manifests: `plan`, `drift`, `show`; and the
-options, renderers and plan step that `apply` (`cli/apply.py`) and the commands that write
-manifests (`cli/edits.py`) share.
+"""Commands that show live state against the manifests: `plan`, `drift`, `show`
+(`reconciler.workflows.state` runs them); and the options and renderers that `apply`
+(`cli/apply.py`) and the commands that write manifests (`cli/edits.py`) share.
 
 Exit codes (reconciler.errors): 0 ok / no changes, 1 error or refused, 2 changes present
 (`plan --detailed-exitcode`, `drift`), 3 apply finished but something failed or did not
