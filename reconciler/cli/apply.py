@@ -5,21 +5,13 @@ an apply was interrupted."""
 
 from __future__ import annotations
 
-import os
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from reconciler.addresses import manifest_addresses
-from reconciler.api import AdsClient
-from reconciler.apply import ActionResult, stop_on_signals
-from reconciler.apply import lock as apply_lock
-from reconciler.apply.render import render_report, result_line
 from reconciler.cli.options import MASK_ERRORS, ApiOptions, api_options
 from reconciler.cli.state import (
     CHANGED_SINCE,
@@ -29,24 +21,13 @@ from reconciler.cli.state import (
     SHOW_WAITING,
     color,
     guard_options,
-    load,
-    operation_context,
     refused,
 )
-from reconciler.errors import (
-    EXIT_ERROR,
-    EXIT_OK,
-    EXIT_PARTIAL,
-    UsageError,
-)
-from reconciler.live.progress import Progress
-from reconciler.live.session import api_identity
+from reconciler.errors import UsageError
 from reconciler.model import Desired
 from reconciler.plan import Plan, Policy
-from reconciler.planfile import codec as planfile
 from reconciler.render import render_text
-from reconciler.workflows import operations
-from reconciler.workflows.baseline import manifests_since
+from reconciler.workflows import applying, session
 
 
 def _approved(auto_approve: bool) -> bool:
@@ -67,29 +48,58 @@ def _approved(auto_approve: bool) -> bool:
 def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
     """`--lock-timeout`: 30s, 5m, 1h, plain seconds; 0 = do not wait."""
     try:
-        return apply_lock.parse_duration(value)
+        return session.lock_timeout(value)
     except UsageError as exc:
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
-def _lock_file(api: ApiOptions) -> Path:
-    """The apply lock for the API account these options reach (`reconciler.apply.lock`): the
-    client id and API hosts; for `--sandbox`, the sandbox state file (its "host")."""
-    identity = api_identity(sandbox=api.sandbox, sandbox_state=api.sandbox_state, env=os.environ)
-    return apply_lock.lock_path(identity.client_id, identity.hosts, env=os.environ)
+class _View:
+    """`apply` on the terminal: the plan and the results on stdout, the rest on stderr."""
 
+    def __init__(
+        self, ctx: click.Context, plan_file: Path | None, *, mask_emails: bool, show_waiting: bool
+    ) -> None:
+        self.ctx = ctx
+        self.plan_file = plan_file
+        self.mask_emails = mask_emails
+        self.show_waiting = show_waiting
 
-@contextmanager
-def _locked(api: ApiOptions, *, enabled: bool, timeout_s: float) -> Iterator[None]:
-    if not enabled:
-        yield
-        return
+    def waiting(self, lock: Path) -> None:
+        click.echo(f"waiting for another apply to finish (lock {lock})...", err=True)
 
-    def on_wait(path: Path) -> None:
-        click.echo(f"waiting for another apply to finish (lock {path})...", err=True)
+    def planned(self, the_plan: Plan, desired: Desired, saved: Plan | None) -> None:
+        if saved is not None:
+            covered = ""
+            if saved.coverage is not None:
+                n = len(saved.coverage.planned)
+                covered = f" in the {n} account{'s' if n != 1 else ''} it covers"
+            click.echo(
+                f"The saved plan {self.plan_file} is the plan of these manifests now{covered}."
+            )
+        shown = render_text(
+            the_plan,
+            color=color(),
+            mask_emails=self.mask_emails,
+            show_waiting=self.show_waiting,
+            keep=manifest_addresses(desired),
+        )
+        click.echo(shown, nl=False)
 
-    with apply_lock.hold(_lock_file(api), timeout_s=timeout_s, on_wait=on_wait):
-        yield
+    def refused(self, the_plan: Plan) -> NoReturn:
+        click.echo("Nothing was applied.", err=True)
+        self.ctx.exit(refused(the_plan))
+
+    def confirm(self, the_plan: Plan) -> bool:
+        return _approved(False)
+
+    def starting(self, count: int) -> None:
+        click.echo(f"Applying {count} action(s)...")
+
+    def result(self, line: str) -> None:
+        click.echo(line)
+
+    def stopping(self) -> None:
+        click.echo("Stopping after the calls in flight (Ctrl-C again to abort)...", err=True)
 
 
 @click.command(epilog=EPILOG_APPLY)
@@ -123,7 +133,7 @@ def _locked(api: ApiOptions, *, enabled: bool, timeout_s: float) -> Iterator[Non
     "lock_timeout_s",
     metavar="DURATION",
     callback=_duration,
-    default=apply_lock.DEFAULT_TIMEOUT,
+    default=session.DEFAULT_LOCK_TIMEOUT,
     show_default=True,
     help="How long to wait for another apply to finish (30s, 5m, 1h; 0 = fail at once).",
 )
@@ -163,107 +173,25 @@ def apply(
             "--changed-since with --plan: a saved plan applies over the accounts it records; "
             "leave out --changed-since"
         )
-    desired = load(paths)
-    saved = planfile.read(plan_file) if plan_file is not None else None
-    # Before anything is read live or locked: a REF that cannot be used stops here.
-    since = manifests_since(changed_since, paths) if changed_since is not None else None
-    context = operation_context(api, paths)
-    with (
-        _locked(api, enabled=use_lock, timeout_s=lock_timeout_s),
-        api.open_client() as client,
-    ):
-        policy = replace(policy, now=client.now())  # the sandbox's clock in sandbox mode
-        if saved is None:
-            the_plan = operations.plan(
-                desired, client, policy, context, changed_since=since, progress=api.progress
-            )
-            confirm = None if auto_approve else _confirm
-        else:
-            the_plan = operations.check_saved(
-                saved, desired, client, policy, context, progress=api.progress
-            )
-            covered = ""
-            if saved.coverage is not None:
-                n = len(saved.coverage.planned)
-                covered = f" in the {n} account{'s' if n != 1 else ''} it covers"
-            click.echo(f"The saved plan {plan_file} is the plan of these manifests now{covered}.")
-            confirm = None
-        keep = manifest_addresses(desired)
-        shown = render_text(
-            the_plan,
-            color=color(),
-            mask_emails=mask_emails,
-            show_waiting=show_waiting,
-            keep=keep,
-        )
-        click.echo(shown, nl=False)
-        if the_plan.refused:
-            click.echo("Nothing was applied.", err=True)
-            ctx.exit(refused(the_plan))
-        masking = keep if mask_emails else None
-        code = _run_apply(the_plan, desired, client, confirm, journal, masking, api.progress)
-    ctx.exit(code)
-
-
-def _confirm(the_plan: Plan) -> bool:
-    return _approved(False)
-
-
-def _run_apply(
-    the_plan: Plan,
-    desired: Desired,
-    client: AdsClient,
-    confirm: Callable[[Plan], bool] | None,
-    journal: Path | None,
-    masking: frozenset[str] | None,
-    progress: Progress | None = None,
-) -> int:
-    """Apply under the lock the caller holds; report; the exit code. `masking`: None shows
-    addresses; else they are masked, but for these (the manifests' own)."""
-    mask_emails, keep = masking is not None, masking or frozenset()
-    if the_plan.is_empty:
-        # Nothing can be sent; not in sync (held back, unrestorable) is not converged.
-        return EXIT_OK if the_plan.in_sync else EXIT_PARTIAL
-    stop = threading.Event()
-
-    def on_stop() -> None:
-        click.echo("Stopping after the calls in flight (Ctrl-C again to abort)...", err=True)
-
-    def phase(name: str) -> None:
-        if progress is not None:
-            progress.phase(name)
-
-    def on_result(result: ActionResult) -> None:
-        if progress is not None:
-            progress.clear()  # a result line never lands behind the progress line
-        click.echo(result_line(result, mask_emails=mask_emails, keep=keep))
-        phase("applying")
-
-    def on_start(p: Plan) -> None:
-        click.echo(f"Applying {len(p.actions)} action(s)...")
-        phase("applying")
-
-    outcome = operations.apply(
-        the_plan,
-        desired,
-        client,
-        confirm=confirm,
+    view = _View(ctx, plan_file, mask_emails=mask_emails, show_waiting=show_waiting)
+    applied = applying.apply(
+        paths,
+        api,
+        policy,
+        view,
+        plan_file=plan_file,
+        changed_since=changed_since,
+        auto_approve=auto_approve,
         journal=journal,
-        stop=stop,
-        on_result=on_result,
-        on_start=on_start,
-        while_writing=lambda: stop_on_signals(stop, on_stop=on_stop),
-        on_phase=phase,
+        use_lock=use_lock,
+        lock_timeout_s=lock_timeout_s,
+        mask_emails=mask_emails,
     )
-    if progress is not None:
-        progress.finish()
-    if outcome.declined:
+    if applied.declined:
         click.echo("Nothing was applied.", err=True)
-        return EXIT_ERROR
-    if outcome.report is None:
-        return EXIT_OK
-    click.echo(render_report(outcome.report, mask_emails=mask_emails, keep=keep), nl=False)
-    return outcome.report.exit_code
+    if applied.report is not None:
+        click.echo(applied.report, nl=False)
+    ctx.exit(applied.exit_code)
 
 
 COMMANDS: list[click.Command] = [apply]

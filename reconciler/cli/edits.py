@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -14,8 +13,6 @@ from reconciler.cli.state import (
     EPILOG_IMPORT,
     EPILOG_PIN,
     PATHS,
-    load,
-    operation_context,
 )
 from reconciler.errors import (
     EXIT_CHANGES,
@@ -23,12 +20,8 @@ from reconciler.errors import (
     EXIT_OK,
 )
 from reconciler.escape import terminal
-from reconciler.live.read import read_all
-from reconciler.plan import Policy
 from reconciler.redact import redact
-from reconciler.workflows import operations
-from reconciler.workflows.baseline import manifests_at
-from reconciler.workflows.importer import import_live
+from reconciler.workflows import edits
 
 
 @click.command("import", epilog=EPILOG_IMPORT)
@@ -45,17 +38,15 @@ from reconciler.workflows.importer import import_live
 @click.pass_context
 def import_(ctx: click.Context, out_dir: Path, force: bool, api: ApiOptions) -> None:
     """Write manifests that describe everything live: `import` then `plan` shows no changes."""
-    with api.open_client() as client:
-        live = read_all(client.reader(), progress=api.progress)
-    written = import_live(live, out_dir, force=force)
-    for path in written:
+    imported = edits.import_(api, out_dir, force=force)
+    for path in imported.written:
         click.echo(f"wrote {path}")
-    if live.incomplete:
+    if imported.incomplete:
         # What could be read is written (with prune: false where affected), but an import
         # that silently misses accounts would make the next plan lie: say so, and fail.
         click.echo("Error: the live read was incomplete, so these manifests may miss", err=True)
         click.echo("accounts, links or users:", err=True)
-        for item in sorted(live.incomplete):
+        for item in imported.incomplete:
             click.echo(f"  {item.scope}: {redact(item.reason)}", err=True)
         click.echo(
             f"Fix the cause and run the import again with --out {out_dir} --force.", err=True
@@ -88,26 +79,8 @@ def pin(
     pin says "this live user is that person". An entry whose role differs live is not
     pinned unless --held: the fit may be someone else (a***@ is andrew, not alice). Exit 0
     nothing pinned, 2 pins written."""
-    from reconciler.workflows.pin import write_pins
-
-    desired = load(paths)
-    permissive = Policy(
-        max_removals=10**9,
-        max_removal_fraction=1.0,
-        now=time.time(),
-        allow_incomplete=True,
-        allow_unresolved=True,
-        allow_fewer_admins=True,
-    )
-    with api.open_client() as client:
-        the_plan = operations.plan(desired, client, permissive, operation_context(api, paths))
-    unread = {n.scope for n in the_plan.unread}
-    pins = [p for p in the_plan.pins if str(p.scope) not in unread]
-    # One line may be proposed by several accounts (a group member): if a role change waits
-    # on any of them, the line is held, whatever the others say.
-    held_lines = {(p.file, p.line) for p in pins if p.held}
-    held = [p for p in pins if (p.file, p.line) in held_lines and not include_held]
-    for p in held:
+    pinning = edits.pin(paths, api, dry_run=dry_run, include_held=include_held)
+    for p in pinning.held:
         if not p.held:
             continue
         click.echo(
@@ -118,7 +91,7 @@ def pin(
             ),
             err=True,
         )
-    result = write_pins([p for p in pins if p not in held], dry_run=dry_run)
+    result = pinning.result
     verb = "would pin" if dry_run else "pinned"
     for p in result.written:
         click.echo(
@@ -180,26 +153,18 @@ def adopt(
     --baseline REF (the last successful apply) only changes made behind git's back are
     adopted, never a merged change that is not applied yet. Exit 0 when there is nothing to
     adopt, 2 when files changed (with --diff: would change)."""
-    from reconciler.escape import terminal
-    from reconciler.workflows.adopt import write as write_adoption
-    from reconciler.workflows.expiring import expiring
-
     if expiring_only and baseline is not None:
         raise click.UsageError("--expiring reads nothing live; --baseline is for adopt alone")
-    desired = load(paths)
-    if expiring_only:
-        adoption = expiring(desired, now=time.time(), within_days=expiring_within_days)
-    else:
-        # Before anything is read live: a baseline that cannot be used stops here.
-        revision = manifests_at(baseline, paths) if baseline is not None else None
-        with api.open_client() as client:
-            adoption = operations.adopt(
-                desired, client, now=client.now(), baseline=revision, progress=api.progress
-            )
+    adoption = edits.adopt(
+        paths,
+        api,
+        show_diff=show_diff,
+        expiring_only=expiring_only,
+        expiring_within_days=expiring_within_days,
+        baseline=baseline,
+    )
     if show_diff:
         click.echo(adoption.diff(), nl=False)
-    else:
-        write_adoption(adoption)
     verb = "would adopt" if show_diff else "adopted"
     for line in adoption.adopted:
         click.echo(f"{verb}: {terminal(line)}", err=show_diff)

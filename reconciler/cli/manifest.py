@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import click
 
 from reconciler.cli.helptext import GITHUB_ENV, epilog
-from reconciler.errors import EXIT_ERROR, EXIT_OK, Diagnostic, ManifestError
-from reconciler.manifest import load_manifests
-from reconciler.manifest.admins import admin_floor
-from reconciler.manifest.schema import load_schema
+from reconciler.errors import EXIT_ERROR, EXIT_OK, Diagnostic
 from reconciler.model import Desired, ScopeKind
+from reconciler.workflows import manifests
 
 
 def _plural(count: int, word: str) -> str:
@@ -80,15 +77,10 @@ def validate(
     every problem as FILE:LINE:COL: message otherwise. An account whose admins not yet
     expired (`expires:`) are fewer than its minAdmins is a problem; one that falls under it
     within --expiring-within is a warning."""
-    warnings: tuple[Diagnostic, ...] = ()
-    try:
-        desired = load_manifests(paths)
-        floor = admin_floor(desired, now=time.time(), within_days=expiring_within_days)
-        warnings = floor.warnings
-        if floor.errors:
-            raise ManifestError(floor.errors)
-    except ManifestError as exc:
-        diagnostics = exc.diagnostics
+    found = manifests.validate(paths, expiring_within_days=expiring_within_days)
+    warnings = found.warnings
+    if found.desired is None or found.problems:
+        diagnostics = found.problems
         if output_format == "json":
             document = {
                 "valid": False,
@@ -109,6 +101,7 @@ def validate(
             for warning in warnings:
                 click.echo(_annotation(warning, "warning"), err=output_format == "json")
         ctx.exit(EXIT_ERROR)
+    desired = found.desired
     if output_format == "json":
         document = {
             "valid": True,
@@ -149,7 +142,7 @@ def _warn(warnings: tuple[Diagnostic, ...]) -> None:
 @click.command(epilog=epilog(exits=((EXIT_OK, "printed"),)))
 def schema() -> None:
     """Print the manifest JSON Schema (2020-12), for editors and other tools."""
-    click.echo(json.dumps(load_schema(), indent=2))
+    click.echo(json.dumps(manifests.schema(), indent=2))
 
 
 COMMANDS: list[click.Command] = [validate, schema]

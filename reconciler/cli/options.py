@@ -3,56 +3,31 @@
     @click.command()
     @api_options
     def plan(api: ApiOptions, ...) -> None:
-        with api.open_client() as client:
-            live = read_live(desired, client.reader(), progress=api.progress)
+        the_plan = state.plan(paths, api, ...)
 
-The options: `--sandbox`, `--sandbox-state FILE`, `--debug`, `--progress/--no-progress`.
-The client itself is built by `reconciler.live.session.open_client`, nowhere else.
+The options: `--sandbox`, `--sandbox-state FILE`, `--debug`, `--progress/--no-progress`,
+given to the command as one `ApiOptions` (`reconciler.workflows.session`), which is what a
+workflow opens its client with.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
-from reconciler.api import AdsClient
-from reconciler.live.progress import Progress
-from reconciler.live.session import open_client
+from reconciler.workflows.session import ApiOptions
 
 R = TypeVar("R")
+
+__all__ = ["MASK_ERRORS", "ApiOptions", "api_options"]
 
 # Set by a command given --mask-emails: its error messages are masked too (they can name
 # the people a refused plan was about, in a public CI log).
 MASK_ERRORS = threading.Event()
-
-
-@dataclass(frozen=True, slots=True)
-class ApiOptions:
-    sandbox: bool = False
-    sandbox_state: str | None = None
-    debug: bool = False
-    show_progress: bool | None = None  # None: only when stderr is a terminal
-    progress: Progress | None = field(default=None, compare=False)
-
-    @contextmanager
-    def open_client(self, **kwargs: Any) -> Iterator[AdsClient]:
-        """The client for these options; extra keyword arguments go to `open_client`."""
-        with open_client(
-            sandbox=self.sandbox,
-            sandbox_state=self.sandbox_state,
-            env=os.environ,
-            debug=self.debug,
-            progress=self.progress,
-            **kwargs,
-        ) as client:
-            yield client
 
 
 _OPTIONS = (
@@ -96,12 +71,8 @@ def api_options(command: Callable[..., R]) -> Callable[..., R]:
         show_progress: bool | None,
         **kwargs: Any,
     ) -> R:
-        api = ApiOptions(
-            sandbox=sandbox or sandbox_state is not None,
-            sandbox_state=sandbox_state,
-            debug=debug,
-            show_progress=show_progress,
-            progress=Progress.for_stderr(enabled=show_progress),
+        api = ApiOptions.given(
+            sandbox=sandbox, sandbox_state=sandbox_state, debug=debug, show_progress=show_progress
         )
         return command(*args, api=api, **kwargs)
 

@@ -3,7 +3,6 @@ a person from the manifests) and `review` (the access-review pull request's edit
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -11,11 +10,12 @@ import click
 from reconciler.addresses import manifest_addresses
 from reconciler.cli.helptext import CREDENTIALS_ENV, ERROR, SANDBOX_ENV, epilog
 from reconciler.cli.options import MASK_ERRORS, ApiOptions, api_options
-from reconciler.cli.state import MASK, PATHS, load
+from reconciler.cli.state import MASK, PATHS
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from reconciler.escape import terminal
 from reconciler.render.access import RENDERERS
 from reconciler.render.mask import mask_addresses
+from reconciler.workflows import people
 
 _API_ENV = (*CREDENTIALS_ENV, *SANDBOX_ENV)
 
@@ -62,18 +62,13 @@ def access(
     expired), where the manifests grant it (FILE:LINE and group, or live only), `expires:`,
     the review date, and access inherited through a manager account. Exit 1 when an
     account could not be read in full (the rows that could be read are listed)."""
-    from reconciler.workflows.access import access as list_access
-
     if mask_emails:
         MASK_ERRORS.set()
-    desired = load(paths)
-    now = time.time()
-    with api.open_client() as client:
-        found = list_access(
-            desired, client, now=now, person=person, overdue=overdue, progress=api.progress
-        )
-    keep = manifest_addresses(desired)
-    click.echo(RENDERERS[output_format](found, now=now, mask=mask_emails, keep=keep), nl=False)
+    listed = people.access(paths, api, person=person, overdue=overdue)
+    found = listed.found
+    keep = manifest_addresses(listed.desired)
+    shown = RENDERERS[output_format](found, now=listed.now, mask=mask_emails, keep=keep)
+    click.echo(shown, nl=False)
     if found.incomplete:
         names = ", ".join(str(scope) for scope, _ in found.incomplete)
         click.echo(terminal(f"Error: not read in full, grants may be missing: {names}"), err=True)
@@ -107,24 +102,18 @@ def offboard(
     removed. Also lists where WHO still has access live on accounts the manifests do not
     manage (or keep unlisted users, `prune: false`): a merge cannot end that. Exit 0 when
     nothing changes, 2 when files changed (with --diff: would change)."""
-    from reconciler.workflows.adopt import write as write_edit
-    from reconciler.workflows.offboard import offboard as compute
-
     if mask_emails:
         MASK_ERRORS.set()
-    desired = load(paths)
-    keep = manifest_addresses(desired)
+    offboarded = people.offboard(who, paths, api, show_diff=show_diff)
+    keep = manifest_addresses(offboarded.desired)
 
     def shown(text: str) -> str:
         return terminal(mask_addresses(text, keep) if mask_emails else text)
 
-    with api.open_client() as client:
-        result = compute(who, desired, client, now=time.time(), progress=api.progress)
+    result = offboarded.result
     edit = result.adoption
     if show_diff:
         click.echo(edit.diff(), nl=False)
-    else:
-        write_edit(edit)
     for line in edit.adopted:
         click.echo(shown(f"would be {line}" if show_diff else line))
     for line in edit.skipped:
@@ -178,21 +167,10 @@ def review(
     review is due (`policy: {reviewEvery: 90d}`), for one pull request whose merge records
     the review; deleting an entry in it ends that grant instead. Lists the due grants per
     account. Reads nothing live. Exit 0 when nothing is due, 2 when files changed."""
-    from reconciler.manifest.edit import write_atomic
-    from reconciler.workflows.adopt import write as write_edit
-    from reconciler.workflows.review import body
-    from reconciler.workflows.review import review as compute
-
-    desired = load(paths)
-    now = time.time()
-    result = compute(desired, now=now)
-    text = body(result.due, now=now, mask=mask_emails)
-    if body_file is not None:
-        write_atomic(body_file, text)
+    reviewed = people.review(paths, show_diff=show_diff, body_file=body_file, mask=mask_emails)
+    result, text = reviewed.edit, reviewed.body
     if show_diff:
         click.echo(result.adoption.diff(), nl=False)
-    else:
-        write_edit(result.adoption)
     # Escaped line by line: the body's own line breaks are its layout, not data.
     shown = "\n".join(terminal(line) for line in text.split("\n"))
     click.echo(shown, nl=False, err=show_diff)

@@ -9,33 +9,16 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
-import httpx
 
-from reconciler.api.config import shown_url
 from reconciler.cli.helptext import OK, SANDBOX_ENV, epilog
-from reconciler.errors import EXIT_ERROR, ConfigError, UsageError
+from reconciler.errors import EXIT_ERROR, UsageError
 from reconciler.model import ScopeKind
-from reconciler.redact import MASK
-from reconciler.sandbox import (
-    SANDBOX_CLIENT_ID,
-    SANDBOX_CLIENT_SECRET,
-    SANDBOX_REFRESH_TOKEN,
-    Faults,
-    World,
-    open_state,
-)
-from reconciler.sandbox.app import Sandbox
-from reconciler.sandbox.control import apply_control
-from reconciler.sandbox.faults import RetryAfter
-from reconciler.sandbox.persist import lock_state, state_path
-from reconciler.sandbox.seed import read_seed
-from reconciler.sandbox.server import SandboxServer, check_loopback
+from reconciler.workflows import sandbox as workflow
 
 _STATE = click.option(
     "--sandbox-state",
@@ -58,73 +41,13 @@ _SEED = click.option(
 )
 
 
-def _seeded(seed: Path | None) -> World:
-    return World.default() if seed is None else World.from_seed_file(seed)
-
-
-def _base_url(url: str) -> str:
-    """`--url` checked: an http(s) URL of a running `sandbox serve`, without the trailing /."""
-    base = url.strip().rstrip("/")
-    scheme = base.partition("://")[0] if "://" in base else ""
-    if scheme not in ("http", "https"):
-        example = base.split("://")[-1].rsplit("@", 1)[-1] or "127.0.0.1:8400"
-        raise ConfigError(
-            f"--url {shown_url(url)} is not an http:// URL; give one that `reconciler sandbox "
-            f"serve` printed, e.g. http://{example}"
-        )
-    return base
-
-
-def _call(method: str, url: str, route: str, args: dict[str, Any] | None = None) -> Any:
-    """One request to a running sandbox's control API; its JSON answer, or a one-line error."""
-    base = _base_url(url)
-    try:
-        response = httpx.request(
-            method, f"{base}/_sandbox/{route}", json=args, timeout=10.0, follow_redirects=False
-        )
-    except httpx.HTTPError as exc:
-        raise ConfigError(
-            f"cannot reach the sandbox at {shown_url(base)} ({type(exc).__name__}): is "
-            "`reconciler sandbox serve` running there? Check --url against the URLs it printed."
-        ) from None
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"{shown_url(base)} answered HTTP {response.status_code} without a sandbox JSON "
-            "body: is it a `reconciler sandbox serve` URL?"
-        )
-    if response.status_code != 200:
-        raise UsageError(f"sandbox {route}: {data.get('error', response.reason_phrase)}")
-    return data
+def _note(text: str) -> None:
+    click.echo(text, err=True)
 
 
 def _run(op: str, args: dict[str, Any], *, state: Path | None, url: str | None) -> Any:
     """Apply one sandbox operation to a running server (`url`) or to the state file."""
-    if url is not None:
-        return _call("POST", url, op, args).get("result")
-    _say_if_created(state)
-    try:
-        with open_state(state) as world:
-            return apply_control(world, op, args)
-    except KeyError as exc:
-        raise UsageError(f"sandbox {op}: {exc.args[0] if exc.args else exc}") from exc
-    except ValueError as exc:
-        raise UsageError(f"sandbox {op}: {exc}") from exc
-
-
-def _say_if_created(state: Path | None) -> None:
-    """A state file that does not exist yet is made from the built-in demo world: say so, so
-    a mistyped path or an unset RECONCILER_SANDBOX_STATE does not pass for the user's world."""
-    target = state_path(state)
-    if not target.exists():
-        click.echo(
-            f"note: {target} did not exist; it now holds the built-in demo world "
-            "(`reconciler sandbox reset --seed FILE` starts from yours)",
-            err=True,
-        )
+    return workflow.run(op, args, state=state, url=url, say=_note)
 
 
 def _account_arg(text: str) -> dict[str, Any]:
@@ -168,8 +91,8 @@ def sandbox() -> None:
 )
 @click.option(
     "--retry-after",
-    type=click.Choice([r.value for r in RetryAfter]),
-    default=RetryAfter.SECONDS.value,
+    type=click.Choice(workflow.RETRY_AFTER),
+    default=workflow.DEFAULT_RETRY_AFTER,
     show_default=True,
     help="How a 429 says when to retry: delta-seconds, an HTTP date, or no Retry-After.",
 )
@@ -224,53 +147,29 @@ def serve(
     into another shell. With --sandbox-state, an existing state file is loaded (the seed is
     used only when it is absent) and saved after each write.
     """
-    check_loopback(host, force=allow_remote)
-    try:
-        faults = Faults(
-            latency_s=latency_ms / 1000.0,
-            rate_limit_rps=rate_limit,
-            rate_limit_burst=burst,
-            p_429=fault_429,
-            p_5xx=fault_5xx,
-            p_drop=fault_drop,
-            p_5xx_after_write=fault_5xx_after_write,
-            p_drop_after_write=fault_drop_after_write,
-            seed=fault_seed,
-            op_rate_limits=tuple(_op_rate(text) for text in op_rate_limits),
-            retry_after=RetryAfter(retry_after),
-            throttled_header=throttled_header,
-            html_429=html_429,
-        )
-        Sandbox(World(), faults)  # refuses an operation it does not know, naming those it does
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-
-    def run(world: World, target: Path | None, origin: str) -> None:
-        where = f"state file {target}" if target is not None else "memory (not saved)"
-        serving = f"# serving the sandbox world {world.seed_name!r} from {origin}, in {where}"
-        _serve(
-            world,
-            faults,
-            target,
-            host=host,
-            port=port,
-            verbose=verbose,
-            strict=strict_media_types,
-            serving=serving,
-        )
-
-    seeded_from = f"seed {seed}" if seed is not None else "the built-in demo seed"
-    if state is None:
-        run(_seeded(seed), None, seeded_from)
-        return
-    with lock_state(state, timeout_s=1.0) as target:
-        existed = target.exists()
-        world = World.load(target) if existed else _seeded(seed)
-        world.save(target)
-        origin = "the existing state file" if existed else f"{seeded_from} (new state file)"
-        if existed and seed is not None:
-            origin += f"; --seed {seed} is ignored while the file exists (`sandbox reset` it)"
-        run(world, target, origin)
+    workflow.serve(
+        seed=seed,
+        state=state,
+        host=host,
+        port=port,
+        allow_remote=allow_remote,
+        latency_ms=latency_ms,
+        rate_limit=rate_limit,
+        burst=burst,
+        op_rate_limits=tuple(_op_rate(text) for text in op_rate_limits),
+        retry_after=retry_after,
+        throttled_header=throttled_header,
+        html_429=html_429,
+        fault_429=fault_429,
+        fault_5xx=fault_5xx,
+        fault_drop=fault_drop,
+        fault_5xx_after_write=fault_5xx_after_write,
+        fault_drop_after_write=fault_drop_after_write,
+        fault_seed=fault_seed,
+        verbose=verbose,
+        strict_media_types=strict_media_types,
+        announce=_announce,
+    )
 
 
 def _op_rate(text: str) -> tuple[str, float]:
@@ -285,36 +184,9 @@ def _op_rate(text: str) -> tuple[str, float]:
         ) from None
 
 
-def _serve(
-    world: World,
-    faults: Faults,
-    target: Path | None,
-    *,
-    host: str,
-    port: int,
-    verbose: bool,
-    strict: bool,
-    serving: str,
-) -> None:
-    server = SandboxServer(
-        world,
-        faults=faults,
-        host=host,
-        port=port,
-        state_path=target,
-        verbose=verbose,
-        strict_media_types=strict,
-    )
-    endpoints = server.start()
-    # The sandbox's credentials are public, fake values (README), so printing them is safe and
-    # makes the output complete: paste it into another shell and any command talks here.
-    public = [
-        f"AMAZON_ADS_CLIENT_SECRET={SANDBOX_CLIENT_SECRET}",
-        f"AMAZON_ADS_REFRESH_TOKEN={SANDBOX_REFRESH_TOKEN}",
-        f"AMAZON_ADS_CLIENT_ID={SANDBOX_CLIENT_ID}",  # last: readers may stop at it
-    ]
-    for line in [*endpoints.env_lines(), *public]:
-        key, _, value = line.partition("=")
+def _announce(env: list[tuple[str, str]], serving: str) -> None:
+    # Paste the output into another shell and any command talks here.
+    for key, value in env:
         click.echo(f"export {key}={shlex.quote(value)}")
     click.echo(
         "# paste the export lines above into another shell (the sandbox's credentials are "
@@ -324,12 +196,6 @@ def _serve(
     # Which world this is: a user who meant their own state file and got the demo world sees
     # it here, not three commands later.
     click.echo(serving, err=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
 
 
 @sandbox.command("reset")
@@ -338,12 +204,7 @@ def _serve(
 @_URL
 def reset(seed: Path | None, state: Path | None, url: str | None) -> None:
     """Recreate the sandbox world from a seed (default: the built-in demo world)."""
-    if url is not None:
-        data = None if seed is None else read_seed(seed)
-        _run("reset", {"seed": data}, state=None, url=url)
-    else:
-        with lock_state(state) as target:
-            _seeded(seed).save(target)
+    workflow.reset(seed=seed, state=state, url=url)
     click.echo(f"sandbox reset from {seed or 'the built-in demo seed'}")
 
 
@@ -352,16 +213,7 @@ def reset(seed: Path | None, state: Path | None, url: str | None) -> None:
 @_URL
 def show(state: Path | None, url: str | None) -> None:
     """Print the sandbox world as JSON (no tokens)."""
-    if url is not None:
-        data = _call("GET", url, "state")
-    else:
-        target = state_path(state)
-        if not target.exists():
-            click.echo(f"note: {target} does not exist; showing the built-in demo world", err=True)
-        data = (World.load(target) if target.exists() else World.default()).snapshot()
-    # The state holds each emulated client's secret and refresh token; printed, they would
-    # end up in CI logs (the security pass). Show the client ids only.
-    data["clients"] = {client_id: [MASK, MASK] for client_id in data.get("clients", {})}
+    data = workflow.show(state=state, url=url, say=_note)
     click.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
@@ -588,11 +440,7 @@ def remove_user(account: str, user_id: str, state: Path | None, url: str | None)
 @_URL
 def clock(state: Path | None, url: str | None) -> None:
     """Print the sandbox's clock (what its invitations expire by): epoch seconds and UTC."""
-    if url is not None:
-        now = float(_call("GET", url, "clock")["now"])
-    else:
-        target = state_path(state)
-        now = (World.load(target) if target.exists() else World.default()).now()
+    now = workflow.clock(state=state, url=url)
     stamp = datetime.fromtimestamp(now, tz=UTC).isoformat(timespec="seconds")
     click.echo(f"{now:.3f} {stamp}")
 

@@ -1,6 +1,6 @@
-"""Commands that show live state against the manifests: `plan`, `drift`, `show`; and the
-options, renderers and plan step that `apply` (`cli/apply.py`) and the commands that write
-manifests (`cli/edits.py`) share.
+"""Commands that show live state against the manifests: `plan`, `drift`, `show`
+(`reconciler.workflows.state` runs them); and the options and renderers that `apply`
+(`cli/apply.py`) and the commands that write manifests (`cli/edits.py`) share.
 
 Exit codes (reconciler.errors): 0 ok / no changes, 1 error or refused, 2 changes present
 (`plan --detailed-exitcode`, `drift`), 3 apply finished but something failed or did not
@@ -14,7 +14,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,18 +28,11 @@ from reconciler.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_PARTIAL,
-    UsageError,
 )
-from reconciler.live.session import api_identity
-from reconciler.manifest import load_manifests
-from reconciler.model import Desired
 from reconciler.plan import Plan, Policy
-from reconciler.planfile import codec as planfile
-from reconciler.planning.review import due
 from reconciler.render import render_json, render_markdown, render_text
 from reconciler.render.access import render_review_due
-from reconciler.workflows import operations
-from reconciler.workflows.baseline import manifests_at, manifests_since
+from reconciler.workflows import state
 
 R = TypeVar("R")
 DEFAULTS = Policy()
@@ -263,8 +255,7 @@ def _step_summary(plan: Plan, *, mask: bool, keep: frozenset[str]) -> None:
 
 
 def _show(
-    desired: Desired,
-    the_plan: Plan,
+    planned: state.Planned,
     output_format: str,
     *,
     mask: bool,
@@ -273,7 +264,8 @@ def _show(
 ) -> None:
     """What plan and drift print: the plan (the manifests' own addresses shown as written
     when masking), the grants due for review, and the CI job summary."""
-    keep = manifest_addresses(desired)
+    keep = manifest_addresses(planned.desired)
+    the_plan = planned.plan
     shown = _render(
         the_plan,
         output_format,
@@ -283,46 +275,8 @@ def _show(
         max_length=max_length,
     )
     click.echo(shown, nl=False)
-    click.echo(render_review_due(due(desired, now=time.time()), output_format), nl=False)
+    click.echo(render_review_due(planned.due, output_format), nl=False)
     _step_summary(the_plan, mask=mask, keep=keep)
-
-
-def load(paths: tuple[str, ...]) -> Desired:
-    if not paths:
-        raise UsageError("name the manifests: a PATH (file or directory) is required")
-    return load_manifests(paths)
-
-
-def operation_context(api: ApiOptions, paths: tuple[str, ...]) -> operations.Context:
-    identity = api_identity(sandbox=api.sandbox, sandbox_state=api.sandbox_state, env=os.environ)
-    return operations.Context(
-        identity=identity.text, commit=operations.find_commit(paths, os.environ)
-    )
-
-
-def _plan(
-    paths: tuple[str, ...],
-    api: ApiOptions,
-    policy: Policy,
-    baseline: str | None = None,
-    changed_since: str | None = None,
-) -> tuple[Desired, Plan]:
-    desired = load(paths)
-    # Before anything is read live: a baseline or REF that cannot be used stops here.
-    revision = manifests_at(baseline, paths) if baseline is not None else None
-    since = manifests_since(changed_since, paths) if changed_since is not None else None
-    context = operation_context(api, paths)
-    with api.open_client() as client:
-        the_plan = operations.plan(
-            desired,
-            client,
-            replace(policy, now=client.now()),  # the sandbox's clock in sandbox mode
-            context,
-            baseline=revision,
-            changed_since=since,
-            progress=api.progress,
-        )
-    return desired, the_plan
 
 
 _BASELINE = click.option(
@@ -389,20 +343,19 @@ def plan(
     saved plan only while a plan made from the manifests it is given has that digest."""
     if mask_emails:
         MASK_ERRORS.set()
-    desired, the_plan = _plan(paths, api, policy, baseline, changed_since)
-    if out is not None:
-        planfile.write(out, the_plan)
+    planned = state.plan(
+        paths, api, policy, baseline=baseline, changed_since=changed_since, out=out
+    )
     _show(
-        desired,
-        the_plan,
+        planned,
         output_format,
         mask=mask_emails,
         show_waiting=show_waiting,
         max_length=max_length,
     )
-    if the_plan.refused:
-        ctx.exit(refused(the_plan))
-    changed = detailed_exitcode and not the_plan.in_sync
+    if planned.plan.refused:
+        ctx.exit(refused(planned.plan))
+    changed = detailed_exitcode and not planned.plan.in_sync
     ctx.exit(EXIT_CHANGES if changed else EXIT_OK)
 
 
@@ -449,16 +402,15 @@ def drift(
     are listed but are not drift; an expired grant still live is."""
     if mask_emails:
         MASK_ERRORS.set()
-    desired, the_plan = _plan(paths, api, policy, baseline, changed_since)
+    planned = state.plan(paths, api, policy, baseline=baseline, changed_since=changed_since)
     _show(
-        desired,
-        the_plan,
+        planned,
         output_format,
         mask=mask_emails,
         show_waiting=show_waiting,
         max_length=max_length,
     )
-    ctx.exit(_drift_exit(the_plan))
+    ctx.exit(_drift_exit(planned.plan))
 
 
 def _drift_exit(the_plan: Plan) -> int:
@@ -488,7 +440,7 @@ def show(plan_file: Path, output_format: str, mask_emails: bool) -> None:
     edited after it was made, is refused (exit 1)."""
     if mask_emails:
         MASK_ERRORS.set()
-    saved = planfile.read(plan_file)
+    saved = state.saved(plan_file)
     click.echo(_render(saved, output_format, mask=mask_emails, bindings=True), nl=False)
 
 

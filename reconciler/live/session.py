@@ -30,6 +30,7 @@ def open_client(
     retry: RetryPolicy = DEFAULT_RETRY,
     max_concurrency: int = 16,
     transport: httpx.BaseTransport | None = None,
+    world_clock: Callable[[], float] | None = None,
 ) -> Iterator[AdsClient]:
     """Yield a ready client; close it (and save the sandbox world) on exit.
 
@@ -37,6 +38,8 @@ def open_client(
     `ApiConfig.sandbox()`; the world is saved only when the block ends without an error.
     `debug=True`: every request and response is logged to stderr, secrets redacted.
     `transport` replaces the network for a non-sandbox client (tests, emulators).
+    `world_clock` is the time of the world a non-sandbox client talks to (default the
+    machine's): a served sandbox's own clock (`reconciler.workflows.served`).
     `max_concurrency` is 16 here (the client's own default is 8): with ~20 ms of latency per
     request, 8 in flight cannot reach a 200 rps limit (benchmarks/read_scale.py)."""
     on_event: Callable[[ClientEvent], None] | None = progress.on_event if progress else None
@@ -44,7 +47,7 @@ def open_client(
         if debug:
             handler = debuglog.enable()
             stack.callback(debuglog.disable, handler)
-        clock: Callable[[], float] = time.time
+        clock: Callable[[], float] = world_clock or time.time
         if sandbox:
             from reconciler.sandbox import SandboxTransport, open_state
 

@@ -1,2 +1,4 @@
-"""The command workflows (plan, apply, drift, show, import, adopt, pin): the only thing `cli/`
-calls. Each owns its workflow end to end; below it sit the stage packages."""
+"""The command workflows: the only thing `cli/` calls. One function per command (`state`,
+`applying`, `edits`, `people`, `manifests`, `sandbox`), each owning its workflow end to end
+and returning what the command shows; below them the operations they share and the stage
+packages."""

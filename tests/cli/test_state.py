@@ -8,6 +8,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,9 +27,11 @@ from reconciler.sandbox import (
     SANDBOX_REFRESH_TOKEN,
     World,
 )
-from tests.driver import PEOPLE, team_manifests
+from reconciler.sandbox.server import Endpoints, SandboxServer
+from tests.driver import A_ANN, A_BOSS, AMC, ANN, BOSS, PEOPLE, amc_doc, team_manifests
 from tests.factories import ACME_AMC, ACME_ID
 
+DAY = 86_400.0
 EXAMPLES = str(Path(__file__).resolve().parents[2] / "examples" / "manifests")
 
 
@@ -536,3 +541,100 @@ def test_drift_exits_2_for_a_drifted_world_even_when_applying_it_would_be_refuse
     )
     code, _, _ = run(capsys, "plan", "--sandbox", "--detailed-exitcode", m)
     assert code == EXIT_ERROR  # plan is about applying: refused
+
+
+# --- a sandbox served over HTTP (`reconciler sandbox serve`): whose clock decides -----------
+
+AGENCY = ("amzn1.application-oa2-client.agency", "agency-secret", "Atzr|agency-refresh")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Endpoints, str]]:
+    """A served sandbox whose clock stands at this machine's day, with Ann's viewer grant
+    on the account and a manifest that ends it 10 days from now; and a second client
+    (`AGENCY`), which is not the sandbox's public one."""
+    today = float(int(time.time() // DAY) * DAY)
+    seed = {
+        "clock": {"frozen_at": today},
+        "clients": [
+            dict(zip(("client_id", "client_secret", "refresh_token"), AGENCY, strict=True))
+        ],
+        "amc_accounts": [{"id": AMC, "name": "Who AMC", "users": [A_BOSS, A_ANN]}],
+    }
+    (tmp_path / "seed.yaml").write_text(yaml.safe_dump(seed), encoding="utf-8")
+    ends = datetime.fromtimestamp(today + 10 * DAY, UTC).strftime("%Y-%m-%d")
+    manifests = write(tmp_path / "m" / "amc.yaml", amc_doc([BOSS, {**ANN, "expires": ends}]))
+    server = SandboxServer(
+        World.from_seed_file(tmp_path / "seed.yaml"), host="127.0.0.1", port=0, verbose=True
+    )
+    endpoints = server.start()
+    try:
+        yield endpoints, manifests
+    finally:
+        server.stop()
+
+
+def _point_at(
+    monkeypatch: pytest.MonkeyPatch, endpoints: Endpoints, credentials: tuple[str, str, str]
+) -> None:
+    for key, value in zip(("ID", "SECRET"), credentials[:2], strict=True):
+        monkeypatch.setenv(f"AMAZON_ADS_CLIENT_{key}", value)
+    monkeypatch.setenv("AMAZON_ADS_REFRESH_TOKEN", credentials[2])
+    monkeypatch.setenv("AMAZON_ADS_TOKEN_URL", endpoints.token_url)
+    for region, url in endpoints.api_urls.items():
+        monkeypatch.setenv(f"AMAZON_ADS_API_URL_{region.value}", url)
+
+
+def _advance_30_days(capsys: pytest.CaptureFixture[str], endpoints: Endpoints) -> None:
+    url = next(iter(endpoints.api_urls.values()))
+    assert run(capsys, "sandbox", "advance-clock", "30d", "--url", url)[:2] == (
+        EXIT_OK,
+        "clock advanced by 2.592e+06 s\n",
+    )
+
+
+def test_plan_against_a_served_sandbox_goes_by_its_clock(
+    served: tuple[Endpoints, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    endpoints, manifests = served
+    _point_at(
+        monkeypatch, endpoints, (SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN)
+    )
+    code, out, err = run(capsys, "plan", "--detailed-exitcode", manifests)
+    assert code == EXIT_OK, out + err
+    assert "GET /_sandbox/clock" in err  # the sandbox's log: its clock was asked
+    _advance_30_days(capsys, endpoints)
+    code, out, err = run(capsys, "plan", "--detailed-exitcode", manifests)
+    assert code == EXIT_CHANGES, out + err
+    assert "revoke user a***@corp.example (amzn1.account.ANN, viewer)" in out
+    assert "expired on " in out
+    code, out, err = run(
+        capsys, "adopt", "--expiring", "--expiring-within", "0", "--diff", manifests
+    )
+    assert code == EXIT_CHANGES, out + err
+    assert "-  - email: ann@corp.example\n" in out
+
+
+def test_a_client_that_is_not_the_sandboxs_own_keeps_this_machines_clock(
+    served: tuple[Endpoints, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The same served world, its clock 30 days ahead, reached with credentials that are not
+    the sandbox's public ones: that is any API as far as reconciler can prove, so its clock
+    is never asked and nothing expires by it."""
+    endpoints, manifests = served
+    _point_at(monkeypatch, endpoints, AGENCY)
+    _advance_30_days(capsys, endpoints)
+    code, out, err = run(capsys, "plan", "--detailed-exitcode", manifests)
+    assert code == EXIT_OK, out + err
+    assert "expired" not in out
+    assert "/_sandbox/clock" not in err
+    assert "GET /amc/accounts" in err  # the same sandbox answered the reads
+    code, out, err = run(
+        capsys, "adopt", "--expiring", "--expiring-within", "0", "--diff", manifests
+    )
+    assert (code, out) == (EXIT_OK, ""), out + err
+    assert "/_sandbox/clock" not in err
