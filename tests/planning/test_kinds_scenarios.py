@@ -479,3 +479,103 @@ def test_the_access_review_covers_every_kind_and_prints_its_body_as_lines(
     assert "\\n" not in out  # the body's line breaks are lines, not escapes
     after = (tmp_path / "m.yaml").read_text(encoding="utf-8")
     assert after.count("reviewed: 2020-01-01") == 0 and after.count('reviewed: "') == 2
+
+
+# ---- attacks ----------------------------------------------------------------------------------
+
+LOOK_ALIKE = "ana@acme.ex\u0430mple"  # a Cyrillic а in the domain
+
+
+def test_a_look_alike_address_on_a_manager_account_is_refused_and_never_taken_for_the_person(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In the manifests, a look-alike is refused with its line and the character. Live, an
+    invitation to it (admin, from the console) is not ana's invitation, nor is a user whose
+    masked address looks like hers her: ana is invited, both are removed, and masking masks
+    the look-alike though the manifests hold the real address."""
+    path = tmp_path / "lookalike.yaml"
+    text = manifest({"manager": [f"{{email: {LOOK_ALIKE}, role: admin}}"]})
+    path.write_text(text, encoding="utf-8")
+    code, out = run(capsys, "validate", str(path))
+    assert code != 0
+    line = text.splitlines().index(f"      - {{email: {LOOK_ALIKE}, role: admin}}") + 1
+    assert (
+        f"{path}:{line}:17: address ana@acme.ex\\u0430mple mixes scripts: Cyrillic, Latin "
+        "(U+0430 CYRILLIC SMALL LETTER A at position 12): a look-alike of another address; "
+        "retype it in one script"
+    ) in out
+    invitation = {"email": LOOK_ALIKE, "role": "ADMIN", "name": "Ana"}
+    eve = {"email": LOOK_ALIKE, "user_id": "amzn1.account.EVE", "role": "VIEWER"}
+    state, folder = setup(
+        tmp_path,
+        capsys,
+        world({"manager": [eve]}, {"manager": [invitation]}),
+        {"m.yaml": manifest({"manager": ["{email: ana@acme.example, role: admin}"]})},
+    )
+    code, out = cli(capsys, state, "plan", "--mask-emails", str(folder))
+    assert code == 0, out
+    account = f"manager:{MA}"
+    assert "  + invite ana@acme.example as admin\n" in out
+    assert "  - revoke invitation of a***@acme.exаmple (a***@acme.ex\\u0430mple) (" in out
+    assert "  - revoke user a***@acme.exаmple (amzn1.account.EVE, viewer)\n" in out
+    assert LOOK_ALIKE not in out
+    out = converge(capsys, state, folder)
+    assert f"ok       {account}: invite ana@acme.example as admin" in out
+    assert set(people(state, "manager")) == {OWNER}
+    invitations = World.load(Path(state)).account(MA, _kind("manager")).invitations
+    assert {(i.email, i.state) for i in invitations} == {
+        ("ana@acme.example", "PENDING"),
+        (LOOK_ALIKE, "REVOKED"),
+    }
+
+
+def test_an_apply_interrupted_between_grant_and_removal_on_a_sponsored_ads_account(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C lands while the promotion is in flight: the apply stops after that call (exit
+    130), the removal is not sent, and the account keeps every admin it had; the next plan
+    is the removal alone, and the next apply finishes it."""
+    import os
+    import signal
+
+    import httpx
+
+    from reconciler.sandbox import SandboxTransport
+
+    zed = {"email": "zed@acme.example", "user_id": "amzn1.account.ZED", "role": "ADMIN"}
+    ana = {"email": "ana@acme.example", "user_id": ANA, "role": "VIEWER"}
+    entry = f'{{email: ana@acme.example, userId: "{ANA}", role: admin}}'
+    state, folder = setup(
+        tmp_path,
+        capsys,
+        world({"sponsored-ads": [ana, zed]}),
+        {"m.yaml": manifest({"sponsored-ads": [entry]})},
+    )
+    sent: list[str] = []
+    real = SandboxTransport.handle_request
+
+    def ctrl_c_after_the_grant(self: SandboxTransport, request: httpx.Request) -> httpx.Response:
+        response = real(self, request)
+        if request.method in ("PUT", "DELETE", "POST") and "/userPermissions" in request.url.path:
+            sent.append(f"{request.method} {request.url.path}")
+            if request.method == "PUT":
+                os.kill(os.getpid(), signal.SIGINT)
+        return response
+
+    monkeypatch.setattr(SandboxTransport, "handle_request", ctrl_c_after_the_grant)
+    code, out = cli(capsys, state, "apply", "--auto-approve", str(folder))
+    monkeypatch.undo()
+    assert code == 130, out
+    assert sent == ["PUT /userPermissions"], sent
+    assert f"set role of ana@acme.example ({ANA}): viewer -> admin" in out
+    assert people(state, "sponsored-ads") == {
+        OWNER: ("ADMIN", (), ()),
+        ANA: ("ADMIN", (), ()),
+        "amzn1.account.ZED": ("ADMIN", (), ()),
+    }
+    code, out = cli(capsys, state, "plan", "--detailed-exitcode", str(folder))
+    assert code == 2, out
+    assert "Plan: 1 to revoke." in out
+    assert f"sponsored-ads:{SA}: revoke user z***@acme.example (amzn1.account.ZED, admin)" in out
+    converge(capsys, state, folder)
+    assert set(people(state, "sponsored-ads")) == {OWNER, ANA}
