@@ -579,3 +579,47 @@ def test_an_apply_interrupted_between_grant_and_removal_on_a_sponsored_ads_accou
     assert f"sponsored-ads:{SA}: revoke user z***@acme.example (amzn1.account.ZED, admin)" in out
     converge(capsys, state, folder)
     assert set(people(state, "sponsored-ads")) == {OWNER, ANA}
+
+
+NOUNS = {
+    "manager": "Manager account",
+    "sponsored-ads": "Sponsored-ads account",
+    "dsp": "DSP account",
+    "amc": "AMC account",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SCOPES))
+def test_validate_names_the_kind_of_an_account_an_expired_admin_grant_leaves_short(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """minAdmins over time: an admin grant that expired (an error) or expires soon (a
+    warning) is said of the account by its own kind, not as an AMC account."""
+    from tests.driver import day
+
+    gone, soon = day(-1), day(3)
+    entries = {kind: [f'{{email: ana@acme.example, role: admin, expires: "{gone}"}}']}
+    path = tmp_path / "m.yaml"
+    text = manifest(entries).replace(
+        f"  - id: {SCOPES[kind]}\n", f"  - id: {SCOPES[kind]}\n    minAdmins: 2\n"
+    )
+    if kind == "manager":
+        text = text.replace("    id: ", "    minAdmins: 2\n    id: ", 1)
+    path.write_text(text, encoding="utf-8")
+    code, out = run(capsys, "validate", str(path))
+    assert code == 1, out
+    line = next(n for n, x in enumerate(text.splitlines(), 1) if gone in x)
+    assert (
+        f"{path}:{line}:57: {NOUNS[kind]} `{SCOPES[kind]}` has 1 admin(s) left, fewer than "
+        f"minAdmins 2: the admin grant of ana@acme.example on {gone} expired (`expires:`), so "
+        "the plan would remove it; add an admin, move the `expires:`, or lower `minAdmins`"
+    ) in out
+    path.write_text(text.replace(gone, soon), encoding="utf-8")
+    code, out = run(capsys, "validate", str(path))
+    assert code == 0, out
+    assert (
+        f"warning: {path}:{line}:57: {NOUNS[kind]} `{SCOPES[kind]}` will have 1 admin(s) from "
+        f"{soon}, when the admin grant of ana@acme.example expires: fewer than minAdmins 2, "
+        "so the plan will refuse to remove it; add an admin, move the `expires:`, or lower "
+        "`minAdmins`"
+    ) in out
