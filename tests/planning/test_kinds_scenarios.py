@@ -241,26 +241,71 @@ def test_min_admins_on_a_manager_account_refuses_and_the_last_admin_is_held(
     assert people(state, "manager")[OWNER][0] == "ADMIN"
 
 
-def test_expires_follows_the_sandbox_clock_on_a_dsp_account(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+GRANTS = {  # a grant of each kind, as the manifests write it, as the seed writes it, as shown
+    "manager": ("role: editor", {"role": "EDITOR"}, "editor"),
+    "sponsored-ads": (
+        "permissions: [reports_view], countries: [US]",
+        {"permissions": ["reports_view"], "countries": ["US"]},
+        "custom [reports_view] in US",
+    ),
+    "dsp": (
+        "permissions: [reports_edit]",
+        {"permissions": ["reports_edit"]},
+        "custom [reports_edit]",
+    ),
+    "amc": ("role: viewer", {"role": "VIEWER"}, "viewer"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SCOPES))
+def test_expires_follows_the_sandbox_clock_on_every_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
 ) -> None:
-    dan = {
-        "email": "dan@acme.example",
-        "user_id": "amzn1.account.DAN",
-        "permissions": ["reports_edit"],
-    }
-    frozen = {**world({"dsp": [dan]}), "clock": {"frozen_at": 1_790_000_000.0}}  # 2026-09-21
-    entry = '{userId: "amzn1.account.DAN", permissions: [reports_edit], expires: "2026-10-01"}'
-    state, folder = setup(tmp_path, capsys, frozen, {"m.yaml": manifest({"dsp": [entry]})})
-    code, out = cli(capsys, state, "plan", "--detailed-exitcode", str(folder))
+    """Before the date: in sync, then `expiring soon` (not drift); after it: `grant
+    expired`, drift, removed by apply; the plan after is empty."""
+    written, seeded, shown = GRANTS[kind]
+    dan = {"email": "dan@acme.example", "user_id": "amzn1.account.DAN", **seeded}
+    frozen = {**world({kind: [dan]}), "clock": {"frozen_at": 1_790_000_000.0}}  # 2026-09-21
+    entry = f'{{userId: "amzn1.account.DAN", {written}, expires: "2026-10-01"}}'
+    state, folder = setup(tmp_path, capsys, frozen, {"m.yaml": manifest({kind: [entry]})})
+    code, out = cli(capsys, state, "drift", "--expiring-within", "5", str(folder))
     assert code == 0, out
+    assert "Drift:" not in out
+    code, out = cli(capsys, state, "drift", "--expiring-within", "14", str(folder))
+    assert code == 0, out
+    assert f"[expiring soon] {kind}:{SCOPES[kind]}: " in out and "Drift: 1 expiring soon." in out
     assert run(capsys, "sandbox", "advance-clock", "--sandbox-state", state, "30d")[0] == 0
-    code, out = cli(capsys, state, "plan", "--detailed-exitcode", str(folder))
+    code, out = cli(capsys, state, "drift", str(folder))
     assert code == 2
-    assert "revoke user d***@acme.example (amzn1.account.DAN, custom [reports_edit])" in out
+    assert f"revoke user d***@acme.example (amzn1.account.DAN, {shown})" in out
     assert "expired on 2026-10-01" in out
+    assert f"[grant expired] {kind}:{SCOPES[kind]}: revoke user d***@acme.example" in out
     converge(capsys, state, folder)
-    assert set(people(state, "dsp")) == {OWNER}
+    assert set(people(state, kind)) == {OWNER}
+
+
+@pytest.mark.parametrize("kind", sorted(SCOPES))
+def test_an_expired_invitation_is_resent_on_every_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    written, _, shown = GRANTS[kind]
+    entry = f"{{email: eve@acme.example, {written}}}"
+    state, folder = setup(tmp_path, capsys, world(), {"m.yaml": manifest({kind: [entry]})})
+    out = converge(capsys, state, folder)
+    assert f"invite eve@acme.example as {shown}" in out
+    account = f"{kind}:{SCOPES[kind]}"
+    assert run(capsys, "sandbox", "expire", "--sandbox-state", state, account,
+               "eve@acme.example")[0] == 0  # fmt: skip
+    code, out = cli(capsys, state, "drift", str(folder))
+    assert code == 2, out
+    assert f"[invitation expired] {account}: resend invitation" in out
+    converge(capsys, state, folder)
+    (invitation,) = [
+        i
+        for i in World.load(Path(state)).account(SCOPES[kind], _kind(kind)).invitations
+        if i.state == "PENDING"
+    ]
+    assert invitation.email == "eve@acme.example"
 
 
 @pytest.mark.parametrize(
