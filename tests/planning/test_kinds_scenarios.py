@@ -668,3 +668,65 @@ def test_validate_names_the_kind_of_an_account_an_expired_admin_grant_leaves_sho
         "so the plan will refuse to remove it; add an admin, move the `expires:`, or lower "
         "`minAdmins`"
     ) in out
+
+
+# ---- one user id per person everywhere ----------------------------------------------------------
+
+TEAM = "groups:\n  team:\n    - {email: eli@acme.example}\n"
+ON_TWO_KINDS = {"manager": ["{group: team, role: admin}"], "dsp": ["{group: team, role: viewer}"]}
+
+
+def test_a_group_member_on_a_manager_and_a_dsp_account_is_pinned_once_by_one_user_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, folder = setup(tmp_path, capsys, world(), {"m.yaml": manifest(ON_TWO_KINDS) + TEAM})
+    converge(capsys, state, folder)
+    for kind in ("manager", "dsp"):
+        assert run(capsys, "sandbox", "accept", "--sandbox-state", state,
+                   f"{kind}:{SCOPES[kind]}", "eli@acme.example")[0] == 0  # fmt: skip
+    (uid,) = set(people(state, "manager")) - {OWNER}
+    assert set(people(state, "dsp")) - {OWNER} == {uid}
+    code, out = cli(capsys, state, "plan", str(folder))
+    assert code == 0, out
+    line = len((manifest(ON_TWO_KINDS) + TEAM).splitlines())
+    proposal = (
+        f"{folder / 'm.yaml'}:{line}: eli@acme.example is live user {uid} (e***@acme.example) "
+        f"by masked address only: pin it with `userId: {uid}`"
+    )
+    assert out.count(proposal) == 1, out  # one entry, one pin, though two accounts fit it
+    code, out = cli(capsys, state, "pin", str(folder))
+    assert code == 2, out
+    assert (folder / "m.yaml").read_text() == manifest(ON_TWO_KINDS) + TEAM.replace(
+        "eli@acme.example}", f'eli@acme.example, userId: "{uid}"}}'
+    )
+    code, out = cli(capsys, state, "plan", "--detailed-exitcode", str(folder))
+    assert code == 0 and "No changes." in out and "Proposed pins" not in out, out
+
+
+def test_a_group_member_fitting_two_users_on_two_kinds_is_never_pinned_and_says_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """e***@acme.example is eli on the manager account and someone else on the DSP account:
+    no pin is written, and each proposal names its account, so a reviewer can tell them
+    apart."""
+    eli = {"email": "eli@acme.example", "user_id": "amzn1.account.ELI", "role": "ADMIN"}
+    evil = {"email": "evil@acme.example", "user_id": "amzn1.account.EVIL", "role": "VIEWER"}
+    state, folder = setup(
+        tmp_path,
+        capsys,
+        world({"manager": [eli], "dsp": [evil]}),
+        {"m.yaml": manifest(ON_TWO_KINDS) + TEAM},
+    )
+    code, out = cli(capsys, state, "plan", str(folder))
+    assert code == 0, out
+    line = len((manifest(ON_TWO_KINDS) + TEAM).splitlines())
+    for kind, uid in (("manager", "amzn1.account.ELI"), ("dsp", "amzn1.account.EVIL")):
+        assert (
+            f"{folder / 'm.yaml'}:{line}: eli@acme.example is live user {uid} "
+            f"(e***@acme.example) on {kind}:{SCOPES[kind]} by masked address only: pin it "
+            f"with `userId: {uid}`"
+        ) in out
+    code, out = cli(capsys, state, "pin", str(folder))
+    assert code == 0, out
+    assert "fits 2 live users in different accounts: pin by hand" in out
+    assert (folder / "m.yaml").read_text() == manifest(ON_TWO_KINDS) + TEAM
