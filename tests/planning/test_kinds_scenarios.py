@@ -730,3 +730,139 @@ def test_a_group_member_fitting_two_users_on_two_kinds_is_never_pinned_and_says_
     assert code == 0, out
     assert "fits 2 live users in different accounts: pin by hand" in out
     assert (folder / "m.yaml").read_text() == manifest(ON_TWO_KINDS) + TEAM
+
+
+# ---- show: a saved plan of every kind -----------------------------------------------------------
+
+EVERY_KIND = {
+    "manager": [f'{{email: ana@acme.example, userId: "{ANA}", role: admin}}'],
+    "sponsored-ads": [
+        f'{{email: ana@acme.example, userId: "{ANA}", role: viewer, countries: [US]}}',
+        "{email: bo@acme.example, permissions: [reports_view], countries: [CA]}",
+    ],
+    "dsp": [
+        f'{{email: ana@acme.example, userId: "{ANA}", permissions: [reports_edit]}}',
+        "{email: bo@acme.example, permissions: [campaign_edit]}",
+    ],
+    "amc": [f'{{email: ana@acme.example, userId: "{ANA}", role: admin}}'],
+}
+# What each kind's account shows: its heading, and its lines.
+SHOWN = {
+    "manager": (
+        f"Manager account {MA}",
+        [f"~ set role of ana@acme.example ({ANA}): viewer -> admin"],
+    ),
+    "sponsored-ads": (
+        f"Sponsored-ads account {SA}",
+        [
+            "+ invite bo@acme.example as custom [reports_view] in CA",
+            f"~ set role of ana@acme.example ({ANA}): viewer -> viewer in US",
+        ],
+    ),
+    "dsp": (
+        f"DSP account {DSP}",
+        [
+            "+ invite bo@acme.example as custom [campaign_edit]",
+            f"~ set access of ana@acme.example ({ANA}): viewer -> custom [reports_edit]",
+            "- revoke user z***@acme.example (amzn1.account.ZED, editor)",
+        ],
+    ),
+    "amc": (
+        f'AMC account {AMC} "{AMC}"',
+        [f"~ set role of ana@acme.example ({ANA}): viewer -> admin"],
+    ),
+}
+
+
+@pytest.fixture
+def every_kind_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, str]:
+    """A saved plan that changes an account of each kind: (file, its plan digest)."""
+    ana = {"email": "ana@acme.example", "user_id": ANA, "role": "VIEWER"}
+    zed = {"email": "zed@acme.example", "user_id": "amzn1.account.ZED", "role": "EDITOR"}
+    seeded = {kind: [ana] for kind in SCOPES}
+    seeded["dsp"] = [ana, zed]
+    state, folder = setup(tmp_path, capsys, world(seeded), {"m.yaml": manifest(EVERY_KIND)})
+    path = tmp_path / "plan.json"
+    code, out = cli(capsys, state, "plan", "--out", str(path), str(folder))
+    assert code == 0, out
+    digest = json.loads(path.read_text(encoding="utf-8"))["planDigest"]
+    assert f"Plan digest: {digest}" in out
+    return path, digest
+
+
+def test_show_renders_a_saved_plan_of_every_kind_as_text(
+    every_kind_plan: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, digest = every_kind_plan
+    code, out = run(capsys, "show", str(path))
+    assert code == 0, out
+    blocks = {block.splitlines()[0]: block for block in out.split("\n\n")}
+    for heading, lines in SHOWN.values():
+        shown = [x.strip() for x in blocks[heading].splitlines()[1::2]]
+        assert shown == lines, blocks[heading]
+    assert "Plan: 2 to invite, 4 to change role, 1 to revoke." in out
+    assert f"Plan digest: {digest}" in out
+
+
+def test_show_renders_a_saved_plan_of_every_kind_as_markdown(
+    every_kind_plan: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, digest = every_kind_plan
+    code, out = run(capsys, "show", "--format", "markdown", str(path))
+    assert code == 0, out
+    for heading, _ in SHOWN.values():
+        assert f"\n<summary>{heading}: " in out
+    assert (
+        "| `+` | invite bo&#64;acme.example as custom \\[reports\\_view\\] in CA | " in out
+        and "| `-` | revoke user z\\*\\*\\*&#64;acme.example (amzn1.account.ZED, editor) |" in out
+    )
+    assert f"`Plan digest: {digest}`" in out
+
+
+def test_show_renders_a_saved_plan_of_every_kind_as_the_plan_file(
+    every_kind_plan: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = every_kind_plan
+    code, out = run(capsys, "show", "--format", "json", str(path))
+    assert code == 0, out
+    assert json.loads(out) == json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_show_masks_every_address_of_every_kind(
+    every_kind_plan: tuple[Path, str], capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    path, _ = every_kind_plan
+    code, out = run(capsys, "show", "--mask-emails", "--format", fmt, str(path))
+    assert code == 0, out
+    for who in ("ana", "bo", "zed"):
+        assert f"{who}@acme.example" not in out and f"{who}&#64;acme.example" not in out
+    for kind in SCOPES:
+        assert f"{kind}:{SCOPES[kind]}" in out
+    star = "\\*\\*\\*" if fmt == "markdown" else "***"
+    at = "&#64;" if fmt == "markdown" else "@"
+    assert f"b{star}{at}acme.example" in out and f"a{star}{at}acme.example" in out
+
+
+def test_plan_masks_live_addresses_of_every_kind_and_keeps_the_manifests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In plan, an address the manifests hold is shown as written; a live one is masked,
+    whichever kind of account it is on."""
+    zed = {"email": "zed@acme.example", "user_id": "amzn1.account.ZED", "role": "VIEWER"}
+    invitation = {"email": "yan@acme.example", "role": "VIEWER", "name": "Yan"}
+    entries = {kind: ["{email: bo@acme.example, role: viewer}"] for kind in SCOPES}
+    state, folder = setup(
+        tmp_path,
+        capsys,
+        world({k: [zed] for k in SCOPES}, {k: [invitation] for k in SCOPES if k != "amc"}),
+        {"m.yaml": manifest(entries)},
+    )
+    code, out = cli(capsys, state, "plan", "--mask-emails", "--max-removals", "100",
+                    "--max-removal-fraction", "1", str(folder))  # fmt: skip
+    assert code == 0, out
+    assert "zed@" not in out and "yan@" not in out
+    for kind in SCOPES:
+        assert f"{kind}:{SCOPES[kind]}: invite bo@acme.example as viewer" in out
+        assert f"{kind}:{SCOPES[kind]}: revoke user z***@acme.example" in out
+    assert out.count("revoke invitation of y***@acme.example") == 2 * 3  # plan and drift
