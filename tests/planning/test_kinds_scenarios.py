@@ -147,6 +147,13 @@ def test_a_custom_set_to_a_role_and_back_and_countries_changed(
         out = converge(capsys, state, folder)
         assert f"({ANA}): editor in CA, US -> editor in GB" in out
         assert people(state, kind)[ANA] == ("EDITOR", (), ("GB",))
+        role = role.replace("US, CA", "GB")
+    # And back: the role becomes the custom set again.
+    (folder / "m.yaml").write_text(manifest({kind: [custom]}))
+    out = converge(capsys, state, folder)
+    held = "editor in GB" if where else "editor"
+    assert f"set access of a***@acme.example ({ANA}): {held} -> {shown}" in out
+    assert people(state, kind)[ANA] == (None, tuple(names), countries)
 
 
 def test_an_invitation_carries_the_custom_set_and_countries(
@@ -866,3 +873,41 @@ def test_plan_masks_live_addresses_of_every_kind_and_keeps_the_manifests(
         assert f"{kind}:{SCOPES[kind]}: invite bo@acme.example as viewer" in out
         assert f"{kind}:{SCOPES[kind]}: revoke user z***@acme.example" in out
     assert out.count("revoke invitation of y***@acme.example") == 2 * 3  # plan and drift
+
+
+# ---- --baseline REF ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(SCOPES))
+def test_the_baseline_tells_a_console_change_from_a_merged_one_on_every_kind(
+    tmp_path: Path, repo: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """REF applied; then the console raises ana and a merged change invites bo: with the
+    baseline the first is `changed behind git's back`, the second `not applied yet`."""
+    from tests.driver import CHANGED, UNAPPLIED, git
+
+    ana = {"email": "ana@acme.example", "user_id": ANA, "role": "VIEWER"}
+    entry = f'{{email: ana@acme.example, userId: "{ANA}", role: viewer}}'
+    state, _ = setup(tmp_path, capsys, world({kind: [ana]}), {})
+    folder = repo / "m"
+    folder.mkdir()
+
+    def commit(entries: list[str], message: str) -> str:
+        (folder / "m.yaml").write_text(manifest({kind: entries}), encoding="utf-8")
+        git(repo, "add", "-A")
+        git(repo, "commit", "--quiet", "-m", message)
+        return git(repo, "rev-parse", "HEAD")
+
+    ref = commit([entry], "A")
+    converge(capsys, state, folder)
+    account = f"{kind}:{SCOPES[kind]}"
+    assert run(capsys, "sandbox", "set-role", "--sandbox-state", state, account, ANA,
+               "admin")[0] == 0  # fmt: skip
+    commit([entry, "{email: bo@acme.example, role: viewer}"], "B")
+    code, out = cli(capsys, state, "drift", "--baseline", ref, str(folder))
+    assert code == 2, out
+    assert f"{CHANGED} {account}: set role of ana@acme.example ({ANA}): admin -> viewer" in out, out
+    assert f"{UNAPPLIED} {account}: invite bo@acme.example as viewer" in out
+    assert "Drift: 1 changed behind git's back, 1 not applied yet." in out
+    converge(capsys, state, folder)
+    assert people(state, kind)[ANA][0] == "VIEWER"
