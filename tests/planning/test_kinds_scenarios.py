@@ -911,3 +911,49 @@ def test_the_baseline_tells_a_console_change_from_a_merged_one_on_every_kind(
     assert "Drift: 1 changed behind git's back, 1 not applied yet." in out
     converge(capsys, state, folder)
     assert people(state, kind)[ANA][0] == "VIEWER"
+
+
+@pytest.mark.parametrize(
+    ("kind", "console", "moved"),
+    [
+        ("sponsored-ads", ["set-countries", "CA"], "viewer in US -> viewer in CA"),
+        (
+            "sponsored-ads",
+            ["set-permissions", "reports_view"],
+            "viewer in US -> custom [reports_view]",
+        ),
+        ("dsp", ["set-permissions", "campaign_edit"], "viewer -> custom [campaign_edit]"),
+        ("manager", ["set-role", "editor"], "viewer -> editor"),
+        ("amc", ["set-role", "admin"], "viewer -> admin"),
+    ],
+)
+def test_a_saved_plan_is_stale_when_a_grant_moved_on_any_kind(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    kind: str,
+    console: list[str],
+    moved: str,
+) -> None:
+    """A console change to a person the plan does not touch, on an account it does: a
+    country, a custom set or a role. `apply --plan` refuses, listing it, and writes nothing."""
+    countries = ["US"] if kind == "sponsored-ads" else []
+    ana = {"email": "ana@acme.example", "user_id": ANA, "role": "VIEWER", "countries": countries}
+    where = ", countries: [US]" if countries else ""
+    entry = f'{{email: ana@acme.example, userId: "{ANA}", role: viewer{where}}}'
+    bo = "{email: bo@acme.example, role: viewer}"
+    state, folder = setup(
+        tmp_path, capsys, world({kind: [ana]}), {"m.yaml": manifest({kind: [entry, bo]})}
+    )
+    path = tmp_path / "plan.json"
+    assert cli(capsys, state, "plan", "--out", str(path), str(folder))[0] == 0
+    account = f"{kind}:{SCOPES[kind]}"
+    assert run(capsys, "sandbox", console[0], "--sandbox-state", state, account, ANA,
+               *console[1:])[0] == 0  # fmt: skip
+    before = Path(state).read_bytes()
+    code, out = cli(capsys, state, "apply", "--plan", str(path), str(folder))
+    assert code == 1, out
+    assert (
+        "the plan is stale: live state changed since it was made:\n"
+        f"  {account}: user {ANA} role {moved}\n"
+    ) in out
+    assert Path(state).read_bytes() == before
