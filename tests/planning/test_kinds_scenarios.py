@@ -957,3 +957,62 @@ def test_a_saved_plan_is_stale_when_a_grant_moved_on_any_kind(
         f"  {account}: user {ANA} role {moved}\n"
     ) in out
     assert Path(state).read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("held", "wanted", "phase"),
+    [
+        ("admin", "role: admin, countries: [US]", 2),  # fewer countries: a lowering
+        ("admin in US", "role: admin, countries: [US, CA]", 1),  # more countries: a raise
+        ("admin in US", "role: admin", 1),  # the whole account
+        ("viewer in US", "role: admin, countries: [CA]", 2),  # US lost: not only a raise
+        ("viewer", "role: editor, countries: [US]", 2),
+        ("viewer in US", "role: editor, countries: [US]", 1),
+    ],
+)
+def test_a_grant_narrowed_to_fewer_countries_waits_for_the_grants(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], held: str, wanted: str, phase: int
+) -> None:
+    """Only a change that takes nothing away runs with the grants: admin over fewer
+    countries is a lowering, sent after every grant of its account held, like a demotion."""
+    role, _, countries = held.partition(" in ")
+    ana = {
+        "email": "ana@acme.example",
+        "user_id": ANA,
+        "role": role.upper(),
+        "countries": countries.split(", ") if countries else [],
+    }
+    entry = f'{{email: ana@acme.example, userId: "{ANA}", {wanted}}}'
+    state, folder = setup(
+        tmp_path,
+        capsys,
+        world({"sponsored-ads": [ana]}),
+        {"m.yaml": manifest({"sponsored-ads": [entry]})},
+    )
+    path = tmp_path / "plan.json"
+    assert cli(capsys, state, "plan", "--out", str(path), str(folder))[0] == 0
+    (action,) = json.loads(path.read_text(encoding="utf-8"))["actions"]
+    assert (action["kind"], action["phase"]) == ("set-role", phase)
+    converge(capsys, state, folder)
+
+
+def test_the_only_admin_narrowed_to_fewer_countries_stays_admin_and_is_sent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Admin in fewer countries is still admin: the apply's own count of admins does not
+    take it for the last admin leaving."""
+    text = manifest({})
+    at = text.index(f"  - id: {SA}\n")
+    end = text.index(f"  - id: {DSP}\n")
+    text = (
+        text[:at]
+        + text[at:end].replace("role: admin}", "role: admin, countries: [US]}")
+        + text[end:]
+    )
+    state, folder = setup(tmp_path, capsys, world(), {"m.yaml": text})
+    out = converge(capsys, state, folder)
+    assert (
+        f"ok       sponsored-ads:{SA}: set role of owner@acme.example ({OWNER}): "
+        "admin -> admin in US" in out
+    )
+    assert people(state, "sponsored-ads") == {OWNER: ("ADMIN", (), ("US",))}
