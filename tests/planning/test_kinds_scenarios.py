@@ -1016,3 +1016,28 @@ def test_the_only_admin_narrowed_to_fewer_countries_stays_admin_and_is_sent(
         "admin -> admin in US" in out
     )
     assert people(state, "sponsored-ads") == {OWNER: ("ADMIN", (), ("US",))}
+
+
+@pytest.mark.parametrize("kind", sorted(SCOPES))
+def test_a_masked_only_fit_is_held_back_on_every_kind_until_pinned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """a***@acme.example fits ana's entry, but nothing proves it is her: the raise to
+    admin is held back (drift, `identity unresolved`), nothing is sent; pinned, it is
+    made."""
+    ana = {"email": "ana@acme.example", "user_id": ANA, "role": "VIEWER"}
+    entries = {kind: ["{email: ana@acme.example, role: admin}"]}
+    state, folder = setup(tmp_path, capsys, world({kind: [ana]}), {"m.yaml": manifest(entries)})
+    before = people(state, kind)
+    code, out = cli(capsys, state, "apply", "--auto-approve", str(folder))
+    assert code == 3, out
+    account = f"{kind}:{SCOPES[kind]}"
+    assert "Held back until identity is proven:" in out
+    assert f"[identity unresolved] {account}: " in out
+    assert "set role" not in out
+    assert people(state, kind) == before
+    code, out = cli(capsys, state, "pin", "--held", str(folder))
+    assert code == 2, out
+    out = converge(capsys, state, folder)
+    assert f"set role of ana@acme.example ({ANA}): viewer -> admin" in out
+    assert people(state, kind)[ANA][0] == "ADMIN"
