@@ -1041,3 +1041,21 @@ def test_a_masked_only_fit_is_held_back_on_every_kind_until_pinned(
     out = converge(capsys, state, folder)
     assert f"set role of ana@acme.example ({ANA}): viewer -> admin" in out
     assert people(state, kind)[ANA][0] == "ADMIN"
+
+
+def test_a_protected_user_is_kept_back_on_every_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zed = {"email": "zed@acme.example", "user_id": "amzn1.account.ZED", "role": "VIEWER"}
+    text = manifest({}) + 'policy:\n  protectedUsers: ["amzn1.account.ZED"]\n'
+    state, folder = setup(tmp_path, capsys, world({k: [zed] for k in SCOPES}), {"m.yaml": text})
+    code, out = cli(capsys, state, "apply", "--auto-approve", str(folder))
+    assert code == 3, out
+    for kind in SCOPES:
+        assert (
+            f"[kept back by a safety rule] {kind}:{SCOPES[kind]}: kept: revoking "
+            "z***@acme.example (amzn1.account.ZED) not planned; protected by "
+            "policy.protectedUsers amzn1.account.ZED at "
+        ) in out
+        assert "amzn1.account.ZED" in people(state, kind)
+    assert "Drift: 4 kept back by a safety rule." in out
