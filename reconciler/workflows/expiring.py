@@ -67,7 +67,7 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
                 if user.expires <= now:
                     base.skipped.append(
                         f"{target}: {what}: kept as the marker that ends the access on "
-                        f"{loose.id} (prune: false there: without the entry it would be left "
+                        f"{loose.noun} (prune: false there: without the entry it would be left "
                         "alone); the plan removes them, and adopt removes the entry once "
                         "apply has revoked them"
                     )

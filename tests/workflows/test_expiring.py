@@ -93,3 +93,33 @@ def test_the_admin_minadmins_needs_is_kept_on_every_kind_and_listed(
     ) in out
     assert f"{noun[kind]} account `{SCOPES[kind]}` " in out
     assert "(or move the `expires:`)" in out
+
+
+def test_under_prune_false_the_entry_stays_as_the_marker_and_names_its_kind_of_account(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without prune an entry removed would leave its person alone: an expiry still to come
+    is brought to today, one passed is kept and listed, naming the account by its kind (a
+    DSP and an AMC account's ids look alike)."""
+    gone, soon = day(-2), day(4)
+    today = day(0)
+    text = manifest(
+        {
+            "dsp": [f'{{email: ana@acme.example, permissions: [reports_edit], expires: "{gone}"}}'],
+            "sponsored-ads": [
+                f'{{email: bo@acme.example, role: viewer, countries: [US], expires: "{soon}"}}'
+            ],
+        },
+        prune=False,
+    )
+    path = _write(tmp_path, text)
+    code, out = run(capsys, "adopt", "--expiring", str(tmp_path))
+    assert code == 2, out
+    assert path.read_text(encoding="utf-8") == text.replace(soon, today)
+    line = next(n for n, x in enumerate(text.splitlines(), 1) if gone in x)
+    assert (
+        f"not adopted: {path}:{line}: ana@acme.example expired on {gone}: kept as the marker "
+        f"that ends the access on DSP account {SCOPES['dsp']} (prune: false there: without "
+        "the entry it would be left alone); the plan removes them, and adopt removes the "
+        "entry once apply has revoked them"
+    ) in out
