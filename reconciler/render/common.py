@@ -244,10 +244,17 @@ def policy_lines(plan: Plan) -> list[str]:
         if limits.allowed_email_domains:
             parts.append(f"allowedEmailDomains adds {', '.join(limits.allowed_email_domains)}")
         if parts:
-            lines.append(f"amc:{key}: {', '.join(parts)} ({limits.source})")
+            lines.append(f"{_account(plan, key)}: {', '.join(parts)} ({limits.source})")
     for rule in p.protected_users:
         lines.append(f"protectedUsers: {rule.who} ({rule.source})")
     return lines
+
+
+def _account(plan: Plan, key: str) -> str:
+    """The account an account's own `policy:` belongs to (the policy keys it by id), as
+    `<kind>:<id>` when the plan's read says which kind; the id alone when it cannot."""
+    kinds = {a.kind for a in plan.live.accounts if a.id == key}
+    return f"{kinds.pop().value}:{key}" if len(kinds) == 1 else key
 
 
 def describe_waiting(w: Waiting) -> str:

@@ -1059,3 +1059,25 @@ def test_a_protected_user_is_kept_back_on_every_kind(
         ) in out
         assert "amzn1.account.ZED" in people(state, kind)
     assert "Drift: 4 kept back by a safety rule." in out
+
+
+@pytest.mark.parametrize("kind", ["sponsored-ads", "dsp", "manager"])
+def test_an_accounts_own_policy_is_shown_under_its_own_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    text = manifest({}).replace(
+        f"    id: {SCOPES[kind]}\n" if kind == "manager" else f"  - id: {SCOPES[kind]}\n",
+        (f"    id: {SCOPES[kind]}\n" if kind == "manager" else f"  - id: {SCOPES[kind]}\n")
+        + "    policy:\n      removalFloor: 5\n",
+        1,
+    )
+    state, folder = setup(tmp_path, capsys, world(), {"m.yaml": text})
+    line = text.splitlines().index("    policy:") + 1
+    for fmt in ("text", "markdown"):
+        code, out = cli(capsys, state, "plan", "--format", fmt, str(folder))
+        assert code == 0, out
+        shown = f"{kind}:{SCOPES[kind]}: removalFloor 5 ({folder / 'm.yaml'}:{line})"
+        if fmt == "markdown":
+            shown = shown.replace("_", "\\_")
+        assert shown in out, out
+        assert f"amc:{SCOPES[kind]}" not in out
