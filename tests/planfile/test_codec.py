@@ -221,3 +221,43 @@ def test_the_unedited_plan_of_every_kind_applies_and_converges(
     assert "Converged" in out
     code, out = cli(capsys, state, "plan", "--detailed-exitcode", str(folder))
     assert code == EXIT_OK and "No changes." in out, out
+
+
+@pytest.mark.parametrize(
+    ("kind", "action", "edit", "problem"),
+    [
+        (
+            "manager",
+            "invite",
+            {"role": None, "permissions": ["campaign_edit"]},
+            "the grant: a manager account takes no custom permission 'campaign_edit'",
+        ),
+        ("amc", "set-role", {"role": "editor"}, "the new grant: an AMC account has no role editor"),
+        (
+            "sponsored-ads",
+            "invite",
+            {"countries": ["XX"]},
+            "the grant: 'XX' is not a country code of S-UPM's CountryCode",
+        ),
+        (
+            "dsp",
+            "invite",
+            {"permissions": ["campaign_edit"]},
+            "the grant: a grant is a role or a custom permission set, not both or neither",
+        ),
+    ],
+)
+def test_a_grant_its_kind_of_account_does_not_take_is_refused(
+    saved: tuple[str, Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    kind: str,
+    action: str,
+    edit: dict[str, Any],
+    problem: str,
+) -> None:
+    data = json.loads(saved[2].read_text(encoding="utf-8"))
+    _action(data, action, kind).update(edit)
+    _reseal(data)
+    shown = _refused(capsys, saved, data, tmp_path)
+    assert problem in shown
