@@ -1081,3 +1081,45 @@ def test_an_accounts_own_policy_is_shown_under_its_own_kind(
             shown = shown.replace("_", "\\_")
         assert shown in out, out
         assert f"amc:{SCOPES[kind]}" not in out
+
+
+@pytest.mark.parametrize("kind", ["manager", "sponsored-ads", "dsp"])
+def test_a_failed_promotion_leaves_the_removal_of_its_account_unsent_on_every_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Amazon refuses ana's promotion (an item error): zed's removal on that account is not
+    sent (exit 3, listed under Not sent), and the next apply, once the grant holds, does it."""
+    import httpx
+
+    from reconciler.sandbox import SandboxTransport
+
+    zed = {"email": "zed@acme.example", "user_id": "amzn1.account.ZED", "role": "ADMIN"}
+    ana = {"email": "ana@acme.example", "user_id": ANA, "role": "VIEWER"}
+    entry = f'{{email: ana@acme.example, userId: "{ANA}", role: admin}}'
+    state, folder = setup(
+        tmp_path, capsys, world({kind: [ana, zed]}), {"m.yaml": manifest({kind: [entry]})}
+    )
+    deletes: list[bytes] = []
+    real = SandboxTransport.handle_request
+
+    def refuse_the_promotion(self: SandboxTransport, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/userPermissions" and request.method == "PUT":
+            item = {"userId": ANA, "code": "INTERNAL_ERROR", "message": "injected"}
+            body = {"successes": [], "errors": [item]}
+            return httpx.Response(200, json=body, request=request)
+        if request.url.path == "/userPermissions/delete" or request.method == "DELETE":
+            deletes.append(request.read())
+        return real(self, request)
+
+    monkeypatch.setattr(SandboxTransport, "handle_request", refuse_the_promotion)
+    code, out = cli(capsys, state, "apply", "--auto-approve", str(folder))
+    monkeypatch.undo()
+    assert code == 3, out
+    assert deletes == []
+    assert (
+        f"skipped  {kind}:{SCOPES[kind]}: revoke user z***@acme.example (amzn1.account.ZED, admin)"
+    ) in out
+    assert "not sent: a grant in" in out
+    assert set(people(state, kind)) == {OWNER, ANA, "amzn1.account.ZED"}
+    converge(capsys, state, folder)
+    assert people(state, kind) == {OWNER: ("ADMIN", (), ()), ANA: ("ADMIN", (), ())}
