@@ -261,3 +261,22 @@ def test_a_grant_its_kind_of_account_does_not_take_is_refused(
     _reseal(data)
     shown = _refused(capsys, saved, data, tmp_path)
     assert problem in shown
+
+
+@pytest.mark.parametrize("kind", sorted(SCOPES))
+def test_manifests_changed_on_one_kind_of_account_refuse_the_saved_plan(
+    saved: tuple[str, Path, Path], capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """The manifests digest covers the people of every kind: one more viewer on any one
+    account, and the saved plan is not theirs."""
+    state, folder, path = saved
+    entries = {k: [*listed, BO] for k, listed in ENTRIES.items()}
+    entries[kind] = [*entries[kind], "{email: cy@acme.example, role: viewer}"]
+    (folder / "m.yaml").write_text(manifest(entries), encoding="utf-8")
+    before = Path(state).read_bytes()
+    code, out = cli(capsys, state, "apply", "--plan", str(path), str(folder))
+    assert code == EXIT_ERROR, out
+    assert "the manifests given mean something else" in out
+    assert "Nothing was applied" in out
+    assert f"{kind}:{SCOPES[kind]}: invite cy@acme.example as viewer" in out
+    assert Path(state).read_bytes() == before
