@@ -1123,3 +1123,25 @@ def test_a_failed_promotion_leaves_the_removal_of_its_account_unsent_on_every_ki
     assert set(people(state, kind)) == {OWNER, ANA, "amzn1.account.ZED"}
     converge(capsys, state, folder)
     assert people(state, kind) == {OWNER: ("ADMIN", (), ()), ANA: ("ADMIN", (), ())}
+
+
+@pytest.mark.parametrize("kind", sorted(SCOPES))
+def test_an_accepted_invitation_holds_its_grant_and_the_plan_only_proposes_the_pin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    written, seeded, _ = GRANTS[kind]
+    entry = f"{{email: eve@acme.example, {written}}}"
+    state, folder = setup(tmp_path, capsys, world(), {"m.yaml": manifest({kind: [entry]})})
+    converge(capsys, state, folder)
+    assert run(capsys, "sandbox", "accept", "--sandbox-state", state, f"{kind}:{SCOPES[kind]}",
+               "eve@acme.example")[0] == 0  # fmt: skip
+    (uid,) = set(people(state, kind)) - {OWNER}
+    role = seeded.get("role")
+    assert people(state, kind)[uid] == (
+        role,
+        tuple(seeded.get("permissions", ())),
+        tuple(seeded.get("countries", ())),
+    )
+    code, out = cli(capsys, state, "plan", "--detailed-exitcode", str(folder))
+    assert code == 0 and "No changes." in out, out
+    assert f"eve@acme.example is live user {uid} (e***@acme.example) by masked address only" in out
