@@ -123,3 +123,23 @@ def test_under_prune_false_the_entry_stays_as_the_marker_and_names_its_kind_of_a
         "the entry it would be left alone); the plan removes them, and adopt removes the "
         "entry once apply has revoked them"
     ) in out
+
+
+def test_a_group_entry_that_ends_on_one_kind_names_every_member_it_takes_away(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The group entry's own `expires:` ends the group on the DSP account, for each of its
+    members; the manager account keeps the group. The reviewer reads who loses access."""
+    gone = day(-1)
+    ending = f'{{group: team, role: viewer, expires: "{gone}"}}'
+    kept = {"manager": ["{group: team, role: admin}"]}
+    team = "groups:\n  team:\n    - {email: eli@acme.example}\n    - {email: fay@acme.example}\n"
+    path = _write(tmp_path, manifest({**kept, "dsp": [ending]}) + team)
+    code, out = run(capsys, "adopt", "--expiring", str(tmp_path))
+    assert code == 2, out
+    assert path.read_text(encoding="utf-8") == manifest(kept) + team
+    line = next(n for n, x in enumerate(path.read_text().splitlines(), 1) if "type: dsp" in x) + 3
+    assert (
+        f"adopted: {path}:{line}: group team on DSP account {SCOPES['dsp']} "
+        f"(eli@acme.example, fay@acme.example) expired on {gone}\n"
+    ) in out
