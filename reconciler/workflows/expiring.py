@@ -58,8 +58,8 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
             who = user.who
             if user.group is not None and not by_member:
                 # The group entry goes, and with it every member's access here.
-                members = [u.who for u in account.users if u.source == user.source]
-                who = f"group {user.group} on {account.noun} ({', '.join(members)})"
+                ending = ", ".join(u.who for u in account.users if u.source == user.source)
+                who = f"group {user.group} on {account.noun} ({ending})"
             what = f"{who} {state} on {day(user.expires)}"
             # Under `prune: false` an entry removed is an entry left alone: the access
             # would never end. The entry stays as the marker that ends it (the plan
