@@ -1145,3 +1145,34 @@ def test_an_accepted_invitation_holds_its_grant_and_the_plan_only_proposes_the_p
     code, out = cli(capsys, state, "plan", "--detailed-exitcode", str(folder))
     assert code == 0 and "No changes." in out, out
     assert f"eve@acme.example is live user {uid} (e***@acme.example) by masked address only" in out
+
+
+def test_a_pending_invitation_whose_countries_or_set_changed_is_reissued(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = {
+        "sponsored-ads": ["{email: eve@acme.example, role: viewer, countries: [US]}"],
+        "dsp": ["{email: eve@acme.example, permissions: [reports_edit]}"],
+    }
+    after = {
+        "sponsored-ads": ["{email: eve@acme.example, role: viewer, countries: [CA]}"],
+        "dsp": ["{email: eve@acme.example, permissions: [campaign_edit]}"],
+    }
+    state, folder = setup(tmp_path, capsys, world(), {"m.yaml": manifest(before)})
+    converge(capsys, state, folder)
+    (folder / "m.yaml").write_text(manifest(after), encoding="utf-8")
+    out = converge(capsys, state, folder)
+    assert f"ok       sponsored-ads:{SA}: invite eve@acme.example as viewer in CA" in out
+    assert f"ok       dsp:{DSP}: invite eve@acme.example as custom [campaign_edit]" in out
+    assert "pending invitation is for viewer in US, " in out
+    assert "pending invitation is for custom [reports_edit], " in out
+    for kind, grant in (
+        ("sponsored-ads", ("VIEWER", (), ("CA",))),
+        ("dsp", ("", ("campaign_edit",), ())),
+    ):
+        pending = [
+            i
+            for i in World.load(Path(state)).account(SCOPES[kind], _kind(kind)).invitations
+            if i.state == "PENDING"
+        ]
+        assert [(i.role, i.permissions, i.countries) for i in pending] == [grant]
