@@ -1176,3 +1176,41 @@ def test_a_pending_invitation_whose_countries_or_set_changed_is_reissued(
             if i.state == "PENDING"
         ]
         assert [(i.role, i.permissions, i.countries) for i in pending] == [grant]
+
+
+def test_a_dsp_account_whose_read_failed_gets_nothing_and_no_word_on_its_admins(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Amazon refuses the DSP account's ListUsers: its read is incomplete, so nothing is
+    planned there (not even the owner's invitation), plan is refused without
+    --allow-incomplete, and no count of its admins is claimed from a read that failed. With
+    the flag, the other kinds go ahead."""
+    import httpx
+
+    from reconciler.sandbox import SandboxTransport
+
+    zed = {"email": "zed@acme.example", "user_id": "amzn1.account.ZED", "role": "VIEWER"}
+    state, folder = setup(
+        tmp_path, capsys, world({k: [zed] for k in SCOPES}), {"m.yaml": manifest({})}
+    )
+    real = SandboxTransport.handle_request
+
+    def refuse_the_dsp_read(self: SandboxTransport, request: httpx.Request) -> httpx.Response:
+        if request.headers.get("Amazon-Ads-AccountId") == DSP and request.url.path == "/users/list":
+            return httpx.Response(403, json={"code": "FORBIDDEN", "message": "no"}, request=request)
+        return real(self, request)
+
+    monkeypatch.setattr(SandboxTransport, "handle_request", refuse_the_dsp_read)
+    limits = ("--max-removals", "100", "--max-removal-fraction", "1")
+    code, out = cli(capsys, state, "plan", *limits, str(folder))
+    assert code == 1, out
+    assert f"x dsp:{DSP}: incomplete-read" in out
+    assert "active admin(s)" not in out, out
+    code, out = cli(capsys, state, "apply", "--auto-approve", "--allow-incomplete", *limits,
+                    str(folder))  # fmt: skip
+    monkeypatch.undo()
+    assert f"[read incomplete] dsp:{DSP}: " in out
+    assert "active admin(s)" not in out, out
+    assert f"dsp:{DSP}: invite" not in out
+    for kind in SCOPES:
+        assert ("amzn1.account.ZED" in people(state, kind)) is (kind == "dsp")
