@@ -23,9 +23,13 @@ _RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
 
 
 def change_phase(new: Grant, old: Grant) -> int:
-    """A change to admin, or from a role to a higher one, is a grant (phase 1); any other
-    change (a demotion, a custom set changed or swapped for a role) runs with the removals,
-    after every grant of its account held."""
+    """A change that takes nothing away is a grant (phase 1): to admin, or from a role to a
+    higher one, over at least the countries held (none: the whole account). Any other
+    change (a demotion, admin or a role over fewer countries, a custom set changed or
+    swapped for a role) runs with the removals, after every grant of its account held."""
+    covers = not new.countries or (bool(old.countries) and set(new.countries) >= set(old.countries))
+    if not covers:
+        return PHASE_REMOVE
     if new.role is Role.ADMIN:
         return PHASE_GRANT
     if new.role is not None and old.role is not None and _RANK[new.role] > _RANK[old.role]:

@@ -196,10 +196,12 @@ class _Run:
         send: list[Item] = []
         for item in items:
             action = item[1]
-            if action.target in admins and action.kind in (
-                ActionKind.REVOKE_USER,
-                ActionKind.SET_ROLE,
-            ):
+            # Admin over fewer countries is still admin: only a revoke or another role
+            # takes an admin away.
+            leaves = action.kind is ActionKind.REVOKE_USER or (
+                action.kind is ActionKind.SET_ROLE and action.role is not Role.ADMIN
+            )
+            if action.target in admins and leaves:
                 if len(admins) - 1 < floor:
                     self.record(
                         item,

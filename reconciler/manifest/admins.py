@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.errors import Diagnostic
-from reconciler.model import Desired, DesiredUser, Role, Source
+from reconciler.model import KINDS, Desired, DesiredAccount, DesiredUser, Role, Source
 from reconciler.plan import day
 
 DAY = 86_400.0
@@ -25,11 +25,17 @@ DAY = 86_400.0
 class AdminFloor:
     errors: tuple[Diagnostic, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()
-    failing: tuple[str, ...] = ()  # the AMC account of each error, in order
+    failing: tuple[str, ...] = ()  # the account (its id) of each error, in order
 
 
 def _where(user: DesiredUser, fallback: Source) -> Source:
     return user.expires_source or user.source or fallback
+
+
+def _named(account: DesiredAccount) -> str:
+    """`DSP account `ENTITY1...``: the account by its own kind, as the load check says it."""
+    noun = KINDS[account.kind].noun
+    return f"{noun[:1].upper()}{noun[1:]} `{account.id}`"
 
 
 def admin_floor(desired: Desired, *, now: float, within_days: float) -> AdminFloor:
@@ -55,7 +61,7 @@ def admin_floor(desired: Desired, *, now: float, within_days: float) -> AdminFlo
                     at.file,
                     at.line,
                     at.col,
-                    f"AMC account `{account.id}` has {active} admin(s) left, fewer than "
+                    f"{_named(account)} has {active} admin(s) left, fewer than "
                     f"minAdmins {account.min_admins}: the admin grant of {names} expired "
                     "(`expires:`), so the plan would remove it; add an admin, move the "
                     "`expires:`, or lower `minAdmins`",
@@ -76,7 +82,7 @@ def admin_floor(desired: Desired, *, now: float, within_days: float) -> AdminFlo
                         at.file,
                         at.line,
                         at.col,
-                        f"AMC account `{account.id}` will have {remaining} admin(s) from "
+                        f"{_named(account)} will have {remaining} admin(s) from "
                         f"{day(user.expires or 0.0)}, when the admin grant of {user.who} "
                         f"expires: fewer than minAdmins {account.min_admins}, so the plan "
                         "will refuse to remove it; add an admin, move the `expires:`, or "

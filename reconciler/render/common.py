@@ -88,12 +88,26 @@ def summary_line(plan: Plan) -> str:
     return f"Plan: {counts(plan.actions)}.{tail}"
 
 
-def pin_line(pin: Pin) -> str:
+def pin_line(pin: Pin, *, on: bool = False) -> str:
     held = f"; held back until then: {pin.held}" if pin.held else ""
+    where = f" on {pin.account}" if on else ""
     return (
-        f"{pin.file}:{pin.line}: {pin.email} is live user {pin.user_id} ({pin.masked}) by "
-        f"masked address only: pin it with `userId: {pin.user_id}`{held}"
+        f"{pin.file}:{pin.line}: {pin.email} is live user {pin.user_id} ({pin.masked})"
+        f"{where} by masked address only: pin it with `userId: {pin.user_id}`{held}"
     )
+
+
+def pin_lines(pins: tuple[Pin, ...]) -> list[str]:
+    """One line per entry and user: a group member used on several accounts that one user
+    fits everywhere, with nothing or the same change held back, is one pin (a userId is the
+    same Amazon user in every account). An entry whose pins differ between accounts
+    (different users fit it: `reconciler pin` writes none of them) gets a line per account,
+    each naming its account."""
+    users: dict[tuple[str, int], set[tuple[str, str]]] = {}
+    for pin in pins:
+        users.setdefault((pin.file, pin.line), set()).add((pin.user_id, pin.held))
+    lines = (pin_line(p, on=len(users[(p.file, p.line)]) > 1) for p in pins)
+    return list(dict.fromkeys(lines))
 
 
 def sections(plan: Plan) -> list[tuple[str, str, list[str]]]:
@@ -123,7 +137,7 @@ def sections(plan: Plan) -> list[tuple[str, str, list[str]]]:
         (
             "Proposed pins (`reconciler pin PATH...` writes them):",
             "",
-            [pin_line(p) for p in plan.pins],
+            pin_lines(plan.pins),
         ),
         ("Roles reconciler does not manage (left alone):", "", lines(plan.unmanaged)),
     ]
@@ -230,10 +244,17 @@ def policy_lines(plan: Plan) -> list[str]:
         if limits.allowed_email_domains:
             parts.append(f"allowedEmailDomains adds {', '.join(limits.allowed_email_domains)}")
         if parts:
-            lines.append(f"amc:{key}: {', '.join(parts)} ({limits.source})")
+            lines.append(f"{_account(plan, key)}: {', '.join(parts)} ({limits.source})")
     for rule in p.protected_users:
         lines.append(f"protectedUsers: {rule.who} ({rule.source})")
     return lines
+
+
+def _account(plan: Plan, key: str) -> str:
+    """The account an account's own `policy:` belongs to (the policy keys it by id), as
+    `<kind>:<id>` when the plan's read says which kind; the id alone when it cannot."""
+    kinds = {a.kind for a in plan.live.accounts if a.id == key}
+    return f"{kinds.pop().value}:{key}" if len(kinds) == 1 else key
 
 
 def describe_waiting(w: Waiting) -> str:

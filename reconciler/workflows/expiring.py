@@ -55,7 +55,12 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
                 continue
             done.add(target)
             state = "expired" if user.expires <= now else "expires"
-            what = f"{user.who} {state} on {day(user.expires)}"
+            who = user.who
+            if user.group is not None and not by_member:
+                # The group entry goes, and with it every member's access here.
+                ending = ", ".join(u.who for u in account.users if u.source == user.source)
+                who = f"group {user.group} on {account.noun} ({ending})"
+            what = f"{who} {state} on {day(user.expires)}"
             # Under `prune: false` an entry removed is an entry left alone: the access
             # would never end. The entry stays as the marker that ends it (the plan
             # removes an expired grant whatever prune says), its date brought to today.
@@ -67,7 +72,7 @@ def expiring(desired: Desired, *, now: float, within_days: float) -> Adoption:
                 if user.expires <= now:
                     base.skipped.append(
                         f"{target}: {what}: kept as the marker that ends the access on "
-                        f"{loose.id} (prune: false there: without the entry it would be left "
+                        f"{loose.noun} (prune: false there: without the entry it would be left "
                         "alone); the plan removes them, and adopt removes the entry once "
                         "apply has revoked them"
                     )
