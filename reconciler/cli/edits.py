@@ -47,7 +47,7 @@ def import_(ctx: click.Context, out_dir: Path, force: bool, api: ApiOptions) -> 
         click.echo("Error: the live read was incomplete, so these manifests may miss", err=True)
         click.echo("accounts, links or users:", err=True)
         for item in imported.incomplete:
-            click.echo(f"  {item.scope}: {redact(item.reason)}", err=True)
+            click.echo(f"  {terminal(str(item.scope))}: {terminal(redact(item.reason))}", err=True)
         click.echo(
             f"Fix the cause and run the import again with --out {out_dir} --force.", err=True
         )

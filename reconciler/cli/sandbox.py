@@ -272,7 +272,8 @@ _COUNTRIES = click.option(
     "--countries",
     default=None,
     metavar="CC,CC",
-    help="Countries the access holds in (sponsored-ads accounts only), e.g. US,CA.",
+    help="Countries the access holds in (sponsored-ads accounts only), e.g. US,CA; set-role "
+    "and set-permissions keep where the user holds now without it.",
 )
 _PERMISSIONS = click.option(
     "--permissions",
@@ -351,6 +352,8 @@ def _set(
 ) -> None:
     args = {**_account_arg(account), "user_id": user_id, **grant}
     args["keep_other_countries"] = keep_other_countries
+    # Without --countries a console change of the permissions keeps where they hold.
+    args["keep_countries"] = not grant["countries"]
     _run("set-grant", args, state=state, url=url)
 
 

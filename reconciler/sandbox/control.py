@@ -129,6 +129,7 @@ def apply_control(world: World, op: str, args: dict[str, Any]) -> Any:
             permissions=_strings(args, "permissions"),
             countries=_strings(args, "countries"),
             keep_other_countries=bool(args.get("keep_other_countries", False)),
+            keep_countries=bool(args.get("keep_countries", False)),
         )
     if op == "set-countries":
         account_id, kind = _target(args)

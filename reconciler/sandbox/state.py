@@ -463,15 +463,20 @@ class World:
         permissions: tuple[str, ...] = (),
         countries: tuple[str, ...] = (),
         keep_other_countries: bool = False,
+        keep_countries: bool = False,
     ) -> None:
         """Change a user's permission set, as a console change would: the user then holds
         exactly this set in these countries, or (`keep_other_countries`, sponsored-ads) this
-        set in these countries and what they held in the others."""
+        set in these countries and what they held in the others. With `keep_countries` and
+        no countries given, a user holding one set keeps its countries (the console changes
+        the permissions of a grant, not where it holds)."""
         with self.lock:
             account = self.account(account_id, kind)
             user = account.user(user_id)
             if user is None:
                 raise KeyError(f"no user {user_id!r} on {account_id}")
+            if keep_countries and not countries and len(user.grants) == 1:
+                countries = user.grants[0].countries
             grant = checked_grant(account.kind, role, permissions, countries)
             grants: tuple[Grant, ...] = (grant,)
             if keep_other_countries:

@@ -461,8 +461,11 @@ def test_a_second_apply_waits_for_the_first_then_plans_what_it_left(
     assert "Converged" in out and not has_dave(state)
 
 
+@pytest.mark.parametrize(
+    "manager_id", ["amzn1.ads1.ma1.big", "amzn1.ads1.ma1.big\x1b]0;owned\x07\x1b[2J"]
+)
 def test_an_import_whose_read_was_incomplete_says_so_and_fails(
-    sandbox_state_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sandbox_state_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], manager_id: str
 ) -> None:
     # 50 links: Amazon may have truncated the list (reference §2.2), so the read is incomplete.
     accounts = [
@@ -473,7 +476,7 @@ def test_an_import_whose_read_was_incomplete_says_so_and_fails(
     seed = {
         "accounts": accounts,
         "manager_accounts": [
-            {"id": "amzn1.ads1.ma1.big", "name": "Big", "type": "Agency",
+            {"id": manager_id, "name": "Big", "type": "Agency",
              "links": [a["id"] for a in accounts]}
         ],
     }  # fmt: skip
@@ -483,7 +486,9 @@ def test_an_import_whose_read_was_incomplete_says_so_and_fails(
     assert code == EXIT_ERROR
     assert "wrote" in out and "it should show no changes" not in out
     assert "the live read was incomplete" in err
-    assert "manager:amzn1.ads1.ma1.big:" in err and "--force" in err
+    assert "manager:amzn1.ads1.ma1.big" in err and "--force" in err
+    # An id from the API is data: shown escaped, never a terminal control sequence.
+    assert "\x1b" not in err and "\x07" not in err
     manager = yaml.safe_load((out_dir / "managers" / "big.yaml").read_text())
     assert manager["managerAccounts"][0]["prune"] is False
 

@@ -127,6 +127,29 @@ def test_people_on_every_kind_of_account_change_out_of_band(
     assert World.load(sandbox_state_file).account("ENTITYDSPCLI1").users == ()
 
 
+def test_a_console_change_of_permissions_keeps_where_the_user_holds(
+    capsys: pytest.CaptureFixture[str], sandbox_state_file: Path
+) -> None:
+    """Without --countries, set-permissions and set-role change what a user may do, not
+    where: a user holding one set in US and CA still holds in US and CA."""
+    sa = "amzn1.ads-account.g.cli2"
+    for argv in (
+        ("reset",),
+        ("add-account", "sponsored-ads", sa),
+        ("add-user", sa, "alice@example.com", "--role", "viewer", "--countries", "US,CA"),
+        ("set-permissions", sa, "amzn1.account.ALICE0001", "campaign_view,reports_view"),
+    ):
+        code, _, err = run(capsys, "sandbox", *argv)
+        assert code == 0, err
+    (alice,) = World.load(sandbox_state_file).account(sa).users
+    assert [(g.role, g.permissions, g.countries) for g in alice.grants] == [
+        (None, ("campaign_view", "reports_view"), ("CA", "US"))
+    ]
+    assert run(capsys, "sandbox", "set-role", sa, "amzn1.account.ALICE0001", "editor")[0] == 0
+    (alice,) = World.load(sandbox_state_file).account(sa).users
+    assert [(g.role, g.countries) for g in alice.grants] == [("EDITOR", ("CA", "US"))]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
