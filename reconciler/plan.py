@@ -87,7 +87,8 @@ PHASE_REMOVE = 2
 # 2: typed actions (no wire payloads), bindings and the plan digest.
 # 3: people on accounts of every kind: `account` is a typed address (`dsp:<id>`), grants
 #    carry custom permission sets and countries.
-FORMAT_VERSION = 3
+# 4: `minAdmins` is keyed by typed address (`dsp:<id>`), since two kinds may share an id.
+FORMAT_VERSION = 4
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -471,8 +472,9 @@ class Plan:
     created_at: float = 0.0
     files: tuple[str, ...] = ()
     bindings: Bindings = field(default_factory=Bindings)
-    # AMC account id -> its `minAdmins`: the executor keeps at least that many admins (or as
-    # many as there were) whatever fails on the way (`reconciler.apply.executor`).
+    # Account (`str(scope)`, `kind:id`) -> its `minAdmins`: the executor keeps at least
+    # that many admins (or as many as there were) whatever fails on the way
+    # (`reconciler.apply.executor`).
     min_admins: Mapping[str, int] = field(default_factory=dict)
     # Guards that refuse this plan: it is shown in full, and never applied.
     refusals: tuple[Refusal, ...] = ()

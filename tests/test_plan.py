@@ -69,7 +69,7 @@ def test_plan_file_is_valid_against_the_shipped_schema() -> None:
     data = plan_to_json(demo_plan())
     jsonschema.Draft202012Validator.check_schema(plan_schema())
     jsonschema.validate(data, plan_schema())
-    assert data["formatVersion"] == 3
+    assert data["formatVersion"] == 4
     assert data["planDigest"].startswith("sha256:")
     assert data["summary"] == {
         "create-manager-account": 1,
@@ -112,12 +112,17 @@ def stale_changes(saved: Any, fresh: Any, scopes: Any) -> list[str]:
         (
             {"formatVersion": 1},
             "plan.json has plan format version 1; this reconciler reads "
-            "version 3: make the plan again with this version",
+            "version 4: make the plan again with this version",
         ),
         (
             {"formatVersion": 2},
             "plan.json has plan format version 2; this reconciler reads "
-            "version 3: make the plan again with this version",
+            "version 4: make the plan again with this version",
+        ),
+        (  # minAdmins was keyed by bare id: a DSP and an AMC account may share one
+            {"formatVersion": 3},
+            "plan.json has plan format version 3; this reconciler reads "
+            "version 4: make the plan again with this version",
         ),
     ],
 )

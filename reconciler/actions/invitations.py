@@ -41,6 +41,8 @@ def invite(
 
 
 def revoke(account: Scope, invitation: LiveInvitation, *, phase: int, reason: str) -> Action:
+    """Revoke (or resend, below) a pending invitation. The action carries what it grants
+    (a role, or a custom set, and countries) so that the plan shows exactly what goes."""
     return Action(
         kind=ActionKind.REVOKE_INVITATION,
         phase=phase,
@@ -48,6 +50,8 @@ def revoke(account: Scope, invitation: LiveInvitation, *, phase: int, reason: st
         account=account,
         email=invitation.email,
         role=invitation.role,
+        permissions=invitation.grant.permissions if invitation.grant else (),
+        countries=invitation.grant.countries if invitation.grant else (),
         reason=reason,
     )
 
@@ -60,6 +64,8 @@ def resend(account: Scope, invitation: LiveInvitation, *, notify: bool, reason: 
         account=account,
         email=invitation.email,
         role=invitation.role,
+        permissions=invitation.grant.permissions if invitation.grant else (),
+        countries=invitation.grant.countries if invitation.grant else (),
         notify=notify,
         reason=reason,
     )
@@ -103,7 +109,13 @@ class Invitations:
             phases: tuple[int, ...] = (PHASE_GRANT,)
         else:
             used = ("account", "email")
-            problems = require(action, present=used, absent=others(*used, "role"))
+            held = ("role", "permissions", "countries")
+            problems = require(action, present=used, absent=others(*used, *held))
+            if action.account is not None and (action.permissions or action.countries):
+                try:
+                    checked(action.account.kind, action.grant)
+                except ValueError as exc:
+                    problems.append(f"the grant: {exc}")
             is_resend = action.kind is ActionKind.RESEND_INVITATION
             phases = (PHASE_GRANT,) if is_resend else (PHASE_GRANT, PHASE_REMOVE)
             if action.notify and not is_resend:
@@ -113,7 +125,10 @@ class Invitations:
         return problems
 
     def describe(self, action: Action) -> str:
-        role = action.role.value if action.role else "another role"
+        # What the invitation grants, as read; a grant not read exactly is said as such.
+        role = (
+            str(action.grant) if action.role or action.permissions else "a grant not read exactly"
+        )
         match action.kind:
             case ActionKind.INVITE:
                 return f"invite {unambiguous(action.target)} as {action.grant}"

@@ -84,7 +84,7 @@ class Permissions:
     )
     phrases: Mapping[ActionKind, str] = MappingProxyType(
         {
-            ActionKind.SET_ROLE: "to change role",
+            ActionKind.SET_ROLE: "to change access",
             ActionKind.REVOKE_USER: "to revoke",
         }
     )

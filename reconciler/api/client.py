@@ -225,8 +225,12 @@ def _decode(op: ops.Operation, response: httpx.Response) -> dict[str, Any] | lis
         raise api_error(
             response,
             operation=op.name,
-            hint="the user behind the refresh token lacks permission here (AMC accounts "
-            "need AMC_ADMIN; manager accounts need admin access)",
+            # Reference §5.1: what each kind asks of the caller. One header names three
+            # kinds of account, so the hint names them all.
+            hint="the user behind the refresh token lacks permission on this account: to "
+            "change people it needs AMC_ADMIN on an AMC account, MasterAccount_Manager on a "
+            "manager account, user_edit or manage_users on a sponsored-ads or DSP account "
+            "(to list them, those or their view permissions)",
         )
     if status >= 400:
         raise api_error(response, operation=op.name)

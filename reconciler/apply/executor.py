@@ -179,7 +179,6 @@ class _Run:
 
     def _keep_admins(self, items: list[Item], earlier: list[ActionResult | None]) -> list[Item]:
         where = items[0][1].account
-        amc_id = where.key if where is not None else ""
         account = next((a for a in self.plan.live.accounts if a.scope == where), None)
         before = {u.user_id for u in account.users if u.role is Role.ADMIN} if account else set()
         admins = set(before)
@@ -191,7 +190,8 @@ class _Run:
                 and action.role is Role.ADMIN
             ):
                 admins.add(action.target)  # a promotion that took effect (grants all done)
-        minimum = self.plan.min_admins.get(str(amc_id), 1)
+        # By typed address: a DSP and an AMC account may share an `ENTITY…` id.
+        minimum = self.plan.min_admins.get(str(where), 1)
         floor = 1 if self.plan.policy.allow_fewer_admins else max(1, min(minimum, len(before)))
         send: list[Item] = []
         for item in items:

@@ -58,7 +58,7 @@ def make_plan(desired: Desired, live: Live, policy: Policy) -> Plan:
         policy=policy,
         created_at=policy.now,
         files=desired.files,
-        min_admins={scope.key: facts.min_admins for scope, facts in sorted(draft.admins.items())},
+        min_admins={str(scope): facts.min_admins for scope, facts in sorted(draft.admins.items())},
         refusals=tuple(refusals),
         pins=tuple(sorted(draft.pins)),
         held=tuple(sorted(draft.held)),

@@ -6,8 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.actions import FAMILIES, PHRASE, SYMBOL, check_actions, invitations, permissions
-from reconciler.model import Grant, LiveUser, Role, Scope, ScopeKind
+from reconciler.actions import (
+    FAMILIES,
+    PHRASE,
+    SYMBOL,
+    check_actions,
+    describe,
+    invitations,
+    permissions,
+)
+from reconciler.model import Grant, LiveInvitation, LiveUser, Role, Scope, ScopeKind
 from reconciler.plan import (
     KIND_ORDER,
     PHASE_REMOVE,
@@ -31,7 +39,7 @@ def test_every_kind_has_one_family_a_symbol_a_phrase_and_an_order(kind: ActionKi
 def test_the_summary_counts_every_kind_grants_first() -> None:
     actions = [Action(kind=kind, phase=1, target=f"t{n}") for n, kind in enumerate(ActionKind)]
     assert counts(actions) == (
-        "1 to create, 1 to associate, 1 to invite, 1 to resend, 1 to change role, "
+        "1 to create, 1 to associate, 1 to invite, 1 to resend, 1 to change access, "
         "1 to disassociate, 2 to revoke"
     )
 
@@ -71,6 +79,43 @@ def test_a_permission_change_naming_countries_on_a_manager_account_is_refused() 
     # The item that would be sent is refused too: nothing reaches the API.
     with pytest.raises(ValueError, match="takes no countries"):
         FAMILIES[action.kind].item(action)
+
+
+SPONSORED = Scope(ScopeKind.SPONSORED_ADS, "amzn1.ads-account.g.x")
+
+
+def test_a_revoked_or_resent_invitation_shows_the_custom_set_it_grants() -> None:
+    pending = LiveInvitation(
+        "inv1", "ana@corp.example", "ana", None, "PENDING",
+        grant=Grant(None, ("campaign_edit", "reports_view"), ("CA", "US")),
+    )  # fmt: skip
+    revoke = invitations.revoke(SPONSORED, pending, phase=PHASE_REMOVE, reason="r")
+    resend = invitations.resend(SPONSORED, pending, notify=False, reason="r")
+    assert check_actions([resend, revoke]) == []
+    assert describe(revoke) == (
+        "revoke invitation of ana@corp.example (inv1, custom [campaign_edit, reports_view] in "
+        "CA, US)"
+    )
+    assert describe(resend) == (
+        "resend invitation to ana@corp.example (custom [campaign_edit, reports_view] in CA, US)"
+    )
+    unread = LiveInvitation("inv2", "bo@corp.example", "bo", None, "PENDING")
+    assert describe(invitations.revoke(SPONSORED, unread, phase=PHASE_REMOVE, reason="r")) == (
+        "revoke invitation of bo@corp.example (inv2, a grant not read exactly)"
+    )
+
+
+def test_a_revoked_invitation_whose_set_belongs_to_another_kind_is_refused() -> None:
+    """A plan file is untrusted: the grant a revoke or resend shows is checked like any."""
+    pending = LiveInvitation(
+        "inv1", "dan@corp.example", "dan", None, "PENDING", grant=Grant(None, ("billing_view",))
+    )
+    action = invitations.revoke(DSP, pending, phase=PHASE_REMOVE, reason="r")
+    assert check_actions([action]) == [
+        "action 1 (revoke-invitation inv1): the grant: a DSP account takes no custom "
+        "permission 'billing_view' (it takes campaign_edit, creatives_edit, reports_edit, "
+        "reports_limited)"
+    ]
 
 
 def test_a_role_change_to_a_custom_set_is_one_put_item_run_after_the_grants() -> None:

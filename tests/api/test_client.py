@@ -142,6 +142,9 @@ def test_http_errors_become_api_errors_with_the_servers_words(sandbox_world: Wor
     assert "ListUsers (POST https://advertising-api.amazon.com/users/list) failed: HTTP 403" in str(
         info.value
     )
+    # The hint names what every kind of account asks, not AMC and manager accounts only.
+    for permission in ("AMC_ADMIN", "MasterAccount_Manager", "user_edit or manage_users"):
+        assert permission in str(info.value)
 
 
 def test_a_redirect_is_never_followed_with_credentials(sandbox_world: World) -> None:

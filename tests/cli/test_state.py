@@ -72,7 +72,7 @@ def test_make_demo_sequence(state: Path, capsys: pytest.CaptureFixture[str]) -> 
     code, out, _ = run(capsys, "plan", "--sandbox", EXAMPLES)
     assert code == EXIT_OK
     assert out.rstrip().splitlines()[-2] == (
-        "Plan: 1 to create, 4 to associate, 1 to invite, 1 to change role, "
+        "Plan: 1 to create, 4 to associate, 1 to invite, 1 to change access, "
         "1 to disassociate, 1 to revoke."
     )
     assert run(capsys, "plan", "--sandbox", "--detailed-exitcode", EXAMPLES)[0] == EXIT_CHANGES
@@ -123,7 +123,7 @@ def test_plan_file_is_the_json_output_and_holds_no_secret(
     )
     assert code == EXIT_OK
     saved = out_file.read_text()
-    assert json.loads(saved)["formatVersion"] == 3
+    assert json.loads(saved)["formatVersion"] == 4
     assert out_file.stat().st_mode & 0o777 == 0o600  # full addresses: personal data
     assert json.loads(stdout)["actions"] == json.loads(saved)["actions"]
     assert len(plan_from_json(json.loads(saved), source="plan.json").actions) == 9

@@ -807,7 +807,7 @@ def test_show_renders_a_saved_plan_of_every_kind_as_text(
     for heading, lines in SHOWN.values():
         shown = [x.strip() for x in blocks[heading].splitlines()[1::2]]
         assert shown == lines, blocks[heading]
-    assert "Plan: 2 to invite, 4 to change role, 1 to revoke." in out
+    assert "Plan: 2 to invite, 4 to change access, 1 to revoke." in out
     assert f"Plan digest: {digest}" in out
 
 
@@ -920,7 +920,7 @@ def test_the_baseline_tells_a_console_change_from_a_merged_one_on_every_kind(
         (
             "sponsored-ads",
             ["set-permissions", "reports_view"],
-            "viewer in US -> custom [reports_view]",
+            "viewer in US -> custom [reports_view] in US",
         ),
         ("dsp", ["set-permissions", "campaign_edit"], "viewer -> custom [campaign_edit]"),
         ("manager", ["set-role", "editor"], "viewer -> editor"),

@@ -23,6 +23,7 @@ from reconciler.model import (
     ManagerAccountType,
     Region,
     Role,
+    ScopeKind,
     Source,
 )
 from reconciler.plan import AccountLimits, Action, ActionKind, ManagerRef, Plan, Policy, Protected
@@ -698,6 +699,28 @@ def test_min_admins_guard() -> None:
         d, live(amcs=[live_amc(AMC, two)]), dataclasses.replace(POLICY, allow_fewer_admins=True)
     )
     assert [(a.old_role, a.role) for a in plan.actions] == [(Role.ADMIN, Role.VIEWER)]
+
+
+def test_min_admins_are_told_apart_by_kind_when_two_kinds_share_an_id() -> None:
+    """A DSP and an AMC account may both be `ENTITY…`: the floor apply keeps on each is
+    looked up by typed address, never by the bare id one of them would overwrite."""
+    admin = live_user("amzn1.account.A", "a@x.com", Role.ADMIN)
+    wanted = user("a@x.com", Role.ADMIN, user_id="amzn1.account.A")
+    d = desired(
+        amcs=[
+            amc(AMC, wanted, min_admins=1),
+            dataclasses.replace(amc(AMC, wanted, min_admins=3), kind=ScopeKind.DSP),
+        ]
+    )
+    dsp_admin = live_user("amzn1.account.A", "a@x.com", Role.ADMIN, kind=ScopeKind.DSP)
+    lv = live(
+        amcs=[
+            live_amc(AMC, [admin]),
+            dataclasses.replace(live_amc(AMC, [dsp_admin]), kind=ScopeKind.DSP),
+        ]
+    )
+    plan = make_plan(d, lv, dataclasses.replace(POLICY, allow_fewer_admins=True))
+    assert dict(plan.min_admins) == {f"amc:{AMC}": 1, f"dsp:{AMC}": 3}
 
 
 def test_no_flag_allows_zero_admins() -> None:

@@ -292,7 +292,7 @@ def test_text_summary_lines() -> None:
     text = render_text(demo_plan(), color=False)
     assert text.endswith(f"1 to revoke.\nPlan digest: {plan_digest(demo_plan().actions)}\n")
     assert (
-        "Plan: 1 to create, 4 to associate, 1 to invite, 1 to change role, 1 to disassociate, "
+        "Plan: 1 to create, 4 to associate, 1 to invite, 1 to change access, 1 to disassociate, "
         "1 to revoke.\n" in text
     )
     empty = render_text(empty_plan(), color=False)
@@ -340,7 +340,7 @@ def test_json(name: str) -> None:
     check_golden(f"{name}.json", text)
     data = json.loads(text)
     jsonschema.validate(data, plan_schema())
-    assert data["formatVersion"] == 3
+    assert data["formatVersion"] == 4
     assert all(action["reason"] for action in data["actions"])
 
 
