@@ -532,8 +532,10 @@ def _override_group(
     text = "".join(lines[span[0] - 1 : span[1]])
     if re.search(r"\boverrides\b", text):
         return False
-    # An override gives a role (or none); a custom set or countries are written one by one.
-    if any(g.role is None or g.countries for g in change.grants.values()):
+    # An override gives a role (or none) with the entry's countries: any other grant (a
+    # custom set, other countries) is written one by one.
+    countries = members[0].grant.countries
+    if any(g != Grant(g.role, (), countries) or g.role is None for g in change.grants.values()):
         return False
     what = "; ".join(change.what)
     pad = " " * (len(indent) + 2)
