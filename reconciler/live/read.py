@@ -137,6 +137,19 @@ def live_invitation(raw: dict[str, Any], kind: ScopeKind = ScopeKind.AMC) -> Liv
     role = Role.from_api(role_name) if role_name else None
     custom = permission_set.get("customPermissionSet")
     names = [_text(_dict(item).get("name")) for item in custom] if isinstance(custom, list) else []
+    # S-INV: `role` goes with type ROLE, `customPermissionSet` with CUSTOM_PERMISSION_SET.
+    # A set that says one type and carries the other, or both, or a type we do not know,
+    # is not read as either: a custom set is never rounded to a role.
+    said = permission_set.get("type")
+    said = None if said is None else str(said).upper()
+    has_role, has_custom = permission_set.get("role") is not None, custom not in (None, [])
+    if (
+        said not in (None, "ROLE", "CUSTOM_PERMISSION_SET")
+        or (has_role and has_custom)
+        or (said == "ROLE" and has_custom)
+        or (said == "CUSTOM_PERMISSION_SET" and has_role)
+    ):
+        role, names = None, []
     countries_raw = raw.get("countries")
     countries = tuple(
         _text(_dict(c).get("countryCode"))

@@ -9,11 +9,19 @@ import pytest
 
 from reconciler.errors import AuthError
 from reconciler.live.progress import Progress
-from reconciler.live.read import epoch_seconds, live_user, manager_regions, read_all, read_live
+from reconciler.live.read import (
+    epoch_seconds,
+    live_invitation,
+    live_user,
+    manager_regions,
+    read_all,
+    read_live,
+)
 from reconciler.model import (
     Desired,
     DesiredAccount,
     DesiredManagerAccount,
+    Grant,
     Incomplete,
     Region,
     Role,
@@ -394,3 +402,41 @@ def test_a_profile_without_a_name_takes_the_name_a_manager_accounts_link_shows()
     account = live.reachable(Scope(ScopeKind.SPONSORED_ADS, "ENTITYNAMELESS1"))
     assert account is not None and account.name == "Linked Name"
     assert world.stats.requests["ListUsers"] == 2  # the manager account's and this one's
+
+
+@pytest.mark.parametrize(
+    "permission_set",
+    [
+        # S-INV: `role` is for type ROLE, `customPermissionSet` for CUSTOM_PERMISSION_SET.
+        {"type": "CUSTOM_PERMISSION_SET", "role": {"name": "VIEWER"},
+         "customPermissionSet": [{"name": "reports_view"}]},
+        {"type": "CUSTOM_PERMISSION_SET", "role": {"name": "ADMIN"}},
+        {"type": "ROLE", "customPermissionSet": [{"name": "reports_view"}]},
+        {"role": {"name": "VIEWER"}, "customPermissionSet": [{"name": "reports_view"}]},
+        {"type": "SOMETHING_NEW", "role": {"name": "VIEWER"}},
+    ],
+)  # fmt: skip
+def test_an_invitation_whose_permission_set_contradicts_its_type_has_no_grant(
+    permission_set: dict[str, Any],
+) -> None:
+    """A custom set is never read as a role (nor the other way): an invitation whose
+    `permissionSet` says one type and carries the other, or both, or a type we do not
+    know, has no grant, so nothing is adopted, imported or kept from it."""
+    raw = {
+        "invitationId": "inv-1",
+        "user": {"emailAddress": "ana@corp.example"},
+        "permissionSet": permission_set,
+    }
+    invitation = live_invitation(raw, ScopeKind.SPONSORED_ADS)
+    assert (invitation.grant, invitation.role) == (None, None)
+
+
+def test_an_invitation_of_each_type_keeps_its_grant() -> None:
+    def grant(permission_set: dict[str, Any]) -> Grant | None:
+        raw = {"invitationId": "i", "user": {"emailAddress": "a@b.example"}}
+        return live_invitation({**raw, "permissionSet": permission_set}, ScopeKind.DSP).grant
+
+    assert grant({"type": "ROLE", "role": {"name": "VIEWER"}}) == Grant(Role.VIEWER)
+    assert grant({"role": {"name": "ADMIN"}}) == Grant(Role.ADMIN)
+    custom = {"type": "CUSTOM_PERMISSION_SET", "customPermissionSet": [{"name": "reports_edit"}]}
+    assert grant(custom) == Grant(None, ("reports_edit",))
