@@ -52,9 +52,11 @@ class Found:
     regions: frozenset[Region]
 
 
-def profile_account(raw: Mapping[str, Any]) -> tuple[ScopeKind, str, str] | str | None:
+def profile_account(raw: Any) -> tuple[ScopeKind, str, str] | str | None:
     """(kind, account id, name) of one profile; None for a type we do not govern; a reason
-    (str) for a profile that names no account (no id)."""
+    (str) for a profile that names no account (no id, or not an object)."""
+    if not isinstance(raw, Mapping):
+        return "a profile that is not a JSON object"
     info = raw.get("accountInfo")
     if not isinstance(info, dict):
         return "a profile without accountInfo"
@@ -73,7 +75,7 @@ def profile_account(raw: Mapping[str, Any]) -> tuple[ScopeKind, str, str] | str 
 
 
 def collect(
-    listed: Mapping[Region, Iterable[Mapping[str, Any]]],
+    listed: Mapping[Region, Iterable[Any]],
     *,
     taken: Iterable[Scope] = (),
     names: Mapping[str, str] | None = None,

@@ -248,7 +248,7 @@ class _Read:
         # `read_all`: accounts whose people an earlier read holds (not read again), the
         # profiles each host listed, and the listings still running before discovery.
         self.skip: frozenset[str] = frozenset()
-        self.profiles: dict[Region, list[dict[str, Any]]] = {}
+        self.profiles: dict[Region, list[Any]] = {}
         self.listings_running = 0
 
     def incomplete(self, scope: Scope, reason: str) -> None:

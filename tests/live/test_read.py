@@ -440,3 +440,18 @@ def test_an_invitation_of_each_type_keeps_its_grant() -> None:
     assert grant({"role": {"name": "ADMIN"}}) == Grant(Role.ADMIN)
     custom = {"type": "CUSTOM_PERMISSION_SET", "customPermissionSet": [{"name": "reports_edit"}]}
     assert grant(custom) == Grant(None, ("reports_edit",))
+
+
+@pytest.mark.parametrize("item", ["not a profile", 42, None, ["ENTITYLIST"]])
+def test_a_profile_that_is_not_an_object_leaves_the_discovered_kinds_unknown(
+    sandbox_world: World, item: Any
+) -> None:
+    """An item of the profiles array we cannot read may be an account: the host's list is
+    not taken as complete (every sponsored-ads and DSP account unknown), never dropped."""
+    odd = Intercept(SandboxTransport(sandbox_world), _profiles("advertising-api-fe", item))
+    with sandbox_client(sandbox_world, transport=odd) as client:
+        live = read_all(client.reader())
+    for scope in DISCOVERED:
+        assert live.incomplete_reason(scope) == (
+            "GET /v2/profiles on the FE host: a profile that is not a JSON object"
+        )
