@@ -34,7 +34,7 @@ from typing import Any
 from reconciler.api import AdsReader
 from reconciler.api.grants import checked, read_roles
 from reconciler.errors import ApiError, AuthError
-from reconciler.live.discover import DISCOVERED_KINDS, collect
+from reconciler.live.discover import DISCOVERED_KINDS, collect, is_account_id
 from reconciler.live.progress import Progress
 from reconciler.model import (
     KINDS,
@@ -313,6 +313,7 @@ class _Read:
 
         def task() -> Sequence[Task]:
             found: list[_Amc] = []
+            unknown: list[str] = []
             try:
                 accounts = self.reader.list_manager_accounts(region)
                 with self.lock:
@@ -321,6 +322,9 @@ class _Read:
                         if not keep(raw):
                             continue
                         account_id = _text(raw.get("managerAccountId"))
+                        if people and not is_account_id(account_id):
+                            unknown.append(account_id)
+                            continue
                         key = str(manager_scope(account_id))
                         if people and key not in self.amc and key not in self.skip:
                             self.amc[key] = _Amc(account_id, ScopeKind.MANAGER)
@@ -337,6 +341,12 @@ class _Read:
                 # progress display does not stall short of its total.
                 if self.progress is not None:
                     self.progress.done()
+            if unknown:
+                self.incomplete(
+                    manager_scope("*"),
+                    f"GET /managerAccounts on the {region.value} host listed a manager account "
+                    "whose id is not an account id",
+                )
             if found and self.progress is not None:
                 self.progress.add_total(len(found))
             return [t for account in found for t in self.read_amc_account(account)]
@@ -585,6 +595,11 @@ def _amc_listing(read: _Read, *, wanted_amc_ids: set[str] | None) -> Task:
                 return ()
             failure.append(redact(f"GET /amc/accounts failed: {exc}"))
             listed = {}
+        if wanted_amc_ids is None and not all(is_account_id(i) for i in listed):
+            listed = {i: a for i, a in listed.items() if is_account_id(i)}
+            read.incomplete(
+                amc_scope("*"), "GET /amc/accounts listed an account whose id is not an account id"
+            )
         targets = sorted(listed) if wanted_amc_ids is None else sorted(wanted_amc_ids)
         follow: list[Task] = []
         for amc_id in targets:

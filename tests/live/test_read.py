@@ -455,3 +455,54 @@ def test_a_profile_that_is_not_an_object_leaves_the_discovered_kinds_unknown(
         assert live.incomplete_reason(scope) == (
             "GET /v2/profiles on the FE host: a profile that is not a JSON object"
         )
+
+
+def _listing(where: str, account_id: str) -> Any:
+    """A rule answering one listing (profiles on the FE host, `/amc/accounts`, or
+    `/managerAccounts` on the NA host) with one account of id `account_id`."""
+
+    def rule(request: httpx.Request) -> httpx.Response | None:
+        path, host = request.url.path, request.url.host
+        if where == "profiles" and path == "/v2/profiles" and host.startswith("advertising-api-fe"):
+            body: Any = [_profile(account_id, "agency", "x")]
+        elif where == "amc" and path == "/amc/accounts":
+            body = {"amcAccounts": [{"accountId": account_id, "accountName": "x"}]}
+        elif (
+            where == "manager"
+            and path == "/managerAccounts"
+            and host.startswith("advertising-api.")
+        ):
+            body = {
+                "managerAccounts": [{"managerAccountId": account_id, "managerAccountName": "x"}]
+            }
+        else:
+            return None
+        return httpx.Response(200, json=body)
+
+    return rule
+
+
+@pytest.mark.parametrize("account_id", ["*", "ENTITY\x1b[2J\nmanager:*", ""])
+@pytest.mark.parametrize(
+    ("where", "kinds"),
+    [
+        ("profiles", (ScopeKind.SPONSORED_ADS, ScopeKind.DSP)),
+        ("amc", (ScopeKind.AMC,)),
+        ("manager", (ScopeKind.MANAGER,)),
+    ],
+)
+def test_a_listed_id_that_names_no_one_account_is_never_read_nor_echoed(
+    sandbox_world: World, account_id: str, where: str, kinds: tuple[ScopeKind, ...]
+) -> None:
+    """`*` (every account of the kind, to us), an id that could not be a header value, or
+    none: not read as an account (the read cannot crash on it), and every account of the
+    kind is unknown, with a reason that does not repeat the id."""
+    listing = Intercept(SandboxTransport(sandbox_world), _listing(where, account_id))
+    with sandbox_client(sandbox_world, transport=listing) as client:
+        live = read_all(client.reader())
+    assert all(a.id != account_id for a in live.accounts)
+    for kind in kinds:
+        reason = live.incomplete_reason(Scope(kind, "*"))
+        assert reason is not None, kind
+        assert "is not an account id" in reason or "without accountInfo.id" in reason, reason
+    assert all("\x1b" not in i.reason and "\n" not in i.reason for i in live.incomplete)
