@@ -34,6 +34,7 @@ from typing import Any
 from reconciler.api import AdsReader
 from reconciler.api.grants import checked, read_roles
 from reconciler.errors import ApiError, AuthError
+from reconciler.escape import terminal
 from reconciler.live.discover import DISCOVERED_KINDS, collect, is_account_id
 from reconciler.live.progress import Progress
 from reconciler.model import (
@@ -396,7 +397,7 @@ class _Read:
             return [
                 self._per_account(
                     account,
-                    f"POST /userRoles/list for user {user_id} of {noun}",
+                    f"POST /userRoles/list for user {terminal(user_id)} of {noun}",
                     _roles_task(self, account, user_id),
                 )
                 for user_id in sorted({_text(raw.get("userId")) for raw in found})

@@ -506,3 +506,30 @@ def test_a_listed_id_that_names_no_one_account_is_never_read_nor_echoed(
         assert reason is not None, kind
         assert "is not an account id" in reason or "without accountInfo.id" in reason, reason
     assert all("\x1b" not in i.reason and "\n" not in i.reason for i in live.incomplete)
+
+
+def test_a_hostile_user_id_whose_roles_read_fails_is_escaped_in_the_reason(
+    sandbox_world: World,
+) -> None:
+    """The user ids `POST /users/list` returns are third-party data: the reason a failed
+    roles read gives (which import and offboard print) shows one escaped, on one line."""
+    hostile = "amzn1.account.X\x1b[2J\nmanager:* all read"
+
+    def rule(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path == "/users/list":
+            user = {"userId": hostile, "emailAddress": "x***@corp.example"}
+            return httpx.Response(200, json={"users": [user]})
+        if request.url.path == "/userRoles/list":
+            return httpx.Response(500, json={"code": "SERVER_ERROR", "details": "down"})
+        return None
+
+    with sandbox_client(
+        sandbox_world, transport=Intercept(SandboxTransport(sandbox_world), rule)
+    ) as client:
+        live = read_live(_desired(amc(AMC)), client.reader())
+    reason = live.incomplete_reason(amc_scope(AMC))
+    assert reason is not None
+    assert reason.startswith(
+        "POST /userRoles/list for user amzn1.account.X\\x1b[2J\\nmanager:* all read of AMC "
+        f"account {AMC} failed: "
+    ), reason
