@@ -210,3 +210,19 @@ def test_a_listed_person_on_a_prune_false_account_is_still_live_after_the_merge(
     assert len(still_live(out)) == 3  # and the DSP and sponsored-ads accounts, as before
     code, out = run(capsys, "apply", "--sandbox-state", state, "--auto-approve", str(folder))
     assert code == 0 and "No changes." in out, out
+
+
+def test_an_invitation_to_a_kelvin_sign_look_alike_is_not_the_persons(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`\u212aim@` starts with the Kelvin sign, which Unicode folds into a K: someone
+    else's address, so offboarding kim lists nothing of it as hers."""
+    seed = world()
+    seed["ad_accounts"][1]["invitations"].append(
+        {"email": "\u212aim@corp.example", "role": "ADMIN"}
+    )
+    kim = "      - {email: kim@corp.example, role: viewer}\n"
+    state, folder = setup(tmp_path, capsys, seed, {"access.yaml": MANIFEST + kim})
+    code, out = run(capsys, "offboard", "--sandbox-state", state, "kim@corp.example", str(folder))
+    assert code == 2, out
+    assert still_live(out) == [], out
