@@ -26,7 +26,8 @@ Every string that came from the API is untrusted (names are chosen by third part
 values are written with the editor's `quoted`, ASCII-only YAML double-quoted scalars in
 which every other character is an escape, so the file loads to exactly the live value;
 comments with the editor's `one_line`, so a name in a comment can never start a new YAML
-line, and cut short. File names are slugs of bounded length.
+line, and cut short. File names are slugs of bounded length; where two accounts would share
+one (compared without case), the later gets a digest of its id: none is written over another.
 """
 
 from __future__ import annotations
