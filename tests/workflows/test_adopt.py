@@ -2028,3 +2028,34 @@ def test_a_members_countries_changed_in_a_group_entry_with_countries_is_listed_o
         },
     ]
     settled(capsys, state, folder)
+
+
+def test_a_role_change_under_a_flow_group_entry_with_countries_keeps_its_countries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A one-line group entry is written again in block form to take `overrides:`: every
+    key of it is kept, `countries: [...]` (a list, not a scalar) included."""
+    groups = (
+        "groups:\n"
+        "  team:\n"
+        '    - {email: ana@corp.example, userId: "amzn1.account.ANA"}\n'
+        '    - {email: bob@corp.example, userId: "amzn1.account.BOB"}\n'
+    )
+    bob = {**AD_ANA, "email": "bob@corp.example", "user_id": "amzn1.account.BOB"}
+    world = ad_world(sa=[{**AD_ANA, "countries": ["US"]}, {**bob, "countries": ["US"]}])
+    entry = "      - {group: team, role: viewer, countries: [US]}  # the team\n"
+    text = ad_manifest(sa=entry, groups=groups)
+    state, folder = setup(tmp_path, capsys, world, {"access.yaml": text})
+    settled(capsys, state, folder)
+    account = f"sponsored-ads:{AD_SA}"
+    console(capsys, state, "set-role", account, "amzn1.account.ANA", "editor", "--countries", "US")
+    code, out = adopt(capsys, state, folder)
+    assert code == EXIT_CHANGES, out
+    sa = yaml.safe_load(bytes_of(folder).decode())["adAccounts"][0]
+    assert sa["users"][1] == {
+        "group": "team",
+        "role": "viewer",
+        "countries": ["US"],
+        "overrides": [{"userId": "amzn1.account.ANA", "role": "editor"}],
+    }
+    settled(capsys, state, folder)
