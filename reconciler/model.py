@@ -86,8 +86,21 @@ class ManagerAccountType(StrEnum):
 def canonical_email(address: str) -> str:
     """The one form every comparison of addresses uses: surrounding space trimmed, Unicode
     NFC, lower case. Decision: `lower()`, not `casefold()`: casefold maps `ß` to `ss` and
-    would make two different mailboxes one. Display keeps the address as written."""
-    return unicodedata.normalize("NFC", address.strip()).lower()
+    would make two different mailboxes one. Display keeps the address as written.
+
+    A character that NFC or `lower()` would turn into an ASCII one (the Kelvin sign into
+    `k`) is a look-alike, not that letter: an address holding one keeps its non-ASCII
+    characters as they are (only ASCII lower-cased), so it never equals an ASCII address."""
+    text = address.strip()
+    if text.isascii():
+        return text.lower()
+    if any(not char.isascii() and any(c.isascii() for c in _folded(char)) for char in set(text)):
+        return "".join(char.lower() if char.isascii() else char for char in text)
+    return _folded(text)
+
+
+def _folded(text: str) -> str:
+    return unicodedata.normalize("NFC", text).lower()
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -277,11 +277,13 @@ class AdsReader:
         accounts = body.get("managerAccounts") or []
         return [a for a in accounts if isinstance(a, dict)]
 
-    def list_profiles(self, region: Region) -> list[dict[str, Any]]:
+    def list_profiles(self, region: Region) -> list[Any]:
         """`listProfiles` (`GET /v2/profiles`) on one regional host: the profiles of that
         region only (reference §1.1, §1.7), with `PROFILES_QUERY`. Not paginated; at most
         `PROFILES_CAP` items: an answer that long may be cut short, so it is an ApiError
-        (the reader records the read as incomplete), never taken as the whole list."""
+        (the reader records the read as incomplete), never taken as the whole list. Items
+        are returned as sent, objects or not: one that is not may be an account, which
+        `live.discover` says it cannot read rather than drop."""
         body = self._core.call_any(ops.LIST_PROFILES, region=region, params=ops.PROFILES_QUERY)
         if len(body) >= ops.PROFILES_CAP:
             raise ApiError(
@@ -289,7 +291,7 @@ class AdsReader:
                 f"the most Amazon returns ({ops.PROFILES_CAP}), so more may exist",
                 operation=ops.LIST_PROFILES.name,
             )
-        return [p for p in body if isinstance(p, dict)]
+        return list(body)
 
     def iter_amc_accounts(self) -> Iterator[dict[str, Any]]:
         """`AmcpLinkListAmcAccounts`, all pages (reference §3.1)."""

@@ -39,6 +39,15 @@ PROFILE_KINDS: Mapping[str, ScopeKind] = MappingProxyType(
     {"seller": ScopeKind.SPONSORED_ADS, "vendor": ScopeKind.SPONSORED_ADS, "agency": ScopeKind.DSP}
 )
 _ID = re.compile(r"[\x21-\x7e]{1,150}")
+
+
+def is_account_id(value: str) -> bool:
+    """Whether an id from a listing can name one account: sent as a header value (S-INV,
+    S-UPM: `\\S*`, at most 150), and not `*`, which is every account of a kind to us
+    (`Scope.wildcard`). One that cannot is never read, nor echoed."""
+    return value != "*" and _ID.fullmatch(value) is not None
+
+
 # The kinds discovery finds: a failed or cut-short profiles read leaves every one unknown.
 DISCOVERED_KINDS = (ScopeKind.SPONSORED_ADS, ScopeKind.DSP)
 
@@ -52,9 +61,11 @@ class Found:
     regions: frozenset[Region]
 
 
-def profile_account(raw: Mapping[str, Any]) -> tuple[ScopeKind, str, str] | str | None:
+def profile_account(raw: Any) -> tuple[ScopeKind, str, str] | str | None:
     """(kind, account id, name) of one profile; None for a type we do not govern; a reason
-    (str) for a profile that names no account (no id)."""
+    (str) for a profile that names no account (no id, or not an object)."""
+    if not isinstance(raw, Mapping):
+        return "a profile that is not a JSON object"
     info = raw.get("accountInfo")
     if not isinstance(info, dict):
         return "a profile without accountInfo"
@@ -64,7 +75,7 @@ def profile_account(raw: Mapping[str, Any]) -> tuple[ScopeKind, str, str] | str 
     account_id = info.get("id")
     if not isinstance(account_id, str) or not account_id.strip():
         return f"a {KINDS[kind].noun} profile without accountInfo.id"
-    if not _ID.fullmatch(account_id):
+    if not is_account_id(account_id):
         # Never echoed: an id is shown and sent as a header, so one that could not be a
         # header value (S-INV/S-UPM: `\S*`, at most 150) names no account we can read.
         return f"a {KINDS[kind].noun} profile whose accountInfo.id is not an account id"
@@ -73,7 +84,7 @@ def profile_account(raw: Mapping[str, Any]) -> tuple[ScopeKind, str, str] | str 
 
 
 def collect(
-    listed: Mapping[Region, Iterable[Mapping[str, Any]]],
+    listed: Mapping[Region, Iterable[Any]],
     *,
     taken: Iterable[Scope] = (),
     names: Mapping[str, str] | None = None,

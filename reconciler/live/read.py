@@ -34,7 +34,8 @@ from typing import Any
 from reconciler.api import AdsReader
 from reconciler.api.grants import checked, read_roles
 from reconciler.errors import ApiError, AuthError
-from reconciler.live.discover import DISCOVERED_KINDS, collect
+from reconciler.escape import terminal
+from reconciler.live.discover import DISCOVERED_KINDS, collect, is_account_id
 from reconciler.live.progress import Progress
 from reconciler.model import (
     KINDS,
@@ -137,6 +138,19 @@ def live_invitation(raw: dict[str, Any], kind: ScopeKind = ScopeKind.AMC) -> Liv
     role = Role.from_api(role_name) if role_name else None
     custom = permission_set.get("customPermissionSet")
     names = [_text(_dict(item).get("name")) for item in custom] if isinstance(custom, list) else []
+    # S-INV: `role` goes with type ROLE, `customPermissionSet` with CUSTOM_PERMISSION_SET.
+    # A set that says one type and carries the other, or both, or a type we do not know,
+    # is not read as either: a custom set is never rounded to a role.
+    said = permission_set.get("type")
+    said = None if said is None else str(said).upper()
+    has_role, has_custom = permission_set.get("role") is not None, custom not in (None, [])
+    if (
+        said not in (None, "ROLE", "CUSTOM_PERMISSION_SET")
+        or (has_role and has_custom)
+        or (said == "ROLE" and has_custom)
+        or (said == "CUSTOM_PERMISSION_SET" and has_role)
+    ):
+        role, names = None, []
     countries_raw = raw.get("countries")
     countries = tuple(
         _text(_dict(c).get("countryCode"))
@@ -235,7 +249,7 @@ class _Read:
         # `read_all`: accounts whose people an earlier read holds (not read again), the
         # profiles each host listed, and the listings still running before discovery.
         self.skip: frozenset[str] = frozenset()
-        self.profiles: dict[Region, list[dict[str, Any]]] = {}
+        self.profiles: dict[Region, list[Any]] = {}
         self.listings_running = 0
 
     def incomplete(self, scope: Scope, reason: str) -> None:
@@ -300,6 +314,7 @@ class _Read:
 
         def task() -> Sequence[Task]:
             found: list[_Amc] = []
+            unknown: list[str] = []
             try:
                 accounts = self.reader.list_manager_accounts(region)
                 with self.lock:
@@ -308,6 +323,9 @@ class _Read:
                         if not keep(raw):
                             continue
                         account_id = _text(raw.get("managerAccountId"))
+                        if people and not is_account_id(account_id):
+                            unknown.append(account_id)
+                            continue
                         key = str(manager_scope(account_id))
                         if people and key not in self.amc and key not in self.skip:
                             self.amc[key] = _Amc(account_id, ScopeKind.MANAGER)
@@ -324,6 +342,12 @@ class _Read:
                 # progress display does not stall short of its total.
                 if self.progress is not None:
                     self.progress.done()
+            if unknown:
+                self.incomplete(
+                    manager_scope("*"),
+                    f"GET /managerAccounts on the {region.value} host listed a manager account "
+                    "whose id is not an account id",
+                )
             if found and self.progress is not None:
                 self.progress.add_total(len(found))
             return [t for account in found for t in self.read_amc_account(account)]
@@ -373,7 +397,7 @@ class _Read:
             return [
                 self._per_account(
                     account,
-                    f"POST /userRoles/list for user {user_id} of {noun}",
+                    f"POST /userRoles/list for user {terminal(user_id)} of {noun}",
                     _roles_task(self, account, user_id),
                 )
                 for user_id in sorted({_text(raw.get("userId")) for raw in found})
@@ -572,6 +596,11 @@ def _amc_listing(read: _Read, *, wanted_amc_ids: set[str] | None) -> Task:
                 return ()
             failure.append(redact(f"GET /amc/accounts failed: {exc}"))
             listed = {}
+        if wanted_amc_ids is None and not all(is_account_id(i) for i in listed):
+            listed = {i: a for i, a in listed.items() if is_account_id(i)}
+            read.incomplete(
+                amc_scope("*"), "GET /amc/accounts listed an account whose id is not an account id"
+            )
         targets = sorted(listed) if wanted_amc_ids is None else sorted(wanted_amc_ids)
         follow: list[Task] = []
         for amc_id in targets:

@@ -62,6 +62,10 @@ class Entry:
     last: int
     flow: bool = False  # a flow mapping (`- {id: X}`): no key can be added line by line
     keys: dict[str, Scalar] = field(default_factory=dict)
+    # Every key's value that is written on one line, a flow list (`countries: [US]`) too,
+    # and how many keys the mapping has: a key is missing here when its value is not.
+    values: dict[str, Scalar] = field(default_factory=dict)
+    size: int = 0
     # A flow mapping's closing `}` (where a key is added), or a block mapping's keys'
     # column (0-based, where an added key's line starts); None for anything else.
     close: Scalar | None = None
@@ -142,12 +146,14 @@ def _entry(item: yaml.Node, result: Layout, sequence: BlockList | None) -> None:
     elif isinstance(item, yaml.MappingNode) and item.value:
         entry.indent = item.value[0][0].start_mark.column
     if isinstance(item, yaml.MappingNode):
+        entry.size = len(item.value)
         for key, value in item.value:
-            scalars = isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode)
-            if scalars and value.start_mark.line == value.end_mark.line:
-                entry.keys[str(key.value)] = Scalar(
-                    value.start_mark.line + 1, value.start_mark.column, value.end_mark.column
-                )
+            if not isinstance(key, yaml.ScalarNode) or value.start_mark.line != value.end_mark.line:
+                continue
+            at = Scalar(value.start_mark.line + 1, value.start_mark.column, value.end_mark.column)
+            entry.values[str(key.value)] = at
+            if isinstance(value, yaml.ScalarNode):
+                entry.keys[str(key.value)] = at
     result.entries[(line, col)] = entry
     if sequence is not None:
         sequence.entries.append((line, col))

@@ -532,8 +532,10 @@ def _override_group(
     text = "".join(lines[span[0] - 1 : span[1]])
     if re.search(r"\boverrides\b", text):
         return False
-    # An override gives a role (or none); a custom set or countries are written one by one.
-    if any(g.role is None or g.countries for g in change.grants.values()):
+    # An override gives a role (or none) with the entry's countries: any other grant (a
+    # custom set, other countries) is written one by one.
+    countries = members[0].grant.countries
+    if any(g != Grant(g.role, (), countries) or g.role is None for g in change.grants.values()):
         return False
     what = "; ".join(change.what)
     pad = " " * (len(indent) + 2)
@@ -561,13 +563,14 @@ def _override_group(
         tail = line[closing + 1 :].strip() if closing >= 0 else ""
         if tail and not tail.startswith("#"):
             return False
-        keys = set(found.keys)
-        if not keys <= {"group", "role", "expires", "reason"}:
+        # Every key is written again (a list such as `countries: [US]` too), or none.
+        kept = ("countries", "expires", "reason")
+        if len(found.values) != found.size or not set(found.values) <= {"group", "role", *kept}:
             return False
-        raw = {key: line[at.start : at.end] for key, at in found.keys.items()}
+        raw = {key: line[at.start : at.end] for key, at in found.values.items()}
         head = f"{indent}- group: {raw['group']}{f'  {tail}' if tail else ''}{newline}"
         new = [head, f"{pad}role: {raw['role']}{newline}"]
-        new += [f"{pad}{key}: {raw[key]}{newline}" for key in ("expires", "reason") if key in raw]
+        new += [f"{pad}{key}: {raw[key]}{newline}" for key in kept if key in raw]
         new += added
     at = (span[1], span[1])
     if editor.claim(source.file, at if not found.flow else span, new, what):

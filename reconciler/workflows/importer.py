@@ -26,7 +26,8 @@ Every string that came from the API is untrusted (names are chosen by third part
 values are written with the editor's `quoted`, ASCII-only YAML double-quoted scalars in
 which every other character is an escape, so the file loads to exactly the live value;
 comments with the editor's `one_line`, so a name in a comment can never start a new YAML
-line, and cut short. File names are slugs of bounded length.
+line, and cut short. File names are slugs of bounded length; where two accounts would share
+one (compared without case), the later gets a digest of its id: none is written over another.
 """
 
 from __future__ import annotations
@@ -79,6 +80,19 @@ def _slug(text: str) -> str:
 
 def _safe_name(text: str) -> str:
     return _bounded(re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "account", text)
+
+
+def _claim(taken: set[str], folder: str, source: str, *stems: str) -> str:
+    """The first of `folder/<stem>.yaml` no other account holds, compared without case (some
+    file systems ignore it), else the last stem with a digest of `source` (the id) and, in
+    the unlikely case that is taken too, a counter: no account is written over another."""
+    digest = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    last = stems[-1]
+    candidates = [*stems, f"{last}-{digest}"]
+    candidates += (f"{last}-{digest}-{n}" for n in range(2, len(taken) + 3))
+    path = next(p for p in (f"{folder}/{c}.yaml" for c in candidates) if p.lower() not in taken)
+    taken.add(path.lower())
+    return path
 
 
 def _incomplete(live: Live, *scopes: Scope) -> str | None:
@@ -230,17 +244,18 @@ def render_import(live: Live) -> dict[str, str]:
     """The manifest files describing `live`: relative path -> text. Pure."""
     read_at = when(live.read_at) if live.read_at else "at an unknown time"
     out: dict[str, str] = {}
-    used: set[str] = set()
+    taken: set[str] = set()
     for account in sorted(live.manager_accounts, key=lambda m: (m.name, m.id)):
         stem = _slug(account.name)
-        if stem in used:
-            stem = f"{stem}-{_safe_name(account.id.rsplit('.', 1)[-1])}"
-        used.add(stem)
-        out[f"managers/{stem}.yaml"] = _manager_file(live, account, read_at)
-    for held in sorted(live.accounts, key=lambda a: (a.kind.value, a.id)):
+        twin = f"{stem}-{_safe_name(account.id.rsplit('.', 1)[-1])}"
+        out[_claim(taken, "managers", account.id, stem, twin)] = _manager_file(
+            live, account, read_at
+        )
+    # An id that is a file name as it is keeps it: those first, then the others by id.
+    for held in sorted(live.accounts, key=lambda a: (a.kind.value, _safe_name(a.id) != a.id, a.id)):
         if held.reachable and held.kind in _FILES:  # a manager's are in its own file
-            folder = _FILES[held.kind][0]
-            out[f"{folder}/{_safe_name(held.id)}.yaml"] = _account_file(live, held, read_at)
+            path = _claim(taken, _FILES[held.kind][0], held.id, _safe_name(held.id))
+            out[path] = _account_file(live, held, read_at)
     if out:
         schema = (files("reconciler") / "schemas" / "manifest.schema.json").read_text("utf-8")
         out[SCHEMA_FILE] = schema

@@ -14,7 +14,8 @@ its `minAdmins`); one that would not is listed with why, not made.
 What a merge cannot end is listed: the person's live access on accounts the manifests do
 not manage (every account the API identity sees, `live.read.read_all`: manager accounts,
 AMC accounts, and the sponsored-ads and DSP accounts its profiles name), and on managed
-accounts with `prune: false`, where an unlisted user is left alone. Each account is read
+accounts with `prune: false`, where an unlisted user is left alone (a listed one too: the
+edit unlists them, which ends nothing there). Each account is read
 once: the managed accounts' read serves the plan of the edit and is reused for the rest.
 What could not be read in full, managed or not, is listed too: the person may hold access
 there that nobody can see.
@@ -195,7 +196,9 @@ def _still_live(
     kept = {a.scope for a in desired.accounts if not a.prune}
     rows: list[tuple[Grant, str]] = []
     for grant in grants_of(desired, live, now=now).grants:
-        if grant.scope in kept and grant.source is None and _is(grant, who):
+        # Listed or not: once the edit removes the entry the person is an unlisted user
+        # there, whom the plan leaves alone.
+        if grant.scope in kept and _is(grant, who):
             rows.append((grant, "the account keeps unlisted users: prune is false"))
     unmanaged = Desired(
         accounts=tuple(_bare(a) for a in everything.accounts if a.scope not in managed)

@@ -9,11 +9,19 @@ import pytest
 
 from reconciler.errors import AuthError
 from reconciler.live.progress import Progress
-from reconciler.live.read import epoch_seconds, live_user, manager_regions, read_all, read_live
+from reconciler.live.read import (
+    epoch_seconds,
+    live_invitation,
+    live_user,
+    manager_regions,
+    read_all,
+    read_live,
+)
 from reconciler.model import (
     Desired,
     DesiredAccount,
     DesiredManagerAccount,
+    Grant,
     Incomplete,
     Region,
     Role,
@@ -394,3 +402,134 @@ def test_a_profile_without_a_name_takes_the_name_a_manager_accounts_link_shows()
     account = live.reachable(Scope(ScopeKind.SPONSORED_ADS, "ENTITYNAMELESS1"))
     assert account is not None and account.name == "Linked Name"
     assert world.stats.requests["ListUsers"] == 2  # the manager account's and this one's
+
+
+@pytest.mark.parametrize(
+    "permission_set",
+    [
+        # S-INV: `role` is for type ROLE, `customPermissionSet` for CUSTOM_PERMISSION_SET.
+        {"type": "CUSTOM_PERMISSION_SET", "role": {"name": "VIEWER"},
+         "customPermissionSet": [{"name": "reports_view"}]},
+        {"type": "CUSTOM_PERMISSION_SET", "role": {"name": "ADMIN"}},
+        {"type": "ROLE", "customPermissionSet": [{"name": "reports_view"}]},
+        {"role": {"name": "VIEWER"}, "customPermissionSet": [{"name": "reports_view"}]},
+        {"type": "SOMETHING_NEW", "role": {"name": "VIEWER"}},
+    ],
+)  # fmt: skip
+def test_an_invitation_whose_permission_set_contradicts_its_type_has_no_grant(
+    permission_set: dict[str, Any],
+) -> None:
+    """A custom set is never read as a role (nor the other way): an invitation whose
+    `permissionSet` says one type and carries the other, or both, or a type we do not
+    know, has no grant, so nothing is adopted, imported or kept from it."""
+    raw = {
+        "invitationId": "inv-1",
+        "user": {"emailAddress": "ana@corp.example"},
+        "permissionSet": permission_set,
+    }
+    invitation = live_invitation(raw, ScopeKind.SPONSORED_ADS)
+    assert (invitation.grant, invitation.role) == (None, None)
+
+
+def test_an_invitation_of_each_type_keeps_its_grant() -> None:
+    def grant(permission_set: dict[str, Any]) -> Grant | None:
+        raw = {"invitationId": "i", "user": {"emailAddress": "a@b.example"}}
+        return live_invitation({**raw, "permissionSet": permission_set}, ScopeKind.DSP).grant
+
+    assert grant({"type": "ROLE", "role": {"name": "VIEWER"}}) == Grant(Role.VIEWER)
+    assert grant({"role": {"name": "ADMIN"}}) == Grant(Role.ADMIN)
+    custom = {"type": "CUSTOM_PERMISSION_SET", "customPermissionSet": [{"name": "reports_edit"}]}
+    assert grant(custom) == Grant(None, ("reports_edit",))
+
+
+@pytest.mark.parametrize("item", ["not a profile", 42, None, ["ENTITYLIST"]])
+def test_a_profile_that_is_not_an_object_leaves_the_discovered_kinds_unknown(
+    sandbox_world: World, item: Any
+) -> None:
+    """An item of the profiles array we cannot read may be an account: the host's list is
+    not taken as complete (every sponsored-ads and DSP account unknown), never dropped."""
+    odd = Intercept(SandboxTransport(sandbox_world), _profiles("advertising-api-fe", item))
+    with sandbox_client(sandbox_world, transport=odd) as client:
+        live = read_all(client.reader())
+    for scope in DISCOVERED:
+        assert live.incomplete_reason(scope) == (
+            "GET /v2/profiles on the FE host: a profile that is not a JSON object"
+        )
+
+
+def _listing(where: str, account_id: str) -> Any:
+    """A rule answering one listing (profiles on the FE host, `/amc/accounts`, or
+    `/managerAccounts` on the NA host) with one account of id `account_id`."""
+
+    def rule(request: httpx.Request) -> httpx.Response | None:
+        path, host = request.url.path, request.url.host
+        if where == "profiles" and path == "/v2/profiles" and host.startswith("advertising-api-fe"):
+            body: Any = [_profile(account_id, "agency", "x")]
+        elif where == "amc" and path == "/amc/accounts":
+            body = {"amcAccounts": [{"accountId": account_id, "accountName": "x"}]}
+        elif (
+            where == "manager"
+            and path == "/managerAccounts"
+            and host.startswith("advertising-api.")
+        ):
+            body = {
+                "managerAccounts": [{"managerAccountId": account_id, "managerAccountName": "x"}]
+            }
+        else:
+            return None
+        return httpx.Response(200, json=body)
+
+    return rule
+
+
+@pytest.mark.parametrize("account_id", ["*", "ENTITY\x1b[2J\nmanager:*", ""])
+@pytest.mark.parametrize(
+    ("where", "kinds"),
+    [
+        ("profiles", (ScopeKind.SPONSORED_ADS, ScopeKind.DSP)),
+        ("amc", (ScopeKind.AMC,)),
+        ("manager", (ScopeKind.MANAGER,)),
+    ],
+)
+def test_a_listed_id_that_names_no_one_account_is_never_read_nor_echoed(
+    sandbox_world: World, account_id: str, where: str, kinds: tuple[ScopeKind, ...]
+) -> None:
+    """`*` (every account of the kind, to us), an id that could not be a header value, or
+    none: not read as an account (the read cannot crash on it), and every account of the
+    kind is unknown, with a reason that does not repeat the id."""
+    listing = Intercept(SandboxTransport(sandbox_world), _listing(where, account_id))
+    with sandbox_client(sandbox_world, transport=listing) as client:
+        live = read_all(client.reader())
+    assert all(a.id != account_id for a in live.accounts)
+    for kind in kinds:
+        reason = live.incomplete_reason(Scope(kind, "*"))
+        assert reason is not None, kind
+        assert "is not an account id" in reason or "without accountInfo.id" in reason, reason
+    assert all("\x1b" not in i.reason and "\n" not in i.reason for i in live.incomplete)
+
+
+def test_a_hostile_user_id_whose_roles_read_fails_is_escaped_in_the_reason(
+    sandbox_world: World,
+) -> None:
+    """The user ids `POST /users/list` returns are third-party data: the reason a failed
+    roles read gives (which import and offboard print) shows one escaped, on one line."""
+    hostile = "amzn1.account.X\x1b[2J\nmanager:* all read"
+
+    def rule(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path == "/users/list":
+            user = {"userId": hostile, "emailAddress": "x***@corp.example"}
+            return httpx.Response(200, json={"users": [user]})
+        if request.url.path == "/userRoles/list":
+            return httpx.Response(500, json={"code": "SERVER_ERROR", "details": "down"})
+        return None
+
+    with sandbox_client(
+        sandbox_world, transport=Intercept(SandboxTransport(sandbox_world), rule)
+    ) as client:
+        live = read_live(_desired(amc(AMC)), client.reader())
+    reason = live.incomplete_reason(amc_scope(AMC))
+    assert reason is not None
+    assert reason.startswith(
+        "POST /userRoles/list for user amzn1.account.X\\x1b[2J\\nmanager:* all read of AMC "
+        f"account {AMC} failed: "
+    ), reason

@@ -238,3 +238,32 @@ def test_same_role_group_is_still_reported_unresolved() -> None:
     (group,) = r.unresolved
     assert len(group.desired) == 2 and len(group.candidates) == 2
     assert r.matches == () and r.missing == () and r.unlisted_users == ()
+
+
+@pytest.mark.parametrize(
+    ("invited", "same"),
+    [
+        ("\u212aim@corp.example", False),  # the Kelvin sign, which NFC and lower() make a k
+        ("kim@corp.ex\u0251mple", False),  # Latin alpha: no fold makes it an a
+        ("Kim@Corp.Example", True),  # an ASCII address in any case is the same mailbox
+    ],
+)
+def test_an_invitation_to_a_look_alike_address_is_not_the_persons(invited: str, same: bool) -> None:
+    """Only an address that is the same once ASCII case is set aside is the person's: a
+    character that Unicode folds into an ASCII letter is a look-alike, so the entry is
+    missing (apply invites her) and the invitation is nobody's (prune revokes it)."""
+    desired = amc(AMC, user("kim@corp.example"))
+    live = live_amc(AMC, [], [invitation("inv-1", invited)])
+    r = resolve_users(desired, live)
+    assert [m.how for m in r.matches if m.invitation is not None] == (
+        ["invitation"] if same else []
+    )
+    assert [u.email for u in r.missing] == ([] if same else ["kim@corp.example"])
+    assert [i.invitation_id for i in r.unlisted_invitations] == ([] if same else ["inv-1"])
+
+
+def test_a_composed_and_a_decomposed_accent_are_one_address() -> None:
+    """NFC still makes `é` written as e + U+0301 the `é` of a manifest (`unicode: true`)."""
+    desired = amc(AMC, user("jos\u00e9@corp.example"))
+    live = live_amc(AMC, [], [invitation("inv-1", "jose\u0301@corp.example")])
+    assert [m.how for m in resolve_users(desired, live).matches] == ["invitation"]

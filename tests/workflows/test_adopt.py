@@ -1987,3 +1987,75 @@ def test_an_ended_entry_whose_person_is_still_there_with_an_unmanaged_role_stays
         f"expired on {day(-3)}"
     ) in out, out
     assert "which reconciler does not manage: remove them in the console" in out, out
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "      - group: team\n        role: viewer\n        countries: [US]\n",
+        "      - {group: team, role: viewer, countries: [US]}\n",
+    ],
+    ids=["block", "flow"],
+)
+def test_a_members_countries_changed_in_a_group_entry_with_countries_is_listed_one_by_one(
+    entry: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An override gives a role and keeps the entry's countries: a member now viewer in no
+    country cannot be written as one (the plan would still ask for viewer in US). The
+    members are listed one by one on this account, each with what they hold."""
+    groups = (
+        "groups:\n"
+        "  team:\n"
+        '    - {email: ana@corp.example, userId: "amzn1.account.ANA"}\n'
+        '    - {email: bob@corp.example, userId: "amzn1.account.BOB"}\n'
+    )
+    bob = {**AD_ANA, "email": "bob@corp.example", "user_id": "amzn1.account.BOB"}
+    world = ad_world(sa=[{**AD_ANA, "countries": ["US"]}, {**bob, "countries": ["US"]}])
+    text = ad_manifest(sa=entry, groups=groups)
+    state, folder = setup(tmp_path, capsys, world, {"access.yaml": text})
+    settled(capsys, state, folder)
+    console(capsys, state, "set-role", f"sponsored-ads:{AD_SA}", "amzn1.account.ANA", "viewer")
+    code, out = adopt(capsys, state, folder)
+    assert code == EXIT_CHANGES, out
+    sa = yaml.safe_load(bytes_of(folder).decode())["adAccounts"][0]
+    assert sa["users"][1:] == [
+        {"email": "ana@corp.example", "userId": "amzn1.account.ANA", "role": "viewer"},
+        {
+            "email": "bob@corp.example",
+            "userId": "amzn1.account.BOB",
+            "role": "viewer",
+            "countries": ["US"],
+        },
+    ]
+    settled(capsys, state, folder)
+
+
+def test_a_role_change_under_a_flow_group_entry_with_countries_keeps_its_countries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A one-line group entry is written again in block form to take `overrides:`: every
+    key of it is kept, `countries: [...]` (a list, not a scalar) included."""
+    groups = (
+        "groups:\n"
+        "  team:\n"
+        '    - {email: ana@corp.example, userId: "amzn1.account.ANA"}\n'
+        '    - {email: bob@corp.example, userId: "amzn1.account.BOB"}\n'
+    )
+    bob = {**AD_ANA, "email": "bob@corp.example", "user_id": "amzn1.account.BOB"}
+    world = ad_world(sa=[{**AD_ANA, "countries": ["US"]}, {**bob, "countries": ["US"]}])
+    entry = "      - {group: team, role: viewer, countries: [US]}  # the team\n"
+    text = ad_manifest(sa=entry, groups=groups)
+    state, folder = setup(tmp_path, capsys, world, {"access.yaml": text})
+    settled(capsys, state, folder)
+    account = f"sponsored-ads:{AD_SA}"
+    console(capsys, state, "set-role", account, "amzn1.account.ANA", "editor", "--countries", "US")
+    code, out = adopt(capsys, state, folder)
+    assert code == EXIT_CHANGES, out
+    sa = yaml.safe_load(bytes_of(folder).decode())["adAccounts"][0]
+    assert sa["users"][1] == {
+        "group": "team",
+        "role": "viewer",
+        "countries": ["US"],
+        "overrides": [{"userId": "amzn1.account.ANA", "role": "editor"}],
+    }
+    settled(capsys, state, folder)

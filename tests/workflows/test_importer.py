@@ -167,6 +167,16 @@ def test_same_named_manager_accounts_get_separate_files() -> None:
     ]
 
 
+def test_same_named_manager_accounts_whose_ids_end_alike_each_get_a_file() -> None:
+    """The third "Twin" (and a "Twin One") would take the name the second one took."""
+    twins = [live_manager(f"amzn1.ads1.ma1.{p}.one", "Twin") for p in ("a", "b", "c")]
+    files = render_import(live([*twins, live_manager("amzn1.ads1.ma1.d", "Twin One")], []))
+    managers = sorted(f for f in files if f.startswith("managers/"))
+    ids = [yaml.safe_load(files[m])["managerAccounts"][0]["id"] for m in managers]
+    assert sorted(ids) == [*sorted(m.id for m in twins), "amzn1.ads1.ma1.d"], managers
+    assert managers[-2:] == ["managers/twin-one.yaml", "managers/twin.yaml"]
+
+
 # --- Hostile names: third parties choose them; they stay data ------------------
 
 HOSTILE_MANAGER = "amzn1.ads1.ma1.hostile0001"
@@ -412,5 +422,26 @@ def test_import_then_plan_is_empty_for_every_kind_through_the_cli(
         ("manager", 2),
         ("sponsored-ads", 3),
     ]
+    code, text = run(capsys, "plan", "--sandbox-state", state, "--detailed-exitcode", str(out))
+    assert code == 0 and "No changes." in text, text
+
+
+def test_accounts_whose_ids_make_the_same_file_name_each_get_their_own_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ids that differ only where a file name cannot (`:` and `_`, or case, which some file
+    systems ignore) are never written over each other: every account is imported."""
+    boss = {"email": "boss@corp.example", "user_id": "amzn1.account.BOSS", "role": "ADMIN"}
+    ids = ["ENTITYA:B", "ENTITYA_B", "entitya_b"]
+    world = {"ad_accounts": [{"id": i, "type": "dsp", "users": [boss]} for i in ids]}
+    state, _ = setup(tmp_path, capsys, world, {})
+    out = tmp_path / "imported"
+    code, text = run(capsys, "import", "--sandbox-state", state, "--out", str(out))
+    assert code == 0, text
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.yaml"))
+    assert len({name.lower() for name in written}) == 3, written
+    assert "dsp/ENTITYA_B.yaml" in written  # an id that is a file name keeps it
+    imported = load_manifests([out])
+    assert sorted(a.id for a in imported.accounts) == sorted(ids)
     code, text = run(capsys, "plan", "--sandbox-state", state, "--detailed-exitcode", str(out))
     assert code == 0 and "No changes." in text, text

@@ -189,3 +189,40 @@ def test_a_profile_naming_a_managed_account_of_another_kind_is_not_read_as_it(
     assert AMC not in {g.scope.key for g, _ in result.elsewhere}
     # The managed AMC account once, and the two accounts the NA host's profiles name.
     assert sandbox.stats.requests["ListUsers"] == 3
+
+
+def test_a_listed_person_on_a_prune_false_account_is_still_live_after_the_merge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With `prune: false` an unlisted user is left alone: removing her entry ends nothing,
+    so her access there is listed as what a merge does not end, and stays live after
+    apply (the entry's removal is still made: the manifests no longer ask for her)."""
+    kept = MANIFEST.replace(f"  - id: {AMC}\n", f"  - id: {AMC}\n    prune: false\n")
+    state, folder = setup(tmp_path, capsys, world(), {"access.yaml": kept})
+    code, out = run(capsys, "offboard", "--sandbox-state", state, "ana@corp.example", str(folder))
+    assert code == 2, out
+    assert "ana@corp.example" not in (folder / "access.yaml").read_text(encoding="utf-8")
+    assert still_live(out)[0] == (
+        "still live, a merge does not end it (the account keeps unlisted users: prune is "
+        f"false): AMC account {AMC} ({AMC}): a***@corp.example "
+        "(amzn1.account.ANA), viewer, active"
+    )
+    assert len(still_live(out)) == 3  # and the DSP and sponsored-ads accounts, as before
+    code, out = run(capsys, "apply", "--sandbox-state", state, "--auto-approve", str(folder))
+    assert code == 0 and "No changes." in out, out
+
+
+def test_an_invitation_to_a_kelvin_sign_look_alike_is_not_the_persons(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`\u212aim@` starts with the Kelvin sign, which Unicode folds into a K: someone
+    else's address, so offboarding kim lists nothing of it as hers."""
+    seed = world()
+    seed["ad_accounts"][1]["invitations"].append(
+        {"email": "\u212aim@corp.example", "role": "ADMIN"}
+    )
+    kim = "      - {email: kim@corp.example, role: viewer}\n"
+    state, folder = setup(tmp_path, capsys, seed, {"access.yaml": MANIFEST + kim})
+    code, out = run(capsys, "offboard", "--sandbox-state", state, "kim@corp.example", str(folder))
+    assert code == 2, out
+    assert still_live(out) == [], out
