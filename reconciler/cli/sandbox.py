@@ -273,7 +273,7 @@ _COUNTRIES = click.option(
     default=None,
     metavar="CC,CC",
     help="Countries the access holds in (sponsored-ads accounts only), e.g. US,CA; set-role "
-    "and set-permissions keep where the user holds now without it.",
+    "and set-permissions keep where the user holds now without it (or --all-countries).",
 )
 _PERMISSIONS = click.option(
     "--permissions",
@@ -347,16 +347,25 @@ def _set(
     grant: dict[str, Any],
     *,
     keep_other_countries: bool,
+    all_countries: bool,
     state: Path | None,
     url: str | None,
 ) -> None:
+    if all_countries and grant["countries"]:
+        raise UsageError("give --countries or --all-countries, not both")
     args = {**_account_arg(account), "user_id": user_id, **grant}
     args["keep_other_countries"] = keep_other_countries
-    # Without --countries a console change of the permissions keeps where they hold.
-    args["keep_countries"] = not grant["countries"]
+    # Without --countries a console change of the role or the permissions keeps where the
+    # user holds; --all-countries gives it on the whole account.
+    args["keep_countries"] = not grant["countries"] and not all_countries
     _run("set-grant", args, state=state, url=url)
 
 
+_ALL = click.option(
+    "--all-countries",
+    is_flag=True,
+    help="Give the role or set on the whole account (no countries), whatever the user held.",
+)
 _KEEP = click.option(
     "--keep-other-countries",
     is_flag=True,
@@ -370,6 +379,7 @@ _KEEP = click.option(
 @click.argument("role", type=click.Choice(["admin", "editor", "viewer"]))
 @_COUNTRIES
 @_KEEP
+@_ALL
 @_STATE
 @_URL
 def set_role(
@@ -378,12 +388,21 @@ def set_role(
     role: str,
     countries: str | None,
     keep_other_countries: bool,
+    all_countries: bool,
     state: Path | None,
     url: str | None,
 ) -> None:
     """Give USER_ID the role ROLE on ACCOUNT out of band, as a console change would."""
     grant = _grant_args(role, None, countries)
-    _set(account, user_id, grant, keep_other_countries=keep_other_countries, state=state, url=url)
+    _set(
+        account,
+        user_id,
+        grant,
+        keep_other_countries=keep_other_countries,
+        all_countries=all_countries,
+        state=state,
+        url=url,
+    )
     click.echo(f"changed: {user_id} is {role} of {account}")
 
 
@@ -393,6 +412,7 @@ def set_role(
 @click.argument("permissions")
 @_COUNTRIES
 @_KEEP
+@_ALL
 @_STATE
 @_URL
 def set_permissions(
@@ -401,12 +421,21 @@ def set_permissions(
     permissions: str,
     countries: str | None,
     keep_other_countries: bool,
+    all_countries: bool,
     state: Path | None,
     url: str | None,
 ) -> None:
     """Give USER_ID the custom permission set PERMISSIONS (comma-separated) on ACCOUNT."""
     grant = _grant_args(None, permissions, countries)
-    _set(account, user_id, grant, keep_other_countries=keep_other_countries, state=state, url=url)
+    _set(
+        account,
+        user_id,
+        grant,
+        keep_other_countries=keep_other_countries,
+        all_countries=all_countries,
+        state=state,
+        url=url,
+    )
     click.echo(f"changed: {user_id} holds {permissions} on {account}")
 
 

@@ -148,6 +148,15 @@ def test_a_console_change_of_permissions_keeps_where_the_user_holds(
     assert run(capsys, "sandbox", "set-role", sa, "amzn1.account.ALICE0001", "editor")[0] == 0
     (alice,) = World.load(sandbox_state_file).account(sa).users
     assert [(g.role, g.countries) for g in alice.grants] == [("EDITOR", ("CA", "US"))]
+    code, _, err = run(
+        capsys, "sandbox", "set-role", sa, "amzn1.account.ALICE0001", "admin", "--all-countries"
+    )
+    assert code == 0, err
+    (alice,) = World.load(sandbox_state_file).account(sa).users
+    assert [(g.role, g.countries) for g in alice.grants] == [("ADMIN", ())]
+    code, _, err = run(capsys, "sandbox", "set-role", sa, "amzn1.account.ALICE0001", "viewer",
+                       "--all-countries", "--countries", "US")  # fmt: skip
+    assert code == EXIT_USAGE and "give --countries or --all-countries, not both" in err
 
 
 @pytest.mark.parametrize(
