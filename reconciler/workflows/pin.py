@@ -34,34 +34,35 @@ class PinResult:
     files: tuple[Path, ...]
 
 
-def _pinned(doc: Any) -> list[tuple[str, str]]:
-    """Every (email, userId) pair in a loaded manifest, where the entry has both."""
-    found: list[tuple[str, str]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("email"), str) and isinstance(node.get("userId"), str):
-                found.append((node["email"], node["userId"]))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(doc)
-    return found
-
-
-def _strip(doc: Any, pairs: set[tuple[str, str]]) -> Any:
-    """`doc` with the `userId` of the entries in `pairs` taken out (to compare with before)."""
-    if isinstance(doc, dict):
-        out = {k: _strip(v, pairs) for k, v in doc.items()}
-        if (out.get("email"), out.get("userId")) in pairs:
-            del out["userId"]
-        return out
-    if isinstance(doc, list):
-        return [_strip(v, pairs) for v in doc]
-    return doc
+def _added(old: Any, new: Any, pairs: set[tuple[str, str]]) -> int | None:
+    """How many entries gained a `userId:` from `pairs` between `old` and `new`, walking both
+    side by side; None when anything else differs (another key, another entry, an existing
+    pin touched). An entry already pinned with the same pair elsewhere is left alone."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        added = 0
+        if set(new) - set(old) == {"userId"} and "userId" not in old:
+            if (old.get("email"), new["userId"]) not in pairs:
+                return None
+            added = 1
+        elif set(new) != set(old):
+            return None
+        for key, value in old.items():
+            below = _added(value, new[key], pairs)
+            if below is None:
+                return None
+            added += below
+        return added
+    if isinstance(old, list) and isinstance(new, list):
+        if len(old) != len(new):
+            return None
+        total = 0
+        for a, b in zip(old, new, strict=True):
+            below = _added(a, b, pairs)
+            if below is None:
+                return None
+            total += below
+        return total
+    return 0 if type(old) is type(new) and old == new else None
 
 
 def write_pins(pins: Iterable[Pin], *, dry_run: bool = False) -> PinResult:
@@ -121,8 +122,7 @@ def _check(file: str, before: str, after: str, pins: Sequence[Pin]) -> None:
             f"{file}: pinning would leave it unreadable YAML; nothing was written"
         ) from exc
     pairs = {(p.email, p.user_id) for p in pins}
-    wanted = set(_pinned(old)) | pairs
-    if set(_pinned(new)) != wanted or _strip(new, pairs) != _strip(old, set()):
+    if _added(old, new, pairs) != len(pins):
         raise ReconcilerError(
             f"{file}: pinning would change more than the pinned entries; nothing was written. "
             "Add the `userId:` lines by hand: "
