@@ -148,7 +148,9 @@ def guard_options(command: Callable[..., R]) -> Callable[..., R]:
     return decorated
 
 
-PATHS = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+PATHS = click.argument(
+    "paths", nargs=-1, required=True, metavar="PATH...", type=click.Path(path_type=str)
+)
 
 _API_ENV = (*CREDENTIALS_ENV, *SANDBOX_ENV)
 _CHANGES = (EXIT_CHANGES, "changes present (with --detailed-exitcode)")

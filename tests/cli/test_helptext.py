@@ -24,6 +24,14 @@ def _sandbox_commands() -> list[str]:
     return sorted(group.commands)
 
 
+@pytest.mark.parametrize(
+    "command", ["plan", "drift", "apply", "adopt", "pin", "access", "review", "validate"]
+)
+def test_every_command_spells_its_manifest_paths_alike(command: str) -> None:
+    assert f"Usage: reconciler {command} [OPTIONS] PATH...\n" in _help(command)
+    assert "Usage: reconciler offboard [OPTIONS] WHO PATH...\n" in _help("offboard")
+
+
 def test_validate_requires_its_paths() -> None:
     text = _help("validate")
     assert "Usage: reconciler validate [OPTIONS] PATH...\n" in text

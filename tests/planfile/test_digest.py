@@ -367,7 +367,7 @@ def test_apply_plan_requires_the_manifests(
     plan_file = tmp_path / "plan.json"
     assert sandbox_cli(capsys, state, "plan", "--out", str(plan_file), EXAMPLES)[0] == EXIT_OK
     code, output = sandbox_cli(capsys, state, "apply", "--plan", str(plan_file))
-    assert code == 64 and "Missing argument 'PATHS...'" in output
+    assert code == 64 and "Missing argument 'PATH...'" in output
 
 
 def test_the_digest_is_the_same_in_another_process_at_another_time(
