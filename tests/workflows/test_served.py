@@ -226,3 +226,26 @@ def test_sandbox_clock_url_refuses_an_answer_without_a_clock(fake: Fake) -> None
         f"'{fake.url}' did not answer with a clock (epoch seconds under \"now\"): is it a "
         "`reconciler sandbox serve` URL?"
     )
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
+def test_a_proxy_in_the_environment_never_answers_for_the_clock(
+    fake: Fake, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    # The API client ignores proxy variables; the clock must come from the same host it
+    # talks to, not from whoever a proxy variable names (who could say any time at all).
+    proxy = Fake()
+    proxy.start()
+    try:
+        fake.body = b'{"now": 1790000000}'
+        proxy.body = b'{"now": 1}'
+        for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(variable, proxy.url)
+        monkeypatch.setenv("NO_PROXY", "")
+        monkeypatch.setenv("no_proxy", "")
+        assert served_clock(sandbox_env(fake.url)) == 1790000000.0
+        assert clock(fake.url) == 1790000000.0
+    finally:
+        proxy.stop()
+    assert (fake.paths, proxy.paths) == (["/_sandbox/clock", "/_sandbox/clock"], [])
