@@ -94,6 +94,7 @@ def free_port() -> int:
         {"AMAZON_ADS_API_URL_NA": "https://127.0.0.1.evil.example"},
         {"AMAZON_ADS_API_URL_NA": "https://localhost.evil.example:8401"},
         {"AMAZON_ADS_API_URL_FE": "https://advertising-api-fe.amazon.com.localhost.example"},
+        {"AMAZON_ADS_API_URL_EU": "https://advertising-api-eu.amazon.com.localhost"},
     ],
     ids=[
         "another-client",
@@ -104,6 +105,7 @@ def free_port() -> int:
         "look-alike-ip",
         "look-alike-localhost",
         "look-alike-amazon",
+        "dns-placed-localhost",
     ],
 )
 def test_no_clock_is_asked_of_what_is_not_proven_a_sandbox(
