@@ -39,6 +39,8 @@ class Fake:
                 self.end_headers()
                 self.wfile.write(fake.body)
 
+            do_POST = do_GET  # the control API's operations: the same canned answer
+
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
