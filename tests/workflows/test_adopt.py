@@ -2014,7 +2014,7 @@ def test_a_members_countries_changed_in_a_group_entry_with_countries_is_listed_o
     text = ad_manifest(sa=entry, groups=groups)
     state, folder = setup(tmp_path, capsys, world, {"access.yaml": text})
     settled(capsys, state, folder)
-    console(capsys, state, "set-role", f"sponsored-ads:{AD_SA}", "amzn1.account.ANA", "viewer")
+    console(capsys, state, "set-countries", f"sponsored-ads:{AD_SA}", "amzn1.account.ANA", "")
     code, out = adopt(capsys, state, folder)
     assert code == EXIT_CHANGES, out
     sa = yaml.safe_load(bytes_of(folder).decode())["adAccounts"][0]
