@@ -111,7 +111,10 @@ class Invitations:
             used = ("account", "email")
             held = ("role", "permissions", "countries")
             problems = require(action, present=used, absent=others(*used, *held))
-            if action.account is not None and (action.permissions or action.countries):
+            # Neither a role nor a set: a grant not read exactly, said as such. Anything
+            # else is checked, a role alone included (the reader keeps only the kind's).
+            read = action.role or action.permissions or action.countries
+            if action.account is not None and read:
                 try:
                     checked(action.account.kind, action.grant)
                 except ValueError as exc:

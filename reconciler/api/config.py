@@ -45,8 +45,11 @@ GLOBAL_REGION = Region.NA
 
 
 def is_loopback(host: str) -> bool:
+    """`host` is this machine without asking DNS: `localhost` (the hosts file's) or a
+    loopback IP literal. A name under `.localhost` is not: where the resolver is `files dns`
+    it is looked up on the network, whose DNS may place it anywhere."""
     host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

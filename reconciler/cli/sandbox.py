@@ -17,6 +17,7 @@ import click
 
 from reconciler.cli.helptext import OK, SANDBOX_ENV, epilog
 from reconciler.errors import EXIT_ERROR, UsageError
+from reconciler.escape import terminal
 from reconciler.model import ScopeKind
 from reconciler.workflows import sandbox as workflow
 
@@ -228,7 +229,7 @@ def accept(account: str, invitation: str, state: Path | None, url: str | None) -
     any account of the sandbox, else a new one."""
     args = {**_account_arg(account), "invitation_id": invitation}
     user_id = _run("accept", args, state=state, url=url)
-    click.echo(f"accepted: {invitation} is now user {user_id} of {account}")
+    click.echo(f"accepted: {invitation} is now user {terminal(str(user_id))} of {account}")
 
 
 @sandbox.command("expire")
@@ -302,7 +303,7 @@ def add_account(
     """Create an account of KIND (manager, sponsored-ads, dsp, amc) with nobody on it."""
     args = {"kind": kind, "account_id": account_id, "name": name, "viewer_only": viewer_only}
     address = _run("add-account", args, state=state, url=url)
-    click.echo(f"added: account {address}")
+    click.echo(f"added: account {terminal(str(address))}")
 
 
 def _grant_args(role: str | None, permissions: str | None, countries: str | None) -> dict[str, Any]:
@@ -338,7 +339,7 @@ def add_user(
     args.update(_grant_args(role, permissions, countries))
     new_id = _run("add-user", args, state=state, url=url)
     held = role if role is not None else f"permissions {permissions}"
-    click.echo(f"added: {email} as {held} of {account} (userId {new_id})")
+    click.echo(f"added: {email} as {held} of {account} (userId {terminal(str(new_id))})")
 
 
 def _set(

@@ -309,7 +309,8 @@ def apply(
     on_phase: Callable[[str], None] | None = None,
 ) -> ApplyOutcome:
     """Execute `the_plan` and verify it. `confirm` (None: already approved) is asked first,
-    and after a yes the touched scopes are re-read (`StalePlanError` when they moved);
+    and after a yes the touched scopes are re-read (`StalePlanError` when they moved, or
+    when an `expires:` of `desired` passed since the plan's time, by the client's clock);
     `desired`, when given, decides convergence: a plan made from it against the touched
     scopes re-read after the apply (overlaid on the plan's own read) must be empty.
     `while_writing` wraps only the writes (the CLI's Ctrl-C handling: the prompt and the
@@ -323,8 +324,13 @@ def apply(
             if not confirm(the_plan):
                 return ApplyOutcome(the_plan, declined=True)
             # The person looked at the plan for a while: what it touches is read again and
-            # the plan refused, listing what moved, if live state changed meanwhile.
+            # the plan refused, listing what moved, if live state changed meanwhile; and
+            # an `expires:` that passed meanwhile ends what the plan still grants or keeps.
             check.check_not_stale(the_plan, client.reader())
+            if desired is not None:
+                passed = _expired_since(desired, the_plan.policy.now, client.now())
+                if passed:
+                    raise StalePlanError(passed)
         if on_start is not None:
             on_start(the_plan)
     log: Journal | None
@@ -349,6 +355,19 @@ def apply(
     if desired is not None and report.fresh is not None:
         report = _converged(report, the_plan, in_scope(desired, the_plan))
     return ApplyOutcome(the_plan, report)
+
+
+def _expired_since(desired: Desired, then: float, now: float) -> list[str]:
+    """The entries whose `expires:` fell after `then` (when the plan was made) and by `now`
+    (the world's clock): a plan made at `then` grants or keeps them, the manifests no
+    longer do."""
+    return [
+        f"{entry.who} on {account.scope}: `expires:` ({entry.expires_source or entry.source}) "
+        "passed while the plan was shown, and the plan was made before it"
+        for account in desired.accounts
+        for entry in account.users
+        if entry.expires is not None and then < entry.expires <= now
+    ]
 
 
 def _converged(report: ApplyReport, the_plan: Plan, desired: Desired) -> ApplyReport:

@@ -52,7 +52,12 @@ def call(method: str, url: str, route: str, args: dict[str, Any] | None = None) 
     base = base_url(url)
     try:
         response = httpx.request(
-            method, f"{base}/_sandbox/{route}", json=args, timeout=10.0, follow_redirects=False
+            method,
+            f"{base}/_sandbox/{route}",
+            json=args,
+            timeout=10.0,
+            follow_redirects=False,
+            trust_env=False,  # no proxy variable may stand between us and the sandbox
         )
     except httpx.HTTPError as exc:
         raise ConfigError(
@@ -127,7 +132,10 @@ def served_clock(env: Mapping[str, str]) -> float | None:
         return None
     named = "which AMAZON_ADS_TOKEN_URL names with the sandbox's public credentials"
     try:
-        response = httpx.get(f"{url}/_sandbox/clock", timeout=10.0, follow_redirects=False)
+        # Like the API client: no redirect, and no proxy variable names who answers.
+        response = httpx.get(
+            f"{url}/_sandbox/clock", timeout=10.0, follow_redirects=False, trust_env=False
+        )
     except httpx.HTTPError as exc:
         raise ConfigError(
             f"cannot read the clock of the sandbox at {shown_url(url)} ({type(exc).__name__}), "

@@ -18,6 +18,7 @@ from reconciler.actions import (
 from reconciler.model import Grant, LiveInvitation, LiveUser, Role, Scope, ScopeKind
 from reconciler.plan import (
     KIND_ORDER,
+    PHASE_GRANT,
     PHASE_REMOVE,
     REMOVING_KINDS,
     Action,
@@ -115,6 +116,27 @@ def test_a_revoked_invitation_whose_set_belongs_to_another_kind_is_refused() -> 
         "action 1 (revoke-invitation inv1): the grant: a DSP account takes no custom "
         "permission 'billing_view' (it takes campaign_edit, creatives_edit, reports_edit, "
         "reports_limited)"
+    ]
+
+
+@pytest.mark.parametrize("kind", [ActionKind.REVOKE_INVITATION, ActionKind.RESEND_INVITATION])
+def test_a_revoked_or_resent_invitation_of_a_role_its_kind_lacks_is_refused(
+    kind: ActionKind,
+) -> None:
+    """A role alone (no set, no countries) is a grant too: a plan file showing an AMC
+    invitation as an editor's is not one this reconciler made (AMC has no editor)."""
+    amc = Scope(ScopeKind.AMC, "ENTITY1")
+    action = Action(
+        kind=kind,
+        phase=PHASE_GRANT if kind is ActionKind.RESEND_INVITATION else PHASE_REMOVE,
+        target="inv1",
+        account=amc,
+        email="dan@corp.example",
+        role=Role.EDITOR,
+        reason="r",
+    )
+    assert check_actions([action]) == [
+        f"action 1 ({kind.value} inv1): the grant: an AMC account has no role editor"
     ]
 
 

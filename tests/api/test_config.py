@@ -56,6 +56,23 @@ def test_plain_http_to_a_remote_host_is_refused(variable: str) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "host", ["sandbox.localhost", "advertising-api.amazon.com.localhost", "localhost.", "127.1"]
+)
+def test_plain_http_to_a_name_only_dns_can_place_is_refused(host: str) -> None:
+    # A name under .localhost is looked up like any other where the resolver is `files dns`
+    # (a network's DNS may place it anywhere), and `localhost.` or `127.1` are not the forms
+    # the loopback check reads: credentials in clear text go to the literal forms alone.
+    url = f"http://{host}:8080"
+    with pytest.raises(ConfigError) as info:
+        ApiConfig.from_env({**CREDS, "AMAZON_ADS_TOKEN_URL": f"{url}/auth/o2/token"})
+    assert str(info.value) == (
+        f"AMAZON_ADS_TOKEN_URL: '{url}/auth/o2/token' uses plain http to a remote host, "
+        "which would send credentials unencrypted. Use https://, or http:// only for a "
+        "loopback host (127.0.0.1, ::1, localhost) such as `reconciler sandbox serve`."
+    )
+
+
 def test_https_to_any_host_is_accepted() -> None:
     config = ApiConfig.from_env({**CREDS, "AMAZON_ADS_API_URL_EU": "https://emu.example.com"})
     assert config.api_url(Region.EU) == "https://emu.example.com"

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -461,13 +462,9 @@ def test_a_second_apply_waits_for_the_first_then_plans_what_it_left(
     assert "Converged" in out and not has_dave(state)
 
 
-@pytest.mark.parametrize(
-    "manager_id", ["amzn1.ads1.ma1.big", "amzn1.ads1.ma1.big\x1b]0;owned\x07\x1b[2J"]
-)
-def test_an_import_whose_read_was_incomplete_says_so_and_fails(
-    sandbox_state_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], manager_id: str
-) -> None:
-    # 50 links: Amazon may have truncated the list (reference §2.2), so the read is incomplete.
+def _big_manager(manager_id: str) -> dict[str, Any]:
+    """A manager account with 50 links: Amazon may have truncated the list (reference §2.2),
+    so the read is incomplete."""
     accounts = [
         {"id": f"ENTITYUS{n:04d}", "name": f"US {n}", "type": "SELLER",
          "marketplace": "ATVPDKIKX0DER"}
@@ -480,20 +477,40 @@ def test_an_import_whose_read_was_incomplete_says_so_and_fails(
              "links": [a["id"] for a in accounts]}
         ],
     }  # fmt: skip
-    World.from_seed(seed).save(sandbox_state_file)
+    return seed
+
+
+def test_an_import_whose_read_was_incomplete_says_so_and_fails(
+    sandbox_state_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    World.from_seed(_big_manager("amzn1.ads1.ma1.big")).save(sandbox_state_file)
     out_dir = tmp_path / "imported"
     code, out, err = run(capsys, "import", "--sandbox", "--out", str(out_dir))
     assert code == EXIT_ERROR
-    assert "the live read was incomplete" in err and "--force" in err
-    # An id from the API is data: never a terminal control sequence in what is printed.
-    assert "\x1b" not in err + out and "\x07" not in err + out
-    if manager_id.isprintable():
-        assert "wrote" in out and "it should show no changes" not in out
-        assert f"manager:{manager_id}:" in err
-        manager = yaml.safe_load((out_dir / "managers" / "big.yaml").read_text())
-        assert manager["managerAccounts"][0]["prune"] is False
-    else:  # not an id a header can carry: never read, so every manager account is unknown
-        assert "manager:*:" in err and "it should show no changes" not in out
+    assert "wrote" in out and "it should show no changes" not in out
+    assert "the live read was incomplete" in err
+    assert "manager:amzn1.ads1.ma1.big" in err and "--force" in err
+    manager = yaml.safe_load((out_dir / "managers" / "big.yaml").read_text())
+    assert manager["managerAccounts"][0]["prune"] is False
+
+
+def test_an_import_never_echoes_a_manager_id_that_is_not_an_account_id(
+    sandbox_state_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An id from the API is data: one that could not be sent back as a header (terminal
+    controls here) names no account, so it is neither read nor shown, and the import,
+    which cannot tell which manager accounts there are, writes nothing."""
+    hostile = "amzn1.ads1.ma1.big\x1b]0;owned\x07\x1b[2J"
+    World.from_seed(_big_manager(hostile)).save(sandbox_state_file)
+    out_dir = tmp_path / "imported"
+    code, out, err = run(capsys, "import", "--sandbox", "--out", str(out_dir))
+    assert (code, out) == (EXIT_ERROR, "")
+    assert "\x1b" not in err and "\x07" not in err
+    assert (
+        "manager:*: GET /managerAccounts on the NA host listed a manager account whose id "
+        "is not an account id" in err
+    )
+    assert not out_dir.exists() or not any(out_dir.iterdir())
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from reconciler.cli import main
 from reconciler.errors import EXIT_USAGE
 from reconciler.sandbox import World
 from tests.sandbox.helpers import ACME, AMC
+from tests.workflows.test_served import Fake
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -223,3 +224,27 @@ def test_clock_prints_the_sandbox_time(
     assert run(capsys, "sandbox", "advance-clock", "2d")[0] == 0
     code, out, _ = run(capsys, "sandbox", "clock")
     assert (code, out) == (0, "1800172800.000 2027-01-17T08:00:00+00:00\n")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("accept", "ENTITY1", "inv1"),
+        ("add-account", "amc", "ENTITY9"),
+        ("add-user", "ENTITY1", "ana@example.com"),
+    ],
+)
+def test_what_a_served_sandbox_answers_is_printed_escaped(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    """--url may name any host: the id it answers with is data, never terminal controls."""
+    hostile = Fake()
+    hostile.body = b'{"result": "amzn1.account.X\\u001b]8;;https://evil.example\\u0007"}'
+    hostile.start()
+    try:
+        code, out, err = run(capsys, "sandbox", *argv, "--url", hostile.url)
+    finally:
+        hostile.stop()
+    assert code == 0, err
+    assert "\x1b" not in out + err and "\x07" not in out + err
+    assert "amzn1.account.X\\x1b]8;;https://evil.example\\x07" in out

@@ -39,6 +39,8 @@ class Fake:
                 self.end_headers()
                 self.wfile.write(fake.body)
 
+            do_POST = do_GET  # the control API's operations: the same canned answer
+
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
@@ -94,6 +96,7 @@ def free_port() -> int:
         {"AMAZON_ADS_API_URL_NA": "https://127.0.0.1.evil.example"},
         {"AMAZON_ADS_API_URL_NA": "https://localhost.evil.example:8401"},
         {"AMAZON_ADS_API_URL_FE": "https://advertising-api-fe.amazon.com.localhost.example"},
+        {"AMAZON_ADS_API_URL_EU": "https://advertising-api-eu.amazon.com.localhost"},
     ],
     ids=[
         "another-client",
@@ -104,6 +107,7 @@ def free_port() -> int:
         "look-alike-ip",
         "look-alike-localhost",
         "look-alike-amazon",
+        "dns-placed-localhost",
     ],
 )
 def test_no_clock_is_asked_of_what_is_not_proven_a_sandbox(
@@ -226,3 +230,26 @@ def test_sandbox_clock_url_refuses_an_answer_without_a_clock(fake: Fake) -> None
         f"'{fake.url}' did not answer with a clock (epoch seconds under \"now\"): is it a "
         "`reconciler sandbox serve` URL?"
     )
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
+def test_a_proxy_in_the_environment_never_answers_for_the_clock(
+    fake: Fake, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    # The API client ignores proxy variables; the clock must come from the same host it
+    # talks to, not from whoever a proxy variable names (who could say any time at all).
+    proxy = Fake()
+    proxy.start()
+    try:
+        fake.body = b'{"now": 1790000000}'
+        proxy.body = b'{"now": 1}'
+        for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(variable, proxy.url)
+        monkeypatch.setenv("NO_PROXY", "")
+        monkeypatch.setenv("no_proxy", "")
+        assert served_clock(sandbox_env(fake.url)) == 1790000000.0
+        assert clock(fake.url) == 1790000000.0
+    finally:
+        proxy.stop()
+    assert (fake.paths, proxy.paths) == (["/_sandbox/clock", "/_sandbox/clock"], [])
