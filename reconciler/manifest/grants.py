@@ -141,7 +141,7 @@ def entry_grant(
                 )
             )
         else:
-            for n, name in enumerate(names):
+            for n, name in enumerate(item["permissions"]):
                 if name is not PRUNED and name not in facts.permissions:
                     out.append(
                         _diag(
