@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -52,7 +53,10 @@ def import_(ctx: click.Context, out_dir: Path, force: bool, api: ApiOptions) -> 
             f"Fix the cause and run the import again with --out {out_dir} --force.", err=True
         )
         ctx.exit(EXIT_ERROR)
-    click.echo(f"Next: reconciler plan {out_dir} (it should show no changes).")
+    # The same world the import read: a command that works as printed.
+    world = ["--sandbox-state", api.sandbox_state] if api.sandbox_state else ["--sandbox"]
+    command = shlex.join(["reconciler", "plan", *(world if api.sandbox else []), str(out_dir)])
+    click.echo(terminal(f"Next: {command} (it should show no changes)."))
 
 
 @click.command(epilog=EPILOG_PIN)

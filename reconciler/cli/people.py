@@ -115,9 +115,9 @@ def offboard(
     if show_diff:
         click.echo(edit.diff(), nl=False)
     for line in edit.adopted:
-        click.echo(shown(f"would be {line}" if show_diff else line))
+        click.echo(shown(line))
     for line in edit.skipped:
-        click.echo(shown(f"not removed: {line}"), err=True)
+        click.echo(shown(line), err=True)
     for grant, why in result.elsewhere:
         role = grant.role or ", ".join(grant.permissions) or "access"
         name = f" ({grant.account_name})" if grant.account_name else ""

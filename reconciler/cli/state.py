@@ -226,12 +226,18 @@ def _render(
     show_waiting: bool = True,
     keep: frozenset[str] = frozenset(),
     max_length: int | None = None,
+    plan_file: Path | None = None,
 ) -> str:
     if output_format == "json":
         return render_json(plan)
     if output_format == "markdown":
         return render_markdown(
-            plan, mask_emails=mask, bindings=bindings, keep=keep, max_length=max_length
+            plan,
+            mask_emails=mask,
+            bindings=bindings,
+            keep=keep,
+            max_length=max_length,
+            plan_file=None if plan_file is None else str(plan_file),
         )
     return render_text(
         plan,
@@ -263,6 +269,7 @@ def _show(
     mask: bool,
     show_waiting: bool,
     max_length: int | None,
+    plan_file: Path | None = None,
 ) -> None:
     """What plan and drift print: the plan (the manifests' own addresses shown as written
     when masking), the grants due for review, and the CI job summary."""
@@ -275,6 +282,7 @@ def _show(
         show_waiting=show_waiting,
         keep=keep,
         max_length=max_length,
+        plan_file=plan_file,
     )
     click.echo(shown, nl=False)
     click.echo(render_review_due(planned.due, output_format), nl=False)
@@ -354,6 +362,7 @@ def plan(
         mask=mask_emails,
         show_waiting=show_waiting,
         max_length=max_length,
+        plan_file=out,
     )
     if planned.plan.refused:
         ctx.exit(refused(planned.plan))

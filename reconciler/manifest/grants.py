@@ -141,8 +141,8 @@ def entry_grant(
                 )
             )
         else:
-            for n, name in enumerate(names):
-                if name not in facts.permissions:
+            for n, name in enumerate(item["permissions"]):
+                if name is not PRUNED and name not in facts.permissions:
                     out.append(
                         _diag(
                             doc,
@@ -174,13 +174,15 @@ def entry_grant(
         )
     elif "countries" in item:
         for n, code in enumerate(countries):
-            if code not in COUNTRY_CODES:
+            if code is not PRUNED and code not in COUNTRY_CODES:
+                meant = code.upper() if code.upper() in COUNTRY_CODES else None
                 out.append(
                     _diag(
                         doc,
                         (*path, "countries", n),
                         f"`{code}` is not a country code {noun} takes: use one of "
-                        f"{', '.join(sorted(COUNTRY_CODES))}",
+                        f"{', '.join(sorted(COUNTRY_CODES))}"
+                        + (f"; did you mean `{meant}`?" if meant else ""),
                     )
                 )
     if len(out) > problems:

@@ -348,7 +348,11 @@ def _object(node: dict[str, Any], build: Callable[[dict[str, Any], str | None], 
                     out.paths.append(child)
         for key in required:
             if key not in value:
-                _report(doc, path, out, f"{_entry(path)} is missing required key `{key}`")
+                message = f"{_entry(path)} is missing required key `{key}`"
+                if not path and "const" in node.get("properties", {}).get(key, {}):
+                    # The one value it can take (`version: 1`) is the fix.
+                    message += f": add `{key}: {node['properties'][key]['const']}` at the top"
+                _report(doc, path, out, message)
         return value
 
     return check

@@ -89,6 +89,11 @@ _DATE_TIME = re.compile(
 )
 
 
+# What a `users:` entry says about who a person is: on a group entry, each member's entry
+# under `groups` says it instead.
+_MEMBER_KEYS = ("email", "userId", "name", "notUserIds", "unicode")
+
+
 def parse_expires(text: str) -> float | str:
     """`expires:` as UTC epoch seconds, or what is wrong with it.
 
@@ -668,13 +673,19 @@ def _users(
             continue
         own_review = reviewed(doc, upath, item, out)
         if "group" in item:
-            if len(given) > 1 or "name" in item:  # `expires`/`reason` apply to every member
-                extra = [k for k in ("email", "userId", "name") if k in item]
+            # Who each member is (and which live users they are not) is the group's to say,
+            # per member; `expires`, `reason` and `reviewed` here apply to every member.
+            extra = [k for k in _MEMBER_KEYS if k in item]
+            if extra:
                 out.append(
                     _diag(
                         source,
-                        "a group entry takes only `group` and `role`; remove "
-                        + ", ".join(f"`{k}`" for k in extra),
+                        "a group entry takes `group`, `role` or `permissions`, `countries`, "
+                        "`overrides`, `expires`, `reason` and `reviewed`; remove "
+                        + ", ".join(f"`{k}`" for k in extra)
+                        + ": who a member is ("
+                        + ", ".join(f"`{k}`" for k in _MEMBER_KEYS)
+                        + ") is said on its entry under `groups`",
                     )
                 )
                 continue

@@ -180,9 +180,9 @@ def render_text(access: Access, *, now: float, mask: bool, keep: frozenset[str])
     for account, name, who, what, where, extra in _lines(records):
         line = f"{account}{f' ({name})' if name else ''}: {who}: {what}; {where}"
         out.append(terminal(line + (f"; {extra}" if extra else "")))
-    if not records:
-        out.append("No grants.")
-    out.append(f"{len(records)} grant{'s' if len(records) != 1 else ''}.")
+    out.append(
+        f"{len(records)} grant{'s' if len(records) != 1 else ''}." if records else "No grants."
+    )
     out += [terminal(line) for line in _footer(access)]
     return "\n".join(out) + "\n"
 

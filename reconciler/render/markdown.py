@@ -8,6 +8,7 @@ says so and where the whole plan is."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 
 from reconciler.escape import markdown
@@ -39,7 +40,11 @@ def render_markdown(
     bindings: bool = False,
     keep: frozenset[str] = frozenset(),
     max_length: int | None = None,
+    plan_file: str | None = None,
 ) -> str:
+    """`plan_file`: where this plan was saved, if it was (the note `max_length` adds points
+    there)."""
+
     def cell(text: str) -> str:
         return markdown(mask_addresses(text, keep) if mask_emails else text)
 
@@ -127,10 +132,10 @@ def render_markdown(
         out += [_notice(n.scope, cell(n.message)) for n in plan.notes]
         out += ["", "</details>", ""]
         parts.append(("\n".join(out) + "\n", True))
-    return _fit(parts, max_length)
+    return _fit(parts, max_length, plan_file)
 
 
-def _fit(parts: list[tuple[str, bool]], max_length: int | None) -> str:
+def _fit(parts: list[tuple[str, bool]], max_length: int | None, plan_file: str | None) -> str:
     """The parts in order, under `max_length` characters: every part that is not foldable,
     and the foldable ones (collapsed detail) that fit, in order; a note says what was left
     out and where the whole plan is."""
@@ -143,12 +148,17 @@ def _fit(parts: list[tuple[str, bool]], max_length: int | None) -> str:
         return whole
     folded = sum(1 for text, foldable in parts if foldable and text)
 
+    where = "this command without `--max-length`, or the job summary on GitHub Actions"
+    if plan_file is not None:
+        show = f"reconciler show {shlex.quote(plan_file)}"
+        shown = f"`{show}`" if "`" not in show and "\n" not in show else markdown(show)
+        where = f"the plan file ({shown}), {where}"
+
     def note(left_out: int) -> str:
         return (
             f"> [!NOTE]\n> {left_out} of {folded} collapsed section(s) (the detail of each "
             f"account, the drift by class, the notes) left out: this comment is limited to "
-            f"{max_length:,} characters. The whole plan is in the job summary and in the plan "
-            "file (`reconciler show plan.json`).\n\n"
+            f"{max_length:,} characters. The whole plan: {where}.\n\n"
         )
 
     budget = max_length - sum(len(t) for t, f in parts if not f) - len(note(folded)) - 1
@@ -166,10 +176,10 @@ def _fit(parts: list[tuple[str, bool]], max_length: int | None) -> str:
     text = joined(kept)
     if len(text) <= max_length:
         return text
-    # Even what always stays does not fit: cut at a line, and say so.
-    cut = note(folded) + "(cut here: the plan goes on in the job summary)\n"
+    # Even what always stays does not fit: cut at a line, and say so once, at the end.
+    cut = "(cut here)\n\n" + note(folded).rstrip("\n") + "\n"
     lines, size = [], len(cut)
-    for line in text.splitlines(keepends=True):
+    for line in joined([t for t, f in parts if not f]).splitlines(keepends=True):
         if size + len(line) > max_length:
             break
         lines.append(line)

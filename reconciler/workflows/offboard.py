@@ -137,8 +137,9 @@ def _maybe(desired: Desired, who: Person) -> list[str]:
                 at = entry.pin_at if entry.group is not None and entry.pin_at else entry.source
                 out.setdefault(
                     at,
-                    f"{at}: {entry.user_id} may be the same person (a masked address fits, "
-                    f"which proves nothing): if it is, offboard {entry.user_id} too",
+                    f"{at}: not removed: {entry.user_id} may be the same person (a masked "
+                    f"address fits, which proves nothing): if it is, offboard {entry.user_id} "
+                    "too",
                 )
     return [out[k] for k in sorted(out)]
 
@@ -150,36 +151,51 @@ def offboard(
     *,
     now: float,
     progress: Progress | None = None,
+    dry_run: bool = False,
 ) -> Offboarding:
+    """`dry_run`: nothing will be written, and the lines say "would remove"."""
     reader = client.reader()
     live = read_live(desired, reader, now=now, progress=progress)
     found = person(who, desired, live)
-    edit = remove(desired, _entries(desired, found), now=now)
+    edit = remove(desired, _entries(desired, found), now=now, dry_run=dry_run)
     edit = replace(edit, skipped=(*edit.skipped, *_maybe(desired, found)))
     # Everything else the identity sees; the managed accounts just read are not read again.
     everything = read_all(reader, now=now, progress=progress, reuse=live)
     return Offboarding(edit, *_still_live(desired, live, everything, found, now=now))
 
 
-def remove(desired: Desired, entries: Sequence[tuple[Source, str]], *, now: float) -> Adoption:
-    """Remove each entry, those the gate lets through; the others listed with why."""
+def remove(
+    desired: Desired,
+    entries: Sequence[tuple[Source, str]],
+    *,
+    now: float,
+    dry_run: bool = False,
+) -> Adoption:
+    """Remove each entry, those the gate lets through; the others listed with why. Each
+    line says once where (FILE:LINE) and what: "removed WHAT" ("would remove WHAT" when
+    `dry_run`), or "not removed: WHAT, because WHY"."""
     base = Editor()
     already = floor_before(desired, now)
     units: list[tuple[Source, Editor]] = []
+    whats: dict[Source, str] = {}
     for source, what in entries:
         unit = base.fork()
-        if unit.remove(source, f"removed {what}"):
+        whats[source] = what
+        if unit.remove(source, f"{'would remove' if dry_run else 'removed'} {what}"):
             units.append((source, unit))
         else:
-            base.skipped += unit.skipped
+            base.skipped.append(
+                f"{source}: not removed: {what}, because offboard cannot edit its entry: "
+                "remove it by hand"
+            )
 
     def check(files: list[FileEdit]) -> None:
         load_edited(desired, files, now=now, already=already)
 
     merged, files, refused = merge_passing(base, units, check)
-    for (_, unit), exc in refused:
+    for (source, _), exc in refused:
         merged.skipped.append(
-            f"{'; '.join(unit.adopted)}: not removed, because the manifests would not pass "
+            f"{source}: not removed: {whats[source]}, because the manifests would not pass "
             f"their own checks without it: {'; '.join(exc.problems)} (add another admin "
             f"first)"
         )

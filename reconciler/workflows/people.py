@@ -61,7 +61,9 @@ def offboard(
     `paths` (`reconciler.workflows.offboard`); writes unless `show_diff`."""
     desired = load(paths)
     with api.open_client() as client:
-        result = compute_offboarding(who, desired, client, now=client.now(), progress=api.progress)
+        result = compute_offboarding(
+            who, desired, client, now=client.now(), progress=api.progress, dry_run=show_diff
+        )
     if not show_diff:
         write_edit(result.adoption)
     return Offboarded(desired, result)

@@ -347,6 +347,16 @@ def test_markdown_goes_to_the_github_step_summary_masked_on_request(
     assert "left out: this comment is limited to 1,000 characters" in out
     whole = summary.read_text()
     assert len(whole) > 1000 and "<summary>AMC account ENTITY1AA1AA11AAA1" in whole
+    # Said once; the plan file only when one was written, by the path it was written to.
+    assert out.count("left out: this comment") == 1 and "reconciler show" not in out
+    saved = tmp_path / "saved plan.json"
+    code, out, _ = run(
+        capsys, "plan", "--sandbox", "--format", "markdown", "--max-length", "1000",
+        "--out", str(saved), EXAMPLES,
+    )  # fmt: skip
+    assert code == EXIT_OK and len(out) <= 1000 and saved.is_file()
+    assert out.count("left out: this comment") == 1
+    assert f"The whole plan: the plan file (`reconciler show '{saved}'`), " in out
 
 
 def test_plan_files_and_version_name_the_commit_the_tool_was_built_from(

@@ -62,3 +62,9 @@ def test_mask_keeps_only_the_manifests_addresses() -> None:
     doc = json.loads(render_json(found, now=NOW, mask=True, keep=frozenset({"boss@corp.example"})))
     assert [g["email"] for g in doc["grants"]] == ["=***@evil.example", "b***@corp.example"]
     assert doc["grants"][1]["manifestEmail"] == "boss@corp.example"
+
+
+def test_text_says_once_that_there_are_no_grants() -> None:
+    assert render_text(Access(), now=NOW, mask=False, keep=frozenset()) == "No grants.\n"
+    one = render_text(FOUND, now=NOW, mask=False, keep=frozenset())
+    assert "1 grant.\n" in one and "No grants." not in one

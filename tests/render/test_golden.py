@@ -471,14 +471,34 @@ def test_markdown_max_length_leaves_out_the_detail_that_does_not_fit() -> None:
     assert (
         f"> [!NOTE]\n> {200 - kept + 1} of 201 collapsed section(s) (the detail of each "
         "account, the drift by class, the notes) left out: this comment is limited to 30,000 "
-        "characters. The whole plan is in the job summary and in the plan file (`reconciler "
-        "show plan.json`)."
+        "characters. The whole plan: this command without `--max-length`, or the job summary "
+        "on GitHub Actions.\n"
     ) in cut
+    assert cut.count("[!NOTE]") == 1 and "reconciler show" not in cut
     # The summary and the table of every account stay.
     assert "**Plan: 200 to invite.**" in cut
     assert cut.count("| AMC account ENTITY") == 200
     assert cut.startswith(whole[: whole.index("<details>")] + "> [!NOTE]")
     # Even the summary over the limit: cut at a line, under the limit, and said.
     tiny = render_markdown(plan, mask_emails=True, max_length=1_000)
-    assert len(tiny) <= 1_000
-    assert tiny.endswith("(cut here: the plan goes on in the job summary)\n")
+    assert len(tiny) <= 1_000 and tiny.count("[!NOTE]") == 1
+    assert tiny.endswith(
+        "(cut here)\n\n> [!NOTE]\n> 201 of 201 collapsed section(s) (the detail of each "
+        "account, the drift by class, the notes) left out: this comment is limited to 1,000 "
+        "characters. The whole plan: this command without `--max-length`, or the job summary "
+        "on GitHub Actions.\n"
+    )
+
+
+def test_markdown_max_length_points_to_the_plan_file_only_when_one_was_written() -> None:
+    plan = _wide_plan(200)
+    for limit in (30_000, 1_000):
+        cut = render_markdown(plan, mask_emails=True, max_length=limit, plan_file="out/p.json")
+        assert len(cut) <= limit and cut.count("[!NOTE]") == 1
+        assert (
+            " characters. The whole plan: the plan file (`reconciler show out/p.json`), this "
+            "command without `--max-length`, or the job summary on GitHub Actions.\n"
+        ) in cut
+    # A hostile file name stays one shell word and cannot break out of the code span.
+    cut = render_markdown(plan, mask_emails=True, max_length=30_000, plan_file="a`b $(x).json")
+    assert "The whole plan: the plan file (reconciler show 'a\\`b $(x).json'), " in cut

@@ -226,3 +226,30 @@ def test_an_invitation_to_a_kelvin_sign_look_alike_is_not_the_persons(
     code, out = run(capsys, "offboard", "--sandbox-state", state, "kim@corp.example", str(folder))
     assert code == 2, out
     assert still_live(out) == [], out
+
+
+def test_each_line_says_once_what_is_removed_where_and_what_is_not_and_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, folder = setup(tmp_path, capsys, world(), {"access.yaml": MANIFEST})
+    at = folder / "access.yaml"
+    code, out = run(
+        capsys, "offboard", "--sandbox-state", state, "--diff", "ana@corp.example", str(folder)
+    )
+    assert code == 2, out
+    assert f"{at}:6: would remove ana@corp.example from AMC account {AMC}\n" in out
+    assert "would be" not in out and "removed" not in out
+    # The last admin stays, said once: where, who, from what, and why.
+    code, out = run(capsys, "offboard", "--sandbox-state", state, "boss@corp.example", str(folder))
+    assert code == 0, out
+    (line,) = [x for x in out.splitlines() if "boss@corp.example" in x]
+    assert line == (
+        f"{at}:5: not removed: boss@corp.example from AMC account {AMC}, because the "
+        f"manifests would not pass their own checks without it: {at}:3:5: "
+        f"AMC account `{AMC}` lists 0 admin(s) but minAdmins is 1: add an admin, or lower "
+        "`minAdmins` (add another admin first)"
+    )
+    assert out.count("removed") == 1
+    code, out = run(capsys, "offboard", "--sandbox-state", state, "ana@corp.example", str(folder))
+    assert code == 2, out
+    assert f"{at}:6: removed ana@corp.example from AMC account {AMC}\n" in out

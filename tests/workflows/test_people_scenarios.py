@@ -170,7 +170,7 @@ def test_offboard_then_apply_leaves_no_access_anywhere_managed(
     # TWO's entry pins a userId that ana's address only fits masked: listed, not removed.
     assert "amzn1.account.ANA" in text
     assert (
-        f"not removed: {folder / 'access.yaml'}:22: amzn1.account.ANA may be the same person "
+        f"{folder / 'access.yaml'}:22: not removed: amzn1.account.ANA may be the same person "
         "(a masked address fits, which proves nothing): if it is, offboard "
         "amzn1.account.ANA too"
     ) in out
