@@ -99,11 +99,6 @@ class Invitations:
             problems = require(
                 action, present=used, absent=others(*used, "role", "permissions", "countries")
             )
-            if action.account is not None:
-                try:
-                    checked(action.account.kind, action.grant)
-                except ValueError as exc:
-                    problems.append(f"the grant: {exc}")
             if "@" not in action.target:
                 problems.append("an invitation goes to an email address")
             phases: tuple[int, ...] = (PHASE_GRANT,)
@@ -111,18 +106,19 @@ class Invitations:
             used = ("account", "email")
             held = ("role", "permissions", "countries")
             problems = require(action, present=used, absent=others(*used, *held))
-            # Neither a role nor a set: a grant not read exactly, said as such. Anything
-            # else is checked, a role alone included (the reader keeps only the kind's).
-            read = action.role or action.permissions or action.countries
-            if action.account is not None and read:
-                try:
-                    checked(action.account.kind, action.grant)
-                except ValueError as exc:
-                    problems.append(f"the grant: {exc}")
             is_resend = action.kind is ActionKind.RESEND_INVITATION
             phases = (PHASE_GRANT,) if is_resend else (PHASE_GRANT, PHASE_REMOVE)
             if action.notify and not is_resend:
                 problems.append("notify belongs to invitations and resends only")
+        # The grant is checked against its kind: an invitation's always; a revoked or resent
+        # one's unless it holds neither a role nor a set (a grant not read exactly, said as
+        # such), a role alone included (the reader keeps only the kind's roles).
+        shown = action.role or action.permissions or action.countries
+        if action.account is not None and (action.kind is ActionKind.INVITE or shown):
+            try:
+                checked(action.account.kind, action.grant)
+            except ValueError as exc:
+                problems.append(f"the grant: {exc}")
         if action.phase not in phases:
             problems.append(f"phase must be {' or '.join(map(str, phases))}")
         return problems

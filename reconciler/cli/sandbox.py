@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -374,15 +375,21 @@ _KEEP = click.option(
 )
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _WHERE(command: F) -> F:
+    """Where a console change of a grant holds, and which sandbox it goes to."""
+    for option in (_URL, _STATE, _ALL, _KEEP, _COUNTRIES):
+        command = option(command)
+    return command
+
+
 @sandbox.command("set-role")
 @click.argument("account")
 @click.argument("user_id")
 @click.argument("role", type=click.Choice(["admin", "editor", "viewer"]))
-@_COUNTRIES
-@_KEEP
-@_ALL
-@_STATE
-@_URL
+@_WHERE
 def set_role(
     account: str,
     user_id: str,
@@ -411,11 +418,7 @@ def set_role(
 @click.argument("account")
 @click.argument("user_id")
 @click.argument("permissions")
-@_COUNTRIES
-@_KEEP
-@_ALL
-@_STATE
-@_URL
+@_WHERE
 def set_permissions(
     account: str,
     user_id: str,
